@@ -1,0 +1,55 @@
+//! The runtime every d365-harness fake shares: a test PKI, one HTTPS listener that routes each
+//! request to a [`Service`] by host name, a request [`Journal`], an injectable [`Clock`], a seeded
+//! [`IdGenerator`] and [`FaultRule`]s applied before routing.
+//!
+//! Start at [`spawn`]. Invariant: nothing here knows about Entra or Dataverse; services plug in
+//! through the [`Service`] trait and are matched by [`HostPattern`].
+
+mod clock;
+mod fault;
+mod ids;
+mod journal;
+mod pki;
+mod server;
+mod service;
+
+pub use clock::Clock;
+pub use fault::{FaultAction, FaultRule, Faults};
+pub use ids::IdGenerator;
+pub use journal::{Journal, JournalBody, JournalEntry, redact_form, redact_json};
+pub use pki::TestPki;
+pub use server::{HEALTH_PATH, ServerConfig, ServerHandle, spawn};
+pub use service::{
+    BoxFuture, HostPattern, Mount, RequestContext, Service, json_response, text_response,
+};
+
+/// Everything that can go wrong while setting up or running the shared server runtime.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The test PKI could not be generated.
+    #[error("failed to generate the test PKI")]
+    Pki(#[source] rcgen::Error),
+    /// The TLS configuration was rejected by rustls.
+    #[error("failed to build the TLS configuration")]
+    Tls(#[source] rustls::Error),
+    /// The listener could not be bound.
+    #[error("failed to bind `{addr}`")]
+    Bind {
+        /// The address we tried to bind.
+        addr: std::net::SocketAddr,
+        /// Why binding failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A host pattern is not a valid host name or wildcard.
+    #[error("invalid host pattern `{pattern}`: {reason}")]
+    HostPattern {
+        /// The pattern as given.
+        pattern: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The clock cannot be moved because it follows the system time.
+    #[error("the system clock cannot be advanced or set; use `Clock::manual`")]
+    ClockNotManual,
+}

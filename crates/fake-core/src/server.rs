@@ -1,0 +1,521 @@
+//! The one HTTPS listener: TLS (rustls, ALPN h2 and http/1.1, TCP_NODELAY), then per request:
+//! health route, host routing, fault rules, the service, the journal. [`spawn`] starts it and
+//! returns a [`ServerHandle`]; dropping the handle shuts the server down gracefully, closing
+//! connections that are already open too.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::fault::FaultProbe;
+use crate::journal::{keep_request_headers, keep_response_headers};
+use crate::{
+    Clock, Error, FaultAction, Faults, HostPattern, Journal, JournalBody, JournalEntry, Mount,
+    RequestContext, TestPki, json_response,
+};
+
+/// The path every served host answers with 200 once the server is ready.
+pub const HEALTH_PATH: &str = "/_harness/health";
+
+/// Request bodies larger than this are refused with 413.
+const MAX_REQUEST_BODY: usize = 1 << 20;
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long open connections get to finish their requests when the server shuts down.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What to serve and how.
+#[derive(Debug)]
+pub struct ServerConfig {
+    /// Where to listen; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// The services and their hosts, matched in order.
+    pub mounts: Vec<Mount>,
+    /// The clock used for journal timestamps (services carry their own clone).
+    pub clock: Clock,
+    /// Fault rules applied before routing.
+    pub faults: Faults,
+    /// A PKI to reuse; when absent one is generated for the mounts' hosts.
+    pub pki: Option<Arc<TestPki>>,
+    /// How many journal entries to keep (oldest dropped first).
+    pub journal_capacity: usize,
+}
+
+impl ServerConfig {
+    /// A configuration on `127.0.0.1:0` with the system clock, no faults and a fresh PKI.
+    pub fn new(mounts: Vec<Mount>) -> ServerConfig {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            mounts,
+            clock: Clock::system(),
+            faults: Faults::default(),
+            pki: None,
+            journal_capacity: 100_000,
+        }
+    }
+}
+
+/// A running server. Dropping it starts a graceful shutdown; [`ServerHandle::shutdown`] waits
+/// for it to finish.
+#[derive(Debug)]
+pub struct ServerHandle {
+    addr: SocketAddr,
+    pki: Arc<TestPki>,
+    journal: Journal,
+    faults: Faults,
+    clock: Clock,
+    hosts: Vec<HostPattern>,
+    shutdown: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// The bound address (`127.0.0.1:<port>`).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The root CA clients must trust, in PEM.
+    pub fn ca_pem(&self) -> &str {
+        self.pki.ca_pem()
+    }
+
+    /// The PKI behind the listener.
+    pub fn pki(&self) -> &Arc<TestPki> {
+        &self.pki
+    }
+
+    /// Every request answered so far.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// The live fault rules; changes apply to the next request.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// The server's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Every host pattern served, in mount order.
+    pub fn hosts(&self) -> &[HostPattern] {
+        &self.hosts
+    }
+
+    /// `https://localhost:<port>`: the server as reached without a host override.
+    pub fn local_url(&self) -> String {
+        format!("https://localhost:{}", self.addr.port())
+    }
+
+    /// Stops accepting, lets open connections finish (up to a grace period), and waits.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+struct Shared {
+    mounts: Vec<Mount>,
+    clock: Clock,
+    faults: Faults,
+    journal: Journal,
+    journal_capacity: usize,
+    sequence: AtomicU64,
+    served_hosts: String,
+}
+
+/// Binds the listener and starts serving in the background. Must be called inside a Tokio
+/// runtime.
+pub async fn spawn(config: ServerConfig) -> Result<ServerHandle, Error> {
+    let hosts: Vec<HostPattern> = config
+        .mounts
+        .iter()
+        .flat_map(|mount| mount.hosts.iter().cloned())
+        .collect();
+    let pki = match config.pki {
+        Some(pki) => pki,
+        None => {
+            let names: Vec<String> = hosts.iter().map(HostPattern::as_san).collect();
+            Arc::new(TestPki::generate(&names)?)
+        }
+    };
+    let acceptor = TlsAcceptor::from(pki.server_config()?);
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| Error::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let journal = Journal::new();
+    let served_hosts = hosts
+        .iter()
+        .map(|host| format!("\"{host}\""))
+        .collect::<Vec<_>>()
+        .join(",");
+    let shared = Arc::new(Shared {
+        mounts: config.mounts,
+        clock: config.clock.clone(),
+        faults: config.faults.clone(),
+        journal: journal.clone(),
+        journal_capacity: config.journal_capacity.max(1),
+        sequence: AtomicU64::new(0),
+        served_hosts,
+    });
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, acceptor, shared, shutdown_rx));
+    Ok(ServerHandle {
+        addr,
+        pki,
+        journal,
+        faults: config.faults,
+        clock: config.clock,
+        hosts,
+        shutdown,
+        task: Some(task),
+    })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (tcp, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        continue;
+                    }
+                };
+                // Without TCP_NODELAY every new HTTP/2-over-TLS connection stalls ~44 ms.
+                let _ = tcp.set_nodelay(true);
+                let acceptor = acceptor.clone();
+                let shared = shared.clone();
+                let watcher = graceful.watcher();
+                connections.spawn(async move {
+                    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(tls)) => tls,
+                        Ok(Err(error)) => {
+                            tracing::debug!(%peer, %error, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let service = hyper::service::service_fn(move |request| {
+                        let shared = shared.clone();
+                        async move { dispatch(&shared, request).await }
+                    });
+                    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    let connection = builder.serve_connection(TokioIo::new(tls), service);
+                    if let Err(error) = watcher.watch(connection).await {
+                        tracing::debug!(%peer, %error, "connection ended with an error");
+                    }
+                });
+                // Reap finished connection tasks so the set does not grow without bound.
+                while connections.try_join_next().is_some() {}
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::debug!("grace period over; closing the remaining connections");
+    }
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
+}
+
+/// The error that makes hyper drop a connection (the `close` fault).
+#[derive(Debug)]
+struct CloseConnection;
+
+impl std::fmt::Display for CloseConnection {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("connection closed by a fault rule")
+    }
+}
+
+impl std::error::Error for CloseConnection {}
+
+async fn dispatch(
+    shared: &Shared,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, CloseConnection> {
+    let sequence = shared.sequence.fetch_add(1, Ordering::Relaxed) + 1;
+    let received_at = shared.clock.now();
+    let (parts, body) = request.into_parts();
+    let Some((host, origin)) = request_host(&parts) else {
+        return Ok(harness_error(
+            StatusCode::BAD_REQUEST,
+            "missing_host",
+            "the request names no host (no :authority and no Host header)",
+            &shared.served_hosts,
+        ));
+    };
+    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return Ok(harness_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_too_large",
+                "the request body is larger than 1 MiB or could not be read",
+                &shared.served_hosts,
+            ));
+        }
+    };
+    let mut request = Request::from_parts(parts, body);
+    let mount = shared
+        .mounts
+        .iter()
+        .find(|mount| mount.hosts.iter().any(|pattern| pattern.matches(&host)));
+
+    if request.uri().path() == HEALTH_PATH
+        && let Some(mount) = mount
+    {
+        let body = format!(
+            "{{\"status\":\"ok\",\"service\":\"{}\",\"host\":\"{host}\"}}",
+            mount.service.name()
+        );
+        return Ok(json_response(StatusCode::OK, body));
+    }
+
+    let service_name = mount.map_or("harness", |mount| mount.service.name());
+    let mut fault_name = None;
+    let fault = shared.faults.fire(FaultProbe {
+        service: service_name,
+        host: &host,
+        method: request.method().as_str(),
+        path: request.uri().path(),
+    });
+    let response = match fault {
+        Some((name, FaultAction::Close)) => {
+            tracing::debug!(fault = %name, "closing the connection");
+            record(
+                shared,
+                sequence,
+                received_at,
+                service_name,
+                &host,
+                &request,
+                None,
+                Some(name),
+            );
+            return Err(CloseConnection);
+        }
+        Some((
+            name,
+            FaultAction::Respond {
+                status,
+                headers,
+                body,
+            },
+        )) => {
+            fault_name = Some(name);
+            fault_response(status, &headers, body)
+        }
+        Some((name, FaultAction::Delay { millis })) => {
+            fault_name = Some(name);
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            None
+        }
+        None => None,
+    };
+    let response = match (response, mount) {
+        (Some(response), _) => response,
+        (None, None) => harness_error(
+            StatusCode::MISDIRECTED_REQUEST,
+            "unknown_host",
+            &format!("no fake service answers for host `{host}`"),
+            &shared.served_hosts,
+        ),
+        (None, Some(mount)) => {
+            request.extensions_mut().insert(RequestContext {
+                host: host.clone(),
+                origin,
+                sequence,
+            });
+            call_service(mount, request.clone()).await
+        }
+    };
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.map(|collected| collected.to_bytes());
+    let body = match body {
+        Ok(body) => body,
+        Err(infallible) => match infallible {},
+    };
+    let response = Response::from_parts(parts, Full::new(body.clone()));
+    record(
+        shared,
+        sequence,
+        received_at,
+        service_name,
+        &host,
+        &request,
+        Some((&response, &body)),
+        fault_name,
+    );
+    Ok(response)
+}
+
+/// Calls the service on its own task so that a panicking handler costs one 500, not the
+/// connection.
+async fn call_service(mount: &Mount, request: Request<Bytes>) -> Response<Full<Bytes>> {
+    let service = mount.service.clone();
+    match tokio::spawn(async move { service.call(request).await }).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::error!(%error, "a handler panicked");
+            json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "{\"error\":\"harness_bug\",\"message\":\"a fake service handler panicked; this is a bug in d365-harness\"}",
+            )
+        }
+    }
+}
+
+fn fault_response(
+    status: u16,
+    headers: &std::collections::BTreeMap<String, String>,
+    body: String,
+) -> Option<Response<Full<Bytes>>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    Some(response)
+}
+
+fn harness_error(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    served_hosts: &str,
+) -> Response<Full<Bytes>> {
+    let message = serde_json::Value::String(message.to_owned());
+    json_response(
+        status,
+        format!("{{\"error\":\"{code}\",\"message\":{message},\"served_hosts\":[{served_hosts}]}}"),
+    )
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site per outcome; a struct would only rename the fields"
+)]
+fn record(
+    shared: &Shared,
+    sequence: u64,
+    received_at: time::OffsetDateTime,
+    service: &str,
+    host: &str,
+    request: &Request<Bytes>,
+    response: Option<(&Response<Full<Bytes>>, &Bytes)>,
+    fault: Option<String>,
+) {
+    let content_type = |headers: &http::HeaderMap| {
+        headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (status, response_headers, response_body) = match response {
+        Some((response, body)) => (
+            response.status().as_u16(),
+            keep_response_headers(response.headers()),
+            JournalBody::capture(content_type(response.headers()).as_deref(), body),
+        ),
+        None => (0, Default::default(), JournalBody::Empty),
+    };
+    let entry = JournalEntry {
+        sequence,
+        received_at: received_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        service: service.to_owned(),
+        method: request.method().as_str().to_owned(),
+        host: host.to_owned(),
+        path: request.uri().path().to_owned(),
+        query: request.uri().query().map(str::to_owned),
+        request_headers: keep_request_headers(request.headers()),
+        request_body: JournalBody::capture(
+            content_type(request.headers()).as_deref(),
+            request.body(),
+        ),
+        status,
+        response_headers,
+        response_body,
+        fault,
+    };
+    shared.journal.push_bounded(entry, shared.journal_capacity);
+}
+
+/// The host (lower case, no port) and the origin (`https://authority`) of a request: HTTP/2
+/// carries them in `:authority`, HTTP/1.1 in `Host`.
+fn request_host(parts: &http::request::Parts) -> Option<(String, String)> {
+    let authority = match parts.uri.authority() {
+        Some(authority) => authority.as_str().to_owned(),
+        None => parts.headers.get(header::HOST)?.to_str().ok()?.to_owned(),
+    };
+    let authority = authority.to_ascii_lowercase();
+    let authority = authority
+        .strip_suffix(":443")
+        .unwrap_or(&authority)
+        .to_owned();
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next()?.to_owned(),
+        None => authority.split(':').next()?.to_owned(),
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some((host, format!("https://{authority}")))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,293 @@
+//! The listener end to end: real TLS, real reqwest, host routing, faults, journal, shutdown.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::{BoxFuture, Service};
+
+struct Echo;
+
+impl Service for Echo {
+    fn name(&self) -> &str {
+        "echo"
+    }
+
+    fn call(&self, request: Request<Bytes>) -> BoxFuture<'_, Response<Full<Bytes>>> {
+        Box::pin(async move {
+            let context = request
+                .extensions()
+                .get::<RequestContext>()
+                .cloned()
+                .expect("the server always sets a context");
+            let body = serde_json::json!({
+                "host": context.host,
+                "origin": context.origin,
+                "path": request.uri().path(),
+                "sequence": context.sequence,
+            });
+            json_response(StatusCode::OK, body.to_string())
+        })
+    }
+}
+
+struct Panics;
+
+impl Service for Panics {
+    fn name(&self) -> &str {
+        "panics"
+    }
+
+    fn call(&self, _request: Request<Bytes>) -> BoxFuture<'_, Response<Full<Bytes>>> {
+        Box::pin(async { panic!("handler bug") })
+    }
+}
+
+async fn start(faults: Vec<crate::FaultRule>) -> (ServerHandle, reqwest::Client) {
+    let mounts = vec![
+        Mount {
+            hosts: vec![HostPattern::parse("login.example.test").expect("pattern")],
+            service: Arc::new(Echo),
+        },
+        Mount {
+            hosts: vec![HostPattern::parse("*.panic.example.test").expect("pattern")],
+            service: Arc::new(Panics),
+        },
+    ];
+    let mut config = ServerConfig::new(mounts);
+    config.faults = Faults::new(faults);
+    let server = spawn(config).await.expect("server starts");
+    let client = client_for(
+        &server,
+        &[
+            "login.example.test",
+            "x.panic.example.test",
+            "other.example.test",
+        ],
+    );
+    (server, client)
+}
+
+fn client_for(server: &ServerHandle, hosts: &[&str]) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("ca");
+    let mut builder = reqwest::Client::builder().tls_certs_only([ca]).no_proxy();
+    for host in hosts {
+        builder = builder.resolve(host, server.addr());
+    }
+    builder.build().expect("client")
+}
+
+#[tokio::test]
+async fn routes_by_host_and_reports_the_origin_without_the_hidden_port() {
+    let (server, client) = start(vec![]).await;
+    let body: serde_json::Value = client
+        .get("https://login.example.test/tenant/path")
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["host"], "login.example.test");
+    assert_eq!(body["origin"], "https://login.example.test");
+    assert_eq!(body["path"], "/tenant/path");
+    assert_eq!(body["sequence"], 1);
+
+    let by_port = client
+        .get(format!("{}/x", server.local_url()))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(by_port.status(), StatusCode::MISDIRECTED_REQUEST);
+    let body: serde_json::Value = by_port.json().await.expect("json");
+    assert_eq!(body["error"], "unknown_host");
+    assert_eq!(
+        body["served_hosts"],
+        serde_json::json!(["login.example.test", "*.panic.example.test"])
+    );
+}
+
+#[tokio::test]
+async fn health_answers_on_every_served_host_and_is_not_journaled() {
+    let (server, client) = start(vec![]).await;
+    for host in ["login.example.test", "x.panic.example.test"] {
+        let response = client
+            .get(format!("https://{host}{HEALTH_PATH}"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::OK, "{host}");
+    }
+    let unknown = client
+        .get(format!("{}{HEALTH_PATH}", server.local_url()))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(unknown.status(), StatusCode::MISDIRECTED_REQUEST);
+    assert_eq!(
+        server.journal().len(),
+        1,
+        "only the unknown host is journaled"
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_handler_costs_one_500_not_the_server() {
+    let (_server, client) = start(vec![]).await;
+    let response = client
+        .get("https://x.panic.example.test/")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let ok = client
+        .get("https://login.example.test/")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(ok.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn fault_rules_respond_close_and_are_journaled() {
+    let throttle = crate::FaultRule {
+        name: Some("throttle".into()),
+        service: Some("echo".into()),
+        host: None,
+        method: Some("GET".into()),
+        path: Some("/throttled*".into()),
+        nth: None,
+        times: Some(1),
+        action: FaultAction::Respond {
+            status: 429,
+            headers: BTreeMap::from([("Retry-After".into(), "7".into())]),
+            body: "Too Many Requests".into(),
+        },
+    };
+    let close = crate::FaultRule {
+        name: Some("drop".into()),
+        path: Some("/drop".into()),
+        method: None,
+        times: None,
+        action: FaultAction::Close,
+        ..throttle.clone()
+    };
+    let (server, client) = start(vec![throttle, close]).await;
+    let throttled = client
+        .get("https://login.example.test/throttled")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(throttled.headers()["retry-after"], "7");
+    let second = client
+        .get("https://login.example.test/throttled")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(second.status(), StatusCode::OK, "times = 1");
+
+    let dropped = client.get("https://login.example.test/drop").send().await;
+    assert!(dropped.is_err(), "the connection is dropped: {dropped:?}");
+
+    let entries = server.journal().entries();
+    let summary: Vec<(u16, Option<&str>)> = entries
+        .iter()
+        .map(|entry| (entry.status, entry.fault.as_deref()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![(429, Some("throttle")), (200, None), (0, Some("drop"))]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn delay_waits_on_the_runtime_timer() {
+    let delay = crate::FaultRule {
+        name: None,
+        service: None,
+        host: None,
+        method: None,
+        path: None,
+        nth: Some(1),
+        times: None,
+        action: FaultAction::Delay { millis: 30_000 },
+    };
+    let (_server, client) = start(vec![delay]).await;
+    // With the clock paused, Tokio skips the 30 s wait as soon as everything is idle.
+    let response = client
+        .get("https://login.example.test/slow")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn journal_keeps_selected_headers_and_redacts_secrets() {
+    let (server, client) = start(vec![]).await;
+    client
+        .post("https://login.example.test/t/oauth2/v2.0/token")
+        .header("client-request-id", "abc")
+        .header("user-agent", "dropped")
+        .form(&[("client_id", "id"), ("client_secret", "very-secret-value")])
+        .send()
+        .await
+        .expect("request");
+    let entry = &server.journal().entries()[0];
+    assert_eq!(
+        entry
+            .request_headers
+            .get("client-request-id")
+            .map(String::as_str),
+        Some("abc")
+    );
+    assert!(!entry.request_headers.contains_key("user-agent"));
+    let text = serde_json::to_string(entry).expect("serializable");
+    assert!(!text.contains("very-secret-value"), "{text}");
+}
+
+#[tokio::test]
+async fn shutdown_closes_already_open_connections() {
+    let (server, client) = start(vec![]).await;
+    let first = client
+        .get("https://login.example.test/")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(first.status(), StatusCode::OK);
+    server.shutdown().await;
+    let after = client.get("https://login.example.test/").send().await;
+    assert!(
+        after.is_err(),
+        "pooled connection must be closed: {after:?}"
+    );
+}
+
+#[tokio::test]
+async fn http1_clients_route_by_the_host_header() {
+    let (server, _) = start(vec![]).await;
+    let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("ca");
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .http1_only()
+        .resolve("login.example.test", server.addr())
+        .no_proxy()
+        .build()
+        .expect("client");
+    let body: serde_json::Value = client
+        .get(format!(
+            "https://login.example.test:{}/h1",
+            server.addr().port()
+        ))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["host"], "login.example.test");
+    assert_eq!(
+        body["origin"],
+        format!("https://login.example.test:{}", server.addr().port())
+    );
+}
