@@ -1,0 +1,386 @@
+//! The AADSTS error catalogue for client-credentials apps (reference/entra.md §6): status,
+//! `error`, code and message template per entry, as data. Templates use `{name}` placeholders
+//! filled from the request; [`crate::Config::message_overrides`] can reword any entry, since
+//! Microsoft changes its texts over time.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// One error the fake can answer with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CatalogueEntry {
+    /// A stable name (`invalid_client_secret`), used by forced errors and reports.
+    pub name: &'static str,
+    /// The AADSTS number.
+    pub code: u32,
+    /// The OAuth `error` value.
+    pub error: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// The message after `AADSTS{code}: `, with `{placeholders}`.
+    pub template: &'static str,
+    /// When the real service answers with it.
+    pub condition: &'static str,
+    /// Whether status and `error` were observed (`true`) or are a documented guess.
+    pub confirmed: bool,
+}
+
+/// Every entry, in the order of reference/entra.md §6.
+pub const CATALOGUE: &[CatalogueEntry] = &[
+    CatalogueEntry {
+        name: "tenant_not_found",
+        code: 90002,
+        error: "invalid_request",
+        status: 400,
+        template: "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.",
+        condition: "the tenant GUID or domain does not exist (token endpoint)",
+        confirmed: true,
+    },
+    CatalogueEntry {
+        name: "tenant_not_found_discovery",
+        code: 90002,
+        error: "invalid_tenant",
+        status: 400,
+        template: "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.",
+        condition: "the tenant GUID or domain does not exist (OpenID configuration)",
+        confirmed: true,
+    },
+    CatalogueEntry {
+        name: "tenant_identifier_invalid",
+        code: 900023,
+        error: "invalid_request",
+        status: 400,
+        template: "Specified tenant identifier '{tenant}' is neither a valid DNS name, nor a valid external domain.",
+        condition: "the tenant segment is neither a GUID nor a DNS name",
+        confirmed: true,
+    },
+    CatalogueEntry {
+        name: "tenant_empty_guid",
+        code: 90002,
+        error: "invalid_request",
+        status: 400,
+        template: "Requested tenant identifier '00000000-0000-0000-0000-000000000000' is not valid. Tenant identifiers may not be an empty GUID.",
+        condition: "the tenant is the all-zero GUID (`error` UNCONFIRMED)",
+        confirmed: false,
+    },
+    CatalogueEntry {
+        name: "application_not_found",
+        code: 700016,
+        error: "unauthorized_client",
+        status: 400,
+        template: "Application with identifier '{client_id}' was not found in the directory '{directory}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.",
+        condition: "no service principal for the client id in the tenant (typo, wrong tenant, multi-tenant app never consented)",
+        confirmed: true,
+    },
+    CatalogueEntry {
+        name: "invalid_client_secret",
+        code: 7000215,
+        error: "invalid_client",
+        status: 401,
+        template: "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'.",
+        condition: "the secret matches none of the app's secrets (often the secret ID sent instead of its value)",
+        confirmed: true,
+    },
+    CatalogueEntry {
+        name: "expired_client_secret",
+        code: 7000222,
+        error: "invalid_client",
+        status: 401,
+        template: "The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.",
+        condition: "the secret matches an expired secret, or every secret of the app is expired",
+        confirmed: true,
+    },
+    CatalogueEntry {
+        name: "missing_client_credential",
+        code: 7000216,
+        error: "invalid_client",
+        status: 401,
+        template: "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
+        condition: "neither a secret nor an assertion was sent",
+        confirmed: true,
+    },
+    CatalogueEntry {
+        name: "missing_parameter",
+        code: 900144,
+        error: "invalid_request",
+        status: 400,
+        template: "The request body must contain the following parameter: '{parameter}'.",
+        condition: "`grant_type`, `client_id`, `scope` (v2) or `resource` (v1) is missing (for `scope` the `error` is UNCONFIRMED)",
+        confirmed: true,
+    },
+    CatalogueEntry {
+        name: "unsupported_grant_type",
+        code: 70003,
+        error: "unsupported_grant_type",
+        status: 400,
+        template: "The app requested an unsupported grant type '{grant_type}'.",
+        condition: "`grant_type` is not `client_credentials` (the only grant this fake serves)",
+        confirmed: true,
+    },
+    CatalogueEntry {
+        name: "scope_not_default",
+        code: 1002012,
+        error: "invalid_scope",
+        status: 400,
+        template: "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
+        condition: "a scope does not end in `/.default`",
+        confirmed: true,
+    },
+    CatalogueEntry {
+        name: "scope_invalid",
+        code: 70011,
+        error: "invalid_scope",
+        status: 400,
+        template: "The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid.",
+        condition: "the scope names more than one resource",
+        confirmed: true,
+    },
+    CatalogueEntry {
+        name: "resource_not_found",
+        code: 500011,
+        error: "invalid_resource",
+        status: 400,
+        template: "The resource principal named {resource} was not found in the tenant named {directory}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
+        condition: "the tenant has no Dynamics CRM service principal, or the resource is not a Dynamics 365 host",
+        confirmed: true,
+    },
+    CatalogueEntry {
+        name: "application_disabled",
+        code: 7000112,
+        error: "unauthorized_client",
+        status: 400,
+        template: "Application '{client_id}'({app_name}) is disabled.",
+        condition: "the client's service principal is disabled (status UNCONFIRMED)",
+        confirmed: false,
+    },
+    CatalogueEntry {
+        name: "certificate_not_registered",
+        code: 700027,
+        error: "invalid_client",
+        status: 401,
+        template: "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{thumbprint}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{client_id}'. Review the documentation at https://docs.microsoft.com/en-us/graph/deployments to determine the corresponding service endpoint and https://docs.microsoft.com/en-us/graph/api/application-get?view=graph-rest-1.0&tabs=http to build a query request URL, such as 'https://graph.microsoft.com/beta/applications/{client_id}']",
+        condition: "the assertion's thumbprint matches no certificate of the app (status inferred from `invalid_client`)",
+        confirmed: false,
+    },
+    CatalogueEntry {
+        name: "assertion_signature_invalid",
+        code: 700027,
+        error: "invalid_client",
+        status: 401,
+        template: "Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '{thumbprint}', Found key 'Start={key_start}, End={key_end}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{client_id}'. Review the documentation at https://docs.microsoft.com/en-us/graph/deployments to determine the corresponding service endpoint and https://docs.microsoft.com/en-us/graph/api/application-get?view=graph-rest-1.0&tabs=http to build a query request URL, such as 'https://graph.microsoft.com/beta/applications/{client_id}']",
+        condition: "the certificate is registered but the signature does not verify (prefix UNCONFIRMED)",
+        confirmed: false,
+    },
+    CatalogueEntry {
+        name: "assertion_outside_validity",
+        code: 700024,
+        error: "invalid_client",
+        status: 401,
+        template: "Client assertion is not within its valid time range. Current time: {now}, assertion valid from {valid_from}, expiry time of assertion {expiry}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
+        condition: "the assertion is expired or not yet valid (status UNCONFIRMED)",
+        confirmed: false,
+    },
+    CatalogueEntry {
+        name: "assertion_invalid",
+        code: 50027,
+        error: "invalid_request",
+        status: 400,
+        template: "JWT token is invalid or malformed. {reason}",
+        condition: "the client assertion is not a well-formed JWT with the claims Entra requires (wording and status UNCONFIRMED)",
+        confirmed: false,
+    },
+    CatalogueEntry {
+        name: "assertion_audience_invalid",
+        code: 50027,
+        error: "invalid_request",
+        status: 400,
+        template: "JWT token is invalid or malformed. The audience '{audience}' of the client assertion is not the token endpoint '{expected_audience}'.",
+        condition: "the assertion `aud` is not the token endpoint that received it (ESTS rejects it; code and wording UNCONFIRMED)",
+        confirmed: false,
+    },
+    CatalogueEntry {
+        name: "no_tenant_identifier",
+        code: 50059,
+        error: "invalid_request",
+        status: 400,
+        template: "No tenant-identifying information found in either the request or implied by any provided credentials.",
+        condition: "`/common`, `/organizations` or `/consumers` with client credentials",
+        confirmed: true,
+    },
+    CatalogueEntry {
+        name: "post_only",
+        code: 900561,
+        error: "invalid_request",
+        status: 400,
+        template: "The endpoint only accepts POST requests. Received a {method} request.",
+        condition: "the token endpoint called with another method (status and `error` UNCONFIRMED)",
+        confirmed: false,
+    },
+    CatalogueEntry {
+        name: "consent_required",
+        code: 65001,
+        error: "invalid_grant",
+        status: 400,
+        template: "The user or administrator has not consented to use the application with ID '{client_id}' named '{app_name}'. Send an interactive authorization request for this user and resource.",
+        condition: "delegated flows only; client credentials never get it from the real service, so this fake sends it only when a forced error asks",
+        confirmed: true,
+    },
+    CatalogueEntry {
+        name: "conditional_access_blocked",
+        code: 53003,
+        error: "access_denied",
+        status: 400,
+        template: "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.",
+        condition: "Conditional Access for workload identities blocks the app (forced only; status and `error` UNCONFIRMED)",
+        confirmed: false,
+    },
+    CatalogueEntry {
+        name: "invalid_instance",
+        code: 50049,
+        error: "invalid_instance",
+        status: 400,
+        template: "Unknown or invalid instance.",
+        condition: "instance discovery for an authority host that is not a known cloud alias",
+        confirmed: true,
+    },
+    CatalogueEntry {
+        name: "temporarily_unavailable",
+        code: 90033,
+        error: "temporarily_unavailable",
+        status: 503,
+        template: "A transient error has occurred. Please try again.",
+        condition: "a transient service error (forced only; codes UNCONFIRMED)",
+        confirmed: false,
+    },
+];
+
+/// The name forced errors use for throttling (429 `Too Many Requests`, not a JSON body).
+pub const THROTTLED: &str = "throttled";
+
+impl CatalogueEntry {
+    /// Finds an entry by name, or by AADSTS code (the first entry with that code).
+    pub fn find(name_or_code: &str) -> Option<&'static CatalogueEntry> {
+        let wanted = name_or_code.trim().trim_start_matches("AADSTS");
+        CATALOGUE
+            .iter()
+            .find(|entry| entry.name == wanted)
+            .or_else(|| {
+                let code: u32 = wanted.parse().ok()?;
+                CATALOGUE.iter().find(|entry| entry.code == code)
+            })
+    }
+
+    /// Every name a forced error may use, for error messages.
+    pub fn known_names() -> String {
+        CATALOGUE
+            .iter()
+            .map(|entry| format!("{} ({})", entry.name, entry.code))
+            .chain(std::iter::once(format!("{THROTTLED} (429)")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// An error ready to send: the entry and its rendered message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AadError {
+    /// The catalogue entry.
+    pub entry: &'static CatalogueEntry,
+    /// `AADSTS{code}: ` is not included; the trailer neither.
+    pub message: String,
+}
+
+impl AadError {
+    /// Renders entry `name` with `facts`. Unknown placeholders are left as they are, so a
+    /// missing fact shows up in tests rather than as an empty string.
+    pub fn new(name: &str, facts: &[(&str, &str)]) -> AadError {
+        let entry = CatalogueEntry::find(name).unwrap_or_else(|| {
+            // Names come from this crate or from a validated config; an unknown one is a bug.
+            tracing::error!(name, "unknown catalogue entry");
+            &CATALOGUE[CATALOGUE.len() - 1]
+        });
+        AadError {
+            entry,
+            message: render(entry.template, facts),
+        }
+    }
+
+    /// Like [`AadError::new`], with the wording overridden where the config says so.
+    pub fn with_overrides(
+        name: &str,
+        facts: &[(&str, &str)],
+        overrides: &BTreeMap<String, String>,
+    ) -> AadError {
+        let mut error = AadError::new(name, facts);
+        if let Some(template) = overrides.get(error.entry.name) {
+            error.message = render(template, facts);
+        }
+        error
+    }
+}
+
+/// Replaces each `{key}` in `template` by its value in `facts`.
+pub(crate) fn render(template: &str, facts: &[(&str, &str)]) -> String {
+    let mut rendered = template.to_owned();
+    for (key, value) in facts {
+        rendered = rendered.replace(&format!("{{{key}}}"), value);
+    }
+    rendered
+}
+
+/// The JSON error body, with fields in the order Entra writes them.
+#[derive(Debug, Serialize)]
+pub(crate) struct ErrorBody<'a> {
+    pub error: &'a str,
+    pub error_description: String,
+    pub error_codes: [u32; 1],
+    pub timestamp: &'a str,
+    pub trace_id: &'a str,
+    pub correlation_id: &'a str,
+    pub error_uri: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_findable_by_code() {
+        let mut names: Vec<&str> = CATALOGUE.iter().map(|entry| entry.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), CATALOGUE.len());
+        assert_eq!(
+            CatalogueEntry::find("AADSTS7000215").map(|entry| entry.name),
+            Some("invalid_client_secret")
+        );
+        assert_eq!(
+            CatalogueEntry::find("65001").map(|entry| entry.name),
+            Some("consent_required")
+        );
+        assert!(CatalogueEntry::find("nope").is_none());
+    }
+
+    #[test]
+    fn renders_every_placeholder_it_is_given() {
+        let error = AadError::new(
+            "application_disabled",
+            &[("client_id", "abc"), ("app_name", "Importer")],
+        );
+        assert_eq!(error.message, "Application 'abc'(Importer) is disabled.");
+        assert_eq!(error.entry.status, 400);
+    }
+
+    #[test]
+    fn overrides_reword_an_entry() {
+        let overrides = BTreeMap::from([(
+            "invalid_client_secret".to_owned(),
+            "Old wording for {client_id}.".to_owned(),
+        )]);
+        let error =
+            AadError::with_overrides("invalid_client_secret", &[("client_id", "x")], &overrides);
+        assert_eq!(error.message, "Old wording for x.");
+        assert_eq!(error.entry.code, 7000215);
+    }
+}
