@@ -1,0 +1,116 @@
+//! The `d365-harness` command line. Start at [`run`]: it parses the arguments (clap derive),
+//! runs one command and turns its outcome into an [`Exit`]. Errors are printed once, with their
+//! whole cause chain, to the error writer; `main.rs` only wires in the real stdout and stderr.
+
+mod serve;
+mod state;
+
+#[cfg(test)]
+mod tests;
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+pub use serve::ServeArgs;
+
+/// `d365-harness`: fakes of Microsoft Entra ID (and later Dataverse) for testing Dynamics 365
+/// clients.
+#[derive(Debug, Parser)]
+#[command(name = "d365-harness", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the fakes over HTTPS until Ctrl-C or SIGTERM, for any client.
+    Serve(ServeArgs),
+}
+
+/// How the process ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything worked (exit 0).
+    Success,
+    /// Scenarios ran and some failed (exit 1).
+    Failures,
+    /// The harness itself failed, or the command line was wrong (exit 2).
+    Error,
+}
+
+impl Exit {
+    /// The process exit status.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Failures => 1,
+            Exit::Error => 2,
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit.code())
+    }
+}
+
+/// Runs the command line `args` (program name first), writing results to `out` and errors
+/// (and clap's usage messages) to `err`.
+pub fn run<I, T>(args: I, out: &mut impl Write, err: &mut impl Write) -> Exit
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let (writer, exit): (&mut dyn Write, Exit) = if error.use_stderr() {
+                (err, Exit::Error)
+            } else {
+                (out, Exit::Success)
+            };
+            // Nothing sensible is left to do if the terminal is gone.
+            let _ = write!(writer, "{}", error.render());
+            return exit;
+        }
+    };
+    match execute(cli, out) {
+        Ok(exit) => exit,
+        Err(error) => {
+            let _ = writeln!(err, "error: {error:#}");
+            Exit::Error
+        }
+    }
+}
+
+fn execute(cli: Cli, out: &mut impl Write) -> anyhow::Result<Exit> {
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve::serve(&args, out))?,
+    }
+    Ok(Exit::Success)
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`). Only the first call in a process
+/// installs the subscriber; later ones (in-process tests) are no-ops.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}

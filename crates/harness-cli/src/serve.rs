@@ -1,0 +1,244 @@
+//! `d365-harness serve`: load a world, serve its fakes on one HTTPS listener, write `ca.pem` and
+//! `connection.env` into the state directory, print how to point clients at it, and run until
+//! Ctrl-C or SIGTERM. Invariant: the only secret printed or written is the world's published
+//! demo client secret; private keys never leave the process.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use fake_core::{Clock, HostPattern, IdGenerator, ServerConfig};
+use scenario::World;
+use uuid::Uuid;
+
+use crate::state::{FileMode, StateDir};
+
+/// The world served when `--world` is not given, relative to the repository root.
+const DEFAULT_WORLD: &str = "fixtures/worlds/demo.toml";
+
+/// Arguments of `d365-harness serve`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
+    pub listen: SocketAddr,
+    /// Folder for `ca.pem` and `connection.env` (created if missing).
+    #[arg(long, value_name = "DIR", default_value = ".d365-harness")]
+    pub state_dir: PathBuf,
+    /// World file to serve [default: fixtures/worlds/demo.toml]
+    #[arg(long, value_name = "PATH")]
+    pub world: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// The world file to load: `--world` as given; otherwise the demo world relative to the
+    /// current directory (the repository root), or else the one in the source tree this binary
+    /// was built from, so that `cargo run -p harness-cli -- serve` works from any folder.
+    pub fn world_path(&self) -> PathBuf {
+        if let Some(world) = &self.world {
+            return world.clone();
+        }
+        let relative = PathBuf::from(DEFAULT_WORLD);
+        if relative.is_file() {
+            return relative;
+        }
+        let in_source_tree = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(DEFAULT_WORLD);
+        if in_source_tree.is_file() {
+            in_source_tree
+        } else {
+            // Neither exists: report the path users expect.
+            relative
+        }
+    }
+}
+
+pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let world = World::load(args.world_path())?;
+    let clock = Clock::system();
+    let credentials = world.client_credentials(clock.now())?;
+    let entra = world.entra_config(clock.clone(), IdGenerator::from_entropy())?;
+    let mount = fake_entra::mount(entra).with_context(|| {
+        format!(
+            "failed to set up the fake Entra ID for world `{}`",
+            world.path().display()
+        )
+    })?;
+    let mut server_config = ServerConfig::new(vec![mount]);
+    server_config.listen = args.listen;
+    server_config.clock = clock;
+    let handle = fake_core::spawn(server_config)
+        .await
+        .context("failed to start the server")?;
+    // Listen for signals before announcing readiness: whoever reads connection.env may stop
+    // us right away, and an unhandled SIGTERM would kill the process instead of shutting down.
+    let mut shutdown = ShutdownSignal::listen()?;
+
+    let state = StateDir::create(&args.state_dir)?;
+    let ca_file = state.write("ca.pem", handle.ca_pem().as_bytes(), FileMode::Public)?;
+    let connection = Connection {
+        authority_host: world.authority_host().to_owned(),
+        tenant_id: credentials.tenant.id,
+        client_id: credentials.app.client_id,
+        client_secret: credentials.secret.value.expose().to_owned(),
+        ca_file,
+        host_map: host_map(handle.hosts(), handle.addr()),
+    };
+    let env_file = state.write(
+        "connection.env",
+        connection.env().as_bytes(),
+        FileMode::Private,
+    )?;
+    tracing::info!(addr = %handle.addr(), world = %world.path().display(), "serving");
+    write!(
+        out,
+        "{}",
+        connection.instructions(world.path(), handle.addr(), &env_file)
+    )?;
+    out.flush()?;
+
+    let signal = shutdown.recv().await;
+    tracing::info!(signal, "shutting down");
+    handle.shutdown().await;
+    writeln!(out, "d365-harness: stopped ({signal})")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// What a client needs to reach the fakes: the `connection.env` contents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Connection {
+    authority_host: String,
+    tenant_id: Uuid,
+    client_id: Uuid,
+    client_secret: String,
+    ca_file: PathBuf,
+    host_map: Vec<(String, SocketAddr)>,
+}
+
+impl Connection {
+    /// `KEY=value` lines, in the documented order.
+    fn env(&self) -> String {
+        let host_map = self
+            .host_map
+            .iter()
+            .map(|(host, addr)| format!("{host}={addr}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        format!(
+            "D365_AUTHORITY_HOST=https://{}\n\
+             D365_TENANT_ID={}\n\
+             D365_CLIENT_ID={}\n\
+             D365_CLIENT_SECRET={}\n\
+             D365_CA_FILE={}\n\
+             D365_HOST_MAP={host_map}\n",
+            self.authority_host,
+            self.tenant_id,
+            self.client_id,
+            self.client_secret,
+            self.ca_file.display(),
+        )
+    }
+
+    /// What `serve` prints: the env lines and how to use them.
+    fn instructions(&self, world: &Path, addr: SocketAddr, env_file: &Path) -> String {
+        let ca = self.ca_file.display();
+        let mut text = format!(
+            "d365-harness: serving world `{}` on https://{addr}\n\n{}\n",
+            world.display(),
+            self.env()
+        );
+        text.push_str(&format!(
+            "Written to {} (and the CA to {ca}).\n\
+             Clients keep the real URLs; change only their network settings:\n\
+             \x20 trust the harness CA  REQUESTS_CA_BUNDLE={ca}  (Python requests, MSAL Python, azure-identity)\n\
+             \x20                       NODE_EXTRA_CA_CERTS={ca}  (Node.js, @azure/msal-node)\n",
+            env_file.display(),
+        ));
+        for (host, target) in &self.host_map {
+            text.push_str(&format!(
+                "  resolve {host} to {target}  (D365_HOST_MAP)\n\
+                 \x20 check: curl --cacert {ca} --connect-to {host}:443:{target} https://{host}{}\n",
+                fake_core::HEALTH_PATH
+            ));
+        }
+        text.push_str("Press Ctrl-C to stop.\n");
+        text
+    }
+}
+
+/// `host=ip:port` targets for every exact host served; wildcard patterns cannot be listed.
+fn host_map(hosts: &[HostPattern], addr: SocketAddr) -> Vec<(String, SocketAddr)> {
+    let target = connect_address(addr);
+    hosts
+        .iter()
+        .filter_map(|host| match host {
+            HostPattern::Exact(name) => Some((name.clone(), target)),
+            HostPattern::Suffix(_) => None,
+        })
+        .collect()
+}
+
+/// Where a local client connects: the listen address, with "any" replaced by loopback.
+fn connect_address(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
+        _ => addr,
+    }
+}
+
+/// Ctrl-C and (on unix) SIGTERM, registered when created.
+struct ShutdownSignal {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    fn listen() -> anyhow::Result<ShutdownSignal> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(ShutdownSignal {
+                interrupt: signal(SignalKind::interrupt())
+                    .context("failed to listen for Ctrl-C")?,
+                terminate: signal(SignalKind::terminate())
+                    .context("failed to listen for SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(ShutdownSignal {})
+        }
+    }
+
+    /// Waits for the first signal and names it.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "Ctrl-C",
+                _ = self.terminate.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            // Registered on first poll, so a Ctrl-C during start-up is not handled on Windows.
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => "Ctrl-C",
+                Err(_) => std::future::pending().await,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

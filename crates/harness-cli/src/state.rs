@@ -1,0 +1,98 @@
+//! The state directory (`.d365-harness` by default): files other processes read while the
+//! harness runs. Every write is atomic (a temporary file in the same folder, then a rename), so
+//! a reader that sees a file sees all of it.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+/// Who may read a written file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FileMode {
+    /// Readable by everyone (0644 on unix).
+    Public,
+    /// Readable by the owner only (0600 on unix): the file holds a secret.
+    Private,
+}
+
+/// A state directory that exists, by absolute path.
+#[derive(Clone, Debug)]
+pub(crate) struct StateDir {
+    path: PathBuf,
+}
+
+impl StateDir {
+    /// Creates `path` (and its parents) if needed.
+    pub(crate) fn create(path: &Path) -> anyhow::Result<StateDir> {
+        std::fs::create_dir_all(path)
+            .with_context(|| format!("failed to create state directory `{}`", path.display()))?;
+        let path = path
+            .canonicalize()
+            .with_context(|| format!("failed to resolve state directory `{}`", path.display()))?;
+        Ok(StateDir { path })
+    }
+
+    /// Replaces `name` with `contents` atomically and returns its absolute path.
+    pub(crate) fn write(
+        &self,
+        name: &str,
+        contents: &[u8],
+        mode: FileMode,
+    ) -> anyhow::Result<PathBuf> {
+        let target = self.path.join(name);
+        let temporary = self
+            .path
+            .join(format!(".{name}.{}.tmp", std::process::id()));
+        let written = write_new(&temporary, contents, mode).and_then(|()| {
+            std::fs::rename(&temporary, &target).with_context(|| {
+                format!(
+                    "failed to move `{}` to `{}`",
+                    temporary.display(),
+                    target.display()
+                )
+            })
+        });
+        if written.is_err() {
+            // Best effort: the error that matters is the one being returned.
+            let _ = std::fs::remove_file(&temporary);
+        }
+        written.with_context(|| format!("failed to write `{}`", target.display()))?;
+        Ok(target)
+    }
+}
+
+/// Writes a fresh file, created with `mode` so that a secret is never readable by others, not
+/// even for a moment.
+fn write_new(path: &Path, contents: &[u8], mode: FileMode) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            return Err(error).with_context(|| format!("failed to remove `{}`", path.display()));
+        }
+    }
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(match mode {
+            FileMode::Public => 0o644,
+            FileMode::Private => 0o600,
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file: File = options
+        .open(path)
+        .with_context(|| format!("failed to create `{}`", path.display()))?;
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("failed to write `{}`", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

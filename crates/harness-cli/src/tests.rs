@@ -1,0 +1,123 @@
+//! The command line in process: argument parsing, defaults, exit codes and where messages go.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use super::*;
+
+/// Runs `args` and returns the exit and what was written to stdout and stderr.
+fn run_captured(args: &[&str]) -> (Exit, String, String) {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let exit = run(
+        std::iter::once("d365-harness").chain(args.iter().copied()),
+        &mut out,
+        &mut err,
+    );
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).expect("UTF-8 output");
+    (exit, text(out), text(err))
+}
+
+fn serve_args(args: &[&str]) -> ServeArgs {
+    let cli = Cli::try_parse_from(std::iter::once("d365-harness").chain(args.iter().copied()))
+        .expect("valid arguments");
+    match cli.command {
+        Command::Serve(args) => args,
+    }
+}
+
+#[test]
+fn serve_defaults() {
+    let args = serve_args(&["serve"]);
+    assert_eq!(args.listen, SocketAddr::from(([127, 0, 0, 1], 8443)));
+    assert_eq!(args.state_dir, PathBuf::from(".d365-harness"));
+    assert_eq!(args.world, None);
+    // Tests run in the crate folder, so the default world is found in the source tree.
+    let world = args.world_path();
+    assert!(world.is_file(), "{}", world.display());
+    assert!(
+        world.ends_with("fixtures/worlds/demo.toml"),
+        "{}",
+        world.display()
+    );
+}
+
+#[test]
+fn serve_options() {
+    let args = serve_args(&[
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+        "--state-dir",
+        "/tmp/state",
+        "--world",
+        "elsewhere.toml",
+    ]);
+    assert_eq!(args.listen, SocketAddr::from(([0, 0, 0, 0], 0)));
+    assert_eq!(args.state_dir, PathBuf::from("/tmp/state"));
+    assert_eq!(args.world_path(), PathBuf::from("elsewhere.toml"));
+}
+
+#[test]
+fn help_goes_to_stdout_and_exits_zero() {
+    let (exit, out, err) = run_captured(&["--help"]);
+    assert_eq!((exit, err.as_str()), (Exit::Success, ""));
+    assert!(out.contains("serve"), "{out}");
+    let (exit, out, _) = run_captured(&["serve", "--help"]);
+    assert_eq!(exit, Exit::Success);
+    for flag in ["--listen", "--state-dir", "--world", "127.0.0.1:8443"] {
+        assert!(out.contains(flag), "{flag} in {out}");
+    }
+}
+
+#[test]
+fn usage_errors_go_to_stderr_and_exit_two() {
+    let (exit, out, err) = run_captured(&["bogus"]);
+    assert_eq!((exit, out.as_str()), (Exit::Error, ""));
+    assert!(err.contains("unrecognized subcommand 'bogus'"), "{err}");
+    let (exit, _, err) = run_captured(&["serve", "--listen", "localhost"]);
+    assert_eq!(exit, Exit::Error);
+    assert!(
+        err.contains("invalid value 'localhost' for '--listen <ADDR>'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_world_is_a_harness_error_naming_the_file() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let world = folder.path().join("missing.toml");
+    let state_dir = folder.path().join("state");
+    let (exit, out, err) = run_captured(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--world",
+        world.to_str().expect("UTF-8 temp path"),
+        "--state-dir",
+        state_dir.to_str().expect("UTF-8 temp path"),
+    ]);
+    assert_eq!((exit, out.as_str()), (Exit::Error, ""));
+    assert_eq!(
+        err,
+        format!(
+            "error: failed to read world `{}`: No such file or directory (os error 2)\n",
+            world.display()
+        )
+    );
+    assert!(
+        !state_dir.exists(),
+        "nothing is written before the server runs"
+    );
+}
+
+#[test]
+fn exit_codes() {
+    let codes: Vec<u8> = [Exit::Success, Exit::Failures, Exit::Error]
+        .into_iter()
+        .map(Exit::code)
+        .collect();
+    assert_eq!(codes, [0, 1, 2]);
+}

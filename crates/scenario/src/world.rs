@@ -1,0 +1,312 @@
+//! A world: the tenants and app registrations (later also Dataverse environments) that one
+//! description feeds to every fake. `world/file.rs` mirrors the TOML, `world/validate.rs` turns
+//! it into a [`World`], `world/entra.rs` translates a world into `fake_entra::Config`.
+//! Invariants: a `World` has passed validation (every reference resolves, every GUID and
+//! timestamp parses), and its `Debug` never shows a secret value or a private key.
+
+mod entra;
+mod file;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use fake_entra::{Cloud, PermissionKind};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::Error;
+
+/// A validated world file.
+#[derive(Clone, Debug)]
+pub struct World {
+    path: PathBuf,
+    tenants: Vec<Tenant>,
+    apps: Vec<App>,
+    signing_key: SigningKeyPem,
+}
+
+impl World {
+    /// Reads, parses and validates the world file at `path`. Files it names (certificates,
+    /// signing keys) are relative to its folder.
+    pub fn load(path: impl AsRef<Path>) -> Result<World, Error> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        World::parse(&text, path)
+    }
+
+    /// Parses and validates world file text as if it had been read from `path` (used in error
+    /// messages and to resolve the files the world names).
+    pub fn parse(text: &str, path: impl AsRef<Path>) -> Result<World, Error> {
+        validate::world(text, path.as_ref())
+    }
+
+    /// The file this world came from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The national cloud the world lives in (always the public cloud for now).
+    pub fn cloud(&self) -> Cloud {
+        Cloud::Public
+    }
+
+    /// The host clients use as authority (`login.microsoftonline.com`).
+    pub fn authority_host(&self) -> &'static str {
+        self.cloud().authority_host()
+    }
+
+    /// The tenants, in file order.
+    pub fn tenants(&self) -> &[Tenant] {
+        &self.tenants
+    }
+
+    /// The tenant written as `[tenants.<key>]`.
+    pub fn tenant(&self, key: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|tenant| tenant.key == key)
+    }
+
+    /// The app registrations, in file order.
+    pub fn apps(&self) -> &[App] {
+        &self.apps
+    }
+
+    /// The app written as `[apps.<key>]`.
+    pub fn app(&self, key: &str) -> Option<&App> {
+        self.apps.iter().find(|app| app.key == key)
+    }
+
+    /// What a client needs for a client-secret token request: the first enabled app (in file
+    /// order) that has a secret still valid at `now`, that secret, and the app's home tenant.
+    pub fn client_credentials(&self, now: OffsetDateTime) -> Result<ClientCredentials<'_>, Error> {
+        self.apps
+            .iter()
+            .filter(|app| app.enabled)
+            .find_map(|app| {
+                let secret = app.live_secret(now)?;
+                let tenant = self.tenant(&app.home_tenant)?;
+                Some(ClientCredentials {
+                    tenant,
+                    app,
+                    secret,
+                })
+            })
+            .ok_or_else(|| Error::NoClientCredentials {
+                path: self.path.clone(),
+            })
+    }
+}
+
+/// A directory (`[tenants.<key>]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tenant {
+    /// The key in the world file (`contoso`).
+    pub key: String,
+    /// The tenant id.
+    pub id: Uuid,
+    /// Verified domains, as written.
+    pub domains: Vec<String>,
+    /// The directory name (`Contoso`).
+    pub display_name: String,
+    /// Whether the Dynamics CRM service principal exists in this tenant.
+    pub dynamics: bool,
+    /// `tenant_region_scope` of tokens; `NA` unless the file says otherwise.
+    pub region_scope: String,
+}
+
+/// An app registration (`[apps.<key>]`).
+#[derive(Clone, Debug)]
+pub struct App {
+    /// The key in the world file (`importer`).
+    pub key: String,
+    /// The application (client) id.
+    pub client_id: Uuid,
+    /// The display name.
+    pub display_name: String,
+    /// The key of the tenant that owns the registration.
+    pub home_tenant: String,
+    /// The id of that tenant.
+    pub home_tenant_id: Uuid,
+    /// Whether other tenants may install it.
+    pub multi_tenant: bool,
+    /// When false, the app's service principal is disabled in every tenant.
+    pub enabled: bool,
+    /// Service principals listed in the file (the home tenant's is implied).
+    pub service_principals: Vec<ServicePrincipal>,
+    /// Client secrets, in file order.
+    pub secrets: Vec<Secret>,
+    /// Registered certificates, in file order.
+    pub certificates: Vec<Certificate>,
+    /// Requested API permissions.
+    pub permissions: Vec<Permission>,
+}
+
+impl App {
+    /// The first secret (in file order) that has not expired at `now`.
+    pub fn live_secret(&self, now: OffsetDateTime) -> Option<&Secret> {
+        self.secrets.iter().find(|secret| secret.is_valid_at(now))
+    }
+}
+
+/// The app's instance in one tenant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServicePrincipal {
+    /// The tenant key.
+    pub tenant: String,
+    /// The tenant id.
+    pub tenant_id: Uuid,
+    /// Its object id; the fake derives one when absent.
+    pub object_id: Option<Uuid>,
+    /// `accountEnabled` in this tenant.
+    pub enabled: bool,
+}
+
+/// A client secret. `Debug` shows everything but the value.
+#[derive(Clone, Debug)]
+pub struct Secret {
+    /// Its description in the portal.
+    pub name: String,
+    /// Its secret id.
+    pub id: Option<Uuid>,
+    /// The value clients send.
+    pub value: SecretValue,
+    /// When it stops working.
+    pub expires: OffsetDateTime,
+}
+
+impl Secret {
+    /// Whether the secret still works at `now`.
+    pub fn is_valid_at(&self, now: OffsetDateTime) -> bool {
+        now < self.expires
+    }
+}
+
+/// A secret string whose `Debug` is `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(String);
+
+impl SecretValue {
+    /// Wraps `value`.
+    pub fn new(value: impl Into<String>) -> SecretValue {
+        SecretValue(value.into())
+    }
+
+    /// The secret itself; call sites show where secrets leave the world.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("[redacted]")
+    }
+}
+
+/// A certificate registered on an app (public part only).
+#[derive(Clone)]
+pub struct Certificate {
+    /// Its name in the portal.
+    pub name: String,
+    /// The PEM file it was read from, joined to the world file's folder.
+    pub file: PathBuf,
+    /// The certificate, DER.
+    pub der: Vec<u8>,
+    /// Key credential start, when the file says.
+    pub start: Option<OffsetDateTime>,
+    /// Key credential end, when the file says.
+    pub end: Option<OffsetDateTime>,
+}
+
+impl std::fmt::Debug for Certificate {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Certificate")
+            .field("name", &self.name)
+            .field("file", &self.file)
+            .field("sha1", &fake_entra::sha1_thumbprint(&self.der))
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .finish()
+    }
+}
+
+/// A requested API permission.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Permission {
+    /// The API (`Dynamics CRM`).
+    pub api: String,
+    /// The permission (`user_impersonation`).
+    pub scope: String,
+    /// Delegated or application.
+    pub kind: PermissionKind,
+    /// Whether an admin granted consent.
+    pub admin_consent: bool,
+}
+
+/// What a client needs for a client-secret token request; see [`World::client_credentials`].
+#[derive(Clone, Copy, Debug)]
+pub struct ClientCredentials<'a> {
+    /// The app's home tenant.
+    pub tenant: &'a Tenant,
+    /// The app.
+    pub app: &'a App,
+    /// A secret valid at the time asked for.
+    pub secret: &'a Secret,
+}
+
+/// The PEM texts of the Entra signing key and its certificate.
+#[derive(Clone)]
+struct SigningKeyPem {
+    /// Where they came from, for `Debug`.
+    origin: SigningKeyOrigin,
+    key: SecretValue,
+    certificate: String,
+}
+
+#[derive(Clone)]
+enum SigningKeyOrigin {
+    /// The committed test key (`fixtures/keys/entra-signing.*.pem`), built into the binary so
+    /// that a world anywhere on disk gets the same stable `kid`.
+    Builtin,
+    /// `[signing_key]` in the world file.
+    Files { key: PathBuf, certificate: PathBuf },
+}
+
+impl SigningKeyPem {
+    fn builtin() -> SigningKeyPem {
+        SigningKeyPem {
+            origin: SigningKeyOrigin::Builtin,
+            key: SecretValue::new(include_str!("../../../fixtures/keys/entra-signing.key.pem")),
+            certificate: include_str!("../../../fixtures/keys/entra-signing.crt.pem").to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SigningKeyOrigin {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SigningKeyOrigin::Builtin => formatter.write_str("Builtin"),
+            SigningKeyOrigin::Files { key, certificate } => formatter
+                .debug_struct("Files")
+                .field("key", key)
+                .field("certificate", certificate)
+                .finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SigningKeyPem {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SigningKeyPem")
+            .field("origin", &self.origin)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,103 @@
+//! From a [`World`] to `fake_entra::Config`: tenants, apps with their credentials and service
+//! principals, and the signing key. The caller brings the clock and id generator, so scenarios
+//! run on a manual clock and `serve` on the system one.
+
+use fake_core::{Clock, IdGenerator};
+use fake_entra::{
+    ApiPermission, ClientCertificate, ClientSecret, Config, ServicePrincipal, SigningKey,
+};
+
+use super::{App, Tenant, World};
+use crate::Error;
+
+impl World {
+    /// The fake Entra ID config for this world, on `clock` and inventing ids from `ids`.
+    pub fn entra_config(&self, clock: Clock, ids: IdGenerator) -> Result<Config, Error> {
+        let signing_key =
+            SigningKey::from_pem(self.signing_key.key.expose(), &self.signing_key.certificate)
+                .map_err(|source| Error::Entra {
+                    path: self.path.clone(),
+                    source,
+                })?;
+        let mut config = Config::new(self.cloud(), signing_key);
+        config.tenants = self.tenants.iter().map(entra_tenant).collect();
+        config.apps = self.apps.iter().map(entra_app).collect();
+        config.clock = clock;
+        config.ids = ids;
+        Ok(config)
+    }
+}
+
+fn entra_tenant(tenant: &Tenant) -> fake_entra::Tenant {
+    fake_entra::Tenant {
+        id: tenant.id,
+        domains: tenant.domains.clone(),
+        display_name: tenant.display_name.clone(),
+        dynamics: tenant.dynamics,
+        region_scope: tenant.region_scope.clone(),
+    }
+}
+
+fn entra_app(app: &App) -> fake_entra::App {
+    let mut service_principals: Vec<ServicePrincipal> = app
+        .service_principals
+        .iter()
+        .map(|principal| ServicePrincipal {
+            tenant: principal.tenant_id,
+            object_id: principal.object_id,
+            enabled: app.enabled && principal.enabled,
+        })
+        .collect();
+    // The fake implies an enabled principal in the home tenant; a disabled app must say so.
+    if !app.enabled
+        && !service_principals
+            .iter()
+            .any(|principal| principal.tenant == app.home_tenant_id)
+    {
+        service_principals.insert(
+            0,
+            ServicePrincipal {
+                tenant: app.home_tenant_id,
+                object_id: None,
+                enabled: false,
+            },
+        );
+    }
+    fake_entra::App {
+        client_id: app.client_id,
+        display_name: app.display_name.clone(),
+        home_tenant: app.home_tenant_id,
+        multi_tenant: app.multi_tenant,
+        service_principals,
+        secrets: app
+            .secrets
+            .iter()
+            .map(|secret| ClientSecret {
+                name: secret.name.clone(),
+                id: secret.id,
+                value: secret.value.expose().to_owned(),
+                expires: secret.expires,
+            })
+            .collect(),
+        certificates: app
+            .certificates
+            .iter()
+            .map(|certificate| ClientCertificate {
+                name: certificate.name.clone(),
+                der: certificate.der.clone(),
+                start: certificate.start,
+                end: certificate.end,
+            })
+            .collect(),
+        permissions: app
+            .permissions
+            .iter()
+            .map(|permission| ApiPermission {
+                api: permission.api.clone(),
+                scope: permission.scope.clone(),
+                kind: permission.kind,
+                admin_consent: permission.admin_consent,
+            })
+            .collect(),
+    }
+}

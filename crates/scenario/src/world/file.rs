@@ -1,0 +1,164 @@
+//! The world file as written: serde types that mirror the TOML one to one, with spans on every
+//! value the validator may complain about. Nothing here checks meaning; `validate.rs` does.
+//! Unknown fields are errors: we write every world file, so a typo must fail loudly.
+
+use std::marker::PhantomData;
+
+use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WorldFile {
+    /// Required here; its value is checked by [`VersionProbe`] before this type is parsed.
+    #[expect(
+        dead_code,
+        reason = "only its presence matters once the probe has passed"
+    )]
+    pub(crate) version: IgnoredAny,
+    /// Other key files than the committed test key.
+    #[serde(default)]
+    pub(crate) signing_key: Option<SigningKeyFile>,
+    /// `[tenants.<key>]`, in file order.
+    #[serde(default)]
+    pub(crate) tenants: Entries<TenantFile>,
+    /// `[apps.<key>]`, in file order.
+    #[serde(default)]
+    pub(crate) apps: Entries<AppFile>,
+}
+
+/// Just the version, read before the rest so that a file from a newer harness fails on its
+/// version rather than on the first field this one does not know.
+#[derive(Deserialize)]
+pub(crate) struct VersionProbe {
+    pub(crate) version: Option<Spanned<toml::Value>>,
+}
+
+/// `[signing_key]`: PEM files relative to the world file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SigningKeyFile {
+    pub(crate) key: Spanned<String>,
+    pub(crate) certificate: Spanned<String>,
+}
+
+/// `[tenants.<key>]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TenantFile {
+    pub(crate) id: Spanned<String>,
+    pub(crate) domains: Vec<Spanned<String>>,
+    pub(crate) display_name: Spanned<String>,
+    pub(crate) dynamics: bool,
+    pub(crate) region_scope: Option<Spanned<String>>,
+}
+
+/// `[apps.<key>]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AppFile {
+    pub(crate) client_id: Spanned<String>,
+    pub(crate) display_name: Spanned<String>,
+    pub(crate) home_tenant: Spanned<String>,
+    #[serde(default)]
+    pub(crate) multi_tenant: bool,
+    #[serde(default = "yes")]
+    pub(crate) enabled: bool,
+    #[serde(default)]
+    pub(crate) service_principals: Vec<ServicePrincipalFile>,
+    #[serde(default)]
+    pub(crate) secrets: Vec<SecretFile>,
+    #[serde(default)]
+    pub(crate) certificates: Vec<CertificateFile>,
+    #[serde(default)]
+    pub(crate) permissions: Vec<PermissionFile>,
+}
+
+/// One entry of `service_principals`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServicePrincipalFile {
+    pub(crate) tenant: Spanned<String>,
+    pub(crate) object_id: Option<Spanned<String>>,
+    #[serde(default = "yes")]
+    pub(crate) enabled: bool,
+}
+
+/// One entry of `secrets`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SecretFile {
+    pub(crate) name: Spanned<String>,
+    pub(crate) id: Option<Spanned<String>>,
+    pub(crate) value: Spanned<String>,
+    pub(crate) expires: Spanned<String>,
+}
+
+/// One entry of `certificates`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CertificateFile {
+    pub(crate) name: Spanned<String>,
+    pub(crate) file: Spanned<String>,
+    pub(crate) start: Option<Spanned<String>>,
+    pub(crate) end: Option<Spanned<String>>,
+}
+
+/// One entry of `permissions`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PermissionFile {
+    pub(crate) api: Spanned<String>,
+    pub(crate) scope: Spanned<String>,
+    #[serde(rename = "type")]
+    pub(crate) kind: PermissionKindFile,
+    pub(crate) admin_consent: bool,
+}
+
+/// `type` of a permission.
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum PermissionKindFile {
+    Delegated,
+    Application,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A TOML table read as a list of (key, value) pairs in file order, so that "the first app"
+/// means the first one written. (Needs `toml`'s `preserve_order`; a plain map would sort.)
+pub(crate) struct Entries<T>(pub(crate) Vec<(Spanned<String>, T)>);
+
+impl<T> Default for Entries<T> {
+    fn default() -> Entries<T> {
+        Entries(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entries<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Entries<T>, D::Error> {
+        struct EntriesVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for EntriesVisitor<T> {
+            type Value = Entries<T>;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a table")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries<T>, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+
+        deserializer.deserialize_map(EntriesVisitor(PhantomData))
+    }
+}

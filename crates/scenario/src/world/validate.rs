@@ -1,0 +1,488 @@
+//! From world file text to a [`World`]: parse (with line and column on every error), then check
+//! meaning section by section. The first problem found is returned, naming the dotted key of the
+//! value and where it is written. New sections (environments) get a method of their own here.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use toml::Spanned;
+use uuid::Uuid;
+
+use super::file::{
+    AppFile, CertificateFile, Entries, PermissionFile, PermissionKindFile, SecretFile,
+    ServicePrincipalFile, SigningKeyFile, TenantFile, VersionProbe, WorldFile,
+};
+use super::{
+    App, Certificate, Permission, Secret, SecretValue, ServicePrincipal, SigningKeyOrigin,
+    SigningKeyPem, Tenant, World,
+};
+use crate::{Error, Location, Reason, TomlError};
+
+/// The region scope of tenants whose file does not say.
+const DEFAULT_REGION_SCOPE: &str = "NA";
+
+pub(crate) fn world(text: &str, path: &Path) -> Result<World, Error> {
+    let checker = Checker {
+        text,
+        path,
+        folder: path.parent().unwrap_or(Path::new("")).to_owned(),
+    };
+    let probe: VersionProbe = checker.parse()?;
+    if let Some(version) = probe.version
+        && version.get_ref().as_integer() != Some(1)
+    {
+        return Err(checker.invalid(
+            version.span(),
+            "version",
+            Reason::Version {
+                found: version.get_ref().to_string(),
+            },
+        ));
+    }
+    let file: WorldFile = checker.parse()?;
+    let tenants = checker.tenants(&file.tenants)?;
+    let apps = checker.apps(&file.apps, &tenants)?;
+    let signing_key = match &file.signing_key {
+        Some(signing_key) => checker.signing_key(signing_key)?,
+        None => SigningKeyPem::builtin(),
+    };
+    Ok(World {
+        path: path.to_owned(),
+        tenants,
+        apps,
+        signing_key,
+    })
+}
+
+/// The file being checked, for positions and relative paths.
+struct Checker<'a> {
+    text: &'a str,
+    path: &'a Path,
+    folder: PathBuf,
+}
+
+impl Checker<'_> {
+    fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
+        toml::from_str(self.text).map_err(|error| Error::Parse {
+            path: self.path.to_owned(),
+            location: error.span().map(|span| Location::of(self.text, span.start)),
+            source: TomlError(Box::new(error)),
+        })
+    }
+
+    fn invalid(&self, span: Range<usize>, key: impl Into<String>, reason: Reason) -> Error {
+        Error::Invalid {
+            path: self.path.to_owned(),
+            location: Location::of(self.text, span.start),
+            key: key.into(),
+            reason: Box::new(reason),
+        }
+    }
+
+    fn tenants(&self, tenants: &Entries<TenantFile>) -> Result<Vec<Tenant>, Error> {
+        let mut ids: HashMap<Uuid, String> = HashMap::new();
+        let mut domains: HashMap<String, String> = HashMap::new();
+        let mut checked = Vec::new();
+        for (key, tenant) in &tenants.0 {
+            self.table_key(key, "tenants")?;
+            let prefix = format!("tenants.{}", key.get_ref());
+            let id = self.guid(&tenant.id, format!("{prefix}.id"))?;
+            self.unique(
+                &mut ids,
+                id,
+                "tenant id",
+                &tenant.id,
+                format!("{prefix}.id"),
+            )?;
+            for (index, domain) in tenant.domains.iter().enumerate() {
+                let domain_key = format!("{prefix}.domains[{index}]");
+                self.domain(domain, &domain_key)?;
+                let lowered = domain.get_ref().to_ascii_lowercase();
+                self.unique(&mut domains, lowered, "domain", domain, domain_key)?;
+            }
+            let display_name =
+                self.non_empty(&tenant.display_name, format!("{prefix}.display_name"))?;
+            let region_scope = match &tenant.region_scope {
+                Some(scope) => self.non_empty(scope, format!("{prefix}.region_scope"))?,
+                None => DEFAULT_REGION_SCOPE.to_owned(),
+            };
+            checked.push(Tenant {
+                key: key.get_ref().clone(),
+                id,
+                domains: tenant
+                    .domains
+                    .iter()
+                    .map(|domain| domain.get_ref().clone())
+                    .collect(),
+                display_name,
+                dynamics: tenant.dynamics,
+                region_scope,
+            });
+        }
+        Ok(checked)
+    }
+
+    fn apps(&self, apps: &Entries<AppFile>, tenants: &[Tenant]) -> Result<Vec<App>, Error> {
+        let mut client_ids: HashMap<Uuid, String> = HashMap::new();
+        let mut checked = Vec::new();
+        for (key, app) in &apps.0 {
+            self.table_key(key, "apps")?;
+            let prefix = format!("apps.{}", key.get_ref());
+            let client_id = self.guid(&app.client_id, format!("{prefix}.client_id"))?;
+            self.unique(
+                &mut client_ids,
+                client_id,
+                "client id",
+                &app.client_id,
+                format!("{prefix}.client_id"),
+            )?;
+            let display_name =
+                self.non_empty(&app.display_name, format!("{prefix}.display_name"))?;
+            let home =
+                self.tenant_ref(&app.home_tenant, format!("{prefix}.home_tenant"), tenants)?;
+            let service_principals = self.service_principals(app, &prefix, home, tenants)?;
+            let secrets = self.secrets(&app.secrets, &prefix)?;
+            let certificates = app
+                .certificates
+                .iter()
+                .enumerate()
+                .map(|(index, certificate)| {
+                    self.certificate(certificate, format!("{prefix}.certificates[{index}]"))
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            let permissions = app
+                .permissions
+                .iter()
+                .enumerate()
+                .map(|(index, permission)| {
+                    self.permission(permission, format!("{prefix}.permissions[{index}]"))
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            checked.push(App {
+                key: key.get_ref().clone(),
+                client_id,
+                display_name,
+                home_tenant: home.key.clone(),
+                home_tenant_id: home.id,
+                multi_tenant: app.multi_tenant,
+                enabled: app.enabled,
+                service_principals,
+                secrets,
+                certificates,
+                permissions,
+            });
+        }
+        Ok(checked)
+    }
+
+    fn service_principals(
+        &self,
+        app: &AppFile,
+        prefix: &str,
+        home: &Tenant,
+        tenants: &[Tenant],
+    ) -> Result<Vec<ServicePrincipal>, Error> {
+        let mut seen: HashMap<String, String> = HashMap::new();
+        let mut checked = Vec::new();
+        for (index, principal) in app.service_principals.iter().enumerate() {
+            let ServicePrincipalFile {
+                tenant,
+                object_id,
+                enabled,
+            } = principal;
+            let principal_key = format!("{prefix}.service_principals[{index}]");
+            let tenant_key = format!("{principal_key}.tenant");
+            let resolved = self.tenant_ref(tenant, tenant_key.clone(), tenants)?;
+            if !app.multi_tenant && resolved.key != home.key {
+                return Err(self.invalid(
+                    tenant.span(),
+                    tenant_key,
+                    Reason::SingleTenant {
+                        home: home.key.clone(),
+                    },
+                ));
+            }
+            self.unique(
+                &mut seen,
+                resolved.key.clone(),
+                "service principal tenant",
+                tenant,
+                tenant_key,
+            )?;
+            let object_id = object_id
+                .as_ref()
+                .map(|object_id| self.guid(object_id, format!("{principal_key}.object_id")))
+                .transpose()?;
+            checked.push(ServicePrincipal {
+                tenant: resolved.key.clone(),
+                tenant_id: resolved.id,
+                object_id,
+                enabled: *enabled,
+            });
+        }
+        Ok(checked)
+    }
+
+    fn secrets(&self, secrets: &[SecretFile], prefix: &str) -> Result<Vec<Secret>, Error> {
+        let mut names: HashMap<String, String> = HashMap::new();
+        let mut checked = Vec::new();
+        for (index, secret) in secrets.iter().enumerate() {
+            let secret_key = format!("{prefix}.secrets[{index}]");
+            let name = self.non_empty(&secret.name, format!("{secret_key}.name"))?;
+            self.unique(
+                &mut names,
+                name.clone(),
+                "secret name",
+                &secret.name,
+                format!("{secret_key}.name"),
+            )?;
+            let id = secret
+                .id
+                .as_ref()
+                .map(|id| self.guid(id, format!("{secret_key}.id")))
+                .transpose()?;
+            let value = self.non_empty(&secret.value, format!("{secret_key}.value"))?;
+            let expires = self.timestamp(&secret.expires, format!("{secret_key}.expires"))?;
+            checked.push(Secret {
+                name,
+                id,
+                value: SecretValue::new(value),
+                expires,
+            });
+        }
+        Ok(checked)
+    }
+
+    fn certificate(
+        &self,
+        certificate: &CertificateFile,
+        key: String,
+    ) -> Result<Certificate, Error> {
+        let name = self.non_empty(&certificate.name, format!("{key}.name"))?;
+        let file_key = format!("{key}.file");
+        let (file, bytes) = self.read(&certificate.file, &file_key)?;
+        let der = match CertificateDer::from_pem_slice(&bytes) {
+            Ok(der) => der.as_ref().to_vec(),
+            Err(rustls_pki_types::pem::Error::NoItemsFound) => {
+                return Err(self.invalid(
+                    certificate.file.span(),
+                    file_key,
+                    Reason::NoCertificate { file },
+                ));
+            }
+            Err(source) => {
+                return Err(self.invalid(
+                    certificate.file.span(),
+                    file_key,
+                    Reason::Pem { file, source },
+                ));
+            }
+        };
+        let start = certificate
+            .start
+            .as_ref()
+            .map(|start| self.timestamp(start, format!("{key}.start")))
+            .transpose()?;
+        let end = certificate
+            .end
+            .as_ref()
+            .map(|end| self.timestamp(end, format!("{key}.end")))
+            .transpose()?;
+        if let (Some(start), Some(end), Some(end_value)) = (start, end, &certificate.end)
+            && end < start
+        {
+            return Err(self.invalid(
+                end_value.span(),
+                format!("{key}.end"),
+                Reason::EndBeforeStart,
+            ));
+        }
+        Ok(Certificate {
+            name,
+            file,
+            der,
+            start,
+            end,
+        })
+    }
+
+    fn permission(&self, permission: &PermissionFile, key: String) -> Result<Permission, Error> {
+        Ok(Permission {
+            api: self.non_empty(&permission.api, format!("{key}.api"))?,
+            scope: self.non_empty(&permission.scope, format!("{key}.scope"))?,
+            kind: match permission.kind {
+                PermissionKindFile::Delegated => fake_entra::PermissionKind::Delegated,
+                PermissionKindFile::Application => fake_entra::PermissionKind::Application,
+            },
+            admin_consent: permission.admin_consent,
+        })
+    }
+
+    fn signing_key(&self, signing_key: &SigningKeyFile) -> Result<SigningKeyPem, Error> {
+        let (key_file, key_bytes) = self.read(&signing_key.key, "signing_key.key")?;
+        let (certificate_file, certificate_bytes) =
+            self.read(&signing_key.certificate, "signing_key.certificate")?;
+        let as_text = |bytes: Vec<u8>, file: &Path, value: &Spanned<String>, key: &str| {
+            String::from_utf8(bytes).map_err(|error| {
+                self.invalid(
+                    value.span(),
+                    key,
+                    Reason::ReadFile {
+                        file: file.to_owned(),
+                        source: std::io::Error::new(std::io::ErrorKind::InvalidData, error),
+                    },
+                )
+            })
+        };
+        let key = as_text(key_bytes, &key_file, &signing_key.key, "signing_key.key")?;
+        let certificate = as_text(
+            certificate_bytes,
+            &certificate_file,
+            &signing_key.certificate,
+            "signing_key.certificate",
+        )?;
+        fake_entra::SigningKey::from_pem(&key, &certificate).map_err(|source| {
+            self.invalid(
+                signing_key.key.span(),
+                "signing_key",
+                Reason::SigningKey { source },
+            )
+        })?;
+        Ok(SigningKeyPem {
+            origin: SigningKeyOrigin::Files {
+                key: key_file,
+                certificate: certificate_file,
+            },
+            key: SecretValue::new(key),
+            certificate,
+        })
+    }
+
+    /// A table key other entries can refer to: a bare TOML key.
+    fn table_key(&self, key: &Spanned<String>, table: &str) -> Result<(), Error> {
+        let name = key.get_ref();
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if plain {
+            Ok(())
+        } else {
+            Err(self.invalid(key.span(), table, Reason::Key { name: name.clone() }))
+        }
+    }
+
+    fn tenant_ref<'t>(
+        &self,
+        name: &Spanned<String>,
+        key: String,
+        tenants: &'t [Tenant],
+    ) -> Result<&'t Tenant, Error> {
+        tenants
+            .iter()
+            .find(|tenant| &tenant.key == name.get_ref())
+            .ok_or_else(|| {
+                self.invalid(
+                    name.span(),
+                    key,
+                    Reason::UnknownTenant {
+                        name: name.get_ref().clone(),
+                        known: tenants.iter().map(|tenant| tenant.key.clone()).collect(),
+                    },
+                )
+            })
+    }
+
+    /// Records `value` as used by `key`, or fails naming the first user.
+    fn unique<T: std::hash::Hash + Eq + std::fmt::Display>(
+        &self,
+        seen: &mut HashMap<T, String>,
+        value: T,
+        what: &'static str,
+        written: &Spanned<String>,
+        key: String,
+    ) -> Result<(), Error> {
+        if let Some(first) = seen.get(&value) {
+            return Err(self.invalid(
+                written.span(),
+                key,
+                Reason::Duplicate {
+                    what,
+                    value: value.to_string(),
+                    first: first.clone(),
+                },
+            ));
+        }
+        seen.insert(value, key);
+        Ok(())
+    }
+
+    fn guid(&self, value: &Spanned<String>, key: String) -> Result<Uuid, Error> {
+        Uuid::parse_str(value.get_ref()).map_err(|source| {
+            self.invalid(
+                value.span(),
+                key,
+                Reason::Guid {
+                    value: value.get_ref().clone(),
+                    source,
+                },
+            )
+        })
+    }
+
+    fn timestamp(&self, value: &Spanned<String>, key: String) -> Result<OffsetDateTime, Error> {
+        OffsetDateTime::parse(value.get_ref(), &Rfc3339).map_err(|cause| {
+            self.invalid(
+                value.span(),
+                key,
+                Reason::Timestamp {
+                    value: value.get_ref().clone(),
+                    cause,
+                },
+            )
+        })
+    }
+
+    fn non_empty(&self, value: &Spanned<String>, key: String) -> Result<String, Error> {
+        if value.get_ref().trim().is_empty() {
+            Err(self.invalid(value.span(), key, Reason::Empty))
+        } else {
+            Ok(value.get_ref().clone())
+        }
+    }
+
+    fn domain(&self, value: &Spanned<String>, key: &str) -> Result<(), Error> {
+        let domain = value.get_ref();
+        let plausible = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+        if plausible {
+            Ok(())
+        } else {
+            Err(self.invalid(
+                value.span(),
+                key,
+                Reason::Domain {
+                    value: domain.clone(),
+                },
+            ))
+        }
+    }
+
+    /// Reads a file named relative to the world file.
+    fn read(&self, value: &Spanned<String>, key: &str) -> Result<(PathBuf, Vec<u8>), Error> {
+        let file = self.folder.join(value.get_ref());
+        match std::fs::read(&file) {
+            Ok(bytes) => Ok((file, bytes)),
+            Err(source) => Err(self.invalid(value.span(), key, Reason::ReadFile { file, source })),
+        }
+    }
+}
