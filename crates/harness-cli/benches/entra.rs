@@ -31,7 +31,8 @@ fn main() -> anyhow::Result<()> {
     let root = repo_root();
 
     let spawn_times = runtime.block_on(spawn_to_first_token(&root, spawns))?;
-    let served = runtime.block_on(serve_throughput(&root, seconds, concurrency))?;
+    let load = runtime.block_on(serve_throughput(&root, seconds, concurrency))?;
+    let served = load.tokens_per_second;
     let raw_one = raw_signing_rate(&root, 1, seconds)?;
     let raw_all = raw_signing_rate(&root, cores, seconds)?;
 
@@ -45,6 +46,14 @@ fn main() -> anyhow::Result<()> {
     println!(
         "| tokens/s from `serve`, {concurrency} concurrent requests, {seconds} s | {served:.0}/s |"
     );
+    println!(
+        "| CPU used during the load: `serve` / load generator | {:.2} / {:.2} cores |",
+        load.server_cores, load.client_cores
+    );
+    println!(
+        "| tokens per CPU-second of `serve` | {:.0}/s |",
+        load.tokens_per_server_cpu_second
+    );
     println!("| raw RS256 signing, same key, 1 thread | {raw_one:.0}/s |");
     println!("| raw RS256 signing, same key, {cores} threads | {raw_all:.0}/s |");
     println!(
@@ -52,8 +61,8 @@ fn main() -> anyhow::Result<()> {
         100.0 * served / raw_all
     );
     println!(
-        "| `serve` vs raw signing on 1 thread | {:.0}% |",
-        100.0 * served / raw_one
+        "| `serve` per CPU-second vs raw signing per CPU-second | {:.0}% |",
+        100.0 * load.tokens_per_server_cpu_second / raw_one
     );
     Ok(())
 }
@@ -142,8 +151,35 @@ impl Drop for Serve {
     }
 }
 
+/// What the load on `serve` measured.
+struct Load {
+    tokens_per_second: f64,
+    /// Tokens divided by the CPU time `serve` used while counting.
+    tokens_per_server_cpu_second: f64,
+    server_cores: f64,
+    client_cores: f64,
+}
+
+/// User + system CPU seconds of a process, from `/proc/<pid>/stat` (Linux; USER_HZ = 100).
+fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |index: usize| -> anyhow::Result<f64> {
+        Ok(fields
+            .get(index)
+            .context("short /proc stat line")?
+            .parse::<f64>()?)
+    };
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
 /// Token responses per second from a `d365-harness serve` process.
-async fn serve_throughput(root: &Path, seconds: u64, concurrency: usize) -> anyhow::Result<f64> {
+async fn serve_throughput(root: &Path, seconds: u64, concurrency: usize) -> anyhow::Result<Load> {
     let state_dir = std::env::temp_dir().join(format!("d365-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state_dir);
     let child = Command::new(env!("CARGO_BIN_EXE_d365-harness"))
@@ -227,11 +263,16 @@ async fn serve_throughput(root: &Path, seconds: u64, concurrency: usize) -> anyh
         }));
     }
     tokio::time::sleep(Duration::from_secs(1)).await; // warm-up: connections, caches
+    let server_pid = serve.child.id().to_string();
+    let server_cpu_before = cpu_seconds(&server_pid)?;
+    let client_cpu_before = cpu_seconds("self")?;
     counted.store(true, Ordering::Relaxed);
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     counted.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
+    let server_cpu = cpu_seconds(&server_pid)? - server_cpu_before;
+    let client_cpu = cpu_seconds("self")? - client_cpu_before;
     stop.store(true, Ordering::Relaxed);
     for worker in workers {
         worker.await?;
@@ -241,7 +282,13 @@ async fn serve_throughput(root: &Path, seconds: u64, concurrency: usize) -> anyh
         bail!("{failures} token requests failed under load");
     }
     drop(serve);
-    Ok(done.load(Ordering::Relaxed) as f64 / elapsed)
+    let tokens = done.load(Ordering::Relaxed) as f64;
+    Ok(Load {
+        tokens_per_second: tokens / elapsed,
+        tokens_per_server_cpu_second: tokens / server_cpu,
+        server_cores: server_cpu / elapsed,
+        client_cores: client_cpu / elapsed,
+    })
 }
 
 /// RS256 signatures per second over a token-sized message, key parsed once, on `threads`.
