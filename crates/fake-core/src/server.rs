@@ -319,7 +319,7 @@ async fn dispatch(
     }
 
     let service_name = mount.map_or("harness", |mount| mount.service.name());
-    let mut fault_name = None;
+    let mut entry = journal_entry(sequence, received_at, service_name, &host, &request);
     let fault = shared.faults.fire(FaultProbe {
         service: service_name,
         host: &host,
@@ -329,16 +329,8 @@ async fn dispatch(
     let response = match fault {
         Some((name, FaultAction::Close)) => {
             tracing::debug!(fault = %name, "closing the connection");
-            record(
-                shared,
-                sequence,
-                received_at,
-                service_name,
-                &host,
-                &request,
-                None,
-                Some(name),
-            );
+            entry.fault = Some(name);
+            shared.journal.push_bounded(entry, shared.journal_capacity);
             return Err(CloseConnection);
         }
         Some((
@@ -349,11 +341,11 @@ async fn dispatch(
                 body,
             },
         )) => {
-            fault_name = Some(name);
+            entry.fault = Some(name);
             fault_response(status, &headers, body)
         }
         Some((name, FaultAction::Delay { millis })) => {
-            fault_name = Some(name);
+            entry.fault = Some(name);
             tokio::time::sleep(Duration::from_millis(millis)).await;
             None
         }
@@ -373,7 +365,7 @@ async fn dispatch(
                 origin,
                 sequence,
             });
-            call_service(mount, request.clone()).await
+            call_service(mount, request).await
         }
     };
     let (parts, body) = response.into_parts();
@@ -382,28 +374,20 @@ async fn dispatch(
         Ok(body) => body,
         Err(infallible) => match infallible {},
     };
-    let response = Response::from_parts(parts, Full::new(body.clone()));
-    record(
-        shared,
-        sequence,
-        received_at,
-        service_name,
-        &host,
-        &request,
-        Some((&response, &body)),
-        fault_name,
-    );
-    Ok(response)
+    entry.status = parts.status.as_u16();
+    entry.response_headers = keep_response_headers(&parts.headers);
+    entry.response_body = JournalBody::capture(content_type(&parts.headers), &body);
+    shared.journal.push_bounded(entry, shared.journal_capacity);
+    Ok(Response::from_parts(parts, Full::new(body)))
 }
 
-/// Calls the service on its own task so that a panicking handler costs one 500, not the
-/// connection.
+/// Calls the service, catching a panic so that a buggy handler costs one 500, not the
+/// connection (and without a task spawn per request, which costs throughput).
 async fn call_service(mount: &Mount, request: Request<Bytes>) -> Response<Full<Bytes>> {
-    let service = mount.service.clone();
-    match tokio::spawn(async move { service.call(request).await }).await {
+    match CatchUnwind(mount.service.call(request)).await {
         Ok(response) => response,
-        Err(error) => {
-            tracing::error!(%error, "a handler panicked");
+        Err(_) => {
+            tracing::error!(service = mount.service.name(), "a handler panicked");
             json_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "{\"error\":\"harness_bug\",\"message\":\"a fake service handler panicked; this is a bug in d365-harness\"}",
@@ -444,35 +428,42 @@ fn harness_error(
     )
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one call site per outcome; a struct would only rename the fields"
-)]
-fn record(
-    shared: &Shared,
+/// Polls a future inside `catch_unwind`.
+struct CatchUnwind<F>(F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = &mut self.0;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            std::pin::Pin::new(inner).poll(context)
+        })) {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(output)) => std::task::Poll::Ready(Ok(output)),
+            Err(payload) => std::task::Poll::Ready(Err(payload)),
+        }
+    }
+}
+
+fn content_type(headers: &http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+}
+
+/// The journal entry for a request, before its answer is known (status 0 until then).
+fn journal_entry(
     sequence: u64,
     received_at: time::OffsetDateTime,
     service: &str,
     host: &str,
     request: &Request<Bytes>,
-    response: Option<(&Response<Full<Bytes>>, &Bytes)>,
-    fault: Option<String>,
-) {
-    let content_type = |headers: &http::HeaderMap| {
-        headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned)
-    };
-    let (status, response_headers, response_body) = match response {
-        Some((response, body)) => (
-            response.status().as_u16(),
-            keep_response_headers(response.headers()),
-            JournalBody::capture(content_type(response.headers()).as_deref(), body),
-        ),
-        None => (0, Default::default(), JournalBody::Empty),
-    };
-    let entry = JournalEntry {
+) -> JournalEntry {
+    JournalEntry {
         sequence,
         received_at: received_at
             .format(&time::format_description::well_known::Rfc3339)
@@ -483,16 +474,12 @@ fn record(
         path: request.uri().path().to_owned(),
         query: request.uri().query().map(str::to_owned),
         request_headers: keep_request_headers(request.headers()),
-        request_body: JournalBody::capture(
-            content_type(request.headers()).as_deref(),
-            request.body(),
-        ),
-        status,
-        response_headers,
-        response_body,
-        fault,
-    };
-    shared.journal.push_bounded(entry, shared.journal_capacity);
+        request_body: JournalBody::capture(content_type(request.headers()), request.body()),
+        status: 0,
+        response_headers: Default::default(),
+        response_body: JournalBody::Empty,
+        fault: None,
+    }
 }
 
 /// The host (lower case, no port) and the origin (`https://authority`) of a request: HTTP/2
