@@ -101,6 +101,15 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         confirmed: true,
     },
     CatalogueEntry {
+        name: "confidential_credential_required",
+        code: 7000218,
+        error: "invalid_client",
+        status: 401,
+        template: "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        condition: "no credential on a confidential-only grant (authorization code, ROPC); this fake serves client credentials only, so it is sent only when a forced error asks",
+        confirmed: true,
+    },
+    CatalogueEntry {
         name: "missing_parameter",
         code: 900144,
         error: "invalid_request",
@@ -144,6 +153,15 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         template: "The resource principal named {resource} was not found in the tenant named {directory}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
         condition: "the tenant has no Dynamics CRM service principal, or the resource is not a Dynamics 365 host",
         confirmed: true,
+    },
+    CatalogueEntry {
+        name: "resource_disabled",
+        code: 500014,
+        error: "invalid_resource",
+        status: 400,
+        template: "The service principal for resource '{resource}' is disabled. This indicate that a subscription within the tenant has lapsed, or that the administrator for this tenant has disabled the application, preventing tokens from being issued for it.",
+        condition: "the tenant's Dynamics CRM service principal exists but is disabled (status and `error` UNCONFIRMED)",
+        confirmed: false,
     },
     CatalogueEntry {
         name: "application_disabled",

@@ -146,8 +146,11 @@ pub struct Tenant {
     pub domains: Vec<String>,
     /// The directory name errors show (`Contoso`).
     pub display_name: String,
-    /// Whether the Dynamics CRM first-party service principal exists here.
+    /// Whether the Dynamics CRM first-party service principal exists here (AADSTS500011 if not).
     pub dynamics: bool,
+    /// Whether that principal is enabled (AADSTS500014 if it exists but is disabled, as when
+    /// the tenant's Dynamics 365 subscription has lapsed).
+    pub dynamics_enabled: bool,
     /// `tenant_region_scope` (`NA`, `EU`, `WW`, ...).
     pub region_scope: String,
 }

@@ -264,6 +264,9 @@ fn issue(
     if !resource_exists(state, tenant, &resource) {
         return Err(error("resource_not_found", &resource_facts));
     }
+    if !tenant.dynamics_enabled {
+        return Err(error("resource_disabled", &resource_facts));
+    }
 
     let body = mint(
         state,

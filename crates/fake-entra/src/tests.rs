@@ -58,6 +58,7 @@ fn config() -> Config {
             domains: vec!["contoso.onmicrosoft.com".into()],
             display_name: "Contoso".into(),
             dynamics: true,
+            dynamics_enabled: true,
             region_scope: "NA".into(),
         },
         Tenant {
@@ -65,6 +66,7 @@ fn config() -> Config {
             domains: vec!["fabrikam.onmicrosoft.com".into()],
             display_name: "Fabrikam".into(),
             dynamics: false,
+            dynamics_enabled: true,
             region_scope: "EU".into(),
         },
     ];
@@ -544,6 +546,23 @@ async fn resources_outside_dynamics_or_tenants_without_it_are_aadsts500011() {
             &message(resource, "Contoso"),
         );
     }
+}
+
+#[tokio::test]
+async fn a_disabled_dynamics_principal_is_aadsts500014() {
+    let mut config = config();
+    config.tenants[0].dynamics_enabled = false;
+    let entra = service(config).expect("valid config");
+    let answer = post(&entra, &token_path(CONTOSO), &secret_form(IMPORTER, SECRET)).await;
+    assert_aad(
+        &answer,
+        400,
+        "invalid_resource",
+        500014,
+        &format!(
+            "The service principal for resource '{DATAVERSE}' is disabled. This indicate that a subscription within the tenant has lapsed, or that the administrator for this tenant has disabled the application, preventing tokens from being issued for it."
+        ),
+    );
 }
 
 // ---- row 12 ----

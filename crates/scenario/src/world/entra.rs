@@ -34,6 +34,7 @@ fn entra_tenant(tenant: &Tenant) -> fake_entra::Tenant {
         domains: tenant.domains.clone(),
         display_name: tenant.display_name.clone(),
         dynamics: tenant.dynamics,
+        dynamics_enabled: true,
         region_scope: tenant.region_scope.clone(),
     }
 }
