@@ -1,0 +1,4 @@
+//! A fake Dataverse Web API (being written; see issue 3).
+
+mod odata;
+pub mod schema;

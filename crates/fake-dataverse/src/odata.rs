@@ -1,0 +1,1 @@
+//! The OData query engine (being written).
