@@ -167,6 +167,76 @@ pub enum Reason {
         /// The file, joined to the world file's folder.
         file: PathBuf,
     },
+    /// `dynamics_enabled = false` in a tenant that has no Dynamics CRM principal to disable.
+    #[error(
+        "there is no Dynamics CRM service principal to disable (`dynamics = false`); set `dynamics = true` or remove `dynamics_enabled`"
+    )]
+    DynamicsDisabledWithoutPrincipal,
+    /// A value that must be a host name (no scheme, port, path or wildcard) is not one.
+    #[error("`{value}` is not a host name like `login.windows.net`")]
+    HostName {
+        /// The value as written.
+        value: String,
+    },
+    /// A number outside the range its knob allows.
+    #[error("must be {}, not `{value}`", allowed_range(*.min, *.max))]
+    OutOfRange {
+        /// The value as written.
+        value: i64,
+        /// The smallest allowed value.
+        min: i64,
+        /// The largest allowed value, when there is one below the type's limit.
+        max: Option<i64>,
+    },
+    /// A listed resource that is not the https URI of a Dataverse host of the world's cloud
+    /// (the fake Entra ID issues tokens for nothing else).
+    #[error("`{value}` is not the URI of a Dataverse host like `https://contoso.crm.dynamics.com`")]
+    ResourceUri {
+        /// The value as written.
+        value: String,
+    },
+    /// A forced error or message override that names no entry of the AADSTS catalogue.
+    #[error("`{value}` is not in the AADSTS catalogue; known: {known}")]
+    UnknownCatalogueEntry {
+        /// The value as written.
+        value: String,
+        /// The names that would be accepted here, comma-separated.
+        known: String,
+    },
+    /// A forced error's tenant that no client would send as the tenant segment.
+    #[error(
+        "`{value}` is not a tenant as clients send it: a tenant id, a domain like `contoso.onmicrosoft.com`, or `common`, `organizations` or `consumers`"
+    )]
+    TenantSegment {
+        /// The value as written.
+        value: String,
+    },
+    /// A fault rule for a service the harness does not have.
+    #[error("unknown service `{name}`; known: {}", .known.join(", "))]
+    UnknownService {
+        /// The value as written.
+        name: String,
+        /// The service names fault rules can match.
+        known: Vec<&'static str>,
+    },
+    /// A fault rule path that can never match, since request paths start with `/`.
+    #[error("`{value}` is not a path pattern; start it with `/` or `*`")]
+    PathPattern {
+        /// The value as written.
+        value: String,
+    },
+    /// A response header name with characters HTTP does not allow.
+    #[error("`{name}` is not an HTTP header name")]
+    HeaderName {
+        /// The name as written.
+        name: String,
+    },
+    /// A response header value with characters HTTP does not allow.
+    #[error("the value of header `{name}` must be printable ASCII")]
+    HeaderValue {
+        /// The header name.
+        name: String,
+    },
     /// The signing key or its certificate is unusable.
     #[error("the signing key is unusable")]
     SigningKey {
@@ -174,6 +244,14 @@ pub enum Reason {
         #[source]
         source: fake_entra::Error,
     },
+}
+
+/// `between 1 and 86400` or `at least 1`, for [`Reason::OutOfRange`].
+fn allowed_range(min: i64, max: Option<i64>) -> String {
+    match max {
+        Some(max) => format!("between {min} and {max}"),
+        None => format!("at least {min}"),
+    }
 }
 
 /// A TOML syntax or schema error, displayed as its one-line message: the enclosing

@@ -1,6 +1,7 @@
 //! A world: the tenants and app registrations (later also Dataverse environments) that one
-//! description feeds to every fake. `world/file.rs` mirrors the TOML, `world/validate.rs` turns
-//! it into a [`World`], `world/entra.rs` translates a world into `fake_entra::Config`.
+//! description feeds to every fake, the fake Entra ID's behaviour knobs and the fault rules.
+//! `world/file.rs` mirrors the TOML, `world/validate.rs` turns it into a [`World`],
+//! `world/entra.rs` translates a world into `fake_entra::Config`.
 //! Invariants: a `World` has passed validation (every reference resolves, every GUID and
 //! timestamp parses), and its `Debug` never shows a secret value or a private key.
 
@@ -11,13 +12,21 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use fake_entra::{Cloud, PermissionKind};
+use fake_core::FaultRule;
+use fake_entra::{
+    Cloud, CommonTenantPolicy, ForcedError, PermissionKind, RateLimit, ResourcePolicy,
+    TrailerSeparator,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Error;
+
+/// The national cloud every world lives in, for now.
+const CLOUD: Cloud = Cloud::Public;
 
 /// A validated world file.
 #[derive(Clone, Debug)]
@@ -26,6 +35,8 @@ pub struct World {
     tenants: Vec<Tenant>,
     apps: Vec<App>,
     signing_key: SigningKeyPem,
+    entra: EntraKnobs,
+    faults: Vec<FaultRule>,
 }
 
 impl World {
@@ -53,7 +64,7 @@ impl World {
 
     /// The national cloud the world lives in (always the public cloud for now).
     pub fn cloud(&self) -> Cloud {
-        Cloud::Public
+        CLOUD
     }
 
     /// The host clients use as authority (`login.microsoftonline.com`).
@@ -79,6 +90,12 @@ impl World {
     /// The app written as `[apps.<key>]`.
     pub fn app(&self, key: &str) -> Option<&App> {
         self.apps.iter().find(|app| app.key == key)
+    }
+
+    /// The `[[faults]]` rules, in file order (the first that fires wins), for
+    /// `fake_core::ServerConfig::faults`.
+    pub fn faults(&self) -> &[FaultRule] {
+        &self.faults
     }
 
     /// What a client needs for a client-secret token request: the first enabled app (in file
@@ -115,6 +132,9 @@ pub struct Tenant {
     pub display_name: String,
     /// Whether the Dynamics CRM service principal exists in this tenant.
     pub dynamics: bool,
+    /// Whether that principal is enabled (`dynamics_enabled = false`: AADSTS500014). Always
+    /// true when `dynamics` is false.
+    pub dynamics_enabled: bool,
     /// `tenant_region_scope` of tokens; `NA` unless the file says otherwise.
     pub region_scope: String,
 }
@@ -258,6 +278,20 @@ pub struct ClientCredentials<'a> {
     pub app: &'a App,
     /// A secret valid at the time asked for.
     pub secret: &'a Secret,
+}
+
+/// The `[entra]` knobs, validated. `None` (or empty) keeps the default of
+/// `fake_entra::Config::new`, so a world without `[entra]` behaves as before the table existed.
+#[derive(Clone, Debug, Default)]
+struct EntraKnobs {
+    aliases: Vec<String>,
+    token_lifetime_seconds: Option<i64>,
+    trailer_separator: Option<TrailerSeparator>,
+    common_tenant: Option<CommonTenantPolicy>,
+    resources: Option<ResourcePolicy>,
+    rate_limit: Option<RateLimit>,
+    forced_errors: Vec<ForcedError>,
+    message_overrides: BTreeMap<String, String>,
 }
 
 /// The PEM texts of the Entra signing key and its certificate.

@@ -1,13 +1,13 @@
 //! From a [`World`] to `fake_entra::Config`: tenants, apps with their credentials and service
-//! principals, and the signing key. The caller brings the clock and id generator, so scenarios
-//! run on a manual clock and `serve` on the system one.
+//! principals, the signing key and the `[entra]` knobs. The caller brings the clock and id
+//! generator, so scenarios run on a manual clock and `serve` on the system one.
 
 use fake_core::{Clock, IdGenerator};
 use fake_entra::{
     ApiPermission, ClientCertificate, ClientSecret, Config, ServicePrincipal, SigningKey,
 };
 
-use super::{App, Tenant, World};
+use super::{App, EntraKnobs, Tenant, World};
 use crate::Error;
 
 impl World {
@@ -24,7 +24,40 @@ impl World {
         config.apps = self.apps.iter().map(entra_app).collect();
         config.clock = clock;
         config.ids = ids;
+        self.entra.apply(&mut config);
         Ok(config)
+    }
+}
+
+impl EntraKnobs {
+    /// Overrides the knobs the world file sets; the rest keep `Config::new`'s defaults.
+    fn apply(&self, config: &mut Config) {
+        let EntraKnobs {
+            aliases,
+            token_lifetime_seconds,
+            trailer_separator,
+            common_tenant,
+            resources,
+            rate_limit,
+            forced_errors,
+            message_overrides,
+        } = self;
+        config.aliases.clone_from(aliases);
+        if let Some(seconds) = token_lifetime_seconds {
+            config.token_lifetime_seconds = *seconds;
+        }
+        if let Some(separator) = trailer_separator {
+            config.trailer_separator = *separator;
+        }
+        if let Some(policy) = common_tenant {
+            config.common_tenant = *policy;
+        }
+        if let Some(policy) = resources {
+            config.resources = policy.clone();
+        }
+        config.rate_limit = *rate_limit;
+        config.forced_errors.clone_from(forced_errors);
+        config.message_overrides.clone_from(message_overrides);
     }
 }
 
@@ -34,7 +67,7 @@ fn entra_tenant(tenant: &Tenant) -> fake_entra::Tenant {
         domains: tenant.domains.clone(),
         display_name: tenant.display_name.clone(),
         dynamics: tenant.dynamics,
-        dynamics_enabled: true,
+        dynamics_enabled: tenant.dynamics_enabled,
         region_scope: tenant.region_scope.clone(),
     }
 }

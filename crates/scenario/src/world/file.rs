@@ -1,11 +1,14 @@
 //! The world file as written: serde types that mirror the TOML one to one, with spans on every
 //! value the validator may complain about. Nothing here checks meaning; `validate.rs` does.
 //! Unknown fields are errors: we write every world file, so a typo must fail loudly.
+//! `[[faults]]` is the exception to "mirror": it deserializes straight into
+//! `fake_core::FaultRule`, and [`FaultSpans`] reads the file again for positions.
 
 use std::marker::PhantomData;
 
+use fake_core::FaultRule;
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use toml::Spanned;
 
 /// The whole file.
@@ -27,6 +30,12 @@ pub(crate) struct WorldFile {
     /// `[apps.<key>]`, in file order.
     #[serde(default)]
     pub(crate) apps: Entries<AppFile>,
+    /// `[entra]`: the fake Entra ID's behaviour knobs.
+    #[serde(default)]
+    pub(crate) entra: Option<EntraFile>,
+    /// `[[faults]]`, in fake-core's own shape.
+    #[serde(default)]
+    pub(crate) faults: Vec<FaultRule>,
 }
 
 /// Just the version, read before the rest so that a file from a newer harness fails on its
@@ -52,6 +61,7 @@ pub(crate) struct TenantFile {
     pub(crate) domains: Vec<Spanned<String>>,
     pub(crate) display_name: Spanned<String>,
     pub(crate) dynamics: bool,
+    pub(crate) dynamics_enabled: Option<Spanned<bool>>,
     pub(crate) region_scope: Option<Spanned<String>>,
 }
 
@@ -123,6 +133,130 @@ pub(crate) struct PermissionFile {
 pub(crate) enum PermissionKindFile {
     Delegated,
     Application,
+}
+
+/// `[entra]`. Every knob is optional; absent ones keep `fake_entra::Config::new`'s default.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EntraFile {
+    #[serde(default)]
+    pub(crate) aliases: Vec<Spanned<String>>,
+    pub(crate) token_lifetime_seconds: Option<Spanned<i64>>,
+    pub(crate) trailer_separator: Option<TrailerSeparatorFile>,
+    pub(crate) common_tenant: Option<CommonTenantFile>,
+    pub(crate) resources: Option<ResourcesFile>,
+    pub(crate) rate_limit: Option<RateLimitFile>,
+    #[serde(default)]
+    pub(crate) forced_errors: Vec<ForcedErrorFile>,
+    #[serde(default)]
+    pub(crate) message_overrides: Entries<Spanned<String>>,
+}
+
+/// `trailer_separator`.
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum TrailerSeparatorFile {
+    Space,
+    Crlf,
+}
+
+/// `common_tenant`.
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum CommonTenantFile {
+    NoTenantError,
+    HomeTenant,
+}
+
+/// `resources`: the string `"any_dynamics_host"` or a list of resource URIs.
+pub(crate) enum ResourcesFile {
+    AnyDynamicsHost,
+    Listed(Vec<Spanned<String>>),
+}
+
+/// The only string `resources` may be.
+const ANY_DYNAMICS_HOST: &str = "any_dynamics_host";
+
+impl<'de> Deserialize<'de> for ResourcesFile {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ResourcesFile, D::Error> {
+        struct ResourcesVisitor;
+
+        impl<'de> Visitor<'de> for ResourcesVisitor {
+            type Value = ResourcesFile;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(
+                    formatter,
+                    "`\"{ANY_DYNAMICS_HOST}\"` or an array of resource URIs"
+                )
+            }
+
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<ResourcesFile, E> {
+                if value == ANY_DYNAMICS_HOST {
+                    Ok(ResourcesFile::AnyDynamicsHost)
+                } else {
+                    Err(E::invalid_value(serde::de::Unexpected::Str(value), &self))
+                }
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ResourcesFile, A::Error> {
+                let mut listed = Vec::new();
+                while let Some(resource) = seq.next_element()? {
+                    listed.push(resource);
+                }
+                Ok(ResourcesFile::Listed(listed))
+            }
+        }
+
+        deserializer.deserialize_any(ResourcesVisitor)
+    }
+}
+
+/// `rate_limit`. Integers are read wide so that a negative value gets the range message.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RateLimitFile {
+    pub(crate) requests: Spanned<i64>,
+    pub(crate) window_seconds: Spanned<i64>,
+}
+
+/// One entry of `forced_errors`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ForcedErrorFile {
+    pub(crate) error: Spanned<String>,
+    pub(crate) client_id: Option<Spanned<String>>,
+    pub(crate) tenant: Option<Spanned<String>>,
+    pub(crate) nth: Option<Spanned<i64>>,
+    pub(crate) times: Option<Spanned<i64>>,
+}
+
+/// Where the values of each `[[faults]]` rule are written. `FaultRule` carries no spans, so
+/// once the file has parsed as a [`WorldFile`] it is read again as this (which ignores every
+/// other key) to point errors at the offending value.
+#[derive(Deserialize)]
+pub(crate) struct FaultSpans {
+    #[serde(default)]
+    pub(crate) faults: Vec<FaultRuleSpans>,
+}
+
+/// The positioned values of one fault rule that the validator checks.
+#[derive(Deserialize)]
+pub(crate) struct FaultRuleSpans {
+    pub(crate) service: Option<Spanned<String>>,
+    pub(crate) host: Option<Spanned<String>>,
+    pub(crate) path: Option<Spanned<String>>,
+    pub(crate) nth: Option<Spanned<u64>>,
+    pub(crate) times: Option<Spanned<u64>>,
+    pub(crate) action: FaultActionSpans,
+}
+
+/// The positioned values of a fault action (only `respond` has any).
+#[derive(Deserialize)]
+pub(crate) struct FaultActionSpans {
+    pub(crate) status: Option<Spanned<u16>>,
+    #[serde(default)]
+    pub(crate) headers: Entries<Spanned<String>>,
 }
 
 fn yes() -> bool {

@@ -306,7 +306,8 @@ fn parse_errors_name_the_file_line_and_column() {
     check(
         &format!("{TENANTS}\n[environments.contoso]\nurl = \"https://contoso.crm.dynamics.com\"\n"),
         "failed to parse world `worlds/test.toml` at line 15, column 2: unknown field \
-         `environments`, expected one of `version`, `signing_key`, `tenants`, `apps`",
+         `environments`, expected one of `version`, `signing_key`, `tenants`, `apps`, `entra`, \
+         `faults`",
     );
 }
 
@@ -509,5 +510,637 @@ fn an_empty_world_is_valid_but_has_no_credentials() {
     check(
         "",
         "failed to parse world `worlds/test.toml` at line 1, column 1: missing field `version`",
+    );
+}
+
+/// The tenants and the app (lines 1 to 19), then `[entra]` on line 20 and `body` from line 21.
+fn with_entra(body: &str) -> String {
+    format!("{TENANTS}{APP}[entra]\n{body}")
+}
+
+/// The tenants and the app (lines 1 to 19), then `body` from line 20.
+fn with_tail(body: &str) -> String {
+    format!("{TENANTS}{APP}{body}")
+}
+
+/// The `[entra]` knobs of a `fake_entra::Config`, comparable as a whole.
+#[derive(Debug, PartialEq)]
+struct Knobs {
+    aliases: Vec<String>,
+    token_lifetime_seconds: i64,
+    trailer_separator: fake_entra::TrailerSeparator,
+    common_tenant: fake_entra::CommonTenantPolicy,
+    resources: fake_entra::ResourcePolicy,
+    rate_limit: Option<fake_entra::RateLimit>,
+    forced_errors: Vec<fake_entra::ForcedError>,
+    message_overrides: Vec<(String, String)>,
+}
+
+impl Knobs {
+    fn of(config: &fake_entra::Config) -> Knobs {
+        Knobs {
+            aliases: config.aliases.clone(),
+            token_lifetime_seconds: config.token_lifetime_seconds,
+            trailer_separator: config.trailer_separator,
+            common_tenant: config.common_tenant,
+            resources: config.resources.clone(),
+            rate_limit: config.rate_limit,
+            forced_errors: config.forced_errors.clone(),
+            message_overrides: config
+                .message_overrides
+                .iter()
+                .map(|(name, template)| (name.clone(), template.clone()))
+                .collect(),
+        }
+    }
+
+    /// `fake_entra::Config::new`'s knobs, taken from the fake itself.
+    fn defaults() -> Knobs {
+        let signing_key = demo_world()
+            .entra_config(Clock::system(), IdGenerator::seeded(1))
+            .expect("config")
+            .signing_key;
+        Knobs::of(&fake_entra::Config::new(
+            fake_entra::Cloud::Public,
+            signing_key,
+        ))
+    }
+}
+
+/// The Entra config of `text`, after checking the fake accepts it.
+#[track_caller]
+fn entra_config(text: &str) -> fake_entra::Config {
+    let world = World::parse(text, "worlds/test.toml")
+        .unwrap_or_else(|error| panic!("{}\n--- input ---\n{text}", chain(&error)));
+    let config = world
+        .entra_config(Clock::system(), IdGenerator::seeded(1))
+        .expect("config");
+    let check = world
+        .entra_config(Clock::system(), IdGenerator::seeded(1))
+        .expect("config");
+    fake_entra::mount(check).expect("fake Entra accepts the translated config");
+    config
+}
+
+/// Loads `[entra]` with `body` and expects exactly these knobs.
+#[track_caller]
+fn check_knobs(body: &str, expected: Knobs) {
+    let config = entra_config(&with_entra(body));
+    assert_eq!(Knobs::of(&config), expected, "\n--- [entra] ---\n{body}");
+}
+
+fn forced(error: &str) -> fake_entra::ForcedError {
+    fake_entra::ForcedError {
+        error: error.to_owned(),
+        client_id: None,
+        tenant: None,
+        nth: None,
+        times: None,
+    }
+}
+
+#[test]
+fn entra_knobs_reach_the_config() {
+    use fake_entra::{
+        CommonTenantPolicy, ForcedError, RateLimit, ResourcePolicy, TrailerSeparator,
+    };
+
+    let defaults = Knobs::defaults;
+    assert_eq!(
+        Knobs::of(&entra_config(&with_tail(""))),
+        defaults(),
+        "no [entra] table: every default"
+    );
+    check_knobs("", defaults());
+    check_knobs(
+        "aliases = [\"login.windows.net\", \"STS.Windows.net\"]\n",
+        Knobs {
+            aliases: vec!["login.windows.net".into(), "sts.windows.net".into()],
+            ..defaults()
+        },
+    );
+    check_knobs(
+        "token_lifetime_seconds = 60\n",
+        Knobs {
+            token_lifetime_seconds: 60,
+            ..defaults()
+        },
+    );
+    check_knobs(
+        "trailer_separator = \"crlf\"\n",
+        Knobs {
+            trailer_separator: TrailerSeparator::CrLf,
+            ..defaults()
+        },
+    );
+    check_knobs(
+        "trailer_separator = \"space\"\n",
+        Knobs {
+            trailer_separator: TrailerSeparator::Space,
+            ..defaults()
+        },
+    );
+    check_knobs(
+        "common_tenant = \"home_tenant\"\n",
+        Knobs {
+            common_tenant: CommonTenantPolicy::HomeTenant,
+            ..defaults()
+        },
+    );
+    check_knobs(
+        "common_tenant = \"no_tenant_error\"\n",
+        Knobs {
+            common_tenant: CommonTenantPolicy::NoTenantError,
+            ..defaults()
+        },
+    );
+    check_knobs(
+        "resources = \"any_dynamics_host\"\n",
+        Knobs {
+            resources: ResourcePolicy::AnyDynamicsHost,
+            ..defaults()
+        },
+    );
+    check_knobs(
+        "resources = [\"https://contoso.crm.dynamics.com\", \"https://contoso.api.crm4.dynamics.com/\"]\n",
+        Knobs {
+            resources: ResourcePolicy::Listed(vec![
+                "https://contoso.crm.dynamics.com".into(),
+                "https://contoso.api.crm4.dynamics.com/".into(),
+            ]),
+            ..defaults()
+        },
+    );
+    check_knobs(
+        "resources = []\n",
+        Knobs {
+            resources: ResourcePolicy::Listed(Vec::new()),
+            ..defaults()
+        },
+    );
+    check_knobs(
+        "rate_limit = { requests = 100, window_seconds = 60 }\n",
+        Knobs {
+            rate_limit: Some(RateLimit {
+                requests: 100,
+                window_seconds: 60,
+            }),
+            ..defaults()
+        },
+    );
+    check_knobs(
+        "[entra.rate_limit]\nrequests = 1\nwindow_seconds = 4294967295\n",
+        Knobs {
+            rate_limit: Some(RateLimit {
+                requests: 1,
+                window_seconds: u32::MAX,
+            }),
+            ..defaults()
+        },
+    );
+    // Codes become names; a GUID is stored in its hyphenated lower-case form.
+    check_knobs(
+        "forced_errors = [\n  { error = \"AADSTS65001\", client_id = \"3C2F9A51-7D0B-4E1A-8F5E-2A9B6C4D8E01\", \
+         tenant = \"contoso.onmicrosoft.com\", nth = 2, times = 1 },\n  \
+         { error = \"consent_required\" },\n  { error = \"7000215\", tenant = \"common\" },\n  \
+         { error = \"throttled\", tenant = \"6f1f3b7e-2b51-4f0e-9d5e-0c8c3a7d1a10\" },\n]\n",
+        Knobs {
+            forced_errors: vec![
+                ForcedError {
+                    client_id: Some("3c2f9a51-7d0b-4e1a-8f5e-2a9b6c4d8e01".into()),
+                    tenant: Some("contoso.onmicrosoft.com".into()),
+                    nth: Some(2),
+                    times: Some(1),
+                    ..forced("consent_required")
+                },
+                forced("consent_required"),
+                ForcedError {
+                    tenant: Some("common".into()),
+                    ..forced("invalid_client_secret")
+                },
+                ForcedError {
+                    tenant: Some("6f1f3b7e-2b51-4f0e-9d5e-0c8c3a7d1a10".into()),
+                    ..forced("throttled")
+                },
+            ],
+            ..defaults()
+        },
+    );
+    check_knobs(
+        "message_overrides = { invalid_client_secret = \"Old wording for {client_id}.\", \
+         resource_disabled = \"Off.\" }\n",
+        Knobs {
+            message_overrides: vec![
+                (
+                    "invalid_client_secret".into(),
+                    "Old wording for {client_id}.".into(),
+                ),
+                ("resource_disabled".into(), "Off.".into()),
+            ],
+            ..defaults()
+        },
+    );
+}
+
+#[test]
+fn dynamics_enabled_reaches_the_config() {
+    #[track_caller]
+    fn check_dynamics(contoso: &str, expected: (bool, bool)) {
+        let text = world_with("dynamics = true\n", contoso);
+        let world = World::parse(&text, "worlds/test.toml")
+            .unwrap_or_else(|error| panic!("{}", chain(&error)));
+        let tenant = world.tenant("contoso").expect("contoso");
+        assert_eq!(
+            (tenant.dynamics, tenant.dynamics_enabled),
+            expected,
+            "{contoso}"
+        );
+        let config = entra_config(&text);
+        assert_eq!(
+            (
+                config.tenants[0].dynamics,
+                config.tenants[0].dynamics_enabled
+            ),
+            expected,
+            "{contoso}"
+        );
+    }
+    check_dynamics("dynamics = true\n", (true, true));
+    check_dynamics("dynamics = true\ndynamics_enabled = true\n", (true, true));
+    check_dynamics("dynamics = true\ndynamics_enabled = false\n", (true, false));
+    check_dynamics("dynamics = false\n", (false, true));
+    check_dynamics("dynamics = false\ndynamics_enabled = true\n", (false, true));
+}
+
+#[test]
+fn faults_deserialize_in_fake_cores_shape() {
+    use std::collections::BTreeMap;
+
+    use fake_core::{FaultAction, FaultRule};
+
+    #[track_caller]
+    fn check_faults(body: &str, expected: &[FaultRule]) {
+        let text = with_tail(body);
+        let world = World::parse(&text, "worlds/test.toml")
+            .unwrap_or_else(|error| panic!("{}\n--- input ---\n{text}", chain(&error)));
+        assert_eq!(world.faults(), expected, "\n--- input ---\n{body}");
+    }
+    let any = FaultRule {
+        name: None,
+        service: None,
+        host: None,
+        method: None,
+        path: None,
+        nth: None,
+        times: None,
+        action: FaultAction::Close,
+    };
+    check_faults("", &[]);
+    check_faults(
+        "\n[[faults]]\naction = { kind = \"close\" }\n",
+        std::slice::from_ref(&any),
+    );
+    check_faults(
+        "\n[[faults]]\nname = \"third token call\"\nservice = \"entra\"\nhost = \"login.microsoftonline.com\"\n\
+         method = \"POST\"\npath = \"*/oauth2/v2.0/token\"\nnth = 3\ntimes = 1\n\
+         action = { kind = \"respond\", status = 503, headers = { \"Retry-After\" = \"5\" }, body = \"down\" }\n\
+         \n[[faults]]\npath = \"/common/*\"\n[faults.action]\nkind = \"delay\"\nmillis = 100\n\
+         \n[[faults]]\nservice = \"dataverse\"\naction = { kind = \"respond\", status = 429 }\n",
+        &[
+            FaultRule {
+                name: Some("third token call".into()),
+                service: Some("entra".into()),
+                host: Some("login.microsoftonline.com".into()),
+                method: Some("POST".into()),
+                path: Some("*/oauth2/v2.0/token".into()),
+                nth: Some(3),
+                times: Some(1),
+                action: FaultAction::Respond {
+                    status: 503,
+                    headers: BTreeMap::from([("Retry-After".into(), "5".into())]),
+                    body: "down".into(),
+                },
+            },
+            FaultRule {
+                path: Some("/common/*".into()),
+                action: FaultAction::Delay { millis: 100 },
+                ..any.clone()
+            },
+            FaultRule {
+                service: Some("dataverse".into()),
+                action: FaultAction::Respond {
+                    status: 429,
+                    headers: BTreeMap::new(),
+                    body: String::new(),
+                },
+                ..any
+            },
+        ],
+    );
+}
+
+#[test]
+fn loads_the_failures_world() {
+    use fake_core::FaultAction;
+
+    let world = World::load(repo_root().join("fixtures/worlds/failures.toml"))
+        .unwrap_or_else(|error| panic!("{}", chain(&error)));
+    let northwind = world.tenant("northwind").expect("northwind");
+    assert!(northwind.dynamics && !northwind.dynamics_enabled);
+    let config = world
+        .entra_config(Clock::system(), IdGenerator::seeded(1))
+        .expect("config");
+    assert_eq!(config.aliases, ["login.windows.net"]);
+    assert_eq!(
+        config.rate_limit,
+        Some(fake_entra::RateLimit {
+            requests: 20,
+            window_seconds: 60
+        })
+    );
+    let unconsented = world.app("unconsented").expect("unconsented");
+    assert_eq!(
+        config.forced_errors,
+        [fake_entra::ForcedError {
+            client_id: Some(unconsented.client_id.to_string()),
+            ..forced("consent_required")
+        }]
+    );
+    let [fault] = world.faults() else {
+        panic!("one fault rule: {:?}", world.faults());
+    };
+    assert_eq!(fault.nth, Some(3));
+    assert!(
+        matches!(&fault.action, FaultAction::Respond { status: 503, headers, .. }
+            if headers.get("Retry-After").map(String::as_str) == Some("5")),
+        "{fault:?}"
+    );
+    let credentials = world
+        .client_credentials(datetime!(2026-11-26 00:00:00 UTC))
+        .expect("credentials");
+    assert_eq!(credentials.app.key, "importer");
+    fake_entra::mount(config).expect("fake Entra accepts the failures world");
+}
+
+#[test]
+fn knob_errors_name_the_key_line_and_column() {
+    // Shape errors, from the parser.
+    check(
+        &with_entra("token_lifetime = 60\n"),
+        "failed to parse world `worlds/test.toml` at line 21, column 1: unknown field \
+         `token_lifetime`, expected one of `aliases`, `token_lifetime_seconds`, \
+         `trailer_separator`, `common_tenant`, `resources`, `rate_limit`, `forced_errors`, \
+         `message_overrides`",
+    );
+    check(
+        &with_entra("trailer_separator = \"tab\"\n"),
+        "failed to parse world `worlds/test.toml` at line 21, column 21: unknown variant `tab`, \
+         expected `space` or `crlf`",
+    );
+    check(
+        &with_entra("common_tenant = \"home\"\n"),
+        "failed to parse world `worlds/test.toml` at line 21, column 17: unknown variant `home`, \
+         expected `no_tenant_error` or `home_tenant`",
+    );
+    check(
+        &with_entra("resources = \"any\"\n"),
+        "failed to parse world `worlds/test.toml` at line 21, column 13: invalid value: string \
+         \"any\", expected `\"any_dynamics_host\"` or an array of resource URIs",
+    );
+    check(
+        &with_entra("resources = 1\n"),
+        "failed to parse world `worlds/test.toml` at line 21, column 13: invalid type: integer \
+         `1`, expected `\"any_dynamics_host\"` or an array of resource URIs",
+    );
+    check(
+        &with_entra("rate_limit = { requests = 1 }\n"),
+        "failed to parse world `worlds/test.toml` at line 21, column 14: missing field \
+         `window_seconds`",
+    );
+    check(
+        &with_entra("forced_errors = [{ error = \"consent_required\", count = 1 }]\n"),
+        "failed to parse world `worlds/test.toml` at line 21, column 48: unknown field `count`, \
+         expected one of `error`, `client_id`, `tenant`, `nth`, `times`",
+    );
+    check(
+        &with_tail("dynamics_enabled = false\n"),
+        "failed to parse world `worlds/test.toml` at line 20, column 1: unknown field \
+         `dynamics_enabled`, expected one of `client_id`, `display_name`, `home_tenant`, \
+         `multi_tenant`, `enabled`, `service_principals`, `secrets`, `certificates`, \
+         `permissions`",
+    );
+
+    // Values, from the validator.
+    check(
+        &world_with(
+            "dynamics = false\n",
+            "dynamics = false\ndynamics_enabled = false\n",
+        ),
+        "invalid world `worlds/test.toml` at line 14, column 20: `tenants.fabrikam.dynamics_enabled`: \
+         there is no Dynamics CRM service principal to disable (`dynamics = false`); set \
+         `dynamics = true` or remove `dynamics_enabled`",
+    );
+    check(
+        &with_entra("aliases = [\"login.windows.net\", \"https://sts.windows.net\"]\n"),
+        "invalid world `worlds/test.toml` at line 21, column 33: `entra.aliases[1]`: \
+         `https://sts.windows.net` is not a host name like `login.windows.net`",
+    );
+    check(
+        &with_entra("aliases = [\"*.windows.net\"]\n"),
+        "invalid world `worlds/test.toml` at line 21, column 12: `entra.aliases[0]`: \
+         `*.windows.net` is not a host name like `login.windows.net`",
+    );
+    check(
+        &with_entra("aliases = [\"login.windows.net\", \"Login.Windows.NET\"]\n"),
+        "invalid world `worlds/test.toml` at line 21, column 33: `entra.aliases[1]`: alias \
+         `login.windows.net` is already used by `entra.aliases[0]`",
+    );
+    check(
+        &with_entra("token_lifetime_seconds = 0\n"),
+        "invalid world `worlds/test.toml` at line 21, column 26: `entra.token_lifetime_seconds`: \
+         must be between 1 and 86400, not `0`",
+    );
+    check(
+        &with_entra("token_lifetime_seconds = 86401\n"),
+        "invalid world `worlds/test.toml` at line 21, column 26: `entra.token_lifetime_seconds`: \
+         must be between 1 and 86400, not `86401`",
+    );
+    check(
+        &with_entra(
+            "resources = [\"https://contoso.crm.dynamics.com\", \"http://contoso.crm.dynamics.com\"]\n",
+        ),
+        "invalid world `worlds/test.toml` at line 21, column 50: `entra.resources[1]`: \
+         `http://contoso.crm.dynamics.com` is not the URI of a Dataverse host like \
+         `https://contoso.crm.dynamics.com`",
+    );
+    check(
+        &with_entra("resources = [\"https://graph.microsoft.com\"]\n"),
+        "invalid world `worlds/test.toml` at line 21, column 14: `entra.resources[0]`: \
+         `https://graph.microsoft.com` is not the URI of a Dataverse host like \
+         `https://contoso.crm.dynamics.com`",
+    );
+    check(
+        &with_entra("resources = [\"https://contoso.crm.dynamics.com/api/data\"]\n"),
+        "invalid world `worlds/test.toml` at line 21, column 14: `entra.resources[0]`: \
+         `https://contoso.crm.dynamics.com/api/data` is not the URI of a Dataverse host like \
+         `https://contoso.crm.dynamics.com`",
+    );
+    check(
+        &with_entra("rate_limit = { requests = 0, window_seconds = 60 }\n"),
+        "invalid world `worlds/test.toml` at line 21, column 27: `entra.rate_limit.requests`: \
+         must be between 1 and 4294967295, not `0`",
+    );
+    check(
+        &with_entra("rate_limit = { requests = 10, window_seconds = -60 }\n"),
+        "invalid world `worlds/test.toml` at line 21, column 48: \
+         `entra.rate_limit.window_seconds`: must be between 1 and 4294967295, not `-60`",
+    );
+    check(
+        &with_entra(
+            "forced_errors = [{ error = \"consent_required\" }, { error = \"AADSTS12345\" }]\n",
+        ),
+        &format!(
+            "invalid world `worlds/test.toml` at line 21, column 60: \
+             `entra.forced_errors[1].error`: `AADSTS12345` is not in the AADSTS catalogue; \
+             known: {}",
+            fake_entra::CatalogueEntry::known_names()
+        ),
+    );
+    check(
+        &with_entra("forced_errors = [{ error = \"Throttled\" }]\n"),
+        &format!(
+            "invalid world `worlds/test.toml` at line 21, column 28: \
+             `entra.forced_errors[0].error`: `Throttled` is not in the AADSTS catalogue; \
+             known: {}",
+            fake_entra::CatalogueEntry::known_names()
+        ),
+    );
+    check(
+        &with_entra(
+            "forced_errors = [{ error = \"consent_required\", client_id = \"importer\" }]\n",
+        ),
+        "invalid world `worlds/test.toml` at line 21, column 60: \
+         `entra.forced_errors[0].client_id`: `importer` is not a GUID: invalid character: found `i` at 0",
+    );
+    check(
+        &with_entra("forced_errors = [{ error = \"consent_required\", tenant = \"contoso\" }]\n"),
+        "invalid world `worlds/test.toml` at line 21, column 57: \
+         `entra.forced_errors[0].tenant`: `contoso` is not a tenant as clients send it: a \
+         tenant id, a domain like `contoso.onmicrosoft.com`, or `common`, `organizations` or \
+         `consumers`",
+    );
+    check(
+        &with_entra("forced_errors = [{ error = \"consent_required\", nth = 0 }]\n"),
+        "invalid world `worlds/test.toml` at line 21, column 54: `entra.forced_errors[0].nth`: \
+         must be at least 1, not `0`",
+    );
+    check(
+        &with_entra("forced_errors = [{ error = \"consent_required\", times = -1 }]\n"),
+        "invalid world `worlds/test.toml` at line 21, column 56: \
+         `entra.forced_errors[0].times`: must be at least 1, not `-1`",
+    );
+    let names: Vec<&str> = fake_entra::CATALOGUE
+        .iter()
+        .map(|entry| entry.name)
+        .collect();
+    check(
+        &with_entra(
+            "message_overrides = { invalid_client_secret = \"x\", AADSTS7000215 = \"y\" }\n",
+        ),
+        &format!(
+            "invalid world `worlds/test.toml` at line 21, column 52: \
+             `entra.message_overrides.AADSTS7000215`: `AADSTS7000215` is not in the AADSTS \
+             catalogue; known: {}",
+            names.join(", ")
+        ),
+    );
+    check(
+        &with_entra("[entra.message_overrides]\ninvalid_client_secret = \"\"\n"),
+        "invalid world `worlds/test.toml` at line 22, column 25: \
+         `entra.message_overrides.invalid_client_secret`: must not be empty",
+    );
+}
+
+#[test]
+fn fault_errors_name_the_key_line_and_column() {
+    const RULE: &str = "\n[[faults]]\n"; // `[[faults]]` on line 21, the rule from line 22
+    let fault = |body: &str| with_tail(&format!("{RULE}{body}"));
+    // Shape errors come from fake-core's serde.
+    check(
+        &fault("action = { kind = \"respond\", status = 503 }\nnht = 3\n"),
+        "failed to parse world `worlds/test.toml` at line 23, column 1: unknown field `nht`, \
+         expected one of `name`, `service`, `host`, `method`, `path`, `nth`, `times`, `action`",
+    );
+    check(
+        &fault("path = \"/x\"\n"),
+        "failed to parse world `worlds/test.toml` at line 21, column 1: missing field `action`",
+    );
+    check(
+        &fault("action = { kind = \"explode\" }\n"),
+        "failed to parse world `worlds/test.toml` at line 22, column 19: unknown variant \
+         `explode`, expected one of `respond`, `delay`, `close`",
+    );
+    check(
+        &fault("action = { kind = \"delay\" }\n"),
+        "failed to parse world `worlds/test.toml` at line 22, column 10: missing field `millis`",
+    );
+    check(
+        &fault("action = { kind = \"respond\", status = 70000 }\n"),
+        "failed to parse world `worlds/test.toml` at line 22, column 10: invalid value: integer \
+         `70000`, expected u16",
+    );
+    // Values, from the validator.
+    check(
+        &fault("action = { kind = \"respond\", status = 600 }\n"),
+        "invalid world `worlds/test.toml` at line 22, column 39: `faults[0].action.status`: \
+         must be between 100 and 599, not `600`",
+    );
+    check(
+        &format!(
+            "{}{RULE}action = {{ kind = \"respond\", status = 99 }}\n",
+            fault("action = { kind = \"close\" }\n")
+        ),
+        "invalid world `worlds/test.toml` at line 25, column 39: `faults[1].action.status`: \
+         must be between 100 and 599, not `99`",
+    );
+    check(
+        &fault("service = \"entar\"\naction = { kind = \"close\" }\n"),
+        "invalid world `worlds/test.toml` at line 22, column 11: `faults[0].service`: unknown \
+         service `entar`; known: entra, dataverse",
+    );
+    check(
+        &fault("host = \"https://login.microsoftonline.com\"\naction = { kind = \"close\" }\n"),
+        "invalid world `worlds/test.toml` at line 22, column 8: `faults[0].host`: \
+         `https://login.microsoftonline.com` is not a host name like `login.windows.net`",
+    );
+    check(
+        &fault("path = \"oauth2/v2.0/token\"\naction = { kind = \"close\" }\n"),
+        "invalid world `worlds/test.toml` at line 22, column 8: `faults[0].path`: \
+         `oauth2/v2.0/token` is not a path pattern; start it with `/` or `*`",
+    );
+    check(
+        &fault("nth = 0\naction = { kind = \"close\" }\n"),
+        "invalid world `worlds/test.toml` at line 22, column 7: `faults[0].nth`: must be at \
+         least 1, not `0`",
+    );
+    check(
+        &fault("times = 0\naction = { kind = \"close\" }\n"),
+        "invalid world `worlds/test.toml` at line 22, column 9: `faults[0].times`: must be at \
+         least 1, not `0`",
+    );
+    check(
+        &fault(
+            "[faults.action]\nkind = \"respond\"\nstatus = 429\nheaders = { \"Retry After\" = \"5\" }\n",
+        ),
+        "invalid world `worlds/test.toml` at line 25, column 13: \
+         `faults[0].action.headers.Retry After`: `Retry After` is not an HTTP header name",
+    );
+    check(
+        &fault(
+            "[faults.action]\nkind = \"respond\"\nstatus = 429\nheaders = { \"Retry-After\" = \"5\\n\" }\n",
+        ),
+        "invalid world `worlds/test.toml` at line 25, column 29: \
+         `faults[0].action.headers.Retry-After`: the value of header `Retry-After` must be \
+         printable ASCII",
     );
 }

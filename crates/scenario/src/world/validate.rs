@@ -1,11 +1,18 @@
 //! From world file text to a [`World`]: parse (with line and column on every error), then check
 //! meaning section by section. The first problem found is returned, naming the dotted key of the
 //! value and where it is written. New sections (environments) get a method of their own here.
+//! `[[faults]]` values come from `fake_core::FaultRule`'s own serde; their positions from a
+//! second read of the file ([`FaultSpans`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use fake_core::FaultRule;
+use fake_entra::{
+    CATALOGUE, CatalogueEntry, CommonTenantPolicy, ForcedError, RateLimit, ResourcePolicy,
+    TrailerSeparator,
+};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use time::OffsetDateTime;
@@ -14,17 +21,33 @@ use toml::Spanned;
 use uuid::Uuid;
 
 use super::file::{
-    AppFile, CertificateFile, Entries, PermissionFile, PermissionKindFile, SecretFile,
-    ServicePrincipalFile, SigningKeyFile, TenantFile, VersionProbe, WorldFile,
+    AppFile, CertificateFile, CommonTenantFile, EntraFile, Entries, FaultRuleSpans, FaultSpans,
+    ForcedErrorFile, PermissionFile, PermissionKindFile, RateLimitFile, ResourcesFile, SecretFile,
+    ServicePrincipalFile, SigningKeyFile, TenantFile, TrailerSeparatorFile, VersionProbe,
+    WorldFile,
 };
 use super::{
-    App, Certificate, Permission, Secret, SecretValue, ServicePrincipal, SigningKeyOrigin,
-    SigningKeyPem, Tenant, World,
+    App, CLOUD, Certificate, EntraKnobs, Permission, Secret, SecretValue, ServicePrincipal,
+    SigningKeyOrigin, SigningKeyPem, Tenant, World,
 };
 use crate::{Error, Location, Reason, TomlError};
 
 /// The region scope of tenants whose file does not say.
 const DEFAULT_REGION_SCOPE: &str = "NA";
+
+/// The forced error that answers 429. `fake_entra` keeps its `THROTTLED` constant private;
+/// `entra_knobs_reach_the_config` checks that the fake accepts this spelling.
+const THROTTLED: &str = "throttled";
+
+/// The longest token lifetime `[entra]` accepts: Entra's configurable access token lifetime
+/// tops out at one day, and nothing longer is useful in a test.
+const MAX_TOKEN_LIFETIME_SECONDS: i64 = 86_400;
+
+/// The service names fault rules can match (`fake_core::Service::name` of each fake).
+const FAULT_SERVICES: &[&str] = &["entra", "dataverse"];
+
+/// Tenant segments that name no tenant; clients send them, so forced errors may match them.
+const TENANT_ALIASES: &[&str] = &["common", "organizations", "consumers"];
 
 pub(crate) fn world(text: &str, path: &Path) -> Result<World, Error> {
     let checker = Checker {
@@ -51,11 +74,18 @@ pub(crate) fn world(text: &str, path: &Path) -> Result<World, Error> {
         Some(signing_key) => checker.signing_key(signing_key)?,
         None => SigningKeyPem::builtin(),
     };
+    let entra = match &file.entra {
+        Some(entra) => checker.entra(entra)?,
+        None => EntraKnobs::default(),
+    };
+    let faults = checker.faults(file.faults)?;
     Ok(World {
         path: path.to_owned(),
         tenants,
         apps,
         signing_key,
+        entra,
+        faults,
     })
 }
 
@@ -107,6 +137,17 @@ impl Checker<'_> {
             }
             let display_name =
                 self.non_empty(&tenant.display_name, format!("{prefix}.display_name"))?;
+            let dynamics_enabled = match &tenant.dynamics_enabled {
+                Some(enabled) if !enabled.get_ref() && !tenant.dynamics => {
+                    return Err(self.invalid(
+                        enabled.span(),
+                        format!("{prefix}.dynamics_enabled"),
+                        Reason::DynamicsDisabledWithoutPrincipal,
+                    ));
+                }
+                Some(enabled) => *enabled.get_ref(),
+                None => true,
+            };
             let region_scope = match &tenant.region_scope {
                 Some(scope) => self.non_empty(scope, format!("{prefix}.region_scope"))?,
                 None => DEFAULT_REGION_SCOPE.to_owned(),
@@ -121,6 +162,7 @@ impl Checker<'_> {
                     .collect(),
                 display_name,
                 dynamics: tenant.dynamics,
+                dynamics_enabled,
                 region_scope,
             });
         }
@@ -363,6 +405,335 @@ impl Checker<'_> {
         })
     }
 
+    fn entra(&self, entra: &EntraFile) -> Result<EntraKnobs, Error> {
+        let mut seen: HashMap<String, String> = HashMap::new();
+        let mut aliases = Vec::new();
+        for (index, alias) in entra.aliases.iter().enumerate() {
+            let key = format!("entra.aliases[{index}]");
+            self.host_name(alias, &key)?;
+            let lowered = alias.get_ref().to_ascii_lowercase();
+            self.unique(&mut seen, lowered.clone(), "alias", alias, key)?;
+            aliases.push(lowered);
+        }
+        let token_lifetime_seconds = entra
+            .token_lifetime_seconds
+            .as_ref()
+            .map(|seconds| {
+                self.in_range(
+                    seconds,
+                    "entra.token_lifetime_seconds",
+                    1,
+                    Some(MAX_TOKEN_LIFETIME_SECONDS),
+                )
+            })
+            .transpose()?;
+        let forced_errors = entra
+            .forced_errors
+            .iter()
+            .enumerate()
+            .map(|(index, forced)| {
+                self.forced_error(forced, format!("entra.forced_errors[{index}]"))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(EntraKnobs {
+            aliases,
+            token_lifetime_seconds,
+            trailer_separator: entra.trailer_separator.map(|separator| match separator {
+                TrailerSeparatorFile::Space => TrailerSeparator::Space,
+                TrailerSeparatorFile::Crlf => TrailerSeparator::CrLf,
+            }),
+            common_tenant: entra.common_tenant.map(|policy| match policy {
+                CommonTenantFile::NoTenantError => CommonTenantPolicy::NoTenantError,
+                CommonTenantFile::HomeTenant => CommonTenantPolicy::HomeTenant,
+            }),
+            resources: entra
+                .resources
+                .as_ref()
+                .map(|resources| self.resources(resources))
+                .transpose()?,
+            rate_limit: entra
+                .rate_limit
+                .as_ref()
+                .map(|limit| self.rate_limit(limit))
+                .transpose()?,
+            forced_errors,
+            message_overrides: self.message_overrides(&entra.message_overrides)?,
+        })
+    }
+
+    fn resources(&self, resources: &ResourcesFile) -> Result<ResourcePolicy, Error> {
+        let listed = match resources {
+            ResourcesFile::AnyDynamicsHost => return Ok(ResourcePolicy::AnyDynamicsHost),
+            ResourcesFile::Listed(listed) => listed,
+        };
+        let mut checked = Vec::new();
+        for (index, resource) in listed.iter().enumerate() {
+            let uri = resource.get_ref();
+            // The fake compares the whole URI and wants `https://{dataverse host}`, with at most
+            // a trailing slash; anything else could never get a token.
+            let host = uri
+                .get(..8)
+                .filter(|scheme| scheme.eq_ignore_ascii_case("https://"))
+                .and_then(|_| uri.get(8..))
+                .map(|rest| rest.strip_suffix('/').unwrap_or(rest));
+            if !host.is_some_and(|host| CLOUD.is_dynamics_host(host)) {
+                return Err(self.invalid(
+                    resource.span(),
+                    format!("entra.resources[{index}]"),
+                    Reason::ResourceUri { value: uri.clone() },
+                ));
+            }
+            checked.push(uri.clone());
+        }
+        Ok(ResourcePolicy::Listed(checked))
+    }
+
+    fn rate_limit(&self, limit: &RateLimitFile) -> Result<RateLimit, Error> {
+        let max = Some(i64::from(u32::MAX));
+        let as_u32 = |value: i64| u32::try_from(value).expect("checked to be in u32 range");
+        Ok(RateLimit {
+            requests: as_u32(self.in_range(
+                &limit.requests,
+                "entra.rate_limit.requests",
+                1,
+                max,
+            )?),
+            window_seconds: as_u32(self.in_range(
+                &limit.window_seconds,
+                "entra.rate_limit.window_seconds",
+                1,
+                max,
+            )?),
+        })
+    }
+
+    fn forced_error(&self, forced: &ForcedErrorFile, key: String) -> Result<ForcedError, Error> {
+        let written = forced.error.get_ref();
+        // Stored by name: AADSTS codes are ambiguous (90002 has three entries) and the fake
+        // would resolve a code to its first entry anyway.
+        let error = if written == THROTTLED {
+            THROTTLED.to_owned()
+        } else {
+            match CatalogueEntry::find(written) {
+                Some(entry) => entry.name.to_owned(),
+                None => {
+                    return Err(self.invalid(
+                        forced.error.span(),
+                        format!("{key}.error"),
+                        Reason::UnknownCatalogueEntry {
+                            value: written.clone(),
+                            known: CatalogueEntry::known_names(),
+                        },
+                    ));
+                }
+            }
+        };
+        let client_id = forced
+            .client_id
+            .as_ref()
+            .map(|client_id| {
+                self.guid(client_id, format!("{key}.client_id"))
+                    .map(|id| id.to_string())
+            })
+            .transpose()?;
+        let tenant = forced
+            .tenant
+            .as_ref()
+            .map(|tenant| self.tenant_segment(tenant, format!("{key}.tenant")))
+            .transpose()?;
+        let count = |value: &Option<Spanned<i64>>, field: &str| {
+            value
+                .as_ref()
+                .map(|value| {
+                    self.in_range(value, format!("{key}.{field}"), 1, None)
+                        .map(|count| count.unsigned_abs())
+                })
+                .transpose()
+        };
+        Ok(ForcedError {
+            error,
+            client_id,
+            tenant,
+            nth: count(&forced.nth, "nth")?,
+            times: count(&forced.times, "times")?,
+        })
+    }
+
+    /// A tenant segment as a client sends it: a GUID, a domain, or a tenant-less alias.
+    fn tenant_segment(&self, value: &Spanned<String>, key: String) -> Result<String, Error> {
+        let segment = value.get_ref();
+        let lowered = segment.to_ascii_lowercase();
+        if Uuid::try_parse(segment).is_ok()
+            || TENANT_ALIASES.contains(&lowered.as_str())
+            || is_host_name(segment)
+        {
+            Ok(segment.clone())
+        } else {
+            Err(self.invalid(
+                value.span(),
+                key,
+                Reason::TenantSegment {
+                    value: segment.clone(),
+                },
+            ))
+        }
+    }
+
+    fn message_overrides(
+        &self,
+        overrides: &Entries<Spanned<String>>,
+    ) -> Result<BTreeMap<String, String>, Error> {
+        let mut checked = BTreeMap::new();
+        for (name, template) in &overrides.0 {
+            let key = format!("entra.message_overrides.{}", name.get_ref());
+            // Overrides are looked up by entry name only, so a code would silently do nothing.
+            if !CATALOGUE.iter().any(|entry| entry.name == name.get_ref()) {
+                let known: Vec<&str> = CATALOGUE.iter().map(|entry| entry.name).collect();
+                return Err(self.invalid(
+                    name.span(),
+                    key,
+                    Reason::UnknownCatalogueEntry {
+                        value: name.get_ref().clone(),
+                        known: known.join(", "),
+                    },
+                ));
+            }
+            let template = self.non_empty(template, key)?;
+            checked.insert(name.get_ref().clone(), template);
+        }
+        Ok(checked)
+    }
+
+    /// Checks the values `FaultRule`'s serde cannot: each at the position [`FaultSpans`] gives.
+    fn faults(&self, rules: Vec<FaultRule>) -> Result<Vec<FaultRule>, Error> {
+        let spans: FaultSpans = self.parse()?;
+        for (index, rule) in spans.faults.iter().enumerate() {
+            self.fault(rule, &format!("faults[{index}]"))?;
+        }
+        Ok(rules)
+    }
+
+    fn fault(&self, rule: &FaultRuleSpans, key: &str) -> Result<(), Error> {
+        if let Some(service) = &rule.service
+            && !FAULT_SERVICES.contains(&service.get_ref().as_str())
+        {
+            return Err(self.invalid(
+                service.span(),
+                format!("{key}.service"),
+                Reason::UnknownService {
+                    name: service.get_ref().clone(),
+                    known: FAULT_SERVICES.to_vec(),
+                },
+            ));
+        }
+        if let Some(host) = &rule.host {
+            self.host_name(host, &format!("{key}.host"))?;
+        }
+        if let Some(path) = &rule.path
+            && !(path.get_ref().starts_with('/') || path.get_ref().starts_with('*'))
+        {
+            return Err(self.invalid(
+                path.span(),
+                format!("{key}.path"),
+                Reason::PathPattern {
+                    value: path.get_ref().clone(),
+                },
+            ));
+        }
+        for (field, count) in [("nth", &rule.nth), ("times", &rule.times)] {
+            if let Some(count) = count
+                && *count.get_ref() == 0
+            {
+                return Err(self.invalid(
+                    count.span(),
+                    format!("{key}.{field}"),
+                    Reason::OutOfRange {
+                        value: 0,
+                        min: 1,
+                        max: None,
+                    },
+                ));
+            }
+        }
+        if let Some(status) = &rule.action.status
+            && !(100..=599).contains(status.get_ref())
+        {
+            return Err(self.invalid(
+                status.span(),
+                format!("{key}.action.status"),
+                Reason::OutOfRange {
+                    value: i64::from(*status.get_ref()),
+                    min: 100,
+                    max: Some(599),
+                },
+            ));
+        }
+        for (name, value) in &rule.action.headers.0 {
+            let header_key = format!("{key}.action.headers.{}", name.get_ref());
+            if !is_header_name(name.get_ref()) {
+                return Err(self.invalid(
+                    name.span(),
+                    header_key,
+                    Reason::HeaderName {
+                        name: name.get_ref().clone(),
+                    },
+                ));
+            }
+            let printable = value
+                .get_ref()
+                .chars()
+                .all(|c| c == '\t' || (' '..='~').contains(&c));
+            if !printable {
+                return Err(self.invalid(
+                    value.span(),
+                    header_key,
+                    Reason::HeaderValue {
+                        name: name.get_ref().clone(),
+                    },
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A whole number in `min..=max` (`max` unbounded when `None`).
+    fn in_range(
+        &self,
+        value: &Spanned<i64>,
+        key: impl Into<String>,
+        min: i64,
+        max: Option<i64>,
+    ) -> Result<i64, Error> {
+        let number = *value.get_ref();
+        if number >= min && max.is_none_or(|max| number <= max) {
+            Ok(number)
+        } else {
+            Err(self.invalid(
+                value.span(),
+                key,
+                Reason::OutOfRange {
+                    value: number,
+                    min,
+                    max,
+                },
+            ))
+        }
+    }
+
+    fn host_name(&self, value: &Spanned<String>, key: &str) -> Result<(), Error> {
+        if is_host_name(value.get_ref()) {
+            Ok(())
+        } else {
+            Err(self.invalid(
+                value.span(),
+                key,
+                Reason::HostName {
+                    value: value.get_ref().clone(),
+                },
+            ))
+        }
+    }
+
     /// A table key other entries can refer to: a bare TOML key.
     fn table_key(&self, key: &Spanned<String>, table: &str) -> Result<(), Error> {
         let name = key.get_ref();
@@ -485,4 +856,23 @@ impl Checker<'_> {
             Err(source) => Err(self.invalid(value.span(), key, Reason::ReadFile { file, source })),
         }
     }
+}
+
+/// A DNS host name with at least two labels: ASCII letters, digits and inner `-`.
+fn is_host_name(name: &str) -> bool {
+    name.contains('.')
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+/// An HTTP field name: one or more `tchar`s (RFC 9110 §5.6.2).
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
 }
