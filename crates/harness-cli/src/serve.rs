@@ -1,14 +1,15 @@
-//! `d365-harness serve`: load a world, serve its fakes on one HTTPS listener, write `ca.pem` and
-//! `connection.env` into the state directory, print how to point clients at it, and run until
-//! Ctrl-C or SIGTERM. Invariant: the only secret printed or written is the world's published
-//! demo client secret; private keys never leave the process.
+//! `d365-harness serve`: load a world, serve its fakes (with its `[entra]` knobs and
+//! `[[faults]]`) on one HTTPS listener, write `ca.pem` and `connection.env` into the state
+//! directory, print how to point clients at it, and run until Ctrl-C or SIGTERM. Invariant: the
+//! only secret printed or written is the world's published demo client secret; private keys
+//! never leave the process.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use fake_core::{Clock, HostPattern, IdGenerator, ServerConfig};
+use fake_core::{Clock, Faults, HostPattern, IdGenerator, ServerConfig};
 use scenario::World;
 use uuid::Uuid;
 
@@ -59,16 +60,7 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
     let world = World::load(args.world_path())?;
     let clock = Clock::system();
     let credentials = world.client_credentials(clock.now())?;
-    let entra = world.entra_config(clock.clone(), IdGenerator::from_entropy())?;
-    let mount = fake_entra::mount(entra).with_context(|| {
-        format!(
-            "failed to set up the fake Entra ID for world `{}`",
-            world.path().display()
-        )
-    })?;
-    let mut server_config = ServerConfig::new(vec![mount]);
-    server_config.listen = args.listen;
-    server_config.clock = clock;
+    let server_config = server_config(&world, args.listen, clock)?;
     let handle = fake_core::spawn(server_config)
         .await
         .context("failed to start the server")?;
@@ -105,6 +97,23 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
     writeln!(out, "d365-harness: stopped ({signal})")?;
     out.flush()?;
     Ok(())
+}
+
+/// The listener for `world`: its fakes on `listen`, with its `[[faults]]` applied before
+/// routing.
+fn server_config(world: &World, listen: SocketAddr, clock: Clock) -> anyhow::Result<ServerConfig> {
+    let entra = world.entra_config(clock.clone(), IdGenerator::from_entropy())?;
+    let mount = fake_entra::mount(entra).with_context(|| {
+        format!(
+            "failed to set up the fake Entra ID for world `{}`",
+            world.path().display()
+        )
+    })?;
+    let mut server_config = ServerConfig::new(vec![mount]);
+    server_config.listen = listen;
+    server_config.clock = clock;
+    server_config.faults = Faults::new(world.faults().iter().cloned());
+    Ok(server_config)
 }
 
 /// What a client needs to reach the fakes: the `connection.env` contents.

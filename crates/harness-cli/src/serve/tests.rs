@@ -1,5 +1,6 @@
 //! What `serve` writes and prints, without a server: `connection.env`, the host map and the
-//! instructions.
+//! instructions. And, with one in process: that `serve`'s listener applies a world's
+//! `[[faults]]` and `[entra]` knobs.
 
 use super::*;
 
@@ -96,4 +97,95 @@ fn instructions_show_the_env_and_how_to_use_it() {
     ] {
         assert!(text.contains(expected), "`{expected}` in:\n{text}");
     }
+}
+
+/// `serve`'s listener for `fixtures/worlds/failures.toml`, in process: token calls are served
+/// until the third, which gets the world's `[[faults]]` 503; the alias host answers; the
+/// unconsented app gets its forced AADSTS65001 and the Northwind tenant its disabled Dynamics
+/// principal (AADSTS500014).
+#[tokio::test]
+async fn serve_applies_the_worlds_faults_and_entra_knobs() -> anyhow::Result<()> {
+    let world_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/worlds/failures.toml");
+    let world = World::load(&world_path)?;
+    let clock = Clock::system();
+    let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    let handle = fake_core::spawn(server_config(&world, listen, clock.clone())?).await?;
+    let ca = reqwest::Certificate::from_pem(handle.ca_pem().as_bytes())?;
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .resolve("login.microsoftonline.com", handle.addr())
+        .resolve("login.windows.net", handle.addr())
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()?;
+    let importer = world.client_credentials(clock.now())?;
+    let unconsented = world.app("unconsented").context("unconsented app")?;
+    let unconsented_secret = unconsented
+        .live_secret(clock.now())
+        .context("unconsented secret")?;
+    let contoso = importer.tenant.id;
+    let northwind = world.tenant("northwind").context("northwind")?.id;
+    let token = |host: &'static str, tenant: Uuid, app: &scenario::App, secret: &str| {
+        client
+            .post(format!("https://{host}/{tenant}/oauth2/v2.0/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &app.client_id.to_string()),
+                ("client_secret", secret),
+                ("scope", "https://contoso.crm.dynamics.com/.default"),
+            ])
+            .send()
+    };
+    let importer_secret = importer.secret.value.expose();
+    let login = "login.microsoftonline.com";
+
+    let first = token(login, contoso, importer.app, importer_secret).await?;
+    assert_eq!(first.status(), 200, "{}", first.text().await?);
+    let second = token("login.windows.net", contoso, importer.app, importer_secret).await?;
+    assert_eq!(
+        second.status(),
+        200,
+        "the alias answers: {}",
+        second.text().await?
+    );
+
+    let third = token(login, contoso, importer.app, importer_secret).await?;
+    assert_eq!(third.status(), 503);
+    assert_eq!(
+        third
+            .headers()
+            .get("retry-after")
+            .map(|value| value.as_bytes()),
+        Some(&b"5"[..])
+    );
+    let fault = handle
+        .journal()
+        .entries()
+        .into_iter()
+        .find_map(|entry| entry.fault.map(|fault| (entry.status, fault)));
+    assert_eq!(
+        fault,
+        Some((503, "token endpoint unavailable once".to_owned())),
+        "the journal names the rule"
+    );
+
+    let forced = token(
+        login,
+        contoso,
+        unconsented,
+        unconsented_secret.value.expose(),
+    )
+    .await?;
+    assert_eq!(forced.status(), 400);
+    let body = forced.text().await?;
+    assert!(body.contains("\"error_codes\":[65001]"), "{body}");
+
+    let disabled = token(login, northwind, importer.app, importer_secret).await?;
+    assert_eq!(disabled.status(), 400);
+    let body = disabled.text().await?;
+    assert!(body.contains("\"error_codes\":[500014]"), "{body}");
+
+    handle.shutdown().await;
+    Ok(())
 }
