@@ -18,7 +18,7 @@ mod token;
 
 use std::sync::Arc;
 
-pub use catalogue::{AadError, CATALOGUE, CatalogueEntry};
+pub use catalogue::{AadError, CATALOGUE, CatalogueEntry, THROTTLED};
 pub use config::{
     ApiPermission, App, ClientCertificate, ClientSecret, Cloud, CommonTenantPolicy, Config,
     ForcedError, PermissionKind, RateLimit, ResourcePolicy, ServicePrincipal, Tenant,
