@@ -20,7 +20,7 @@ use crate::schema::{ColumnDefinition, ColumnKind, OptionValue, TableDefinition};
 pub(crate) type Row = Map<String, Value>;
 
 /// Generated tables hold fewer than 2^48 rows: the index lives in 48 bits of the id.
-pub(crate) const MAX_ROWS: u64 = 1 << 48;
+pub(crate) const MAX_ROWS: u64 = 1 << 47;
 
 /// `2025-01-01T00:00:00Z`: the newest `createdon`/`modifiedon` unless a spec says otherwise.
 pub(crate) const DEFAULT_NEWEST: i64 = 1_735_689_600;
@@ -89,21 +89,24 @@ impl GeneratorSpec {
 
 /// The id of generated row `index` of `table`.
 ///
-/// It looks like the sequential ids Dataverse hands out (`5b4ced1c-88e1-ee11-904c-6045bd05e9d4`:
-/// a `…11` third group, an RFC 4122 variant, an Azure MAC as node); the node, third and fourth
-/// groups are fixed per (seed, table) and the first 48 bits are the index, mixed reversibly.
-/// Indices at or above [`MAX_ROWS`] wrap.
+/// Ids are sequential, like the ids Dataverse hands out (`5b4ced1c-88e1-ee11-904c-6045bd05e9d4`:
+/// a `…11` third group, an RFC 4122 variant, an Azure MAC as node): the node, third and fourth
+/// groups are fixed per (seed, table), and the first 48 bits hold a per-table offset plus the
+/// index, laid out so that SQL Server's `uniqueidentifier` order (bytes 5, 4, 3, 2, 1, 0 after
+/// the fixed ones) is the index order. So a generated table's primary-key order is its index
+/// order, and paging through it needs no sort. Indices at or above [`MAX_ROWS`] wrap.
 pub(crate) fn row_id(seed: u64, table: &str, index: u64) -> Uuid {
     debug_assert!(
         index < MAX_ROWS,
         "row index {index} of `{table}` is too large"
     );
     let key = table_key(seed, table);
-    let mixed = permute(index & MASK_48, key);
+    let value = (key & (MAX_ROWS - 1)) + (index & (MAX_ROWS - 1));
+    let bytes = value.to_be_bytes();
     let (third, fourth) = id_suffix(key);
     Uuid::from_fields(
-        (mixed >> 16) as u32,
-        (mixed & 0xffff) as u16,
+        u32::from_be_bytes([bytes[7], bytes[6], bytes[5], bytes[4]]),
+        u16::from_be_bytes([bytes[3], bytes[2]]),
         third,
         &fourth,
     )
@@ -117,7 +120,10 @@ pub(crate) fn row_index(seed: u64, table: &str, id: Uuid) -> Option<u64> {
     if (third, *fourth) != id_suffix(key) {
         return None;
     }
-    Some(unpermute((u64::from(first) << 16) | u64::from(second), key))
+    let [b5, b4, b3, b2] = first.to_be_bytes();
+    let [b1, b0] = second.to_be_bytes();
+    let value = u64::from_be_bytes([0, 0, b0, b1, b2, b3, b4, b5]);
+    value.checked_sub(key & (MAX_ROWS - 1))
 }
 
 /// Which of `tables` generated `id`, and at which index: tells the target of a customer lookup.
@@ -405,52 +411,6 @@ fn write_json_string(out: &mut Vec<u8>, text: &str) {
 
 // ---------------------------------------------------------------------------------------------
 // Ids: a keyed bijection on 48 bits, and the per-table constant part.
-
-const MASK_48: u64 = MAX_ROWS - 1;
-const MULTIPLIER_1: u64 = 0x9E37_79B9_7F4B; // odd
-const MULTIPLIER_2: u64 = 0xC2B2_AE3D_27D5; // odd
-const INVERSE_1: u64 = inverse_mod_2_48(MULTIPLIER_1);
-const INVERSE_2: u64 = inverse_mod_2_48(MULTIPLIER_2);
-
-/// The multiplicative inverse of an odd number modulo 2^48 (Newton's iteration).
-const fn inverse_mod_2_48(odd: u64) -> u64 {
-    let mut inverse = odd;
-    let mut round = 0;
-    while round < 6 {
-        inverse = inverse.wrapping_mul(2u64.wrapping_sub(odd.wrapping_mul(inverse)));
-        round += 1;
-    }
-    inverse & MASK_48
-}
-
-fn permute(index: u64, key: u64) -> u64 {
-    let mut x = (index ^ key) & MASK_48;
-    x = x.wrapping_mul(MULTIPLIER_1) & MASK_48;
-    x ^= x >> 24;
-    x = x.wrapping_mul(MULTIPLIER_2) & MASK_48;
-    x ^= x >> 17;
-    x ^ ((key >> 16) & MASK_48)
-}
-
-fn unpermute(mixed: u64, key: u64) -> u64 {
-    let mut x = (mixed ^ (key >> 16)) & MASK_48;
-    x = undo_shift_xor(x, 17);
-    x = x.wrapping_mul(INVERSE_2) & MASK_48;
-    x = undo_shift_xor(x, 24);
-    x = x.wrapping_mul(INVERSE_1) & MASK_48;
-    (x ^ key) & MASK_48
-}
-
-/// Inverts `x ^= x >> shift` on 48-bit values.
-fn undo_shift_xor(value: u64, shift: u32) -> u64 {
-    let mut x = value;
-    let mut recovered = shift;
-    while recovered < 48 {
-        x = value ^ (x >> shift);
-        recovered += shift;
-    }
-    x
-}
 
 /// Third group and the last eight bytes of a (seed, table)'s ids.
 fn id_suffix(key: u64) -> (u16, [u8; 8]) {

@@ -1,4 +1,116 @@
-//! A fake Dataverse Web API (being written; see issue 3).
+//! A fake Dataverse Web API for app-only clients: bearer tokens checked against the issuer's
+//! JWKS, application users, security roles with depth, functions, metadata and OData queries
+//! with paging, service protection limits and the real error envelope and codes (see
+//! `shared/reference/dataverse.md`).
+//!
+//! Start at [`service`] (to mount on a shared listener) or [`spawn`]. Invariant: this crate
+//! knows nothing of the fake Entra ID; it trusts whatever keys its [`Config`] names.
 
+mod auth;
+mod catalog;
+mod config;
+mod data;
+mod functions;
+mod generator;
+mod metadata;
 mod odata;
+mod response;
+mod routes;
 pub mod schema;
+mod security;
+mod state;
+
+use std::sync::Arc;
+
+pub use config::{
+    ApplicationUser, BusinessUnit, Config, Depth, Environment, SecurityRole,
+    ServiceProtectionLimits, Switches, Table, TableData,
+};
+
+use fake_core::{HostPattern, Mount, ServerConfig, ServerHandle};
+
+/// Everything that can go wrong while building or starting the fake.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration contradicts itself.
+    #[error("invalid fake Dataverse configuration: {0}")]
+    Config(String),
+    /// The shared server runtime failed.
+    #[error(transparent)]
+    Core(#[from] fake_core::Error),
+}
+
+/// The fake as a [`fake_core::Service`].
+pub struct Dataverse {
+    state: state::State,
+}
+
+impl std::fmt::Debug for Dataverse {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Dataverse")
+            .field("hosts", &self.state.hosts())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dataverse {
+    /// Every host served: each environment's web host and its `.api.` host.
+    pub fn hosts(&self) -> Vec<String> {
+        self.state.hosts()
+    }
+}
+
+impl fake_core::Service for Dataverse {
+    fn name(&self) -> &str {
+        "dataverse"
+    }
+
+    fn call(
+        &self,
+        request: http::Request<bytes::Bytes>,
+    ) -> fake_core::BoxFuture<'_, http::Response<http_body_util::Full<bytes::Bytes>>> {
+        Box::pin(async move { routes::handle(&self.state, request) })
+    }
+}
+
+/// Validates `config` and builds the service.
+pub fn service(config: Config) -> Result<Arc<Dataverse>, Error> {
+    Ok(Arc::new(Dataverse {
+        state: state::State::new(config)?,
+    }))
+}
+
+/// The service and its hosts, ready for a shared listener.
+pub fn mount(config: Config) -> Result<Mount, Error> {
+    let dataverse = service(config)?;
+    let hosts = dataverse
+        .hosts()
+        .iter()
+        .map(|host| HostPattern::parse(host))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Mount {
+        hosts,
+        service: dataverse,
+    })
+}
+
+#[cfg(test)]
+mod tests;
+
+/// Starts a server on `127.0.0.1:0` that serves only this fake.
+pub async fn spawn(config: Config) -> Result<ServerHandle, Error> {
+    let clock = config.clock.clone();
+    let mut server_config = ServerConfig::new(vec![mount(config)?]);
+    server_config.clock = clock;
+    Ok(fake_core::spawn(server_config).await?)
+}
+
+/// `contoso.crm.dynamics.com` → `contoso.api.crm.dynamics.com`.
+pub fn api_host(host: &str) -> String {
+    let host = host.to_ascii_lowercase();
+    match host.split_once('.') {
+        Some((org, rest)) if !rest.starts_with("api.") => format!("{org}.api.{rest}"),
+        _ => host,
+    }
+}

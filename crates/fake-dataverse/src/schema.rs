@@ -60,9 +60,9 @@ pub enum Ownership {
     BusinessOwned,
 }
 
-/// One column (attribute).
+/// One column (attribute). Unknown fields are refused by [`ColumnKind`] (serde cannot combine
+/// `deny_unknown_fields` with the flattened kind here).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ColumnDefinition {
     /// `name`, `revenue`, `primarycontactid` (lookups are exposed as `_primarycontactid_value`).
     pub logical_name: String,
@@ -139,12 +139,17 @@ pub struct OptionValue {
     pub value: i32,
     /// The label (English, 1033).
     pub label: String,
+    /// For `statuscode` options: the `statecode` value this status belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<i32>,
 }
 
 impl TableDefinition {
     /// The column named `logical_name`, or the lookup whose Web API name is `_<name>_value`.
     pub fn column(&self, name: &str) -> Option<&ColumnDefinition> {
-        self.columns.iter().find(|column| column.web_api_name() == name)
+        self.columns
+            .iter()
+            .find(|column| column.web_api_name() == name)
     }
 }
 
@@ -152,7 +157,9 @@ impl ColumnDefinition {
     /// The property name on the wire: `_<name>_value` for lookups and owners, else the name.
     pub fn web_api_name(&self) -> String {
         match self.kind {
-            ColumnKind::Lookup { .. } | ColumnKind::Owner => format!("_{}_value", self.logical_name),
+            ColumnKind::Lookup { .. } | ColumnKind::Owner => {
+                format!("_{}_value", self.logical_name)
+            }
             _ => self.logical_name.clone(),
         }
     }

@@ -1,0 +1,250 @@
+//! What a fake Dataverse knows: its environments (organization, business units, security roles,
+//! application users, tables and their data, service protection limits), the signing keys it
+//! trusts, and a switch for every behaviour the public evidence leaves open (each marked
+//! UNCONFIRMED in its doc comment).
+
+use std::collections::BTreeMap;
+
+use fake_core::{Clock, IdGenerator};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::schema::TableDefinition;
+
+/// Everything one fake Dataverse instance serves.
+#[derive(Debug)]
+pub struct Config {
+    /// The environments (organizations), each on its own host names.
+    pub environments: Vec<Environment>,
+    /// The JWKS document of the token issuer (what `fake-entra` publishes at
+    /// `/common/discovery/keys`); tokens are verified against these keys only.
+    pub trusted_keys: jsonwebtoken::jwk::JwkSet,
+    /// The Entra authority host named in `WWW-Authenticate` challenges.
+    pub authority_host: String,
+    /// The v1 issuer host: tokens must carry `iss = https://{host}/{tenant}/`.
+    pub issuer_host: String,
+    /// Behaviours the evidence leaves open.
+    pub switches: Switches,
+    /// The clock for token lifetimes, throttling windows and timestamps.
+    pub clock: Clock,
+    /// The source of request ids (`REQ_ID`).
+    pub ids: IdGenerator,
+}
+
+impl Config {
+    /// A config trusting `trusted_keys`, for the public cloud, with no environments.
+    pub fn new(trusted_keys: jsonwebtoken::jwk::JwkSet) -> Config {
+        Config {
+            environments: Vec::new(),
+            trusted_keys,
+            authority_host: "login.microsoftonline.com".to_owned(),
+            issuer_host: "sts.windows.net".to_owned(),
+            switches: Switches::default(),
+            clock: Clock::system(),
+            ids: IdGenerator::from_entropy(),
+        }
+    }
+}
+
+/// Choices where the real service's behaviour is UNCONFIRMED (reference/dataverse.md §12).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Switches {
+    /// Code for a disabled application user: `0x80040225` (default) or `0x80072560`.
+    pub disabled_user_code: String,
+    /// Code for an application user without any role: `0x80040220` (default) or `0x80042f09`.
+    pub zero_roles_code: String,
+    /// Whether `WhoAmI` succeeds for an application user without any role (default: yes).
+    pub whoami_without_roles: bool,
+    /// Code for an unknown property in a query: `0x80060888` (default) or `0x0`.
+    pub property_not_found_code: String,
+    /// Code for an unknown entity set or function: `0x8006088a` (default) or `0x80060888`.
+    pub segment_not_found_code: String,
+    /// Whether 429 bodies carry the hex code (`0x80072322`, default) or the decimal one
+    /// (`-2147015902`) the .NET client compares against.
+    pub throttle_code_decimal: bool,
+    /// `accessMode` text for application users in privilege errors (`4 Non-interactive`).
+    pub access_mode_text: String,
+}
+
+impl Default for Switches {
+    fn default() -> Switches {
+        Switches {
+            disabled_user_code: "0x80040225".to_owned(),
+            zero_roles_code: "0x80040220".to_owned(),
+            whoami_without_roles: true,
+            property_not_found_code: "0x80060888".to_owned(),
+            segment_not_found_code: "0x8006088a".to_owned(),
+            throttle_code_decimal: false,
+            access_mode_text: "4 Non-interactive".to_owned(),
+        }
+    }
+}
+
+/// One Dataverse environment (organization).
+#[derive(Debug)]
+pub struct Environment {
+    /// The web host, `contoso.crm.dynamics.com`; `contoso.api.crm.dynamics.com` is served too.
+    pub host: String,
+    /// The tenant whose tokens it accepts.
+    pub tenant_id: Uuid,
+    /// `OrganizationId`.
+    pub organization_id: Uuid,
+    /// `FriendlyName`.
+    pub friendly_name: String,
+    /// `UniqueName`.
+    pub unique_name: String,
+    /// `EnvironmentId` (`Default-{tenant}` for a tenant's default environment).
+    pub environment_id: String,
+    /// `OrganizationVersion` and `RetrieveVersion`.
+    pub version: String,
+    /// `Geo` (`NA`, `EMEA`, ...).
+    pub geo: String,
+    /// Administration mode: only System Administrators and System Customizers get in.
+    pub admin_mode: bool,
+    /// Business units; exactly one has no parent (the root).
+    pub business_units: Vec<BusinessUnit>,
+    /// Security roles.
+    pub roles: Vec<SecurityRole>,
+    /// Application users (one per app registration).
+    pub application_users: Vec<ApplicationUser>,
+    /// Tables and their rows.
+    pub tables: Vec<Table>,
+    /// Seed of the row generator for every generated table of this environment.
+    pub data_seed: u64,
+    /// Service protection limits.
+    pub limits: ServiceProtectionLimits,
+}
+
+/// A business unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BusinessUnit {
+    /// `businessunitid`.
+    pub id: Uuid,
+    /// `name`.
+    pub name: String,
+    /// The parent; `None` for the root.
+    pub parent: Option<Uuid>,
+}
+
+/// How far a privilege reaches (reference/dataverse.md §4.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Depth {
+    /// Rows the principal owns (UI: User).
+    Basic,
+    /// Rows in the principal's business unit (UI: Business Unit).
+    Local,
+    /// The principal's business unit and its descendants (UI: Parent: Child Business Units).
+    Deep,
+    /// Every row (UI: Organization).
+    Global,
+}
+
+impl Depth {
+    /// The name `RetrieveUserPrivileges` uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Depth::Basic => "Basic",
+            Depth::Local => "Local",
+            Depth::Deep => "Deep",
+            Depth::Global => "Global",
+        }
+    }
+
+    /// Parses `Basic`, `Local`, `Deep`, `Global` (or the UI names).
+    pub fn parse(text: &str) -> Option<Depth> {
+        match text.to_ascii_lowercase().as_str() {
+            "basic" | "user" => Some(Depth::Basic),
+            "local" | "businessunit" | "business unit" => Some(Depth::Local),
+            "deep" | "parent: child business units" | "parentchild" => Some(Depth::Deep),
+            "global" | "organization" => Some(Depth::Global),
+            _ => None,
+        }
+    }
+}
+
+/// A security role: privilege name → depth.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecurityRole {
+    /// `roleid`.
+    pub id: Uuid,
+    /// `name` (`Service Reader`).
+    pub name: String,
+    /// The business unit the role belongs to (roles come from the user's BU).
+    pub business_unit: Uuid,
+    /// `_roletemplateid_value` of predefined roles.
+    pub template_id: Option<Uuid>,
+    /// `prvReadAccount` → `Global`.
+    pub privileges: BTreeMap<String, Depth>,
+}
+
+/// An application user: the Dataverse identity of an app registration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplicationUser {
+    /// `systemuserid` (`UserId` of WhoAmI).
+    pub id: Uuid,
+    /// `applicationid`: the client id tokens carry as `appid`.
+    pub application_id: Uuid,
+    /// `azureactivedirectoryobjectid`: the service principal's object id.
+    pub object_id: Option<Uuid>,
+    /// `fullname` (`# MultiSource Importer`).
+    pub full_name: String,
+    /// The business unit it lives in.
+    pub business_unit: Uuid,
+    /// Its roles (ids of [`SecurityRole`]s).
+    pub roles: Vec<Uuid>,
+    /// `isdisabled` is false.
+    pub enabled: bool,
+}
+
+/// A table and where its rows come from.
+#[derive(Clone, Debug)]
+pub struct Table {
+    /// The definition (columns, names, OTC).
+    pub definition: TableDefinition,
+    /// The rows.
+    pub data: TableData,
+}
+
+/// Where a table's rows come from.
+#[derive(Clone, Debug)]
+pub enum TableData {
+    /// Rows given in full (keyed by Web API property name). For `systemuser`, `role` and
+    /// `businessunit` the environment's application users, roles and business units are
+    /// rows too, before these.
+    Rows(Vec<Map<String, Value>>),
+    /// `count` rows made on demand by the deterministic generator (seeded by
+    /// [`Environment::data_seed`]); memory does not grow with `count`.
+    Generated {
+        /// How many rows the table has.
+        count: u64,
+    },
+}
+
+/// Service protection limits per user, on a sliding window of the injected clock
+/// (reference/dataverse.md §9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServiceProtectionLimits {
+    /// Requests per window (6000).
+    pub requests: u32,
+    /// The window in seconds (300).
+    pub window_seconds: u32,
+    /// Combined execution time per window in milliseconds (1,200,000).
+    pub execution_milliseconds: u64,
+    /// Simulated execution time each request costs, in milliseconds (0: the execution-time
+    /// limit never trips unless a scenario sets a cost). The fake's own time is not Dataverse's.
+    pub execution_milliseconds_per_request: u64,
+    /// Concurrent requests (52).
+    pub concurrent: u32,
+}
+
+impl Default for ServiceProtectionLimits {
+    fn default() -> ServiceProtectionLimits {
+        ServiceProtectionLimits {
+            requests: 6000,
+            window_seconds: 300,
+            execution_milliseconds: 1_200_000,
+            execution_milliseconds_per_request: 0,
+            concurrent: 52,
+        }
+    }
+}

@@ -1,0 +1,868 @@
+//! Table rows: where they come from (given rows, the environment's own users, roles and
+//! business units, or the deterministic generator), what the caller may see (privilege check,
+//! then row access by depth), and the answers built from them: lists with `$select`, `$filter`,
+//! `$orderby`, `$top`, `$count`, `$expand`, formatted values and paging; single rows; `/$count`;
+//! `RetrievePrincipalAccess`.
+//!
+//! Generated tables stream in index order, which is also their primary-key order, so paging
+//! through a million rows costs memory for one page only. Any other order sorts the table.
+
+use http::{HeaderValue, StatusCode, header};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::config::{Environment, Table, TableData};
+use crate::functions::{Answer, Call};
+use crate::generator::{GeneratorSpec, Owner, RowGenerator, row_index};
+use crate::odata::paging::{PagingCookie, next_link};
+use crate::odata::prefer::{Answering, MAX_PAGE_SIZE, Prefer};
+use crate::odata::select::ExpandKind;
+use crate::odata::{self, Query, QueryError, QueryOptions, Row};
+use crate::response::{self, ApiError};
+use crate::schema::{ColumnKind, TableDefinition};
+use crate::security::{Operation, Reach};
+
+/// `$count` and `/$count` never report more than this (reference §8.3).
+const COUNT_LIMIT: usize = 5000;
+
+/// Collection expands over generated tables larger than this are refused rather than scanned.
+const EXPAND_SCAN_LIMIT: u64 = 10_000;
+
+pub(crate) fn table_by_logical_name<'a>(
+    environment: &'a Environment,
+    name: &str,
+) -> Option<&'a Table> {
+    environment
+        .tables
+        .iter()
+        .find(|table| table.definition.logical_name == name)
+}
+
+fn table_by_set<'a>(call: &Call<'a>, set: &str) -> Result<&'a Table, ApiError> {
+    call.environment
+        .tables
+        .iter()
+        .find(|table| table.definition.entity_set_name == set)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                call.state.config.switches.segment_not_found_code.clone(),
+                "ResourceNotFound",
+                format!("Resource not found for the segment '{set}'."),
+            )
+        })
+}
+
+fn query_error(error: QueryError) -> ApiError {
+    ApiError::new(
+        StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST),
+        error.code,
+        if error.status == 501 {
+            "NotSupported"
+        } else {
+            "BadRequest"
+        },
+        error.message,
+    )
+}
+
+/// The owner of rows that no application user owns: one per business unit, stable ids.
+fn unit_owner(environment: &Environment, unit: Uuid) -> Uuid {
+    Uuid::new_v5(
+        &environment.organization_id,
+        format!("d365-harness:owner:{unit}").as_bytes(),
+    )
+}
+
+/// Owners generated rows are spread over: every business unit's owner, then the application
+/// users (so Basic depth sees some rows).
+fn owners(environment: &Environment) -> Vec<Owner> {
+    environment
+        .business_units
+        .iter()
+        .map(|unit| Owner {
+            owner_id: unit_owner(environment, unit.id),
+            business_unit_id: unit.id,
+        })
+        .chain(environment.application_users.iter().map(|user| Owner {
+            owner_id: user.id,
+            business_unit_id: user.business_unit,
+        }))
+        .collect()
+}
+
+/// The generator spec of an environment: its seed, counts, given ids and owners.
+fn spec(environment: &Environment) -> GeneratorSpec {
+    let mut spec = GeneratorSpec::new(environment.data_seed);
+    for table in &environment.tables {
+        let name = table.definition.logical_name.clone();
+        match &table.data {
+            TableData::Generated { count } => {
+                spec.row_counts.insert(name, *count);
+            }
+            TableData::Rows(_) => {
+                let ids = given_rows(environment, table)
+                    .iter()
+                    .filter_map(|row| primary_key(&table.definition, row))
+                    .collect();
+                spec.given_rows.insert(name, ids);
+            }
+        }
+    }
+    spec.owners = owners(environment);
+    spec
+}
+
+fn primary_key(table: &TableDefinition, row: &Row) -> Option<Uuid> {
+    row.get(&table.primary_id_attribute)
+        .and_then(Value::as_str)
+        .and_then(|id| Uuid::try_parse(id).ok())
+}
+
+/// Rows that are not generated: the environment's own users, roles and business units for
+/// those tables, then the rows the config gives.
+fn given_rows(environment: &Environment, table: &Table) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let object = |value: Value| match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    match table.definition.logical_name.as_str() {
+        "systemuser" => {
+            for user in &environment.application_users {
+                rows.push(object(json!({
+                    "systemuserid": user.id,
+                    "fullname": user.full_name,
+                    "applicationid": user.application_id,
+                    "azureactivedirectoryobjectid": user.object_id,
+                    "isdisabled": !user.enabled,
+                    "accessmode": 4,
+                    "_businessunitid_value": user.business_unit,
+                    "_owningbusinessunit_value": user.business_unit,
+                })));
+            }
+            for unit in &environment.business_units {
+                rows.push(object(json!({
+                    "systemuserid": unit_owner(environment, unit.id),
+                    "fullname": format!("{} Records Owner", unit.name),
+                    "applicationid": null,
+                    "azureactivedirectoryobjectid": null,
+                    "isdisabled": false,
+                    "accessmode": 0,
+                    "_businessunitid_value": unit.id,
+                    "_owningbusinessunit_value": unit.id,
+                })));
+            }
+        }
+        "role" => {
+            for role in &environment.roles {
+                rows.push(object(json!({
+                    "roleid": role.id,
+                    "name": role.name,
+                    "_businessunitid_value": role.business_unit,
+                    "_roletemplateid_value": role.template_id,
+                    "_owningbusinessunit_value": role.business_unit,
+                })));
+            }
+        }
+        "businessunit" => {
+            for unit in &environment.business_units {
+                rows.push(object(json!({
+                    "businessunitid": unit.id,
+                    "name": unit.name,
+                    "_parentbusinessunitid_value": unit.parent,
+                    "_owningbusinessunit_value": unit.id,
+                })));
+            }
+        }
+        _ => {}
+    }
+    if let TableData::Rows(given) = &table.data {
+        rows.extend(given.iter().cloned());
+    }
+    rows
+}
+
+/// One table's rows as the answers read them.
+enum Source<'a> {
+    Given(Vec<Row>),
+    Generated {
+        generator: RowGenerator<'a>,
+        count: u64,
+        seed: u64,
+    },
+}
+
+impl<'a> Source<'a> {
+    fn new(environment: &'a Environment, table: &'a Table, spec: &'a GeneratorSpec) -> Source<'a> {
+        match &table.data {
+            TableData::Generated { count } => Source::Generated {
+                generator: RowGenerator::new(spec, &table.definition),
+                count: *count,
+                seed: spec.seed,
+            },
+            TableData::Rows(_) => Source::Given(given_rows(environment, table)),
+        }
+    }
+
+    /// The row with primary key `id`.
+    fn find(&self, table: &TableDefinition, id: Uuid) -> Option<Row> {
+        match self {
+            Source::Given(rows) => rows
+                .iter()
+                .find(|row| primary_key(table, row) == Some(id))
+                .cloned(),
+            Source::Generated {
+                generator,
+                count,
+                seed,
+            } => row_index(*seed, &table.logical_name, id)
+                .filter(|index| index < count)
+                .map(|index| generator.row(index)),
+        }
+    }
+
+    fn len(&self) -> u64 {
+        match self {
+            Source::Given(rows) => rows.len() as u64,
+            Source::Generated { count, .. } => *count,
+        }
+    }
+
+    /// Every row, in source order.
+    fn rows(&self) -> Box<dyn Iterator<Item = Row> + '_> {
+        match self {
+            Source::Given(rows) => Box::new(rows.iter().cloned()),
+            Source::Generated {
+                generator, count, ..
+            } => Box::new((0..*count).map(|index| generator.row(index))),
+        }
+    }
+}
+
+/// The caller's read reach on `table` (privilege check first).
+fn read_reach(call: &Call<'_>, table: &TableDefinition) -> Result<Reach, ApiError> {
+    let depth = call
+        .principal
+        .check(table, Operation::Read, &call.state.config.switches)?;
+    Ok(call.principal.reach(depth))
+}
+
+fn query_options(call: &Call<'_>) -> QueryOptions {
+    QueryOptions {
+        error_code: call.state.config.switches.property_not_found_code.clone(),
+        ..QueryOptions::default()
+    }
+}
+
+/// `GET {set}`.
+pub(crate) fn list(call: &Call<'_>, set: &str) -> Answer {
+    let environment = call.environment;
+    let table = table_by_set(call, set)?;
+    let definition = &table.definition;
+    let reach = read_reach(call, definition)?;
+    let lookup =
+        |name: &str| table_by_logical_name(environment, name).map(|table| &table.definition);
+    let query = odata::parse_query(call.query, definition, &lookup, &query_options(call))
+        .map_err(query_error)?;
+    let prefer = Prefer::parse([call.prefer]);
+    let paged = prefer.max_page_size.is_some();
+    // `$top` with `odata.maxpagesize` is ignored, as the current paging doc says.
+    let page_size = if paged {
+        prefer.page_size() as usize
+    } else {
+        query.top.unwrap_or(MAX_PAGE_SIZE) as usize
+    };
+    let spec = spec(environment);
+    let source = Source::new(environment, table, &spec);
+    let visible = |row: &Row| reach.allows(row) && query.matches(row);
+
+    let mut page: Vec<Row> = Vec::with_capacity(page_size.min(1024) + 1);
+    let count = query.count.then(|| {
+        source
+            .rows()
+            .filter(|row| visible(row))
+            .take(COUNT_LIMIT)
+            .count()
+    });
+    match &source {
+        Source::Generated {
+            generator,
+            count: total,
+            seed,
+        } if query.order_by.is_primary_key_order() => {
+            let start = match &query.skip_token {
+                Some(cookie) => row_index(*seed, &definition.logical_name, cookie.last)
+                    .filter(|index| index < total)
+                    .map(|index| index + 1)
+                    .ok_or_else(|| stale_skiptoken(cookie))?,
+                None => 0,
+            };
+            for index in start..*total {
+                let row = generator.row(index);
+                if visible(&row) {
+                    page.push(row);
+                    if page.len() > page_size {
+                        break;
+                    }
+                }
+            }
+        }
+        _ => {
+            let mut rows: Vec<Row> = source.rows().filter(|row| visible(row)).collect();
+            rows.sort_by_cached_key(|row| query.order_by.sort_key(row));
+            let start = match &query.skip_token {
+                Some(cookie) => rows
+                    .iter()
+                    .position(|row| primary_key(definition, row) == Some(cookie.last))
+                    .map(|position| position + 1)
+                    .ok_or_else(|| stale_skiptoken(cookie))?,
+                None => 0,
+            };
+            page.extend(rows.into_iter().skip(start).take(page_size + 1));
+        }
+    }
+    let more = paged && page.len() > page_size;
+    page.truncate(page_size);
+
+    let next = more
+        .then(|| {
+            let first = page.first().and_then(|row| primary_key(definition, row))?;
+            let last = page.last().and_then(|row| primary_key(definition, row))?;
+            let page_number = query
+                .skip_token
+                .as_ref()
+                .map_or(1, |cookie| cookie.page_number)
+                + 1;
+            let cookie = PagingCookie {
+                page_number,
+                last,
+                first,
+            };
+            Some(next_link(
+                &format!("{}/{set}", call.exchange.base),
+                call.query,
+                &cookie,
+                &definition.primary_id_attribute,
+            ))
+        })
+        .flatten();
+
+    let mut body = String::with_capacity(256 + page.len() * 512);
+    body.push_str("{\"@odata.context\":");
+    let context = match query.context_properties() {
+        Some(properties) => format!("{}/$metadata#{set}{properties}", call.exchange.base),
+        None => format!("{}/$metadata#{set}", call.exchange.base),
+    };
+    push_json(&mut body, &Value::String(context));
+    if let Some(count) = count {
+        body.push_str(&format!(",\"@odata.count\":{count}"));
+    }
+    body.push_str(",\"value\":[");
+    let shaper = Shaper::new(call, &prefer, &spec)?;
+    for (position, row) in page.iter().enumerate() {
+        if position > 0 {
+            body.push(',');
+        }
+        let shaped = shaper.shape(definition, row, &query)?;
+        push_json(&mut body, &Value::Object(shaped));
+    }
+    body.push(']');
+    if let Some(next) = next {
+        body.push_str(",\"@odata.nextLink\":");
+        push_json(&mut body, &Value::String(next));
+    }
+    body.push('}');
+    let mut response = response::json(StatusCode::OK, body.into_bytes(), call.exchange);
+    if let Some(applied) = prefer.preference_applied(Answering::Query)
+        && let Ok(value) = HeaderValue::from_str(&applied)
+    {
+        response.headers_mut().insert("preference-applied", value);
+    }
+    Ok(response)
+}
+
+fn stale_skiptoken(cookie: &PagingCookie) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "0x80060888",
+        "BadRequest",
+        format!(
+            "The $skiptoken names row {{{}}}, which is not in this result set; start again without $skiptoken.",
+            cookie.last.to_string().to_uppercase()
+        ),
+    )
+}
+
+fn push_json(body: &mut String, value: &Value) {
+    body.push_str(&serde_json::to_string(value).unwrap_or_default());
+}
+
+/// Turns stored rows into answered rows: projection, `@odata.etag`, formatted values, expands.
+struct Shaper<'a> {
+    call: &'a Call<'a>,
+    spec: &'a GeneratorSpec,
+    formatted: bool,
+    lookup_names: bool,
+}
+
+impl<'a> Shaper<'a> {
+    fn new(
+        call: &'a Call<'a>,
+        prefer: &Prefer,
+        spec: &'a GeneratorSpec,
+    ) -> Result<Shaper<'a>, ApiError> {
+        Ok(Shaper {
+            call,
+            spec,
+            formatted: prefer.includes_annotation("OData.Community.Display.V1.FormattedValue"),
+            lookup_names: prefer.includes_annotation("Microsoft.Dynamics.CRM.lookuplogicalname"),
+        })
+    }
+
+    fn shape(
+        &self,
+        table: &TableDefinition,
+        row: &Row,
+        query: &Query,
+    ) -> Result<Map<String, Value>, ApiError> {
+        let projected = query.project(row);
+        let mut shaped = Map::new();
+        if let Some(version) = row.get("versionnumber").and_then(Value::as_i64) {
+            shaped.insert("@odata.etag".into(), json!(format!("W/\"{version}\"")));
+        }
+        for (name, value) in projected {
+            if !value.is_null()
+                && let Some(column) = table.column(&name)
+            {
+                self.annotate(&mut shaped, &name, &column.kind, &value);
+            }
+            shaped.insert(name, value);
+        }
+        for expand in &query.expand {
+            let expanded = self.expand(table, row, expand)?;
+            shaped.insert(expand.navigation.clone(), expanded);
+        }
+        Ok(shaped)
+    }
+
+    fn annotate(
+        &self,
+        shaped: &mut Map<String, Value>,
+        name: &str,
+        kind: &ColumnKind,
+        value: &Value,
+    ) {
+        let formatted = match kind {
+            ColumnKind::Picklist { options }
+            | ColumnKind::State { options }
+            | ColumnKind::Status { options } => value
+                .as_i64()
+                .and_then(|number| {
+                    options
+                        .iter()
+                        .find(|option| i64::from(option.value) == number)
+                })
+                .map(|option| option.label.clone()),
+            ColumnKind::Money => value.as_f64().map(format_money),
+            ColumnKind::Boolean => value
+                .as_bool()
+                .map(|flag| if flag { "Yes" } else { "No" }.to_owned()),
+            ColumnKind::DateTime => value.as_str().and_then(format_date_time),
+            ColumnKind::Integer | ColumnKind::BigInt => value.as_i64().map(format_number),
+            ColumnKind::Lookup { targets } => {
+                if self.lookup_names
+                    && let Some(target) = self.lookup_target(targets, value)
+                {
+                    shaped.insert(
+                        format!("{name}@Microsoft.Dynamics.CRM.lookuplogicalname"),
+                        json!(target.0),
+                    );
+                }
+                self.lookup_target(targets, value)
+                    .and_then(|(_, name)| name)
+            }
+            _ => None,
+        };
+        if self.formatted
+            && let Some(formatted) = formatted
+        {
+            shaped.insert(
+                format!("{name}@OData.Community.Display.V1.FormattedValue"),
+                json!(formatted),
+            );
+        }
+    }
+
+    /// The table a lookup value points to, and the primary name of the row there.
+    fn lookup_target(&self, targets: &[String], value: &Value) -> Option<(String, Option<String>)> {
+        let id = value.as_str().and_then(|id| Uuid::try_parse(id).ok())?;
+        for target in targets {
+            let Some(table) = table_by_logical_name(self.call.environment, target) else {
+                continue;
+            };
+            let source = Source::new(self.call.environment, table, self.spec);
+            if let Some(row) = source.find(&table.definition, id) {
+                let name = row
+                    .get(&table.definition.primary_name_attribute)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                return Some((target.clone(), name));
+            }
+        }
+        None
+    }
+
+    fn expand(
+        &self,
+        table: &TableDefinition,
+        row: &Row,
+        expand: &odata::select::Expand,
+    ) -> Result<Value, ApiError> {
+        let environment = self.call.environment;
+        let target = table_by_logical_name(environment, &expand.target).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "0x80040216",
+                "NotSupported",
+                format!(
+                    "Expanding '{}' needs the table '{}', which this environment does not have.",
+                    expand.navigation, expand.target
+                ),
+            )
+        })?;
+        let reach = read_reach(self.call, &target.definition)?;
+        let source = Source::new(environment, target, self.spec);
+        let shape_related = |related: &Row| {
+            let mut shaped = Map::new();
+            if let Some(version) = related.get("versionnumber").and_then(Value::as_i64) {
+                shaped.insert("@odata.etag".into(), json!(format!("W/\"{version}\"")));
+            }
+            shaped.extend(expand.select.project(related));
+            Value::Object(shaped)
+        };
+        match &expand.kind {
+            ExpandKind::Lookup { property } => {
+                let related = row
+                    .get(property)
+                    .and_then(Value::as_str)
+                    .and_then(|id| Uuid::try_parse(id).ok())
+                    .and_then(|id| source.find(&target.definition, id))
+                    .filter(|related| reach.allows(related));
+                Ok(related.as_ref().map_or(Value::Null, shape_related))
+            }
+            ExpandKind::Collection => {
+                let id = primary_key(table, row);
+                let mut related: Vec<Row> = match (
+                    table.logical_name.as_str(),
+                    expand.navigation.as_str(),
+                ) {
+                    ("systemuser", "systemuserroles_association") => {
+                        let roles: Vec<Uuid> = environment
+                            .application_users
+                            .iter()
+                            .find(|user| Some(user.id) == id)
+                            .map(|user| user.roles.clone())
+                            .unwrap_or_default();
+                        source
+                            .rows()
+                            .filter(|role| {
+                                primary_key(&target.definition, role)
+                                    .is_some_and(|role| roles.contains(&role))
+                            })
+                            .collect()
+                    }
+                    ("role", "systemuserroles_association") => {
+                        let users: Vec<Uuid> = environment
+                            .application_users
+                            .iter()
+                            .filter(|user| id.is_some_and(|id| user.roles.contains(&id)))
+                            .map(|user| user.id)
+                            .collect();
+                        source
+                            .rows()
+                            .filter(|user| {
+                                primary_key(&target.definition, user)
+                                    .is_some_and(|user| users.contains(&user))
+                            })
+                            .collect()
+                    }
+                    _ => {
+                        if source.len() > EXPAND_SCAN_LIMIT {
+                            return Err(ApiError::new(
+                                StatusCode::NOT_IMPLEMENTED,
+                                "0x80040216",
+                                "NotSupported",
+                                format!(
+                                    "Expanding '{}' over the {} rows of '{}' is not supported by this fake Dataverse (d365-harness); it scans at most {EXPAND_SCAN_LIMIT} rows.",
+                                    expand.navigation,
+                                    source.len(),
+                                    expand.target
+                                ),
+                            ));
+                        }
+                        let pointing: Vec<String> = target
+                            .definition
+                            .columns
+                            .iter()
+                            .filter(|column| match &column.kind {
+                                ColumnKind::Lookup { targets } => {
+                                    targets.contains(&table.logical_name)
+                                }
+                                _ => false,
+                            })
+                            .map(|column| column.web_api_name())
+                            .collect();
+                        let id = id.map(|id| id.to_string()).unwrap_or_default();
+                        source
+                            .rows()
+                            .filter(|related| {
+                                pointing.iter().any(|name| {
+                                    related.get(name).and_then(Value::as_str) == Some(id.as_str())
+                                })
+                            })
+                            .collect()
+                    }
+                };
+                related.retain(|related| {
+                    reach.allows(related)
+                        && expand
+                            .filter
+                            .as_ref()
+                            .is_none_or(|filter| filter.matches(related))
+                });
+                related.sort_by_cached_key(|related| expand.order_by.sort_key(related));
+                if let Some(top) = expand.top {
+                    related.truncate(top as usize);
+                }
+                Ok(Value::Array(related.iter().map(shape_related).collect()))
+            }
+        }
+    }
+}
+
+/// `$20,000.00` (US English, the base currency dollars).
+fn format_money(amount: f64) -> String {
+    let cents = (amount * 100.0).round() as i64;
+    let sign = if cents < 0 { "-" } else { "" };
+    let cents = cents.abs();
+    format!("{sign}${}.{:02}", format_number(cents / 100), cents % 100)
+}
+
+/// `1200000` → `1,200,000` (US English grouping, as Dataverse prints numbers and limits).
+pub(crate) fn format_number(value: i64) -> String {
+    let digits = value.abs().to_string();
+    let mut grouped = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    if value < 0 {
+        format!("-{grouped}")
+    } else {
+        grouped
+    }
+}
+
+/// `2024-05-01T10:00:00Z` → `5/1/2024 10:00 AM` (US English, UTC).
+fn format_date_time(text: &str) -> Option<String> {
+    let time =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    let (hour, meridiem) = match time.hour() {
+        0 => (12, "AM"),
+        hour @ 1..=11 => (hour, "AM"),
+        12 => (12, "PM"),
+        hour => (hour - 12, "PM"),
+    };
+    Some(format!(
+        "{}/{}/{} {hour}:{:02} {meridiem}",
+        u8::from(time.month()),
+        time.day(),
+        time.year(),
+        time.minute()
+    ))
+}
+
+/// `GET {set}({id})`.
+pub(crate) fn retrieve(call: &Call<'_>, set: &str, id: Uuid) -> Answer {
+    let environment = call.environment;
+    let table = table_by_set(call, set)?;
+    let definition = &table.definition;
+    let reach = read_reach(call, definition)?;
+    for (name, _) in odata::decode_query(call.query) {
+        if matches!(
+            name.as_str(),
+            "$filter" | "$orderby" | "$top" | "$count" | "$skiptoken"
+        ) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "0x80060888",
+                "BadRequest",
+                format!(
+                    "The query option '{name}' is not allowed when retrieving a single row; use $select and $expand."
+                ),
+            ));
+        }
+    }
+    let lookup =
+        |name: &str| table_by_logical_name(environment, name).map(|table| &table.definition);
+    let query = odata::parse_query(call.query, definition, &lookup, &query_options(call))
+        .map_err(query_error)?;
+    let spec = spec(environment);
+    let source = Source::new(environment, table, &spec);
+    let row = source.find(definition, id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "0x80040217",
+            "ObjectDoesNotExist",
+            format!(
+                "Entity '{}' With Id = {id} Does Not Exist",
+                definition.logical_name
+            ),
+        )
+    })?;
+    if !reach.allows(&row) {
+        return Err(call
+            .principal
+            .access_denied(definition, Operation::Read, &row, id, call.host));
+    }
+    let prefer = Prefer::parse([call.prefer]);
+    let shaper = Shaper::new(call, &prefer, &spec)?;
+    let shaped = shaper.shape(definition, &row, &query)?;
+    let context = match query.context_properties() {
+        Some(properties) => format!("{}/$metadata#{set}{properties}/$entity", call.exchange.base),
+        None => format!("{}/$metadata#{set}/$entity", call.exchange.base),
+    };
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), json!(context));
+    body.extend(shaped);
+    let etag = body
+        .get("@odata.etag")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let mut response = response::json(
+        StatusCode::OK,
+        serde_json::to_vec(&Value::Object(body)).unwrap_or_default(),
+        call.exchange,
+    );
+    if let Some(etag) = etag
+        && let Ok(value) = HeaderValue::from_str(&etag)
+    {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    Ok(response)
+}
+
+/// `GET {set}/$count`: the rows the caller can see, up to 5000 (cap UNCONFIRMED for `/$count`).
+pub(crate) fn count(call: &Call<'_>, set: &str) -> Answer {
+    let environment = call.environment;
+    let table = table_by_set(call, set)?;
+    let reach = read_reach(call, &table.definition)?;
+    let spec = spec(environment);
+    let source = Source::new(environment, table, &spec);
+    let count = source
+        .rows()
+        .filter(|row| reach.allows(row))
+        .take(COUNT_LIMIT)
+        .count();
+    Ok(response::text(
+        StatusCode::OK,
+        count.to_string(),
+        call.exchange,
+    ))
+}
+
+/// `systemusers({id})/Microsoft.Dynamics.CRM.RetrievePrincipalAccess(Target=@p1)` with
+/// `@p1={'@odata.id':'accounts(<id>)'}`: the access rights the user's roles give on the row.
+pub(crate) fn retrieve_principal_access(call: &Call<'_>, user_id: Uuid) -> Answer {
+    let environment = call.environment;
+    if user_id != call.principal.user.id
+        && let Some(systemuser) = table_by_logical_name(environment, "systemuser")
+    {
+        read_reach(call, &systemuser.definition)?;
+    }
+    let user = environment
+        .application_users
+        .iter()
+        .find(|user| user.id == user_id)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "0x80040217",
+                "ObjectDoesNotExist",
+                format!("Entity 'systemuser' With Id = {user_id} Does Not Exist"),
+            )
+        })?;
+    let target = odata::decode_query(call.query)
+        .into_iter()
+        .find(|(name, _)| name == "@p1")
+        .map(|(_, value)| value)
+        .unwrap_or_default();
+    let reference = target
+        .split("'@odata.id':'")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .map(|reference| reference.rsplit('/').next().unwrap_or(reference).to_owned());
+    let parsed = reference.as_deref().and_then(|reference| {
+        let (set, key) = reference.split_once('(')?;
+        let id = Uuid::try_parse(key.strip_suffix(')')?).ok()?;
+        Some((set.to_owned(), id))
+    });
+    let Some((set, row_id)) = parsed else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "0x80060888",
+            "BadRequest",
+            "RetrievePrincipalAccess needs Target=@p1 with @p1={'@odata.id':'<entityset>(<id>)'}.",
+        ));
+    };
+    let table = table_by_set(call, &set)?;
+    let spec = spec(environment);
+    let source = Source::new(environment, table, &spec);
+    let row = source.find(&table.definition, row_id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "0x80040217",
+            "ObjectDoesNotExist",
+            format!(
+                "Entity '{}' With Id = {row_id} Does Not Exist",
+                table.definition.logical_name
+            ),
+        )
+    })?;
+    let principal = crate::security::Principal::new(user, environment);
+    let rights: Vec<&str> = [
+        ("Read", "ReadAccess"),
+        ("Write", "WriteAccess"),
+        ("Append", "AppendAccess"),
+        ("AppendTo", "AppendToAccess"),
+        ("Create", "CreateAccess"),
+        ("Delete", "DeleteAccess"),
+        ("Share", "ShareAccess"),
+        ("Assign", "AssignAccess"),
+    ]
+    .into_iter()
+    .filter(|(verb, _)| {
+        principal
+            .depth(&format!("prv{verb}{}", table.definition.privilege_stem))
+            .is_some_and(|depth| principal.reach(depth).allows(&row))
+    })
+    .map(|(_, right)| right)
+    .collect();
+    let rights = if rights.is_empty() {
+        "None".to_owned()
+    } else {
+        rights.join(", ")
+    };
+    let body = json!({
+        "@odata.context": format!("{}/$metadata#Microsoft.Dynamics.CRM.RetrievePrincipalAccessResponse", call.exchange.base),
+        "AccessRights": rights,
+    });
+    Ok(response::json(
+        StatusCode::OK,
+        serde_json::to_vec(&body).unwrap_or_default(),
+        call.exchange,
+    ))
+}

@@ -1,0 +1,222 @@
+//! Unbound and bound functions (reference/dataverse.md §6) and the service document:
+//! `WhoAmI`, `RetrieveVersion`, `RetrieveCurrentOrganization`, `RetrieveUserPrivileges`.
+//! Responses are complex types with `@odata.context` built from the request's own base URL.
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::config::Environment;
+use crate::response::{self, ApiError, Exchange};
+use crate::security::Principal;
+use crate::state::State;
+
+/// Everything a resource handler needs about the request it answers.
+pub(crate) struct Call<'a> {
+    pub(crate) state: &'a State,
+    pub(crate) environment: &'a Environment,
+    pub(crate) principal: &'a Principal<'a>,
+    pub(crate) exchange: &'a Exchange,
+    /// The raw query string.
+    pub(crate) query: &'a str,
+    /// Every `Prefer` header, comma-joined.
+    pub(crate) prefer: &'a str,
+    /// The host the client used.
+    pub(crate) host: &'a str,
+}
+
+pub(crate) type Answer = Result<Response<Full<Bytes>>, ApiError>;
+
+fn ok<T: Serialize>(call: &Call<'_>, body: &T) -> Answer {
+    let body = serde_json::to_vec(body).map_err(|error| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "0x80040216",
+            "UnExpected",
+            format!("failed to serialize the response: {error}"),
+        )
+    })?;
+    Ok(response::json(StatusCode::OK, body, call.exchange))
+}
+
+/// `GET /api/data/v9.2/`: one entry per table.
+pub(crate) fn service_document(call: &Call<'_>) -> Answer {
+    let value: Vec<_> = call
+        .environment
+        .tables
+        .iter()
+        .map(|table| {
+            let set = &table.definition.entity_set_name;
+            json!({"name": set, "kind": "EntitySet", "url": set})
+        })
+        .collect();
+    ok(
+        call,
+        &json!({"@odata.context": format!("{}/$metadata", call.exchange.base), "value": value}),
+    )
+}
+
+/// `WhoAmI`: the application user's `systemuserid`, business unit and organization. Needs no
+/// table privilege; with zero roles it succeeds unless the switch says otherwise (UNCONFIRMED).
+pub(crate) fn who_am_i(call: &Call<'_>) -> Answer {
+    let switches = &call.state.config.switches;
+    if call.principal.roles().is_empty() && !switches.whoami_without_roles {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            switches.zero_roles_code.clone(),
+            "PrivilegeDenied",
+            format!(
+                "The user with id {} has not been assigned any roles. They need a role with the prvReadUser privilege.",
+                call.principal.user.id
+            ),
+        ));
+    }
+    #[derive(Serialize)]
+    struct WhoAmIResponse {
+        #[serde(rename = "@odata.context")]
+        context: String,
+        #[serde(rename = "BusinessUnitId")]
+        business_unit_id: Uuid,
+        #[serde(rename = "UserId")]
+        user_id: Uuid,
+        #[serde(rename = "OrganizationId")]
+        organization_id: Uuid,
+    }
+    ok(
+        call,
+        &WhoAmIResponse {
+            context: format!(
+                "{}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
+                call.exchange.base
+            ),
+            business_unit_id: call.principal.user.business_unit,
+            user_id: call.principal.user.id,
+            organization_id: call.environment.organization_id,
+        },
+    )
+}
+
+/// `RetrieveVersion()`.
+pub(crate) fn retrieve_version(call: &Call<'_>) -> Answer {
+    ok(
+        call,
+        &json!({
+            "@odata.context": format!("{}/$metadata#Microsoft.Dynamics.CRM.RetrieveVersionResponse", call.exchange.base),
+            "Version": call.environment.version,
+        }),
+    )
+}
+
+/// `RetrieveCurrentOrganization(AccessType=@p1)?@p1=Microsoft.Dynamics.CRM.EndpointAccessType'Default'`.
+pub(crate) fn retrieve_current_organization(call: &Call<'_>, arguments: &str) -> Answer {
+    let access_type = arguments
+        .split(',')
+        .find_map(|argument| argument.trim().strip_prefix("AccessType="))
+        .map(|value| resolve_alias(value, call.query));
+    let valid = access_type.as_deref().is_some_and(|value| {
+        value.starts_with("Microsoft.Dynamics.CRM.EndpointAccessType'")
+            && ["'Default'", "'Internet'", "'Intranet'"]
+                .iter()
+                .any(|suffix| value.ends_with(suffix))
+    });
+    if !valid {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "0x80060888",
+            "BadRequest",
+            "The parameter 'AccessType' of 'RetrieveCurrentOrganization' must be a Microsoft.Dynamics.CRM.EndpointAccessType value, e.g. AccessType=@p1 with @p1=Microsoft.Dynamics.CRM.EndpointAccessType'Default'.",
+        ));
+    }
+    let environment = call.environment;
+    let web = format!("https://{}/", environment.host);
+    let api = format!("https://{}/", crate::api_host(&environment.host));
+    ok(
+        call,
+        &json!({
+            "@odata.context": format!("{}/$metadata#Microsoft.Dynamics.CRM.RetrieveCurrentOrganizationResponse", call.exchange.base),
+            "Detail": {
+                "OrganizationId": environment.organization_id,
+                "FriendlyName": environment.friendly_name,
+                "OrganizationVersion": environment.version,
+                "EnvironmentId": environment.environment_id,
+                "DatacenterId": Uuid::new_v5(&Uuid::NAMESPACE_URL, format!("d365-harness:datacenter:{}", environment.geo).as_bytes()),
+                "Geo": environment.geo,
+                "TenantId": environment.tenant_id,
+                "UrlName": environment.host.split('.').next().unwrap_or_default(),
+                "UniqueName": environment.unique_name,
+                "State": "Enabled",
+                "Endpoints": {
+                    "Count": 3,
+                    "IsReadOnly": false,
+                    "Keys": ["WebApplication", "OrganizationService", "OrganizationDataService"],
+                    "Values": [
+                        web,
+                        format!("{api}XRMServices/2011/Organization.svc"),
+                        format!("{api}XRMServices/2011/OrganizationData.svc"),
+                    ],
+                },
+            },
+        }),
+    )
+}
+
+/// An `@p1` alias resolved from the query string (`?@p1=…`), or the value itself.
+fn resolve_alias(value: &str, query: &str) -> String {
+    if !value.starts_with('@') {
+        return value.to_owned();
+    }
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == value)
+        .map(|(_, resolved)| resolved.into_owned())
+        .unwrap_or_default()
+}
+
+/// `systemusers({id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges`: the privileges held
+/// directly through roles. Another user's privileges need `prvReadUser`.
+pub(crate) fn retrieve_user_privileges(call: &Call<'_>, user_id: Uuid) -> Answer {
+    let environment = call.environment;
+    if user_id != call.principal.user.id {
+        let systemuser = crate::data::table_by_logical_name(environment, "systemuser");
+        if let Some(table) = systemuser {
+            call.principal.check(
+                &table.definition,
+                crate::security::Operation::Read,
+                &call.state.config.switches,
+            )?;
+        }
+    }
+    let Some(user) = environment
+        .application_users
+        .iter()
+        .find(|user| user.id == user_id)
+    else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "0x80040217",
+            "ObjectDoesNotExist",
+            format!("Entity 'systemuser' With Id = {user_id} Does Not Exist"),
+        ));
+    };
+    let target = Principal::new(user, environment);
+    let mut privileges = Vec::new();
+    for role in target.roles() {
+        for (name, depth) in &role.privileges {
+            privileges.push(json!({
+                "Depth": depth.as_str(),
+                "PrivilegeId": crate::security::privilege_id(name),
+                "BusinessUnitId": role.business_unit,
+                "PrivilegeName": name,
+            }));
+        }
+    }
+    ok(
+        call,
+        &json!({
+            "@odata.context": format!("{}/$metadata#Microsoft.Dynamics.CRM.RetrieveUserPrivilegesResponse", call.exchange.base),
+            "RolePrivileges": privileges,
+        }),
+    )
+}

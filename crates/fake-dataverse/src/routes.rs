@@ -1,0 +1,445 @@
+//! Routing and the request pipeline, in the order of reference/dataverse.md §11.2: environment
+//! by host → `/api/data/v9.x/` → token (401) → application user (403 `0x80072560`) → disabled
+//! (403) → admin mode (403 `0x8004A113`) → service protection (429) → the resource, whose
+//! handler runs the privilege and row-access checks. One [`Resource`] enum, one [`resource`]
+//! parser, one `match`.
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use uuid::Uuid;
+
+use crate::auth::{self, Expectation};
+use crate::functions;
+use crate::response::{self, ApiError, Exchange};
+use crate::security::Principal;
+use crate::state::State;
+
+/// Every resource the fake serves, below `/api/data/v9.x/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Resource {
+    /// `GET /` — the service document.
+    ServiceDocument,
+    /// `GET $metadata` — CSDL.
+    Metadata,
+    /// `GET WhoAmI` or `WhoAmI()`.
+    WhoAmI,
+    /// `GET RetrieveVersion()`.
+    RetrieveVersion,
+    /// `GET RetrieveCurrentOrganization(AccessType=…)`.
+    RetrieveCurrentOrganization { arguments: String },
+    /// `GET EntityDefinitions`, `EntityDefinitions(LogicalName='x')`, `…/Attributes`.
+    EntityDefinitions {
+        key: Option<String>,
+        attributes: bool,
+    },
+    /// `GET {set}`.
+    EntitySet { set: String },
+    /// `GET {set}/$count`.
+    Count { set: String },
+    /// `GET {set}({id})`.
+    Row { set: String, id: Uuid },
+    /// `GET systemusers({id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()`.
+    RetrieveUserPrivileges { user: Uuid },
+    /// `GET systemusers({id})/Microsoft.Dynamics.CRM.RetrievePrincipalAccess(Target=@p1)`.
+    RetrievePrincipalAccess { user: Uuid },
+}
+
+/// What the fake serves, for errors that must say so.
+pub(crate) const SUPPORTED: &str = "GET /api/data/v9.0|v9.1|v9.2/ (service document), $metadata, WhoAmI, RetrieveVersion, RetrieveCurrentOrganization, EntityDefinitions[(LogicalName='…')][/Attributes], {entityset}[?$select,$filter,$orderby,$top,$count,$expand], {entityset}({id}), {entityset}/$count, systemusers({id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges, systemusers({id})/Microsoft.Dynamics.CRM.RetrievePrincipalAccess(Target=@p1)";
+
+/// Splits `/api/data/v9.2/rest` (tolerating `//api`) into the version and the rest.
+pub(crate) fn api_path(path: &str) -> Option<(&str, &str)> {
+    let path = path.trim_start_matches('/');
+    let rest = path.strip_prefix("api/data/")?;
+    let (version, rest) = rest.split_once('/').unwrap_or((rest, ""));
+    matches!(version, "v9.0" | "v9.1" | "v9.2").then_some((version, rest))
+}
+
+/// Parses the resource path below the version. `None`: not something Dataverse has.
+pub(crate) fn resource(rest: &str) -> Option<Resource> {
+    if rest.is_empty() {
+        return Some(Resource::ServiceDocument);
+    }
+    if rest == "$metadata" {
+        return Some(Resource::Metadata);
+    }
+    let segments: Vec<&str> = rest.split('/').collect();
+    let (name, key) = split_key(segments[0])?;
+    match (name, key, &segments[1..]) {
+        ("WhoAmI", None | Some(""), []) => Some(Resource::WhoAmI),
+        ("RetrieveVersion", None | Some(""), []) => Some(Resource::RetrieveVersion),
+        ("RetrieveCurrentOrganization", Some(arguments), []) => {
+            Some(Resource::RetrieveCurrentOrganization {
+                arguments: arguments.to_owned(),
+            })
+        }
+        ("EntityDefinitions", key, []) => Some(Resource::EntityDefinitions {
+            key: key.map(str::to_owned),
+            attributes: false,
+        }),
+        ("EntityDefinitions", Some(key), ["Attributes"]) => Some(Resource::EntityDefinitions {
+            key: Some(key.to_owned()),
+            attributes: true,
+        }),
+        (set, None, []) => Some(Resource::EntitySet {
+            set: set.to_owned(),
+        }),
+        (set, None, ["$count"]) => Some(Resource::Count {
+            set: set.to_owned(),
+        }),
+        (set, Some(key), []) => Some(Resource::Row {
+            set: set.to_owned(),
+            id: parse_guid_key(key)?,
+        }),
+        ("systemusers", Some(key), [function]) => {
+            let user = parse_guid_key(key)?;
+            let function = function.strip_prefix("Microsoft.Dynamics.CRM.")?;
+            let (function, _) = split_key(function)?;
+            match function {
+                "RetrieveUserPrivileges" => Some(Resource::RetrieveUserPrivileges { user }),
+                "RetrievePrincipalAccess" => Some(Resource::RetrievePrincipalAccess { user }),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// `name(key)` → (`name`, `Some(key)`); `name` → (`name`, `None`).
+fn split_key(segment: &str) -> Option<(&str, Option<&str>)> {
+    match segment.split_once('(') {
+        Some((name, rest)) => Some((name, Some(rest.strip_suffix(')')?))),
+        None => Some((segment, None)),
+    }
+}
+
+/// A row key: a bare GUID, optionally braced.
+fn parse_guid_key(key: &str) -> Option<Uuid> {
+    Uuid::try_parse(key.trim_start_matches('{').trim_end_matches('}')).ok()
+}
+
+pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<Bytes>> {
+    let context = request
+        .extensions()
+        .get::<fake_core::RequestContext>()
+        .cloned();
+    let host = context
+        .as_ref()
+        .map(|context| context.host.clone())
+        .or_else(|| {
+            request
+                .headers()
+                .get(header::HOST)
+                .and_then(|value| value.to_str().ok())
+                .map(|host| host.split(':').next().unwrap_or(host).to_ascii_lowercase())
+        })
+        .unwrap_or_default();
+    let origin = context
+        .map(|context| context.origin)
+        .unwrap_or_else(|| format!("https://{host}"));
+    let request_id = state.config.ids.next_uuid().to_string();
+    let prefer = request
+        .headers()
+        .get_all("prefer")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    let error_annotations = prefer.contains("include-annotations")
+        && (prefer.contains('*') || prefer.contains("Microsoft.PowerApps.CDS"));
+    let path = request.uri().path().to_owned();
+    let Some((environment_index, environment)) = state.environment(&host) else {
+        let exchange = Exchange {
+            request_id,
+            base: origin,
+            error_annotations,
+        };
+        return response::error(
+            &ApiError::new(
+                StatusCode::NOT_FOUND,
+                "",
+                "ResourceNotFound",
+                format!("d365-harness fake Dataverse has no environment on host `{host}`"),
+            ),
+            &exchange,
+        );
+    };
+    let Some((version, rest)) = api_path(&path) else {
+        let exchange = Exchange {
+            request_id,
+            base: origin.clone(),
+            error_annotations,
+        };
+        return response::error(
+            &ApiError::new(
+                StatusCode::NOT_FOUND,
+                "",
+                "ResourceNotFound",
+                format!(
+                    "No HTTP resource was found that matches the request URI '{origin}{path}'. This fake serves: {SUPPORTED}"
+                ),
+            ),
+            &exchange,
+        );
+    };
+    let exchange = Exchange {
+        request_id,
+        base: format!("{origin}/api/data/{version}"),
+        error_annotations,
+    };
+
+    // Authentication: 401, empty body, the challenge naming the tenant and the environment.
+    let config = &state.config;
+    let issuer = format!("https://{}/{}/", config.issuer_host, environment.tenant_id);
+    let api_host = crate::api_host(&environment.host);
+    let web_host = environment.host.to_ascii_lowercase();
+    let expectation = Expectation {
+        keys: &config.trusted_keys,
+        issuer,
+        hosts: [&web_host, &api_host],
+        now: config.clock.now(),
+    };
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    let claims = match auth::validate(authorization, &expectation) {
+        Ok(claims) => claims,
+        Err(rejection) => {
+            let authority = format!(
+                "https://{}/{}/oauth2/authorize",
+                config.authority_host, environment.tenant_id
+            );
+            let resource_id = format!("https://{web_host}/");
+            return response::unauthorized(
+                &authority,
+                &resource_id,
+                rejection.reason.as_deref(),
+                &exchange,
+            );
+        }
+    };
+
+    // The application user behind the token's appid.
+    let user = claims.client_id().and_then(|client_id| {
+        environment
+            .application_users
+            .iter()
+            .find(|user| user.application_id == client_id)
+    });
+    let Some(user) = user else {
+        return response::error(
+            &ApiError::new(
+                StatusCode::FORBIDDEN,
+                "0x80072560",
+                "UserNotMemberOfOrg",
+                "The user is not a member of the organization.",
+            ),
+            &exchange,
+        );
+    };
+    if !user.enabled {
+        return response::error(
+            &ApiError::new(
+                StatusCode::FORBIDDEN,
+                config.switches.disabled_user_code.clone(),
+                "unManagedidsusernotenabled",
+                if config.switches.disabled_user_code == "0x80072560" {
+                    "The user is not a member of the organization."
+                } else {
+                    "The specified user is either disabled or is not a member of any business unit."
+                },
+            ),
+            &exchange,
+        );
+    }
+    let principal = Principal::new(user, environment);
+    if environment.admin_mode && !principal.is_administrator() {
+        return response::error(
+            &ApiError::new(
+                StatusCode::FORBIDDEN,
+                "0x8004A113",
+                "UserDoesNotHaveAdminOnlyModePermissions",
+                "User does not have required privileges (or role membership) to access the org when it is in Admin Only mode.",
+            ),
+            &exchange,
+        );
+    }
+    let _in_flight = match state.admit(environment_index, user.id) {
+        Ok(guard) => guard,
+        Err(error) => return response::error(&error, &exchange),
+    };
+
+    let Some(resource) = resource(rest) else {
+        let segment = rest.split(['/', '(']).next().unwrap_or(rest);
+        return response::error(
+            &ApiError::new(
+                StatusCode::NOT_FOUND,
+                config.switches.segment_not_found_code.clone(),
+                "ResourceNotFound",
+                format!("Resource not found for the segment '{segment}'."),
+            ),
+            &exchange,
+        );
+    };
+    if request.method() != Method::GET {
+        return not_get(&request, &resource, &exchange, &origin);
+    }
+    let call = functions::Call {
+        state,
+        environment,
+        principal: &principal,
+        exchange: &exchange,
+        query: request.uri().query().unwrap_or_default(),
+        prefer: &prefer,
+        host: &host,
+    };
+    let result = match resource {
+        Resource::ServiceDocument => functions::service_document(&call),
+        Resource::WhoAmI => functions::who_am_i(&call),
+        Resource::RetrieveVersion => functions::retrieve_version(&call),
+        Resource::RetrieveCurrentOrganization { arguments } => {
+            functions::retrieve_current_organization(&call, &arguments)
+        }
+        Resource::RetrieveUserPrivileges { user } => {
+            functions::retrieve_user_privileges(&call, user)
+        }
+        Resource::RetrievePrincipalAccess { user } => {
+            crate::data::retrieve_principal_access(&call, user)
+        }
+        Resource::Metadata => crate::metadata::csdl(&call),
+        Resource::EntityDefinitions { key, attributes } => {
+            crate::metadata::entity_definitions(&call, key.as_deref(), attributes)
+        }
+        Resource::EntitySet { set } => crate::data::list(&call, &set),
+        Resource::Count { set } => crate::data::count(&call, &set),
+        Resource::Row { set, id } => crate::data::retrieve(&call, &set, id),
+    };
+    result.unwrap_or_else(|error| response::error(&error, &exchange))
+}
+
+/// Functions answer only GET (others: 404 as the real service does); tables are read-only here.
+fn not_get(
+    request: &Request<Bytes>,
+    resource: &Resource,
+    exchange: &Exchange,
+    origin: &str,
+) -> Response<Full<Bytes>> {
+    let function = matches!(
+        resource,
+        Resource::WhoAmI
+            | Resource::RetrieveVersion
+            | Resource::RetrieveCurrentOrganization { .. }
+            | Resource::RetrieveUserPrivileges { .. }
+            | Resource::RetrievePrincipalAccess { .. }
+    );
+    let error = if function {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "",
+            "ResourceNotFound",
+            format!(
+                "No HTTP resource was found that matches the request URI '{origin}{}'.",
+                request.uri().path()
+            ),
+        )
+    } else {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "0x80040216",
+            "NotSupported",
+            format!(
+                "{} is not supported by this fake Dataverse (d365-harness), which serves reads only: {SUPPORTED}",
+                request.method()
+            ),
+        )
+    };
+    response::error(&error, exchange)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(rest: &str, expected: Option<Resource>) {
+        assert_eq!(resource(rest), expected, "{rest}");
+    }
+
+    #[test]
+    fn resources() {
+        let user: Uuid = "2138bd90-ec19-ea11-a811-000d3a334e11"
+            .parse()
+            .expect("guid");
+        check("", Some(Resource::ServiceDocument));
+        check("$metadata", Some(Resource::Metadata));
+        check("WhoAmI", Some(Resource::WhoAmI));
+        check("WhoAmI()", Some(Resource::WhoAmI));
+        check("RetrieveVersion()", Some(Resource::RetrieveVersion));
+        check(
+            "RetrieveCurrentOrganization(AccessType=@p1)",
+            Some(Resource::RetrieveCurrentOrganization {
+                arguments: "AccessType=@p1".into(),
+            }),
+        );
+        check(
+            "EntityDefinitions",
+            Some(Resource::EntityDefinitions {
+                key: None,
+                attributes: false,
+            }),
+        );
+        check(
+            "EntityDefinitions(LogicalName='account')/Attributes",
+            Some(Resource::EntityDefinitions {
+                key: Some("LogicalName='account'".into()),
+                attributes: true,
+            }),
+        );
+        check(
+            "accounts",
+            Some(Resource::EntitySet {
+                set: "accounts".into(),
+            }),
+        );
+        check(
+            "accounts/$count",
+            Some(Resource::Count {
+                set: "accounts".into(),
+            }),
+        );
+        check(
+            &format!("accounts({user})"),
+            Some(Resource::Row {
+                set: "accounts".into(),
+                id: user,
+            }),
+        );
+        check(
+            &format!("systemusers({user})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()"),
+            Some(Resource::RetrieveUserPrivileges { user }),
+        );
+        check(
+            &format!("systemusers({user})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges"),
+            Some(Resource::RetrieveUserPrivileges { user }),
+        );
+        check(
+            &format!(
+                "systemusers({user})/Microsoft.Dynamics.CRM.RetrievePrincipalAccess(Target=@p1)"
+            ),
+            Some(Resource::RetrievePrincipalAccess { user }),
+        );
+        check("accounts(not-a-guid)", None);
+        check("accounts/x/y", None);
+    }
+
+    #[test]
+    fn api_paths() {
+        assert_eq!(api_path("/api/data/v9.2/WhoAmI"), Some(("v9.2", "WhoAmI")));
+        assert_eq!(api_path("//api/data/v9.0/"), Some(("v9.0", "")));
+        assert_eq!(api_path("/api/data/v9.1"), Some(("v9.1", "")));
+        assert_eq!(api_path("/api/data/v8.2/WhoAmI"), None);
+        assert_eq!(api_path("/main.aspx"), None);
+    }
+}

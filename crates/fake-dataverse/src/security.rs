@@ -1,0 +1,248 @@
+//! The security model (reference/dataverse.md §3–§4): the caller's roles, the privilege check
+//! (`0x80040220`, with the zero-roles variant), and row access by depth and business unit
+//! (lists are filtered silently; a single row out of reach is `0x80048306`).
+
+use std::collections::{BTreeMap, HashSet};
+
+use http::StatusCode;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::config::{ApplicationUser, Depth, Environment, SecurityRole, Switches};
+use crate::response::ApiError;
+use crate::schema::{Ownership, TableDefinition};
+
+/// The eight record-level privileges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Operation {
+    Read,
+}
+
+impl Operation {
+    fn privilege_verb(self) -> &'static str {
+        match self {
+            Operation::Read => "Read",
+        }
+    }
+
+    fn access_right(self) -> &'static str {
+        match self {
+            Operation::Read => "ReadAccess",
+        }
+    }
+}
+
+/// The calling application user with its effective privileges.
+pub(crate) struct Principal<'a> {
+    pub(crate) user: &'a ApplicationUser,
+    pub(crate) environment: &'a Environment,
+    roles: Vec<&'a SecurityRole>,
+    privileges: BTreeMap<&'a str, Depth>,
+}
+
+impl<'a> Principal<'a> {
+    pub(crate) fn new(user: &'a ApplicationUser, environment: &'a Environment) -> Principal<'a> {
+        let roles: Vec<&SecurityRole> = user
+            .roles
+            .iter()
+            .filter_map(|id| environment.roles.iter().find(|role| role.id == *id))
+            .collect();
+        let mut privileges: BTreeMap<&str, Depth> = BTreeMap::new();
+        for role in &roles {
+            for (name, depth) in &role.privileges {
+                let entry = privileges.entry(name.as_str()).or_insert(*depth);
+                *entry = (*entry).max(*depth);
+            }
+        }
+        Principal {
+            user,
+            environment,
+            roles,
+            privileges,
+        }
+    }
+
+    pub(crate) fn roles(&self) -> &[&'a SecurityRole] {
+        &self.roles
+    }
+
+    /// The deepest depth any role grants for `privilege`.
+    pub(crate) fn depth(&self, privilege: &str) -> Option<Depth> {
+        self.privileges.get(privilege).copied()
+    }
+
+    /// Whether one of the roles is System Administrator or System Customizer (admin mode).
+    pub(crate) fn is_administrator(&self) -> bool {
+        const ADMIN_TEMPLATES: [&str; 2] = [
+            "627090ff-40a3-4053-8790-584edc5be201",
+            "119f245c-3cc8-4b62-b31c-d1a046ced15d",
+        ];
+        self.roles.iter().any(|role| {
+            role.template_id
+                .is_some_and(|id| ADMIN_TEMPLATES.contains(&id.to_string().as_str()))
+                || role.name == "System Administrator"
+                || role.name == "System Customizer"
+        })
+    }
+
+    /// The privilege check: the depth to apply, or the 403 Dataverse answers.
+    pub(crate) fn check(
+        &self,
+        table: &TableDefinition,
+        operation: Operation,
+        switches: &Switches,
+    ) -> Result<Depth, ApiError> {
+        let privilege = format!("prv{}{}", operation.privilege_verb(), table.privilege_stem);
+        if self.roles.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                switches.zero_roles_code.clone(),
+                "PrivilegeDenied",
+                format!(
+                    "The user with id {} has not been assigned any roles. They need a role with the {privilege} privilege.",
+                    self.user.id
+                ),
+            ));
+        }
+        match self.depth(&privilege) {
+            // Organization-owned tables know only Global: any grant reaches every row.
+            Some(_) if table.ownership == Ownership::OrganizationOwned => Ok(Depth::Global),
+            Some(depth) => Ok(depth),
+            None => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "0x80040220",
+                "PrivilegeDenied",
+                format!(
+                    "Principal user (Id={user}, type=8, roleCount={roles}, privilegeCount={privileges}, accessMode='{mode}', AADObjectId='{object}', MetadataCachePrivilegesCount={cache}, businessUnitId={unit}), is missing {privilege} privilege (Id={privilege_id}) on OTC={otc} for entity '{logical}' (LocalizedName='{display}'). context.Caller={user}. Consider adding missed privilege to one of the principal (user/team) roles.",
+                    user = self.user.id,
+                    roles = self.roles.len(),
+                    privileges = self.privileges.len(),
+                    mode = switches.access_mode_text,
+                    object = self.user.object_id.unwrap_or_default(),
+                    cache = metadata_privilege_count(self.environment),
+                    unit = self.user.business_unit,
+                    privilege_id = privilege_id(&privilege),
+                    otc = table.object_type_code,
+                    logical = table.logical_name,
+                    display = table.display_name,
+                ),
+            )),
+        }
+    }
+
+    /// Business units a depth reaches from the caller's business unit.
+    pub(crate) fn reach(&self, depth: Depth) -> Reach {
+        match depth {
+            Depth::Global => Reach::Everything,
+            Depth::Basic => Reach::OwnedBy(self.user.id),
+            Depth::Local => Reach::Units(HashSet::from([self.user.business_unit])),
+            Depth::Deep => Reach::Units(subtree(self.environment, self.user.business_unit)),
+        }
+    }
+
+    /// The 403 for a single row the caller cannot reach (`0x80048306`).
+    pub(crate) fn access_denied(
+        &self,
+        table: &TableDefinition,
+        operation: Operation,
+        row: &Map<String, Value>,
+        row_id: Uuid,
+        host: &str,
+    ) -> ApiError {
+        let owner = row
+            .get("_ownerid_value")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let unit = row
+            .get("_owningbusinessunit_value")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let details = json!({
+            "CallerPrincipal": {"PrincipalId": self.user.id, "Type": 8, "IsUserPrincipal": true},
+            "OwnerPrincipal": {"PrincipalId": owner, "Type": 8, "IsUserPrincipal": true},
+            "ObjectId": row_id,
+            "ObjectTypeCode": table.object_type_code,
+            "EntityName": table.logical_name,
+            "ObjectBusinessUnitId": unit,
+            "RightsToCheck": operation.access_right(),
+            "RoleAccessRights": "None",
+            "PoaAccessRights": "None",
+            "HsmAccessRights": "None",
+            "GrantedAccessRights": "None",
+        });
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "0x80048306",
+            "PrincipalPrivilegeDenied",
+            format!(
+                "user with id {user} does not have {right} right(s) for record with id {row_id} of entity {display}. Consider assigning a role with the required access level to the user or team. For further troubleshooting, please work with a system administrator to use the Access Checker tool on this record: https://{host}/main.aspx?forceUCI=1&pagetype=entityrecord&etn={logical}&id={row_id}. More details: {details}",
+                user = self.user.id,
+                right = operation.access_right(),
+                display = table.display_name,
+                logical = table.logical_name,
+            ),
+        )
+    }
+}
+
+/// Which rows a depth lets the caller see.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Reach {
+    Everything,
+    OwnedBy(Uuid),
+    Units(HashSet<Uuid>),
+}
+
+impl Reach {
+    /// Whether `row` is within reach (rows without an owner are organization rows: reachable).
+    pub(crate) fn allows(&self, row: &Map<String, Value>) -> bool {
+        let uuid_of = |key: &str| {
+            row.get(key)
+                .and_then(Value::as_str)
+                .and_then(|text| Uuid::try_parse(text).ok())
+        };
+        match self {
+            Reach::Everything => true,
+            Reach::OwnedBy(user) => uuid_of("_ownerid_value").is_none_or(|owner| owner == *user),
+            Reach::Units(units) => {
+                uuid_of("_owningbusinessunit_value").is_none_or(|unit| units.contains(&unit))
+            }
+        }
+    }
+}
+
+/// `unit` and every business unit below it.
+fn subtree(environment: &Environment, unit: Uuid) -> HashSet<Uuid> {
+    let mut reached = HashSet::from([unit]);
+    loop {
+        let before = reached.len();
+        for candidate in &environment.business_units {
+            if candidate
+                .parent
+                .is_some_and(|parent| reached.contains(&parent))
+            {
+                reached.insert(candidate.id);
+            }
+        }
+        if reached.len() == before {
+            return reached;
+        }
+    }
+}
+
+/// The number of privileges the environment knows (`MetadataCachePrivilegesCount`).
+fn metadata_privilege_count(environment: &Environment) -> usize {
+    environment
+        .tables
+        .iter()
+        .map(|table| match table.definition.ownership {
+            Ownership::UserOwned => 8,
+            Ownership::OrganizationOwned | Ownership::BusinessOwned => 6,
+        })
+        .sum()
+}
+
+/// The id of a privilege: the real one where known, a stable one otherwise.
+pub(crate) fn privilege_id(name: &str) -> Uuid {
+    crate::catalog::privilege_id(name)
+}

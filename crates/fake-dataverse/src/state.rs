@@ -1,0 +1,220 @@
+//! The fake's state: the validated config with a host index, and what changes per request
+//! (service protection windows, in-flight counts). Locks are held only for a lookup.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use http::StatusCode;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::config::{Config, Environment};
+use crate::response::ApiError;
+use crate::{Error, api_host};
+
+pub(crate) struct State {
+    pub(crate) config: Config,
+    hosts: HashMap<String, usize>,
+    windows: Mutex<HashMap<(usize, Uuid), Window>>,
+    in_flight: Mutex<HashMap<(usize, Uuid), u32>>,
+}
+
+#[derive(Debug, Default)]
+struct Window {
+    requests: VecDeque<OffsetDateTime>,
+    execution: VecDeque<(OffsetDateTime, u64)>,
+}
+
+impl State {
+    pub(crate) fn new(config: Config) -> Result<State, Error> {
+        let mut hosts = HashMap::new();
+        for (index, environment) in config.environments.iter().enumerate() {
+            validate(environment)?;
+            for host in [
+                environment.host.to_ascii_lowercase(),
+                api_host(&environment.host),
+            ] {
+                if hosts.insert(host.clone(), index).is_some() {
+                    return Err(Error::Config(format!(
+                        "host `{host}` belongs to two environments"
+                    )));
+                }
+            }
+        }
+        Ok(State {
+            config,
+            hosts,
+            windows: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Every host served: each environment's web and API host.
+    pub(crate) fn hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<(usize, String)> = self
+            .hosts
+            .iter()
+            .map(|(host, index)| (*index, host.clone()))
+            .collect();
+        hosts.sort();
+        hosts.into_iter().map(|(_, host)| host).collect()
+    }
+
+    pub(crate) fn environment(&self, host: &str) -> Option<(usize, &Environment)> {
+        let index = *self.hosts.get(&host.to_ascii_lowercase())?;
+        Some((index, &self.config.environments[index]))
+    }
+
+    /// Counts a request against the caller's service protection limits (reference §9).
+    pub(crate) fn admit(&self, environment: usize, user: Uuid) -> Result<InFlight<'_>, ApiError> {
+        let limits = self.config.environments[environment].limits;
+        let now = self.config.clock.now();
+        let window = time::Duration::seconds(i64::from(limits.window_seconds));
+        let decimal = self.config.switches.throttle_code_decimal;
+        {
+            let mut in_flight = lock(&self.in_flight);
+            let count = in_flight.entry((environment, user)).or_insert(0);
+            if *count >= limits.concurrent {
+                return Err(throttled(
+                    if decimal { "-2147015898" } else { "0x80072326" },
+                    format!(
+                        "Number of concurrent requests exceeded the limit of {}.",
+                        limits.concurrent
+                    ),
+                    1,
+                ));
+            }
+            *count += 1;
+        }
+        let guard = InFlight {
+            state: self,
+            key: (environment, user),
+        };
+        let mut windows = lock(&self.windows);
+        let entry = windows.entry((environment, user)).or_default();
+        while entry.requests.front().is_some_and(|at| now - *at >= window) {
+            entry.requests.pop_front();
+        }
+        while entry
+            .execution
+            .front()
+            .is_some_and(|(at, _)| now - *at >= window)
+        {
+            entry.execution.pop_front();
+        }
+        let retry_after =
+            |oldest: OffsetDateTime| (oldest + window - now).whole_seconds().max(1) as u64;
+        if entry.requests.len() >= limits.requests as usize {
+            let oldest = entry.requests.front().copied().unwrap_or(now);
+            return Err(throttled(
+                if decimal { "-2147015902" } else { "0x80072322" },
+                format!(
+                    "Number of requests exceeded the limit of {} over time window of {} seconds.",
+                    limits.requests, limits.window_seconds
+                ),
+                retry_after(oldest),
+            ));
+        }
+        let spent: u64 = entry
+            .execution
+            .iter()
+            .map(|(_, milliseconds)| milliseconds)
+            .sum();
+        if limits.execution_milliseconds_per_request > 0 && spent >= limits.execution_milliseconds {
+            let oldest = entry.execution.front().map_or(now, |(at, _)| *at);
+            return Err(throttled(
+                if decimal { "-2147015903" } else { "0x80072321" },
+                format!(
+                    "Combined execution time of incoming requests exceeded limit of {}  milliseconds over time window of {} seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.",
+                    crate::data::format_number(limits.execution_milliseconds as i64),
+                    limits.window_seconds
+                ),
+                retry_after(oldest),
+            ));
+        }
+        entry.requests.push_back(now);
+        if limits.execution_milliseconds_per_request > 0 {
+            entry
+                .execution
+                .push_back((now, limits.execution_milliseconds_per_request));
+        }
+        Ok(guard)
+    }
+}
+
+/// Holds one in-flight slot of a caller until the answer is built.
+pub(crate) struct InFlight<'a> {
+    state: &'a State,
+    key: (usize, Uuid),
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = lock(&self.state.in_flight);
+        if let Some(count) = in_flight.get_mut(&self.key) {
+            *count = count.saturating_sub(1);
+        }
+    }
+}
+
+fn throttled(code: &str, message: String, retry_after: u64) -> ApiError {
+    let mut error = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        code,
+        "TooManyRequests",
+        message,
+    );
+    error.retry_after = Some(retry_after);
+    error
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn validate(environment: &Environment) -> Result<(), Error> {
+    let roots = environment
+        .business_units
+        .iter()
+        .filter(|unit| unit.parent.is_none())
+        .count();
+    if roots != 1 {
+        return Err(Error::Config(format!(
+            "environment `{}` must have exactly one root business unit, found {roots}",
+            environment.host
+        )));
+    }
+    for user in &environment.application_users {
+        if !environment
+            .business_units
+            .iter()
+            .any(|unit| unit.id == user.business_unit)
+        {
+            return Err(Error::Config(format!(
+                "application user `{}` of `{}` is in unknown business unit `{}`",
+                user.application_id, environment.host, user.business_unit
+            )));
+        }
+        for role in &user.roles {
+            let Some(found) = environment
+                .roles
+                .iter()
+                .find(|candidate| candidate.id == *role)
+            else {
+                return Err(Error::Config(format!(
+                    "application user `{}` of `{}` has unknown role `{role}`",
+                    user.application_id, environment.host
+                )));
+            };
+            if found.business_unit != user.business_unit {
+                return Err(Error::Config(format!(
+                    "Cannot associate security role because the security role's Business Unit is not the same as the user's Business Unit. Details: userid={}, userBU={}, roleId={}, roleBU={}",
+                    user.id, user.business_unit, found.id, found.business_unit
+                )));
+            }
+        }
+    }
+    Ok(())
+}
