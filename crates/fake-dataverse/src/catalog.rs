@@ -70,7 +70,12 @@ pub(crate) const UNMODELLED_LOOKUP_TARGETS: &[&str] = &["roletemplate"];
 
 /// The tables every environment starts with: account, contact, opportunity, lead, incident,
 /// systemuser, businessunit, team, role and transactioncurrency.
-pub(crate) fn standard_tables() -> Vec<TableDefinition> {
+pub fn standard_tables() -> Vec<TableDefinition> {
+    STANDARD_TABLES.clone()
+}
+
+/// Parsed once: the answers of every request read them.
+static STANDARD_TABLES: LazyLock<Vec<TableDefinition>> = LazyLock::new(|| {
     TABLE_FIXTURES
         .iter()
         .map(|(file, text)| {
@@ -79,7 +84,7 @@ pub(crate) fn standard_tables() -> Vec<TableDefinition> {
             })
         })
         .collect()
-}
+});
 
 /// Parses one table fixture.
 ///
@@ -121,21 +126,22 @@ impl ColumnFile {
 }
 
 /// The standard table named `logical_name`.
-pub(crate) fn standard_table(logical_name: &str) -> Option<TableDefinition> {
-    standard_tables()
-        .into_iter()
+pub fn standard_table(logical_name: &str) -> Option<TableDefinition> {
+    STANDARD_TABLES
+        .iter()
         .find(|table| table.logical_name == logical_name)
+        .cloned()
 }
 
 /// A predefined security role as `roles.json` describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct RoleTemplate {
+pub struct RoleTemplate {
     /// `System Administrator`.
-    pub(crate) name: String,
+    pub name: String,
     /// `_roletemplateid_value`; `None` for roles that have no template (Service Reader).
-    pub(crate) template_id: Option<Uuid>,
+    pub template_id: Option<Uuid>,
     /// `prvReadAccount` → `Global`.
-    pub(crate) privileges: BTreeMap<String, Depth>,
+    pub privileges: BTreeMap<String, Depth>,
 }
 
 #[derive(Deserialize)]
@@ -147,7 +153,12 @@ struct RoleTemplateFile {
 }
 
 /// The predefined roles (System Administrator, Basic User, Service Reader, ...) in fixture order.
-pub(crate) fn predefined_roles() -> Vec<RoleTemplate> {
+pub fn predefined_roles() -> Vec<RoleTemplate> {
+    PREDEFINED_ROLES.clone()
+}
+
+/// Parsed once.
+static PREDEFINED_ROLES: LazyLock<Vec<RoleTemplate>> = LazyLock::new(|| {
     let files: Vec<RoleTemplateFile> =
         serde_json::from_str(ROLES_FIXTURE).unwrap_or_else(|error| {
             panic!("fixture `fixtures/dataverse/roles.json` is malformed: {error}")
@@ -173,13 +184,14 @@ pub(crate) fn predefined_roles() -> Vec<RoleTemplate> {
             template_id: file.template_id,
         })
         .collect()
-}
+});
 
 /// The predefined role called `name`.
-pub(crate) fn predefined_role(name: &str) -> Option<RoleTemplate> {
-    predefined_roles()
-        .into_iter()
+pub fn predefined_role(name: &str) -> Option<RoleTemplate> {
+    PREDEFINED_ROLES
+        .iter()
         .find(|role| role.name == name)
+        .cloned()
 }
 
 static PRIVILEGE_IDS: LazyLock<BTreeMap<String, Uuid>> = LazyLock::new(|| {

@@ -22,6 +22,9 @@ mod state;
 
 use std::sync::Arc;
 
+pub use catalog::{
+    RoleTemplate, predefined_role, predefined_roles, standard_table, standard_tables,
+};
 pub use config::{
     ApplicationUser, BusinessUnit, Config, Depth, Environment, SecurityRole,
     ServiceProtectionLimits, Switches, Table, TableData,
