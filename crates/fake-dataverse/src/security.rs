@@ -211,6 +211,17 @@ impl Reach {
     }
 }
 
+impl Reach {
+    /// Like [`Reach::allows`], from the owner alone (what the generator tells without a row).
+    pub(crate) fn allows_owner(&self, owner: Option<(Uuid, Uuid)>) -> bool {
+        match (self, owner) {
+            (Reach::Everything, _) | (_, None) => true,
+            (Reach::OwnedBy(user), Some((owner, _))) => owner == *user,
+            (Reach::Units(units), Some((_, unit))) => units.contains(&unit),
+        }
+    }
+}
+
 /// `unit` and every business unit below it.
 fn subtree(environment: &Environment, unit: Uuid) -> HashSet<Uuid> {
     let mut reached = HashSet::from([unit]);
