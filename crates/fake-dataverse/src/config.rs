@@ -25,6 +25,8 @@ pub struct Config {
     pub issuer_host: String,
     /// Behaviours the evidence leaves open.
     pub switches: Switches,
+    /// Service protection errors forced on matching requests, whatever the counters say.
+    pub forced_throttles: Vec<ForcedThrottle>,
     /// The clock for token lifetimes, throttling windows and timestamps.
     pub clock: Clock,
     /// The source of request ids (`REQ_ID`).
@@ -40,10 +42,41 @@ impl Config {
             authority_host: "login.microsoftonline.com".to_owned(),
             issuer_host: "sts.windows.net".to_owned(),
             switches: Switches::default(),
+            forced_throttles: Vec::new(),
             clock: Clock::system(),
             ids: IdGenerator::from_entropy(),
         }
     }
+}
+
+/// A forced 429: the body, code and `Retry-After` of one service protection limit, on the
+/// n-th matching request (or every one), so QA can replay throttling without sending thousands
+/// of requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForcedThrottle {
+    /// Which limit's error to answer with.
+    pub limit: ThrottleLimit,
+    /// Only requests to this environment host (web or API host).
+    pub host: Option<String>,
+    /// Only requests of this application (client id).
+    pub application_id: Option<Uuid>,
+    /// Only the n-th matching request (1-based).
+    pub nth: Option<u64>,
+    /// At most this many times.
+    pub times: Option<u64>,
+    /// The `Retry-After` seconds.
+    pub retry_after_seconds: u64,
+}
+
+/// The three service protection limits (reference/dataverse.md §9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThrottleLimit {
+    /// Number of requests (`0x80072322`).
+    Requests,
+    /// Combined execution time (`0x80072321`).
+    ExecutionTime,
+    /// Concurrent requests (`0x80072326`).
+    Concurrency,
 }
 
 /// Choices where the real service's behaviour is UNCONFIRMED (reference/dataverse.md §12).

@@ -26,8 +26,8 @@ pub use catalog::{
     RoleTemplate, predefined_role, predefined_roles, standard_table, standard_tables,
 };
 pub use config::{
-    ApplicationUser, BusinessUnit, Config, Depth, Environment, SecurityRole,
-    ServiceProtectionLimits, Switches, Table, TableData,
+    ApplicationUser, BusinessUnit, Config, Depth, Environment, ForcedThrottle, SecurityRole,
+    ServiceProtectionLimits, Switches, Table, TableData, ThrottleLimit,
 };
 
 use fake_core::{HostPattern, Mount, ServerConfig, ServerHandle};

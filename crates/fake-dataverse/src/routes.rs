@@ -266,7 +266,7 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
             &exchange,
         );
     }
-    let _in_flight = match state.admit(environment_index, user.id) {
+    let _in_flight = match state.admit(environment_index, user.id, user.application_id) {
         Ok(guard) => guard,
         Err(error) => return response::error(&error, &exchange),
     };

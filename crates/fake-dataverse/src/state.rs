@@ -8,7 +8,7 @@ use http::StatusCode;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::config::{Config, Environment};
+use crate::config::{Config, Environment, ForcedThrottle, ServiceProtectionLimits, ThrottleLimit};
 use crate::response::ApiError;
 use crate::{Error, api_host};
 
@@ -17,6 +17,8 @@ pub(crate) struct State {
     hosts: HashMap<String, usize>,
     windows: Mutex<HashMap<(usize, Uuid), Window>>,
     in_flight: Mutex<HashMap<(usize, Uuid), u32>>,
+    /// Matched and fired counts of each forced throttle.
+    forced: Mutex<Vec<(u64, u64)>>,
 }
 
 #[derive(Debug, Default)]
@@ -41,7 +43,9 @@ impl State {
                 }
             }
         }
+        let forced = Mutex::new(vec![(0, 0); config.forced_throttles.len()]);
         Ok(State {
+            forced,
             config,
             hosts,
             windows: Mutex::new(HashMap::new()),
@@ -66,23 +70,26 @@ impl State {
     }
 
     /// Counts a request against the caller's service protection limits (reference §9).
-    pub(crate) fn admit(&self, environment: usize, user: Uuid) -> Result<InFlight<'_>, ApiError> {
+    pub(crate) fn admit(
+        &self,
+        environment: usize,
+        user: Uuid,
+        application: Uuid,
+    ) -> Result<InFlight<'_>, ApiError> {
         let limits = self.config.environments[environment].limits;
         let now = self.config.clock.now();
         let window = time::Duration::seconds(i64::from(limits.window_seconds));
         let decimal = self.config.switches.throttle_code_decimal;
+        if let Some(forced) = self.forced_throttle(environment, application) {
+            let (code, message) = limit_error(forced.limit, &limits, decimal);
+            return Err(throttled(code, message, forced.retry_after_seconds.max(1)));
+        }
         {
             let mut in_flight = lock(&self.in_flight);
             let count = in_flight.entry((environment, user)).or_insert(0);
             if *count >= limits.concurrent {
-                return Err(throttled(
-                    if decimal { "-2147015898" } else { "0x80072326" },
-                    format!(
-                        "Number of concurrent requests exceeded the limit of {}.",
-                        limits.concurrent
-                    ),
-                    1,
-                ));
+                let (code, message) = limit_error(ThrottleLimit::Concurrency, &limits, decimal);
+                return Err(throttled(code, message, 1));
             }
             *count += 1;
         }
@@ -106,14 +113,8 @@ impl State {
             |oldest: OffsetDateTime| (oldest + window - now).whole_seconds().max(1) as u64;
         if entry.requests.len() >= limits.requests as usize {
             let oldest = entry.requests.front().copied().unwrap_or(now);
-            return Err(throttled(
-                if decimal { "-2147015902" } else { "0x80072322" },
-                format!(
-                    "Number of requests exceeded the limit of {} over time window of {} seconds.",
-                    limits.requests, limits.window_seconds
-                ),
-                retry_after(oldest),
-            ));
+            let (code, message) = limit_error(ThrottleLimit::Requests, &limits, decimal);
+            return Err(throttled(code, message, retry_after(oldest)));
         }
         let spent: u64 = entry
             .execution
@@ -122,15 +123,8 @@ impl State {
             .sum();
         if limits.execution_milliseconds_per_request > 0 && spent >= limits.execution_milliseconds {
             let oldest = entry.execution.front().map_or(now, |(at, _)| *at);
-            return Err(throttled(
-                if decimal { "-2147015903" } else { "0x80072321" },
-                format!(
-                    "Combined execution time of incoming requests exceeded limit of {}  milliseconds over time window of {} seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.",
-                    crate::data::format_number(limits.execution_milliseconds as i64),
-                    limits.window_seconds
-                ),
-                retry_after(oldest),
-            ));
+            let (code, message) = limit_error(ThrottleLimit::ExecutionTime, &limits, decimal);
+            return Err(throttled(code, message, retry_after(oldest)));
         }
         entry.requests.push_back(now);
         if limits.execution_milliseconds_per_request > 0 {
@@ -139,6 +133,69 @@ impl State {
                 .push_back((now, limits.execution_milliseconds_per_request));
         }
         Ok(guard)
+    }
+}
+
+impl State {
+    /// The first forced throttle that fires for this request, counting matches as it goes.
+    fn forced_throttle(&self, environment: usize, application: Uuid) -> Option<&ForcedThrottle> {
+        let host = &self.config.environments[environment].host;
+        let mut counters = lock(&self.forced);
+        let mut fired = None;
+        for (forced, (matched, times_fired)) in
+            self.config.forced_throttles.iter().zip(counters.iter_mut())
+        {
+            let host_matches = forced.host.as_deref().is_none_or(|wanted| {
+                wanted.eq_ignore_ascii_case(host) || wanted.eq_ignore_ascii_case(&api_host(host))
+            });
+            let application_matches = forced
+                .application_id
+                .is_none_or(|wanted| wanted == application);
+            if !(host_matches && application_matches) {
+                continue;
+            }
+            *matched += 1;
+            let on_this_call = forced.nth.is_none_or(|nth| nth == *matched);
+            let budget_left = forced.times.is_none_or(|times| *times_fired < times);
+            if fired.is_none() && on_this_call && budget_left {
+                *times_fired += 1;
+                fired = Some(forced);
+            }
+        }
+        fired
+    }
+}
+
+/// The code and message of a limit's 429 (reference §9; hex codes, or the decimal ones the
+/// .NET client compares against when the switch says so).
+fn limit_error(
+    limit: ThrottleLimit,
+    limits: &ServiceProtectionLimits,
+    decimal: bool,
+) -> (&'static str, String) {
+    match limit {
+        ThrottleLimit::Requests => (
+            if decimal { "-2147015902" } else { "0x80072322" },
+            format!(
+                "Number of requests exceeded the limit of {} over time window of {} seconds.",
+                limits.requests, limits.window_seconds
+            ),
+        ),
+        ThrottleLimit::ExecutionTime => (
+            if decimal { "-2147015903" } else { "0x80072321" },
+            format!(
+                "Combined execution time of incoming requests exceeded limit of {}  milliseconds over time window of {} seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.",
+                crate::data::format_number(limits.execution_milliseconds as i64),
+                limits.window_seconds
+            ),
+        ),
+        ThrottleLimit::Concurrency => (
+            if decimal { "-2147015898" } else { "0x80072326" },
+            format!(
+                "Number of concurrent requests exceeded the limit of {}.",
+                limits.concurrent
+            ),
+        ),
     }
 }
 

@@ -501,6 +501,42 @@ async fn execution_time_and_concurrency_limits_have_their_codes() {
 }
 
 #[tokio::test]
+async fn forced_throttles_answer_a_limits_error_on_the_nth_request() {
+    let mut config = config();
+    config.forced_throttles = vec![ForcedThrottle {
+        limit: ThrottleLimit::Concurrency,
+        host: Some("contoso.api.crm.dynamics.com".into()),
+        application_id: Some(uuid(IMPORTER)),
+        nth: Some(2),
+        times: None,
+        retry_after_seconds: 7,
+    }];
+    let dataverse = service(config).expect("valid config");
+    let path = "/api/data/v9.2/WhoAmI";
+    assert_eq!(
+        get(&dataverse, path, Some(&token(ADMIN_APP))).await.status,
+        StatusCode::OK,
+        "another app does not count"
+    );
+    assert_eq!(
+        get(&dataverse, path, Some(&token(IMPORTER))).await.status,
+        StatusCode::OK
+    );
+    let throttled = get(&dataverse, path, Some(&token(IMPORTER))).await;
+    assert_error(
+        &throttled,
+        429,
+        "0x80072326",
+        "Number of concurrent requests exceeded the limit of 52.",
+    );
+    assert_eq!(throttled.headers["retry-after"], "7");
+    assert_eq!(
+        get(&dataverse, path, Some(&token(IMPORTER))).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
 async fn who_am_i_names_the_application_user() {
     let dataverse = dataverse();
     for path in [
