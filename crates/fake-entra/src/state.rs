@@ -233,8 +233,10 @@ impl App {
         (tenant == self.home_tenant).then_some(true)
     }
 
-    /// The object id of the service principal in `tenant` (stable when not configured).
-    pub(crate) fn principal_object_id(&self, tenant: Uuid) -> Uuid {
+    /// The object id of the service principal in `tenant`: the configured one, else a stable
+    /// UUID v5 of the tenant and client id. Tokens carry it as `oid`; a Dataverse application
+    /// user for this app records it as `azureactivedirectoryobjectid`.
+    pub fn principal_object_id(&self, tenant: Uuid) -> Uuid {
         self.service_principals
             .iter()
             .find(|principal| principal.tenant == tenant)
