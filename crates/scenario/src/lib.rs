@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 pub use location::Location;
 pub use world::{
-    App, Certificate, ClientCredentials, Permission, Secret, SecretValue, ServicePrincipal, Tenant,
-    World,
+    App, Certificate, ClientCredentials, Environment, EnvironmentTable, Permission, Secret,
+    SecretValue, ServicePrincipal, Tenant, World,
 };
 
 /// Everything that can go wrong while loading a world or turning it into a fake's config.
@@ -244,6 +244,162 @@ pub enum Reason {
         #[source]
         source: fake_entra::Error,
     },
+    /// An environment URL that is not https on a Dataverse host of the world's cloud.
+    #[error(
+        "`{value}` is not an https URL of a Dataverse host like `https://contoso.crm.dynamics.com`"
+    )]
+    EnvironmentUrl {
+        /// The value as written.
+        value: String,
+    },
+    /// An organization version that is not four dot-separated numbers.
+    #[error("`{value}` is not a version like `9.2.25093.00168`")]
+    OrganizationVersion {
+        /// The value as written.
+        value: String,
+    },
+    /// A reference to an app the world does not define.
+    #[error("unknown app `{name}`; known: {}", .known.join(", "))]
+    UnknownApp {
+        /// The key as written.
+        name: String,
+        /// The app keys the world defines.
+        known: Vec<String>,
+    },
+    /// An application user for an app that has no service principal in the environment's
+    /// tenant, so it could never get a token for the environment.
+    #[error(
+        "app `{app}` has no service principal in tenant `{tenant}`; list it in the app's `service_principals` (with `multi_tenant = true`)"
+    )]
+    AppNotInTenant {
+        /// The app key.
+        app: String,
+        /// The environment's tenant key.
+        tenant: String,
+    },
+    /// A reference to a business unit the environment does not define.
+    #[error("unknown business unit `{name}`; known: {}", .known.join(", "))]
+    UnknownBusinessUnit {
+        /// The name as written.
+        name: String,
+        /// The business unit names of the environment.
+        known: Vec<String>,
+    },
+    /// `business_units` without a root.
+    #[error("no business unit is the root; leave out `parent` on exactly one")]
+    NoRootBusinessUnit,
+    /// A second business unit without a parent.
+    #[error("`{first}` is already the root business unit; give this one a `parent`")]
+    SecondRootBusinessUnit {
+        /// The name of the first root.
+        first: String,
+    },
+    /// A business unit whose parents never reach the root.
+    #[error("the parents of business unit `{name}` go round in a cycle and never reach the root")]
+    BusinessUnitCycle {
+        /// The business unit's name.
+        name: String,
+    },
+    /// A role the world defines under the name of a predefined role.
+    #[error(
+        "`{name}` is a predefined role; assign it to users by name, or define a role with another name"
+    )]
+    PredefinedRoleName {
+        /// The name as written.
+        name: String,
+    },
+    /// A role name that is neither defined in the environment nor predefined.
+    #[error(
+        "unknown role `{name}`; defined: {}; predefined: {}",
+        list_or_none(.defined),
+        .predefined.join(", ")
+    )]
+    UnknownRole {
+        /// The name as written.
+        name: String,
+        /// The roles the environment defines.
+        defined: Vec<String>,
+        /// The predefined roles.
+        predefined: Vec<String>,
+    },
+    /// A role assigned to a user in a business unit that neither is nor lies below the role's
+    /// (Dataverse: `0x80041409` UserInWrongBusiness).
+    #[error(
+        "role `{role}` belongs to business unit `{role_unit}`; a user in `{user_unit}` can hold only roles of `{user_unit}` or a business unit above it"
+    )]
+    RoleOutsideBusinessUnit {
+        /// The role name.
+        role: String,
+        /// The role's business unit.
+        role_unit: String,
+        /// The user's business unit.
+        user_unit: String,
+    },
+    /// A privilege name the catalog does not know.
+    #[error("unknown privilege `{name}`; known: {known}")]
+    UnknownPrivilege {
+        /// The name as written.
+        name: String,
+        /// Every privilege the catalog knows, comma-separated.
+        known: String,
+    },
+    /// A privilege depth that is not one of the four.
+    #[error("`{value}` is not a depth; use `Basic`, `Local`, `Deep` or `Global`")]
+    Depth {
+        /// The value as written.
+        value: String,
+    },
+    /// A table that is not in the standard catalog.
+    #[error("unknown table `{name}`; known: {}", .known.join(", "))]
+    UnknownTable {
+        /// The logical name as written.
+        name: String,
+        /// The standard tables' logical names.
+        known: Vec<String>,
+    },
+    /// A table with both or neither of `generate` and `rows`.
+    #[error("give the table either `generate = <count>` or `rows = [...]`")]
+    TableSource,
+    /// A row property that is not a column of the table.
+    #[error("`{table}` has no property `{name}`; known: {}", .known.join(", "))]
+    UnknownColumn {
+        /// The table's logical name.
+        table: String,
+        /// The property as written.
+        name: String,
+        /// The table's Web API property names.
+        known: Vec<String>,
+    },
+    /// A row value of the wrong type for its column.
+    #[error("must be {expected} (`{column}` is `{edm}`)")]
+    ColumnValue {
+        /// The property name.
+        column: String,
+        /// The column's OData type (`Edm.Decimal`).
+        edm: &'static str,
+        /// What the value must be (`a number`).
+        expected: &'static str,
+    },
+    /// An error code switch set to a code the fake does not choose between.
+    #[error(
+        "must be {}, not `{value}`",
+        .allowed.iter().map(|code| format!("`{code}`")).collect::<Vec<_>>().join(" or ")
+    )]
+    Code {
+        /// The value as written.
+        value: String,
+        /// The codes this switch takes.
+        allowed: &'static [&'static str],
+    },
+}
+
+/// The names, comma-separated, or `none`.
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
 }
 
 /// `between 1 and 86400` or `at least 1`, for [`Reason::OutOfRange`].

@@ -1,10 +1,11 @@
-//! A world: the tenants and app registrations (later also Dataverse environments) that one
-//! description feeds to every fake, the fake Entra ID's behaviour knobs and the fault rules.
+//! A world: the tenants, app registrations and Dataverse environments that one description
+//! feeds to every fake, the fakes' behaviour knobs and the fault rules.
 //! `world/file.rs` mirrors the TOML, `world/validate.rs` turns it into a [`World`],
-//! `world/entra.rs` translates a world into `fake_entra::Config`.
+//! `world/entra.rs` and `world/dataverse.rs` translate a world into each fake's `Config`.
 //! Invariants: a `World` has passed validation (every reference resolves, every GUID and
 //! timestamp parses), and its `Debug` never shows a secret value or a private key.
 
+mod dataverse;
 mod entra;
 mod file;
 mod validate;
@@ -16,6 +17,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use fake_core::FaultRule;
+use fake_dataverse::{
+    ApplicationUser, BusinessUnit, SecurityRole, ServiceProtectionLimits, Switches, TableData,
+};
 use fake_entra::{
     Cloud, CommonTenantPolicy, ForcedError, PermissionKind, RateLimit, ResourcePolicy,
     TrailerSeparator,
@@ -34,8 +38,10 @@ pub struct World {
     path: PathBuf,
     tenants: Vec<Tenant>,
     apps: Vec<App>,
+    environments: Vec<Environment>,
     signing_key: SigningKeyPem,
     entra: EntraKnobs,
+    dataverse: Switches,
     faults: Vec<FaultRule>,
 }
 
@@ -90,6 +96,26 @@ impl World {
     /// The app written as `[apps.<key>]`.
     pub fn app(&self, key: &str) -> Option<&App> {
         self.apps.iter().find(|app| app.key == key)
+    }
+
+    /// The Dataverse environments, in file order.
+    pub fn environments(&self) -> &[Environment] {
+        &self.environments
+    }
+
+    /// The environment written as `[environments.<key>]`.
+    pub fn environment(&self, key: &str) -> Option<&Environment> {
+        self.environments
+            .iter()
+            .find(|environment| environment.key == key)
+    }
+
+    /// The first environment (in file order) of the tenant written as `[tenants.<key>]`: the
+    /// one `serve` hands out with that tenant's credentials.
+    pub fn first_environment_of(&self, tenant: &str) -> Option<&Environment> {
+        self.environments
+            .iter()
+            .find(|environment| environment.tenant == tenant)
     }
 
     /// The `[[faults]]` rules, in file order (the first that fires wins), for
@@ -170,6 +196,13 @@ impl App {
     /// The first secret (in file order) that has not expired at `now`.
     pub fn live_secret(&self, now: OffsetDateTime) -> Option<&Secret> {
         self.secrets.iter().find(|secret| secret.is_valid_at(now))
+    }
+
+    /// The object id of the app's service principal in the tenant with id `tenant_id`, as the
+    /// fake Entra ID puts it in tokens (`oid`): the one the file gives, else the fake's stable
+    /// derivation.
+    pub fn principal_object_id(&self, tenant_id: Uuid) -> Uuid {
+        entra::entra_app(self).principal_object_id(tenant_id)
     }
 }
 
@@ -267,6 +300,84 @@ pub struct Permission {
     pub kind: PermissionKind,
     /// Whether an admin granted consent.
     pub admin_consent: bool,
+}
+
+/// A Dataverse environment (`[environments.<key>]`), resolved: business units, roles and
+/// application users carry their ids, predefined roles are instantiated in the business units
+/// of the users who hold them, and the system tables are present.
+#[derive(Clone, Debug)]
+pub struct Environment {
+    /// The key in the world file (`contoso`).
+    pub key: String,
+    /// `https://{host}`: the environment URL clients are configured with.
+    pub url: String,
+    /// The web host, lower case (`contoso.crm.dynamics.com`), also when the file gives the
+    /// `.api.` host; the fake serves both.
+    pub host: String,
+    /// The key of the tenant whose tokens it accepts.
+    pub tenant: String,
+    /// The id of that tenant.
+    pub tenant_id: Uuid,
+    /// `OrganizationId`.
+    pub organization_id: Uuid,
+    /// `EnvironmentId`: `Default-{tenant id}` for a tenant's first environment unless the file
+    /// says otherwise.
+    pub environment_id: String,
+    /// `FriendlyName`.
+    pub friendly_name: String,
+    /// `UniqueName`.
+    pub unique_name: String,
+    /// `OrganizationVersion`.
+    pub version: String,
+    /// `Geo`.
+    pub geo: String,
+    /// Administration mode.
+    pub admin_mode: bool,
+    /// Seed of the row generator.
+    pub data_seed: u64,
+    /// Business units; exactly one (the first without a parent) is the root.
+    pub business_units: Vec<BusinessUnit>,
+    /// Security roles: the defined ones in file order, then the inherited copies and
+    /// predefined roles the users need, in the order users name them.
+    pub roles: Vec<SecurityRole>,
+    /// Application users, in file order.
+    pub application_users: Vec<ApplicationUser>,
+    /// Tables: those the file lists, in file order, then any of `systemuser`, `role` and
+    /// `businessunit` it leaves out.
+    pub tables: Vec<EnvironmentTable>,
+    /// Service protection limits.
+    pub limits: ServiceProtectionLimits,
+}
+
+impl Environment {
+    /// The `.api.` host (`contoso.api.crm.dynamics.com`).
+    pub fn api_host(&self) -> String {
+        fake_dataverse::api_host(&self.host)
+    }
+
+    /// The application user of the app with client id `client_id`.
+    pub fn application_user(&self, client_id: Uuid) -> Option<&ApplicationUser> {
+        self.application_users
+            .iter()
+            .find(|user| user.application_id == client_id)
+    }
+
+    /// The root business unit.
+    pub fn root_business_unit(&self) -> &BusinessUnit {
+        self.business_units
+            .iter()
+            .find(|unit| unit.parent.is_none())
+            .expect("validation leaves exactly one root business unit")
+    }
+}
+
+/// A table of an environment: a standard table and where its rows come from.
+#[derive(Clone, Debug)]
+pub struct EnvironmentTable {
+    /// The logical name (`account`); always a table of `fake_dataverse::standard_tables`.
+    pub logical_name: String,
+    /// Its rows, given or generated.
+    pub data: TableData,
 }
 
 /// What a client needs for a client-secret token request; see [`World::client_credentials`].

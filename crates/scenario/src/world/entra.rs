@@ -13,19 +13,25 @@ use crate::Error;
 impl World {
     /// The fake Entra ID config for this world, on `clock` and inventing ids from `ids`.
     pub fn entra_config(&self, clock: Clock, ids: IdGenerator) -> Result<Config, Error> {
-        let signing_key =
-            SigningKey::from_pem(self.signing_key.key.expose(), &self.signing_key.certificate)
-                .map_err(|source| Error::Entra {
-                    path: self.path.clone(),
-                    source,
-                })?;
-        let mut config = Config::new(self.cloud(), signing_key);
+        let mut config = Config::new(self.cloud(), self.entra_signing_key()?);
         config.tenants = self.tenants.iter().map(entra_tenant).collect();
         config.apps = self.apps.iter().map(entra_app).collect();
         config.clock = clock;
         config.ids = ids;
         self.entra.apply(&mut config);
         Ok(config)
+    }
+}
+
+impl World {
+    /// The key that signs the fake Entra ID's tokens (validation has parsed it once already).
+    pub(super) fn entra_signing_key(&self) -> Result<SigningKey, Error> {
+        SigningKey::from_pem(self.signing_key.key.expose(), &self.signing_key.certificate).map_err(
+            |source| Error::Entra {
+                path: self.path.clone(),
+                source,
+            },
+        )
     }
 }
 
@@ -72,7 +78,7 @@ fn entra_tenant(tenant: &Tenant) -> fake_entra::Tenant {
     }
 }
 
-fn entra_app(app: &App) -> fake_entra::App {
+pub(super) fn entra_app(app: &App) -> fake_entra::App {
     let mut service_principals: Vec<ServicePrincipal> = app
         .service_principals
         .iter()

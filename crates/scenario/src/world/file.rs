@@ -30,9 +30,15 @@ pub(crate) struct WorldFile {
     /// `[apps.<key>]`, in file order.
     #[serde(default)]
     pub(crate) apps: Entries<AppFile>,
+    /// `[environments.<key>]`: Dataverse environments, in file order.
+    #[serde(default)]
+    pub(crate) environments: Entries<EnvironmentFile>,
     /// `[entra]`: the fake Entra ID's behaviour knobs.
     #[serde(default)]
     pub(crate) entra: Option<EntraFile>,
+    /// `[dataverse]`: the fake Dataverse's switches.
+    #[serde(default)]
+    pub(crate) dataverse: Option<DataverseFile>,
     /// `[[faults]]`, in fake-core's own shape.
     #[serde(default)]
     pub(crate) faults: Vec<FaultRule>,
@@ -229,6 +235,103 @@ pub(crate) struct ForcedErrorFile {
     pub(crate) tenant: Option<Spanned<String>>,
     pub(crate) nth: Option<Spanned<i64>>,
     pub(crate) times: Option<Spanned<i64>>,
+}
+
+/// `[environments.<key>]`: one Dataverse environment.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EnvironmentFile {
+    pub(crate) url: Spanned<String>,
+    pub(crate) tenant: Spanned<String>,
+    pub(crate) organization_id: Option<Spanned<String>>,
+    pub(crate) environment_id: Option<Spanned<String>>,
+    pub(crate) friendly_name: Option<Spanned<String>>,
+    pub(crate) unique_name: Option<Spanned<String>>,
+    pub(crate) version: Option<Spanned<String>>,
+    pub(crate) geo: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) admin_mode: bool,
+    pub(crate) data_seed: Option<Spanned<i64>>,
+    pub(crate) business_units: Option<Spanned<Vec<BusinessUnitFile>>>,
+    /// `roles.<name>`, in file order.
+    #[serde(default)]
+    pub(crate) roles: Entries<RoleFile>,
+    #[serde(default)]
+    pub(crate) application_users: Vec<ApplicationUserFile>,
+    /// `tables.<logical_name>`, in file order.
+    #[serde(default)]
+    pub(crate) tables: Entries<TableFile>,
+    pub(crate) limits: Option<LimitsFile>,
+}
+
+/// One entry of `business_units`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BusinessUnitFile {
+    pub(crate) name: Spanned<String>,
+    pub(crate) parent: Option<Spanned<String>>,
+    pub(crate) id: Option<Spanned<String>>,
+}
+
+/// `roles.<name>`: a security role the world defines.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RoleFile {
+    pub(crate) id: Option<Spanned<String>>,
+    pub(crate) business_unit: Option<Spanned<String>>,
+    /// Privilege name → depth, in file order.
+    #[serde(default)]
+    pub(crate) privileges: Entries<Spanned<String>>,
+}
+
+/// One entry of `application_users`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApplicationUserFile {
+    pub(crate) app: Spanned<String>,
+    #[serde(default)]
+    pub(crate) roles: Vec<Spanned<String>>,
+    pub(crate) business_unit: Option<Spanned<String>>,
+    #[serde(default = "yes")]
+    pub(crate) enabled: bool,
+    pub(crate) id: Option<Spanned<String>>,
+}
+
+/// `tables.<logical_name>`: `{ generate = 25 }` or `{ rows = [...] }` (the validator wants
+/// exactly one).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TableFile {
+    pub(crate) generate: Option<Spanned<i64>>,
+    pub(crate) rows: Option<Spanned<Vec<RowFile>>>,
+}
+
+/// One inline row: Web API property name → value, in file order.
+pub(crate) type RowFile = Entries<Spanned<toml::Value>>;
+
+/// `limits`: service protection limits. Integers are read wide so that a negative value gets
+/// the range message.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LimitsFile {
+    pub(crate) requests: Option<Spanned<i64>>,
+    pub(crate) window_seconds: Option<Spanned<i64>>,
+    pub(crate) execution_milliseconds: Option<Spanned<i64>>,
+    pub(crate) execution_milliseconds_per_request: Option<Spanned<i64>>,
+    pub(crate) concurrent: Option<Spanned<i64>>,
+}
+
+/// `[dataverse]`: the fake Dataverse's switches; absent ones keep `Switches::default()`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DataverseFile {
+    pub(crate) disabled_user_code: Option<Spanned<String>>,
+    pub(crate) zero_roles_code: Option<Spanned<String>>,
+    pub(crate) whoami_without_roles: Option<bool>,
+    pub(crate) property_not_found_code: Option<Spanned<String>>,
+    pub(crate) segment_not_found_code: Option<Spanned<String>>,
+    pub(crate) throttle_code_decimal: Option<bool>,
+    pub(crate) access_mode_text: Option<Spanned<String>>,
 }
 
 /// Where the values of each `[[faults]]` rule are written. `FaultRule` carries no spans, so

@@ -11,6 +11,9 @@ use uuid::uuid;
 
 use super::*;
 
+// `[environments.<key>]` and `[dataverse]`: fields, defaults, errors, the Dataverse config.
+mod environment;
+
 const CONTOSO: Uuid = uuid!("6f1f3b7e-2b51-4f0e-9d5e-0c8c3a7d1a10");
 const FABRIKAM: Uuid = uuid!("9b2c4d6e-8f01-4a23-b456-c789d0e1f234");
 const IMPORTER: Uuid = uuid!("3c2f9a51-7d0b-4e1a-8f5e-2a9b6c4d8e01");
@@ -302,12 +305,11 @@ fn parse_errors_name_the_file_line_and_column() {
         "failed to parse world `worlds/test.toml` at line 20, column 77: unknown variant `app`, \
          expected `delegated` or `application`",
     );
-    // Dataverse environments are not part of world files yet.
     check(
-        &format!("{TENANTS}\n[environments.contoso]\nurl = \"https://contoso.crm.dynamics.com\"\n"),
+        &format!("{TENANTS}\n[environment.contoso]\nurl = \"https://contoso.crm.dynamics.com\"\n"),
         "failed to parse world `worlds/test.toml` at line 15, column 2: unknown field \
-         `environments`, expected one of `version`, `signing_key`, `tenants`, `apps`, `entra`, \
-         `faults`",
+         `environment`, expected one of `version`, `signing_key`, `tenants`, `apps`, \
+         `environments`, `entra`, `dataverse`, `faults`",
     );
 }
 

@@ -1,6 +1,6 @@
 //! From world file text to a [`World`]: parse (with line and column on every error), then check
 //! meaning section by section. The first problem found is returned, naming the dotted key of the
-//! value and where it is written. New sections (environments) get a method of their own here.
+//! value and where it is written. The Dataverse sections live in `validate/environment.rs`.
 //! `[[faults]]` values come from `fake_core::FaultRule`'s own serde; their positions from a
 //! second read of the file ([`FaultSpans`]).
 
@@ -31,6 +31,8 @@ use super::{
     SigningKeyOrigin, SigningKeyPem, Tenant, World,
 };
 use crate::{Error, Location, Reason, TomlError};
+
+mod environment;
 
 /// The region scope of tenants whose file does not say.
 const DEFAULT_REGION_SCOPE: &str = "NA";
@@ -70,6 +72,7 @@ pub(crate) fn world(text: &str, path: &Path) -> Result<World, Error> {
     let file: WorldFile = checker.parse()?;
     let tenants = checker.tenants(&file.tenants)?;
     let apps = checker.apps(&file.apps, &tenants)?;
+    let environments = checker.environments(&file.environments, &tenants, &apps)?;
     let signing_key = match &file.signing_key {
         Some(signing_key) => checker.signing_key(signing_key)?,
         None => SigningKeyPem::builtin(),
@@ -78,13 +81,19 @@ pub(crate) fn world(text: &str, path: &Path) -> Result<World, Error> {
         Some(entra) => checker.entra(entra)?,
         None => EntraKnobs::default(),
     };
+    let dataverse = match &file.dataverse {
+        Some(dataverse) => checker.dataverse(dataverse)?,
+        None => fake_dataverse::Switches::default(),
+    };
     let faults = checker.faults(file.faults)?;
     Ok(World {
         path: path.to_owned(),
         tenants,
         apps,
+        environments,
         signing_key,
         entra,
+        dataverse,
         faults,
     })
 }
