@@ -1,8 +1,8 @@
-//! `d365-harness serve`: load a world, serve its fakes (with its `[entra]` knobs and
-//! `[[faults]]`) on one HTTPS listener, write `ca.pem` and `connection.env` into the state
-//! directory, print how to point clients at it, and run until Ctrl-C or SIGTERM. Invariant: the
-//! only secret printed or written is the world's published demo client secret; private keys
-//! never leave the process.
+//! `d365-harness serve`: load a world, serve its fakes (Entra ID with its `[entra]` knobs, and
+//! Dataverse for its environments, behind its `[[faults]]`) on one HTTPS listener, write
+//! `ca.pem` and `connection.env` into the state directory, print how to point clients at it,
+//! and run until Ctrl-C or SIGTERM. Invariant: the only secret printed or written is the world's
+//! published demo client secret; private keys never leave the process.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -75,6 +75,9 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
         tenant_id: credentials.tenant.id,
         client_id: credentials.app.client_id,
         client_secret: credentials.secret.value.expose().to_owned(),
+        environment_url: world
+            .first_environment_of(&credentials.tenant.key)
+            .map(|environment| environment.url.clone()),
         ca_file,
         host_map: host_map(handle.hosts(), handle.addr()),
     };
@@ -99,17 +102,27 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
     Ok(())
 }
 
-/// The listener for `world`: its fakes on `listen`, with its `[[faults]]` applied before
-/// routing.
+/// The listener for `world`: the fake Entra ID and, when the world has environments, the fake
+/// Dataverse, on `listen`, with its `[[faults]]` applied before routing. The PKI is made for
+/// every host the mounts serve.
 fn server_config(world: &World, listen: SocketAddr, clock: Clock) -> anyhow::Result<ServerConfig> {
     let entra = world.entra_config(clock.clone(), IdGenerator::from_entropy())?;
-    let mount = fake_entra::mount(entra).with_context(|| {
+    let mut mounts = vec![fake_entra::mount(entra).with_context(|| {
         format!(
             "failed to set up the fake Entra ID for world `{}`",
             world.path().display()
         )
-    })?;
-    let mut server_config = ServerConfig::new(vec![mount]);
+    })?];
+    if !world.environments().is_empty() {
+        let dataverse = world.dataverse_config(clock.clone(), IdGenerator::from_entropy())?;
+        mounts.push(fake_dataverse::mount(dataverse).with_context(|| {
+            format!(
+                "failed to set up the fake Dataverse for world `{}`",
+                world.path().display()
+            )
+        })?);
+    }
+    let mut server_config = ServerConfig::new(mounts);
     server_config.listen = listen;
     server_config.clock = clock;
     server_config.faults = Faults::new(world.faults().iter().cloned());
@@ -123,12 +136,15 @@ struct Connection {
     tenant_id: Uuid,
     client_id: Uuid,
     client_secret: String,
+    /// The first environment of the credentials' tenant, when the world has one.
+    environment_url: Option<String>,
     ca_file: PathBuf,
     host_map: Vec<(String, SocketAddr)>,
 }
 
 impl Connection {
-    /// `KEY=value` lines, in the documented order.
+    /// `KEY=value` lines, in the documented order (`D365_ENVIRONMENT_URL` only when there is
+    /// an environment).
     fn env(&self) -> String {
         let host_map = self
             .host_map
@@ -136,11 +152,17 @@ impl Connection {
             .map(|(host, addr)| format!("{host}={addr}"))
             .collect::<Vec<_>>()
             .join(",");
+        let environment = self
+            .environment_url
+            .as_ref()
+            .map(|url| format!("D365_ENVIRONMENT_URL={url}\n"))
+            .unwrap_or_default();
         format!(
             "D365_AUTHORITY_HOST=https://{}\n\
              D365_TENANT_ID={}\n\
              D365_CLIENT_ID={}\n\
              D365_CLIENT_SECRET={}\n\
+             {environment}\
              D365_CA_FILE={}\n\
              D365_HOST_MAP={host_map}\n",
             self.authority_host,
@@ -171,6 +193,11 @@ impl Connection {
                 "  resolve {host} to {target}  (D365_HOST_MAP)\n\
                  \x20 check: curl --cacert {ca} --connect-to {host}:443:{target} https://{host}{}\n",
                 fake_core::HEALTH_PATH
+            ));
+        }
+        if let Some(url) = &self.environment_url {
+            text.push_str(&format!(
+                "The Dataverse Web API is at {url}/api/data/v9.2/ (token scope {url}/.default).\n"
             ));
         }
         text.push_str("Press Ctrl-C to stop.\n");

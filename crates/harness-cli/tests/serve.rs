@@ -1,5 +1,6 @@
 //! `d365-harness serve` as a process: it writes `connection.env` and `ca.pem`, answers the health
-//! route on the real host name, stops cleanly on SIGTERM, and refuses a port already taken.
+//! route on the real host names (Entra ID's and the Dataverse environment's), stops cleanly on
+//! SIGTERM, and refuses a port already taken.
 //! Every wait polls with an overall deadline; nothing sleeps for a fixed time.
 
 use std::net::SocketAddr;
@@ -128,6 +129,7 @@ async fn serve_writes_connection_env_answers_health_and_stops_on_sigterm() -> an
             "D365_TENANT_ID",
             "D365_CLIENT_ID",
             "D365_CLIENT_SECRET",
+            "D365_ENVIRONMENT_URL",
             "D365_CA_FILE",
             "D365_HOST_MAP",
         ]
@@ -149,6 +151,10 @@ async fn serve_writes_connection_env_answers_health_and_stops_on_sigterm() -> an
         value(&env, "D365_CLIENT_SECRET"),
         "Qm28Q~demo.importer.secret.current.0001"
     );
+    assert_eq!(
+        value(&env, "D365_ENVIRONMENT_URL"),
+        "https://contoso.crm.dynamics.com"
+    );
     let ca_file = PathBuf::from(value(&env, "D365_CA_FILE"));
     assert!(ca_file.is_absolute(), "{}", ca_file.display());
     assert_eq!(ca_file, state_dir.canonicalize()?.join("ca.pem"));
@@ -160,26 +166,49 @@ async fn serve_writes_connection_env_answers_health_and_stops_on_sigterm() -> an
     }
 
     let host_map = value(&env, "D365_HOST_MAP");
-    let target = host_map
-        .strip_prefix("login.microsoftonline.com=")
-        .with_context(|| format!("unexpected host map {host_map}"))?;
-    let addr: SocketAddr = target.parse()?;
+    let entries: Vec<(&str, SocketAddr)> = host_map
+        .split(',')
+        .map(|entry| {
+            let (host, target) = entry
+                .split_once('=')
+                .with_context(|| format!("not host=ip:port: {entry:?}"))?;
+            Ok((host, target.parse()?))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let hosts: Vec<&str> = entries.iter().map(|(host, _)| *host).collect();
+    assert_eq!(
+        hosts,
+        [
+            "login.microsoftonline.com",
+            "contoso.api.crm.dynamics.com",
+            "contoso.crm.dynamics.com",
+        ]
+    );
+    let addr = entries[0].1;
     assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
+    assert!(
+        entries.iter().all(|(_, target)| *target == addr),
+        "one listener: {host_map}"
+    );
 
     let ca = reqwest::Certificate::from_pem(&std::fs::read(&ca_file)?)?;
-    let client = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .tls_certs_only([ca])
-        .resolve("login.microsoftonline.com", addr)
         .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let response = client
-        .get("https://login.microsoftonline.com/_harness/health")
-        .send()
-        .await?;
-    assert_eq!(response.status(), reqwest::StatusCode::OK);
-    let body = response.text().await?;
-    assert!(body.contains("\"status\":\"ok\""), "{body}");
+        .timeout(Duration::from_secs(30));
+    for host in &hosts {
+        builder = builder.resolve(host, addr);
+    }
+    let client = builder.build()?;
+    for host in &hosts {
+        let response = client
+            .get(format!("https://{host}/_harness/health"))
+            .send()
+            .await?;
+        assert_eq!(response.status(), reqwest::StatusCode::OK, "{host}");
+        let body = response.text().await?;
+        assert!(body.contains("\"status\":\"ok\""), "{host}: {body}");
+    }
 
     serve.terminate()?;
     let output = serve.wait().await?;

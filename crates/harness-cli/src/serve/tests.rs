@@ -1,6 +1,7 @@
 //! What `serve` writes and prints, without a server: `connection.env`, the host map and the
 //! instructions. And, with one in process: that `serve`'s listener applies a world's
-//! `[[faults]]` and `[entra]` knobs.
+//! `[[faults]]` and `[entra]` knobs, and that its fake Dataverse accepts its fake Entra ID's
+//! tokens.
 
 use super::*;
 
@@ -10,6 +11,7 @@ fn connection() -> Connection {
         tenant_id: Uuid::from_u128(0x6f1f3b7e_2b51_4f0e_9d5e_0c8c3a7d1a10),
         client_id: Uuid::from_u128(0x3c2f9a51_7d0b_4e1a_8f5e_2a9b6c4d8e01),
         client_secret: "demo~secret".to_owned(),
+        environment_url: Some("https://contoso.crm.dynamics.com".to_owned()),
         ca_file: PathBuf::from("/state/ca.pem"),
         host_map: vec![
             (
@@ -73,8 +75,17 @@ fn connection_env_has_the_documented_keys_in_order() {
          D365_TENANT_ID=6f1f3b7e-2b51-4f0e-9d5e-0c8c3a7d1a10\n\
          D365_CLIENT_ID=3c2f9a51-7d0b-4e1a-8f5e-2a9b6c4d8e01\n\
          D365_CLIENT_SECRET=demo~secret\n\
+         D365_ENVIRONMENT_URL=https://contoso.crm.dynamics.com\n\
          D365_CA_FILE=/state/ca.pem\n\
          D365_HOST_MAP=login.microsoftonline.com=127.0.0.1:8443,login.windows.net=127.0.0.1:8443\n"
+    );
+    let without_environment = Connection {
+        environment_url: None,
+        ..connection()
+    };
+    assert!(
+        !without_environment.env().contains("D365_ENVIRONMENT_URL"),
+        "a world without an environment for the tenant has no environment URL"
     );
 }
 
@@ -93,6 +104,8 @@ fn instructions_show_the_env_and_how_to_use_it() {
         "curl --cacert /state/ca.pem --connect-to login.microsoftonline.com:443:127.0.0.1:8443 \
          https://login.microsoftonline.com/_harness/health",
         "Written to /state/connection.env",
+        "The Dataverse Web API is at https://contoso.crm.dynamics.com/api/data/v9.2/ \
+         (token scope https://contoso.crm.dynamics.com/.default).",
         "Press Ctrl-C to stop.",
     ] {
         assert!(text.contains(expected), "`{expected}` in:\n{text}");
@@ -185,6 +198,145 @@ async fn serve_applies_the_worlds_faults_and_entra_knobs() -> anyhow::Result<()>
     assert_eq!(disabled.status(), 400);
     let body = disabled.text().await?;
     assert!(body.contains("\"error_codes\":[500014]"), "{body}");
+
+    handle.shutdown().await;
+    Ok(())
+}
+
+/// `serve`'s listener for the demo world, in process: the fake Dataverse answers on the
+/// environment's hosts beside the fake Entra ID, challenges a request without a token, and
+/// accepts a token the fake Entra ID issued for the environment (client credentials with the
+/// demo secret), answering `WhoAmI` with the importer's application user.
+#[tokio::test]
+async fn serve_answers_dataverse_with_tokens_from_its_own_entra() -> anyhow::Result<()> {
+    let world_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/worlds/demo.toml");
+    let world = World::load(&world_path)?;
+    let clock = Clock::system();
+    let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    let handle = fake_core::spawn(server_config(&world, listen, clock.clone())?).await?;
+    let hosts: Vec<(String, SocketAddr)> = host_map(handle.hosts(), handle.addr());
+    let served: Vec<&str> = hosts.iter().map(|(host, _)| host.as_str()).collect();
+    assert_eq!(
+        served,
+        [
+            "login.microsoftonline.com",
+            "contoso.api.crm.dynamics.com",
+            "contoso.crm.dynamics.com",
+        ],
+        "D365_HOST_MAP names the environment's hosts"
+    );
+    let ca = reqwest::Certificate::from_pem(handle.ca_pem().as_bytes())?;
+    let mut builder = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(30));
+    for (host, addr) in &hosts {
+        builder = builder.resolve(host, *addr);
+    }
+    let client = builder.build()?;
+
+    let credentials = world.client_credentials(clock.now())?;
+    let environment = world
+        .first_environment_of(&credentials.tenant.key)
+        .context("the demo world's environment")?;
+    assert_eq!(environment.url, "https://contoso.crm.dynamics.com");
+    let user = environment
+        .application_user(credentials.app.client_id)
+        .context("the importer's application user")?;
+    let who_am_i = format!("{}/api/data/v9.2/WhoAmI", environment.url);
+
+    for url in [
+        format!("{}/_harness/health", environment.url),
+        format!("https://{}/_harness/health", environment.api_host()),
+    ] {
+        let health = client.get(&url).send().await?;
+        assert_eq!(health.status(), 200, "{url}");
+    }
+
+    let anonymous = client.get(&who_am_i).send().await?;
+    assert_eq!(anonymous.status(), 401);
+    let challenge = anonymous
+        .headers()
+        .get("www-authenticate")
+        .context("a WWW-Authenticate challenge")?
+        .to_str()?
+        .to_owned();
+    assert!(
+        challenge.starts_with("Bearer ")
+            && challenge.contains(&format!(
+                "https://login.microsoftonline.com/{}/oauth2/authorize",
+                environment.tenant_id
+            )),
+        "{challenge}"
+    );
+
+    let token_response = client
+        .post(format!(
+            "https://{}/{}/oauth2/v2.0/token",
+            world.authority_host(),
+            credentials.tenant.id
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &credentials.app.client_id.to_string()),
+            ("client_secret", credentials.secret.value.expose()),
+            ("scope", &format!("{}/.default", environment.url)),
+        ])
+        .send()
+        .await?;
+    assert_eq!(token_response.status(), 200);
+    let body: serde_json::Value = token_response.json().await?;
+    let token = body["access_token"]
+        .as_str()
+        .context("an access token")?
+        .to_owned();
+    let claims: serde_json::Value = jsonwebtoken::dangerous::insecure_decode_claims(&token)?;
+    assert_eq!(
+        claims["oid"].as_str(),
+        user.object_id.map(|id| id.to_string()).as_deref(),
+        "the application user records the principal the token names"
+    );
+
+    for host in [environment.host.clone(), environment.api_host()] {
+        let answer = client
+            .get(format!("https://{host}/api/data/v9.2/WhoAmI"))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        assert_eq!(answer.status(), 200, "{host}");
+        let who: serde_json::Value = answer.json().await?;
+        assert_eq!(who["UserId"], user.id.to_string(), "{host}: {who}");
+        assert_eq!(
+            who["OrganizationId"],
+            environment.organization_id.to_string(),
+            "{host}: {who}"
+        );
+    }
+
+    // The demo role reads accounts but not cases: the privilege failure the world exists for.
+    let accounts = client
+        .get(format!(
+            "{}/api/data/v9.2/accounts?$select=name&$top=1",
+            environment.url
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(accounts.status(), 200);
+    let incidents = client
+        .get(format!(
+            "{}/api/data/v9.2/incidents?$select=title",
+            environment.url
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(incidents.status(), 403);
+    let body = incidents.text().await?;
+    assert!(
+        body.contains("0x80040220") && body.contains("prvReadIncident"),
+        "{body}"
+    );
 
     handle.shutdown().await;
     Ok(())
