@@ -2,5 +2,7 @@
 
 // The fakes over real HTTPS with reqwest, as a client library sees them.
 mod protocol;
+// Both fakes on one listener: Entra's tokens open Dataverse, and its failures look real.
+mod dataverse;
 // Shared helpers: the demo world on a manual clock, an HTTPS client on the real host names.
 mod support;

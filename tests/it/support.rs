@@ -27,6 +27,40 @@ pub async fn demo_entra() -> (ServerHandle, scenario::World) {
     (server, world)
 }
 
+/// Both fakes of the demo world on one listener, on a manual clock and seeded ids.
+pub async fn demo_fakes() -> (ServerHandle, scenario::World) {
+    let world = demo_world();
+    let clock = Clock::manual(start_time());
+    let ids = IdGenerator::seeded(11);
+    let entra = world
+        .entra_config(clock.clone(), ids.clone())
+        .expect("the demo world translates for Entra");
+    let dataverse = world
+        .dataverse_config(clock.clone(), ids)
+        .expect("the demo world translates for Dataverse");
+    let mut config = fake_core::ServerConfig::new(vec![
+        fake_entra::mount(entra).expect("Entra mounts"),
+        fake_dataverse::mount(dataverse).expect("Dataverse mounts"),
+    ]);
+    config.clock = clock;
+    let server = fake_core::spawn(config).await.expect("the server starts");
+    (server, world)
+}
+
+/// A client for every host of the demo world.
+pub fn client_for_all(server: &ServerHandle) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("CA PEM");
+    let mut builder = reqwest::Client::builder().tls_certs_only([ca]).no_proxy();
+    for host in [
+        "login.microsoftonline.com",
+        "contoso.crm.dynamics.com",
+        "contoso.api.crm.dynamics.com",
+    ] {
+        builder = builder.resolve(host, server.addr());
+    }
+    builder.build().expect("client")
+}
+
 /// A reqwest client that trusts only the harness CA and sends the real host names to `addr`.
 pub fn client(server: &ServerHandle, http1: bool) -> reqwest::Client {
     let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("CA PEM");
