@@ -93,13 +93,25 @@ pub enum JournalBody {
         /// Its length in bytes.
         length: usize,
     },
+    /// A body too large to keep (a page of rows): only its length.
+    Omitted {
+        /// Its length in bytes.
+        length: usize,
+    },
 }
+
+/// Bodies larger than this are journaled as [`JournalBody::Omitted`]: the journal is for
+/// seeing the exchange, and keeping every 5,000-row page would cost the server its memory.
+pub const MAX_JOURNALED_BODY: usize = 64 * 1024;
 
 impl JournalBody {
     /// Classifies and redacts a body by its content type.
     pub fn capture(content_type: Option<&str>, body: &[u8]) -> JournalBody {
         if body.is_empty() {
             return JournalBody::Empty;
+        }
+        if body.len() > MAX_JOURNALED_BODY {
+            return JournalBody::Omitted { length: body.len() };
         }
         let content_type = content_type.unwrap_or_default().to_ascii_lowercase();
         if content_type.starts_with("application/x-www-form-urlencoded")
@@ -296,6 +308,17 @@ mod tests {
             Some("Basic [redacted]")
         );
         assert!(!kept.contains_key("user-agent"));
+    }
+
+    #[test]
+    fn large_bodies_keep_only_their_length() {
+        let body = vec![b'a'; MAX_JOURNALED_BODY + 1];
+        assert_eq!(
+            JournalBody::capture(Some("application/json"), &body),
+            JournalBody::Omitted {
+                length: MAX_JOURNALED_BODY + 1
+            }
+        );
     }
 
     #[test]

@@ -16,7 +16,9 @@ mod service;
 pub use clock::Clock;
 pub use fault::{FaultAction, FaultRule, Faults};
 pub use ids::IdGenerator;
-pub use journal::{Journal, JournalBody, JournalEntry, redact_form, redact_json};
+pub use journal::{
+    Journal, JournalBody, JournalEntry, MAX_JOURNALED_BODY, redact_form, redact_json,
+};
 pub use pki::TestPki;
 pub use server::{HEALTH_PATH, ServerConfig, ServerHandle, spawn};
 pub use service::{

@@ -62,7 +62,7 @@ impl ServerConfig {
             clock: Clock::system(),
             faults: Faults::default(),
             pki: None,
-            journal_capacity: 100_000,
+            journal_capacity: 10_000,
         }
     }
 }

@@ -4,6 +4,9 @@
 //! Failures carry Microsoft.IdentityModel-style reasons for the `401_error_reason` header; the
 //! exact texts are UNCONFIRMED except the audience one (reference/dataverse.md §2.2).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -42,9 +45,59 @@ pub(crate) struct Rejection {
     pub(crate) reason: Option<String>,
 }
 
+/// The trusted keys, parsed once, and the tokens whose signatures already verified.
+///
+/// A signature over the same bytes with the same fixed keys verifies the same way every time,
+/// so a verified token is remembered (bounded) and its claims are re-checked on every request:
+/// lifetime, issuer and audience still follow the clock and the environment. This keeps the
+/// RSA verification out of the per-request cost for clients that reuse their token.
+pub(crate) struct Verifier {
+    keys: Vec<(String, DecodingKey)>,
+    key_ids: String,
+    verified: Mutex<HashMap<String, Claims>>,
+}
+
+/// How many verified tokens are remembered before the memory is cleared.
+const VERIFIED_CAPACITY: usize = 4096;
+
+impl Verifier {
+    pub(crate) fn new(keys: &jsonwebtoken::jwk::JwkSet) -> Verifier {
+        Verifier {
+            keys: keys
+                .keys
+                .iter()
+                .filter_map(|jwk| {
+                    let kid = jwk.common.key_id.clone()?;
+                    Some((kid, DecodingKey::from_jwk(jwk).ok()?))
+                })
+                .collect(),
+            key_ids: key_ids(keys),
+            verified: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn remembered(&self, token: &str) -> Option<Claims> {
+        self.lock().get(token).cloned()
+    }
+
+    fn remember(&self, token: &str, claims: &Claims) {
+        let mut verified = self.lock();
+        if verified.len() >= VERIFIED_CAPACITY {
+            verified.clear();
+        }
+        verified.insert(token.to_owned(), claims.clone());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Claims>> {
+        self.verified
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// What a token must match.
 pub(crate) struct Expectation<'a> {
-    pub(crate) keys: &'a jsonwebtoken::jwk::JwkSet,
+    pub(crate) verifier: &'a Verifier,
     pub(crate) issuer: String,
     /// Accepted audience hosts (web and API host), lower case.
     pub(crate) hosts: [&'a str; 2],
@@ -72,44 +125,12 @@ pub(crate) fn validate(
             reason: Some(reason),
         })
     };
-    if token.split('.').count() != 3 {
-        return refuse(
-            "IDX14100: JWT is not well formed, there are no dots (.). The token needs to be in JWS or JWE Compact Serialization Format. (JWS): 'EncodedHeader.EndcodedPayload.EncodedSignature'."
-                .into(),
-        );
-    }
-    let Ok(header) = jsonwebtoken::decode_header(token) else {
-        return refuse("IDX14102: Unable to decode the header as Base64Url encoded string.".into());
-    };
-    let kid = header.kid.clone().unwrap_or_default();
-    let Some(jwk) = expect.keys.find(&kid) else {
-        return refuse(format!(
-            "IDX10503: Signature validation failed. Token does not have a kid. Keys tried: '{}'. Number of keys in TokenValidationParameters: '{}'. kid: '{kid}'.",
-            key_ids(expect.keys),
-            expect.keys.keys.len()
-        ));
-    };
-    let Ok(key) = DecodingKey::from_jwk(jwk) else {
-        return refuse(format!(
-            "IDX10503: Signature validation failed. kid: '{kid}'."
-        ));
-    };
-    let mut validation = Validation::new(Algorithm::RS256);
-    // Lifetime, audience and issuer are checked below on the injected clock, with IdentityModel's
-    // wording; jsonwebtoken only checks the signature here.
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    let claims = match jsonwebtoken::decode::<Claims>(token, &key, &validation) {
-        Ok(data) => data.claims,
-        Err(error) => {
-            return refuse(match error.kind() {
-                jsonwebtoken::errors::ErrorKind::InvalidSignature => format!(
-                    "IDX10511: Signature validation failed. Keys tried: '{kid}'. kid: '{kid}'."
-                ),
-                _ => format!("IDX10000: The token could not be read: {error}."),
-            });
+    let claims = match expect.verifier.remembered(token) {
+        Some(claims) => claims,
+        None => {
+            let claims = verify_signature(token, expect.verifier)?;
+            expect.verifier.remember(token, &claims);
+            claims
         }
     };
     let now = expect.now.unix_timestamp();
@@ -148,6 +169,48 @@ pub(crate) fn validate(
         ));
     }
     Ok(claims)
+}
+
+/// The signature check: well-formed JWS, a trusted `kid`, a valid RS256 signature.
+fn verify_signature(token: &str, verifier: &Verifier) -> Result<Claims, Rejection> {
+    let refuse = |reason: String| {
+        Err(Rejection {
+            reason: Some(reason),
+        })
+    };
+    if token.split('.').count() != 3 {
+        return refuse(
+            "IDX14100: JWT is not well formed, there are no dots (.). The token needs to be in JWS or JWE Compact Serialization Format. (JWS): 'EncodedHeader.EndcodedPayload.EncodedSignature'."
+                .into(),
+        );
+    }
+    let Ok(header) = jsonwebtoken::decode_header(token) else {
+        return refuse("IDX14102: Unable to decode the header as Base64Url encoded string.".into());
+    };
+    let kid = header.kid.clone().unwrap_or_default();
+    let Some((_, key)) = verifier.keys.iter().find(|(known, _)| *known == kid) else {
+        return refuse(format!(
+            "IDX10503: Signature validation failed. Token does not have a kid. Keys tried: '{}'. Number of keys in TokenValidationParameters: '{}'. kid: '{kid}'.",
+            verifier.key_ids,
+            verifier.keys.len()
+        ));
+    };
+    let mut validation = Validation::new(Algorithm::RS256);
+    // Lifetime, audience and issuer are checked by the caller on the injected clock, with
+    // IdentityModel's wording; jsonwebtoken only checks the signature here.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    match jsonwebtoken::decode::<Claims>(token, key, &validation) {
+        Ok(data) => Ok(data.claims),
+        Err(error) => refuse(match error.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                format!("IDX10511: Signature validation failed. Keys tried: '{kid}'. kid: '{kid}'.")
+            }
+            _ => format!("IDX10000: The token could not be read: {error}."),
+        }),
+    }
 }
 
 /// `https://host` or `https://host/`, any case, for either host form (UNCONFIRMED which forms

@@ -195,7 +195,7 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
     let api_host = crate::api_host(&environment.host);
     let web_host = environment.host.to_ascii_lowercase();
     let expectation = Expectation {
-        keys: &config.trusted_keys,
+        verifier: &state.verifier,
         issuer,
         hosts: [&web_host, &api_host],
         now: config.clock.now(),

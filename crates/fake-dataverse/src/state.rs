@@ -14,6 +14,7 @@ use crate::{Error, api_host};
 
 pub(crate) struct State {
     pub(crate) config: Config,
+    pub(crate) verifier: crate::auth::Verifier,
     hosts: HashMap<String, usize>,
     windows: Mutex<HashMap<(usize, Uuid), Window>>,
     in_flight: Mutex<HashMap<(usize, Uuid), u32>>,
@@ -46,6 +47,7 @@ impl State {
         let forced = Mutex::new(vec![(0, 0); config.forced_throttles.len()]);
         Ok(State {
             forced,
+            verifier: crate::auth::Verifier::new(&config.trusted_keys),
             config,
             hosts,
             windows: Mutex::new(HashMap::new()),

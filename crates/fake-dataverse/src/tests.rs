@@ -345,6 +345,19 @@ async fn bad_tokens_are_401_with_the_reason_header() {
 }
 
 #[tokio::test]
+async fn a_remembered_token_still_expires_on_the_clock() {
+    let config = config();
+    let clock = config.clock.clone();
+    let dataverse = service(config).expect("valid config");
+    let token = token(IMPORTER);
+    let path = "/api/data/v9.2/WhoAmI";
+    assert_eq!(get(&dataverse, path, Some(&token)).await.status, StatusCode::OK);
+    clock.advance(time::Duration::seconds(3600 + 301)).expect("manual clock");
+    let answer = get(&dataverse, path, Some(&token)).await;
+    assert_401(&answer, Some("IDX10223: Lifetime validation failed. The token is expired. ValidTo (UTC): '2026-03-01T13:00:00Z', Current time (UTC): '2026-03-01T13:05:01Z'."));
+}
+
+#[tokio::test]
 async fn tokens_for_either_host_form_are_accepted() {
     let dataverse = dataverse();
     for audience in [

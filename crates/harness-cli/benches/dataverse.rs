@@ -98,6 +98,8 @@ impl Serve {
 url = "https://contoso.crm.dynamics.com"
 tenant = "contoso"
 application_users = [{{ app = "importer", roles = ["Service Reader"] }}]
+# Service protection would stop a load test after 6000 requests: lift it.
+limits = {{ requests = 1000000000, concurrent = 1000 }}
 
 [environments.contoso.tables.account]
 generate = {rows}
