@@ -245,3 +245,68 @@ export function harness() {
   harnessPromise ??= loadHarness();
   return harnessPromise;
 }
+
+// ------------------------------------------------------------------------------- Dataverse
+
+/**
+ * The fake Dataverse environment of the running harness: `D365_ENVIRONMENT_URL` from
+ * connection.env (must be RESOURCE, `https://contoso.crm.dynamics.com` unless overridden) and its
+ * `.api.` host, both of which D365_HOST_MAP must map. Memoised; rejects with a clear message when
+ * the server does not serve Dataverse, so every Dataverse test fails (none skips).
+ */
+let dataversePromise;
+export function dataverse() {
+  dataversePromise ??= (async () => {
+    const h = await harness();
+    const raw = h.conn.D365_ENVIRONMENT_URL;
+    if (!raw) {
+      throw new Error(
+        "connection.env has no D365_ENVIRONMENT_URL: this `d365-harness serve` does not serve the fake Dataverse",
+      );
+    }
+    const environmentUrl = raw.replace(/\/+$/, "");
+    if (environmentUrl !== RESOURCE) {
+      throw new Error(`D365_ENVIRONMENT_URL is ${environmentUrl}; these tests expect ${RESOURCE} (D365_CONFORMANCE_RESOURCE)`);
+    }
+    const web = new URL(environmentUrl);
+    const [org, ...rest] = web.hostname.split(".");
+    const apiEnvironmentUrl = `https://${[org, "api", ...rest].join(".")}`;
+    for (const host of [web.hostname, new URL(apiEnvironmentUrl).hostname]) {
+      if (!h.hostMap.has(host)) throw new Error(`D365_HOST_MAP does not map ${host}: ${h.conn.D365_HOST_MAP}`);
+    }
+    return { ...h, environmentUrl, apiEnvironmentUrl };
+  })();
+  return dataversePromise;
+}
+
+/**
+ * Routes node:https connections to the hosts of D365_HOST_MAP to the harness, for clients that
+ * offer no hook of their own (dynamics-web-api: see dynamics-web-api.test.mjs for why).
+ *
+ * It wraps `https.Agent.prototype.createConnection`, the step where an agent opens the TLS
+ * socket, so it covers agents the client creates privately. ONLY a connection whose target host
+ * is in the map is changed: it goes to the mapped address and port, with SNI and certificate
+ * verification on the real host name (`servername`) and the harness CA as the only trust root
+ * (`ca`). Everything above the socket (URL, Host header, request line, headers, body) stays
+ * exactly what the client built. Other hosts and IP targets (e.g. `httpsRequest` above, which
+ * connects to the mapped address itself) pass through untouched. This is the Node counterpart of
+ * python/conftest.py's getaddrinfo override. Process-wide: `node --test` runs each test file in
+ * its own process, so it only affects the file that installs it. Returns an uninstall function.
+ */
+export function routeHttpsAgentsThroughHostMap({ caPem, hostMap }) {
+  const original = https.Agent.prototype.createConnection;
+  https.Agent.prototype.createConnection = function createConnectionViaHostMap(options, ...rest) {
+    if (options && typeof options === "object") {
+      const host = String(options.host ?? options.hostname ?? "").replace(/\.$/, "").toLowerCase();
+      const mapped = hostMap.get(host);
+      if (mapped) {
+        options = { ...options, host: mapped.ip, port: mapped.port, servername: host, ca: caPem };
+        delete options.hostname;
+      }
+    }
+    return original.call(this, options, ...rest);
+  };
+  return () => {
+    https.Agent.prototype.createConnection = original;
+  };
+}

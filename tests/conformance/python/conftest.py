@@ -9,6 +9,8 @@ reach the fake only through
   Python, ``connection_verify=`` for azure-identity), and
 * a name-resolution override for the hosts in ``D365_HOST_MAP`` (see ``_mapped_getaddrinfo``).
 
+The Dataverse tests use ``requests`` the same way (``verify=`` + the same name resolution).
+
 Everything about the running server comes from its ``connection.env`` (path in
 ``D365_CONNECTION_ENV``, or ``D365_STATE_DIR/connection.env``); the expired secret and the
 client certificate come from the world file (``D365_WORLD_FILE``, default
@@ -238,6 +240,35 @@ def authority(authority_host, tenant_id) -> str:
 @pytest.fixture(scope="session")
 def scope() -> str:
     return SCOPE
+
+
+@pytest.fixture(scope="session")
+def environment_url(conn, harness_network) -> str:
+    """The fake Dataverse environment (D365_ENVIRONMENT_URL, no trailing slash). It must be RESOURCE
+    and D365_HOST_MAP must map its host. Fails (no skip) when the server does not serve Dataverse."""
+    raw = conn.get("D365_ENVIRONMENT_URL")
+    if not raw:
+        pytest.fail(
+            "connection.env has no D365_ENVIRONMENT_URL: this `d365-harness serve` does not serve the fake Dataverse",
+            pytrace=False,
+        )
+    url = raw.rstrip("/")
+    if url != RESOURCE:
+        pytest.fail(f"D365_ENVIRONMENT_URL is {url!r}; these tests expect {RESOURCE!r} (D365_CONFORMANCE_RESOURCE)", pytrace=False)
+    host = url.split("://", 1)[1].lower()
+    if host not in harness_network:
+        pytest.fail(f"D365_HOST_MAP does not map {host}: {conn['D365_HOST_MAP']!r}", pytrace=False)
+    return url
+
+
+@pytest.fixture(scope="session")
+def api_environment_url(environment_url, conn, harness_network) -> str:
+    """The same environment on its `.api.` host (`https://contoso.api.crm.dynamics.com`)."""
+    org, _, rest = environment_url.split("://", 1)[1].partition(".")
+    host = f"{org}.api.{rest}".lower()
+    if host not in harness_network:
+        pytest.fail(f"D365_HOST_MAP does not map {host}: {conn['D365_HOST_MAP']!r}", pytrace=False)
+    return f"https://{host}"
 
 
 @pytest.fixture
