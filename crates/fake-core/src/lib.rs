@@ -20,7 +20,7 @@ pub use journal::{
     Journal, JournalBody, JournalEntry, MAX_JOURNALED_BODY, redact_form, redact_json,
 };
 pub use pki::TestPki;
-pub use server::{HEALTH_PATH, ServerConfig, ServerHandle, spawn};
+pub use server::{HEALTH_PATH, ServerConfig, ServerHandle, spawn, spawn_one};
 pub use service::{
     BoxFuture, HostPattern, Mount, RequestContext, Service, json_response, text_response,
 };

@@ -147,6 +147,13 @@ struct Shared {
     served_hosts: String,
 }
 
+/// Starts a server on `127.0.0.1:0` that serves only `mount`, with `clock` for its journal.
+pub async fn spawn_one(mount: Mount, clock: Clock) -> Result<ServerHandle, Error> {
+    let mut config = ServerConfig::new(vec![mount]);
+    config.clock = clock;
+    spawn(config).await
+}
+
 /// Binds the listener and starts serving in the background. Must be called inside a Tokio
 /// runtime.
 pub async fn spawn(config: ServerConfig) -> Result<ServerHandle, Error> {

@@ -105,6 +105,17 @@ pub struct Mount {
     pub service: Arc<dyn Service>,
 }
 
+impl Mount {
+    /// Mounts `service` on `hosts` (exact names or `*.suffix` wildcards).
+    pub fn new(service: Arc<dyn Service>, hosts: &[String]) -> Result<Mount, Error> {
+        let hosts = hosts
+            .iter()
+            .map(|host| HostPattern::parse(host))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Mount { hosts, service })
+    }
+}
+
 impl std::fmt::Debug for Mount {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter

@@ -30,7 +30,7 @@ pub use config::{
     ServiceProtectionLimits, Switches, Table, TableData, ThrottleLimit,
 };
 
-use fake_core::{HostPattern, Mount, ServerConfig, ServerHandle};
+use fake_core::{Mount, ServerHandle};
 
 /// Everything that can go wrong while building or starting the fake.
 #[derive(Debug, thiserror::Error)]
@@ -87,15 +87,8 @@ pub fn service(config: Config) -> Result<Arc<Dataverse>, Error> {
 /// The service and its hosts, ready for a shared listener.
 pub fn mount(config: Config) -> Result<Mount, Error> {
     let dataverse = service(config)?;
-    let hosts = dataverse
-        .hosts()
-        .iter()
-        .map(|host| HostPattern::parse(host))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Mount {
-        hosts,
-        service: dataverse,
-    })
+    let hosts = dataverse.hosts();
+    Ok(Mount::new(dataverse, &hosts)?)
 }
 
 #[cfg(test)]
@@ -104,9 +97,7 @@ mod tests;
 /// Starts a server on `127.0.0.1:0` that serves only this fake.
 pub async fn spawn(config: Config) -> Result<ServerHandle, Error> {
     let clock = config.clock.clone();
-    let mut server_config = ServerConfig::new(vec![mount(config)?]);
-    server_config.clock = clock;
-    Ok(fake_core::spawn(server_config).await?)
+    Ok(fake_core::spawn_one(mount(config)?, clock).await?)
 }
 
 /// `contoso.crm.dynamics.com` → `contoso.api.crm.dynamics.com`.

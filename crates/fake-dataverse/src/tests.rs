@@ -351,10 +351,20 @@ async fn a_remembered_token_still_expires_on_the_clock() {
     let dataverse = service(config).expect("valid config");
     let token = token(IMPORTER);
     let path = "/api/data/v9.2/WhoAmI";
-    assert_eq!(get(&dataverse, path, Some(&token)).await.status, StatusCode::OK);
-    clock.advance(time::Duration::seconds(3600 + 301)).expect("manual clock");
+    assert_eq!(
+        get(&dataverse, path, Some(&token)).await.status,
+        StatusCode::OK
+    );
+    clock
+        .advance(time::Duration::seconds(3600 + 301))
+        .expect("manual clock");
     let answer = get(&dataverse, path, Some(&token)).await;
-    assert_401(&answer, Some("IDX10223: Lifetime validation failed. The token is expired. ValidTo (UTC): '2026-03-01T13:00:00Z', Current time (UTC): '2026-03-01T13:05:01Z'."));
+    assert_401(
+        &answer,
+        Some(
+            "IDX10223: Lifetime validation failed. The token is expired. ValidTo (UTC): '2026-03-01T13:00:00Z', Current time (UTC): '2026-03-01T13:05:01Z'.",
+        ),
+    );
 }
 
 #[tokio::test]

@@ -26,7 +26,7 @@ pub use config::{
 };
 pub use token::{AccessTokenClaims, SigningKey, sha1_thumbprint, sha256_thumbprint};
 
-use fake_core::{HostPattern, Mount, ServerConfig, ServerHandle};
+use fake_core::{Mount, ServerHandle};
 
 /// Everything that can go wrong while building or starting the fake.
 #[derive(Debug, thiserror::Error)]
@@ -89,15 +89,8 @@ pub fn service(config: Config) -> Result<Arc<Entra>, Error> {
 /// The service and its hosts, ready for a shared listener.
 pub fn mount(config: Config) -> Result<Mount, Error> {
     let entra = service(config)?;
-    let hosts = entra
-        .hosts()
-        .iter()
-        .map(|host| HostPattern::parse(host))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Mount {
-        hosts,
-        service: entra,
-    })
+    let hosts = entra.hosts();
+    Ok(Mount::new(entra, &hosts)?)
 }
 
 #[cfg(test)]
@@ -106,7 +99,5 @@ mod tests;
 /// Starts a server on `127.0.0.1:0` that serves only this fake.
 pub async fn spawn(config: Config) -> Result<ServerHandle, Error> {
     let clock = config.clock.clone();
-    let mut server_config = ServerConfig::new(vec![mount(config)?]);
-    server_config.clock = clock;
-    Ok(fake_core::spawn(server_config).await?)
+    Ok(fake_core::spawn_one(mount(config)?, clock).await?)
 }
