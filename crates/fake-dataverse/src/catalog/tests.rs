@@ -1,3 +1,5 @@
+//! The standard catalog fixtures parse and agree with each other and with the reference.
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use uuid::Uuid;

@@ -1,5 +1,6 @@
+//! The row generator: determinism, invertible sequential ids, typed values, owners, lookups.
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -616,61 +617,4 @@ fn text_is_cut_to_the_column_length() {
     assert_eq!(fit("short".into(), 50), "short");
     assert_eq!(slug("O'Brien"), "obrien");
     assert_eq!(slug("City Power & Light"), "citypowerlight");
-}
-
-/// Throughput check, gated because it is slow in debug builds:
-/// `FAKE_DATAVERSE_GENERATOR_BENCH=1 cargo test --release -p fake-dataverse generator_throughput -- --nocapture`.
-#[test]
-fn generator_throughput() {
-    if std::env::var_os("FAKE_DATAVERSE_GENERATOR_BENCH").is_none() {
-        return;
-    }
-    let spec = spec();
-    let account = table("account");
-    let generator = RowGenerator::new(&spec, &account);
-    let rows = 200_000_u64;
-    let mut page = Vec::with_capacity(4 << 20);
-    let micros = |elapsed: std::time::Duration| elapsed.as_secs_f64() * 1e6 / rows as f64;
-
-    let started = Instant::now();
-    for index in 0..rows {
-        std::hint::black_box(generator.row(index));
-    }
-    let map_only = micros(started.elapsed());
-
-    let started = Instant::now();
-    for index in 0..rows {
-        let row = generator.row(index);
-        page.clear();
-        serde_json::to_writer(&mut page, &row).expect("serializes");
-    }
-    let map_and_json = micros(started.elapsed());
-
-    let started = Instant::now();
-    let mut bytes = 0;
-    for index in 0..rows {
-        // A page of 5000 rows at a time, as `Prefer: odata.maxpagesize=5000` asks for.
-        if index % 5_000 == 0 {
-            bytes += page.len();
-            page.clear();
-        }
-        page.push(b'{');
-        generator.write_properties(index, None, &mut page);
-        page.extend_from_slice(b"},");
-    }
-    let elapsed = started.elapsed();
-    let written = micros(elapsed);
-    let per_second = rows as f64 / elapsed.as_secs_f64();
-    #[allow(clippy::print_stderr, reason = "benchmark output, only when asked for")]
-    {
-        eprintln!(
-            "account, {} columns: row() {map_only:.2} µs, row() + serde_json {map_and_json:.2} µs, \
-             write_properties {written:.2} µs = {per_second:.0} rows/s, {} bytes/row",
-            account.columns.len(),
-            bytes as u64 / rows
-        );
-    }
-    if !cfg!(debug_assertions) {
-        assert!(per_second > 200_000.0, "{per_second:.0} rows/s");
-    }
 }
