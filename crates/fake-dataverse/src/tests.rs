@@ -771,3 +771,72 @@ fn api_hosts() {
         "contoso.api.crm.dynamics.com"
     );
 }
+
+#[tokio::test]
+async fn garbage_never_panics_and_always_answers_in_odata_shape() {
+    let mut config = config();
+    config.environments[0].tables = ["account", "contact", "systemuser", "role", "businessunit"]
+        .into_iter()
+        .map(|name| Table {
+            definition: crate::catalog::standard_table(name).expect("a standard table"),
+            data: TableData::Generated { count: 5 },
+        })
+        .collect();
+    let dataverse = service(config).expect("valid config");
+    let token = token(IMPORTER);
+    let paths = [
+        "/api/data/v9.2/accounts?$filter=((((name",
+        "/api/data/v9.2/accounts?$filter=name eq 'unterminated",
+        "/api/data/v9.2/accounts?$filter=%ZZ",
+        "/api/data/v9.2/accounts?$select=&$top=-1&$count=maybe",
+        "/api/data/v9.2/accounts?$top=99999999999999999999",
+        "/api/data/v9.2/accounts?$orderby=name sideways",
+        "/api/data/v9.2/accounts?$expand=primarycontactid($select=fullname;$expand=x($select=y))",
+        "/api/data/v9.2/accounts?$skiptoken=%3Ccookie%20pagenumber=%22x%22",
+        "/api/data/v9.2/accounts?$filter=contains(name,'%5B%5E')",
+        "/api/data/v9.2/accounts(%7B00000000-0000-0000-0000-000000000000%7D)",
+        "/api/data/v9.2/accounts(1)/nothing/else",
+        "/api/data/v9.2/EntityDefinitions(LogicalName='')/Attributes",
+        "/api/data/v9.2/EntityDefinitions?$filter=LogicalName eq 'a' or or",
+        "/api/data/v9.2/RetrieveCurrentOrganization(AccessType=@p9)",
+        "/api/data/v9.2/systemusers(00000000-0000-0000-0000-000000000000)/Microsoft.Dynamics.CRM.RetrievePrincipalAccess(Target=@p1)?@p1=%7B%27@odata.id%27:%27nothing(1)%27%7D",
+        "/api/data/v9.2/%E2%98%83",
+        "/api/data/v9.2/accounts?$filter=name eq '\u{1F600}' and revenue gt 1e999",
+    ];
+    for path in paths {
+        // As a client would put them on the wire: spaces and non-ASCII percent-encoded.
+        let path: String = path
+            .chars()
+            .map(|character| match character {
+                ' ' => "%20".to_owned(),
+                character if !character.is_ascii() => {
+                    let mut buffer = [0u8; 4];
+                    character
+                        .encode_utf8(&mut buffer)
+                        .bytes()
+                        .map(|byte| format!("%{byte:02X}"))
+                        .collect()
+                }
+                character => character.to_string(),
+            })
+            .collect();
+        let path = path.as_str();
+        let answer = get(&dataverse, path, Some(&token)).await;
+        assert!(
+            answer.status.is_client_error()
+                || answer.status == StatusCode::NOT_IMPLEMENTED
+                || answer.status.is_success(),
+            "{path}: {} {}",
+            answer.status,
+            answer.text
+        );
+        if !answer.status.is_success() {
+            let body = answer.json();
+            assert!(
+                body["error"]["message"].is_string(),
+                "{path}: {}",
+                answer.text
+            );
+        }
+    }
+}
