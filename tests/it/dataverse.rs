@@ -172,6 +172,51 @@ async fn a_fault_rule_replays_dataverse_throttling_before_the_fake_answers() {
 }
 
 #[tokio::test]
+async fn a_world_files_forced_throttle_answers_the_nth_who_am_i_with_its_limits_429() {
+    let path = support::demo_world_path();
+    let demo = std::fs::read_to_string(&path).expect("the demo world");
+    let anchor = "unique_name = \"org0335df44\"\n";
+    assert!(demo.contains(anchor), "the demo environment moved");
+    let text = demo.replacen(
+        anchor,
+        &format!(
+            "{anchor}forced_throttles = [{{ limit = \"execution_time\", app = \"importer\", \
+             nth = 2, retry_after_seconds = 12 }}]\n"
+        ),
+        1,
+    );
+    let world = scenario::World::parse(&text, &path).unwrap_or_else(|error| panic!("{error:#}"));
+    let (server, world) = support::fakes(world).await;
+    let client = support::client_for_all(&server);
+    let token = token(&client, &world, ENVIRONMENT).await;
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        let response = client
+            .get(format!("{ENVIRONMENT}/api/data/v9.2/WhoAmI"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("WhoAmI");
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|value| value.to_str().expect("ASCII").to_owned());
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.expect("json");
+        answers.push((status, retry_after, body["error"]["code"].clone()));
+    }
+    assert_eq!(
+        answers,
+        [
+            (200, None, Value::Null),
+            (429, Some("12".to_owned()), json!("0x80072321")),
+            (200, None, Value::Null),
+        ],
+        "only the second WhoAmI, with the execution-time limit's code"
+    );
+}
+
+#[tokio::test]
 async fn the_journal_never_holds_a_bearer_token() {
     let (server, world) = support::demo_fakes().await;
     let client = support::client_for_all(&server);

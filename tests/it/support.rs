@@ -8,8 +8,13 @@ use time::macros::datetime;
 
 /// The demo world every test starts from.
 pub fn demo_world() -> scenario::World {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/worlds/demo.toml");
-    scenario::World::load(&path).unwrap_or_else(|error| panic!("{error:#}"))
+    scenario::World::load(demo_world_path()).unwrap_or_else(|error| panic!("{error:#}"))
+}
+
+/// Where the demo world lives (worlds parsed from edited copies of its text need the path to
+/// find the files it names).
+pub fn demo_world_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/worlds/demo.toml")
 }
 
 /// The time the tests' manual clocks start at.
@@ -29,15 +34,19 @@ pub async fn demo_entra() -> (ServerHandle, scenario::World) {
 
 /// Both fakes of the demo world on one listener, on a manual clock and seeded ids.
 pub async fn demo_fakes() -> (ServerHandle, scenario::World) {
-    let world = demo_world();
+    fakes(demo_world()).await
+}
+
+/// Both fakes of `world` on one listener, on a manual clock and seeded ids.
+pub async fn fakes(world: scenario::World) -> (ServerHandle, scenario::World) {
     let clock = Clock::manual(start_time());
     let ids = IdGenerator::seeded(11);
     let entra = world
         .entra_config(clock.clone(), ids.clone())
-        .expect("the demo world translates for Entra");
+        .expect("the world translates for Entra");
     let dataverse = world
         .dataverse_config(clock.clone(), ids)
-        .expect("the demo world translates for Dataverse");
+        .expect("the world translates for Dataverse");
     let mut config = fake_core::ServerConfig::new(vec![
         fake_entra::mount(entra).expect("Entra mounts"),
         fake_dataverse::mount(dataverse).expect("Dataverse mounts"),

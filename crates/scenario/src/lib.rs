@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 pub use location::Location;
 pub use world::{
-    App, Certificate, ClientCredentials, Environment, EnvironmentTable, Permission, Secret,
-    SecretValue, ServicePrincipal, Tenant, World,
+    App, Certificate, ClientCredentials, Environment, EnvironmentTable, EnvironmentThrottle,
+    Permission, Secret, SecretValue, ServicePrincipal, Tenant, World,
 };
 
 /// Everything that can go wrong while loading a world or turning it into a fake's config.
@@ -379,6 +379,15 @@ pub enum Reason {
         edm: &'static str,
         /// What the value must be (`a number`).
         expected: &'static str,
+    },
+    /// A forced throttle for an app without an application user in the environment: the fake
+    /// refuses such requests before it counts them, so the throttle would never fire.
+    #[error(
+        "app `{app}` has no application user in this environment, so the throttle could never fire; add one to `application_users`"
+    )]
+    ThrottleWithoutApplicationUser {
+        /// The app key.
+        app: String,
     },
     /// An error code switch set to a code the fake does not choose between.
     #[error(

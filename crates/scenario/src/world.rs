@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use fake_core::FaultRule;
 use fake_dataverse::{
     ApplicationUser, BusinessUnit, SecurityRole, ServiceProtectionLimits, Switches, TableData,
+    ThrottleLimit,
 };
 use fake_entra::{
     Cloud, CommonTenantPolicy, ForcedError, PermissionKind, RateLimit, ResourcePolicy,
@@ -347,6 +348,8 @@ pub struct Environment {
     pub tables: Vec<EnvironmentTable>,
     /// Service protection limits.
     pub limits: ServiceProtectionLimits,
+    /// Service protection errors forced on this environment's requests, in file order.
+    pub forced_throttles: Vec<EnvironmentThrottle>,
 }
 
 impl Environment {
@@ -378,6 +381,23 @@ pub struct EnvironmentTable {
     pub logical_name: String,
     /// Its rows, given or generated.
     pub data: TableData,
+}
+
+/// A forced 429 on one environment (`forced_throttles`): a limit's error on matching requests,
+/// whatever the counters say. Becomes a `fake_dataverse::ForcedThrottle` on the environment's
+/// host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvironmentThrottle {
+    /// Which limit's error to answer with.
+    pub limit: ThrottleLimit,
+    /// Only requests of this app (its `<key>`; it has an application user here), or any.
+    pub app: Option<String>,
+    /// Only the n-th matching request (1-based), or every one.
+    pub nth: Option<u64>,
+    /// At most this many times, or without limit.
+    pub times: Option<u64>,
+    /// The `Retry-After` seconds (at least 1).
+    pub retry_after_seconds: u64,
 }
 
 /// What a client needs for a client-secret token request; see [`World::client_credentials`].

@@ -1,7 +1,7 @@
 //! From a [`World`] to `fake_dataverse::Config`: the environments (already resolved by
-//! validation), the `[dataverse]` switches, the cloud's authority and issuer hosts, and the
-//! fake Entra ID's signing key as the one trusted JWKS key, so tokens from the fake Entra ID
-//! are the tokens the fake Dataverse accepts.
+//! validation) and their forced throttles, the `[dataverse]` switches, the cloud's authority
+//! and issuer hosts, and the fake Entra ID's signing key as the one trusted JWKS key, so tokens
+//! from the fake Entra ID are the tokens the fake Dataverse accepts.
 
 use fake_core::{Clock, IdGenerator};
 use fake_entra::SigningKey;
@@ -10,7 +10,7 @@ use jsonwebtoken::jwk::{
     RSAKeyParameters, RSAKeyType,
 };
 
-use super::{Environment, World};
+use super::{Environment, EnvironmentThrottle, World};
 use crate::Error;
 
 impl World {
@@ -25,9 +25,40 @@ impl World {
         config.authority_host = self.cloud().authority_host().to_owned();
         config.issuer_host = self.cloud().v1_issuer_host().to_owned();
         config.switches = self.dataverse.clone();
+        config.forced_throttles = self
+            .environments
+            .iter()
+            .flat_map(|environment| {
+                environment
+                    .forced_throttles
+                    .iter()
+                    .map(|throttle| self.fake_throttle(environment, throttle))
+            })
+            .collect();
         config.clock = clock;
         config.ids = ids;
         Ok(config)
+    }
+
+    /// A forced throttle on `environment`'s host (the fake matches its `.api.` host too), for
+    /// the app's client id.
+    fn fake_throttle(
+        &self,
+        environment: &Environment,
+        throttle: &EnvironmentThrottle,
+    ) -> fake_dataverse::ForcedThrottle {
+        fake_dataverse::ForcedThrottle {
+            limit: throttle.limit,
+            host: Some(environment.host.clone()),
+            application_id: throttle.app.as_ref().map(|key| {
+                self.app(key)
+                    .expect("validation resolves every app key")
+                    .client_id
+            }),
+            nth: throttle.nth,
+            times: throttle.times,
+            retry_after_seconds: throttle.retry_after_seconds,
+        }
     }
 }
 

@@ -262,6 +262,8 @@ pub(crate) struct EnvironmentFile {
     #[serde(default)]
     pub(crate) tables: Entries<TableFile>,
     pub(crate) limits: Option<LimitsFile>,
+    #[serde(default)]
+    pub(crate) forced_throttles: Vec<ForcedThrottleFile>,
 }
 
 /// One entry of `business_units`.
@@ -319,6 +321,27 @@ pub(crate) struct LimitsFile {
     pub(crate) execution_milliseconds: Option<Spanned<i64>>,
     pub(crate) execution_milliseconds_per_request: Option<Spanned<i64>>,
     pub(crate) concurrent: Option<Spanned<i64>>,
+}
+
+/// One entry of `forced_throttles`. Integers are read wide so that a negative value gets the
+/// range message.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ForcedThrottleFile {
+    pub(crate) limit: ThrottleLimitFile,
+    pub(crate) app: Option<Spanned<String>>,
+    pub(crate) nth: Option<Spanned<i64>>,
+    pub(crate) times: Option<Spanned<i64>>,
+    pub(crate) retry_after_seconds: Option<Spanned<i64>>,
+}
+
+/// `limit` of a forced throttle: which service protection limit's error to answer with.
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ThrottleLimitFile {
+    Requests,
+    ExecutionTime,
+    Concurrency,
 }
 
 /// `[dataverse]`: the fake Dataverse's switches; absent ones keep `Switches::default()`.

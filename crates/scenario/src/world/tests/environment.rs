@@ -7,6 +7,9 @@ use serde_json::json;
 
 use super::*;
 
+// `forced_throttles`: fields, defaults, errors, the fake's `forced_throttles`.
+mod forced_throttles;
+
 const ORGANIZATION: Uuid = uuid!("f2c9290b-0806-4d48-bf9c-3814d4286755");
 const SYSTEM_ADMINISTRATOR_TEMPLATE: Uuid = uuid!("627090ff-40a3-4053-8790-584edc5be201");
 
@@ -167,6 +170,7 @@ fn translates_the_demo_world_into_the_dataverse_config() {
     assert_eq!(config.authority_host, "login.microsoftonline.com");
     assert_eq!(config.issuer_host, "sts.windows.net");
     assert_eq!(config.switches, Switches::default());
+    assert!(config.forced_throttles.is_empty());
 
     let signing_key = world
         .entra_config(Clock::system(), IdGenerator::seeded(7))
@@ -643,7 +647,8 @@ fn environment_errors_name_the_key_line_and_column() {
             "failed to parse world `worlds/test.toml` at line 23, column 1: unknown field \
              `organisation_id`, expected one of `url`, `tenant`, `organization_id`, \
              `environment_id`, `friendly_name`, `unique_name`, `version`, `geo`, `admin_mode`, \
-             `data_seed`, `business_units`, `roles`, `application_users`, `tables`, `limits`"
+             `data_seed`, `business_units`, `roles`, `application_users`, `tables`, `limits`, \
+             `forced_throttles`"
                 .to_owned(),
         ),
         (

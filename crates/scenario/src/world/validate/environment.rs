@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use fake_dataverse::schema::{ColumnDefinition, TableDefinition};
 use fake_dataverse::{
     ApplicationUser, BusinessUnit, Depth, SecurityRole, ServiceProtectionLimits, Switches,
-    TableData,
+    TableData, ThrottleLimit,
 };
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -20,10 +20,10 @@ use uuid::Uuid;
 
 use super::Checker;
 use crate::world::file::{
-    ApplicationUserFile, BusinessUnitFile, DataverseFile, Entries, EnvironmentFile, LimitsFile,
-    RoleFile, RowFile, TableFile,
+    ApplicationUserFile, BusinessUnitFile, DataverseFile, Entries, EnvironmentFile,
+    ForcedThrottleFile, LimitsFile, RoleFile, RowFile, TableFile, ThrottleLimitFile,
 };
-use crate::world::{App, CLOUD, Environment, EnvironmentTable, Tenant};
+use crate::world::{App, CLOUD, Environment, EnvironmentTable, EnvironmentThrottle, Tenant};
 use crate::{Error, Reason};
 
 /// `OrganizationVersion` of environments whose file does not say (a 2025 wave 1 build).
@@ -31,6 +31,11 @@ const DEFAULT_VERSION: &str = "9.2.25093.00168";
 
 /// `Geo` of environments whose file does not say.
 const DEFAULT_GEO: &str = "NA";
+
+/// `Retry-After` of forced throttles whose file does not say: a wait a retrying client
+/// honours without stalling a test for long. The fake's own counters answer with the seconds
+/// left in the window instead; Microsoft documents no typical value.
+const DEFAULT_RETRY_AFTER_SECONDS: i64 = 30;
 
 /// The tables every environment has, listed or not: the fake answers `WhoAmI`, roles and
 /// business units from them.
@@ -181,6 +186,12 @@ impl Checker<'_> {
             )?;
             let tables = self.tables(&environment.tables, &prefix, organization_id)?;
             let limits = self.limits(environment.limits.as_ref(), &prefix)?;
+            let forced_throttles = self.forced_throttles(
+                &environment.forced_throttles,
+                &prefix,
+                apps,
+                &application_users,
+            )?;
             checked.push(Environment {
                 key: key.get_ref().clone(),
                 url: format!("https://{host}"),
@@ -200,6 +211,7 @@ impl Checker<'_> {
                 application_users,
                 tables,
                 limits,
+                forced_throttles,
             });
         }
         Ok(checked)
@@ -839,6 +851,77 @@ impl Checker<'_> {
         if let Some(concurrent) = &limits.concurrent {
             checked.concurrent =
                 as_u32(self.in_range(concurrent, key("concurrent"), 1, u32_max)?);
+        }
+        Ok(checked)
+    }
+
+    /// `forced_throttles`: each `app` must have an application user in the environment, since
+    /// the fake counts only requests that get past the user checks.
+    fn forced_throttles(
+        &self,
+        throttles: &[ForcedThrottleFile],
+        prefix: &str,
+        apps: &[App],
+        users: &[ApplicationUser],
+    ) -> Result<Vec<EnvironmentThrottle>, Error> {
+        let mut checked = Vec::new();
+        for (index, throttle) in throttles.iter().enumerate() {
+            let key = format!("{prefix}.forced_throttles[{index}]");
+            let app = match &throttle.app {
+                Some(written) => {
+                    let app_key = format!("{key}.app");
+                    let Some(app) = apps.iter().find(|app| &app.key == written.get_ref()) else {
+                        return Err(self.invalid(
+                            written.span(),
+                            app_key,
+                            Reason::UnknownApp {
+                                name: written.get_ref().clone(),
+                                known: apps.iter().map(|app| app.key.clone()).collect(),
+                            },
+                        ));
+                    };
+                    if !users
+                        .iter()
+                        .any(|user| user.application_id == app.client_id)
+                    {
+                        return Err(self.invalid(
+                            written.span(),
+                            app_key,
+                            Reason::ThrottleWithoutApplicationUser {
+                                app: app.key.clone(),
+                            },
+                        ));
+                    }
+                    Some(app.key.clone())
+                }
+                None => None,
+            };
+            let count = |value: &Option<Spanned<i64>>, field: &str| {
+                value
+                    .as_ref()
+                    .map(|value| {
+                        self.in_range(value, format!("{key}.{field}"), 1, None)
+                            .map(i64::unsigned_abs)
+                    })
+                    .transpose()
+            };
+            let retry_after_seconds = match &throttle.retry_after_seconds {
+                Some(seconds) => self
+                    .in_range(seconds, format!("{key}.retry_after_seconds"), 1, None)?
+                    .unsigned_abs(),
+                None => DEFAULT_RETRY_AFTER_SECONDS.unsigned_abs(),
+            };
+            checked.push(EnvironmentThrottle {
+                limit: match throttle.limit {
+                    ThrottleLimitFile::Requests => ThrottleLimit::Requests,
+                    ThrottleLimitFile::ExecutionTime => ThrottleLimit::ExecutionTime,
+                    ThrottleLimitFile::Concurrency => ThrottleLimit::Concurrency,
+                },
+                app,
+                nth: count(&throttle.nth, "nth")?,
+                times: count(&throttle.times, "times")?,
+                retry_after_seconds,
+            });
         }
         Ok(checked)
     }
