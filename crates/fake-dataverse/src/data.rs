@@ -336,19 +336,18 @@ pub(crate) fn list(call: &Call<'_>, set: &str) -> Answer {
                 && query.expand.is_empty()
                 && !shaper.formatted
                 && !shaper.lookup_names;
-            let mut positions: Vec<(String, usize)> = Vec::new();
-            if direct {
-                for name in &query.select.properties {
-                    if let Some(position) = generator.position(name) {
-                        positions.push((name.clone(), position));
-                    }
-                }
-                positions.sort();
-            }
-            let positions: Vec<usize> = positions
-                .into_iter()
-                .map(|(_, position)| position)
-                .collect();
+            // Properties in the order Dataverse writes them: the selected ones, the ride-alongs,
+            // then the primary key (the order of `Selection::properties`).
+            let positions: Vec<usize> = if direct {
+                query
+                    .select
+                    .properties
+                    .iter()
+                    .filter_map(|name| generator.position(name))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let mut written = 0usize;
             let mut first_id = None;
             let mut last_index = None;

@@ -72,14 +72,15 @@ async fn a_global_reader_lists_every_account_with_etags() {
     assert_eq!(rows.len() as u64, ACCOUNTS);
     let first = rows[0].as_object().expect("row");
     let keys: Vec<&str> = first.keys().map(String::as_str).collect();
+    // The order of the select-columns doc example: selected, ride-along, primary key.
     assert_eq!(
         keys,
         [
             "@odata.etag",
-            "_transactioncurrencyid_value",
-            "accountid",
             "name",
-            "revenue"
+            "revenue",
+            "_transactioncurrencyid_value",
+            "accountid"
         ]
     );
     assert!(
