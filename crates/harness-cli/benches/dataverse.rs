@@ -10,13 +10,14 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
+
+#[path = "common/harness.rs"]
+mod harness;
+
+use harness::{Serve, env_number, load, peak_memory_kib, repo_root};
 
 fn main() -> anyhow::Result<()> {
     let seconds: u64 = env_number("BENCH_SECONDS", 5);
@@ -26,11 +27,12 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("failed to start the Tokio runtime")?;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let serve = Serve::start(&root, rows)?;
+    let world = bench_world(&repo_root(), rows)?;
+    let serve = Serve::start(&world)?;
     let report = runtime.block_on(measure(&serve, seconds, concurrency, rows))?;
     let peak = peak_memory_kib(serve.child.id())?;
     drop(serve);
+    let _ = std::fs::remove_dir_all(world.parent().context("the world's folder")?);
 
     println!("| measurement | result |");
     println!("|---|---|");
@@ -59,41 +61,24 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Serve {
-    child: Child,
-    folder: PathBuf,
-    env: Vec<(String, String)>,
-}
-
-impl Serve {
-    /// Writes a world with a `rows`-row account table and starts `serve` on it.
-    fn start(root: &Path, rows: u64) -> anyhow::Result<Serve> {
-        let folder =
-            std::env::temp_dir().join(format!("d365-bench-dataverse-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&folder);
-        std::fs::create_dir_all(&folder)?;
-        let demo = std::fs::read_to_string(root.join("fixtures/worlds/demo.toml"))?;
-        let certificate = root.join("fixtures/keys/importer-client.crt.pem");
-        // The demo world, with its certificate path made absolute and its environment replaced
-        // by one whose account table has `rows` generated rows.
-        let world = demo
-            .replace(
-                "../keys/importer-client.crt.pem",
-                &certificate.display().to_string(),
-            )
-            .split("\n[environments")
-            .next()
-            .unwrap_or_default()
-            .to_owned()
-            + &format!(
-                r#"
+/// The demo world with its certificate path made absolute and its environment replaced by one
+/// whose account table has `rows` generated rows and whose service protection is lifted.
+fn bench_world(root: &std::path::Path, rows: u64) -> anyhow::Result<std::path::PathBuf> {
+    let folder = std::env::temp_dir().join(format!("d365-bench-world-{}", std::process::id()));
+    std::fs::create_dir_all(&folder)?;
+    let demo = std::fs::read_to_string(root.join("fixtures/worlds/demo.toml"))?;
+    let certificate = root.join("fixtures/keys/importer-client.crt.pem");
+    let world = demo
+        .replace(
+            "../keys/importer-client.crt.pem",
+            &certificate.display().to_string(),
+        )
+        .split("\n[environments")
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+        + &format!(
+            r#"
 [environments.contoso]
 url = "https://contoso.crm.dynamics.com"
 tenant = "contoso"
@@ -104,67 +89,10 @@ limits = {{ requests = 1000000000, concurrent = 1000 }}
 [environments.contoso.tables.account]
 generate = {rows}
 "#
-            );
-        let world_path = folder.join("bench.toml");
-        std::fs::write(&world_path, world)?;
-        let state = folder.join("state");
-        let child = Command::new(env!("CARGO_BIN_EXE_d365-harness"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(&state)
-            .arg("--world")
-            .arg(&world_path)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("failed to start `d365-harness serve`")?;
-        let env_file = state.join("connection.env");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !env_file.exists() {
-            if Instant::now() > deadline {
-                bail!("`serve` did not write {} within 30 s", env_file.display());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let env = std::fs::read_to_string(&env_file)?
-            .lines()
-            .filter_map(|line| line.split_once('='))
-            .map(|(key, value)| (key.to_owned(), value.to_owned()))
-            .collect();
-        Ok(Serve { child, folder, env })
-    }
-
-    fn value(&self, key: &str) -> anyhow::Result<&str> {
-        self.env
-            .iter()
-            .find(|(name, _)| name == key)
-            .map(|(_, value)| value.as_str())
-            .with_context(|| format!("`{key}` missing from connection.env"))
-    }
-
-    fn client(&self) -> anyhow::Result<reqwest::Client> {
-        let ca = reqwest::Certificate::from_pem(
-            std::fs::read_to_string(self.value("D365_CA_FILE")?)?.as_bytes(),
-        )?;
-        let mut builder = reqwest::Client::builder()
-            .tls_certs_only([ca])
-            .no_proxy()
-            .http1_only()
-            .pool_max_idle_per_host(usize::MAX);
-        for pair in self.value("D365_HOST_MAP")?.split(',') {
-            let (host, addr) = pair.split_once('=').context("a host=address pair")?;
-            builder = builder.resolve(host, addr.parse()?);
-        }
-        Ok(builder.build()?)
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.folder);
-    }
+        );
+    let path = folder.join("bench.toml");
+    std::fs::write(&path, world)?;
+    Ok(path)
 }
 
 struct Report {
@@ -206,22 +134,28 @@ async fn measure(
         .with_context(|| format!("no token: {token}"))?
         .to_owned();
 
+    let pid = serve.child.id();
+    let health = format!("{environment}/_harness/health");
     let static_rate = load(
         &client,
-        &format!("{environment}/_harness/health"),
-        None,
+        move |client: &reqwest::Client| client.get(&health),
         seconds,
         concurrency,
+        pid,
     )
-    .await?;
+    .await?
+    .per_second;
+    let who_am_i = format!("{environment}/api/data/v9.2/WhoAmI()");
+    let bearer = token.clone();
     let whoami_rate = load(
         &client,
-        &format!("{environment}/api/data/v9.2/WhoAmI()"),
-        Some(&token),
+        move |client: &reqwest::Client| client.get(&who_am_i).bearer_auth(&bearer),
         seconds,
         concurrency,
+        pid,
     )
-    .await?;
+    .await?
+    .per_second;
 
     let started = Instant::now();
     let mut url = format!("{environment}/api/data/v9.2/accounts?$select=name");
@@ -255,74 +189,4 @@ async fn measure(
         pages,
         paging_seconds,
     })
-}
-
-/// Requests per second of successful GETs of `url` from `concurrency` tasks for `seconds`.
-async fn load(
-    client: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-    seconds: u64,
-    concurrency: usize,
-) -> anyhow::Result<f64> {
-    let counted = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
-    let done = Arc::new(AtomicU64::new(0));
-    let failures = Arc::new(AtomicU64::new(0));
-    let mut workers = Vec::new();
-    for _ in 0..concurrency {
-        let (client, url, token) = (client.clone(), url.to_owned(), token.map(str::to_owned));
-        let (counted, stop, done, failures) = (
-            counted.clone(),
-            stop.clone(),
-            done.clone(),
-            failures.clone(),
-        );
-        workers.push(tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                let mut request = client.get(&url);
-                if let Some(token) = &token {
-                    request = request.bearer_auth(token);
-                }
-                let ok = match request.send().await {
-                    Ok(response) => {
-                        response.status().is_success() && response.bytes().await.is_ok()
-                    }
-                    Err(_) => false,
-                };
-                if counted.load(Ordering::Relaxed) {
-                    if ok {
-                        done.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        failures.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    counted.store(true, Ordering::Relaxed);
-    let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    counted.store(false, Ordering::Relaxed);
-    let elapsed = started.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    for worker in workers {
-        worker.await?;
-    }
-    let failures = failures.load(Ordering::Relaxed);
-    if failures > 0 {
-        bail!("{failures} requests to {url} failed under load");
-    }
-    Ok(done.load(Ordering::Relaxed) as f64 / elapsed)
-}
-
-/// Peak resident memory of a process in KiB (`VmHWM` in `/proc/<pid>/status`).
-fn peak_memory_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmHWM in /proc status")
 }

@@ -9,15 +9,20 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use rustls_pki_types::pem::PemObject as _;
+
+#[path = "common/harness.rs"]
+mod harness;
+
+use harness::{Serve, env_number, load, repo_root};
 
 fn main() -> anyhow::Result<()> {
     let seconds: u64 = env_number("BENCH_SECONDS", 5);
@@ -32,7 +37,7 @@ fn main() -> anyhow::Result<()> {
 
     let spawn_times = runtime.block_on(spawn_to_first_token(&root, spawns))?;
     let load = runtime.block_on(serve_throughput(&root, seconds, concurrency))?;
-    let served = load.tokens_per_second;
+    let served = load.per_second;
     let raw_one = raw_signing_rate(&root, 1, seconds)?;
     let raw_all = raw_signing_rate(&root, cores, seconds)?;
 
@@ -52,7 +57,7 @@ fn main() -> anyhow::Result<()> {
     );
     println!(
         "| tokens per CPU-second of `serve` | {:.0}/s |",
-        load.tokens_per_server_cpu_second
+        load.per_server_cpu_second
     );
     println!("| raw RS256 signing, same key, 1 thread | {raw_one:.0}/s |");
     println!("| raw RS256 signing, same key, {cores} threads | {raw_all:.0}/s |");
@@ -62,20 +67,9 @@ fn main() -> anyhow::Result<()> {
     );
     println!(
         "| `serve` per CPU-second vs raw signing per CPU-second | {:.0}% |",
-        100.0 * load.tokens_per_server_cpu_second / raw_one
+        100.0 * load.per_server_cpu_second / raw_one
     );
     Ok(())
-}
-
-fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn percentile(samples: &[f64], percent: f64) -> f64 {
@@ -138,167 +132,32 @@ fn client(ca_pem: &str, hosts: &[(&str, std::net::SocketAddr)]) -> anyhow::Resul
     Ok(builder.build()?)
 }
 
-fn http1_client(ca_pem: &str, addr: std::net::SocketAddr) -> anyhow::Result<reqwest::Client> {
-    let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes())?;
-    Ok(reqwest::Client::builder()
-        .tls_certs_only([ca])
-        .no_proxy()
-        .http1_only()
-        .pool_max_idle_per_host(usize::MAX)
-        .resolve("login.microsoftonline.com", addr)
-        .build()?)
-}
-
-struct Serve {
-    child: Child,
-    state_dir: PathBuf,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.state_dir);
-    }
-}
-
-/// What the load on `serve` measured.
-struct Load {
-    tokens_per_second: f64,
-    /// Tokens divided by the CPU time `serve` used while counting.
-    tokens_per_server_cpu_second: f64,
-    server_cores: f64,
-    client_cores: f64,
-}
-
-/// User + system CPU seconds of a process, from `/proc/<pid>/stat` (Linux; USER_HZ = 100).
-fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .unwrap_or_default();
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |index: usize| -> anyhow::Result<f64> {
-        Ok(fields
-            .get(index)
-            .context("short /proc stat line")?
-            .parse::<f64>()?)
-    };
-    Ok((ticks(11)? + ticks(12)?) / 100.0)
-}
-
-/// Token responses per second from a `d365-harness serve` process.
-async fn serve_throughput(root: &Path, seconds: u64, concurrency: usize) -> anyhow::Result<Load> {
-    let state_dir = std::env::temp_dir().join(format!("d365-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&state_dir);
-    let child = Command::new(env!("CARGO_BIN_EXE_d365-harness"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
-        .arg(&state_dir)
-        .arg("--world")
-        .arg(root.join("fixtures/worlds/demo.toml"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("failed to start `d365-harness serve`")?;
-    let serve = Serve { child, state_dir };
-    let env_file = serve.state_dir.join("connection.env");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !env_file.exists() {
-        if Instant::now() > deadline {
-            bail!("`serve` did not write {} within 30 s", env_file.display());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let env = std::fs::read_to_string(&env_file)?;
-    let value = |key: &str| {
-        env.lines()
-            .find_map(|line| line.strip_prefix(&format!("{key}=")))
-            .map(str::to_owned)
-            .with_context(|| format!("`{key}` missing from connection.env"))
-    };
-    let ca_pem = std::fs::read_to_string(value("D365_CA_FILE")?)?;
-    let addr = value("D365_HOST_MAP")?
-        .split(',')
-        .find_map(|pair| pair.strip_prefix("login.microsoftonline.com="))
-        .context("no address for login.microsoftonline.com in D365_HOST_MAP")?
-        .parse()?;
-    let url = format!(
+/// Tokens per second from a `d365-harness serve` process on the demo world.
+async fn serve_throughput(
+    root: &Path,
+    seconds: u64,
+    concurrency: usize,
+) -> anyhow::Result<harness::Load> {
+    let serve = Serve::start(&root.join("fixtures/worlds/demo.toml"))?;
+    let client = serve.client()?;
+    let url = Arc::new(format!(
         "https://login.microsoftonline.com/{}/oauth2/v2.0/token",
-        value("D365_TENANT_ID")?
-    );
+        serve.value("D365_TENANT_ID")?
+    ));
     let form = Arc::new(vec![
         ("grant_type".to_owned(), "client_credentials".to_owned()),
-        ("client_id".to_owned(), value("D365_CLIENT_ID")?),
-        ("client_secret".to_owned(), value("D365_CLIENT_SECRET")?),
+        (
+            "client_id".to_owned(),
+            serve.value("D365_CLIENT_ID")?.to_owned(),
+        ),
+        (
+            "client_secret".to_owned(),
+            serve.value("D365_CLIENT_SECRET")?.to_owned(),
+        ),
         ("scope".to_owned(), DATAVERSE_SCOPE.to_owned()),
     ]);
-    // HTTP/1.1 keep-alive, one connection per concurrent request: what MSAL Python,
-    // azure-identity (requests) and msal-node (Node's https/fetch) use against Entra.
-    let client = http1_client(&ca_pem, addr)?;
-
-    let counted = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
-    let done = Arc::new(AtomicU64::new(0));
-    let failures = Arc::new(AtomicU64::new(0));
-    let mut workers = Vec::new();
-    for _ in 0..concurrency {
-        let client = client.clone();
-        let (url, form) = (url.clone(), form.clone());
-        let (counted, stop, done, failures) = (
-            counted.clone(),
-            stop.clone(),
-            done.clone(),
-            failures.clone(),
-        );
-        workers.push(tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                let ok = match client.post(&url).form(&*form).send().await {
-                    Ok(response) => {
-                        let ok = response.status().is_success();
-                        ok && response.bytes().await.is_ok()
-                    }
-                    Err(_) => false,
-                };
-                if counted.load(Ordering::Relaxed) {
-                    if ok {
-                        done.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        failures.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await; // warm-up: connections, caches
-    let server_pid = serve.child.id().to_string();
-    let server_cpu_before = cpu_seconds(&server_pid)?;
-    let client_cpu_before = cpu_seconds("self")?;
-    counted.store(true, Ordering::Relaxed);
-    let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    counted.store(false, Ordering::Relaxed);
-    let elapsed = started.elapsed().as_secs_f64();
-    let server_cpu = cpu_seconds(&server_pid)? - server_cpu_before;
-    let client_cpu = cpu_seconds("self")? - client_cpu_before;
-    stop.store(true, Ordering::Relaxed);
-    for worker in workers {
-        worker.await?;
-    }
-    let failures = failures.load(Ordering::Relaxed);
-    if failures > 0 {
-        bail!("{failures} token requests failed under load");
-    }
-    drop(serve);
-    let tokens = done.load(Ordering::Relaxed) as f64;
-    Ok(Load {
-        tokens_per_second: tokens / elapsed,
-        tokens_per_server_cpu_second: tokens / server_cpu,
-        server_cores: server_cpu / elapsed,
-        client_cores: client_cpu / elapsed,
-    })
+    let request = move |client: &reqwest::Client| client.post(url.as_str()).form(&*form);
+    load(&client, request, seconds, concurrency, serve.child.id()).await
 }
 
 /// RS256 signatures per second over a token-sized message, key parsed once, on `threads`.
@@ -341,5 +200,3 @@ fn raw_signing_rate(root: &Path, threads: usize, seconds: u64) -> anyhow::Result
         .sum();
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
-
-use rustls_pki_types::pem::PemObject as _;
