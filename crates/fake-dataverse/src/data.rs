@@ -92,7 +92,7 @@ fn owners(environment: &Environment) -> Vec<Owner> {
 }
 
 /// The generator spec of an environment: its seed, counts, given ids and owners.
-fn spec(environment: &Environment) -> GeneratorSpec {
+pub(crate) fn spec(environment: &Environment) -> GeneratorSpec {
     let mut spec = GeneratorSpec::new(environment.data_seed);
     for table in &environment.tables {
         let name = table.definition.logical_name.clone();
@@ -273,8 +273,8 @@ pub(crate) fn list(call: &Call<'_>, set: &str) -> Answer {
     } else {
         query.top.unwrap_or(MAX_PAGE_SIZE) as usize
     };
-    let spec = spec(environment);
-    let source = Source::new(environment, table, &spec);
+    let spec = call.state.spec(environment);
+    let source = Source::new(environment, table, spec);
     let visible = |row: &Row| reach.allows(row) && query.matches(row);
 
     let count = query.count.then(|| {
@@ -284,7 +284,7 @@ pub(crate) fn list(call: &Call<'_>, set: &str) -> Answer {
             .take(COUNT_LIMIT)
             .count()
     });
-    let shaper = Shaper::new(call, &prefer, &spec)?;
+    let shaper = Shaper::new(call, &prefer, spec)?;
     let resource_url = format!("{}/{set}", call.exchange.base);
     let next_link_for = |page_number: u32, first: Uuid, last: Uuid| {
         let cookie = PagingCookie {
@@ -784,8 +784,8 @@ pub(crate) fn retrieve(call: &Call<'_>, set: &str, id: Uuid) -> Answer {
         |name: &str| table_by_logical_name(environment, name).map(|table| &table.definition);
     let query = odata::parse_query(call.query, definition, &lookup, &query_options(call))
         .map_err(query_error)?;
-    let spec = spec(environment);
-    let source = Source::new(environment, table, &spec);
+    let spec = call.state.spec(environment);
+    let source = Source::new(environment, table, spec);
     let row = source.find(definition, id).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -803,7 +803,7 @@ pub(crate) fn retrieve(call: &Call<'_>, set: &str, id: Uuid) -> Answer {
             .access_denied(definition, Operation::Read, &row, id, call.host));
     }
     let prefer = Prefer::parse([call.prefer]);
-    let shaper = Shaper::new(call, &prefer, &spec)?;
+    let shaper = Shaper::new(call, &prefer, spec)?;
     let shaped = shaper.shape(definition, &row, &query)?;
     let context = match query.context_properties() {
         Some(properties) => format!("{}/$metadata#{set}{properties}/$entity", call.exchange.base),
@@ -834,8 +834,8 @@ pub(crate) fn count(call: &Call<'_>, set: &str) -> Answer {
     let environment = call.environment;
     let table = table_by_set(call, set)?;
     let reach = read_reach(call, &table.definition)?;
-    let spec = spec(environment);
-    let source = Source::new(environment, table, &spec);
+    let spec = call.state.spec(environment);
+    let source = Source::new(environment, table, spec);
     let count = source
         .rows()
         .filter(|row| reach.allows(row))
@@ -893,8 +893,8 @@ pub(crate) fn retrieve_principal_access(call: &Call<'_>, user_id: Uuid) -> Answe
         ));
     };
     let table = table_by_set(call, &set)?;
-    let spec = spec(environment);
-    let source = Source::new(environment, table, &spec);
+    let spec = call.state.spec(environment);
+    let source = Source::new(environment, table, spec);
     let row = source.find(&table.definition, row_id).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,

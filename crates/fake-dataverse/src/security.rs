@@ -121,7 +121,7 @@ impl<'a> Principal<'a> {
                     object = self.user.object_id.unwrap_or_default(),
                     cache = metadata_privilege_count(self.environment),
                     unit = self.user.business_unit,
-                    privilege_id = privilege_id(&privilege),
+                    privilege_id = crate::catalog::privilege_id(&privilege),
                     otc = table.object_type_code,
                     logical = table.logical_name,
                     display = table.display_name,
@@ -251,9 +251,4 @@ fn metadata_privilege_count(environment: &Environment) -> usize {
             Ownership::OrganizationOwned | Ownership::BusinessOwned => 6,
         })
         .sum()
-}
-
-/// The id of a privilege: the real one where known, a stable one otherwise.
-pub(crate) fn privilege_id(name: &str) -> Uuid {
-    crate::catalog::privilege_id(name)
 }

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::config::{Config, Environment, ForcedThrottle, ServiceProtectionLimits, ThrottleLimit};
+use crate::generator::GeneratorSpec;
 use crate::response::ApiError;
 use crate::{Error, api_host};
 
@@ -20,6 +21,8 @@ pub(crate) struct State {
     in_flight: Mutex<HashMap<(usize, Uuid), u32>>,
     /// Matched and fired counts of each forced throttle.
     forced: Mutex<Vec<(u64, u64)>>,
+    /// The row generator's spec of each environment: it depends on the config only.
+    specs: Vec<GeneratorSpec>,
 }
 
 #[derive(Debug, Default)]
@@ -45,7 +48,9 @@ impl State {
             }
         }
         let forced = Mutex::new(vec![(0, 0); config.forced_throttles.len()]);
+        let specs = config.environments.iter().map(crate::data::spec).collect();
         Ok(State {
+            specs,
             forced,
             verifier: crate::auth::Verifier::new(&config.trusted_keys),
             config,
@@ -64,6 +69,17 @@ impl State {
             .collect();
         hosts.sort();
         hosts.into_iter().map(|(_, host)| host).collect()
+    }
+
+    /// The row generator's spec of `environment` (one of this state's environments).
+    pub(crate) fn spec(&self, environment: &Environment) -> &GeneratorSpec {
+        let index = self
+            .config
+            .environments
+            .iter()
+            .position(|candidate| std::ptr::eq(candidate, environment))
+            .expect("environments come from this state's config");
+        &self.specs[index]
     }
 
     pub(crate) fn environment(&self, host: &str) -> Option<(usize, &Environment)> {
