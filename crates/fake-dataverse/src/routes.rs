@@ -149,39 +149,25 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
     let error_annotations = prefer.contains("include-annotations")
         && (prefer.contains('*') || prefer.contains("Microsoft.PowerApps.CDS"));
     let path = request.uri().path().to_owned();
-    let Some((environment_index, environment)) = state.environment(&host) else {
+    // Before the API path is known, errors name the origin as their base.
+    let early_not_found = |message: String| {
         let exchange = Exchange {
-            request_id,
-            base: origin,
-            error_annotations,
-        };
-        return response::error(
-            &ApiError::new(
-                StatusCode::NOT_FOUND,
-                "",
-                "ResourceNotFound",
-                format!("d365-harness fake Dataverse has no environment on host `{host}`"),
-            ),
-            &exchange,
-        );
-    };
-    let Some((version, rest)) = api_path(&path) else {
-        let exchange = Exchange {
-            request_id,
+            request_id: request_id.clone(),
             base: origin.clone(),
             error_annotations,
         };
-        return response::error(
-            &ApiError::new(
-                StatusCode::NOT_FOUND,
-                "",
-                "ResourceNotFound",
-                format!(
-                    "No HTTP resource was found that matches the request URI '{origin}{path}'. This fake serves: {SUPPORTED}"
-                ),
-            ),
-            &exchange,
-        );
+        let error = ApiError::new(StatusCode::NOT_FOUND, "", "ResourceNotFound", message);
+        response::error(&error, &exchange)
+    };
+    let Some((environment_index, environment)) = state.environment(&host) else {
+        return early_not_found(format!(
+            "d365-harness fake Dataverse has no environment on host `{host}`"
+        ));
+    };
+    let Some((version, rest)) = api_path(&path) else {
+        return early_not_found(format!(
+            "No HTTP resource was found that matches the request URI '{origin}{path}'. This fake serves: {SUPPORTED}"
+        ));
     };
     let exchange = Exchange {
         request_id,
