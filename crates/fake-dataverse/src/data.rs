@@ -527,6 +527,10 @@ impl<'a> Shaper<'a> {
         kind: &ColumnKind,
         value: &Value,
     ) {
+        // Nothing asked for: no lookup needs resolving (each one reads the target table).
+        if !self.formatted && !self.lookup_names {
+            return;
+        }
         let formatted = match kind {
             ColumnKind::Picklist { options }
             | ColumnKind::State { options }
@@ -544,18 +548,18 @@ impl<'a> Shaper<'a> {
                 .map(|flag| if flag { "Yes" } else { "No" }.to_owned()),
             ColumnKind::DateTime => value.as_str().and_then(format_date_time),
             ColumnKind::Integer | ColumnKind::BigInt => value.as_i64().map(format_number),
-            ColumnKind::Lookup { targets } => {
-                if self.lookup_names
-                    && let Some(target) = self.lookup_target(targets, value)
-                {
-                    shaped.insert(
-                        format!("{name}@Microsoft.Dynamics.CRM.lookuplogicalname"),
-                        json!(target.0),
-                    );
+            ColumnKind::Lookup { targets } => match self.lookup_target(targets, value) {
+                Some((table, primary_name)) => {
+                    if self.lookup_names {
+                        shaped.insert(
+                            format!("{name}@Microsoft.Dynamics.CRM.lookuplogicalname"),
+                            json!(table),
+                        );
+                    }
+                    primary_name
                 }
-                self.lookup_target(targets, value)
-                    .and_then(|(_, name)| name)
-            }
+                None => None,
+            },
             _ => None,
         };
         if self.formatted
