@@ -1,0 +1,713 @@
+//! The connection check and the Add Source flow. [`Flow::check`] gets an app-only token and
+//! asks the environment who the app is (WhoAmI), which organization it is, what the application
+//! user may read, and reads one row of each table to import; the first failure ends it as one
+//! [`Problem`]. [`Flow::add`] validates the form, runs the check and saves only on success.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::Error;
+use crate::form::{self, Draft, FieldWarning, FormErrors, FormRules, SourceForm};
+use crate::http::{self, Answer, Scrubber, Session};
+use crate::network::NetworkSettings;
+use crate::problem::{Evidence, Problem, Step, Subject};
+use crate::store::{LastCheck, Store, StoredSource};
+use crate::timer::Timer;
+
+/// What a passed connection check learned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckReport {
+    /// When the check ran.
+    #[serde(with = "time::serde::rfc3339")]
+    pub checked_at: OffsetDateTime,
+    /// The application user's `systemuserid` (WhoAmI `UserId`).
+    pub user_id: Uuid,
+    /// The application user's business unit.
+    pub business_unit_id: Uuid,
+    /// The organization.
+    pub organization: Organization,
+    /// The tables to import, each read successfully.
+    pub tables: Vec<TableAccess>,
+    /// Logical names of every table the application user can read, sorted (for mapping).
+    pub readable_tables: Vec<String>,
+}
+
+/// The organization behind the environment (`RetrieveCurrentOrganization`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organization {
+    /// `OrganizationId`.
+    pub id: Uuid,
+    /// `FriendlyName`.
+    pub name: String,
+    /// `UniqueName`.
+    pub unique_name: String,
+    /// `OrganizationVersion` (`9.2.…`).
+    pub version: String,
+}
+
+/// A table to import and what reading it showed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableAccess {
+    /// Logical name (`account`).
+    pub logical_name: String,
+    /// Entity set name (`accounts`).
+    pub entity_set: String,
+}
+
+/// How long the flow waits out 429 and 503 answers before giving up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries per request at most.
+    pub max_retries: u32,
+    /// Total waiting per check at most; a `Retry-After` beyond what is left ends the check.
+    pub max_wait: Duration,
+    /// The wait when a 429 or 503 carries no `Retry-After`.
+    pub default_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            max_retries: 3,
+            max_wait: Duration::from_secs(60),
+            default_wait: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The flow's settings besides the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowOptions {
+    /// Logical names of the tables the source imports; each must be readable.
+    pub tables: Vec<String>,
+    /// Retrying throttled and unavailable answers.
+    pub retry: RetryPolicy,
+}
+
+impl Default for FlowOptions {
+    fn default() -> FlowOptions {
+        FlowOptions {
+            tables: vec!["account".to_owned(), "contact".to_owned()],
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// The source-configuration flow: one HTTP client, one timer, one set of options.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    client: reqwest::Client,
+    timer: Arc<dyn Timer>,
+    options: FlowOptions,
+    allowed_hosts: Vec<String>,
+}
+
+/// What pressing Add Source led to.
+#[derive(Debug)]
+pub enum AddOutcome {
+    /// The check passed and the source was saved.
+    Added {
+        /// The saved source.
+        source: StoredSource,
+        /// Warnings about accepted fields.
+        warnings: Vec<FieldWarning>,
+    },
+    /// The form has invalid fields; nothing was sent anywhere.
+    Invalid(FormErrors),
+    /// The check failed; nothing was saved.
+    Failed {
+        /// What the check found.
+        problem: Problem,
+        /// Warnings about accepted fields (a GUID-shaped secret explains many failures).
+        warnings: Vec<FieldWarning>,
+    },
+}
+
+/// What testing a saved source again led to (the outcome is recorded in the store).
+#[derive(Debug)]
+pub enum TestOutcome {
+    /// The check passed.
+    Passed(StoredSource),
+    /// The check found a problem.
+    Failed {
+        /// The source, with the failed check recorded.
+        source: StoredSource,
+        /// What the check found.
+        problem: Problem,
+    },
+}
+
+/// What rotating a saved source's secret led to.
+#[derive(Debug)]
+pub enum RotateOutcome {
+    /// The new secret passed the check and replaced the old one.
+    Rotated {
+        /// The updated source.
+        source: StoredSource,
+        /// Warnings about the new secret.
+        warnings: Vec<FieldWarning>,
+    },
+    /// The new secret is not acceptable (empty); the old one stays.
+    Invalid(FormErrors),
+    /// The check with the new secret failed; the old secret stays.
+    Failed {
+        /// What the check found.
+        problem: Problem,
+        /// Warnings about the new secret.
+        warnings: Vec<FieldWarning>,
+    },
+}
+
+impl Flow {
+    /// A flow that reaches the network as `network` says and takes time from `timer`.
+    pub fn new(
+        network: &NetworkSettings,
+        timer: Arc<dyn Timer>,
+        options: FlowOptions,
+    ) -> Result<Flow, Error> {
+        Ok(Flow {
+            client: network.client()?,
+            timer,
+            options,
+            allowed_hosts: network.allowed_hosts.clone(),
+        })
+    }
+
+    /// The options.
+    pub fn options(&self) -> &FlowOptions {
+        &self.options
+    }
+
+    /// Validates `form` against the rules of this flow and the names in `store`.
+    pub fn validate(
+        &self,
+        form: &SourceForm,
+        existing_names: &[String],
+    ) -> Result<Draft, FormErrors> {
+        form::validate(
+            form,
+            &FormRules {
+                existing_names,
+                allowed_hosts: &self.allowed_hosts,
+            },
+        )
+    }
+
+    /// Add Source: validate, check, and save only if the check passed.
+    pub async fn add(&self, form: &SourceForm, store: &Store) -> Result<AddOutcome, Error> {
+        let names: Vec<String> = store
+            .list()?
+            .into_iter()
+            .map(|source| source.name)
+            .collect();
+        let draft = match self.validate(form, &names) {
+            Ok(draft) => draft,
+            Err(errors) => return Ok(AddOutcome::Invalid(errors)),
+        };
+        tracing::info!(name = %draft.name, environment = %draft.environment, "checking a new source");
+        match self.check(&draft).await {
+            Ok(report) => {
+                let source = match store.insert(&draft, report, self.timer.now()) {
+                    Ok(source) => source,
+                    // Another process took the name while the check ran.
+                    Err(Error::NameTaken { name }) => {
+                        return Ok(AddOutcome::Invalid(FormErrors {
+                            errors: vec![form::FieldError {
+                                field: form::Field::Name,
+                                message: format!("A source named '{name}' already exists."),
+                            }],
+                            warnings: draft.warnings,
+                        }));
+                    }
+                    Err(error) => return Err(error),
+                };
+                Ok(AddOutcome::Added {
+                    source,
+                    warnings: draft.warnings,
+                })
+            }
+            Err(problem) => Ok(AddOutcome::Failed {
+                problem,
+                warnings: draft.warnings,
+            }),
+        }
+    }
+
+    /// Runs the check again for the saved source `name` and records the outcome.
+    pub async fn test(&self, store: &Store, name: &str) -> Result<TestOutcome, Error> {
+        let source = store.get(name)?;
+        let draft = Draft {
+            name: source.name.clone(),
+            environment: source.environment.clone(),
+            tenant: source.tenant.clone(),
+            client_id: source.client_id,
+            client_secret: store.secret(name)?,
+            warnings: Vec::new(),
+        };
+        match self.check(&draft).await {
+            Ok(report) => Ok(TestOutcome::Passed(
+                store.record_check(name, LastCheck::Passed(report))?,
+            )),
+            Err(problem) => {
+                let check = LastCheck::Failed {
+                    checked_at: self.timer.now(),
+                    problem: problem.clone(),
+                };
+                Ok(TestOutcome::Failed {
+                    source: store.record_check(name, check)?,
+                    problem,
+                })
+            }
+        }
+    }
+
+    /// Checks the saved source `name` with `secret` and, if that passes, replaces its secret.
+    pub async fn rotate_secret(
+        &self,
+        store: &Store,
+        name: &str,
+        secret: SecretString,
+    ) -> Result<RotateOutcome, Error> {
+        let source = store.get(name)?;
+        let form = SourceForm {
+            name: source.name.clone(),
+            environment_url: source.environment.to_string(),
+            tenant_id: source.tenant.to_string(),
+            client_id: source.client_id.to_string(),
+            client_secret: secret,
+        };
+        let draft = match self.validate(&form, &[]) {
+            Ok(draft) => draft,
+            Err(errors) => return Ok(RotateOutcome::Invalid(errors)),
+        };
+        match self.check(&draft).await {
+            Ok(report) => Ok(RotateOutcome::Rotated {
+                source: store.rotate_secret(name, &draft.client_secret, report)?,
+                warnings: draft.warnings,
+            }),
+            Err(problem) => Ok(RotateOutcome::Failed {
+                problem,
+                warnings: draft.warnings,
+            }),
+        }
+    }
+
+    /// The connection check: token, WhoAmI, organization, readable tables, one read of each
+    /// table to import. The first failure ends it.
+    pub async fn check(&self, draft: &Draft) -> Result<CheckReport, Problem> {
+        let secret = draft.client_secret.expose_secret();
+        let mut scrubber = Scrubber::default();
+        scrubber.add(secret);
+        let tenant = draft.tenant.to_string();
+        let client_id = draft.client_id.to_string();
+        let subject = Subject {
+            tenant: &tenant,
+            client_id: &client_id,
+            environment: draft.environment.as_str(),
+            secret_looks_like_id: Uuid::parse_str(secret.trim()).is_ok(),
+        };
+        let mut session = Session {
+            client: self.client.clone(),
+            timer: Arc::clone(&self.timer),
+            retry: self.options.retry,
+            scrubber,
+            wait_left: self.options.retry.max_wait,
+            environment_host: draft.environment.host().to_owned(),
+        };
+        let token = request_token(&mut session, draft, &subject).await?;
+        session.scrubber.add(token.expose_secret());
+        let mut api = Api {
+            session,
+            token,
+            base: draft.environment.api_base(),
+            subject,
+        };
+        let who = api.who_am_i().await?;
+        let organization = api.organization().await?;
+        let readable_tables = api.readable_tables(who.user_id).await?;
+        let tables = api
+            .read_tables(&self.options.tables, &readable_tables.1)
+            .await?;
+        Ok(CheckReport {
+            checked_at: self.timer.now(),
+            user_id: who.user_id,
+            business_unit_id: who.business_unit_id,
+            organization,
+            tables,
+            readable_tables: readable_tables.0,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+}
+
+/// Client credentials against `{authority}/{tenant}/oauth2/v2.0/token`.
+async fn request_token(
+    session: &mut Session,
+    draft: &Draft,
+    subject: &Subject<'_>,
+) -> Result<SecretString, Problem> {
+    let url = format!(
+        "https://{}/{}/oauth2/v2.0/token",
+        draft.environment.cloud().authority_host(),
+        draft.tenant
+    );
+    let scope = draft.environment.scope();
+    let client_id = draft.client_id.to_string();
+    let answer = session
+        .send(Step::Token, "POST", &url, |client| {
+            client.post(&url).header(ACCEPT, "application/json").form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id.as_str()),
+                ("client_secret", draft.client_secret.expose_secret()),
+                ("scope", scope.as_str()),
+            ])
+        })
+        .await?;
+    let evidence = Evidence::new(Step::Token, format!("POST {url}")).status(answer.status);
+    if answer.status == 200 {
+        return match serde_json::from_str::<TokenAnswer>(&answer.body) {
+            Ok(token) if !token.access_token.is_empty() => {
+                Ok(SecretString::from(token.access_token))
+            }
+            _ => Err(Problem::unexpected_response(
+                draft.environment.cloud().authority_host(),
+                evidence.detail(session.scrubber.scrub(&answer.body)),
+            )),
+        };
+    }
+    let Some((code, message)) = http::error_code(&answer) else {
+        return Err(Problem::unexpected_response(
+            draft.environment.cloud().authority_host(),
+            evidence.detail(session.scrubber.scrub(&answer.body)),
+        ));
+    };
+    let evidence = evidence
+        .code(code.as_str())
+        .detail(session.scrubber.scrub(&message));
+    Err(match code.as_str() {
+        "AADSTS900023" => Problem::tenant_malformed(subject, evidence),
+        "AADSTS90002" => Problem::tenant_not_found(subject, evidence),
+        "AADSTS700016" => Problem::app_not_found(subject, evidence),
+        "AADSTS65001" => Problem::app_not_consented(subject, evidence),
+        "AADSTS7000215" => Problem::wrong_secret(subject, evidence),
+        "AADSTS7000222" => Problem::expired_secret(subject, evidence),
+        "AADSTS7000112" => Problem::app_disabled(subject, evidence),
+        "AADSTS500011" => Problem::dynamics_not_in_tenant(subject, evidence),
+        "AADSTS500014" => Problem::dynamics_disabled_in_tenant(subject, evidence),
+        "AADSTS53003" => Problem::conditional_access_blocked(subject, evidence),
+        _ => Problem::unexpected_response(draft.environment.cloud().authority_host(), evidence),
+    })
+}
+
+/// The Web API with a token.
+#[derive(Debug)]
+struct Api<'a> {
+    session: Session,
+    token: SecretString,
+    base: String,
+    subject: Subject<'a>,
+}
+
+struct WhoAmI {
+    user_id: Uuid,
+    business_unit_id: Uuid,
+}
+
+/// A table's names as `EntityDefinitions` gives them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EntityDefinition {
+    logical_name: String,
+    schema_name: String,
+    entity_set_name: Option<String>,
+    primary_id_attribute: Option<String>,
+}
+
+impl Api<'_> {
+    /// `GET {base}{path}`; non-2xx answers become problems.
+    async fn get(
+        &mut self,
+        step: Step,
+        path: &str,
+        table: Option<&str>,
+    ) -> Result<serde_json::Value, Problem> {
+        let url = format!("{}{}", self.base, path);
+        let mut authorization =
+            HeaderValue::try_from(format!("Bearer {}", self.token.expose_secret())).map_err(
+                |_| {
+                    Problem::unexpected_response(
+                        self.session.environment_host.as_str(),
+                        Evidence::new(Step::Token, "POST token")
+                            .detail("the access token holds characters a header cannot carry"),
+                    )
+                },
+            )?;
+        authorization.set_sensitive(true);
+        let answer = self
+            .session
+            .send(step, "GET", &url, |client| {
+                client
+                    .get(&url)
+                    .header(AUTHORIZATION, authorization.clone())
+                    .header(ACCEPT, "application/json")
+                    .header("OData-MaxVersion", "4.0")
+                    .header("OData-Version", "4.0")
+            })
+            .await?;
+        let evidence = Evidence::new(step, format!("GET {url}")).status(answer.status);
+        if (200..300).contains(&answer.status) {
+            return answer.json().ok_or_else(|| {
+                Problem::unexpected_response(
+                    self.session.environment_host.as_str(),
+                    evidence.detail(self.session.scrubber.scrub(&answer.body)),
+                )
+            });
+        }
+        Err(self.dataverse_problem(evidence, &answer, table))
+    }
+
+    fn dataverse_problem(
+        &self,
+        evidence: Evidence,
+        answer: &Answer,
+        table: Option<&str>,
+    ) -> Problem {
+        let host = self.session.environment_host.as_str();
+        let subject = &self.subject;
+        if answer.status == 401 {
+            let challenge = answer
+                .headers
+                .get(reqwest::header::WWW_AUTHENTICATE)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default();
+            let detail = match http::error_code(answer) {
+                Some((_, message)) if !message.is_empty() => message,
+                _ if !challenge.is_empty() => challenge.to_owned(),
+                _ => answer.body.clone(),
+            };
+            let trusted_tenant = challenge_tenant(challenge);
+            return Problem::token_rejected(
+                subject,
+                evidence.detail(self.session.scrubber.scrub(&detail)),
+                trusted_tenant.as_deref(),
+            );
+        }
+        let Some((code, message)) = http::error_code(answer) else {
+            let location = answer
+                .headers
+                .get(reqwest::header::LOCATION)
+                .and_then(|value| value.to_str().ok())
+                .map(|location| format!("redirected to {location}; "))
+                .unwrap_or_default();
+            let detail = format!("{location}{}", answer.body);
+            return Problem::unexpected_response(
+                host,
+                evidence.detail(self.session.scrubber.scrub(&detail)),
+            );
+        };
+        let evidence = evidence
+            .code(code.as_str())
+            .detail(self.session.scrubber.scrub(&message));
+        match code.to_ascii_lowercase().as_str() {
+            "0x80072560" => Problem::no_application_user(subject, evidence),
+            "0x80040225" => Problem::application_user_disabled(subject, evidence),
+            "0x8004a113" => Problem::admin_mode(subject, evidence),
+            "0x80042f09" => Problem::no_security_role(subject, evidence),
+            "0x80040220" if message.contains("has not been assigned any roles") => {
+                Problem::no_security_role(subject, evidence)
+            }
+            "0x80040220" => {
+                let table = denied_entity(&message)
+                    .or(table.map(str::to_owned))
+                    .unwrap_or_else(|| "(not named by Dataverse)".to_owned());
+                Problem::missing_table_privilege(subject, evidence, &[table])
+            }
+            _ => Problem::unexpected_response(host, evidence),
+        }
+    }
+
+    async fn who_am_i(&mut self) -> Result<WhoAmI, Problem> {
+        let body = self.get(Step::WhoAmI, "WhoAmI", None).await?;
+        let user_id = uuid_field(&body, "UserId");
+        let business_unit_id = uuid_field(&body, "BusinessUnitId");
+        match (user_id, business_unit_id) {
+            (Some(user_id), Some(business_unit_id)) => Ok(WhoAmI {
+                user_id,
+                business_unit_id,
+            }),
+            _ => Err(self.shape_problem(Step::WhoAmI, "WhoAmI", &body)),
+        }
+    }
+
+    async fn organization(&mut self) -> Result<Organization, Problem> {
+        const PATH: &str = "RetrieveCurrentOrganization(AccessType=@p1)?@p1=Microsoft.Dynamics.CRM.EndpointAccessType'Default'";
+        let body = self.get(Step::Organization, PATH, None).await?;
+        let detail = body.get("Detail").cloned().unwrap_or_default();
+        let text = |name: &str| {
+            detail
+                .get(name)
+                .and_then(|value| value.as_str())
+                .map(str::to_owned)
+        };
+        match (
+            uuid_field(&detail, "OrganizationId"),
+            text("FriendlyName"),
+            text("UniqueName"),
+            text("OrganizationVersion"),
+        ) {
+            (Some(id), Some(name), Some(unique_name), Some(version)) => Ok(Organization {
+                id,
+                name,
+                unique_name,
+                version,
+            }),
+            _ => Err(self.shape_problem(Step::Organization, PATH, &body)),
+        }
+    }
+
+    /// The tables the application user can read (sorted logical names), and every table's
+    /// definition by logical name.
+    async fn readable_tables(
+        &mut self,
+        user_id: Uuid,
+    ) -> Result<(Vec<String>, BTreeMap<String, EntityDefinition>), Problem> {
+        let path =
+            format!("systemusers({user_id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()");
+        let body = self.get(Step::Privileges, &path, None).await?;
+        let Some(privileges) = body
+            .get("RolePrivileges")
+            .and_then(|value| value.as_array())
+        else {
+            return Err(self.shape_problem(Step::Privileges, &path, &body));
+        };
+        let read: BTreeSet<String> = privileges
+            .iter()
+            .filter_map(|privilege| privilege.get("PrivilegeName")?.as_str())
+            .filter_map(|name| name.strip_prefix("prvRead"))
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let body = self.get(Step::Privileges, DEFINITIONS, None).await?;
+        let definitions: Vec<EntityDefinition> =
+            match body.get("value").cloned().map(serde_json::from_value) {
+                Some(Ok(definitions)) => definitions,
+                _ => return Err(self.shape_problem(Step::Privileges, DEFINITIONS, &body)),
+            };
+        let readable = definitions
+            .iter()
+            .filter(|definition| read.contains(&definition.schema_name.to_ascii_lowercase()))
+            .map(|definition| definition.logical_name.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let by_name = definitions
+            .into_iter()
+            .map(|definition| (definition.logical_name.clone(), definition))
+            .collect();
+        Ok((readable, by_name))
+    }
+
+    /// Reads one row of each table to import; every table the user cannot read is named in one
+    /// problem.
+    async fn read_tables(
+        &mut self,
+        tables: &[String],
+        definitions: &BTreeMap<String, EntityDefinition>,
+    ) -> Result<Vec<TableAccess>, Problem> {
+        let mut accessible = Vec::new();
+        let mut denied: Vec<(String, Problem)> = Vec::new();
+        for table in tables {
+            let logical_name = table.trim().to_ascii_lowercase();
+            let definition = definitions.get(&logical_name).filter(|definition| {
+                definition.entity_set_name.is_some() && definition.primary_id_attribute.is_some()
+            });
+            let Some(definition) = definition else {
+                let evidence =
+                    Evidence::new(Step::TableRead, format!("GET {}{DEFINITIONS}", self.base))
+                        .status(200)
+                        .detail(format!(
+                            "EntityDefinitions lists no table named '{logical_name}'"
+                        ));
+                return Err(Problem::table_not_found(
+                    &self.subject,
+                    evidence,
+                    &logical_name,
+                ));
+            };
+            let (Some(entity_set), Some(primary_id)) = (
+                &definition.entity_set_name,
+                &definition.primary_id_attribute,
+            ) else {
+                continue;
+            };
+            let path = format!("{entity_set}?$select={primary_id}&$top=1");
+            match self.get(Step::TableRead, &path, Some(&logical_name)).await {
+                Ok(_) => accessible.push(TableAccess {
+                    logical_name: logical_name.clone(),
+                    entity_set: entity_set.clone(),
+                }),
+                Err(problem) if problem.kind == crate::ProblemKind::MissingTablePrivilege => {
+                    denied.push((logical_name.clone(), problem));
+                }
+                Err(problem) => return Err(problem),
+            }
+        }
+        let Some((_, first)) = denied.first() else {
+            return Ok(accessible);
+        };
+        let names: Vec<String> = denied.iter().map(|(name, _)| name.clone()).collect();
+        Err(Problem::missing_table_privilege(
+            &self.subject,
+            first.evidence.clone(),
+            &names,
+        ))
+    }
+
+    fn shape_problem(&self, step: Step, path: &str, body: &serde_json::Value) -> Problem {
+        Problem::unexpected_response(
+            self.session.environment_host.as_str(),
+            Evidence::new(step, format!("GET {}{}", self.base, path))
+                .status(200)
+                .detail(self.session.scrubber.scrub(&body.to_string())),
+        )
+    }
+}
+
+/// Every table's names (one request for all: the readable-tables list needs them anyway).
+const DEFINITIONS: &str =
+    "EntityDefinitions?$select=LogicalName,SchemaName,EntitySetName,PrimaryIdAttribute";
+
+/// The tenant of `authorization_uri=https://login.microsoftonline.com/{tenant}/oauth2/authorize`
+/// in a Dataverse 401 challenge.
+fn challenge_tenant(challenge: &str) -> Option<String> {
+    let uri = challenge
+        .split([',', ' '])
+        .find_map(|part| part.trim().strip_prefix("authorization_uri="))?
+        .trim_matches('"');
+    let tenant = url::Url::parse(uri)
+        .ok()?
+        .path_segments()?
+        .next()?
+        .to_owned();
+    (!tenant.is_empty() && tenant != "common").then_some(tenant)
+}
+
+fn uuid_field(body: &serde_json::Value, name: &str) -> Option<Uuid> {
+    body.get(name)?.as_str()?.parse().ok()
+}
+
+/// The table a privilege error names: `… for entity 'account' (LocalizedName=…`.
+fn denied_entity(message: &str) -> Option<String> {
+    let rest = &message[message.find("for entity '")? + "for entity '".len()..];
+    Some(rest[..rest.find('\'')?].to_owned())
+}

@@ -1,0 +1,116 @@
+//! The Dynamics 365 source-configuration flow: what an importer does when a user fills in its
+//! source form (Name, Environment URL, Tenant ID, Client ID, Client Secret) and presses Add
+//! Source. Start at [`Flow`]: [`form::validate`] → token → connection check → [`Store`].
+//!
+//! Invariant: this crate talks HTTPS only and knows nothing about the fakes. Its one seam for
+//! tests is [`NetworkSettings`] (host overrides, trusted roots, proxy, timeouts) and the
+//! injected [`Timer`], the same knobs a real deployment has.
+
+pub mod check;
+pub mod form;
+pub mod network;
+pub mod problem;
+pub mod store;
+pub mod timer;
+
+mod http;
+
+use std::path::PathBuf;
+
+pub use check::{
+    AddOutcome, CheckReport, Flow, FlowOptions, Organization, RetryPolicy, RotateOutcome,
+    TableAccess, TestOutcome,
+};
+pub use form::{
+    Cloud, Draft, EnvironmentUrl, Field, FieldError, FieldWarning, FormErrors, FormRules,
+    SourceForm, TenantId,
+};
+pub use network::{NetworkSettings, TrustRoots};
+pub use problem::{Evidence, Problem, ProblemKind, Step};
+pub use secrecy::{ExposeSecret, SecretString};
+pub use store::{LastCheck, Store, StoredSource};
+pub use timer::{SystemTimer, Timer};
+
+/// What went wrong in the harness around the flow (the flow's own findings are [`Problem`]s
+/// and form errors, which are data, not `Error`s).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A network setting cannot be used.
+    #[error("invalid network setting `{setting}`: {reason}")]
+    Network {
+        /// The setting, as the user wrote it (`--resolve`, `--ca-file`, ...).
+        setting: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The HTTP client could not be built from the network settings.
+    #[error("failed to build the HTTP client")]
+    Client(#[source] reqwest::Error),
+    /// A file of the source list could not be read or written.
+    #[error("failed to {action} `{path}`")]
+    Io {
+        /// What was being done (`read`, `write`, `lock`, ...).
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The source list is not valid JSON of the expected shape; it is left untouched.
+    #[error(
+        "the source list `{path}` is corrupt at line {line}, column {column}; it was left untouched (move it away to start a new list)"
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the first error.
+        line: usize,
+        /// 1-based column of the first error.
+        column: usize,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The source list was written by a version of the format this build cannot read.
+    #[error(
+        "the source list `{path}` has format version {found}, this build reads version {supported}; it was left untouched"
+    )]
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// The version found in the file.
+        found: u64,
+        /// The version this build reads and writes.
+        supported: u64,
+    },
+    /// The key that encrypts the secrets at rest is missing, unreadable or of the wrong size.
+    #[error("the key file `{path}` cannot be used: {reason}")]
+    Key {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A stored secret does not decrypt with the key file (the key was replaced, or the file
+    /// was edited).
+    #[error("the client secret of source `{name}` does not decrypt with the key in `{key_path}`")]
+    Decrypt {
+        /// The source.
+        name: String,
+        /// The key file used.
+        key_path: PathBuf,
+    },
+    /// No source has this name.
+    #[error("no source is named `{name}`")]
+    SourceNotFound {
+        /// The name asked for.
+        name: String,
+    },
+    /// Another source already has this name (names compare case-insensitively).
+    #[error("a source named `{name}` already exists")]
+    NameTaken {
+        /// The name asked for.
+        name: String,
+    },
+}

@@ -1,0 +1,586 @@
+//! Every way the connection check can fail, as data. A [`Problem`] carries a stable machine
+//! name ([`ProblemKind`]), the [`Evidence`] (step, HTTP status, AADSTS or Dataverse code, a
+//! redacted excerpt), the sentence the user sees and the setup step that fixes it, written for
+//! an admin. The constructors here are the only place those texts live.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// One failure of the connection check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// The stable machine name.
+    pub kind: ProblemKind,
+    /// What was observed.
+    pub evidence: Evidence,
+    /// The sentence the user sees.
+    pub message: String,
+    /// The setup step that fixes it.
+    pub fix: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (fix: {})", self.message, self.fix)
+    }
+}
+
+/// The stable machine names of the problems (`snake_case` on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// Entra refuses the tenant identifier as malformed (AADSTS900023).
+    TenantMalformed,
+    /// No tenant has this GUID or domain (AADSTS90002).
+    TenantNotFound,
+    /// The client ID is unknown in the tenant, or the multi-tenant app was never installed
+    /// there (AADSTS700016).
+    AppNotFound,
+    /// Entra wants consent for the app (AADSTS65001).
+    AppNotConsented,
+    /// The secret is not a current secret value of the app (AADSTS7000215).
+    WrongSecret,
+    /// The secret has expired (AADSTS7000222).
+    ExpiredSecret,
+    /// The app's service principal is disabled (AADSTS7000112).
+    AppDisabled,
+    /// The tenant has no Dynamics 365 (Dataverse) service principal (AADSTS500011).
+    DynamicsNotInTenant,
+    /// The tenant's Dynamics 365 service principal is disabled (AADSTS500014).
+    DynamicsDisabledInTenant,
+    /// A Conditional Access policy blocks the app (AADSTS53003).
+    ConditionalAccessBlocked,
+    /// The environment has no application user for the app (0x80072560).
+    NoApplicationUser,
+    /// The application user is disabled (0x80040225).
+    ApplicationUserDisabled,
+    /// The application user has no security role.
+    NoSecurityRole,
+    /// The application user cannot read one or more of the tables to import (0x80040220).
+    MissingTablePrivilege,
+    /// A table to import does not exist in the environment.
+    TableNotFound,
+    /// The environment is in administration mode (0x8004A113).
+    AdminMode,
+    /// Dataverse refused the token Entra issued (401).
+    TokenRejected,
+    /// The environment's host name does not resolve.
+    EnvironmentNotFound,
+    /// The TLS handshake failed (untrusted or wrong certificate).
+    TlsFailure,
+    /// The connection could not be made (refused, reset, proxy failure).
+    ConnectionFailed,
+    /// No answer within the configured timeout.
+    Timeout,
+    /// Still throttled (429) when the retry budget ran out.
+    Throttled,
+    /// The service kept answering 5xx until the retry budget ran out.
+    ServiceUnavailable,
+    /// An answer the flow does not understand.
+    UnexpectedResponse,
+}
+
+impl ProblemKind {
+    /// The stable machine name (`wrong_secret`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemKind::TenantMalformed => "tenant_malformed",
+            ProblemKind::TenantNotFound => "tenant_not_found",
+            ProblemKind::AppNotFound => "app_not_found",
+            ProblemKind::AppNotConsented => "app_not_consented",
+            ProblemKind::WrongSecret => "wrong_secret",
+            ProblemKind::ExpiredSecret => "expired_secret",
+            ProblemKind::AppDisabled => "app_disabled",
+            ProblemKind::DynamicsNotInTenant => "dynamics_not_in_tenant",
+            ProblemKind::DynamicsDisabledInTenant => "dynamics_disabled_in_tenant",
+            ProblemKind::ConditionalAccessBlocked => "conditional_access_blocked",
+            ProblemKind::NoApplicationUser => "no_application_user",
+            ProblemKind::ApplicationUserDisabled => "application_user_disabled",
+            ProblemKind::NoSecurityRole => "no_security_role",
+            ProblemKind::MissingTablePrivilege => "missing_table_privilege",
+            ProblemKind::TableNotFound => "table_not_found",
+            ProblemKind::AdminMode => "admin_mode",
+            ProblemKind::TokenRejected => "token_rejected",
+            ProblemKind::EnvironmentNotFound => "environment_not_found",
+            ProblemKind::TlsFailure => "tls_failure",
+            ProblemKind::ConnectionFailed => "connection_failed",
+            ProblemKind::Timeout => "timeout",
+            ProblemKind::Throttled => "throttled",
+            ProblemKind::ServiceUnavailable => "service_unavailable",
+            ProblemKind::UnexpectedResponse => "unexpected_response",
+        }
+    }
+}
+
+impl fmt::Display for ProblemKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The step of the check that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// The client-credentials token request to Entra ID.
+    Token,
+    /// `GET WhoAmI`.
+    WhoAmI,
+    /// `RetrieveCurrentOrganization`.
+    Organization,
+    /// `RetrieveUserPrivileges` and the table metadata (the readable-tables list).
+    Privileges,
+    /// Reading one row of a table to import.
+    TableRead,
+}
+
+/// What the flow observed when it failed. No field ever holds a secret or a token: excerpts are
+/// scrubbed of both before they get here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The step.
+    pub step: Step,
+    /// Method and URL of the failing request (never carries a secret: the token request sends
+    /// its credentials in the body).
+    pub request: String,
+    /// The HTTP status, when there was an answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// `AADSTS7000215`, `0x80040220`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The service's message, a body excerpt or the transport error, at most
+    /// [`EXCERPT_LIMIT`] characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The last `Retry-After` seen, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
+}
+
+/// The longest excerpt [`Evidence::detail`] keeps.
+pub const EXCERPT_LIMIT: usize = 1000;
+
+impl Evidence {
+    /// Evidence for `step` at `request` (`POST https://...`).
+    pub fn new(step: Step, request: impl Into<String>) -> Evidence {
+        Evidence {
+            step,
+            request: request.into(),
+            status: None,
+            code: None,
+            detail: None,
+            retry_after_seconds: None,
+        }
+    }
+
+    /// Adds the HTTP status.
+    pub fn status(mut self, status: u16) -> Evidence {
+        self.status = Some(status);
+        self
+    }
+
+    /// Adds the service's error code.
+    pub fn code(mut self, code: impl Into<String>) -> Evidence {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// Adds a detail, cut to [`EXCERPT_LIMIT`] characters.
+    pub fn detail(mut self, detail: impl AsRef<str>) -> Evidence {
+        let detail = detail.as_ref().trim();
+        if !detail.is_empty() {
+            self.detail = Some(excerpt(detail));
+        }
+        self
+    }
+
+    /// Adds the `Retry-After` seen.
+    pub fn retry_after(mut self, seconds: Option<u64>) -> Evidence {
+        self.retry_after_seconds = seconds;
+        self
+    }
+}
+
+/// Cuts `text` to [`EXCERPT_LIMIT`] characters, marking the cut.
+pub(crate) fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT_LIMIT) {
+        None => text.to_owned(),
+        Some((end, _)) => format!(
+            "{}… ({} characters in all)",
+            &text[..end],
+            text.chars().count()
+        ),
+    }
+}
+
+/// What the problem texts need to know about the source being checked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Subject<'a> {
+    pub tenant: &'a str,
+    pub client_id: &'a str,
+    pub environment: &'a str,
+    pub secret_looks_like_id: bool,
+}
+
+const ENTRA_APP: &str =
+    "Microsoft Entra admin center → Identity → Applications → App registrations";
+const ENTRA_ENTERPRISE: &str =
+    "Microsoft Entra admin center → Identity → Applications → Enterprise applications";
+const PPAC_APP_USERS: &str = "Power Platform admin center → Environments → the environment with URL {environment} → Settings → Users + permissions → Application users";
+
+fn app_users_path(subject: &Subject<'_>) -> String {
+    PPAC_APP_USERS.replace("{environment}", subject.environment)
+}
+
+impl Problem {
+    fn new(kind: ProblemKind, evidence: Evidence, message: String, fix: String) -> Problem {
+        Problem {
+            kind,
+            evidence,
+            message,
+            fix,
+        }
+    }
+
+    pub(crate) fn tenant_malformed(subject: &Subject<'_>, evidence: Evidence) -> Problem {
+        Problem::new(
+            ProblemKind::TenantMalformed,
+            evidence,
+            format!(
+                "Microsoft Entra ID does not accept '{}' as a tenant: it is neither a tenant ID nor a valid domain name.",
+                subject.tenant
+            ),
+            format!(
+                "Copy the Directory (tenant) ID from {ENTRA_APP} → your app → Overview and paste it into Tenant ID."
+            ),
+        )
+    }
+
+    pub(crate) fn tenant_not_found(subject: &Subject<'_>, evidence: Evidence) -> Problem {
+        Problem::new(
+            ProblemKind::TenantNotFound,
+            evidence,
+            format!(
+                "Microsoft Entra ID has no tenant '{}'. The Tenant ID is mistyped, or the tenant is on another cloud than the environment.",
+                subject.tenant
+            ),
+            format!(
+                "Copy the Directory (tenant) ID from {ENTRA_APP} → your app → Overview; it must be the tenant that holds the Dynamics 365 environment."
+            ),
+        )
+    }
+
+    pub(crate) fn app_not_found(subject: &Subject<'_>, evidence: Evidence) -> Problem {
+        Problem::new(
+            ProblemKind::AppNotFound,
+            evidence,
+            format!(
+                "Tenant '{}' has no application with Client ID {}. The Client ID is mistyped, belongs to another tenant, or the app was never installed (consented) in this tenant.",
+                subject.tenant, subject.client_id
+            ),
+            format!(
+                "Copy the Application (client) ID from {ENTRA_APP} → your app → Overview. If the app is registered in another tenant, an admin of this tenant must grant admin consent to it so that it appears under {ENTRA_ENTERPRISE}."
+            ),
+        )
+    }
+
+    pub(crate) fn app_not_consented(subject: &Subject<'_>, evidence: Evidence) -> Problem {
+        Problem::new(
+            ProblemKind::AppNotConsented,
+            evidence,
+            format!(
+                "Microsoft Entra ID refuses a token for application {} because nobody consented to it in tenant '{}'.",
+                subject.client_id, subject.tenant
+            ),
+            format!(
+                "In {ENTRA_APP} → your app → API permissions, select Grant admin consent for the tenant."
+            ),
+        )
+    }
+
+    pub(crate) fn wrong_secret(subject: &Subject<'_>, evidence: Evidence) -> Problem {
+        let message = if subject.secret_looks_like_id {
+            "Microsoft Entra ID rejected the Client Secret. It looks like the secret's ID (a GUID) rather than its value.".to_owned()
+        } else {
+            format!(
+                "Microsoft Entra ID rejected the Client Secret: it is not a current secret of application {}.",
+                subject.client_id
+            )
+        };
+        Problem::new(
+            ProblemKind::WrongSecret,
+            evidence,
+            message,
+            format!(
+                "In {ENTRA_APP} → your app → Certificates & secrets, create a new client secret and paste its Value (shown only once, not the Secret ID) into Client Secret."
+            ),
+        )
+    }
+
+    pub(crate) fn expired_secret(subject: &Subject<'_>, evidence: Evidence) -> Problem {
+        Problem::new(
+            ProblemKind::ExpiredSecret,
+            evidence,
+            format!(
+                "The Client Secret of application {} has expired.",
+                subject.client_id
+            ),
+            format!(
+                "In {ENTRA_APP} → your app → Certificates & secrets, create a new client secret, paste its Value into Client Secret, and delete the expired one."
+            ),
+        )
+    }
+
+    pub(crate) fn app_disabled(subject: &Subject<'_>, evidence: Evidence) -> Problem {
+        Problem::new(
+            ProblemKind::AppDisabled,
+            evidence,
+            format!(
+                "Application {} is disabled in tenant '{}'.",
+                subject.client_id, subject.tenant
+            ),
+            format!(
+                "In {ENTRA_ENTERPRISE} → your app → Properties, set Enabled for users to sign in? to Yes (if Microsoft disabled the app, its owner must contact Microsoft support)."
+            ),
+        )
+    }
+
+    pub(crate) fn dynamics_not_in_tenant(subject: &Subject<'_>, evidence: Evidence) -> Problem {
+        Problem::new(
+            ProblemKind::DynamicsNotInTenant,
+            evidence,
+            format!(
+                "Tenant '{}' has no Dynamics 365 environment at {}. The Environment URL and the Tenant ID belong to different tenants, or the tenant has no Dynamics 365.",
+                subject.tenant, subject.environment
+            ),
+            "Copy the Environment URL from Power Platform admin center → Environments → your environment → Details, and use the Tenant ID of the tenant that environment belongs to.".to_owned(),
+        )
+    }
+
+    pub(crate) fn dynamics_disabled_in_tenant(
+        subject: &Subject<'_>,
+        evidence: Evidence,
+    ) -> Problem {
+        Problem::new(
+            ProblemKind::DynamicsDisabledInTenant,
+            evidence,
+            format!(
+                "Dynamics 365 is disabled in tenant '{}': Microsoft Entra ID does not issue tokens for {}.",
+                subject.tenant, subject.environment
+            ),
+            format!(
+                "In {ENTRA_ENTERPRISE}, show Microsoft Applications, open Dynamics CRM and set Enabled for users to sign in? to Yes; check that the tenant's Dynamics 365 subscription is active."
+            ),
+        )
+    }
+
+    pub(crate) fn conditional_access_blocked(subject: &Subject<'_>, evidence: Evidence) -> Problem {
+        Problem::new(
+            ProblemKind::ConditionalAccessBlocked,
+            evidence,
+            format!(
+                "A Conditional Access policy in tenant '{}' blocks application {}.",
+                subject.tenant, subject.client_id
+            ),
+            "In Microsoft Entra admin center → Protection → Conditional Access, exclude the app's service principal from the policy, or allow the importer's network location.".to_owned(),
+        )
+    }
+
+    pub(crate) fn no_application_user(subject: &Subject<'_>, evidence: Evidence) -> Problem {
+        Problem::new(
+            ProblemKind::NoApplicationUser,
+            evidence,
+            format!(
+                "Application {} is not a user of environment {}: the environment has no application user for it.",
+                subject.client_id, subject.environment
+            ),
+            format!(
+                "In {}, select + New app user, add the app with Client ID {}, pick its business unit and give it a security role that can read the tables to import.",
+                app_users_path(subject),
+                subject.client_id
+            ),
+        )
+    }
+
+    pub(crate) fn application_user_disabled(subject: &Subject<'_>, evidence: Evidence) -> Problem {
+        Problem::new(
+            ProblemKind::ApplicationUserDisabled,
+            evidence,
+            format!(
+                "The application user for {} in environment {} is disabled.",
+                subject.client_id, subject.environment
+            ),
+            format!(
+                "In {}, select the app user and choose Activate.",
+                app_users_path(subject)
+            ),
+        )
+    }
+
+    pub(crate) fn no_security_role(subject: &Subject<'_>, evidence: Evidence) -> Problem {
+        Problem::new(
+            ProblemKind::NoSecurityRole,
+            evidence,
+            format!(
+                "The application user for {} in environment {} has no security role, so it cannot read anything.",
+                subject.client_id, subject.environment
+            ),
+            format!(
+                "In {}, select the app user, choose Edit security roles and assign a role with Read on the tables to import.",
+                app_users_path(subject)
+            ),
+        )
+    }
+
+    pub(crate) fn missing_table_privilege(
+        subject: &Subject<'_>,
+        evidence: Evidence,
+        tables: &[String],
+    ) -> Problem {
+        let listed = tables.join(", ");
+        let noun = if tables.len() == 1 { "table" } else { "tables" };
+        Problem::new(
+            ProblemKind::MissingTablePrivilege,
+            evidence,
+            format!(
+                "The application user for {} cannot read the {noun} {listed} in environment {}: its security roles lack the Read privilege.",
+                subject.client_id, subject.environment
+            ),
+            format!(
+                "In Power Platform admin center → Environments → the environment with URL {} → Settings → Users + permissions → Security roles, give one of the app user's roles Read (Organization) on the {noun} {listed}, or assign a role that has it.",
+                subject.environment
+            ),
+        )
+    }
+
+    pub(crate) fn table_not_found(
+        subject: &Subject<'_>,
+        evidence: Evidence,
+        table: &str,
+    ) -> Problem {
+        Problem::new(
+            ProblemKind::TableNotFound,
+            evidence,
+            format!(
+                "Environment {} has no table named '{table}'.",
+                subject.environment
+            ),
+            "Use the table's logical name (lower case, for example account or contact) as shown in Power Apps → Tables → the table → Properties.".to_owned(),
+        )
+    }
+
+    pub(crate) fn admin_mode(subject: &Subject<'_>, evidence: Evidence) -> Problem {
+        Problem::new(
+            ProblemKind::AdminMode,
+            evidence,
+            format!(
+                "Environment {} is in administration mode: only System Administrators and System Customizers can connect.",
+                subject.environment
+            ),
+            format!(
+                "In Power Platform admin center → Environments → the environment with URL {} → Edit, turn Administration mode off once maintenance is over.",
+                subject.environment
+            ),
+        )
+    }
+
+    /// `trusted_tenant` is the tenant the environment's 401 challenge names
+    /// (`authorization_uri`), when it names one.
+    pub(crate) fn token_rejected(
+        subject: &Subject<'_>,
+        evidence: Evidence,
+        trusted_tenant: Option<&str>,
+    ) -> Problem {
+        let (message, fix) = match trusted_tenant {
+            Some(trusted) if !trusted.eq_ignore_ascii_case(subject.tenant) => (
+                format!(
+                    "Environment {} refused the access token: it belongs to tenant {trusted}, and the token was issued by tenant '{}'.",
+                    subject.environment, subject.tenant
+                ),
+                format!(
+                    "Set Tenant ID to {trusted}, the tenant of the environment (if that is where the app is registered or installed), or use an environment of tenant '{}'.",
+                    subject.tenant
+                ),
+            ),
+            _ => (
+                format!(
+                    "Environment {} refused the access token Microsoft Entra ID issued for it.",
+                    subject.environment
+                ),
+                "Check that the Environment URL and the Tenant ID belong to the same tenant and the same cloud, and that the environment is not being moved or restored.".to_owned(),
+            ),
+        };
+        Problem::new(ProblemKind::TokenRejected, evidence, message, fix)
+    }
+
+    pub(crate) fn environment_not_found(host: &str, evidence: Evidence) -> Problem {
+        Problem::new(
+            ProblemKind::EnvironmentNotFound,
+            evidence,
+            format!("The host name {host} does not exist."),
+            "Copy the Environment URL from Power Platform admin center → Environments → your environment → Details (Environment URL); check that the environment was not deleted or renamed.".to_owned(),
+        )
+    }
+
+    pub(crate) fn tls_failure(host: &str, evidence: Evidence) -> Problem {
+        Problem::new(
+            ProblemKind::TlsFailure,
+            evidence,
+            format!("The secure connection to {host} failed: its certificate is not trusted."),
+            "If the importer reaches Microsoft through a TLS-inspecting proxy, add the proxy's root certificate to the importer's trusted certificates; otherwise check the importer's network path to Microsoft.".to_owned(),
+        )
+    }
+
+    pub(crate) fn connection_failed(host: &str, evidence: Evidence) -> Problem {
+        Problem::new(
+            ProblemKind::ConnectionFailed,
+            evidence,
+            format!("The importer could not connect to {host}."),
+            format!(
+                "Allow outbound HTTPS (port 443) from the importer to {host}, and check the importer's proxy settings."
+            ),
+        )
+    }
+
+    pub(crate) fn timeout(host: &str, evidence: Evidence) -> Problem {
+        Problem::new(
+            ProblemKind::Timeout,
+            evidence,
+            format!("{host} did not answer in time."),
+            "Try again later; if it keeps happening, check the importer's network path and proxy, or raise the connection timeouts.".to_owned(),
+        )
+    }
+
+    pub(crate) fn throttled(host: &str, evidence: Evidence) -> Problem {
+        Problem::new(
+            ProblemKind::Throttled,
+            evidence,
+            format!("{host} is limiting requests (429 Too Many Requests) and kept doing so after the importer waited as told."),
+            "Wait a few minutes and test the source again; if other integrations use the same application user, spread their load or give the importer its own app registration.".to_owned(),
+        )
+    }
+
+    pub(crate) fn service_unavailable(host: &str, evidence: Evidence) -> Problem {
+        Problem::new(
+            ProblemKind::ServiceUnavailable,
+            evidence,
+            format!("{host} is temporarily unavailable."),
+            "Try again later; check the Microsoft 365 / Power Platform service health pages for incidents.".to_owned(),
+        )
+    }
+
+    pub(crate) fn unexpected_response(host: &str, evidence: Evidence) -> Problem {
+        let status = evidence
+            .status
+            .map(|status| format!(" (HTTP {status})"))
+            .unwrap_or_default();
+        Problem::new(
+            ProblemKind::UnexpectedResponse,
+            evidence,
+            format!("{host} gave an answer the importer does not understand{status}."),
+            "Check that the Environment URL points at a Dynamics 365 environment; if it does, report this answer (the evidence below) to the importer's support.".to_owned(),
+        )
+    }
+}

@@ -1,0 +1,297 @@
+//! The source list: `sources.json` in a data directory, next to `sources.key` (the AES-256-GCM
+//! key for the client secrets, mode 0600) and `sources.lock`. Every change runs under an
+//! exclusive lock on the lock file, reads the current file, and replaces it atomically (temp
+//! file, fsync, rename, fsync of the directory), so two processes never lose each other's
+//! changes. A corrupt file or one of a foreign format version is reported and never
+//! overwritten.
+
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::Error;
+use crate::check::CheckReport;
+use crate::form::{Draft, EnvironmentUrl, TenantId};
+use crate::problem::Problem;
+
+mod crypto;
+mod disk;
+mod format;
+#[cfg(test)]
+mod tests;
+
+use crypto::SecretKey;
+use format::SourceRecord;
+
+const LIST_FILE: &str = "sources.json";
+const KEY_FILE: &str = "sources.key";
+const LOCK_FILE: &str = "sources.lock";
+
+/// The format version this build reads and writes.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// The source list in one data directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+/// A saved source as the list shows it: everything but the secret, which only
+/// [`Store::secret`] decrypts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSource {
+    /// The name, as typed (trimmed).
+    pub name: String,
+    /// The normalised environment URL.
+    pub environment: EnvironmentUrl,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The application (client) ID.
+    pub client_id: Uuid,
+    /// The first three characters of the secret value followed by `*`s, as Entra's
+    /// Certificates & secrets page shows it.
+    pub secret_hint: String,
+    /// When the source was added.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// The most recent connection check.
+    pub last_check: LastCheck,
+}
+
+/// The outcome of the most recent connection check of a saved source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum LastCheck {
+    /// The check passed.
+    Passed(CheckReport),
+    /// The check found a problem.
+    Failed {
+        /// When the check ran.
+        #[serde(with = "time::serde::rfc3339")]
+        checked_at: OffsetDateTime,
+        /// What it found.
+        problem: Problem,
+    },
+}
+
+impl LastCheck {
+    /// When the check ran.
+    pub fn checked_at(&self) -> OffsetDateTime {
+        match self {
+            LastCheck::Passed(report) => report.checked_at,
+            LastCheck::Failed { checked_at, .. } => *checked_at,
+        }
+    }
+}
+
+impl Store {
+    /// The store in `dir` (created, mode 0700, on the first write; nothing is read yet).
+    pub fn open(dir: impl Into<PathBuf>) -> Store {
+        Store { dir: dir.into() }
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Every source, in the order they were added. A missing file is an empty list.
+    pub fn list(&self) -> Result<Vec<StoredSource>, Error> {
+        let records = self.read()?;
+        Ok(records.iter().map(SourceRecord::source).collect())
+    }
+
+    /// The source named `name` (case-insensitive).
+    pub fn get(&self, name: &str) -> Result<StoredSource, Error> {
+        let records = self.read()?;
+        let index = position(&records, name)?;
+        Ok(records[index].source())
+    }
+
+    /// The decrypted client secret of the source named `name`.
+    pub fn secret(&self, name: &str) -> Result<SecretString, Error> {
+        let _lock = disk::lock_shared(&self.path(LOCK_FILE))?;
+        let records = self.read_locked()?;
+        let record = &records[position(&records, name)?];
+        let key_path = self.path(KEY_FILE);
+        let key = SecretKey::load(&key_path)?.ok_or_else(|| missing_key(&key_path, &records))?;
+        key.open(record.client_secret(), &record.source())
+            .ok_or_else(|| Error::Decrypt {
+                name: record.name().to_owned(),
+                key_path,
+            })
+    }
+
+    /// Saves a checked draft as a new source ([`Error::NameTaken`] if the name is in use).
+    pub fn insert(
+        &self,
+        draft: &Draft,
+        report: CheckReport,
+        created_at: OffsetDateTime,
+    ) -> Result<StoredSource, Error> {
+        self.change(|records| {
+            let name = draft.name.trim();
+            if position(records, name).is_ok() {
+                return Err(Error::NameTaken {
+                    name: name.to_owned(),
+                });
+            }
+            let key = self.writing_key(records)?;
+            let source = StoredSource {
+                name: name.to_owned(),
+                environment: draft.environment.clone(),
+                tenant: draft.tenant.clone(),
+                client_id: draft.client_id,
+                secret_hint: secret_hint(&draft.client_secret),
+                created_at,
+                last_check: LastCheck::Passed(report),
+            };
+            let sealed = key.seal(&draft.client_secret, &source)?;
+            records.push(SourceRecord::new(source.clone(), sealed));
+            Ok(source)
+        })
+    }
+
+    /// Records the outcome of a new check of the source named `name`.
+    pub fn record_check(&self, name: &str, check: LastCheck) -> Result<StoredSource, Error> {
+        self.change_existing(name, |records| {
+            let index = position(records, name)?;
+            let record = &mut records[index];
+            record.set_last_check(check);
+            Ok(record.source())
+        })
+    }
+
+    /// Replaces the secret of the source named `name` (after the new secret passed a check).
+    pub fn rotate_secret(
+        &self,
+        name: &str,
+        secret: &SecretString,
+        report: CheckReport,
+    ) -> Result<StoredSource, Error> {
+        self.change_existing(name, |records| {
+            let index = position(records, name)?;
+            let key = self.writing_key(records)?;
+            let record = &mut records[index];
+            let sealed = key.seal(secret, &record.source())?;
+            record.set_client_secret(sealed, secret_hint(secret));
+            record.set_last_check(LastCheck::Passed(report));
+            Ok(record.source())
+        })
+    }
+
+    /// Removes the source named `name` and returns it.
+    pub fn remove(&self, name: &str) -> Result<StoredSource, Error> {
+        self.change_existing(name, |records| {
+            let index = position(records, name)?;
+            Ok(records.remove(index).source())
+        })
+    }
+
+    fn path(&self, file_name: &str) -> PathBuf {
+        self.dir.join(file_name)
+    }
+
+    /// The records, under the shared lock.
+    fn read(&self) -> Result<Vec<SourceRecord>, Error> {
+        let _lock = disk::lock_shared(&self.path(LOCK_FILE))?;
+        self.read_locked()
+    }
+
+    /// The records; the caller holds a lock (or there is no lock file yet).
+    fn read_locked(&self) -> Result<Vec<SourceRecord>, Error> {
+        let path = self.path(LIST_FILE);
+        match disk::read(&path)? {
+            None => Ok(Vec::new()),
+            Some(bytes) => format::parse(&path, &bytes),
+        }
+    }
+
+    /// Runs `apply` on the current records under the exclusive lock and writes the result
+    /// atomically. Nothing is written when reading or `apply` fails.
+    fn change<T>(
+        &self,
+        apply: impl FnOnce(&mut Vec<SourceRecord>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        disk::create_dir(&self.dir)?;
+        let _lock = disk::lock_exclusive(&self.path(LOCK_FILE))?;
+        let mut records = self.read_locked()?;
+        let value = apply(&mut records)?;
+        disk::replace(&self.path(LIST_FILE), &format::render(&records))?;
+        Ok(value)
+    }
+
+    /// [`Store::change`] for a change to the source named `name`, which cannot exist when the
+    /// directory does not: then the answer is [`Error::SourceNotFound`] and nothing is created.
+    fn change_existing<T>(
+        &self,
+        name: &str,
+        apply: impl FnOnce(&mut Vec<SourceRecord>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        if !disk::exists(&self.dir)? {
+            return Err(Error::SourceNotFound {
+                name: name.trim().to_owned(),
+            });
+        }
+        self.change(apply)
+    }
+
+    /// The key to encrypt with, created on the first save. The caller holds the exclusive
+    /// lock, so no other store creates one meanwhile.
+    fn writing_key(&self, records: &[SourceRecord]) -> Result<SecretKey, Error> {
+        let key_path = self.path(KEY_FILE);
+        if let Some(key) = SecretKey::load(&key_path)? {
+            return Ok(key);
+        }
+        if !records.is_empty() {
+            // A new key would make every saved secret undecryptable.
+            return Err(missing_key(&key_path, records));
+        }
+        let key = SecretKey::create(&key_path)?;
+        disk::sync_dir(&self.dir)?;
+        Ok(key)
+    }
+}
+
+/// The index of the source named `name`, compared trimmed and lower-cased.
+fn position(records: &[SourceRecord], name: &str) -> Result<usize, Error> {
+    let wanted = name_key(name);
+    records
+        .iter()
+        .position(|record| name_key(record.name()) == wanted)
+        .ok_or_else(|| Error::SourceNotFound {
+            name: name.trim().to_owned(),
+        })
+}
+
+fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+fn missing_key(key_path: &Path, records: &[SourceRecord]) -> Error {
+    Error::Key {
+        path: key_path.to_owned(),
+        reason: format!(
+            "it is missing, and the {} saved source(s) were encrypted with it; restore it, or \
+             move the source list away to start over",
+            records.len()
+        ),
+    }
+}
+
+/// The hint shown in place of a secret: its first three characters and a fixed `*****`, or
+/// only `*****` for a secret shorter than eight characters (three of seven would give away
+/// too much). The count is fixed so the hint does not reveal the length.
+fn secret_hint(secret: &SecretString) -> String {
+    const MASK: &str = "*****";
+    let secret = secret.expose_secret();
+    if secret.chars().count() < 8 {
+        return MASK.to_owned();
+    }
+    let mut hint: String = secret.chars().take(3).collect();
+    hint.push_str(MASK);
+    hint
+}
