@@ -52,6 +52,7 @@ pub async fn fakes(world: scenario::World) -> (ServerHandle, scenario::World) {
         fake_dataverse::mount(dataverse).expect("Dataverse mounts"),
     ]);
     config.clock = clock;
+    config.faults = fake_core::Faults::new(world.faults().iter().cloned());
     let server = fake_core::spawn(config).await.expect("the server starts");
     (server, world)
 }
