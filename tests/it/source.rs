@@ -615,3 +615,73 @@ async fn no_secret_or_token_reaches_logs_outcomes_or_the_store() {
         }
     }
 }
+
+/// A minimal HTTPS (CONNECT) proxy that sends every tunnel to `target`, and records the
+/// `CONNECT` lines it saw.
+async fn connect_proxy(target: std::net::SocketAddr) -> (String, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("the proxy binds");
+    let address = listener.local_addr().expect("an address");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let log = Arc::clone(&log);
+            tokio::spawn(async move {
+                let mut client = BufReader::new(client);
+                let mut request_line = String::new();
+                client.read_line(&mut request_line).await.ok()?;
+                loop {
+                    let mut header = String::new();
+                    client.read_line(&mut header).await.ok()?;
+                    if header.trim().is_empty() {
+                        break;
+                    }
+                }
+                log.lock().ok()?.push(request_line.trim().to_owned());
+                let mut upstream = tokio::net::TcpStream::connect(target).await.ok()?;
+                let mut client = client.into_inner();
+                client
+                    .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                    .await
+                    .ok()?;
+                tokio::io::copy_bidirectional(&mut client, &mut upstream)
+                    .await
+                    .ok()
+            });
+        }
+    });
+    (format!("http://{address}"), seen)
+}
+
+#[tokio::test]
+async fn works_through_an_https_proxy_without_host_overrides() {
+    let mut harness = Harness::start().await;
+    let (proxy, seen) = connect_proxy(harness.server.addr()).await;
+    // No overrides and no DNS: only the proxy knows where the hosts are.
+    harness.network.resolve.clear();
+    harness.network.https_proxy = Some(proxy);
+    let outcome = harness
+        .add(
+            &form(CONTOSO, TENANT, IMPORTER, CURRENT_SECRET),
+            &["account"],
+        )
+        .await;
+    assert!(
+        matches!(outcome, AddOutcome::Added { .. }),
+        "expected the source to be added, got {outcome:?}"
+    );
+    let mut tunnels = seen.lock().expect("proxy log").clone();
+    tunnels.sort();
+    tunnels.dedup();
+    assert_eq!(
+        tunnels,
+        [
+            "CONNECT contoso.crm.dynamics.com:443 HTTP/1.1",
+            "CONNECT login.microsoftonline.com:443 HTTP/1.1",
+        ]
+    );
+}

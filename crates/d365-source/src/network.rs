@@ -182,3 +182,6 @@ impl Resolve for Resolver {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
