@@ -211,23 +211,24 @@ impl Flow {
             Ok(draft) => draft,
             Err(errors) => return Ok(AddOutcome::Invalid(errors)),
         };
-        tracing::info!(name = %draft.name, environment = %draft.environment, "checking a new source");
+        tracing::debug!(name = %draft.name, environment = %draft.environment, "checking a new source");
         match self.check(&draft).await {
             Ok(report) => {
-                let source = match store.insert(&draft, report, self.timer.now()) {
-                    Ok(source) => source,
-                    // Another process took the name while the check ran.
-                    Err(Error::NameTaken { name }) => {
-                        return Ok(AddOutcome::Invalid(FormErrors {
-                            errors: vec![form::FieldError {
-                                field: form::Field::Name,
-                                message: format!("A source named '{name}' already exists."),
-                            }],
-                            warnings: draft.warnings,
-                        }));
-                    }
-                    Err(error) => return Err(error),
-                };
+                let source =
+                    match store.insert(&draft, &self.options.tables, report, self.timer.now()) {
+                        Ok(source) => source,
+                        // Another process took the name while the check ran.
+                        Err(Error::NameTaken { name }) => {
+                            return Ok(AddOutcome::Invalid(FormErrors {
+                                errors: vec![form::FieldError {
+                                    field: form::Field::Name,
+                                    message: format!("A source named '{name}' already exists."),
+                                }],
+                                warnings: draft.warnings,
+                            }));
+                        }
+                        Err(error) => return Err(error),
+                    };
                 Ok(AddOutcome::Added {
                     source,
                     warnings: draft.warnings,
@@ -240,7 +241,8 @@ impl Flow {
         }
     }
 
-    /// Runs the check again for the saved source `name` and records the outcome.
+    /// Runs the check again for the saved source `name` (reading the tables it imports) and
+    /// records the outcome.
     pub async fn test(&self, store: &Store, name: &str) -> Result<TestOutcome, Error> {
         let source = store.get(name)?;
         let draft = Draft {
@@ -251,7 +253,7 @@ impl Flow {
             client_secret: store.secret(name)?,
             warnings: Vec::new(),
         };
-        match self.check(&draft).await {
+        match self.check_tables(&draft, &source.tables).await {
             Ok(report) => Ok(TestOutcome::Passed(
                 store.record_check(name, LastCheck::Passed(report))?,
             )),
@@ -268,7 +270,8 @@ impl Flow {
         }
     }
 
-    /// Checks the saved source `name` with `secret` and, if that passes, replaces its secret.
+    /// Checks the saved source `name` with `secret` (reading the tables it imports) and, if that
+    /// passes, replaces its secret.
     pub async fn rotate_secret(
         &self,
         store: &Store,
@@ -287,7 +290,7 @@ impl Flow {
             Ok(draft) => draft,
             Err(errors) => return Ok(RotateOutcome::Invalid(errors)),
         };
-        match self.check(&draft).await {
+        match self.check_tables(&draft, &source.tables).await {
             Ok(report) => Ok(RotateOutcome::Rotated {
                 source: store.rotate_secret(name, &draft.client_secret, report)?,
                 warnings: draft.warnings,
@@ -302,6 +305,11 @@ impl Flow {
     /// The connection check: token, WhoAmI, organization, readable tables, one read of each
     /// table to import. The first failure ends it.
     pub async fn check(&self, draft: &Draft) -> Result<CheckReport, Problem> {
+        self.check_tables(draft, &self.options.tables).await
+    }
+
+    /// [`Flow::check`] reading `tables` instead of the options' tables.
+    async fn check_tables(&self, draft: &Draft, tables: &[String]) -> Result<CheckReport, Problem> {
         let secret = draft.client_secret.expose_secret();
         let mut scrubber = Scrubber::default();
         scrubber.add(secret);
@@ -332,9 +340,7 @@ impl Flow {
         let who = api.who_am_i().await?;
         let organization = api.organization().await?;
         let readable_tables = api.readable_tables(who.user_id).await?;
-        let tables = api
-            .read_tables(&self.options.tables, &readable_tables.1)
-            .await?;
+        let tables = api.read_tables(tables, &readable_tables.1).await?;
         Ok(CheckReport {
             checked_at: self.timer.now(),
             user_id: who.user_id,

@@ -111,6 +111,7 @@ impl Session {
                     ));
                 }
             };
+            tracing::debug!(%request, status = answer.status, bytes = answer.body.len(), "answer");
             let retryable = answer.status == 429 || matches!(answer.status, 500 | 502 | 503 | 504);
             if !retryable {
                 return Ok(answer);

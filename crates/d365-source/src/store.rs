@@ -51,6 +51,8 @@ pub struct StoredSource {
     pub tenant: TenantId,
     /// The application (client) ID.
     pub client_id: Uuid,
+    /// Logical names of the tables the source imports (each check reads them).
+    pub tables: Vec<String>,
     /// The first three characters of the secret value followed by `*`s, as Entra's
     /// Certificates & secrets page shows it.
     pub secret_hint: String,
@@ -125,10 +127,12 @@ impl Store {
             })
     }
 
-    /// Saves a checked draft as a new source ([`Error::NameTaken`] if the name is in use).
+    /// Saves a checked draft that imports `tables` as a new source ([`Error::NameTaken`] if the
+    /// name is in use).
     pub fn insert(
         &self,
         draft: &Draft,
+        tables: &[String],
         report: CheckReport,
         created_at: OffsetDateTime,
     ) -> Result<StoredSource, Error> {
@@ -145,6 +149,7 @@ impl Store {
                 environment: draft.environment.clone(),
                 tenant: draft.tenant.clone(),
                 client_id: draft.client_id,
+                tables: tables.to_vec(),
                 secret_hint: secret_hint(&draft.client_secret),
                 created_at,
                 last_check: LastCheck::Passed(report),

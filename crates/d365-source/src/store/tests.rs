@@ -86,9 +86,18 @@ fn new_store() -> (TempDir, Store) {
     (temp, store)
 }
 
+fn tables() -> Vec<String> {
+    vec!["account".to_owned(), "contact".to_owned()]
+}
+
 fn insert(store: &Store, name: &str, secret: &str) {
     store
-        .insert(&draft(name, secret), report(CHECKED_AT), CREATED_AT)
+        .insert(
+            &draft(name, secret),
+            &tables(),
+            report(CHECKED_AT),
+            CREATED_AT,
+        )
         .expect("insert a source");
 }
 
@@ -134,6 +143,7 @@ fn round_trips_a_source() {
     let inserted = store
         .insert(
             &draft("  Contoso  ", SECRET),
+            &tables(),
             report(CHECKED_AT),
             CREATED_AT,
         )
@@ -186,6 +196,7 @@ fn refuses_a_taken_name_case_insensitively() {
     let error = store
         .insert(
             &draft("  cONTOSO sALES ", OTHER_SECRET),
+            &tables(),
             report(CHECKED_AT),
             CREATED_AT,
         )
@@ -207,6 +218,7 @@ fn compares_names_with_unicode_lower_case() {
     assert!(matches!(
         store.insert(
             &draft("ÄRZTE ÜBERSICHT", SECRET),
+            &tables(),
             report(CHECKED_AT),
             CREATED_AT
         ),
@@ -365,6 +377,7 @@ fn keeps_every_source_added_concurrently_by_separate_stores() {
                             &format!("source {writer}"),
                             &format!("secret-value-{writer}"),
                         ),
+                        &tables(),
                         report(CHECKED_AT),
                         CREATED_AT,
                     )
@@ -417,7 +430,12 @@ fn lets_one_of_many_concurrent_inserts_of_a_name_win() {
                     };
                     barrier.wait();
                     own_store
-                        .insert(&draft(name, SECRET), report(CHECKED_AT), CREATED_AT)
+                        .insert(
+                            &draft(name, SECRET),
+                            &tables(),
+                            report(CHECKED_AT),
+                            CREATED_AT,
+                        )
                         .map(drop)
                 })
             })
@@ -451,7 +469,12 @@ fn check_corrupt(text: &str, line: usize, column: usize) {
         store.get("Contoso").map(drop),
         store.secret("Contoso").map(drop),
         store
-            .insert(&draft("Fabrikam", SECRET), report(CHECKED_AT), CREATED_AT)
+            .insert(
+                &draft("Fabrikam", SECRET),
+                &tables(),
+                report(CHECKED_AT),
+                CREATED_AT,
+            )
             .map(drop),
         store
             .record_check("Contoso", failed_check(CHECKED_AT))
@@ -553,7 +576,12 @@ fn reports_a_foreign_version_and_leaves_it_untouched() {
         store.list().map(drop),
         store.secret("Contoso").map(drop),
         store
-            .insert(&draft("Fabrikam", SECRET), report(CHECKED_AT), CREATED_AT)
+            .insert(
+                &draft("Fabrikam", SECRET),
+                &tables(),
+                report(CHECKED_AT),
+                CREATED_AT,
+            )
             .map(drop),
         store.remove("Contoso").map(drop),
     ];
@@ -613,7 +641,12 @@ fn refuses_to_replace_a_missing_key_while_sources_need_it() {
     let outcomes = [
         store.secret("Contoso").map(drop),
         store
-            .insert(&draft("Fabrikam", SECRET), report(CHECKED_AT), CREATED_AT)
+            .insert(
+                &draft("Fabrikam", SECRET),
+                &tables(),
+                report(CHECKED_AT),
+                CREATED_AT,
+            )
             .map(drop),
         store
             .rotate_secret("Contoso", &SecretString::from(SECRET), report(CHECKED_AT))
@@ -659,7 +692,12 @@ fn never_overwrites_an_existing_key_file() {
     fs::write(key_path(&store), b"not a key").expect("write a bad key");
 
     let error = store
-        .insert(&draft("Contoso", SECRET), report(CHECKED_AT), CREATED_AT)
+        .insert(
+            &draft("Contoso", SECRET),
+            &tables(),
+            report(CHECKED_AT),
+            CREATED_AT,
+        )
         .expect_err("the bad key is refused");
 
     assert!(matches!(error, Error::Key { .. }), "{error:?}");
@@ -838,6 +876,7 @@ fn writes_pretty_json_in_a_stable_order() {
             "environment",
             "tenant",
             "client_id",
+            "tables",
             "client_secret",
             "secret_hint",
             "created_at",
