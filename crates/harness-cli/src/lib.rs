@@ -3,6 +3,7 @@
 //! whole cause chain, to the error writer; `main.rs` only wires in the real stdout and stderr.
 
 mod serve;
+mod source;
 mod state;
 
 #[cfg(test)]
@@ -16,6 +17,12 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 pub use serve::ServeArgs;
+pub use source::{
+    AddArgs, ListArgs, NetworkArgs, RemoveArgs, RotateSecretArgs, SecretArgs, SourceArgs,
+    SourceCommand, StoreArgs, TableArgs, TestArgs,
+};
+
+use source::{ProcessInput, SecretInput};
 
 /// `d365-harness`: fakes of Microsoft Entra ID (and later Dataverse) for testing Dynamics 365
 /// clients.
@@ -29,9 +36,15 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; boxing the arguments would buy nothing"
+)]
 pub enum Command {
     /// Serve the fakes over HTTPS until Ctrl-C or SIGTERM, for any client.
     Serve(ServeArgs),
+    /// Add, list, test and remove Dynamics 365 sources: the importer's Add Source flow.
+    Source(SourceArgs),
 }
 
 /// How the process ends.
@@ -39,7 +52,8 @@ pub enum Command {
 pub enum Exit {
     /// Everything worked (exit 0).
     Success,
-    /// Scenarios ran and some failed (exit 1).
+    /// Scenarios ran and some failed, or a source's form or connection check found a problem
+    /// (exit 1).
     Failures,
     /// The harness itself failed, or the command line was wrong (exit 2).
     Error,
@@ -63,8 +77,24 @@ impl From<Exit> for ExitCode {
 }
 
 /// Runs the command line `args` (program name first), writing results to `out` and errors
-/// (and clap's usage messages) to `err`.
+/// (and clap's usage messages) to `err`. A client secret comes from the process environment or
+/// standard input.
 pub fn run<I, T>(args: I, out: &mut impl Write, err: &mut impl Write) -> Exit
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    run_with(args, &mut ProcessInput, out, err)
+}
+
+/// [`run`] with the secret's sources injected (in-process tests cannot set environment
+/// variables or feed standard input).
+pub(crate) fn run_with<I, T>(
+    args: I,
+    input: &mut dyn SecretInput,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> Exit
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -82,7 +112,7 @@ where
             return exit;
         }
     };
-    match execute(cli, out) {
+    match execute(cli, input, out, err) {
         Ok(exit) => exit,
         Err(error) => {
             let _ = writeln!(err, "error: {error:#}");
@@ -91,16 +121,24 @@ where
     }
 }
 
-fn execute(cli: Cli, out: &mut impl Write) -> anyhow::Result<Exit> {
+fn execute(
+    cli: Cli,
+    input: &mut dyn SecretInput,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> anyhow::Result<Exit> {
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
     match cli.command {
-        Command::Serve(args) => runtime.block_on(serve::serve(&args, out))?,
+        Command::Serve(args) => {
+            runtime.block_on(serve::serve(&args, out))?;
+            Ok(Exit::Success)
+        }
+        Command::Source(args) => source::run(args, &runtime, input, out, err),
     }
-    Ok(Exit::Success)
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`). Only the first call in a process

@@ -25,6 +25,7 @@ fn serve_args(args: &[&str]) -> ServeArgs {
         .expect("valid arguments");
     match cli.command {
         Command::Serve(args) => args,
+        other => panic!("not serve: {other:?}"),
     }
 }
 
