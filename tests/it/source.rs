@@ -685,3 +685,74 @@ async fn works_through_an_https_proxy_without_host_overrides() {
         ]
     );
 }
+
+#[tokio::test]
+async fn waits_out_a_throttled_token_endpoint() {
+    // ESTS throttles with a plain-text `Too Many Requests` and `Retry-After` in seconds.
+    let harness = Harness::start().await;
+    harness.server.faults().add(fake_core::FaultRule {
+        name: Some("ests throttles once".into()),
+        service: Some("entra".into()),
+        host: None,
+        method: Some("POST".into()),
+        path: Some("*/oauth2/v2.0/token".into()),
+        nth: Some(1),
+        times: None,
+        action: fake_core::FaultAction::Respond {
+            status: 429,
+            headers: std::collections::BTreeMap::from([
+                ("Retry-After".into(), "7".into()),
+                ("Content-Type".into(), "text/plain".into()),
+            ]),
+            body: "Too Many Requests".into(),
+        },
+    });
+    let outcome = harness
+        .add(
+            &form(CONTOSO, TENANT, IMPORTER, CURRENT_SECRET),
+            &["account"],
+        )
+        .await;
+    assert!(
+        matches!(outcome, AddOutcome::Added { .. }),
+        "expected the source to be added, got {outcome:?}"
+    );
+    assert_eq!(harness.timer.waits(), [Duration::from_secs(7)]);
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_budget_is_not_waited_for() {
+    let harness = Harness::start().await;
+    harness.server.faults().add(fake_core::FaultRule {
+        name: Some("ests throttles for two minutes".into()),
+        service: Some("entra".into()),
+        host: None,
+        method: Some("POST".into()),
+        path: Some("*/oauth2/v2.0/token".into()),
+        nth: None,
+        times: None,
+        action: fake_core::FaultAction::Respond {
+            status: 429,
+            headers: std::collections::BTreeMap::from([("Retry-After".into(), "120".into())]),
+            body: "Too Many Requests".into(),
+        },
+    });
+    let outcome = harness
+        .add(
+            &form(CONTOSO, TENANT, IMPORTER, CURRENT_SECRET),
+            &["account"],
+        )
+        .await;
+    let AddOutcome::Failed { problem, .. } = outcome else {
+        panic!("expected a failed check, got {outcome:?}");
+    };
+    assert_eq!(problem.kind, ProblemKind::Throttled);
+    assert_eq!(problem.evidence.step, d365_source::Step::Token);
+    assert_eq!(problem.evidence.status, Some(429));
+    assert_eq!(problem.evidence.retry_after_seconds, Some(120));
+    assert_eq!(
+        problem.evidence.detail.as_deref(),
+        Some("Too Many Requests")
+    );
+    assert!(harness.timer.waits().is_empty(), "{:?}", harness.timer.waits());
+}
