@@ -216,55 +216,12 @@ impl SecretInput for ProcessInput {
             stdin.lock().read_line(&mut line)?;
             return Ok(line);
         }
-        let echo_off = EchoOff::start();
-        if echo_off.active {
-            write!(err, "{prompt}")?;
-        } else {
-            write!(err, "{prompt}(your typing will show) ")?;
-        }
+        // rpassword switches the terminal's echo off while the line is typed and back on
+        // when it is read.
+        write!(err, "{prompt}")?;
         err.flush()?;
-        let read = stdin.lock().read_line(&mut line);
-        if echo_off.active {
-            // The Enter key was not echoed either.
-            writeln!(err)?;
-        }
-        drop(echo_off);
-        read?;
-        Ok(line)
+        rpassword::read_password()
     }
-}
-
-/// Terminal echo switched off with `stty` (no terminal code of our own) until dropped.
-#[derive(Debug)]
-struct EchoOff {
-    active: bool,
-}
-
-impl EchoOff {
-    fn start() -> EchoOff {
-        EchoOff {
-            active: cfg!(unix) && stty("-echo"),
-        }
-    }
-}
-
-impl Drop for EchoOff {
-    fn drop(&mut self) {
-        if self.active {
-            stty("echo");
-        }
-    }
-}
-
-/// Runs `stty setting` on the terminal that is our standard input.
-fn stty(setting: &str) -> bool {
-    std::process::Command::new("stty")
-        .arg(setting)
-        .stdin(std::process::Stdio::inherit())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
 }
 
 /// Runs one `source` subcommand. `Ok(Exit::Failures)` means the form or the check found a
