@@ -754,5 +754,9 @@ async fn a_retry_after_beyond_the_budget_is_not_waited_for() {
         problem.evidence.detail.as_deref(),
         Some("Too Many Requests")
     );
-    assert!(harness.timer.waits().is_empty(), "{:?}", harness.timer.waits());
+    assert!(
+        harness.timer.waits().is_empty(),
+        "{:?}",
+        harness.timer.waits()
+    );
 }

@@ -108,7 +108,7 @@ where
                 (out, Exit::Success)
             };
             // Nothing sensible is left to do if the terminal is gone.
-            let _ = write!(writer, "{}", error.render());
+            let _ = write!(writer, "{}", without_stray_values(&error));
             return exit;
         }
     };
@@ -138,6 +138,28 @@ fn execute(
             Ok(Exit::Success)
         }
         Command::Source(args) => source::run(args, &runtime, input, out, err),
+    }
+}
+
+/// clap's message for `error`, with a stray value (`unexpected argument 'Qm28Q~…' found`) left
+/// out: a value typed where no option takes one is often a secret pasted on the command line.
+fn without_stray_values(error: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+
+    let rendered = error.render().to_string();
+    match (error.kind(), error.get(ContextKind::InvalidArg)) {
+        (ErrorKind::UnknownArgument, Some(ContextValue::String(value)))
+            if !value.starts_with('-') =>
+        {
+            rendered.replace(
+                &format!("'{value}'"),
+                &format!(
+                    "'[a value of {} characters, not shown]'",
+                    value.chars().count()
+                ),
+            )
+        }
+        _ => rendered,
     }
 }
 

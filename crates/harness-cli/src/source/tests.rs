@@ -110,6 +110,22 @@ fn assert_no_secret(texts: &[&str]) {
 }
 
 #[test]
+fn a_secret_typed_as_a_stray_argument_is_not_echoed() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let mut input = FakeInput::default();
+    let (exit, out, err) = source(&mut input, &add_args(folder.path(), &[SECRET]));
+    assert_eq!((exit, out.as_str()), (Exit::Error, ""));
+    let length = SECRET.chars().count();
+    assert!(
+        err.contains(&format!(
+            "error: unexpected argument '[a value of {length} characters, not shown]' found"
+        )),
+        "{err}"
+    );
+    assert_no_secret(&[&err]);
+}
+
+#[test]
 fn there_is_no_option_that_takes_the_secret() {
     let folder = tempfile::tempdir().expect("temp dir");
     let joined = format!("--client-secret={SECRET}");
