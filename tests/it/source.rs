@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use d365_source::{
     AddOutcome, ExposeSecret, Field, Flow, FlowOptions, NetworkSettings, ProblemKind, SecretString,
-    SourceForm, Store, Timer, TrustRoots,
+    SourceForm, Store, TrustRoots,
 };
-use fake_core::{Clock, ServerHandle};
+use fake_core::ServerHandle;
 use rstest::{Context, rstest};
+use scenario::ManualTimer;
 
 use crate::support;
 
@@ -25,41 +26,6 @@ const CURRENT_SECRET_ID: &str = "a1d4c2e0-5b7f-4c19-9e38-2f6a0b8d1c47";
 const EXPIRED_SECRET: &str = "Qm28Q~mistakes.importer.secret.expired.0002";
 const RETIRED: &str = "7d5b3f1e-9a2c-4e6d-8b0f-1a3c5e7d9b2f";
 const RETIRED_SECRET: &str = "Qm28Q~mistakes.retired.secret.0001";
-
-/// The flow's timer on the fakes' manual clock: a wait advances the clock and returns at once.
-#[derive(Debug)]
-pub struct ManualTimer {
-    clock: Clock,
-    waits: Mutex<Vec<Duration>>,
-}
-
-impl ManualTimer {
-    pub fn new(clock: Clock) -> ManualTimer {
-        ManualTimer {
-            clock,
-            waits: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Every wait so far.
-    pub fn waits(&self) -> Vec<Duration> {
-        self.waits.lock().expect("waits lock").clone()
-    }
-}
-
-impl Timer for ManualTimer {
-    fn now(&self) -> time::OffsetDateTime {
-        self.clock.now()
-    }
-
-    fn sleep(&self, duration: Duration) -> d365_source::timer::Sleep {
-        self.waits.lock().expect("waits lock").push(duration);
-        self.clock
-            .advance(time::Duration::try_from(duration).expect("a wait fits"))
-            .expect("the clock is manual");
-        Box::pin(std::future::ready(()))
-    }
-}
 
 /// The setup-mistakes world served on one listener, and a flow pointed at it.
 pub struct Harness {
@@ -79,19 +45,7 @@ impl Harness {
         let world = scenario::World::load(path).unwrap_or_else(|error| panic!("{error:#}"));
         let (server, world) = support::fakes(world).await;
         let timer = Arc::new(ManualTimer::new(server.clock().clone()));
-        let mut network = NetworkSettings {
-            resolve_only: true,
-            roots: TrustRoots::Only(vec![server.ca_pem().to_owned()]),
-            ..NetworkSettings::default()
-        };
-        let mut hosts = vec![world.authority_host().to_owned()];
-        for environment in world.environments() {
-            hosts.push(environment.host.clone());
-            hosts.push(environment.api_host());
-        }
-        for host in hosts {
-            network.resolve.insert(host, server.addr());
-        }
+        let network = scenario::network_settings(&server);
         Harness {
             server,
             world,

@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use fake_core::{Clock, IdGenerator, ServerHandle};
-use time::macros::datetime;
 
 /// The demo world every test starts from.
 pub fn demo_world() -> scenario::World {
@@ -17,9 +16,9 @@ pub fn demo_world_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/worlds/demo.toml")
 }
 
-/// The time the tests' manual clocks start at.
+/// The time the tests' manual clocks start at (the scenario runner's).
 pub fn start_time() -> time::OffsetDateTime {
-    datetime!(2026-03-01 12:00:00 UTC)
+    scenario::START_TIME
 }
 
 /// A fake Entra ID for the demo world on a manual clock and seeded ids.
@@ -37,24 +36,30 @@ pub async fn demo_fakes() -> (ServerHandle, scenario::World) {
     fakes(demo_world()).await
 }
 
-/// Both fakes of `world` on one listener, on a manual clock and seeded ids.
+/// Both fakes of `world` on one listener, on a manual clock and seeded ids, as the scenario
+/// runner starts them.
 pub async fn fakes(world: scenario::World) -> (ServerHandle, scenario::World) {
-    let clock = Clock::manual(start_time());
-    let ids = IdGenerator::seeded(11);
-    let entra = world
-        .entra_config(clock.clone(), ids.clone())
-        .expect("the world translates for Entra");
-    let dataverse = world
-        .dataverse_config(clock.clone(), ids)
-        .expect("the world translates for Dataverse");
-    let mut config = fake_core::ServerConfig::new(vec![
-        fake_entra::mount(entra).expect("Entra mounts"),
-        fake_dataverse::mount(dataverse).expect("Dataverse mounts"),
-    ]);
-    config.clock = clock;
-    config.faults = fake_core::Faults::new(world.faults().iter().cloned());
-    let server = fake_core::spawn(config).await.expect("the server starts");
+    let server = scenario::spawn_fakes(
+        &world,
+        Clock::manual(start_time()),
+        IdGenerator::seeded(scenario::SEED),
+        &[],
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{}", chain(&error)));
     (server, world)
+}
+
+/// An error and its sources, joined with `: ` as `{:#}` in anyhow would print them.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// A client for every host of the demo world.

@@ -1,37 +1,77 @@
-//! World and scenario files for d365-harness: loading, validation, and translation into each
-//! fake's config.
+//! World and scenario files for d365-harness: loading, validation, translation into each
+//! fake's config, and the runner that plays a scenario against the fakes into a [`Report`].
 //!
-//! Start at [`World::load`]. Invariant: file types (serde mirrors of the TOML) stay private;
-//! only validated types such as [`World`] leave the crate, and every error names its file.
+//! Start at [`World::load`], [`Scenario::load`] and [`run`]. Invariants: file types (serde
+//! mirrors of the TOML) stay private; only validated types such as [`World`] and [`Scenario`]
+//! leave the crate; every error names its file; a [`Report`] never holds a secret or a token.
 
+mod fakes;
 mod location;
+mod report;
+mod runner;
+mod scenario;
+mod timer;
 mod world;
 
 use std::path::PathBuf;
 
+pub use fakes::{SEED, START_TIME, ServeError, network_settings, spawn_fakes};
 pub use location::Location;
+pub use report::{
+    CheckSummary, ExpectationReport, FieldReport, FormReport, ProblemReport, Report, StepReport,
+};
+pub use runner::run;
+pub use scenario::{
+    Action, ClockMove, Expectation, Form, Outcome, Scenario, SecretInput, SecretOrigin, SecretPart,
+    Step,
+};
+pub use timer::ManualTimer;
 pub use world::{
     App, Certificate, ClientCredentials, Environment, EnvironmentTable, EnvironmentThrottle,
     Permission, Secret, SecretValue, ServicePrincipal, Tenant, World,
 };
 
-/// Everything that can go wrong while loading a world or turning it into a fake's config.
+/// The kind of file an error is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// A world file (`fixtures/worlds/*.toml`).
+    World,
+    /// A scenario file (`scenarios/<area>/<case>.toml`).
+    Scenario,
+}
+
+impl std::fmt::Display for FileKind {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            FileKind::World => "world",
+            FileKind::Scenario => "scenario",
+        })
+    }
+}
+
+/// Everything that can go wrong while loading a world or a scenario, turning a world into a
+/// fake's config, or running a scenario. A scenario whose expectations fail is not an error: that
+/// is data in its [`Report`]; an `Error` means the file or the harness itself is broken.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The file could not be read at all.
-    #[error("failed to read world `{}`", .path.display())]
+    #[error("failed to read {file} `{}`", .path.display())]
     Read {
-        /// The world file.
+        /// What kind of file.
+        file: FileKind,
+        /// The file.
         path: PathBuf,
         /// Why reading failed.
         #[source]
         source: std::io::Error,
     },
-    /// The file is not TOML, or not shaped like a world file (unknown or missing field, wrong
-    /// type).
-    #[error("failed to parse world `{}`{}", .path.display(), location::at(.location.as_ref()))]
+    /// The file is not TOML, or not shaped like a world or scenario file (unknown or missing
+    /// field, wrong type).
+    #[error("failed to parse {file} `{}`{}", .path.display(), location::at(.location.as_ref()))]
     Parse {
-        /// The world file.
+        /// What kind of file.
+        file: FileKind,
+        /// The file.
         path: PathBuf,
         /// Where in the file, when the TOML parser knows.
         location: Option<Location>,
@@ -40,10 +80,12 @@ pub enum Error {
         source: TomlError,
     },
     /// The file is well-formed but a value is wrong: a bad GUID or timestamp, a reference to an
-    /// unknown tenant, a duplicate, an unreadable file it names.
-    #[error("invalid world `{}` at {location}: `{key}`", .path.display())]
+    /// unknown tenant, secret or problem, a duplicate, an unreadable file it names.
+    #[error("invalid {file} `{}` at {location}: `{key}`", .path.display())]
     Invalid {
-        /// The world file.
+        /// What kind of file.
+        file: FileKind,
+        /// The file.
         path: PathBuf,
         /// Where the offending value is.
         location: Location,
@@ -70,9 +112,47 @@ pub enum Error {
         #[source]
         source: fake_entra::Error,
     },
+    /// The fakes for a scenario's world did not start.
+    #[error("failed to start the fakes for world `{}`", .path.display())]
+    Serve {
+        /// The world file.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: ServeError,
+    },
+    /// The temporary folder for a scenario's source list could not be created.
+    #[error("failed to create a temporary folder for the source list of scenario `{}`", .path.display())]
+    TempDir {
+        /// The scenario file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The flow under test could not be built from the scenario's network settings.
+    #[error("failed to set up the flow for scenario `{}`", .path.display())]
+    FlowSetup {
+        /// The scenario file.
+        path: PathBuf,
+        /// What the flow said.
+        #[source]
+        source: d365_source::Error,
+    },
+    /// A step failed outside the flow's checks: the source list could not be read or written.
+    #[error("failed to run step {step} of scenario `{}`", .path.display())]
+    Step {
+        /// The scenario file.
+        path: PathBuf,
+        /// The step, from 1.
+        step: usize,
+        /// What the flow or its store said.
+        #[source]
+        source: d365_source::Error,
+    },
 }
 
-/// Why a value in a world file is wrong; the enclosing [`Error::Invalid`] says where.
+/// Why a value in a world or scenario file is wrong; the enclosing [`Error::Invalid`] says where.
 #[derive(Debug, thiserror::Error)]
 pub enum Reason {
     /// `version` is not one this loader reads.
@@ -399,6 +479,83 @@ pub enum Reason {
         value: String,
         /// The codes this switch takes.
         allowed: &'static [&'static str],
+    },
+    /// A scenario's world name with no `fixtures/worlds/<name>.toml` beside or above it.
+    #[error(
+        "no world `{name}` in `fixtures/worlds/` of the scenario's folder or a folder above it; known: {}",
+        list_or_none(.known)
+    )]
+    UnknownWorld {
+        /// The name as written.
+        name: String,
+        /// The worlds of the nearest `fixtures/worlds/` folder.
+        known: Vec<String>,
+    },
+    /// The world a scenario names does not load.
+    #[error("the world does not load")]
+    World {
+        /// Why (boxed: an `Error` holds a `Reason`).
+        #[source]
+        source: Box<Error>,
+    },
+    /// A reference to a secret the app does not have.
+    #[error("app `{app}` has no secret named `{name}`; known: {}", list_or_none(.known))]
+    UnknownSecret {
+        /// The app key.
+        app: String,
+        /// The secret name as written.
+        name: String,
+        /// The names of the app's secrets.
+        known: Vec<String>,
+    },
+    /// `part = "id"` for a secret whose world entry gives no `id`.
+    #[error("secret `{name}` of app `{app}` has no `id` in the world")]
+    SecretWithoutId {
+        /// The app key.
+        app: String,
+        /// The secret name.
+        name: String,
+    },
+    /// A problem name that is not one of the flow's `ProblemKind`s.
+    #[error("unknown problem `{name}`")]
+    UnknownProblem {
+        /// The name as written.
+        name: String,
+        /// The list of known names, as serde words it.
+        #[source]
+        source: serde::de::value::Error,
+    },
+    /// A form field name that is not one of the five.
+    #[error("unknown form field `{name}`")]
+    UnknownField {
+        /// The name as written.
+        name: String,
+        /// The list of known names, as serde words it.
+        #[source]
+        source: serde::de::value::Error,
+    },
+    /// A scenario without steps.
+    #[error("a scenario needs at least one `[[steps]]`")]
+    NoSteps,
+    /// An expected outcome that the step's action never has.
+    #[error(
+        "`{action}` never ends `{outcome}`; expect {}",
+        .allowed.iter().map(|outcome| format!("`{outcome}`")).collect::<Vec<_>>().join(", ")
+    )]
+    OutcomeOfAction {
+        /// The action.
+        action: &'static str,
+        /// The outcome as written.
+        outcome: &'static str,
+        /// The outcomes the action can have.
+        allowed: Vec<&'static str>,
+    },
+    /// A step key that is missing where the action or outcome needs it, or present where it
+    /// means nothing.
+    #[error("{rule}")]
+    StepKey {
+        /// What to write instead.
+        rule: &'static str,
     },
 }
 

@@ -10,6 +10,9 @@ mod entra;
 mod file;
 mod validate;
 
+pub(crate) use file::VersionProbe;
+pub(crate) use validate::fault_rules;
+
 #[cfg(test)]
 mod tests;
 
@@ -28,7 +31,7 @@ use fake_entra::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::Error;
+use crate::{Error, FileKind};
 
 /// The national cloud every world lives in, for now.
 const CLOUD: Cloud = Cloud::Public;
@@ -52,6 +55,7 @@ impl World {
     pub fn load(path: impl AsRef<Path>) -> Result<World, Error> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            file: FileKind::World,
             path: path.to_owned(),
             source,
         })?;

@@ -30,7 +30,7 @@ use super::{
     App, CLOUD, Certificate, EntraKnobs, Permission, Secret, SecretValue, ServicePrincipal,
     SigningKeyOrigin, SigningKeyPem, Tenant, World,
 };
-use crate::{Error, Location, Reason, TomlError};
+use crate::{Error, FileKind, Location, Reason, TomlError};
 
 mod environment;
 
@@ -53,6 +53,7 @@ const TENANT_ALIASES: &[&str] = &["common", "organizations", "consumers"];
 
 pub(crate) fn world(text: &str, path: &Path) -> Result<World, Error> {
     let checker = Checker {
+        file: FileKind::World,
         text,
         path,
         folder: path.parent().unwrap_or(Path::new("")).to_owned(),
@@ -98,8 +99,26 @@ pub(crate) fn world(text: &str, path: &Path) -> Result<World, Error> {
     })
 }
 
+/// Checks `[[faults]]` rules that another kind of file (a scenario) carries in the world's
+/// shape: `rules` as parsed from `text`, errors positioned in `text` and naming `path`.
+pub(crate) fn fault_rules(
+    text: &str,
+    path: &Path,
+    file: FileKind,
+    rules: Vec<FaultRule>,
+) -> Result<Vec<FaultRule>, Error> {
+    let checker = Checker {
+        file,
+        text,
+        path,
+        folder: path.parent().unwrap_or(Path::new("")).to_owned(),
+    };
+    checker.faults(rules)
+}
+
 /// The file being checked, for positions and relative paths.
 struct Checker<'a> {
+    file: FileKind,
     text: &'a str,
     path: &'a Path,
     folder: PathBuf,
@@ -108,6 +127,7 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
         toml::from_str(self.text).map_err(|error| Error::Parse {
+            file: self.file,
             path: self.path.to_owned(),
             location: error.span().map(|span| Location::of(self.text, span.start)),
             source: TomlError(Box::new(error)),
@@ -116,6 +136,7 @@ impl Checker<'_> {
 
     fn invalid(&self, span: Range<usize>, key: impl Into<String>, reason: Reason) -> Error {
         Error::Invalid {
+            file: self.file,
             path: self.path.to_owned(),
             location: Location::of(self.text, span.start),
             key: key.into(),

@@ -1,0 +1,79 @@
+//! Starting the fakes for a world: fake Entra ID and fake Dataverse mounted on one TLS listener
+//! (fake-core), on a manual clock at [`START_TIME`] with ids from [`SEED`], so that every
+//! answer and journal entry is the same run after run. [`network_settings`] points the flow
+//! under test at that listener, and nowhere else. Shared by the runner and the tests.
+
+use d365_source::{NetworkSettings, TrustRoots};
+use fake_core::{Clock, FaultRule, Faults, HostPattern, IdGenerator, ServerConfig, ServerHandle};
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+use crate::{Error, World};
+
+/// The time every scenario's manual clock starts at.
+pub const START_TIME: OffsetDateTime = datetime!(2026-03-01 12:00:00 UTC);
+
+/// The seed of the fakes' id generator in scenarios and tests.
+pub const SEED: u64 = 11;
+
+/// What failed while starting the fakes.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The fake Entra ID refused its config.
+    #[error("the fake Entra ID does not start")]
+    Entra(#[source] fake_entra::Error),
+    /// The fake Dataverse refused its config.
+    #[error("the fake Dataverse does not start")]
+    Dataverse(#[source] fake_dataverse::Error),
+    /// The listener did not start (PKI, TLS, bind).
+    #[error("the listener does not start")]
+    Listener(#[source] fake_core::Error),
+}
+
+/// Both fakes of `world` on one listener on `127.0.0.1:0`: Entra ID, and Dataverse when the
+/// world has environments. `faults` are checked before the world's own `[[faults]]`. `clock`
+/// and `ids` go to both fakes and the journal.
+pub async fn spawn_fakes(
+    world: &World,
+    clock: Clock,
+    ids: IdGenerator,
+    faults: &[FaultRule],
+) -> Result<ServerHandle, Error> {
+    let failed = |source| Error::Serve {
+        path: world.path().to_owned(),
+        source,
+    };
+    let entra = world.entra_config(clock.clone(), ids.clone())?;
+    let mut mounts =
+        vec![fake_entra::mount(entra).map_err(|error| failed(ServeError::Entra(error)))?];
+    if !world.environments().is_empty() {
+        let dataverse = world.dataverse_config(clock.clone(), ids)?;
+        mounts.push(
+            fake_dataverse::mount(dataverse)
+                .map_err(|error| failed(ServeError::Dataverse(error)))?,
+        );
+    }
+    let mut config = ServerConfig::new(mounts);
+    config.clock = clock;
+    config.faults = Faults::new(faults.iter().chain(world.faults()).cloned());
+    fake_core::spawn(config)
+        .await
+        .map_err(|error| failed(ServeError::Listener(error)))
+}
+
+/// Network settings that send every host `server` serves to its address and resolve nothing
+/// else (a host outside the world does not exist), trusting only the harness CA.
+pub fn network_settings(server: &ServerHandle) -> NetworkSettings {
+    let mut network = NetworkSettings {
+        resolve_only: true,
+        roots: TrustRoots::Only(vec![server.ca_pem().to_owned()]),
+        ..NetworkSettings::default()
+    };
+    for host in server.hosts() {
+        // Mounts list exact names; a wildcard could not be resolved host by host anyway.
+        if let HostPattern::Exact(name) = host {
+            network.resolve.insert(name.clone(), server.addr());
+        }
+    }
+    network
+}

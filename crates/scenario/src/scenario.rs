@@ -1,0 +1,301 @@
+//! A scenario: one behaviour of the Add Source flow, as a world to start from, the form the
+//! user types, and steps with the outcome each one must have (`scenarios/<area>/<case>.toml`,
+//! format in `scenarios/README.md`). `scenario/file.rs` mirrors the TOML, `scenario/validate.rs`
+//! turns it into a [`Scenario`]. Invariant: a `Scenario` has passed validation (its world
+//! loads, every secret and problem it names exists, every expectation fits its action), and its
+//! `Debug` never shows a secret value.
+
+mod file;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use d365_source::{Field, ProblemKind};
+use fake_core::FaultRule;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::{Error, FileKind, SecretValue, World};
+
+/// A validated scenario file.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    path: PathBuf,
+    name: String,
+    description: String,
+    world_name: String,
+    world: World,
+    tables: Vec<String>,
+    request_timeout: Option<Duration>,
+    faults: Vec<FaultRule>,
+    form: Form,
+    steps: Vec<Step>,
+}
+
+impl Scenario {
+    /// Reads, parses and validates the scenario file at `path`, and loads its world.
+    pub fn load(path: impl AsRef<Path>) -> Result<Scenario, Error> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            file: FileKind::Scenario,
+            path: path.to_owned(),
+            source,
+        })?;
+        Scenario::parse(&text, path)
+    }
+
+    /// Parses and validates scenario text as if it had been read from `path` (used in error
+    /// messages and to find the world it names).
+    pub fn parse(text: &str, path: impl AsRef<Path>) -> Result<Scenario, Error> {
+        validate::scenario(text, path.as_ref())
+    }
+
+    /// The file this scenario came from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The one-line name (`expired client secret`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the scenario shows, in a sentence or two.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The world as the file names it (`setup-mistakes`, or a relative path).
+    pub fn world_name(&self) -> &str {
+        &self.world_name
+    }
+
+    /// The world the fakes start from.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// Logical names of the tables the source imports (the flow's default when the file gives
+    /// none).
+    pub fn tables(&self) -> &[String] {
+        &self.tables
+    }
+
+    /// The flow's request timeout, when the file sets one (`[network] request_timeout_ms`).
+    pub fn request_timeout(&self) -> Option<Duration> {
+        self.request_timeout
+    }
+
+    /// The scenario's own `[[faults]]`, checked before the world's.
+    pub fn faults(&self) -> &[FaultRule] {
+        &self.faults
+    }
+
+    /// The Add Source form as the user types it.
+    pub fn form(&self) -> &Form {
+        &self.form
+    }
+
+    /// The steps, in order.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// Every secret value the scenario sends or could leak: the world's secrets and the ones
+    /// typed in the file. For leak checks on reports.
+    pub fn secret_values(&self) -> Vec<&SecretValue> {
+        let mut values: Vec<&SecretValue> = self
+            .world
+            .apps()
+            .iter()
+            .flat_map(|app| app.secrets.iter().map(|secret| &secret.value))
+            .collect();
+        values.push(&self.form.client_secret.value);
+        for step in &self.steps {
+            if let Action::RotateSecret { new_secret } = &step.action {
+                values.push(&new_secret.value);
+            }
+        }
+        values
+    }
+}
+
+/// The Add Source form as typed: all five fields, unvalidated (the flow validates them).
+#[derive(Clone, Debug)]
+pub struct Form {
+    /// Name.
+    pub name: String,
+    /// Environment URL.
+    pub environment_url: String,
+    /// Tenant ID.
+    pub tenant_id: String,
+    /// Client ID.
+    pub client_id: String,
+    /// Client Secret.
+    pub client_secret: SecretInput,
+}
+
+/// A secret the scenario types, and where it came from (so reports can name it without
+/// showing it).
+#[derive(Clone, Debug)]
+pub struct SecretInput {
+    /// The value typed into the form.
+    pub value: SecretValue,
+    /// Where the value came from.
+    pub origin: SecretOrigin,
+}
+
+/// Where a typed secret came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretOrigin {
+    /// Written in the scenario file (a wrong value on purpose).
+    Typed,
+    /// A secret of the world: `{ app = "importer", secret = "expired" }`.
+    World {
+        /// The app key.
+        app: String,
+        /// The secret's name.
+        secret: String,
+        /// Its value, or its id pasted by mistake.
+        part: SecretPart,
+    },
+}
+
+impl SecretOrigin {
+    /// How reports name the secret: `importer.expired`, `importer.current.id`, or `typed`.
+    pub fn describe(&self) -> String {
+        match self {
+            SecretOrigin::Typed => "typed".to_owned(),
+            SecretOrigin::World {
+                app,
+                secret,
+                part: SecretPart::Value,
+            } => format!("{app}.{secret}"),
+            SecretOrigin::World {
+                app,
+                secret,
+                part: SecretPart::Id,
+            } => format!("{app}.{secret}.id"),
+        }
+    }
+}
+
+/// Which part of a world secret is typed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretPart {
+    /// The secret value (what a client must send).
+    Value,
+    /// The secret's id (what admins paste by mistake).
+    Id,
+}
+
+/// One step: what the user does, and what must come of it.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// What the user does.
+    pub action: Action,
+    /// What must come of it; `None` only for [`Action::AdvanceClock`].
+    pub expect: Option<Expectation>,
+}
+
+/// What the user (or time) does in a step.
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// Press Add Source with the scenario's form.
+    Add,
+    /// Test the saved source named in the form again.
+    Test,
+    /// Replace the saved source's secret with `new_secret` (checked first).
+    RotateSecret {
+        /// The secret typed as the new one.
+        new_secret: SecretInput,
+    },
+    /// Remove the saved source named in the form.
+    Remove,
+    /// Move the fakes' manual clock (secret and token expiry without waiting).
+    AdvanceClock(ClockMove),
+}
+
+impl Action {
+    /// The action's name in scenario files (`rotate_secret`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Action::Add => "add",
+            Action::Test => "test",
+            Action::RotateSecret { .. } => "rotate_secret",
+            Action::Remove => "remove",
+            Action::AdvanceClock(_) => "advance_clock",
+        }
+    }
+}
+
+/// How far an `advance_clock` step moves the clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockMove {
+    /// By this long (`seconds = N`).
+    By(Duration),
+    /// To this time (`until = "2028-07-01T00:00:00Z"`), which must be later than the clock.
+    Until(OffsetDateTime),
+}
+
+/// What a step must end in. Only what is given is checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expectation {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// The problem's kind; given exactly when the outcome is [`Outcome::Failed`].
+    pub problem: Option<ProblemKind>,
+    /// The invalid fields, in any order; given exactly when the outcome is
+    /// [`Outcome::Invalid`].
+    pub fields: Option<Vec<Field>>,
+    /// The fields warned about, in any order (`[]`: none).
+    pub warnings: Option<Vec<Field>>,
+    /// The total time the flow waited (`Retry-After`) during the step, in seconds.
+    pub waited_seconds: Option<u64>,
+}
+
+/// How a step ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// `add`: the check passed and the source was saved.
+    Added,
+    /// `add`, `rotate_secret`: the form refused a field; nothing was sent.
+    Invalid,
+    /// `add`, `test`, `rotate_secret`: the check found a problem.
+    Failed,
+    /// `test`: the check passed.
+    Passed,
+    /// `rotate_secret`: the new secret passed the check and replaced the old one.
+    Rotated,
+    /// `remove`: the source was removed.
+    Removed,
+    /// `test`, `rotate_secret`, `remove`: no saved source has the form's name.
+    NotFound,
+}
+
+impl Outcome {
+    /// The outcome's name in scenario files and reports (`not_found`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Added => "added",
+            Outcome::Invalid => "invalid",
+            Outcome::Failed => "failed",
+            Outcome::Passed => "passed",
+            Outcome::Rotated => "rotated",
+            Outcome::Removed => "removed",
+            Outcome::NotFound => "not_found",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,367 @@
+//! Scenario loading: a valid file becomes the expected `Scenario`, and every kind of mistake in
+//! a file is reported with its path, line, column and dotted key. Error texts are the whole
+//! `source()` chain, joined as `{:#}` in anyhow would print them.
+
+use std::path::{Path, PathBuf};
+
+use d365_source::{Field, ProblemKind};
+
+use super::*;
+
+/// A scenario that validates, lines 1 to 15.
+const BASE: &str = r#"version = 1
+name = "expired client secret"
+description = "The importer's secret expired."
+world = "setup-mistakes"
+
+[form]
+name = "Contoso CRM"
+environment_url = "https://contoso.crm.dynamics.com"
+tenant_id = "contoso.onmicrosoft.com"
+client_id = "3c2f9a51-7d0b-4e1a-8f5e-2a9b6c4d8e01"
+client_secret = { app = "importer", secret = "expired" }
+
+[[steps]]
+action = "add"
+expect = { outcome = "failed", problem = "expired_secret" }
+"#;
+
+const EXPIRED: &str = "Qm28Q~mistakes.importer.secret.expired.0002";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Where the inline scenarios pretend to live: a folder below the repository root (it need not
+/// exist), so that `world = "<name>"` finds `fixtures/worlds/`.
+fn scenario_path() -> PathBuf {
+    repo_root().join("scenarios/unit/test.toml")
+}
+
+/// The error and its sources joined with `: `, with the repository root cut from paths.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text.replace(&format!("{}/", repo_root().display()), "")
+}
+
+fn parse(text: &str) -> Scenario {
+    Scenario::parse(text, scenario_path()).unwrap_or_else(|error| panic!("{}", chain(&error)))
+}
+
+/// Parses `text` and expects exactly the error `expected`.
+#[track_caller]
+fn check(text: &str, expected: &str) {
+    match Scenario::parse(text, scenario_path()) {
+        Ok(scenario) => panic!("expected an error, got {scenario:#?}"),
+        Err(error) => assert_eq!(chain(&error), expected, "\n--- input ---\n{text}"),
+    }
+}
+
+/// [`BASE`] with one replacement that must apply.
+fn base_with(from: &str, to: &str) -> String {
+    assert!(BASE.contains(from), "`{from}` is not in the base scenario");
+    BASE.replacen(from, to, 1)
+}
+
+#[test]
+fn loads_a_scenario_and_resolves_its_world_and_secrets() {
+    let scenario = parse(BASE);
+    assert_eq!(scenario.name(), "expired client secret");
+    assert_eq!(scenario.world_name(), "setup-mistakes");
+    assert!(scenario.world().app("retired").is_some());
+    assert_eq!(scenario.tables(), ["account", "contact"]);
+    assert_eq!(scenario.request_timeout(), None);
+    let secret = &scenario.form().client_secret;
+    assert_eq!(secret.value.expose(), EXPIRED);
+    assert_eq!(secret.origin.describe(), "importer.expired");
+    let [step] = scenario.steps() else {
+        panic!("one step: {:?}", scenario.steps());
+    };
+    assert!(matches!(step.action, Action::Add));
+    assert_eq!(
+        step.expect,
+        Some(Expectation {
+            outcome: Outcome::Failed,
+            problem: Some(ProblemKind::ExpiredSecret),
+            fields: None,
+            warnings: None,
+            waited_seconds: None,
+        })
+    );
+    let debug = format!("{scenario:?}");
+    assert!(!debug.contains(EXPIRED), "{debug}");
+}
+
+#[test]
+fn reads_every_step_kind_and_option() {
+    let text = r#"version = 1
+name = "every kind of step"
+description = "Options and steps."
+world = "setup-mistakes"
+tables = ["account"]
+
+[network]
+request_timeout_ms = 300
+
+[form]
+name = "Contoso CRM"
+environment_url = "https://contoso.crm.dynamics.com"
+tenant_id = "contoso.onmicrosoft.com"
+client_id = "3c2f9a51-7d0b-4e1a-8f5e-2a9b6c4d8e01"
+client_secret = "Qm28Q~typed"
+
+[[faults]]
+service = "entra"
+action = { kind = "close" }
+
+[[steps]]
+action = "rotate_secret"
+new_secret = { app = "importer", secret = "current", part = "id" }
+expect = { outcome = "failed", problem = "wrong_secret", warnings = ["client_secret"] }
+
+[[steps]]
+action = "advance_clock"
+until = "2028-07-01T00:00:00Z"
+
+[[steps]]
+action = "advance_clock"
+seconds = 30
+
+[[steps]]
+action = "test"
+expect = { outcome = "not_found" }
+
+[[steps]]
+action = "remove"
+expect = { outcome = "removed" }
+
+[[steps]]
+action = "add"
+expect = { outcome = "invalid", fields = ["tenant_id", "name"], waited_seconds = 0 }
+"#;
+    let scenario = parse(text);
+    assert_eq!(scenario.tables(), ["account"]);
+    assert_eq!(
+        scenario.request_timeout(),
+        Some(std::time::Duration::from_millis(300))
+    );
+    assert_eq!(scenario.faults().len(), 1);
+    let actions: Vec<&str> = scenario
+        .steps()
+        .iter()
+        .map(|step| step.action.as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "rotate_secret",
+            "advance_clock",
+            "advance_clock",
+            "test",
+            "remove",
+            "add"
+        ]
+    );
+    let Action::RotateSecret { new_secret } = &scenario.steps()[0].action else {
+        panic!("rotate_secret first");
+    };
+    assert_eq!(
+        new_secret.value.expose(),
+        "a1d4c2e0-5b7f-4c19-9e38-2f6a0b8d1c47"
+    );
+    assert_eq!(new_secret.origin.describe(), "importer.current.id");
+    assert_eq!(
+        scenario.steps()[0]
+            .expect
+            .as_ref()
+            .and_then(|expect| expect.warnings.clone()),
+        Some(vec![Field::ClientSecret])
+    );
+    assert!(matches!(
+        scenario.steps()[1].action,
+        Action::AdvanceClock(ClockMove::Until(_))
+    ));
+    assert!(matches!(
+        scenario.steps()[2].action,
+        Action::AdvanceClock(ClockMove::By(duration)) if duration.as_secs() == 30
+    ));
+    assert!(scenario.steps()[2].expect.is_none());
+    assert_eq!(
+        scenario.steps()[5]
+            .expect
+            .as_ref()
+            .and_then(|expect| expect.fields.clone()),
+        Some(vec![Field::TenantId, Field::Name])
+    );
+    assert_eq!(scenario.form().client_secret.origin, SecretOrigin::Typed);
+    let secrets: Vec<&str> = scenario
+        .secret_values()
+        .iter()
+        .map(|secret| secret.expose())
+        .collect();
+    assert!(secrets.contains(&"Qm28Q~typed"), "{secrets:?}");
+    assert!(secrets.contains(&EXPIRED), "{secrets:?}");
+}
+
+#[test]
+fn an_unknown_field_is_reported_with_line_and_column() {
+    check(
+        &base_with("expect = {", "expct = {"),
+        "failed to parse scenario `scenarios/unit/test.toml` at line 15, column 1: unknown field `expct`, expected one of `action`, `new_secret`, `seconds`, `until`, `expect`",
+    );
+    check(
+        &base_with(
+            "problem = \"expired_secret\"",
+            "problem = \"expired_secret\", fileds = []",
+        ),
+        "failed to parse scenario `scenarios/unit/test.toml` at line 15, column 60: unknown field `fileds`, expected one of `outcome`, `problem`, `fields`, `warnings`, `waited_seconds`",
+    );
+    check(
+        &base_with(
+            "secret = \"expired\" }",
+            "secret = \"expired\", value = \"x\" }",
+        ),
+        "failed to parse scenario `scenarios/unit/test.toml` at line 11, column 57: unknown field `value`, expected one of `app`, `secret`, `part`",
+    );
+}
+
+#[test]
+fn an_unknown_problem_name_is_reported_with_the_known_ones() {
+    let error = Scenario::parse(
+        &base_with("\"expired_secret\"", "\"expird_secret\""),
+        scenario_path(),
+    )
+    .expect_err("the problem is unknown");
+    let text = chain(&error);
+    assert!(
+        text.starts_with(
+            "invalid scenario `scenarios/unit/test.toml` at line 15, column 42: `steps[0].expect.problem`: unknown problem `expird_secret`: unknown variant `expird_secret`, expected one of `tenant_malformed`, `tenant_not_found`,"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("`expired_secret`"), "{text}");
+}
+
+#[test]
+fn an_unknown_secret_reference_is_reported() {
+    check(
+        &base_with("secret = \"expired\"", "secret = \"old\""),
+        "invalid scenario `scenarios/unit/test.toml` at line 11, column 46: `form.client_secret.secret`: app `importer` has no secret named `old`; known: current, expired",
+    );
+    check(
+        &base_with("app = \"importer\"", "app = \"exporter\""),
+        "invalid scenario `scenarios/unit/test.toml` at line 11, column 25: `form.client_secret.app`: unknown app `exporter`; known: importer, retired",
+    );
+    check(
+        &base_with(
+            "{ app = \"importer\", secret = \"expired\" }",
+            "{ app = \"retired\", secret = \"current\", part = \"id\" }",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 11, column 17: `form.client_secret.part`: secret `current` of app `retired` has no `id` in the world",
+    );
+}
+
+#[test]
+fn a_version_other_than_1_is_refused() {
+    check(
+        &base_with("version = 1", "version = 2"),
+        "invalid scenario `scenarios/unit/test.toml` at line 1, column 11: `version`: unsupported version `2`; this harness reads version 1",
+    );
+    check(
+        &base_with("version = 1\n", ""),
+        "failed to parse scenario `scenarios/unit/test.toml` at line 1, column 1: missing field `version`",
+    );
+}
+
+#[test]
+fn an_unknown_world_names_the_known_ones() {
+    let error = Scenario::parse(
+        &base_with("\"setup-mistakes\"", "\"setup-mistake\""),
+        scenario_path(),
+    )
+    .expect_err("the world is unknown");
+    let text = chain(&error);
+    assert!(
+        text.starts_with(
+            "invalid scenario `scenarios/unit/test.toml` at line 4, column 9: `world`: no world `setup-mistake` in `fixtures/worlds/` of the scenario's folder or a folder above it; known: "
+        ),
+        "{text}"
+    );
+    assert!(text.contains("setup-mistakes"), "{text}");
+    check(
+        &base_with("\"setup-mistakes\"", "\"../worlds/x.toml\""),
+        "invalid scenario `scenarios/unit/test.toml` at line 4, column 9: `world`: the world does not load: failed to read world `scenarios/unit/../worlds/x.toml`: No such file or directory (os error 2)",
+    );
+}
+
+#[test]
+fn an_expectation_must_fit_its_action() {
+    check(
+        &base_with("action = \"add\"", "action = \"remove\""),
+        "invalid scenario `scenarios/unit/test.toml` at line 15, column 22: `steps[0].expect.outcome`: `remove` never ends `failed`; expect `removed`, `not_found`",
+    );
+    check(
+        &base_with(", problem = \"expired_secret\"", ""),
+        "invalid scenario `scenarios/unit/test.toml` at line 15, column 10: `steps[0].expect.problem`: a `failed` outcome needs the expected `problem` (a problem kind like `wrong_secret`)",
+    );
+    check(
+        &base_with("outcome = \"failed\"", "outcome = \"added\""),
+        "invalid scenario `scenarios/unit/test.toml` at line 15, column 41: `steps[0].expect.problem`: only a `failed` outcome has a `problem`",
+    );
+    check(
+        &base_with(
+            "outcome = \"failed\", problem = \"expired_secret\"",
+            "outcome = \"invalid\"",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 15, column 10: `steps[0].expect.fields`: an `invalid` outcome needs the invalid `fields` (like `[\"tenant_id\"]`)",
+    );
+    check(
+        &base_with(
+            "action = \"add\"",
+            "action = \"advance_clock\"\nseconds = 5",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 16, column 10: `steps[0].expect`: `advance_clock` has no outcome; leave out `expect`",
+    );
+    check(
+        &base_with("action = \"add\"", "action = \"rotate_secret\""),
+        "invalid scenario `scenarios/unit/test.toml` at line 13, column 1: `steps[0].new_secret`: `rotate_secret` needs `new_secret`: a literal string or `{ app, secret }`",
+    );
+    check(
+        &base_with("action = \"add\"", "action = \"add\"\nseconds = 5"),
+        "invalid scenario `scenarios/unit/test.toml` at line 15, column 11: `steps[0].seconds`: only `advance_clock` takes `seconds` or `until`",
+    );
+    check(
+        &base_with("action = \"add\"", "action = \"adds\""),
+        "failed to parse scenario `scenarios/unit/test.toml` at line 14, column 10: unknown variant `adds`, expected one of `add`, `test`, `rotate_secret`, `remove`, `advance_clock`",
+    );
+}
+
+#[test]
+fn a_scenario_needs_steps() {
+    let text = BASE.split("[[steps]]").next().expect("the head").to_owned();
+    check(
+        &text,
+        "invalid scenario `scenarios/unit/test.toml` at line 1, column 1: `steps`: a scenario needs at least one `[[steps]]`",
+    );
+    check(
+        &text.replace("world = ", "steps = []\nworld = "),
+        "invalid scenario `scenarios/unit/test.toml` at line 4, column 9: `steps`: a scenario needs at least one `[[steps]]`",
+    );
+}
+
+#[test]
+fn scenario_faults_are_checked_like_world_faults() {
+    check(
+        &base_with(
+            "[[steps]]",
+            "[[faults]]\nservice = \"graph\"\naction = { kind = \"close\" }\n\n[[steps]]",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 14, column 11: `faults[0].service`: unknown service `graph`; known: entra, dataverse",
+    );
+}
