@@ -193,6 +193,7 @@ const DEFAULT: Mistake = Mistake {
 #[case::dynamics_not_in_tenant(ProblemKind::DynamicsNotInTenant, Mistake { tenant: "fabrikam.onmicrosoft.com", ..DEFAULT })]
 #[case::dynamics_disabled_in_tenant(ProblemKind::DynamicsDisabledInTenant, Mistake { tenant: "northwind.onmicrosoft.com", ..DEFAULT })]
 #[case::token_rejected(ProblemKind::TokenRejected, Mistake { tenant: "litware.onmicrosoft.com", ..DEFAULT })]
+#[case::conditional_access_blocked(ProblemKind::ConditionalAccessBlocked, Mistake { tenant: "woodgrove.onmicrosoft.com", ..DEFAULT })]
 #[case::no_application_user(ProblemKind::NoApplicationUser, Mistake { environment_url: "https://contoso-nouser.crm.dynamics.com", ..DEFAULT })]
 #[case::application_user_disabled(ProblemKind::ApplicationUserDisabled, Mistake { environment_url: "https://contoso-disabled.crm.dynamics.com", ..DEFAULT })]
 #[case::no_security_role(ProblemKind::NoSecurityRole, Mistake { environment_url: "https://contoso-noroles.crm.dynamics.com", ..DEFAULT })]
