@@ -2,6 +2,7 @@
 //! runs one command and turns its outcome into an [`Exit`]. Errors are printed once, with their
 //! whole cause chain, to the error writer; `main.rs` only wires in the real stdout and stderr.
 
+mod run;
 mod serve;
 mod source;
 mod state;
@@ -16,6 +17,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+pub use run::RunArgs;
 pub use serve::ServeArgs;
 pub use source::{
     AddArgs, ListArgs, NetworkArgs, RemoveArgs, RotateSecretArgs, SecretArgs, SourceArgs,
@@ -45,6 +47,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Add, list, test and remove Dynamics 365 sources: the importer's Add Source flow.
     Source(SourceArgs),
+    /// Replay scenario files against fresh fakes and report which went as expected.
+    Run(RunArgs),
 }
 
 /// How the process ends.
@@ -127,7 +131,12 @@ fn execute(
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> anyhow::Result<Exit> {
-    init_logging();
+    // `run` reports the flow's waits in each scenario's report; its progress logs would only
+    // interleave with the PASS/FAIL lines.
+    init_logging(match cli.command {
+        Command::Run(_) => "warn",
+        _ => "info",
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -138,6 +147,7 @@ fn execute(
             Ok(Exit::Success)
         }
         Command::Source(args) => source::run(args, &runtime, input, out, err),
+        Command::Run(args) => run::run(&args, &runtime, out),
     }
 }
 
@@ -163,11 +173,11 @@ fn without_stray_values(error: &clap::Error) -> String {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`). Only the first call in a process
-/// installs the subscriber; later ones (in-process tests) are no-ops.
-fn init_logging() {
+/// Logs to stderr, filtered by `RUST_LOG` (default `default_level`). Only the first call in a
+/// process installs the subscriber; later ones (in-process tests) are no-ops.
+fn init_logging(default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
