@@ -438,6 +438,22 @@ struct EntityDefinition {
     schema_name: String,
     entity_set_name: Option<String>,
     primary_id_attribute: Option<String>,
+    #[serde(default)]
+    is_activity: Option<bool>,
+}
+
+impl EntityDefinition {
+    /// The lower-cased name in the table's read privilege (`prvRead{name}`): the schema name,
+    /// except for the tables whose privilege is named otherwise (`prvReadUser` for systemuser,
+    /// `prvReadNote` for annotation, `prvReadActivity` for every activity table).
+    fn read_privilege_name(&self) -> String {
+        match self.logical_name.as_str() {
+            "systemuser" => "user".to_owned(),
+            "annotation" => "note".to_owned(),
+            _ if self.is_activity == Some(true) => "activity".to_owned(),
+            _ => self.schema_name.to_ascii_lowercase(),
+        }
+    }
 }
 
 impl Api<'_> {
@@ -611,7 +627,7 @@ impl Api<'_> {
             };
         let readable = definitions
             .iter()
-            .filter(|definition| read.contains(&definition.schema_name.to_ascii_lowercase()))
+            .filter(|definition| read.contains(&definition.read_privilege_name()))
             .map(|definition| definition.logical_name.clone())
             .collect::<BTreeSet<_>>()
             .into_iter()
@@ -691,7 +707,7 @@ impl Api<'_> {
 
 /// Every table's names (one request for all: the readable-tables list needs them anyway).
 const DEFINITIONS: &str =
-    "EntityDefinitions?$select=LogicalName,SchemaName,EntitySetName,PrimaryIdAttribute";
+    "EntityDefinitions?$select=LogicalName,SchemaName,EntitySetName,PrimaryIdAttribute,IsActivity";
 
 /// The tenant of `authorization_uri=https://login.microsoftonline.com/{tenant}/oauth2/authorize`
 /// in a Dataverse 401 challenge.
@@ -717,3 +733,6 @@ fn denied_entity(message: &str) -> Option<String> {
     let rest = &message[message.find("for entity '")? + "for entity '".len()..];
     Some(rest[..rest.find('\'')?].to_owned())
 }
+
+#[cfg(test)]
+mod tests;

@@ -24,6 +24,7 @@ const ENTITY_PROPERTIES: &[&str] = &[
     "ObjectTypeCode",
     "OwnershipType",
     "IsCustomEntity",
+    "IsActivity",
     "MetadataId",
 ];
 
@@ -55,6 +56,9 @@ fn entity_property(table: &TableDefinition, name: &str) -> Option<Value> {
             Ownership::BusinessOwned => "BusinessOwned",
         }),
         "IsCustomEntity" => json!(false),
+        // The catalog holds no activity tables (email, task, ...), whose rows share the
+        // `prvReadActivity` privilege.
+        "IsActivity" => json!(false),
         "MetadataId" => json!(table.metadata_id),
         _ => return None,
     })
