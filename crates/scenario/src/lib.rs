@@ -23,7 +23,7 @@ pub use report::{
 pub use runner::run;
 pub use scenario::{
     Action, ClockMove, Expectation, Form, Outcome, Scenario, SecretInput, SecretOrigin, SecretPart,
-    Step,
+    Step, Trust,
 };
 pub use timer::ManualTimer;
 pub use world::{

@@ -22,7 +22,7 @@ use crate::report::{
 };
 use crate::{
     Action, ClockMove, Error, Expectation, ManualTimer, Outcome, SEED, START_TIME, Scenario,
-    SecretInput, network_settings, spawn_fakes,
+    SecretInput, ServeError, Trust, network_settings, spawn_fakes,
 };
 
 /// Runs `scenario` from a fresh start and reports every step. The fakes stop when it returns.
@@ -39,6 +39,16 @@ pub async fn run(scenario: &Scenario) -> Result<Report, Error> {
     let mut network = network_settings(&server);
     if let Some(timeout) = scenario.request_timeout() {
         network.request_timeout = timeout;
+    }
+    if scenario.trust() == Trust::AnotherCa {
+        let other =
+            fake_core::TestPki::generate(&["untrusted.invalid".to_owned()]).map_err(|source| {
+                Error::Serve {
+                    path: scenario.world().path().to_owned(),
+                    source: ServeError::Listener(source),
+                }
+            })?;
+        network.roots = d365_source::TrustRoots::Only(vec![other.ca_pem().to_owned()]);
     }
     let options = FlowOptions {
         tables: scenario.tables().to_vec(),

@@ -22,6 +22,18 @@ use time::OffsetDateTime;
 use crate::{Error, FileKind, SecretValue, World};
 
 /// A validated scenario file.
+/// Which certificate authority the flow under test trusts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trust {
+    /// The harness CA that signed the fakes' certificates (the default).
+    #[default]
+    HarnessCa,
+    /// A CA of its own that signed nothing the fakes present, as when an unknown
+    /// TLS-inspecting proxy sits between the importer and Microsoft: every handshake fails.
+    AnotherCa,
+}
+
 #[derive(Clone, Debug)]
 pub struct Scenario {
     path: PathBuf,
@@ -31,6 +43,7 @@ pub struct Scenario {
     world: World,
     tables: Vec<String>,
     request_timeout: Option<Duration>,
+    trust: Trust,
     faults: Vec<FaultRule>,
     form: Form,
     steps: Vec<Step>,
@@ -83,6 +96,11 @@ impl Scenario {
     /// none).
     pub fn tables(&self) -> &[String] {
         &self.tables
+    }
+
+    /// Which certificate authority the flow trusts (`[network] trust`).
+    pub fn trust(&self) -> Trust {
+        self.trust
     }
 
     /// The flow's request timeout, when the file sets one (`[network] request_timeout_ms`).

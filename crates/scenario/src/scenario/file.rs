@@ -42,6 +42,7 @@ pub(crate) struct ScenarioFile {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NetworkFile {
     pub(crate) request_timeout_ms: Option<Spanned<u64>>,
+    pub(crate) trust: Option<crate::scenario::Trust>,
 }
 
 /// `[form]`: the five fields as typed.

@@ -365,3 +365,21 @@ fn scenario_faults_are_checked_like_world_faults() {
         "invalid scenario `scenarios/unit/test.toml` at line 14, column 11: `faults[0].service`: unknown service `graph`; known: entra, dataverse",
     );
 }
+
+#[test]
+fn network_trust_defaults_to_the_harness_ca_and_knows_its_values() {
+    assert_eq!(parse(BASE).trust(), Trust::HarnessCa);
+    let another = base_with("[form]", "[network]\ntrust = \"another_ca\"\n\n[form]");
+    assert_eq!(parse(&another).trust(), Trust::AnotherCa);
+    let wrong = base_with("[form]", "[network]\ntrust = \"none\"\n\n[form]");
+    let error = Scenario::parse(&wrong, scenario_path()).expect_err("an unknown trust value");
+    let text = chain(&error);
+    assert!(
+        text.starts_with("failed to parse scenario `scenarios/unit/test.toml` at line 7, column 9"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("unknown variant `none`, expected `harness_ca` or `another_ca`"),
+        "{text}"
+    );
+}

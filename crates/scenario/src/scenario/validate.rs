@@ -67,6 +67,11 @@ impl TryFrom<Parsed<'_>> for Scenario {
             Some(tables) => checker.tables(tables)?,
             None => FlowOptions::default().tables,
         };
+        let trust = file
+            .network
+            .as_ref()
+            .and_then(|network| network.trust)
+            .unwrap_or_default();
         let request_timeout = match file.network.and_then(|network| network.request_timeout_ms) {
             Some(millis) => Some(Duration::from_millis(checker.in_range(
                 &millis,
@@ -105,6 +110,7 @@ impl TryFrom<Parsed<'_>> for Scenario {
             world,
             tables,
             request_timeout,
+            trust,
             faults,
             form,
             steps,
