@@ -331,23 +331,30 @@ impl Flow {
         };
         let token = request_token(&mut session, draft, &subject).await?;
         session.scrubber.add(token.expose_secret());
+        let authorization = bearer(&token).ok_or_else(|| {
+            Problem::unexpected_response(
+                draft.environment.cloud().authority_host(),
+                Evidence::new(Step::Token, format!("POST {}", token_url(draft)))
+                    .detail("the access token holds characters an HTTP header cannot carry"),
+            )
+        })?;
         let mut api = Api {
             session,
-            token,
+            authorization,
             base: draft.environment.api_base(),
             subject,
         };
         let who = api.who_am_i().await?;
         let organization = api.organization().await?;
-        let readable_tables = api.readable_tables(who.user_id).await?;
-        let tables = api.read_tables(tables, &readable_tables.1).await?;
+        let (readable_tables, definitions) = api.readable_tables(who.user_id).await?;
+        let tables = api.read_tables(tables, &definitions).await?;
         Ok(CheckReport {
             checked_at: self.timer.now(),
             user_id: who.user_id,
             business_unit_id: who.business_unit_id,
             organization,
             tables,
-            readable_tables: readable_tables.0,
+            readable_tables,
         })
     }
 }
@@ -357,17 +364,22 @@ struct TokenAnswer {
     access_token: String,
 }
 
+/// `https://{authority}/{tenant}/oauth2/v2.0/token`, the authority from the environment's cloud.
+fn token_url(draft: &Draft) -> String {
+    format!(
+        "https://{}/{}/oauth2/v2.0/token",
+        draft.environment.cloud().authority_host(),
+        draft.tenant
+    )
+}
+
 /// Client credentials against `{authority}/{tenant}/oauth2/v2.0/token`.
 async fn request_token(
     session: &mut Session,
     draft: &Draft,
     subject: &Subject<'_>,
 ) -> Result<SecretString, Problem> {
-    let url = format!(
-        "https://{}/{}/oauth2/v2.0/token",
-        draft.environment.cloud().authority_host(),
-        draft.tenant
-    );
+    let url = token_url(draft);
     let scope = draft.environment.scope();
     let client_id = draft.client_id.to_string();
     let answer = session
@@ -420,7 +432,8 @@ async fn request_token(
 #[derive(Debug)]
 struct Api<'a> {
     session: Session,
-    token: SecretString,
+    /// `Bearer {token}`, marked sensitive so that no `Debug` output shows it.
+    authorization: HeaderValue,
     base: String,
     subject: Subject<'a>,
 }
@@ -465,17 +478,7 @@ impl Api<'_> {
         table: Option<&str>,
     ) -> Result<serde_json::Value, Problem> {
         let url = format!("{}{}", self.base, path);
-        let mut authorization =
-            HeaderValue::try_from(format!("Bearer {}", self.token.expose_secret())).map_err(
-                |_| {
-                    Problem::unexpected_response(
-                        self.session.environment_host.as_str(),
-                        Evidence::new(Step::Token, "POST token")
-                            .detail("the access token holds characters a header cannot carry"),
-                    )
-                },
-            )?;
-        authorization.set_sensitive(true);
+        let authorization = &self.authorization;
         let answer = self
             .session
             .send(step, "GET", &url, |client| {
@@ -703,6 +706,14 @@ impl Api<'_> {
                 .detail(self.session.scrubber.scrub(&body.to_string())),
         )
     }
+}
+
+/// The `Authorization` header for `token`, marked sensitive; `None` if the token holds
+/// characters a header cannot carry.
+fn bearer(token: &SecretString) -> Option<HeaderValue> {
+    let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose_secret())).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 /// Every table's names (one request for all: the readable-tables list needs them anyway).
