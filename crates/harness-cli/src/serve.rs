@@ -69,7 +69,8 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
     let mut shutdown = ShutdownSignal::listen()?;
 
     let state = StateDir::create(&args.state_dir)?;
-    let ca_file = state.write("ca.pem", handle.ca_pem().as_bytes(), FileMode::Public)?;
+    let ca_pem = handle.ca_pem().to_owned();
+    let ca_file = state.write("ca.pem", ca_pem.as_bytes(), FileMode::Public)?;
     let connection = Connection {
         authority_host: world.authority_host().to_owned(),
         tenant_id: credentials.tenant.id,
@@ -81,11 +82,8 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
         ca_file,
         host_map: host_map(handle.hosts(), handle.addr()),
     };
-    let env_file = state.write(
-        "connection.env",
-        connection.env().as_bytes(),
-        FileMode::Private,
-    )?;
+    let env_contents = connection.env();
+    let env_file = state.write("connection.env", env_contents.as_bytes(), FileMode::Private)?;
     tracing::info!(addr = %handle.addr(), world = %world.path().display(), "serving");
     write!(
         out,
@@ -97,6 +95,10 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
     let signal = shutdown.recv().await;
     tracing::info!(signal, "shutting down");
     handle.shutdown().await;
+    // Stale files would point clients at a closed port (and connection.env holds the world's
+    // demo secret); files another serve has rewritten since are left to it.
+    state.remove_if_unchanged("connection.env", env_contents.as_bytes())?;
+    state.remove_if_unchanged("ca.pem", ca_pem.as_bytes())?;
     writeln!(out, "d365-harness: stopped ({signal})")?;
     out.flush()?;
     Ok(())

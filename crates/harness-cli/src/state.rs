@@ -34,6 +34,24 @@ impl StateDir {
         Ok(StateDir { path })
     }
 
+    /// Removes `name` if it still holds `contents`: another process that wrote the file since
+    /// (a second `serve` on the same folder) keeps its own. Returns whether it was removed.
+    pub(crate) fn remove_if_unchanged(&self, name: &str, contents: &[u8]) -> anyhow::Result<bool> {
+        let target = self.path.join(name);
+        match std::fs::read(&target) {
+            Ok(found) if found == contents => {
+                std::fs::remove_file(&target)
+                    .with_context(|| format!("failed to remove `{}`", target.display()))?;
+                Ok(true)
+            }
+            Ok(_) => Ok(false),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(error) => {
+                Err(error).with_context(|| format!("failed to read `{}`", target.display()))
+            }
+        }
+    }
+
     /// Replaces `name` with `contents` atomically and returns its absolute path.
     pub(crate) fn write(
         &self,

@@ -231,6 +231,11 @@ async fn serve_writes_connection_env_answers_health_and_stops_on_sigterm() -> an
     for output in [stdout.as_str(), &*stderr] {
         assert!(!output.contains("PRIVATE KEY"), "{output}");
     }
+    assert!(
+        !env_file.exists(),
+        "a stopped serve removes its connection.env"
+    );
+    assert!(!state_dir.join("ca.pem").exists(), "and its ca.pem");
     Ok(())
 }
 
