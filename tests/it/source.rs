@@ -715,3 +715,50 @@ async fn a_retry_after_beyond_the_budget_is_not_waited_for() {
         harness.timer.waits()
     );
 }
+
+#[tokio::test]
+async fn a_saved_source_whose_host_left_the_allow_list_is_not_tested() {
+    let harness = Harness::start().await;
+    let allowed = vec!["crm.contoso.test".to_owned()];
+    let draft = d365_source::form::validate(
+        &form("https://crm.contoso.test", TENANT, IMPORTER, CURRENT_SECRET),
+        &d365_source::FormRules {
+            existing_names: &[],
+            allowed_hosts: &allowed,
+        },
+    )
+    .expect("the host is on the allow-list");
+    let report = d365_source::CheckReport {
+        checked_at: support::start_time(),
+        user_id: uuid::Uuid::nil(),
+        business_unit_id: uuid::Uuid::nil(),
+        organization: d365_source::Organization {
+            id: uuid::Uuid::nil(),
+            name: "Contoso".to_owned(),
+            unique_name: "contoso".to_owned(),
+            version: "9.2.25093.00168".to_owned(),
+        },
+        tables: Vec::new(),
+        readable_tables: Vec::new(),
+    };
+    let store = harness.store();
+    store
+        .insert(
+            &draft,
+            &["account".to_owned()],
+            report,
+            support::start_time(),
+        )
+        .expect("saved");
+    // The flow's settings no longer allow the host.
+    let error = harness
+        .flow(&["account"])
+        .test(&store, "Contoso CRM")
+        .await
+        .expect_err("the saved source is refused");
+    assert_eq!(
+        error.to_string(),
+        "the saved source `Contoso CRM` is not valid any more, add it again: Environment URL: The environment URL must be a Dynamics 365 environment such as https://contoso.crm.dynamics.com (crm*.dynamics.com, crm.microsoftdynamics.us, crm.appsplatform.us or crm.dynamics.cn); other hosts need the allowed-hosts setting."
+    );
+    assert!(harness.server.journal().is_empty(), "nothing was sent");
+}

@@ -245,14 +245,26 @@ impl Flow {
     /// records the outcome.
     pub async fn test(&self, store: &Store, name: &str) -> Result<TestOutcome, Error> {
         let source = store.get(name)?;
-        let draft = Draft {
+        // Validated again, not trusted from the file: the allow-list may have shrunk since the
+        // source was saved, or the file may have been edited by hand.
+        let form = SourceForm {
             name: source.name.clone(),
-            environment: source.environment.clone(),
-            tenant: source.tenant.clone(),
-            client_id: source.client_id,
+            environment_url: source.environment.to_string(),
+            tenant_id: source.tenant.to_string(),
+            client_id: source.client_id.to_string(),
             client_secret: store.secret(name)?,
-            warnings: Vec::new(),
         };
+        let draft = self
+            .validate(&form, &[])
+            .map_err(|errors| Error::InvalidStoredSource {
+                name: source.name.clone(),
+                errors: errors
+                    .errors
+                    .iter()
+                    .map(|error| format!("{}: {}", error.field, error.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            })?;
         match self.check_tables(&draft, &source.tables).await {
             Ok(report) => Ok(TestOutcome::Passed(
                 store.record_check(name, LastCheck::Passed(report))?,

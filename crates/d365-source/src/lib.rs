@@ -101,6 +101,15 @@ pub enum Error {
         /// The key file used.
         key_path: PathBuf,
     },
+    /// A saved source no longer passes the form's rules (its host left the allow-list, or the
+    /// file was edited by hand); it is not checked.
+    #[error("the saved source `{name}` is not valid any more, add it again: {errors}")]
+    InvalidStoredSource {
+        /// The source.
+        name: String,
+        /// Every invalid field, as `Field: message`, `; `-separated.
+        errors: String,
+    },
     /// No source has this name.
     #[error("no source is named `{name}`")]
     SourceNotFound {
