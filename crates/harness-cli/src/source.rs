@@ -316,7 +316,15 @@ fn test(
     let flow = args.network.flow(&TableArgs::default())?;
     let store = args.store.store()?;
     // The store's errors name the source or the file.
-    let outcome = runtime.block_on(flow.test(&store, &args.name))?;
+    let outcome = match runtime.block_on(flow.test(&store, &args.name)) {
+        Ok(outcome) => outcome,
+        // The form's rules found a problem with the saved source: a finding, not a breakage.
+        Err(error @ d365_source::Error::InvalidStoredSource { .. }) => {
+            writeln!(out, "{}", capitalised(&error.to_string()))?;
+            return Ok(Exit::Failures);
+        }
+        Err(error) => return Err(error.into()),
+    };
     Ok(match outcome {
         TestOutcome::Passed(source) => {
             write!(out, "{}", output::check_passed(&source))?;
@@ -333,6 +341,15 @@ fn test(
             Exit::Failures
         }
     })
+}
+
+/// `text` with its first letter in upper case (error texts start in lower case).
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 fn remove(args: &RemoveArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {

@@ -557,3 +557,52 @@ fn help_lists_the_subcommands_and_offers_no_secret_value_option() {
         }
     }
 }
+
+#[test]
+fn testing_a_source_whose_host_left_the_allow_list_is_a_problem_not_a_crash() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let data_dir = folder.path().join("data");
+    let allowed = vec!["crm.contoso.test".to_owned()];
+    let draft = d365_source::form::validate(
+        &d365_source::SourceForm {
+            name: "Contoso CRM".to_owned(),
+            environment_url: "https://crm.contoso.test".to_owned(),
+            tenant_id: "contoso.onmicrosoft.com".to_owned(),
+            client_id: IMPORTER.to_owned(),
+            client_secret: secrecy::SecretString::from(SECRET),
+        },
+        &d365_source::FormRules {
+            existing_names: &[],
+            allowed_hosts: &allowed,
+        },
+    )
+    .expect("the host is on the allow-list");
+    let d365_source::LastCheck::Passed(report) =
+        serde_json::from_value(passed_check()).expect("a passed check")
+    else {
+        panic!("the fixture is a passed check");
+    };
+    let checked_at = report.checked_at;
+    d365_source::Store::open(&data_dir)
+        .insert(&draft, &["account".to_owned()], report, checked_at)
+        .expect("saved");
+    let mut input = FakeInput::default();
+    let (exit, out, err) = source(
+        &mut input,
+        &[
+            "test",
+            "Contoso CRM",
+            "--data-dir",
+            data_dir.to_str().expect("UTF-8 temp path"),
+            "--resolve-only",
+        ],
+    );
+    assert_eq!((exit, err.as_str()), (Exit::Failures, ""), "{out}");
+    assert!(
+        out.starts_with(
+            "The saved source `Contoso CRM` is not valid any more, add it again: Environment URL: "
+        ),
+        "{out}"
+    );
+    assert_no_secret(&[&out]);
+}
