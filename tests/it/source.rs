@@ -67,6 +67,14 @@ impl Harness {
         Flow::new(&self.network, self.timer.clone(), options).expect("the flow builds")
     }
 
+    /// Adds a source whose check must fail, and returns the problem.
+    pub async fn add_failing(&self, form: &SourceForm, tables: &[&str]) -> d365_source::Problem {
+        match self.add(form, tables).await {
+            AddOutcome::Failed { problem, .. } => problem,
+            outcome => panic!("expected a failed check, got {outcome:?}"),
+        }
+    }
+
     pub async fn add(&self, form: &SourceForm, tables: &[&str]) -> AddOutcome {
         self.flow(tables)
             .add(form, &self.store())
@@ -282,8 +290,8 @@ async fn waits_out_a_short_throttle_and_passes() {
 #[tokio::test]
 async fn gives_up_when_the_retry_budget_is_spent() {
     let harness = Harness::start().await;
-    let outcome = harness
-        .add(
+    let problem = harness
+        .add_failing(
             &form(
                 "https://contoso-busy.crm.dynamics.com",
                 TENANT,
@@ -293,9 +301,6 @@ async fn gives_up_when_the_retry_budget_is_spent() {
             &["account"],
         )
         .await;
-    let AddOutcome::Failed { problem, .. } = outcome else {
-        panic!("expected a failed check, got {outcome:?}");
-    };
     assert_eq!(problem.kind, ProblemKind::Throttled);
     assert_eq!(problem.evidence.retry_after_seconds, Some(30));
     // The default budget is 60 seconds: two waits of 30, then the third 429 ends the check.
@@ -340,15 +345,12 @@ async fn an_untrusted_certificate_is_a_tls_failure() {
     let other = fake_core::TestPki::generate(&["login.microsoftonline.com".to_owned()])
         .expect("another CA");
     harness.network.roots = TrustRoots::Only(vec![other.ca_pem().to_owned()]);
-    let outcome = harness
-        .add(
+    let problem = harness
+        .add_failing(
             &form(CONTOSO, TENANT, IMPORTER, CURRENT_SECRET),
             &["account"],
         )
         .await;
-    let AddOutcome::Failed { problem, .. } = outcome else {
-        panic!("expected a failed check, got {outcome:?}");
-    };
     assert_eq!(problem.kind, ProblemKind::TlsFailure);
     assert_eq!(problem.evidence.step, d365_source::Step::Token);
     let detail = problem.evidence.detail.as_deref().unwrap_or_default();
@@ -366,15 +368,12 @@ async fn a_refused_connection_is_a_connection_failure() {
         "contoso.crm.dynamics.com".to_owned(),
         "127.0.0.1:1".parse().expect("address"),
     );
-    let outcome = harness
-        .add(
+    let problem = harness
+        .add_failing(
             &form(CONTOSO, TENANT, IMPORTER, CURRENT_SECRET),
             &["account"],
         )
         .await;
-    let AddOutcome::Failed { problem, .. } = outcome else {
-        panic!("expected a failed check, got {outcome:?}");
-    };
     assert_eq!(problem.kind, ProblemKind::ConnectionFailed);
     assert_eq!(problem.evidence.step, d365_source::Step::WhoAmI);
     let detail = problem.evidence.detail.as_deref().unwrap_or_default();
@@ -390,8 +389,8 @@ async fn a_hung_environment_is_a_timeout() {
     // The environment holds every request for 30 s; the importer gives up after its request
     // timeout (a real one: reqwest's timer, not the manual clock).
     harness.network.request_timeout = Duration::from_millis(300);
-    let outcome = harness
-        .add(
+    let problem = harness
+        .add_failing(
             &form(
                 "https://contoso-slow.crm.dynamics.com",
                 TENANT,
@@ -401,9 +400,6 @@ async fn a_hung_environment_is_a_timeout() {
             &["account"],
         )
         .await;
-    let AddOutcome::Failed { problem, .. } = outcome else {
-        panic!("expected a failed check, got {outcome:?}");
-    };
     assert_eq!(problem.kind, ProblemKind::Timeout);
     let detail = problem.evidence.detail.as_deref().unwrap_or_default();
     assert!(detail.contains("timed out"), "{detail}");
@@ -417,8 +413,8 @@ async fn an_app_without_consent_is_reported_as_such() {
     // AADSTS65001 does not happen for client credentials in the real service; the failures
     // world forces it for one app, replaying what misconfigured clients reported.
     let harness = Harness::start_world(world_path("failures.toml")).await;
-    let outcome = harness
-        .add(
+    let problem = harness
+        .add_failing(
             &form(
                 CONTOSO,
                 TENANT,
@@ -428,9 +424,6 @@ async fn an_app_without_consent_is_reported_as_such() {
             &["account"],
         )
         .await;
-    let AddOutcome::Failed { problem, .. } = outcome else {
-        panic!("expected a failed check, got {outcome:?}");
-    };
     assert_eq!(problem.kind, ProblemKind::AppNotConsented);
     insta::assert_yaml_snapshot!("problem_app_not_consented", problem);
 }
@@ -692,15 +685,12 @@ async fn a_retry_after_beyond_the_budget_is_not_waited_for() {
             body: "Too Many Requests".into(),
         },
     });
-    let outcome = harness
-        .add(
+    let problem = harness
+        .add_failing(
             &form(CONTOSO, TENANT, IMPORTER, CURRENT_SECRET),
             &["account"],
         )
         .await;
-    let AddOutcome::Failed { problem, .. } = outcome else {
-        panic!("expected a failed check, got {outcome:?}");
-    };
     assert_eq!(problem.kind, ProblemKind::Throttled);
     assert_eq!(problem.evidence.step, d365_source::Step::Token);
     assert_eq!(problem.evidence.status, Some(429));

@@ -247,13 +247,7 @@ impl Flow {
         let source = store.get(name)?;
         // Validated again, not trusted from the file: the allow-list may have shrunk since the
         // source was saved, or the file may have been edited by hand.
-        let form = SourceForm {
-            name: source.name.clone(),
-            environment_url: source.environment.to_string(),
-            tenant_id: source.tenant.to_string(),
-            client_id: source.client_id.to_string(),
-            client_secret: store.secret(name)?,
-        };
+        let form = stored_form(&source, store.secret(name)?);
         let draft = self
             .validate(&form, &[])
             .map_err(|errors| Error::InvalidStoredSource {
@@ -291,13 +285,7 @@ impl Flow {
         secret: SecretString,
     ) -> Result<RotateOutcome, Error> {
         let source = store.get(name)?;
-        let form = SourceForm {
-            name: source.name.clone(),
-            environment_url: source.environment.to_string(),
-            tenant_id: source.tenant.to_string(),
-            client_id: source.client_id.to_string(),
-            client_secret: secret,
-        };
+        let form = stored_form(&source, secret);
         let draft = match self.validate(&form, &[]) {
             Ok(draft) => draft,
             Err(errors) => return Ok(RotateOutcome::Invalid(errors)),
@@ -374,6 +362,18 @@ impl Flow {
 #[derive(Debug, Deserialize)]
 struct TokenAnswer {
     access_token: String,
+}
+
+/// The form that would make `source` again, with `secret`: a saved source is validated by the
+/// same rules as a new one.
+fn stored_form(source: &StoredSource, secret: SecretString) -> SourceForm {
+    SourceForm {
+        name: source.name.clone(),
+        environment_url: source.environment.to_string(),
+        tenant_id: source.tenant.to_string(),
+        client_id: source.client_id.to_string(),
+        client_secret: secret,
+    }
 }
 
 /// `https://{authority}/{tenant}/oauth2/v2.0/token`, the authority from the environment's cloud.
