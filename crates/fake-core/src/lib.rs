@@ -6,6 +6,7 @@
 //! through the [`Service`] trait and are matched by [`HostPattern`].
 
 mod clock;
+mod echo;
 mod fault;
 mod ids;
 mod journal;
@@ -14,6 +15,7 @@ mod server;
 mod service;
 
 pub use clock::Clock;
+pub use echo::{MAX_ECHO_CHARS, echo};
 pub use fault::{FaultAction, FaultRule, Faults};
 pub use ids::IdGenerator;
 pub use journal::{
