@@ -1,379 +1,88 @@
-//! The connection check and the Add Source flow. [`Flow::check`] gets an app-only token and
-//! asks the environment who the app is (WhoAmI), which organization it is, what the application
-//! user may read, and reads one row of each table to import; the first failure ends it as one
-//! [`Problem`]. [`Flow::add`] validates the form, runs the check and saves only on success.
+//! The connection check: [`run`] gets an app-only token and asks the environment who the app
+//! is (WhoAmI), which organization it is, what the application user may read, and reads one row
+//! of each table to import; the first failure ends it as one [`Problem`]. It saves nothing:
+//! `flow.rs` decides what a passed or failed check means for the source list.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::Error;
-use crate::form::{self, Draft, FieldWarning, FormErrors, FormRules, SourceForm};
-use crate::http::{self, Answer, Scrubber, Session};
-use crate::network::NetworkSettings;
+use crate::form::Draft;
+use crate::http::{self, Answer, RetryPolicy, Scrubber, Session};
 use crate::problem::{Evidence, Problem, Step, Subject};
-use crate::store::{LastCheck, Store, StoredSource};
+use crate::report::{CheckReport, Organization, TableAccess};
 use crate::timer::Timer;
 
-/// What a passed connection check learned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckReport {
-    /// When the check ran.
-    #[serde(with = "time::serde::rfc3339")]
-    pub checked_at: OffsetDateTime,
-    /// The application user's `systemuserid` (WhoAmI `UserId`).
-    pub user_id: Uuid,
-    /// The application user's business unit.
-    pub business_unit_id: Uuid,
-    /// The organization.
-    pub organization: Organization,
-    /// The tables to import, each read successfully.
-    pub tables: Vec<TableAccess>,
-    /// Logical names of every table the application user can read, sorted (for mapping).
-    pub readable_tables: Vec<String>,
-}
-
-/// The organization behind the environment (`RetrieveCurrentOrganization`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Organization {
-    /// `OrganizationId`.
-    pub id: Uuid,
-    /// `FriendlyName`.
-    pub name: String,
-    /// `UniqueName`.
-    pub unique_name: String,
-    /// `OrganizationVersion` (`9.2.…`).
-    pub version: String,
-}
-
-/// A table to import and what reading it showed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TableAccess {
-    /// Logical name (`account`).
-    pub logical_name: String,
-    /// Entity set name (`accounts`).
-    pub entity_set: String,
-}
-
-/// How long the flow waits out 429 and 503 answers before giving up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retries per request at most.
-    pub max_retries: u32,
-    /// Total waiting per check at most; a `Retry-After` beyond what is left ends the check.
-    pub max_wait: Duration,
-    /// The wait when a 429 or 503 carries no `Retry-After`.
-    pub default_wait: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> RetryPolicy {
-        RetryPolicy {
-            max_retries: 3,
-            max_wait: Duration::from_secs(60),
-            default_wait: Duration::from_secs(5),
-        }
-    }
-}
-
-/// The flow's settings besides the network.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlowOptions {
-    /// Logical names of the tables the source imports; each must be readable.
-    pub tables: Vec<String>,
-    /// Retrying throttled and unavailable answers.
+/// What one check may use: the client, the timer, and how long it may wait.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget<'a> {
+    pub client: &'a reqwest::Client,
+    pub timer: &'a Arc<dyn Timer>,
     pub retry: RetryPolicy,
 }
 
-impl Default for FlowOptions {
-    fn default() -> FlowOptions {
-        FlowOptions {
-            tables: vec!["account".to_owned(), "contact".to_owned()],
-            retry: RetryPolicy::default(),
-        }
-    }
-}
-
-/// The source-configuration flow: one HTTP client, one timer, one set of options.
-#[derive(Debug, Clone)]
-pub struct Flow {
-    client: reqwest::Client,
-    timer: Arc<dyn Timer>,
-    options: FlowOptions,
-    allowed_hosts: Vec<String>,
-}
-
-/// What pressing Add Source led to.
-#[derive(Debug)]
-pub enum AddOutcome {
-    /// The check passed and the source was saved.
-    Added {
-        /// The saved source.
-        source: StoredSource,
-        /// Warnings about accepted fields.
-        warnings: Vec<FieldWarning>,
-    },
-    /// The form has invalid fields; nothing was sent anywhere.
-    Invalid(FormErrors),
-    /// The check failed; nothing was saved.
-    Failed {
-        /// What the check found.
-        problem: Problem,
-        /// Warnings about accepted fields (a GUID-shaped secret explains many failures).
-        warnings: Vec<FieldWarning>,
-    },
-}
-
-/// What testing a saved source again led to (the outcome is recorded in the store).
-#[derive(Debug)]
-pub enum TestOutcome {
-    /// The check passed.
-    Passed(StoredSource),
-    /// The check found a problem.
-    Failed {
-        /// The source, with the failed check recorded.
-        source: StoredSource,
-        /// What the check found.
-        problem: Problem,
-    },
-}
-
-/// What rotating a saved source's secret led to.
-#[derive(Debug)]
-pub enum RotateOutcome {
-    /// The new secret passed the check and replaced the old one.
-    Rotated {
-        /// The updated source.
-        source: StoredSource,
-        /// Warnings about the new secret.
-        warnings: Vec<FieldWarning>,
-    },
-    /// The new secret is not acceptable (empty); the old one stays.
-    Invalid(FormErrors),
-    /// The check with the new secret failed; the old secret stays.
-    Failed {
-        /// What the check found.
-        problem: Problem,
-        /// Warnings about the new secret.
-        warnings: Vec<FieldWarning>,
-    },
-}
-
-impl Flow {
-    /// A flow that reaches the network as `network` says and takes time from `timer`.
-    pub fn new(
-        network: &NetworkSettings,
-        timer: Arc<dyn Timer>,
-        options: FlowOptions,
-    ) -> Result<Flow, Error> {
-        Ok(Flow {
-            client: network.client()?,
-            timer,
-            options,
-            allowed_hosts: network.allowed_hosts.clone(),
-        })
-    }
-
-    /// The options.
-    pub fn options(&self) -> &FlowOptions {
-        &self.options
-    }
-
-    /// Validates `form` against the rules of this flow and the names in `store`.
-    pub fn validate(
-        &self,
-        form: &SourceForm,
-        existing_names: &[String],
-    ) -> Result<Draft, FormErrors> {
-        form::validate(
-            form,
-            &FormRules {
-                existing_names,
-                allowed_hosts: &self.allowed_hosts,
-            },
+/// The connection check: token, WhoAmI, organization, readable tables, one read of each of
+/// `tables`. The first failure ends it.
+pub(crate) async fn run(
+    budget: Budget<'_>,
+    draft: &Draft,
+    tables: &[String],
+) -> Result<CheckReport, Problem> {
+    let secret = draft.client_secret.expose_secret();
+    let mut scrubber = Scrubber::default();
+    scrubber.add(secret);
+    let tenant = draft.tenant.to_string();
+    let client_id = draft.client_id.to_string();
+    let subject = Subject {
+        tenant: &tenant,
+        client_id: &client_id,
+        environment: draft.environment.as_str(),
+        secret_looks_like_id: Uuid::parse_str(secret.trim()).is_ok(),
+    };
+    let mut session = Session {
+        client: budget.client.clone(),
+        timer: Arc::clone(budget.timer),
+        retry: budget.retry,
+        scrubber,
+        wait_left: budget.retry.max_wait,
+        environment_host: draft.environment.host().to_owned(),
+    };
+    let token = request_token(&mut session, draft, &subject).await?;
+    session.scrubber.add(token.expose_secret());
+    let authorization = bearer(&token).ok_or_else(|| {
+        Problem::unexpected_response(
+            draft.environment.cloud().authority_host(),
+            Evidence::new(Step::Token, format!("POST {}", token_url(draft)))
+                .detail("the access token holds characters an HTTP header cannot carry"),
         )
-    }
-
-    /// Add Source: validate, check, and save only if the check passed.
-    pub async fn add(&self, form: &SourceForm, store: &Store) -> Result<AddOutcome, Error> {
-        let names: Vec<String> = store
-            .list()?
-            .into_iter()
-            .map(|source| source.name)
-            .collect();
-        let draft = match self.validate(form, &names) {
-            Ok(draft) => draft,
-            Err(errors) => return Ok(AddOutcome::Invalid(errors)),
-        };
-        tracing::debug!(name = %draft.name, environment = %draft.environment, "checking a new source");
-        match self.check(&draft).await {
-            Ok(report) => {
-                let source =
-                    match store.insert(&draft, &self.options.tables, report, self.timer.now()) {
-                        Ok(source) => source,
-                        // Another process took the name while the check ran.
-                        Err(Error::NameTaken { name }) => {
-                            return Ok(AddOutcome::Invalid(FormErrors {
-                                errors: vec![form::FieldError {
-                                    field: form::Field::Name,
-                                    message: format!("A source named '{name}' already exists."),
-                                }],
-                                warnings: draft.warnings,
-                            }));
-                        }
-                        Err(error) => return Err(error),
-                    };
-                Ok(AddOutcome::Added {
-                    source,
-                    warnings: draft.warnings,
-                })
-            }
-            Err(problem) => Ok(AddOutcome::Failed {
-                problem,
-                warnings: draft.warnings,
-            }),
-        }
-    }
-
-    /// Runs the check again for the saved source `name` (reading the tables it imports) and
-    /// records the outcome.
-    pub async fn test(&self, store: &Store, name: &str) -> Result<TestOutcome, Error> {
-        let source = store.get(name)?;
-        // Validated again, not trusted from the file: the allow-list may have shrunk since the
-        // source was saved, or the file may have been edited by hand.
-        let form = stored_form(&source, store.secret(name)?);
-        let draft = self
-            .validate(&form, &[])
-            .map_err(|errors| Error::InvalidStoredSource {
-                name: source.name.clone(),
-                errors: errors
-                    .errors
-                    .iter()
-                    .map(|error| format!("{}: {}", error.field, error.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            })?;
-        match self.check_tables(&draft, &source.tables).await {
-            Ok(report) => Ok(TestOutcome::Passed(
-                store.record_check(name, LastCheck::Passed(report))?,
-            )),
-            Err(problem) => {
-                let check = LastCheck::Failed {
-                    checked_at: self.timer.now(),
-                    problem: problem.clone(),
-                };
-                Ok(TestOutcome::Failed {
-                    source: store.record_check(name, check)?,
-                    problem,
-                })
-            }
-        }
-    }
-
-    /// Checks the saved source `name` with `secret` (reading the tables it imports) and, if that
-    /// passes, replaces its secret.
-    pub async fn rotate_secret(
-        &self,
-        store: &Store,
-        name: &str,
-        secret: SecretString,
-    ) -> Result<RotateOutcome, Error> {
-        let source = store.get(name)?;
-        let form = stored_form(&source, secret);
-        let draft = match self.validate(&form, &[]) {
-            Ok(draft) => draft,
-            Err(errors) => return Ok(RotateOutcome::Invalid(errors)),
-        };
-        match self.check_tables(&draft, &source.tables).await {
-            Ok(report) => Ok(RotateOutcome::Rotated {
-                source: store.rotate_secret(name, &draft.client_secret, report)?,
-                warnings: draft.warnings,
-            }),
-            Err(problem) => Ok(RotateOutcome::Failed {
-                problem,
-                warnings: draft.warnings,
-            }),
-        }
-    }
-
-    /// The connection check: token, WhoAmI, organization, readable tables, one read of each
-    /// table to import. The first failure ends it.
-    pub async fn check(&self, draft: &Draft) -> Result<CheckReport, Problem> {
-        self.check_tables(draft, &self.options.tables).await
-    }
-
-    /// [`Flow::check`] reading `tables` instead of the options' tables.
-    async fn check_tables(&self, draft: &Draft, tables: &[String]) -> Result<CheckReport, Problem> {
-        let secret = draft.client_secret.expose_secret();
-        let mut scrubber = Scrubber::default();
-        scrubber.add(secret);
-        let tenant = draft.tenant.to_string();
-        let client_id = draft.client_id.to_string();
-        let subject = Subject {
-            tenant: &tenant,
-            client_id: &client_id,
-            environment: draft.environment.as_str(),
-            secret_looks_like_id: Uuid::parse_str(secret.trim()).is_ok(),
-        };
-        let mut session = Session {
-            client: self.client.clone(),
-            timer: Arc::clone(&self.timer),
-            retry: self.options.retry,
-            scrubber,
-            wait_left: self.options.retry.max_wait,
-            environment_host: draft.environment.host().to_owned(),
-        };
-        let token = request_token(&mut session, draft, &subject).await?;
-        session.scrubber.add(token.expose_secret());
-        let authorization = bearer(&token).ok_or_else(|| {
-            Problem::unexpected_response(
-                draft.environment.cloud().authority_host(),
-                Evidence::new(Step::Token, format!("POST {}", token_url(draft)))
-                    .detail("the access token holds characters an HTTP header cannot carry"),
-            )
-        })?;
-        let mut api = Api {
-            session,
-            authorization,
-            base: draft.environment.api_base(),
-            subject,
-        };
-        let who = api.who_am_i().await?;
-        let organization = api.organization().await?;
-        let (readable_tables, definitions) = api.readable_tables(who.user_id).await?;
-        let tables = api.read_tables(tables, &definitions).await?;
-        Ok(CheckReport {
-            checked_at: self.timer.now(),
-            user_id: who.user_id,
-            business_unit_id: who.business_unit_id,
-            organization,
-            tables,
-            readable_tables,
-        })
-    }
+    })?;
+    let mut api = Api {
+        session,
+        authorization,
+        base: draft.environment.api_base(),
+        subject,
+    };
+    let who = api.who_am_i().await?;
+    let organization = api.organization().await?;
+    let (readable_tables, definitions) = api.readable_tables(who.user_id).await?;
+    let tables = api.read_tables(tables, &definitions).await?;
+    Ok(CheckReport {
+        checked_at: budget.timer.now(),
+        user_id: who.user_id,
+        business_unit_id: who.business_unit_id,
+        organization,
+        tables,
+        readable_tables,
+    })
 }
 
 #[derive(Debug, Deserialize)]
 struct TokenAnswer {
     access_token: String,
-}
-
-/// The form that would make `source` again, with `secret`: a saved source is validated by the
-/// same rules as a new one.
-fn stored_form(source: &StoredSource, secret: SecretString) -> SourceForm {
-    SourceForm {
-        name: source.name.clone(),
-        environment_url: source.environment.to_string(),
-        tenant_id: source.tenant.to_string(),
-        client_id: source.client_id.to_string(),
-        client_secret: secret,
-    }
 }
 
 /// `https://{authority}/{tenant}/oauth2/v2.0/token`, the authority from the environment's cloud.
@@ -425,19 +134,11 @@ async fn request_token(
     let evidence = evidence
         .code(code.as_str())
         .detail(session.scrubber.scrub(&message));
-    Err(match code.as_str() {
-        "AADSTS900023" => Problem::tenant_malformed(subject, evidence),
-        "AADSTS90002" => Problem::tenant_not_found(subject, evidence),
-        "AADSTS700016" => Problem::app_not_found(subject, evidence),
-        "AADSTS65001" => Problem::app_not_consented(subject, evidence),
-        "AADSTS7000215" => Problem::wrong_secret(subject, evidence),
-        "AADSTS7000222" => Problem::expired_secret(subject, evidence),
-        "AADSTS7000112" => Problem::app_disabled(subject, evidence),
-        "AADSTS500011" => Problem::dynamics_not_in_tenant(subject, evidence),
-        "AADSTS500014" => Problem::dynamics_disabled_in_tenant(subject, evidence),
-        "AADSTS53003" => Problem::conditional_access_blocked(subject, evidence),
-        _ => Problem::unexpected_response(draft.environment.cloud().authority_host(), evidence),
-    })
+    Err(
+        Problem::from_entra_code(&code, subject, evidence).unwrap_or_else(|evidence| {
+            Problem::unexpected_response(draft.environment.cloud().authority_host(), evidence)
+        }),
+    )
 }
 
 /// The Web API with a token.
@@ -556,22 +257,8 @@ impl Api<'_> {
         let evidence = evidence
             .code(code.as_str())
             .detail(self.session.scrubber.scrub(&message));
-        match code.to_ascii_lowercase().as_str() {
-            "0x80072560" => Problem::no_application_user(subject, evidence),
-            "0x80040225" => Problem::application_user_disabled(subject, evidence),
-            "0x8004a113" => Problem::admin_mode(subject, evidence),
-            "0x80042f09" => Problem::no_security_role(subject, evidence),
-            "0x80040220" if message.contains("has not been assigned any roles") => {
-                Problem::no_security_role(subject, evidence)
-            }
-            "0x80040220" => {
-                let table = denied_entity(&message)
-                    .or(table.map(str::to_owned))
-                    .unwrap_or_else(|| "(not named by Dataverse)".to_owned());
-                Problem::missing_table_privilege(subject, evidence, &[table])
-            }
-            _ => Problem::unexpected_response(host, evidence),
-        }
+        Problem::from_dataverse_code(&code, &message, subject, evidence, table)
+            .unwrap_or_else(|evidence| Problem::unexpected_response(host, evidence))
     }
 
     async fn who_am_i(&mut self) -> Result<WhoAmI, Problem> {
@@ -749,12 +436,6 @@ fn challenge_tenant(challenge: &str) -> Option<String> {
 
 fn uuid_field(body: &serde_json::Value, name: &str) -> Option<Uuid> {
     body.get(name)?.as_str()?.parse().ok()
-}
-
-/// The table a privilege error names: `… for entity 'account' (LocalizedName=…`.
-fn denied_entity(message: &str) -> Option<String> {
-    let rest = &message[message.find("for entity '")? + "for entity '".len()..];
-    Some(rest[..rest.find('\'')?].to_owned())
 }
 
 #[cfg(test)]

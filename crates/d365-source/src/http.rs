@@ -8,10 +8,30 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
-use crate::check::RetryPolicy;
 use crate::network::HostNotFound;
 use crate::problem::{Evidence, Problem, Step};
 use crate::timer::Timer;
+
+/// How long the flow waits out 429 and 503 answers before giving up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries per request at most.
+    pub max_retries: u32,
+    /// Total waiting per check at most; a `Retry-After` beyond what is left ends the check.
+    pub max_wait: Duration,
+    /// The wait when a 429 or 503 carries no `Retry-After`.
+    pub default_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            max_retries: 3,
+            max_wait: Duration::from_secs(60),
+            default_wait: Duration::from_secs(5),
+        }
+    }
+}
 
 /// A response the caller judges.
 #[derive(Debug)]

@@ -6,27 +6,28 @@
 //! tests is [`NetworkSettings`] (host overrides, trusted roots, proxy, timeouts) and the
 //! injected [`Timer`], the same knobs a real deployment has.
 
-pub mod check;
+pub mod flow;
 pub mod form;
 pub mod network;
 pub mod problem;
+pub mod report;
 pub mod store;
 pub mod timer;
 
+mod check;
 mod http;
 
 use std::path::PathBuf;
 
-pub use check::{
-    AddOutcome, CheckReport, Flow, FlowOptions, Organization, RetryPolicy, RotateOutcome,
-    TableAccess, TestOutcome,
-};
+pub use flow::{AddOutcome, Flow, FlowOptions, RotateOutcome, TestOutcome};
 pub use form::{
     Cloud, Draft, EnvironmentUrl, Field, FieldError, FieldWarning, FormErrors, FormRules,
     SourceForm, TenantId,
 };
+pub use http::RetryPolicy;
 pub use network::{NetworkSettings, TrustRoots};
 pub use problem::{Evidence, Problem, ProblemKind, Step};
+pub use report::{CheckReport, Organization, TableAccess};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use store::{LastCheck, Store, StoredSource};
 pub use timer::{SystemTimer, Timer};

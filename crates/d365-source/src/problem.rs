@@ -235,6 +235,64 @@ fn app_users_path(subject: &Subject<'_>) -> String {
 }
 
 impl Problem {
+    /// The problem an Entra ID error code (`AADSTS7000215`) stands for; the evidence comes
+    /// back when the flow has no problem of its own for the code.
+    pub(crate) fn from_entra_code(
+        code: &str,
+        subject: &Subject<'_>,
+        evidence: Evidence,
+    ) -> Result<Problem, Evidence> {
+        Ok(match code {
+            "AADSTS900023" => Problem::tenant_malformed(subject, evidence),
+            "AADSTS90002" => Problem::tenant_not_found(subject, evidence),
+            "AADSTS700016" => Problem::app_not_found(subject, evidence),
+            "AADSTS65001" => Problem::app_not_consented(subject, evidence),
+            "AADSTS7000215" => Problem::wrong_secret(subject, evidence),
+            "AADSTS7000222" => Problem::expired_secret(subject, evidence),
+            "AADSTS7000112" => Problem::app_disabled(subject, evidence),
+            "AADSTS500011" => Problem::dynamics_not_in_tenant(subject, evidence),
+            "AADSTS500014" => Problem::dynamics_disabled_in_tenant(subject, evidence),
+            "AADSTS53003" => Problem::conditional_access_blocked(subject, evidence),
+            _ => return Err(evidence),
+        })
+    }
+
+    /// The problem a Dataverse error code (`0x80072560`, any case) and its message stand for,
+    /// reading `table` when the message names none; the evidence comes back when the flow has
+    /// no problem of its own for the code.
+    pub(crate) fn from_dataverse_code(
+        code: &str,
+        message: &str,
+        subject: &Subject<'_>,
+        evidence: Evidence,
+        table: Option<&str>,
+    ) -> Result<Problem, Evidence> {
+        Ok(match code.to_ascii_lowercase().as_str() {
+            "0x80072560" => Problem::no_application_user(subject, evidence),
+            "0x80040225" => Problem::application_user_disabled(subject, evidence),
+            "0x8004a113" => Problem::admin_mode(subject, evidence),
+            "0x80042f09" => Problem::no_security_role(subject, evidence),
+            "0x80040220" if message.contains("has not been assigned any roles") => {
+                Problem::no_security_role(subject, evidence)
+            }
+            "0x80040220" => {
+                let table = denied_entity(message)
+                    .or(table.map(str::to_owned))
+                    .unwrap_or_else(|| "(not named by Dataverse)".to_owned());
+                Problem::missing_table_privilege(subject, evidence, &[table])
+            }
+            _ => return Err(evidence),
+        })
+    }
+}
+
+/// The table a privilege error names: `… for entity 'account' (LocalizedName=…`.
+pub(crate) fn denied_entity(message: &str) -> Option<String> {
+    let rest = &message[message.find("for entity '")? + "for entity '".len()..];
+    Some(rest[..rest.find('\'')?].to_owned())
+}
+
+impl Problem {
     fn new(kind: ProblemKind, evidence: Evidence, message: String, fix: String) -> Problem {
         Problem {
             kind,

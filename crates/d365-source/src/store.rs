@@ -13,9 +13,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Error;
-use crate::check::CheckReport;
 use crate::form::{Draft, EnvironmentUrl, TenantId};
 use crate::problem::Problem;
+use crate::report::CheckReport;
 
 mod crypto;
 mod disk;

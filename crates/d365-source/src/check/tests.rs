@@ -1,4 +1,5 @@
-use super::{EntityDefinition, challenge_tenant, denied_entity};
+use super::{EntityDefinition, challenge_tenant};
+use crate::problem::denied_entity;
 
 #[track_caller]
 fn check_privilege(

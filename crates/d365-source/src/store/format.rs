@@ -1,6 +1,13 @@
 //! The on-disk shape of `sources.json`: `{"version": 1, "sources": [...]}`, pretty-printed,
 //! fields in declaration order. [`parse`] checks the version before anything else, so a file of
 //! another version is reported as such even when the rest has a different shape.
+//!
+//! The rule for a change of the format (which includes the report types in `report.rs` and the
+//! `Problem` a failed check keeps): a build must read every list an earlier build of the same
+//! version wrote, which `fixtures/sources/v1/` (tested in `store/tests.rs`) pins. A new field
+//! in a report type gets `#[serde(default)]` (older files lack it) and stays the same version;
+//! a field an older build must not drop or misread, a renamed or removed field, or a changed
+//! meaning bumps [`FORMAT_VERSION`], reads the old version too, and commits a new fixture.
 
 use std::path::Path;
 

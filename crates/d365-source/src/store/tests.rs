@@ -19,9 +19,9 @@ use uuid::Uuid;
 use super::crypto::SecretKey;
 use super::{FORMAT_VERSION, LastCheck, Store, secret_hint};
 use crate::Error;
-use crate::check::{CheckReport, Organization, TableAccess};
 use crate::form::{Cloud, Draft, EnvironmentUrl, TenantId};
 use crate::problem::{Evidence, Problem, ProblemKind, Step};
+use crate::report::{CheckReport, Organization, TableAccess};
 
 const SECRET: &str = "Qx8~kT3.vZp9Lw2_rN7yHc4-Ud6sFj1mEb5oAa0";
 const OTHER_SECRET: &str = "Zr5~aB7.qWe2Ty8_uIo3Pa9-Sd4fGh6jKl1zXc0";
@@ -938,4 +938,50 @@ impl std::fmt::Display for DisplayChain<'_> {
         }
         Ok(())
     }
+}
+
+/// A `sources.json` of format version 1 as this crate wrote it (with its key), committed so
+/// that a field added to the report types cannot silently break the lists users already have.
+#[test]
+fn loads_a_version_1_source_list_as_written_by_an_earlier_build() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sources/v1");
+    let temp = TempDir::new().expect("temp dir");
+    let dir = temp.path().join("data");
+    fs::create_dir(&dir).expect("data dir");
+    for file in ["sources.json", "sources.key"] {
+        fs::copy(fixture.join(file), dir.join(file)).expect("copy the fixture");
+    }
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).expect("chmod dir");
+        fs::set_permissions(dir.join("sources.key"), fs::Permissions::from_mode(0o600))
+            .expect("chmod key");
+    }
+    let store = Store::open(&dir);
+    let sources = store.list().expect("a version 1 list loads");
+    let names: Vec<&str> = sources.iter().map(|source| source.name.as_str()).collect();
+    assert_eq!(names, ["Contoso CRM", "Fabrikam Sales"]);
+    assert_eq!(sources[0].tables, ["account"]);
+    match &sources[0].last_check {
+        LastCheck::Passed(report) => {
+            assert_eq!(report.organization.unique_name, "org1a2b3c4d");
+            assert_eq!(report.readable_tables, ["account", "contact"]);
+        }
+        other => panic!("expected a passed check, got {other:?}"),
+    }
+    match &sources[1].last_check {
+        LastCheck::Failed { problem, .. } => {
+            assert_eq!(problem.kind, ProblemKind::UnexpectedResponse);
+            assert_eq!(problem.evidence.status, Some(502));
+        }
+        other => panic!("expected a failed check, got {other:?}"),
+    }
+    let secret = store
+        .secret("Contoso CRM")
+        .expect("decrypts with the committed key");
+    assert_eq!(secret.expose_secret(), SECRET);
+    let secret = store
+        .secret("Fabrikam Sales")
+        .expect("decrypts with the committed key");
+    assert_eq!(secret.expose_secret(), OTHER_SECRET);
 }
