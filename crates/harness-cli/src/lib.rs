@@ -26,7 +26,7 @@ pub use source::{
 
 use source::{ProcessInput, SecretInput};
 
-/// `d365-harness`: fakes of Microsoft Entra ID (and later Dataverse) for testing Dynamics 365
+/// `d365-harness`: fakes of Microsoft Entra ID and Dataverse for testing Dynamics 365
 /// clients.
 #[derive(Debug, Parser)]
 #[command(name = "d365-harness", version, about)]

@@ -10,6 +10,8 @@ mod location;
 mod report;
 mod runner;
 mod scenario;
+#[cfg(test)]
+mod test_support;
 mod timer;
 mod world;
 

@@ -2,7 +2,8 @@
 //! a file is reported with its path, line, column and dotted key. Error texts are the whole
 //! `source()` chain, joined as `{:#}` in anyhow would print them.
 
-use std::path::{Path, PathBuf};
+use crate::test_support::{chain, repo_root};
+use std::path::PathBuf;
 
 use d365_source::{Field, ProblemKind};
 
@@ -28,10 +29,6 @@ expect = { outcome = "failed", problem = "expired_secret" }
 
 const EXPIRED: &str = "Qm28Q~mistakes.importer.secret.expired.0002";
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// Where the inline scenarios pretend to live: a folder below the repository root (it need not
 /// exist), so that `world = "<name>"` finds `fixtures/worlds/`.
 fn scenario_path() -> PathBuf {
@@ -39,17 +36,6 @@ fn scenario_path() -> PathBuf {
 }
 
 /// The error and its sources joined with `: `, with the repository root cut from paths.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text.replace(&format!("{}/", repo_root().display()), "")
-}
-
 fn parse(text: &str) -> Scenario {
     Scenario::parse(text, scenario_path()).unwrap_or_else(|error| panic!("{}", chain(&error)))
 }

@@ -2,7 +2,7 @@
 //! kind of error (path, line, column, dotted key). Error texts are the whole `source()` chain,
 //! joined as `{:#}` in anyhow would print them.
 
-use std::path::{Path, PathBuf};
+use crate::test_support::{chain, repo_root};
 
 use fake_core::{Clock, IdGenerator};
 use rustls_pki_types::pem::PemObject;
@@ -43,24 +43,8 @@ home_tenant = "contoso"
 secrets = [{ name = "current", value = "inline~secret~value", expires = "2028-06-30T00:00:00Z" }]
 "#;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn demo_world() -> World {
     World::load(repo_root().join("fixtures/worlds/demo.toml")).expect("the demo world loads")
-}
-
-/// The error and its sources, joined with `: `.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Parses `text` as `worlds/test.toml` (a path that does not exist, so files it names are

@@ -823,6 +823,24 @@ impl Checker<'_> {
         Ok(())
     }
 
+    /// The GUID written at `key` (unique among `seen`, which records it), or, when the file
+    /// writes none, the one `derive` makes.
+    fn written_or_derived_id(
+        &self,
+        written: Option<&Spanned<String>>,
+        key: String,
+        seen: &mut HashMap<Uuid, String>,
+        what: &'static str,
+        derive: impl FnOnce() -> Uuid,
+    ) -> Result<Uuid, Error> {
+        let Some(written) = written else {
+            return Ok(derive());
+        };
+        let id = self.guid(written, key.clone())?;
+        self.unique(seen, id, what, written, key)?;
+        Ok(id)
+    }
+
     fn guid(&self, value: &Spanned<String>, key: String) -> Result<Uuid, Error> {
         Uuid::parse_str(value.get_ref()).map_err(|source| {
             self.invalid(

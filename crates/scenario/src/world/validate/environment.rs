@@ -75,24 +75,18 @@ impl Checker<'_> {
             )?;
             let tenant =
                 self.tenant_ref(&environment.tenant, format!("{prefix}.tenant"), tenants)?;
-            let organization_id = match &environment.organization_id {
-                Some(written) => {
-                    let id_key = format!("{prefix}.organization_id");
-                    let id = self.guid(written, id_key.clone())?;
-                    self.unique(
-                        &mut organization_ids,
-                        id,
-                        "organization id",
-                        written,
-                        id_key,
-                    )?;
-                    id
-                }
-                None => Uuid::new_v5(
-                    &Uuid::NAMESPACE_URL,
-                    format!("d365-harness:organization:{host}").as_bytes(),
-                ),
-            };
+            let organization_id = self.written_or_derived_id(
+                environment.organization_id.as_ref(),
+                format!("{prefix}.organization_id"),
+                &mut organization_ids,
+                "organization id",
+                || {
+                    Uuid::new_v5(
+                        &Uuid::NAMESPACE_URL,
+                        format!("d365-harness:organization:{host}").as_bytes(),
+                    )
+                },
+            )?;
             organization_ids
                 .entry(organization_id)
                 .or_insert_with(|| format!("{prefix}.organization_id"));
@@ -290,15 +284,13 @@ impl Checker<'_> {
                 &unit.name,
                 name_key,
             )?;
-            let id = match &unit.id {
-                Some(written_id) => {
-                    let id_key = format!("{unit_key}.id");
-                    let id = self.guid(written_id, id_key.clone())?;
-                    self.unique(&mut ids, id, "business unit id", written_id, id_key)?;
-                    id
-                }
-                None => derived_id(organization_id, "businessunit", &name),
-            };
+            let id = self.written_or_derived_id(
+                unit.id.as_ref(),
+                format!("{unit_key}.id"),
+                &mut ids,
+                "business unit id",
+                || derived_id(organization_id, "businessunit", &name),
+            )?;
             if unit.parent.is_none() {
                 if let Some(first) = root {
                     return Err(self.invalid(
@@ -401,15 +393,13 @@ impl Checker<'_> {
                 }
                 None => root(units),
             };
-            let id = match &role.id {
-                Some(written) => {
-                    let id_key = format!("{role_key}.id");
-                    let id = self.guid(written, id_key.clone())?;
-                    self.unique(&mut ids, id, "role id", written, id_key)?;
-                    id
-                }
-                None => role_id(organization_id, &role_name, unit.id),
-            };
+            let id = self.written_or_derived_id(
+                role.id.as_ref(),
+                format!("{role_key}.id"),
+                &mut ids,
+                "role id",
+                || role_id(organization_id, &role_name, unit.id),
+            )?;
             let mut privileges = BTreeMap::new();
             for (privilege, depth) in &role.privileges.0 {
                 let privilege_key = format!("{role_key}.privileges.{}", privilege.get_ref());
@@ -500,19 +490,19 @@ impl Checker<'_> {
                 )?,
                 None => root(scope.business_units),
             };
-            let id = match &user.id {
-                Some(written) => {
-                    let id_key = format!("{user_key}.id");
-                    let id = self.guid(written, id_key.clone())?;
-                    self.unique(&mut ids, id, "application user id", written, id_key)?;
-                    id
-                }
-                None => derived_id(
-                    scope.organization_id,
-                    "systemuser",
-                    &app.client_id.to_string(),
-                ),
-            };
+            let id = self.written_or_derived_id(
+                user.id.as_ref(),
+                format!("{user_key}.id"),
+                &mut ids,
+                "application user id",
+                || {
+                    derived_id(
+                        scope.organization_id,
+                        "systemuser",
+                        &app.client_id.to_string(),
+                    )
+                },
+            )?;
             let mut names_seen: HashMap<String, String> = HashMap::new();
             let mut role_ids = Vec::new();
             for (role_index, name) in user.roles.iter().enumerate() {
