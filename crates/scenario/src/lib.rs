@@ -484,12 +484,15 @@ pub enum Reason {
     },
     /// A scenario's world name with no `fixtures/worlds/<name>.toml` beside or above it.
     #[error(
-        "no world `{name}` in `fixtures/worlds/` of the scenario's folder or a folder above it; known: {}",
+        "no world `{name}` in `fixtures/worlds/` of the scenario's folder or a folder above it (searched {}); known: {}",
+        list_paths(.searched),
         list_or_none(.known)
     )]
     UnknownWorld {
         /// The name as written.
         name: String,
+        /// Every `fixtures/worlds/` folder looked in, nearest first (absolute).
+        searched: Vec<PathBuf>,
         /// The worlds of the nearest `fixtures/worlds/` folder.
         known: Vec<String>,
     },
@@ -568,6 +571,15 @@ fn list_or_none(names: &[String]) -> String {
     } else {
         names.join(", ")
     }
+}
+
+/// Paths as `` `a`, `b` ``, for [`Reason::UnknownWorld`].
+fn list_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|path| format!("`{}`", path.display()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `between 1 and 86400` or `at least 1`, for [`Reason::OutOfRange`].

@@ -275,11 +275,14 @@ fn an_unknown_world_names_the_known_ones() {
     let text = chain(&error);
     assert!(
         text.starts_with(
-            "invalid scenario `scenarios/unit/test.toml` at line 4, column 9: `world`: no world `setup-mistake` in `fixtures/worlds/` of the scenario's folder or a folder above it; known: "
+            "invalid scenario `scenarios/unit/test.toml` at line 4, column 9: `world`: no world `setup-mistake` in `fixtures/worlds/` of the scenario's folder or a folder above it (searched `scenarios/unit/fixtures/worlds`, `scenarios/fixtures/worlds`, `fixtures/worlds`, "
         ),
         "{text}"
     );
-    assert!(text.contains("setup-mistakes"), "{text}");
+    assert!(
+        text.ends_with("; known: demo, failures, setup-mistakes"),
+        "{text}"
+    );
     check(
         &base_with("\"setup-mistakes\"", "\"../worlds/x.toml\""),
         "invalid scenario `scenarios/unit/test.toml` at line 4, column 9: `world`: the world does not load: failed to read world `scenarios/unit/../worlds/x.toml`: No such file or directory (os error 2)",

@@ -541,17 +541,29 @@ fn allowed_outcomes(action: &Action) -> &'static [Outcome] {
 }
 
 /// `fixtures/worlds/{name}.toml` in `folder` or the nearest folder above it that has one.
+/// The search starts from the folder's absolute path, so a scenario given as `x.toml` from its
+/// own folder, or found by `run .` from inside `scenarios/`, sees the same worlds as one given
+/// from the repository root.
 fn find_world(name: &str, folder: &Path) -> Result<PathBuf, Reason> {
+    // `x.toml`'s folder is the empty path, which `absolute` refuses: it means the current one.
+    let folder = if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    };
+    let start = std::path::absolute(folder).unwrap_or_else(|_| folder.to_owned());
     let mut nearest: Option<PathBuf> = None;
-    for ancestor in folder.ancestors() {
+    let mut searched = Vec::new();
+    for ancestor in start.ancestors() {
         let worlds = ancestor.join("fixtures").join("worlds");
         let candidate = worlds.join(format!("{name}.toml"));
         if candidate.is_file() {
             return Ok(candidate);
         }
         if nearest.is_none() && worlds.is_dir() {
-            nearest = Some(worlds);
+            nearest = Some(worlds.clone());
         }
+        searched.push(worlds);
     }
     let mut known: Vec<String> = nearest
         .and_then(|worlds| std::fs::read_dir(worlds).ok())
@@ -565,6 +577,7 @@ fn find_world(name: &str, folder: &Path) -> Result<PathBuf, Reason> {
     known.sort();
     Err(Reason::UnknownWorld {
         name: name.to_owned(),
+        searched,
         known,
     })
 }
