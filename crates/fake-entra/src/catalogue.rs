@@ -115,7 +115,7 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         error: "invalid_request",
         status: 400,
         template: "The request body must contain the following parameter: '{parameter}'.",
-        condition: "`grant_type`, `client_id`, `scope` (v2) or `resource` (v1) is missing (for `scope` the `error` is UNCONFIRMED)",
+        condition: "`grant_type`, `client_id`, `scope` (v2) or `resource` (v1) is missing (for `scope` the `error` is UNCONFIRMED); a body that is not `application/x-www-form-urlencoded` counts as empty, so it gets `'grant_type'` (observed for `application/json`)",
         confirmed: true,
     },
     CatalogueEntry {

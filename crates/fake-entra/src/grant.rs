@@ -107,7 +107,12 @@ fn issue(
     if request.method() != Method::POST {
         return Err(error("post_only", &[("method", request.method().as_str())]));
     }
-    let form = TokenForm::parse(request.body());
+    // ESTS reads the body only as a form: anything else is as good as no parameters at all.
+    let form = if !state.config.require_form_content_type || is_form(request) {
+        TokenForm::parse(request.body())
+    } else {
+        TokenForm::default()
+    };
     let basic = basic_credentials(request);
     let client_id = form
         .client_id
@@ -345,6 +350,21 @@ fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
             .zip(right)
             .fold(0u8, |difference, (a, b)| difference | (a ^ b))
             == 0
+}
+
+/// Whether the `Content-Type` is `application/x-www-form-urlencoded`, in any case, with or
+/// without parameters (MSAL sends `;charset=utf-8`, requests and reqwest send none).
+fn is_form(request: &Request<Bytes>) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media_type| {
+            media_type
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 /// `Authorization: Basic` credentials; id and secret are form-decoded first, as RFC 6749

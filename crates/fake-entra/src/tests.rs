@@ -24,6 +24,7 @@ const MULTI: &str = "7a7a7a7a-1111-4222-8333-444455556666";
 const DISABLED: &str = "0d0d0d0d-1111-4222-8333-444455556666";
 const SECRET: &str = "Qm28Q~current.secret.value";
 const OLD_SECRET: &str = "Qm28Q~expired.secret.value";
+const CORRELATION: &str = "c0ffee00-0000-4000-8000-000000000001";
 const SECRET_ID: &str = "a1d4c2e0-5b7f-4c19-9e38-2f6a0b8d1c47";
 const DATAVERSE: &str = "https://contoso.crm.dynamics.com";
 const CLIENT_KEY: &str = include_str!("../../../fixtures/keys/importer-client.key.pem");
@@ -460,6 +461,107 @@ async fn missing_parameters_are_aadsts900144() {
         900144,
         "The request body must contain the following parameter: 'resource'.",
     );
+}
+
+/// The form of `secret_form`, encoded, sent with `content_type` (none when `None`).
+async fn post_with_content_type(
+    entra: &Entra,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> Answer {
+    let mut request = Request::post(path).header("client-request-id", CORRELATION);
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    send(
+        entra,
+        request.body(Bytes::from(body.to_owned())).expect("request"),
+    )
+    .await
+}
+
+fn encoded(form: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish()
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_forms_are_aadsts900144_grant_type() {
+    let entra = entra();
+    let form = encoded(&secret_form(IMPORTER, SECRET));
+    let json = json!({
+        "grant_type": "client_credentials",
+        "client_id": IMPORTER,
+        "client_secret": SECRET,
+        "scope": "https://contoso.crm.dynamics.com/.default",
+    })
+    .to_string();
+    let multipart = format!(
+        "--b\r\nContent-Disposition: form-data; name=\"grant_type\"\r\n\r\nclient_credentials\r\n--b--\r\n{form}"
+    );
+    let cases = [
+        (Some("application/json"), json.as_str()),
+        (Some("application/json"), form.as_str()),
+        (Some("text/plain"), form.as_str()),
+        (None, form.as_str()),
+        (Some("multipart/form-data; boundary=b"), multipart.as_str()),
+        (Some("application/x-www-form-urlencodedx"), form.as_str()),
+        (Some("application/x-www-form-urlencoded"), json.as_str()),
+    ];
+    for (content_type, body) in cases {
+        for path in [token_path(CONTOSO), format!("/{CONTOSO}/oauth2/token")] {
+            let answer = post_with_content_type(&entra, &path, content_type, body).await;
+            assert_aad(
+                &answer,
+                400,
+                "invalid_request",
+                900144,
+                "The request body must contain the following parameter: 'grant_type'.",
+            );
+            assert!(!answer.text.contains(SECRET), "{content_type:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn form_content_type_is_matched_in_any_case_with_parameters() {
+    let entra = entra();
+    let form = encoded(&secret_form(IMPORTER, SECRET));
+    for content_type in [
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded;charset=utf-8",
+        "Application/X-WWW-Form-URLEncoded; Charset=UTF-8",
+        " application/x-www-form-urlencoded ; charset=\"utf-8\"",
+    ] {
+        let answer =
+            post_with_content_type(&entra, &token_path(CONTOSO), Some(content_type), &form).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "{content_type}: {}",
+            answer.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_content_type_check_can_be_turned_off() {
+    let mut config = config();
+    config.require_form_content_type = false;
+    let entra = service(config).expect("valid config");
+    let form = encoded(&secret_form(IMPORTER, SECRET));
+    for content_type in [None, Some("text/plain"), Some("application/json")] {
+        let answer =
+            post_with_content_type(&entra, &token_path(CONTOSO), content_type, &form).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "{content_type:?}: {}",
+            answer.text
+        );
+    }
 }
 
 #[tokio::test]
