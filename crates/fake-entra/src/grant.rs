@@ -10,9 +10,9 @@ use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use serde::Serialize;
 
-use crate::assertion::{self, JWT_BEARER};
+use crate::assertion::{self, JWT_BEARER, VerifiedAssertion};
 use crate::catalogue::{AadError, THROTTLED};
-use crate::config::{CommonTenantPolicy, ResourcePolicy};
+use crate::config::{AssertionReplayPolicy, CommonTenantPolicy, ResourcePolicy};
 use crate::response::{self, Exchange};
 use crate::state::{State, TenantLookup};
 use crate::{AccessTokenClaims, App, Tenant};
@@ -257,7 +257,8 @@ fn issue(
                 return Err(error("assertion_invalid", &facts));
             }
             let audiences = assertion_audiences(request, exchange, tenant);
-            assertion::verify(&jwt, app, &audiences, exchange.now)?;
+            let verified = assertion::verify(&jwt, app, &audiences, exchange.now)?;
+            check_replay(state, app, &verified, exchange.now, &facts)?;
             "2"
         }
     };
@@ -284,6 +285,35 @@ fn issue(
     )
     .map_err(|_| error("temporarily_unavailable", &facts))?;
     Ok(response::token_json(StatusCode::OK, body, exchange))
+}
+
+/// Refuses a second use of the assertion's `jti` by the same client when the config asks
+/// for replay protection; an assertion without a `jti` cannot be protected, so it is refused.
+fn check_replay(
+    state: &State,
+    app: &App,
+    verified: &VerifiedAssertion,
+    now: time::OffsetDateTime,
+    facts: &[(&str, &str)],
+) -> Result<(), Refusal> {
+    if state.config.assertion_replay == AssertionReplayPolicy::Accept {
+        return Ok(());
+    }
+    let overrides = &state.config.message_overrides;
+    let Some(jti) = verified.jti.as_deref() else {
+        let mut facts = facts.to_vec();
+        facts.retain(|(key, _)| *key != "reason");
+        facts.push(("reason", "The client assertion has no 'jti' claim."));
+        return Err(AadError::with_overrides("assertion_invalid", &facts, overrides).into());
+    };
+    match state.first_use_of_assertion(app.client_id, jti, verified.valid_until, now) {
+        Some(false) => {
+            let mut facts = facts.to_vec();
+            facts.push(("jti", jti));
+            Err(AadError::with_overrides("assertion_replayed", &facts, overrides).into())
+        }
+        Some(true) | None => Ok(()),
+    }
 }
 
 fn missing(

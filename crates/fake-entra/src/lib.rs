@@ -11,6 +11,7 @@ mod catalogue;
 mod config;
 mod discovery;
 mod grant;
+mod replay;
 mod response;
 mod routes;
 mod state;

@@ -960,6 +960,95 @@ async fn assertion_for_another_endpoint_or_client_is_refused() {
     );
 }
 
+fn signed(claims: Value) -> String {
+    assertion(AssertionSpec {
+        algorithm: jsonwebtoken::Algorithm::PS256,
+        sha256: true,
+        thumbprint_cert: CLIENT_CERT,
+        signing_key: CLIENT_KEY,
+        claims,
+    })
+}
+
+#[tokio::test]
+async fn replayed_assertions_are_accepted_by_default_as_msal_reuses_them() {
+    let entra = entra();
+    let jwt = signed(claims(&endpoint(), json!(NOW + 600), None));
+    for _ in 0..3 {
+        let answer = post(&entra, &token_path(CONTOSO), &assertion_form(&jwt)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    }
+    assert_eq!(entra.state.remembered_assertions(), 0);
+}
+
+#[tokio::test]
+async fn replayed_assertions_are_refused_when_configured_until_they_expire() {
+    let mut config = config();
+    config.assertion_replay = AssertionReplayPolicy::Reject { capacity: 100 };
+    let clock = config.clock.clone();
+    let entra = service(config).expect("valid config");
+    let jwt = signed(claims(&endpoint(), json!(NOW + 600), None));
+    let first = post(&entra, &token_path(CONTOSO), &assertion_form(&jwt)).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let replay = post(&entra, &token_path(CONTOSO), &assertion_form(&jwt)).await;
+    assert_aad(
+        &replay,
+        400,
+        "invalid_request",
+        50027,
+        "JWT token is invalid or malformed. The client assertion with 'jti' 'j1' was already used; sign a new assertion for each request.",
+    );
+    // Another assertion with the same jti from the same client is a replay too.
+    let same_jti = signed(claims(&endpoint(), json!(NOW + 601), None));
+    let answer = post(&entra, &token_path(CONTOSO), &assertion_form(&same_jti)).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text);
+    assert_eq!(entra.state.remembered_assertions(), 1);
+
+    // Past exp plus the skew the assertion is expired, and its jti is forgotten.
+    clock
+        .advance(time::Duration::seconds(600 + 300 + 1))
+        .expect("manual clock");
+    let expired = post(&entra, &token_path(CONTOSO), &assertion_form(&jwt)).await;
+    assert_eq!(
+        expired.json()["error_codes"],
+        json!([700024]),
+        "{}",
+        expired.text
+    );
+    let mut fresh = claims(&endpoint(), json!(NOW + 901 + 600), None);
+    fresh["jti"] = json!("j2");
+    let answer = post(
+        &entra,
+        &token_path(CONTOSO),
+        &assertion_form(&signed(fresh)),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(entra.state.remembered_assertions(), 1, "j1 was freed");
+}
+
+#[tokio::test]
+async fn assertions_without_jti_are_refused_when_replays_are() {
+    let mut config = config();
+    config.assertion_replay = AssertionReplayPolicy::Reject { capacity: 100 };
+    let entra = service(config).expect("valid config");
+    let mut without = claims(&endpoint(), json!(NOW + 600), None);
+    without.as_object_mut().expect("object").remove("jti");
+    let answer = post(
+        &entra,
+        &token_path(CONTOSO),
+        &assertion_form(&signed(without)),
+    )
+    .await;
+    assert_aad(
+        &answer,
+        400,
+        "invalid_request",
+        50027,
+        "JWT token is invalid or malformed. The client assertion has no 'jti' claim.",
+    );
+}
+
 // ---- rows 17, 19, 20 ----
 
 #[tokio::test]
@@ -1433,6 +1522,71 @@ async fn unknown_paths_list_what_is_served() {
             .expect("list")
             .contains(&json!("POST /{tenant}/oauth2/v2.0/token"))
     );
+}
+
+/// 60 KB of client input echoes at most `fake_core::MAX_ECHO_CHARS` characters of it.
+#[track_caller]
+fn assert_bounded(answer: &Answer, huge: &str) {
+    assert!(answer.status.is_client_error(), "{}", answer.status);
+    assert!(answer.text.len() < 4096, "{} bytes", answer.text.len());
+    let echoed = format!("{}…", &huge[..fake_core::MAX_ECHO_CHARS]);
+    assert!(answer.text.contains(&echoed), "{}", answer.text);
+}
+
+#[tokio::test]
+async fn huge_paths_tenants_scopes_and_resources_are_echoed_bounded() {
+    let entra = entra();
+    let huge_path = format!("/{}", "p".repeat(60_000));
+    let answer = get(&entra, &huge_path).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert_bounded(&answer, &huge_path);
+
+    let huge_tenant = format!("{}.com", "t".repeat(60_000));
+    let answer = post(
+        &entra,
+        &token_path(&huge_tenant),
+        &secret_form(IMPORTER, SECRET),
+    )
+    .await;
+    assert_bounded(&answer, &huge_tenant);
+    assert_eq!(answer.json()["error_codes"], json!([900023]));
+    let answer = get(
+        &entra,
+        &format!("/{huge_tenant}/v2.0/.well-known/openid-configuration"),
+    )
+    .await;
+    assert_bounded(&answer, &huge_tenant);
+
+    let huge_scope = format!("https://{}/user_impersonation", "s".repeat(60_000));
+    let mut form = secret_form(IMPORTER, SECRET);
+    form[3] = ("scope", &huge_scope);
+    let answer = post(&entra, &token_path(CONTOSO), &form).await;
+    assert_bounded(&answer, &huge_scope);
+    assert_eq!(answer.json()["error_codes"], json!([1002012]));
+
+    let huge_resource = format!("https://{}.example.com", "r".repeat(60_000));
+    let v1 = [
+        ("grant_type", "client_credentials"),
+        ("client_id", IMPORTER),
+        ("client_secret", SECRET),
+        ("resource", &huge_resource),
+    ];
+    let answer = post(&entra, &format!("/{CONTOSO}/oauth2/token"), &v1).await;
+    assert_bounded(&answer, &huge_resource);
+    assert_eq!(answer.json()["error_codes"], json!([500011]));
+
+    let huge_client = "c".repeat(60_000);
+    let answer = post(
+        &entra,
+        &token_path(CONTOSO),
+        &secret_form(&huge_client, SECRET),
+    )
+    .await;
+    assert_bounded(&answer, &huge_client);
+    let mut form = secret_form(IMPORTER, SECRET);
+    form[0] = ("grant_type", &huge_client);
+    let answer = post(&entra, &token_path(CONTOSO), &form).await;
+    assert_bounded(&answer, &huge_client);
 }
 
 #[tokio::test]
