@@ -17,6 +17,8 @@ use uuid::Uuid;
 
 use crate::*;
 
+mod properties;
+
 const CONTOSO: &str = "6f1f3b7e-2b51-4f0e-9d5e-0c8c3a7d1a10";
 const FABRIKAM: &str = "9b2c4d6e-8f01-4a23-b456-c789d0e1f234";
 const IMPORTER: &str = "3c2f9a51-7d0b-4e1a-8f5e-2a9b6c4d8e01";
