@@ -343,7 +343,7 @@ pub enum AssertionReplayPolicy {
     /// assertion without a `jti` is refused as malformed. At most `capacity` uses are
     /// remembered; past that the oldest is forgotten first.
     Reject {
-        /// How many `jti`s are remembered at most (across clients).
+        /// How many `jti`s are remembered at most (across clients); at least 1.
         capacity: usize,
     },
 }

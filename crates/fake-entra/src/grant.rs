@@ -1,6 +1,7 @@
 //! The token endpoints, client credentials only: `POST /{tenant}/oauth2/v2.0/token` (`scope`)
 //! and `POST /{tenant}/oauth2/token` (`resource`). The checks run in the order a client meets
-//! them: method, forced errors, tenant, parameters, scope, application, credential, throttling,
+//! them: method, forced errors, tenant, parameters (read only from a form body), scope,
+//! application, credential (with the assertion replay check when configured), throttling,
 //! resource. Other grants answer AADSTS70003.
 
 use base64::Engine;

@@ -1,5 +1,5 @@
 //! The fake's state: the validated config with lookup indexes, plus the little that changes
-//! per request (throttling windows, forced-error counters). Locks are std mutexes held only for
+//! per request (throttling windows, forced-error counters, used client assertions). Locks are std mutexes held only for
 //! a lookup, never across an `.await`.
 
 use std::collections::HashMap;
@@ -107,6 +107,12 @@ impl State {
         let forced_counters = vec![ForcedCounter::default(); config.forced_errors.len()];
         let assertion_ledger = match config.assertion_replay {
             AssertionReplayPolicy::Accept => None,
+            // A ledger that remembers nothing would accept every replay while claiming not to.
+            AssertionReplayPolicy::Reject { capacity: 0 } => {
+                return Err(Error::Config(
+                    "assertion replay protection needs a capacity of at least 1".to_owned(),
+                ));
+            }
             AssertionReplayPolicy::Reject { capacity } => {
                 Some(Mutex::new(ReplayLedger::new(capacity)))
             }

@@ -465,7 +465,7 @@ async fn missing_parameters_are_aadsts900144() {
     );
 }
 
-/// The form of `secret_form`, encoded, sent with `content_type` (none when `None`).
+/// POSTs `body` to `path` with `content_type` (no `Content-Type` header when `None`).
 async fn post_with_content_type(
     entra: &Entra,
     path: &str,
@@ -1627,6 +1627,17 @@ fn config_errors_name_the_problem() {
         format!(
             "invalid fake Entra configuration: app `{IMPORTER}` names tenant `12345678-1234-4234-8234-123456789012`, which is not in the config"
         )
+    );
+}
+
+#[test]
+fn replay_protection_without_memory_is_a_config_error() {
+    let mut config = config();
+    config.assertion_replay = AssertionReplayPolicy::Reject { capacity: 0 };
+    let text = service(config).expect_err("no memory").to_string();
+    assert_eq!(
+        text,
+        "invalid fake Entra configuration: assertion replay protection needs a capacity of at least 1"
     );
 }
 
