@@ -368,6 +368,80 @@ proptest! {
     }
 }
 
+/// `Content-Type` values: the form type in random case with or without parameters, near
+/// misses, other types, anything.
+fn content_types() -> impl Strategy<Value = (String, bool)> {
+    let form_in_any_case = (
+        prop::collection::vec(any::<bool>(), FORM.len()),
+        prop::sample::select(vec!["", ";charset=utf-8", "; charset=UTF-8", " ;q=1", ";"]),
+    )
+        .prop_map(|(upper, parameters)| {
+            let media_type: String = FORM
+                .chars()
+                .zip(upper)
+                .map(|(c, upper)| if upper { c.to_ascii_uppercase() } else { c })
+                .collect();
+            (format!("{media_type}{parameters}"), true)
+        });
+    prop_oneof![
+        form_in_any_case,
+        prop::sample::select(vec![
+            "application/json",
+            "text/plain",
+            "multipart/form-data; boundary=x",
+            "application/x-www-form-urlencodedx",
+            "application/x-www-form",
+            "x-www-form-urlencoded",
+            "",
+        ])
+        .prop_map(|media_type| (media_type.to_owned(), false)),
+        "[ -~]{0,40}".prop_map(|text| {
+            let form = text
+                .split(';')
+                .next()
+                .is_some_and(|media_type| media_type.trim().eq_ignore_ascii_case(FORM));
+            (text, form)
+        }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn only_form_bodies_are_read(
+        (content_type, form) in content_types(),
+        v1 in any::<bool>(),
+    ) {
+        let (path, last_field) = if v1 {
+            (format!("/{CONTOSO}/oauth2/token"), ("resource", DATAVERSE))
+        } else {
+            (token_path(CONTOSO), ("scope", SCOPE))
+        };
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("grant_type", "client_credentials"),
+                ("client_id", IMPORTER),
+                ("client_secret", SECRET),
+                last_field,
+            ])
+            .finish();
+        let mut request = Request::post(path).body(Bytes::from(body)).expect("request");
+        if let Ok(value) = HeaderValue::from_str(&content_type) {
+            request.headers_mut().insert("content-type", value);
+        }
+        let outcome = call(request);
+        check(&outcome, form)?;
+        if !form {
+            let body: Value = serde_json::from_slice(&outcome.body).unwrap_or_default();
+            prop_assert_eq!(&body["error_codes"], &json!([900144]));
+            prop_assert!(
+                body["error_description"].as_str().unwrap_or_default().starts_with(
+                    "AADSTS900144: The request body must contain the following parameter: 'grant_type'."
+                )
+            );
+        }
+    }
+}
+
 // ---- HTTP Basic ----
 
 /// `id:secret`, each percent-encoded where `mask` says so (RFC 6749 §2.3.1 form-encodes them).
