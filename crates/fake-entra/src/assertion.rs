@@ -1,7 +1,8 @@
 //! Certificate client assertions (reference/entra.md §1.3): a JWT signed with the private key
 //! of a certificate registered on the app. Accepts what every real library sends: PS256 with
 //! `x5t#S256` or RS256 with `x5t`; `exp`/`nbf`/`iat` as integers, floats or numeric strings;
-//! `nbf` and `iat` optional. `jti` replay is not checked (UNCONFIRMED whether ESTS does).
+//! `nbf` and `iat` optional. `jti` replay is checked by the caller, per
+//! [`crate::AssertionReplayPolicy`] (off by default: MSAL reuses assertions).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,6 +21,15 @@ pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type
 /// Clock skew tolerated on `exp` and `nbf`. UNCONFIRMED; five minutes is the common assumption.
 pub(crate) const CLOCK_SKEW_SECONDS: i64 = 300;
 
+/// What a verified assertion tells the replay check.
+#[derive(Debug)]
+pub(crate) struct VerifiedAssertion {
+    /// The `jti` claim, when it is a string.
+    pub(crate) jti: Option<String>,
+    /// The last instant the assertion is accepted: `exp` plus the clock skew.
+    pub(crate) valid_until: OffsetDateTime,
+}
+
 /// Checks `assertion` for `app`. `audiences` are the token endpoint URLs that count as the
 /// endpoint the request reached (compared case-insensitively).
 pub(crate) fn verify(
@@ -27,7 +37,7 @@ pub(crate) fn verify(
     app: &App,
     audiences: &[String],
     now: OffsetDateTime,
-) -> Result<(), AadError> {
+) -> Result<VerifiedAssertion, AadError> {
     let client_id = app.client_id.to_string();
     let invalid = |reason: &str| AadError::new("assertion_invalid", &[("reason", reason)]);
     let mut parts = assertion.split('.');
@@ -52,7 +62,8 @@ pub(crate) fn verify(
         Some("PS256") => webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
         Some(other) => {
             return Err(invalid(&format!(
-                "Unsupported signing algorithm '{other}'; use RS256 or PS256."
+                "Unsupported signing algorithm '{}'; use RS256 or PS256.",
+                fake_core::echo(other)
             )));
         }
         None => return Err(invalid("The client assertion header has no 'alg'.")),
@@ -146,7 +157,10 @@ pub(crate) fn verify(
             ],
         ));
     }
-    Ok(())
+    Ok(VerifiedAssertion {
+        jti: claims.get("jti").and_then(Value::as_str).map(str::to_owned),
+        valid_until: expiry + skew,
+    })
 }
 
 fn decode_json(part: &str) -> Option<Value> {

@@ -115,7 +115,7 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         error: "invalid_request",
         status: 400,
         template: "The request body must contain the following parameter: '{parameter}'.",
-        condition: "`grant_type`, `client_id`, `scope` (v2) or `resource` (v1) is missing (for `scope` the `error` is UNCONFIRMED)",
+        condition: "`grant_type`, `client_id`, `scope` (v2) or `resource` (v1) is missing (for `scope` the `error` is UNCONFIRMED); a body that is not `application/x-www-form-urlencoded` counts as empty, so it gets `'grant_type'` (observed for `application/json`)",
         confirmed: true,
     },
     CatalogueEntry {
@@ -215,6 +215,15 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         status: 400,
         template: "JWT token is invalid or malformed. The audience '{audience}' of the client assertion is not the token endpoint '{expected_audience}'.",
         condition: "the assertion `aud` is not the token endpoint that received it (ESTS rejects it; code and wording UNCONFIRMED)",
+        confirmed: false,
+    },
+    CatalogueEntry {
+        name: "assertion_replayed",
+        code: 50027,
+        error: "invalid_request",
+        status: 400,
+        template: "JWT token is invalid or malformed. The client assertion with 'jti' '{jti}' was already used; sign a new assertion for each request.",
+        condition: "a client assertion is used a second time before it expires, when `AssertionReplayPolicy::Reject` is configured (ESTS is not known to refuse replays; code, status and wording UNCONFIRMED)",
         confirmed: false,
     },
     CatalogueEntry {
@@ -338,11 +347,13 @@ impl AadError {
     }
 }
 
-/// Replaces each `{key}` in `template` by its value in `facts`.
+/// Replaces each `{key}` in `template` by its value in `facts`, each value bounded by
+/// [`fake_core::echo`]: facts quote client input (tenant segment, client id, scope, resource,
+/// grant type, thumbprint, audience), and a 60 KB scope must not make a 60 KB answer.
 pub(crate) fn render(template: &str, facts: &[(&str, &str)]) -> String {
     let mut rendered = template.to_owned();
     for (key, value) in facts {
-        rendered = rendered.replace(&format!("{{{key}}}"), value);
+        rendered = rendered.replace(&format!("{{{key}}}"), &fake_core::echo(value));
     }
     rendered
 }

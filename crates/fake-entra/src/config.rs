@@ -41,6 +41,17 @@ pub struct Config {
     pub forced_errors: Vec<ForcedError>,
     /// Replacement message templates by catalogue entry name (Microsoft rewords messages).
     pub message_overrides: BTreeMap<String, String>,
+    /// Whether a token request's body is read only when its `Content-Type` is
+    /// `application/x-www-form-urlencoded` (any case, any parameters such as `;charset=utf-8`).
+    /// ESTS answers a JSON body sent as `application/json` as if the body were empty:
+    /// AADSTS900144 `'grant_type'` (observed: microsoftgraph/microsoft-graph-docs issue #20272,
+    /// a 400 whose `Content-Length` of 503 is exactly that error's body). UNCONFIRMED for a
+    /// missing `Content-Type`, `text/plain` and `multipart/form-data` (a Postman report in
+    /// microsoft-graph-docs-contrib issue #1378 suggests multipart is refused the same way).
+    /// Default `true`; `false` reads any body as a form.
+    pub require_form_content_type: bool,
+    /// What a second use of a client assertion (same client, same `jti`) gets.
+    pub assertion_replay: AssertionReplayPolicy,
     /// The clock for token times, secret expiry and error timestamps.
     pub clock: Clock,
     /// The source of trace ids, correlation ids and token ids.
@@ -63,6 +74,8 @@ impl Config {
             rate_limit: None,
             forced_errors: Vec::new(),
             message_overrides: BTreeMap::new(),
+            require_form_content_type: true,
+            assertion_replay: AssertionReplayPolicy::Accept,
             clock: Clock::system(),
             ids: IdGenerator::from_entropy(),
         }
@@ -311,4 +324,26 @@ pub struct ForcedError {
     pub nth: Option<u64>,
     /// At most this many times.
     pub times: Option<u64>,
+}
+
+/// Whether ESTS-style replay protection applies to client assertions.
+///
+/// UNCONFIRMED whether ESTS enforces `jti` replay at all; the evidence says it does not within
+/// an assertion's lifetime: MSAL Python (`create_regenerative_assertion`, "a useful
+/// optimization to reuse the client assertion", kept 540 s) and msal-node
+/// (`ClientAssertion.getJwt` returns the same JWT until it expires) send one assertion with
+/// many token requests, which would fail if ESTS refused a replay. Hence the default
+/// [`AssertionReplayPolicy::Accept`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssertionReplayPolicy {
+    /// A verified assertion may be used again until it expires (default).
+    Accept,
+    /// A second use of the same `jti` by the same client is refused (catalogue entry
+    /// `assertion_replayed`) until the assertion expires (`exp` plus the clock skew), and an
+    /// assertion without a `jti` is refused as malformed. At most `capacity` uses are
+    /// remembered; past that the oldest is forgotten first.
+    Reject {
+        /// How many `jti`s are remembered at most (across clients); at least 1.
+        capacity: usize,
+    },
 }

@@ -1,6 +1,7 @@
 //! The token endpoints, client credentials only: `POST /{tenant}/oauth2/v2.0/token` (`scope`)
 //! and `POST /{tenant}/oauth2/token` (`resource`). The checks run in the order a client meets
-//! them: method, forced errors, tenant, parameters, scope, application, credential, throttling,
+//! them: method, forced errors, tenant, parameters (read only from a form body), scope,
+//! application, credential (with the assertion replay check when configured), throttling,
 //! resource. Other grants answer AADSTS70003.
 
 use base64::Engine;
@@ -10,9 +11,9 @@ use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use serde::Serialize;
 
-use crate::assertion::{self, JWT_BEARER};
+use crate::assertion::{self, JWT_BEARER, VerifiedAssertion};
 use crate::catalogue::{AadError, THROTTLED};
-use crate::config::{CommonTenantPolicy, ResourcePolicy};
+use crate::config::{AssertionReplayPolicy, CommonTenantPolicy, ResourcePolicy};
 use crate::response::{self, Exchange};
 use crate::state::{State, TenantLookup};
 use crate::{AccessTokenClaims, App, Tenant};
@@ -107,7 +108,12 @@ fn issue(
     if request.method() != Method::POST {
         return Err(error("post_only", &[("method", request.method().as_str())]));
     }
-    let form = TokenForm::parse(request.body());
+    // ESTS reads the body only as a form: anything else is as good as no parameters at all.
+    let form = if !state.config.require_form_content_type || is_form(request) {
+        TokenForm::parse(request.body())
+    } else {
+        TokenForm::default()
+    };
     let basic = basic_credentials(request);
     let client_id = form
         .client_id
@@ -252,7 +258,8 @@ fn issue(
                 return Err(error("assertion_invalid", &facts));
             }
             let audiences = assertion_audiences(request, exchange, tenant);
-            assertion::verify(&jwt, app, &audiences, exchange.now)?;
+            let verified = assertion::verify(&jwt, app, &audiences, exchange.now)?;
+            check_replay(state, app, &verified, exchange.now, &facts)?;
             "2"
         }
     };
@@ -279,6 +286,35 @@ fn issue(
     )
     .map_err(|_| error("temporarily_unavailable", &facts))?;
     Ok(response::token_json(StatusCode::OK, body, exchange))
+}
+
+/// Refuses a second use of the assertion's `jti` by the same client when the config asks
+/// for replay protection; an assertion without a `jti` cannot be protected, so it is refused.
+fn check_replay(
+    state: &State,
+    app: &App,
+    verified: &VerifiedAssertion,
+    now: time::OffsetDateTime,
+    facts: &[(&str, &str)],
+) -> Result<(), Refusal> {
+    if state.config.assertion_replay == AssertionReplayPolicy::Accept {
+        return Ok(());
+    }
+    let overrides = &state.config.message_overrides;
+    let Some(jti) = verified.jti.as_deref() else {
+        let mut facts = facts.to_vec();
+        facts.retain(|(key, _)| *key != "reason");
+        facts.push(("reason", "The client assertion has no 'jti' claim."));
+        return Err(AadError::with_overrides("assertion_invalid", &facts, overrides).into());
+    };
+    match state.first_use_of_assertion(app.client_id, jti, verified.valid_until, now) {
+        Some(false) => {
+            let mut facts = facts.to_vec();
+            facts.push(("jti", jti));
+            Err(AadError::with_overrides("assertion_replayed", &facts, overrides).into())
+        }
+        Some(true) | None => Ok(()),
+    }
 }
 
 fn missing(
@@ -345,6 +381,21 @@ fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
             .zip(right)
             .fold(0u8, |difference, (a, b)| difference | (a ^ b))
             == 0
+}
+
+/// Whether the `Content-Type` is `application/x-www-form-urlencoded`, in any case, with or
+/// without parameters (MSAL sends `;charset=utf-8`, requests and reqwest send none).
+fn is_form(request: &Request<Bytes>) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media_type| {
+            media_type
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 /// `Authorization: Basic` credentials; id and secret are form-decoded first, as RFC 6749

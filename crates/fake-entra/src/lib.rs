@@ -11,6 +11,7 @@ mod catalogue;
 mod config;
 mod discovery;
 mod grant;
+mod replay;
 mod response;
 mod routes;
 mod state;
@@ -20,9 +21,9 @@ use std::sync::Arc;
 
 pub use catalogue::{AadError, CATALOGUE, CatalogueEntry, THROTTLED};
 pub use config::{
-    ApiPermission, App, ClientCertificate, ClientSecret, Cloud, CommonTenantPolicy, Config,
-    ForcedError, PermissionKind, RateLimit, ResourcePolicy, ServicePrincipal, Tenant,
-    TrailerSeparator,
+    ApiPermission, App, AssertionReplayPolicy, ClientCertificate, ClientSecret, Cloud,
+    CommonTenantPolicy, Config, ForcedError, PermissionKind, RateLimit, ResourcePolicy,
+    ServicePrincipal, Tenant, TrailerSeparator,
 };
 pub use token::{AccessTokenClaims, SigningKey, sha1_thumbprint, sha256_thumbprint};
 

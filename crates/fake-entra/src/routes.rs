@@ -94,8 +94,8 @@ fn not_found(request: &Request<Bytes>) -> Response<Full<Bytes>> {
         "error": "not_found",
         "error_description": format!(
             "d365-harness fake Entra ID does not serve {} {}",
-            request.method(),
-            request.uri().path()
+            fake_core::echo(request.method().as_str()),
+            fake_core::echo(request.uri().path())
         ),
         "supported": SUPPORTED,
     });

@@ -1,5 +1,5 @@
 //! The fake's state: the validated config with lookup indexes, plus the little that changes
-//! per request (throttling windows, forced-error counters). Locks are std mutexes held only for
+//! per request (throttling windows, forced-error counters, used client assertions). Locks are std mutexes held only for
 //! a lookup, never across an `.await`.
 
 use std::collections::HashMap;
@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::catalogue::{CatalogueEntry, THROTTLED};
-use crate::{App, Config, Error, Tenant};
+use crate::replay::ReplayLedger;
+use crate::{App, AssertionReplayPolicy, Config, Error, Tenant};
 
 pub(crate) struct State {
     pub(crate) config: Config,
@@ -18,6 +19,8 @@ pub(crate) struct State {
     apps_by_client_id: HashMap<Uuid, usize>,
     throttle_windows: Mutex<HashMap<(Uuid, Uuid), ThrottleWindow>>,
     forced_counters: Mutex<Vec<ForcedCounter>>,
+    /// Used client assertions, when [`AssertionReplayPolicy::Reject`] asks for the memory.
+    assertion_ledger: Option<Mutex<ReplayLedger>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -102,6 +105,18 @@ impl State {
             )));
         }
         let forced_counters = vec![ForcedCounter::default(); config.forced_errors.len()];
+        let assertion_ledger = match config.assertion_replay {
+            AssertionReplayPolicy::Accept => None,
+            // A ledger that remembers nothing would accept every replay while claiming not to.
+            AssertionReplayPolicy::Reject { capacity: 0 } => {
+                return Err(Error::Config(
+                    "assertion replay protection needs a capacity of at least 1".to_owned(),
+                ));
+            }
+            AssertionReplayPolicy::Reject { capacity } => {
+                Some(Mutex::new(ReplayLedger::new(capacity)))
+            }
+        };
         Ok(State {
             config,
             tenants_by_id,
@@ -109,6 +124,7 @@ impl State {
             apps_by_client_id,
             throttle_windows: Mutex::new(HashMap::new()),
             forced_counters: Mutex::new(forced_counters),
+            assertion_ledger,
         })
     }
 
@@ -187,6 +203,34 @@ impl State {
             return Some(remaining);
         }
         None
+    }
+
+    /// Records a use of an assertion: `None` when replays are accepted, else whether this is
+    /// the first use of `jti` by `client` before `valid_until`.
+    pub(crate) fn first_use_of_assertion(
+        &self,
+        client: Uuid,
+        jti: &str,
+        valid_until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Option<bool> {
+        let mut ledger = self
+            .assertion_ledger
+            .as_ref()?
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Some(ledger.first_use(client, jti, valid_until, now))
+    }
+
+    /// How many assertion uses are remembered (tests check the memory is freed).
+    #[cfg(test)]
+    pub(crate) fn remembered_assertions(&self) -> usize {
+        self.assertion_ledger.as_ref().map_or(0, |ledger| {
+            ledger
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .len()
+        })
     }
 
     /// The first forced error that fires for this request, if any.

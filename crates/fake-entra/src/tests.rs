@@ -17,6 +17,8 @@ use uuid::Uuid;
 
 use crate::*;
 
+mod properties;
+
 const CONTOSO: &str = "6f1f3b7e-2b51-4f0e-9d5e-0c8c3a7d1a10";
 const FABRIKAM: &str = "9b2c4d6e-8f01-4a23-b456-c789d0e1f234";
 const IMPORTER: &str = "3c2f9a51-7d0b-4e1a-8f5e-2a9b6c4d8e01";
@@ -24,6 +26,7 @@ const MULTI: &str = "7a7a7a7a-1111-4222-8333-444455556666";
 const DISABLED: &str = "0d0d0d0d-1111-4222-8333-444455556666";
 const SECRET: &str = "Qm28Q~current.secret.value";
 const OLD_SECRET: &str = "Qm28Q~expired.secret.value";
+const CORRELATION: &str = "c0ffee00-0000-4000-8000-000000000001";
 const SECRET_ID: &str = "a1d4c2e0-5b7f-4c19-9e38-2f6a0b8d1c47";
 const DATAVERSE: &str = "https://contoso.crm.dynamics.com";
 const CLIENT_KEY: &str = include_str!("../../../fixtures/keys/importer-client.key.pem");
@@ -462,6 +465,107 @@ async fn missing_parameters_are_aadsts900144() {
     );
 }
 
+/// POSTs `body` to `path` with `content_type` (no `Content-Type` header when `None`).
+async fn post_with_content_type(
+    entra: &Entra,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> Answer {
+    let mut request = Request::post(path).header("client-request-id", CORRELATION);
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    send(
+        entra,
+        request.body(Bytes::from(body.to_owned())).expect("request"),
+    )
+    .await
+}
+
+fn encoded(form: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish()
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_forms_are_aadsts900144_grant_type() {
+    let entra = entra();
+    let form = encoded(&secret_form(IMPORTER, SECRET));
+    let json = json!({
+        "grant_type": "client_credentials",
+        "client_id": IMPORTER,
+        "client_secret": SECRET,
+        "scope": "https://contoso.crm.dynamics.com/.default",
+    })
+    .to_string();
+    let multipart = format!(
+        "--b\r\nContent-Disposition: form-data; name=\"grant_type\"\r\n\r\nclient_credentials\r\n--b--\r\n{form}"
+    );
+    let cases = [
+        (Some("application/json"), json.as_str()),
+        (Some("application/json"), form.as_str()),
+        (Some("text/plain"), form.as_str()),
+        (None, form.as_str()),
+        (Some("multipart/form-data; boundary=b"), multipart.as_str()),
+        (Some("application/x-www-form-urlencodedx"), form.as_str()),
+        (Some("application/x-www-form-urlencoded"), json.as_str()),
+    ];
+    for (content_type, body) in cases {
+        for path in [token_path(CONTOSO), format!("/{CONTOSO}/oauth2/token")] {
+            let answer = post_with_content_type(&entra, &path, content_type, body).await;
+            assert_aad(
+                &answer,
+                400,
+                "invalid_request",
+                900144,
+                "The request body must contain the following parameter: 'grant_type'.",
+            );
+            assert!(!answer.text.contains(SECRET), "{content_type:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn form_content_type_is_matched_in_any_case_with_parameters() {
+    let entra = entra();
+    let form = encoded(&secret_form(IMPORTER, SECRET));
+    for content_type in [
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded;charset=utf-8",
+        "Application/X-WWW-Form-URLEncoded; Charset=UTF-8",
+        " application/x-www-form-urlencoded ; charset=\"utf-8\"",
+    ] {
+        let answer =
+            post_with_content_type(&entra, &token_path(CONTOSO), Some(content_type), &form).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "{content_type}: {}",
+            answer.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_content_type_check_can_be_turned_off() {
+    let mut config = config();
+    config.require_form_content_type = false;
+    let entra = service(config).expect("valid config");
+    let form = encoded(&secret_form(IMPORTER, SECRET));
+    for content_type in [None, Some("text/plain"), Some("application/json")] {
+        let answer =
+            post_with_content_type(&entra, &token_path(CONTOSO), content_type, &form).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "{content_type:?}: {}",
+            answer.text
+        );
+    }
+}
+
 #[tokio::test]
 async fn other_grants_are_aadsts70003() {
     let mut form = secret_form(IMPORTER, SECRET);
@@ -855,6 +959,95 @@ async fn assertion_for_another_endpoint_or_client_is_refused() {
         "invalid_request",
         50027,
         "JWT token is invalid or malformed. The client assertion header is not base64url JSON.",
+    );
+}
+
+fn signed(claims: Value) -> String {
+    assertion(AssertionSpec {
+        algorithm: jsonwebtoken::Algorithm::PS256,
+        sha256: true,
+        thumbprint_cert: CLIENT_CERT,
+        signing_key: CLIENT_KEY,
+        claims,
+    })
+}
+
+#[tokio::test]
+async fn replayed_assertions_are_accepted_by_default_as_msal_reuses_them() {
+    let entra = entra();
+    let jwt = signed(claims(&endpoint(), json!(NOW + 600), None));
+    for _ in 0..3 {
+        let answer = post(&entra, &token_path(CONTOSO), &assertion_form(&jwt)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    }
+    assert_eq!(entra.state.remembered_assertions(), 0);
+}
+
+#[tokio::test]
+async fn replayed_assertions_are_refused_when_configured_until_they_expire() {
+    let mut config = config();
+    config.assertion_replay = AssertionReplayPolicy::Reject { capacity: 100 };
+    let clock = config.clock.clone();
+    let entra = service(config).expect("valid config");
+    let jwt = signed(claims(&endpoint(), json!(NOW + 600), None));
+    let first = post(&entra, &token_path(CONTOSO), &assertion_form(&jwt)).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let replay = post(&entra, &token_path(CONTOSO), &assertion_form(&jwt)).await;
+    assert_aad(
+        &replay,
+        400,
+        "invalid_request",
+        50027,
+        "JWT token is invalid or malformed. The client assertion with 'jti' 'j1' was already used; sign a new assertion for each request.",
+    );
+    // Another assertion with the same jti from the same client is a replay too.
+    let same_jti = signed(claims(&endpoint(), json!(NOW + 601), None));
+    let answer = post(&entra, &token_path(CONTOSO), &assertion_form(&same_jti)).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text);
+    assert_eq!(entra.state.remembered_assertions(), 1);
+
+    // Past exp plus the skew the assertion is expired, and its jti is forgotten.
+    clock
+        .advance(time::Duration::seconds(600 + 300 + 1))
+        .expect("manual clock");
+    let expired = post(&entra, &token_path(CONTOSO), &assertion_form(&jwt)).await;
+    assert_eq!(
+        expired.json()["error_codes"],
+        json!([700024]),
+        "{}",
+        expired.text
+    );
+    let mut fresh = claims(&endpoint(), json!(NOW + 901 + 600), None);
+    fresh["jti"] = json!("j2");
+    let answer = post(
+        &entra,
+        &token_path(CONTOSO),
+        &assertion_form(&signed(fresh)),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(entra.state.remembered_assertions(), 1, "j1 was freed");
+}
+
+#[tokio::test]
+async fn assertions_without_jti_are_refused_when_replays_are() {
+    let mut config = config();
+    config.assertion_replay = AssertionReplayPolicy::Reject { capacity: 100 };
+    let entra = service(config).expect("valid config");
+    let mut without = claims(&endpoint(), json!(NOW + 600), None);
+    without.as_object_mut().expect("object").remove("jti");
+    let answer = post(
+        &entra,
+        &token_path(CONTOSO),
+        &assertion_form(&signed(without)),
+    )
+    .await;
+    assert_aad(
+        &answer,
+        400,
+        "invalid_request",
+        50027,
+        "JWT token is invalid or malformed. The client assertion has no 'jti' claim.",
     );
 }
 
@@ -1333,6 +1526,71 @@ async fn unknown_paths_list_what_is_served() {
     );
 }
 
+/// 60 KB of client input echoes at most `fake_core::MAX_ECHO_CHARS` characters of it.
+#[track_caller]
+fn assert_bounded(answer: &Answer, huge: &str) {
+    assert!(answer.status.is_client_error(), "{}", answer.status);
+    assert!(answer.text.len() < 4096, "{} bytes", answer.text.len());
+    let echoed = format!("{}…", &huge[..fake_core::MAX_ECHO_CHARS]);
+    assert!(answer.text.contains(&echoed), "{}", answer.text);
+}
+
+#[tokio::test]
+async fn huge_paths_tenants_scopes_and_resources_are_echoed_bounded() {
+    let entra = entra();
+    let huge_path = format!("/{}", "p".repeat(60_000));
+    let answer = get(&entra, &huge_path).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert_bounded(&answer, &huge_path);
+
+    let huge_tenant = format!("{}.com", "t".repeat(60_000));
+    let answer = post(
+        &entra,
+        &token_path(&huge_tenant),
+        &secret_form(IMPORTER, SECRET),
+    )
+    .await;
+    assert_bounded(&answer, &huge_tenant);
+    assert_eq!(answer.json()["error_codes"], json!([900023]));
+    let answer = get(
+        &entra,
+        &format!("/{huge_tenant}/v2.0/.well-known/openid-configuration"),
+    )
+    .await;
+    assert_bounded(&answer, &huge_tenant);
+
+    let huge_scope = format!("https://{}/user_impersonation", "s".repeat(60_000));
+    let mut form = secret_form(IMPORTER, SECRET);
+    form[3] = ("scope", &huge_scope);
+    let answer = post(&entra, &token_path(CONTOSO), &form).await;
+    assert_bounded(&answer, &huge_scope);
+    assert_eq!(answer.json()["error_codes"], json!([1002012]));
+
+    let huge_resource = format!("https://{}.example.com", "r".repeat(60_000));
+    let v1 = [
+        ("grant_type", "client_credentials"),
+        ("client_id", IMPORTER),
+        ("client_secret", SECRET),
+        ("resource", &huge_resource),
+    ];
+    let answer = post(&entra, &format!("/{CONTOSO}/oauth2/token"), &v1).await;
+    assert_bounded(&answer, &huge_resource);
+    assert_eq!(answer.json()["error_codes"], json!([500011]));
+
+    let huge_client = "c".repeat(60_000);
+    let answer = post(
+        &entra,
+        &token_path(CONTOSO),
+        &secret_form(&huge_client, SECRET),
+    )
+    .await;
+    assert_bounded(&answer, &huge_client);
+    let mut form = secret_form(IMPORTER, SECRET);
+    form[0] = ("grant_type", &huge_client);
+    let answer = post(&entra, &token_path(CONTOSO), &form).await;
+    assert_bounded(&answer, &huge_client);
+}
+
 #[tokio::test]
 async fn garbage_never_panics() {
     let entra = entra();
@@ -1369,6 +1627,17 @@ fn config_errors_name_the_problem() {
         format!(
             "invalid fake Entra configuration: app `{IMPORTER}` names tenant `12345678-1234-4234-8234-123456789012`, which is not in the config"
         )
+    );
+}
+
+#[test]
+fn replay_protection_without_memory_is_a_config_error() {
+    let mut config = config();
+    config.assertion_replay = AssertionReplayPolicy::Reject { capacity: 0 };
+    let text = service(config).expect_err("no memory").to_string();
+    assert_eq!(
+        text,
+        "invalid fake Entra configuration: assertion replay protection needs a capacity of at least 1"
     );
 }
 
