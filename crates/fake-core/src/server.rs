@@ -3,6 +3,7 @@
 //! returns a [`ServerHandle`]; dropping the handle shuts the server down gracefully, closing
 //! connections that are already open too.
 
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +15,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
@@ -33,6 +34,10 @@ pub const HEALTH_PATH: &str = "/_harness/health";
 const MAX_REQUEST_BODY: usize = 1 << 20;
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The first wait after an accept error that is not about one connection (EMFILE...).
+const ACCEPT_BACKOFF_FIRST: Duration = Duration::from_millis(10);
+/// The longest wait between accept attempts while errors go on.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// How long open connections get to finish their requests when the server shuts down.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -209,56 +214,121 @@ pub async fn spawn(config: ServerConfig) -> Result<ServerHandle, Error> {
     })
 }
 
+/// Where connections come from: the TCP listener, or a scripted source in tests (so that the
+/// backoff on accept errors is testable without running out of file descriptors).
+trait Listener {
+    /// What one successful accept yields.
+    type Connection;
+
+    /// Waits for the next connection.
+    fn accept(&mut self) -> impl Future<Output = io::Result<Self::Connection>> + Send;
+}
+
+impl Listener for TcpListener {
+    type Connection = (TcpStream, SocketAddr);
+
+    async fn accept(&mut self) -> io::Result<(TcpStream, SocketAddr)> {
+        TcpListener::accept(self).await
+    }
+}
+
+/// Whether an accept error concerns only the one connection being accepted (its peer gave up
+/// first), so accepting the next one can be tried at once. Every other error (EMFILE, ENFILE,
+/// ENOBUFS, ENOMEM...) says the process or system is out of a resource: retrying at once
+/// would spin a core and flood the log, so it backs off.
+fn is_connection_error(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+    )
+}
+
+/// Resolves once the server is asked to stop (or its handle is gone).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    // An error means the sender is dropped, which also means stop.
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// The next connection, or `None` once the server is asked to stop. After a resource error it
+/// waits [`ACCEPT_BACKOFF_FIRST`], doubling on each consecutive error up to
+/// [`ACCEPT_BACKOFF_MAX`] (as hyper's and tokio's examples do), and logs once per wait; a
+/// success resets the backoff. Shutdown ends the wait early.
+async fn next_connection<L: Listener>(
+    listener: &mut L,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<L::Connection> {
+    let mut backoff: Option<Duration> = None;
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stopped(shutdown) => return None,
+        };
+        let error = match accepted {
+            Ok(connection) => {
+                if backoff.is_some() {
+                    tracing::info!("accepting connections again");
+                }
+                return Some(connection);
+            }
+            Err(error) => error,
+        };
+        if is_connection_error(&error) {
+            tracing::debug!(%error, "a connection was lost before it was accepted");
+            continue;
+        }
+        let delay = backoff.map_or(ACCEPT_BACKOFF_FIRST, |delay| {
+            (delay * 2).min(ACCEPT_BACKOFF_MAX)
+        });
+        backoff = Some(delay);
+        tracing::warn!(%error, retry_in_ms = delay.as_millis(), "accept failed; backing off");
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = stopped(shutdown) => return None,
+        }
+    }
+}
+
 async fn accept_loop(
-    listener: TcpListener,
+    mut listener: TcpListener,
     acceptor: TlsAcceptor,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (tcp, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        tracing::warn!(%error, "accept failed");
-                        continue;
-                    }
-                };
-                // Without TCP_NODELAY every new HTTP/2-over-TLS connection stalls ~44 ms.
-                let _ = tcp.set_nodelay(true);
-                let acceptor = acceptor.clone();
+    while let Some((tcp, peer)) = next_connection(&mut listener, &mut shutdown).await {
+        // Without TCP_NODELAY every new HTTP/2-over-TLS connection stalls ~44 ms.
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let shared = shared.clone();
+        let watcher = graceful.watcher();
+        connections.spawn(async move {
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(error)) => {
+                    tracing::debug!(%peer, %error, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let service = hyper::service::service_fn(move |request| {
                 let shared = shared.clone();
-                let watcher = graceful.watcher();
-                connections.spawn(async move {
-                    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                        Ok(Ok(tls)) => tls,
-                        Ok(Err(error)) => {
-                            tracing::debug!(%peer, %error, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(%peer, "TLS handshake timed out");
-                            return;
-                        }
-                    };
-                    let service = hyper::service::service_fn(move |request| {
-                        let shared = shared.clone();
-                        async move { dispatch(&shared, request).await }
-                    });
-                    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                    let connection = builder.serve_connection(TokioIo::new(tls), service);
-                    if let Err(error) = watcher.watch(connection).await {
-                        tracing::debug!(%peer, %error, "connection ended with an error");
-                    }
-                });
-                // Reap finished connection tasks so the set does not grow without bound.
-                while connections.try_join_next().is_some() {}
+                async move { dispatch(&shared, request).await }
+            });
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection(TokioIo::new(tls), service);
+            if let Err(error) = watcher.watch(connection).await {
+                tracing::debug!(%peer, %error, "connection ended with an error");
             }
-            _ = shutdown.changed() => break,
-        }
+        });
+        // Reap finished connection tasks so the set does not grow without bound.
+        while connections.try_join_next().is_some() {}
     }
     drop(listener);
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
