@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::graceful::GracefulShutdown;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body as _, Incoming};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::fault::FaultProbe;
@@ -32,8 +32,11 @@ pub const HEALTH_PATH: &str = "/_harness/health";
 
 /// Request bodies larger than this are refused with 413.
 const MAX_REQUEST_BODY: usize = 1 << 20;
-/// How long a client may take to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How much of a refused body is still read (and thrown away) before the 413 is sent, so that
+/// the client's upload ends normally. Answering early is allowed (RFC 9113 §8.1: the answer,
+/// then RST_STREAM(NO_ERROR)), but some clients report that reset as a failure and lose the
+/// answer (curl 7.88 over HTTP/2: error 92). Larger bodies get the early answer.
+const MAX_DRAINED_BODY: usize = 16 << 20;
 /// The first wait after an accept error that is not about one connection (EMFILE...).
 const ACCEPT_BACKOFF_FIRST: Duration = Duration::from_millis(10);
 /// The longest wait between accept attempts while errors go on.
@@ -56,6 +59,19 @@ pub struct ServerConfig {
     pub pki: Option<Arc<TestPki>>,
     /// How many journal entries to keep (oldest dropped first).
     pub journal_capacity: usize,
+    /// How long a client may take to finish the TLS handshake (default 10 s).
+    pub handshake_timeout: Duration,
+    /// How long an HTTP/1.1 client may take to send a request line and headers (default 10 s);
+    /// a slower client's connection is closed without an answer. Hyper starts this timer again
+    /// as soon as an answer is sent, so it also closes an HTTP/1.1 keep-alive connection that
+    /// stays idle longer than this. HTTP/2 has no such timer: see `idle_timeout`.
+    pub header_read_timeout: Duration,
+    /// How long a connection (HTTP/1.1 or HTTP/2) may stay open with no request in flight
+    /// (default 60 s); then it is closed gracefully (HTTP/2: GOAWAY).
+    pub idle_timeout: Duration,
+    /// How long a client may take to send a whole request body (default 30 s, which is
+    /// 35 KB/s for the 1 MiB limit); a slower body gets 408 Request Timeout.
+    pub body_read_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -68,6 +84,10 @@ impl ServerConfig {
             faults: Faults::default(),
             pki: None,
             journal_capacity: 10_000,
+            handshake_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -150,6 +170,10 @@ struct Shared {
     journal_capacity: usize,
     sequence: AtomicU64,
     served_hosts: String,
+    handshake_timeout: Duration,
+    header_read_timeout: Duration,
+    idle_timeout: Duration,
+    body_read_timeout: Duration,
 }
 
 /// Starts a server on `127.0.0.1:0` that serves only `mount`, with `clock` for its journal.
@@ -199,6 +223,10 @@ pub async fn spawn(config: ServerConfig) -> Result<ServerHandle, Error> {
         journal_capacity: config.journal_capacity.max(1),
         sequence: AtomicU64::new(0),
         served_hosts,
+        handshake_timeout: config.handshake_timeout,
+        header_read_timeout: config.header_read_timeout,
+        idle_timeout: config.idle_timeout,
+        body_read_timeout: config.body_read_timeout,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, acceptor, shared, shutdown_rx));
@@ -297,48 +325,164 @@ async fn accept_loop(
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
     while let Some((tcp, peer)) = next_connection(&mut listener, &mut shutdown).await {
         // Without TCP_NODELAY every new HTTP/2-over-TLS connection stalls ~44 ms.
         let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let shared = shared.clone();
-        let watcher = graceful.watcher();
-        connections.spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(error)) => {
-                    tracing::debug!(%peer, %error, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let service = hyper::service::service_fn(move |request| {
-                let shared = shared.clone();
-                async move { dispatch(&shared, request).await }
-            });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection(TokioIo::new(tls), service);
-            if let Err(error) = watcher.watch(connection).await {
-                tracing::debug!(%peer, %error, "connection ended with an error");
-            }
-        });
+        connections.spawn(serve_connection(
+            tcp,
+            peer,
+            acceptor.clone(),
+            shared.clone(),
+            shutdown.clone(),
+        ));
         // Reap finished connection tasks so the set does not grow without bound.
         while connections.try_join_next().is_some() {}
     }
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    // Each connection closes itself within SHUTDOWN_GRACE of the signal; this bound only
+    // guards against a bug there.
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    });
+    if drained.await.is_err() {
         tracing::debug!("grace period over; closing the remaining connections");
     }
     connections.abort_all();
     while connections.join_next().await.is_some() {}
+}
+
+/// How many requests a connection has in flight and when the last one ended: what its idle
+/// timer looks at.
+#[derive(Debug)]
+struct Activity {
+    state: std::sync::Mutex<(usize, Instant)>,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            state: std::sync::Mutex::new((0, Instant::now())),
+        }
+    }
+
+    /// Counts a request as in flight until the returned guard is dropped.
+    fn start(self: &Arc<Activity>) -> InFlight {
+        self.lock().0 += 1;
+        InFlight(self.clone())
+    }
+
+    /// When the connection became idle, or `None` while a request is in flight.
+    fn idle_since(&self) -> Option<Instant> {
+        let (in_flight, last_end) = *self.lock();
+        (in_flight == 0).then_some(last_end)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, Instant)> {
+        // The lock is never held across a panic point, but a poisoned one is still usable.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A request in flight on a connection; dropping it (also when hyper cancels the request)
+/// marks the end of the request.
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.0 -= 1;
+        state.1 = Instant::now();
+    }
+}
+
+/// One connection from TLS handshake to close: HTTP/1.1 or HTTP/2 (by ALPN or preface), with
+/// hyper's header-read timer, an idle timer, and a graceful close on shutdown that turns into a
+/// hard close after [`SHUTDOWN_GRACE`] (a client that never reads cannot hold it open).
+async fn serve_connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let handshake = tokio::time::timeout(shared.handshake_timeout, acceptor.accept(tcp));
+    let tls = tokio::select! {
+        handshake = handshake => match handshake {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(error)) => {
+                tracing::debug!(%peer, %error, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        },
+        () = stopped(&mut shutdown) => return,
+    };
+    let activity = Arc::new(Activity::new());
+    let idle_timeout = shared.idle_timeout;
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.header_read_timeout);
+    let service = {
+        let activity = activity.clone();
+        hyper::service::service_fn(move |request| {
+            let shared = shared.clone();
+            let in_flight = activity.start();
+            async move {
+                let response = dispatch(&shared, request).await;
+                drop(in_flight);
+                response
+            }
+        })
+    };
+    let connection = builder.serve_connection(TokioIo::new(tls), service);
+    let mut connection = std::pin::pin!(connection);
+    let mut idle_check = Instant::now() + idle_timeout;
+    let mut close_by: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            ended = connection.as_mut() => {
+                if let Err(error) = ended {
+                    tracing::debug!(%peer, %error, "connection ended with an error");
+                }
+                return;
+            }
+            () = stopped(&mut shutdown), if close_by.is_none() => {
+                connection.as_mut().graceful_shutdown();
+                close_by = Some(Instant::now() + SHUTDOWN_GRACE);
+            }
+            () = tokio::time::sleep_until(idle_check), if close_by.is_none() => {
+                match activity.idle_since() {
+                    Some(since) if since + idle_timeout <= Instant::now() => {
+                        tracing::debug!(%peer, "closing an idle connection");
+                        connection.as_mut().graceful_shutdown();
+                        close_by = Some(Instant::now() + SHUTDOWN_GRACE);
+                    }
+                    Some(since) => idle_check = since + idle_timeout,
+                    None => idle_check = Instant::now() + idle_timeout,
+                }
+            }
+            () = sleep_until_some(close_by) => {
+                tracing::debug!(%peer, "connection did not close in time; dropping it");
+                return;
+            }
+        }
+    }
+}
+
+/// Sleeps until `deadline`, or for ever when there is none.
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The error that makes hyper drop a connection (the `close` fault).
@@ -357,26 +501,131 @@ async fn dispatch(
     shared: &Shared,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, CloseConnection> {
+    let (parts, mut request_body) = request.into_parts();
+    let version = parts.version;
+    let (mut response, body_ended) = answer(shared, parts, &mut request_body).await?;
+    // Over HTTP/1.x, the unread rest of a body cannot be told apart from a next request, so
+    // the connection ends with the answer. (HTTP/2 has no such header: once the answer is
+    // sent, hyper ends the stream with RST_STREAM(NO_ERROR).)
+    if version < http::Version::HTTP_2 && !body_ended {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    Ok(response)
+}
+
+/// Why a request body was not read to its end.
+#[derive(Debug, PartialEq, Eq)]
+enum BodyError {
+    /// It is (or says it is) larger than the limit.
+    TooLarge,
+    /// It is not valid framing (a bad chunk size...) or the connection broke.
+    Malformed,
+}
+
+/// Reads a whole request body of at most `limit` bytes.
+async fn read_body<B>(body: &mut B, limit: usize) -> Result<Bytes, BodyError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let limit_u64 = u64::try_from(limit).unwrap_or(u64::MAX);
+    // A Content-Length over the limit is refused before reading a byte of it.
+    if body.size_hint().lower() > limit_u64 {
+        return Err(BodyError::TooLarge);
+    }
+    let capacity = usize::try_from(body.size_hint().lower()).unwrap_or(limit);
+    let mut collected = Vec::with_capacity(capacity.min(limit));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| BodyError::Malformed)?;
+        if let Ok(data) = frame.into_data() {
+            if collected.len() + data.len() > limit {
+                return Err(BodyError::TooLarge);
+            }
+            collected.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(collected))
+}
+
+/// Reads and throws away the rest of a body if it is at most `limit` bytes long; whether it
+/// reached the end.
+async fn drain_body<B>(body: &mut B, limit: usize) -> bool
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    if body.size_hint().lower() > u64::try_from(limit).unwrap_or(u64::MAX) {
+        return false;
+    }
+    let mut drained = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return false;
+        };
+        if let Some(data) = frame.data_ref() {
+            drained = drained.saturating_add(data.len());
+            if drained > limit {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Answers one request whose body is still to be read; says whether the body was read to its
+/// end.
+async fn answer(
+    shared: &Shared,
+    parts: http::request::Parts,
+    request_body: &mut Incoming,
+) -> Result<(Response<Full<Bytes>>, bool), CloseConnection> {
     let sequence = shared.sequence.fetch_add(1, Ordering::Relaxed) + 1;
     let received_at = shared.clock.now();
-    let (parts, body) = request.into_parts();
     let Some((host, origin)) = request_host(&parts) else {
-        return Ok(harness_error(
+        let response = harness_error(
             StatusCode::BAD_REQUEST,
             "missing_host",
             "the request names no host (no :authority and no Host header)",
             &shared.served_hosts,
-        ));
+        );
+        return Ok((response, false));
     };
-    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            return Ok(harness_error(
+    let deadline = Instant::now() + shared.body_read_timeout;
+    let read = tokio::time::timeout_at(deadline, read_body(request_body, MAX_REQUEST_BODY));
+    let body = match read.await {
+        Ok(Ok(body)) => body,
+        Ok(Err(BodyError::TooLarge)) => {
+            let drain = drain_body(request_body, MAX_DRAINED_BODY);
+            let drained = tokio::time::timeout_at(deadline, drain).await == Ok(true);
+            let response = harness_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "request_too_large",
-                "the request body is larger than 1 MiB or could not be read",
+                "the request body is larger than 1 MiB",
                 &shared.served_hosts,
-            ));
+            );
+            return Ok((response, drained));
+        }
+        Ok(Err(BodyError::Malformed)) => {
+            let response = harness_error(
+                StatusCode::BAD_REQUEST,
+                "malformed_body",
+                "the request body could not be read (malformed chunked encoding or a broken connection)",
+                &shared.served_hosts,
+            );
+            return Ok((response, false));
+        }
+        Err(_) => {
+            let message = format!(
+                "the request body did not arrive within {} ms",
+                shared.body_read_timeout.as_millis()
+            );
+            let response = harness_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                &message,
+                &shared.served_hosts,
+            );
+            return Ok((response, false));
         }
     };
     let mut request = Request::from_parts(parts, body);
@@ -392,7 +641,7 @@ async fn dispatch(
             "{{\"status\":\"ok\",\"service\":\"{}\",\"host\":\"{host}\"}}",
             mount.service.name()
         );
-        return Ok(json_response(StatusCode::OK, body));
+        return Ok((json_response(StatusCode::OK, body), true));
     }
 
     let service_name = mount.map_or("harness", |mount| mount.service.name());
@@ -455,7 +704,7 @@ async fn dispatch(
     entry.response_headers = keep_response_headers(&parts.headers);
     entry.response_body = JournalBody::capture(content_type(&parts.headers), &body);
     shared.journal.push_bounded(entry, shared.journal_capacity);
-    Ok(Response::from_parts(parts, Full::new(body)))
+    Ok((Response::from_parts(parts, Full::new(body)), true))
 }
 
 /// Calls the service, catching a panic so that a buggy handler costs one 500, not the
