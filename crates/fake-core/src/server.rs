@@ -20,11 +20,12 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
+use self::host::{HostError, RequestHost, request_host};
 use crate::fault::FaultProbe;
 use crate::journal::{keep_request_headers, keep_response_headers};
 use crate::{
     Clock, Error, FaultAction, Faults, HostPattern, Journal, JournalBody, JournalEntry, Mount,
-    RequestContext, TestPki, json_response,
+    RequestContext, TestPki, echo, json_response,
 };
 
 /// The path every served host answers with 200 once the server is ready.
@@ -581,14 +582,9 @@ async fn answer(
 ) -> Result<(Response<Full<Bytes>>, bool), CloseConnection> {
     let sequence = shared.sequence.fetch_add(1, Ordering::Relaxed) + 1;
     let received_at = shared.clock.now();
-    let Some((host, origin)) = request_host(&parts) else {
-        let response = harness_error(
-            StatusCode::BAD_REQUEST,
-            "missing_host",
-            "the request names no host (no :authority and no Host header)",
-            &shared.served_hosts,
-        );
-        return Ok((response, false));
+    let RequestHost { host, origin } = match request_host(&parts) {
+        Ok(request_host) => request_host,
+        Err(error) => return Ok((host_rejection(error, &shared.served_hosts), false)),
     };
     let deadline = Instant::now() + shared.body_read_timeout;
     let read = tokio::time::timeout_at(deadline, read_body(request_body, MAX_REQUEST_BODY));
@@ -629,19 +625,17 @@ async fn answer(
         }
     };
     let mut request = Request::from_parts(parts, body);
-    let mount = shared
-        .mounts
-        .iter()
-        .find(|mount| mount.hosts.iter().any(|pattern| pattern.matches(&host)));
+    let mount = find_mount(&shared.mounts, &host);
 
     if request.uri().path() == HEALTH_PATH
         && let Some(mount) = mount
     {
-        let body = format!(
-            "{{\"status\":\"ok\",\"service\":\"{}\",\"host\":\"{host}\"}}",
-            mount.service.name()
-        );
-        return Ok((json_response(StatusCode::OK, body), true));
+        let body = serde_json::json!({
+            "status": "ok",
+            "service": mount.service.name(),
+            "host": host,
+        });
+        return Ok((json_response(StatusCode::OK, body.to_string()), true));
     }
 
     let service_name = mount.map_or("harness", |mount| mount.service.name());
@@ -679,12 +673,7 @@ async fn answer(
     };
     let response = match (response, mount) {
         (Some(response), _) => response,
-        (None, None) => harness_error(
-            StatusCode::MISDIRECTED_REQUEST,
-            "unknown_host",
-            &format!("no fake service answers for host `{host}`"),
-            &shared.served_hosts,
-        ),
+        (None, None) => unknown_host(&host, &shared.served_hosts),
         (None, Some(mount)) => {
             request.extensions_mut().insert(RequestContext {
                 host: host.clone(),
@@ -739,6 +728,33 @@ fn fault_response(
         }
     }
     Some(response)
+}
+
+/// The mount that serves `host`: the first with a matching pattern.
+fn find_mount<'a>(mounts: &'a [Mount], host: &str) -> Option<&'a Mount> {
+    mounts
+        .iter()
+        .find(|mount| mount.hosts.iter().any(|pattern| pattern.matches(host)))
+}
+
+/// The 421 for a host no mount serves; it quotes the host through [`echo`].
+fn unknown_host(host: &str, served_hosts: &str) -> Response<Full<Bytes>> {
+    harness_error(
+        StatusCode::MISDIRECTED_REQUEST,
+        "unknown_host",
+        &format!("no fake service answers for host `{}`", echo(host)),
+        served_hosts,
+    )
+}
+
+/// The 400 for a request whose host cannot be used.
+fn host_rejection(error: HostError, served_hosts: &str) -> Response<Full<Bytes>> {
+    harness_error(
+        StatusCode::BAD_REQUEST,
+        error.code(),
+        error.message(),
+        served_hosts,
+    )
 }
 
 fn harness_error(
@@ -808,27 +824,7 @@ fn journal_entry(
     }
 }
 
-/// The host (lower case, no port) and the origin (`https://authority`) of a request: HTTP/2
-/// carries them in `:authority`, HTTP/1.1 in `Host`.
-fn request_host(parts: &http::request::Parts) -> Option<(String, String)> {
-    let authority = match parts.uri.authority() {
-        Some(authority) => authority.as_str().to_owned(),
-        None => parts.headers.get(header::HOST)?.to_str().ok()?.to_owned(),
-    };
-    let authority = authority.to_ascii_lowercase();
-    let authority = authority
-        .strip_suffix(":443")
-        .unwrap_or(&authority)
-        .to_owned();
-    let host = match authority.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next()?.to_owned(),
-        None => authority.split(':').next()?.to_owned(),
-    };
-    if host.is_empty() {
-        return None;
-    }
-    Some((host, format!("https://{authority}")))
-}
+mod host;
 
 #[cfg(test)]
 mod tests;

@@ -680,3 +680,108 @@ async fn an_oversized_http2_upload_ends_normally_before_the_413() {
     let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(body["error"], "request_too_large");
 }
+
+/// Sends `request` as is over a fresh HTTP/1.1 connection; returns the status and JSON body.
+async fn raw_http1(server: &ServerHandle, request: &str) -> (u16, serde_json::Value) {
+    let mut stream = raw_tls(server, b"http/1.1").await;
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let answer = read_http1_answer(&mut stream).await;
+    let status = answer
+        .get(9..12)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or_else(|| panic!("a status line: {answer:?}"));
+    let (_, body) = answer.split_once("\r\n\r\n").expect("a head");
+    let body = serde_json::from_str(body).unwrap_or_else(|_| panic!("json: {answer:?}"));
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_trailing_dot_host_is_the_same_host() {
+    let (server, _) = start(vec![]).await;
+    let (status, body) = raw_http1(
+        &server,
+        "GET /dot HTTP/1.1\r\nHost: Login.Example.Test.\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["host"], "login.example.test");
+    assert_eq!(body["origin"], "https://login.example.test");
+}
+
+#[tokio::test]
+async fn duplicate_host_headers_get_400() {
+    let (server, _) = start(vec![]).await;
+    let (status, body) = raw_http1(
+        &server,
+        "GET / HTTP/1.1\r\nHost: login.example.test\r\nHost: other.example.test\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "duplicate_host");
+    assert_eq!(
+        body["served_hosts"],
+        serde_json::json!(["login.example.test", "*.panic.example.test"])
+    );
+    assert!(server.journal().is_empty());
+}
+
+#[tokio::test]
+async fn an_invalid_host_gets_400_and_is_not_echoed() {
+    let (server, _) = start(vec![]).await;
+    let (status, body) = raw_http1(
+        &server,
+        "GET / HTTP/1.1\r\nHost: login.example.test:https\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_host");
+    assert!(!body["message"].to_string().contains("https"), "{body}");
+}
+
+#[tokio::test]
+async fn the_421_quotes_a_long_host_bounded() {
+    let (server, _) = start(vec![]).await;
+    // 204 characters: a valid host name, longer than an echo.
+    let long_host = format!("{}.example.test", vec!["x".repeat(63); 3].join("."));
+    let (status, body) = raw_http1(
+        &server,
+        &format!("GET / HTTP/1.1\r\nHost: {long_host}\r\n\r\n"),
+    )
+    .await;
+    assert_eq!(status, 421, "{body}");
+    assert_eq!(body["error"], "unknown_host");
+    let message = body["message"].as_str().expect("a message");
+    assert!(message.contains(&*echo(&long_host)), "{message}");
+    assert!(!message.contains(&long_host), "{message}");
+}
+
+#[tokio::test]
+async fn an_http2_host_header_that_contradicts_the_authority_gets_400() {
+    let (server, _) = start(vec![]).await;
+    let stream = raw_tls(&server, b"h2").await;
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("HTTP/2 handshake");
+    tokio::spawn(connection);
+    let mut statuses = Vec::new();
+    for host in ["other.example.test", "LOGIN.example.test.:443"] {
+        let request = Request::get("https://login.example.test/h2")
+            .header(header::HOST, host)
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let response = sender.send_request(request).await.expect("an answer");
+        statuses.push(response.status().as_u16());
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        if statuses.last() == Some(&400) {
+            assert_eq!(body["error"], "conflicting_host");
+        }
+    }
+    assert_eq!(statuses, [400, 200], "a Host that agrees is fine");
+}
