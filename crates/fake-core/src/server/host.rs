@@ -5,6 +5,8 @@
 
 use http::header;
 
+use crate::service::is_host_name;
+
 /// The normalised host of a request and the origin URLs for its client should use.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct RequestHost {
@@ -79,11 +81,6 @@ pub(super) fn request_host(parts: &http::request::Parts) -> Result<RequestHost, 
     }
 }
 
-/// The longest host name DNS allows (RFC 1035 §2.3.4), without the trailing dot.
-const MAX_HOST_NAME: usize = 253;
-/// The longest label DNS allows.
-const MAX_LABEL: usize = 63;
-
 /// Parses `host[:port]` or `[ipv6][:port]`.
 pub(super) fn parse_authority(authority: &str) -> Result<RequestHost, HostError> {
     if authority.is_empty() {
@@ -136,20 +133,6 @@ pub(super) fn parse_authority(authority: &str) -> Result<RequestHost, HostError>
         host: host.to_owned(),
         origin,
     })
-}
-
-/// Whether `host` (lower case, no trailing dot) is a DNS name or an IPv4 address: dot-separated
-/// labels of 1 to 63 letters, digits, `-` or `_`, at most 253 characters in all.
-fn is_host_name(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= MAX_HOST_NAME
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= MAX_LABEL
-                && label
-                    .bytes()
-                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
-        })
 }
 
 #[cfg(test)]
