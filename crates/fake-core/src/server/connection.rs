@@ -98,6 +98,8 @@ pub(super) async fn next_connection<L: Listener>(
     }
 }
 
+/// Accepts connections and serves each in its own task until shutdown, then gives them
+/// [`SHUTDOWN_GRACE`] to finish.
 pub(super) async fn accept_loop(
     mut listener: TcpListener,
     acceptor: TlsAcceptor,

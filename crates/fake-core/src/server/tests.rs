@@ -713,3 +713,40 @@ async fn a_connection_that_never_sends_a_request_is_closed_when_idle() {
     assert_eq!(received, "");
     assert!(closed - connecting >= idle);
 }
+
+#[tokio::test]
+async fn a_stalled_http2_body_gets_408() {
+    let timeout = Duration::from_millis(300);
+    let (server, _) = start_with(vec![], |config| config.body_read_timeout = timeout).await;
+    let stream = raw_tls(&server, b"h2").await;
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("HTTP/2 handshake");
+    tokio::spawn(connection);
+    let (feed, chunks) = tokio::sync::mpsc::channel(1);
+    let request = Request::post("https://login.example.test/slow")
+        .body(FedBody(chunks))
+        .expect("request");
+    let sent = tokio::time::Instant::now();
+    let response = tokio::spawn(sender.send_request(request));
+    feed.send(Bytes::from_static(b"only a start"))
+        .await
+        .expect("the server takes the first chunk");
+    let response = tokio::time::timeout(PATIENCE, response)
+        .await
+        .expect("an answer while the body is still open")
+        .expect("no panic")
+        .expect("the answer, not a reset");
+    assert!(sent.elapsed() >= timeout);
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(body["error"], "request_timeout");
+    drop(feed);
+}
