@@ -1,7 +1,8 @@
-//! The one HTTPS listener: TLS (rustls, ALPN h2 and http/1.1, TCP_NODELAY), then per request:
-//! health route, host routing, fault rules, the service, the journal. [`spawn`] starts it and
-//! returns a [`ServerHandle`]; dropping the handle shuts the server down gracefully, closing
-//! connections that are already open too.
+//! The one HTTPS listener: TLS (rustls, ALPN h2 and http/1.1, TCP_NODELAY), connections with
+//! timeouts (`connection`), then per request: host checks (`host`), body, health route, host
+//! routing, fault rules, the service, the journal. [`spawn`] starts it and returns a
+//! [`ServerHandle`]; dropping the handle shuts the server down gracefully, closing connections
+//! that are already open too.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,20 +11,20 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::graceful::GracefulShutdown;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body as _, Incoming};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
+use self::connection::accept_loop;
+use self::host::{HostError, RequestHost, request_host};
 use crate::fault::FaultProbe;
 use crate::journal::{keep_request_headers, keep_response_headers};
 use crate::{
     Clock, Error, FaultAction, Faults, HostPattern, Journal, JournalBody, JournalEntry, Mount,
-    RequestContext, TestPki, json_response,
+    RequestContext, TestPki, echo, json_response,
 };
 
 /// The path every served host answers with 200 once the server is ready.
@@ -31,8 +32,11 @@ pub const HEALTH_PATH: &str = "/_harness/health";
 
 /// Request bodies larger than this are refused with 413.
 const MAX_REQUEST_BODY: usize = 1 << 20;
-/// How long a client may take to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How much of a refused body is still read (and thrown away) before the 413 is sent, so that
+/// the client's upload ends normally. Answering early is allowed (RFC 9113 §8.1: the answer,
+/// then RST_STREAM(NO_ERROR)), but some clients report that reset as a failure and lose the
+/// answer (curl 7.88 over HTTP/2: error 92). Larger bodies get the early answer.
+const MAX_DRAINED_BODY: usize = 16 << 20;
 /// How long open connections get to finish their requests when the server shuts down.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -51,6 +55,19 @@ pub struct ServerConfig {
     pub pki: Option<Arc<TestPki>>,
     /// How many journal entries to keep (oldest dropped first).
     pub journal_capacity: usize,
+    /// How long a client may take to finish the TLS handshake (default 10 s).
+    pub handshake_timeout: Duration,
+    /// How long an HTTP/1.1 client may take to send a request line and headers (default 10 s);
+    /// a slower client's connection is closed without an answer. Hyper starts this timer again
+    /// as soon as an answer is sent, so it also closes an HTTP/1.1 keep-alive connection that
+    /// stays idle longer than this. HTTP/2 has no such timer: see `idle_timeout`.
+    pub header_read_timeout: Duration,
+    /// How long a connection (HTTP/1.1 or HTTP/2) may stay open with no request in flight
+    /// (default 60 s); then it is closed gracefully (HTTP/2: GOAWAY).
+    pub idle_timeout: Duration,
+    /// How long a client may take to send a whole request body (default 30 s, which is
+    /// 35 KB/s for the 1 MiB limit); a slower body gets 408 Request Timeout.
+    pub body_read_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -63,6 +80,10 @@ impl ServerConfig {
             faults: Faults::default(),
             pki: None,
             journal_capacity: 10_000,
+            handshake_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -145,6 +166,10 @@ struct Shared {
     journal_capacity: usize,
     sequence: AtomicU64,
     served_hosts: String,
+    handshake_timeout: Duration,
+    header_read_timeout: Duration,
+    idle_timeout: Duration,
+    body_read_timeout: Duration,
 }
 
 /// Starts a server on `127.0.0.1:0` that serves only `mount`, with `clock` for its journal.
@@ -194,6 +219,10 @@ pub async fn spawn(config: ServerConfig) -> Result<ServerHandle, Error> {
         journal_capacity: config.journal_capacity.max(1),
         sequence: AtomicU64::new(0),
         served_hosts,
+        handshake_timeout: config.handshake_timeout,
+        header_read_timeout: config.header_read_timeout,
+        idle_timeout: config.idle_timeout,
+        body_read_timeout: config.body_read_timeout,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, acceptor, shared, shutdown_rx));
@@ -207,68 +236,6 @@ pub async fn spawn(config: ServerConfig) -> Result<ServerHandle, Error> {
         shutdown,
         task: Some(task),
     })
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let graceful = GracefulShutdown::new();
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (tcp, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        tracing::warn!(%error, "accept failed");
-                        continue;
-                    }
-                };
-                // Without TCP_NODELAY every new HTTP/2-over-TLS connection stalls ~44 ms.
-                let _ = tcp.set_nodelay(true);
-                let acceptor = acceptor.clone();
-                let shared = shared.clone();
-                let watcher = graceful.watcher();
-                connections.spawn(async move {
-                    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                        Ok(Ok(tls)) => tls,
-                        Ok(Err(error)) => {
-                            tracing::debug!(%peer, %error, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(%peer, "TLS handshake timed out");
-                            return;
-                        }
-                    };
-                    let service = hyper::service::service_fn(move |request| {
-                        let shared = shared.clone();
-                        async move { dispatch(&shared, request).await }
-                    });
-                    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                    let connection = builder.serve_connection(TokioIo::new(tls), service);
-                    if let Err(error) = watcher.watch(connection).await {
-                        tracing::debug!(%peer, %error, "connection ended with an error");
-                    }
-                });
-                // Reap finished connection tasks so the set does not grow without bound.
-                while connections.try_join_next().is_some() {}
-            }
-            _ = shutdown.changed() => break,
-        }
-    }
-    drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::debug!("grace period over; closing the remaining connections");
-    }
-    connections.abort_all();
-    while connections.join_next().await.is_some() {}
 }
 
 /// The error that makes hyper drop a connection (the `close` fault).
@@ -287,42 +254,140 @@ async fn dispatch(
     shared: &Shared,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, CloseConnection> {
+    let (parts, mut request_body) = request.into_parts();
+    let version = parts.version;
+    let (mut response, body_ended) = answer(shared, parts, &mut request_body).await?;
+    // Over HTTP/1.x, the unread rest of a body cannot be told apart from a next request, so
+    // the connection ends with the answer. (HTTP/2 has no such header: once the answer is
+    // sent, hyper ends the stream with RST_STREAM(NO_ERROR).)
+    if version < http::Version::HTTP_2 && !body_ended {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    Ok(response)
+}
+
+/// Why a request body was not read to its end.
+#[derive(Debug, PartialEq, Eq)]
+enum BodyError {
+    /// It is (or says it is) larger than the limit.
+    TooLarge,
+    /// It is not valid framing (a bad chunk size...) or the connection broke.
+    Malformed,
+}
+
+/// Reads a whole request body of at most `limit` bytes.
+async fn read_body<B>(body: &mut B, limit: usize) -> Result<Bytes, BodyError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let limit_u64 = u64::try_from(limit).unwrap_or(u64::MAX);
+    // A Content-Length over the limit is refused before reading a byte of it.
+    if body.size_hint().lower() > limit_u64 {
+        return Err(BodyError::TooLarge);
+    }
+    let capacity = usize::try_from(body.size_hint().lower()).unwrap_or(limit);
+    let mut collected = Vec::with_capacity(capacity.min(limit));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| BodyError::Malformed)?;
+        if let Ok(data) = frame.into_data() {
+            if collected.len() + data.len() > limit {
+                return Err(BodyError::TooLarge);
+            }
+            collected.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(collected))
+}
+
+/// Reads and throws away the rest of a body if it is at most `limit` bytes long; whether it
+/// reached the end.
+async fn drain_body<B>(body: &mut B, limit: usize) -> bool
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    if body.size_hint().lower() > u64::try_from(limit).unwrap_or(u64::MAX) {
+        return false;
+    }
+    let mut drained = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return false;
+        };
+        if let Some(data) = frame.data_ref() {
+            drained = drained.saturating_add(data.len());
+            if drained > limit {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Answers one request whose body is still to be read; says whether the body was read to its
+/// end.
+async fn answer(
+    shared: &Shared,
+    parts: http::request::Parts,
+    request_body: &mut Incoming,
+) -> Result<(Response<Full<Bytes>>, bool), CloseConnection> {
     let sequence = shared.sequence.fetch_add(1, Ordering::Relaxed) + 1;
     let received_at = shared.clock.now();
-    let (parts, body) = request.into_parts();
-    let Some((host, origin)) = request_host(&parts) else {
-        return Ok(harness_error(
-            StatusCode::BAD_REQUEST,
-            "missing_host",
-            "the request names no host (no :authority and no Host header)",
-            &shared.served_hosts,
-        ));
+    let RequestHost { host, origin } = match request_host(&parts) {
+        Ok(request_host) => request_host,
+        Err(error) => return Ok((host_rejection(error, &shared.served_hosts), false)),
     };
-    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            return Ok(harness_error(
+    let deadline = Instant::now() + shared.body_read_timeout;
+    let read = tokio::time::timeout_at(deadline, read_body(request_body, MAX_REQUEST_BODY));
+    let body = match read.await {
+        Ok(Ok(body)) => body,
+        Ok(Err(BodyError::TooLarge)) => {
+            let drain = drain_body(request_body, MAX_DRAINED_BODY);
+            let drained = tokio::time::timeout_at(deadline, drain).await == Ok(true);
+            let response = harness_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "request_too_large",
-                "the request body is larger than 1 MiB or could not be read",
+                "the request body is larger than 1 MiB",
                 &shared.served_hosts,
-            ));
+            );
+            return Ok((response, drained));
+        }
+        Ok(Err(BodyError::Malformed)) => {
+            let response = harness_error(
+                StatusCode::BAD_REQUEST,
+                "malformed_body",
+                "the request body could not be read (malformed chunked encoding or a broken connection)",
+                &shared.served_hosts,
+            );
+            return Ok((response, false));
+        }
+        Err(_) => {
+            let message = format!(
+                "the request body did not arrive within {} ms",
+                shared.body_read_timeout.as_millis()
+            );
+            let response = harness_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                &message,
+                &shared.served_hosts,
+            );
+            return Ok((response, false));
         }
     };
     let mut request = Request::from_parts(parts, body);
-    let mount = shared
-        .mounts
-        .iter()
-        .find(|mount| mount.hosts.iter().any(|pattern| pattern.matches(&host)));
+    let mount = find_mount(&shared.mounts, &host);
 
     if request.uri().path() == HEALTH_PATH
         && let Some(mount) = mount
     {
-        let body = format!(
-            "{{\"status\":\"ok\",\"service\":\"{}\",\"host\":\"{host}\"}}",
-            mount.service.name()
-        );
-        return Ok(json_response(StatusCode::OK, body));
+        let body = serde_json::json!({
+            "status": "ok",
+            "service": mount.service.name(),
+            "host": host,
+        });
+        return Ok((json_response(StatusCode::OK, body.to_string()), true));
     }
 
     let service_name = mount.map_or("harness", |mount| mount.service.name());
@@ -360,12 +425,7 @@ async fn dispatch(
     };
     let response = match (response, mount) {
         (Some(response), _) => response,
-        (None, None) => harness_error(
-            StatusCode::MISDIRECTED_REQUEST,
-            "unknown_host",
-            &format!("no fake service answers for host `{host}`"),
-            &shared.served_hosts,
-        ),
+        (None, None) => unknown_host(&host, &shared.served_hosts),
         (None, Some(mount)) => {
             request.extensions_mut().insert(RequestContext {
                 host: host.clone(),
@@ -385,7 +445,7 @@ async fn dispatch(
     entry.response_headers = keep_response_headers(&parts.headers);
     entry.response_body = JournalBody::capture(content_type(&parts.headers), &body);
     shared.journal.push_bounded(entry, shared.journal_capacity);
-    Ok(Response::from_parts(parts, Full::new(body)))
+    Ok((Response::from_parts(parts, Full::new(body)), true))
 }
 
 /// Calls the service, catching a panic so that a buggy handler costs one 500, not the
@@ -420,6 +480,33 @@ fn fault_response(
         }
     }
     Some(response)
+}
+
+/// The mount that serves `host`: the first with a matching pattern.
+fn find_mount<'a>(mounts: &'a [Mount], host: &str) -> Option<&'a Mount> {
+    mounts
+        .iter()
+        .find(|mount| mount.hosts.iter().any(|pattern| pattern.matches(host)))
+}
+
+/// The 421 for a host no mount serves; it quotes the host through [`echo`].
+fn unknown_host(host: &str, served_hosts: &str) -> Response<Full<Bytes>> {
+    harness_error(
+        StatusCode::MISDIRECTED_REQUEST,
+        "unknown_host",
+        &format!("no fake service answers for host `{}`", echo(host)),
+        served_hosts,
+    )
+}
+
+/// The 400 for a request whose host cannot be used.
+fn host_rejection(error: HostError, served_hosts: &str) -> Response<Full<Bytes>> {
+    harness_error(
+        StatusCode::BAD_REQUEST,
+        error.code(),
+        error.message(),
+        served_hosts,
+    )
 }
 
 fn harness_error(
@@ -489,27 +576,8 @@ fn journal_entry(
     }
 }
 
-/// The host (lower case, no port) and the origin (`https://authority`) of a request: HTTP/2
-/// carries them in `:authority`, HTTP/1.1 in `Host`.
-fn request_host(parts: &http::request::Parts) -> Option<(String, String)> {
-    let authority = match parts.uri.authority() {
-        Some(authority) => authority.as_str().to_owned(),
-        None => parts.headers.get(header::HOST)?.to_str().ok()?.to_owned(),
-    };
-    let authority = authority.to_ascii_lowercase();
-    let authority = authority
-        .strip_suffix(":443")
-        .unwrap_or(&authority)
-        .to_owned();
-    let host = match authority.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next()?.to_owned(),
-        None => authority.split(':').next()?.to_owned(),
-    };
-    if host.is_empty() {
-        return None;
-    }
-    Some((host, format!("https://{authority}")))
-}
+mod connection;
+mod host;
 
 #[cfg(test)]
 mod tests;

@@ -47,7 +47,8 @@ pub enum HostPattern {
 }
 
 impl HostPattern {
-    /// Parses `host` or `*.suffix`; names are compared case-insensitively.
+    /// Parses `host` or `*.suffix`; names are compared case-insensitively, and a trailing dot
+    /// (an absolute name, `login.microsoftonline.com.`) is dropped, as it is from request hosts.
     pub fn parse(pattern: &str) -> Result<HostPattern, Error> {
         let lowered = pattern.trim().to_ascii_lowercase();
         let invalid = |reason| Error::HostPattern {
@@ -55,6 +56,7 @@ impl HostPattern {
             reason,
         };
         let name = lowered.strip_prefix("*.").unwrap_or(&lowered);
+        let name = name.strip_suffix('.').unwrap_or(name);
         if name.is_empty() {
             return Err(invalid("it is empty"));
         }
@@ -63,6 +65,11 @@ impl HostPattern {
         }
         if name.contains([':', '/', ' ']) {
             return Err(invalid("a host pattern has no scheme, port or path"));
+        }
+        if !is_host_name(name) {
+            return Err(invalid(
+                "a host name is dot-separated labels of 1 to 63 letters, digits, `-` or `_`",
+            ));
         }
         Ok(if lowered.starts_with("*.") {
             HostPattern::Suffix(name.to_owned())
@@ -94,6 +101,26 @@ impl std::fmt::Display for HostPattern {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.write_str(&self.as_san())
     }
+}
+
+/// The longest host name DNS allows (RFC 1035 §2.3.4), without the trailing dot.
+const MAX_HOST_NAME: usize = 253;
+/// The longest label DNS allows.
+const MAX_LABEL: usize = 63;
+
+/// Whether `host` (lower case, no trailing dot) is a DNS name or an IPv4 address: dot-separated
+/// labels of 1 to 63 letters, digits, `-` or `_`, at most 253 characters in all. Request hosts
+/// and host patterns follow the same rule, so every pattern can match a request.
+pub(crate) fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= MAX_HOST_NAME
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= MAX_LABEL
+                && label
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+        })
 }
 
 /// A service and the hosts it answers for.
@@ -175,11 +202,27 @@ mod tests {
         check("*.crm.dynamics.com", "crm.dynamics.com", false);
         check("*.crm.dynamics.com", "evilcrm.dynamics.com", false);
         check("*.crm.dynamics.com", ".crm.dynamics.com", false);
+        check(
+            "login.microsoftonline.com.",
+            "login.microsoftonline.com",
+            true,
+        );
+        check("*.crm.dynamics.com.", "contoso.crm.dynamics.com", true);
     }
 
     #[test]
     fn rejects_malformed_patterns() {
-        for pattern in ["", "*.", "a.*.com", "https://x.com", "x.com:443"] {
+        for pattern in [
+            "",
+            "*.",
+            "a.*.com",
+            "https://x.com",
+            "x.com:443",
+            "a..com",
+            "*..com",
+            "x.com..",
+            "ü.com",
+        ] {
             assert!(HostPattern::parse(pattern).is_err(), "{pattern}");
         }
     }

@@ -2,6 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::TcpStream;
+
 use super::*;
 use crate::{BoxFuture, Service};
 
@@ -43,6 +47,14 @@ impl Service for Panics {
 }
 
 async fn start(faults: Vec<crate::FaultRule>) -> (ServerHandle, reqwest::Client) {
+    start_with(faults, |_| {}).await
+}
+
+/// Like [`start`], with the configuration adjusted by `configure` (short timeouts...).
+async fn start_with(
+    faults: Vec<crate::FaultRule>,
+    configure: impl FnOnce(&mut ServerConfig),
+) -> (ServerHandle, reqwest::Client) {
     let mounts = vec![
         Mount {
             hosts: vec![HostPattern::parse("login.example.test").expect("pattern")],
@@ -55,6 +67,7 @@ async fn start(faults: Vec<crate::FaultRule>) -> (ServerHandle, reqwest::Client)
     ];
     let mut config = ServerConfig::new(mounts);
     config.faults = Faults::new(faults);
+    configure(&mut config);
     let server = spawn(config).await.expect("server starts");
     let client = client_for(
         &server,
@@ -290,4 +303,450 @@ async fn http1_clients_route_by_the_host_header() {
         body["origin"],
         format!("https://login.example.test:{}", server.addr().port())
     );
+}
+
+/// A TLS connection to `server` for `login.example.test`, offering only `alpn`, so a test can
+/// write bytes no HTTP client would send (partial headers, bad chunks, a stalled body).
+async fn raw_tls(server: &ServerHandle, alpn: &[u8]) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(server.pki().ca_der().clone())
+        .expect("the CA is a valid certificate");
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("default versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(server.addr()).await.expect("connect");
+    let name = rustls::pki_types::ServerName::try_from("login.example.test").expect("name");
+    connector.connect(name, tcp).await.expect("TLS handshake")
+}
+
+/// How long the tests below wait at most for the server to act on a short timeout; far above
+/// the timeouts they configure, so a loaded machine does not make them flaky.
+const PATIENCE: Duration = Duration::from_secs(2);
+
+/// Reads until the server closes the connection; returns what it sent and when it closed.
+/// Fails the test if it stays open for [`PATIENCE`].
+async fn read_until_closed(
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
+) -> (String, tokio::time::Instant) {
+    use tokio::io::AsyncReadExt as _;
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let read_all = async {
+        loop {
+            match stream.read(&mut buffer).await {
+                // A close without close_notify is still a close.
+                Ok(0) | Err(_) => break,
+                Ok(read) => received.extend_from_slice(&buffer[..read]),
+            }
+        }
+    };
+    let closed = tokio::time::timeout(PATIENCE, read_all).await;
+    let text = String::from_utf8_lossy(&received).into_owned();
+    assert!(closed.is_ok(), "the connection is still open; got {text:?}");
+    (text, tokio::time::Instant::now())
+}
+
+/// Reads one HTTP/1.1 answer (head and a Content-Length body) and returns it whole.
+async fn read_http1_answer(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let read = async {
+        loop {
+            let text = String::from_utf8_lossy(&received).into_owned();
+            if let Some(head_end) = text.find("\r\n\r\n") {
+                let length = text[..head_end]
+                    .lines()
+                    .find_map(|line| {
+                        let (name, value) = line.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                if received.len() >= head_end + 4 + length {
+                    return text;
+                }
+            }
+            let read = stream.read(&mut buffer).await.expect("read");
+            assert_ne!(read, 0, "closed before a whole answer: {text:?}");
+            received.extend_from_slice(&buffer[..read]);
+        }
+    };
+    tokio::time::timeout(PATIENCE, read)
+        .await
+        .expect("an answer arrives")
+}
+
+#[tokio::test]
+async fn partial_headers_are_dropped_after_the_header_read_timeout() {
+    let timeout = Duration::from_millis(300);
+    let (server, _) = start_with(vec![], |config| config.header_read_timeout = timeout).await;
+    // Hyper's timer starts when the connection is up, so measure from before that.
+    let sent = tokio::time::Instant::now();
+    let mut stream = raw_tls(&server, b"http/1.1").await;
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: login.exa")
+        .await
+        .expect("write");
+    let (answer, closed) = read_until_closed(&mut stream).await;
+    assert!(closed - sent >= timeout, "closed early: {answer:?}");
+    assert!(!answer.contains("200 OK"), "{answer:?}");
+}
+
+#[tokio::test]
+async fn idle_http1_keep_alive_connections_are_closed() {
+    let idle = Duration::from_millis(300);
+    let (server, _) = start_with(vec![], |config| {
+        // Longer than the test waits, so only the idle timer can close the connection.
+        config.header_read_timeout = Duration::from_secs(30);
+        config.idle_timeout = idle;
+    })
+    .await;
+    let mut stream = raw_tls(&server, b"http/1.1").await;
+    // The idle timer starts when the request ends, which is after this.
+    let sent = tokio::time::Instant::now();
+    stream
+        .write_all(b"GET /one HTTP/1.1\r\nHost: login.example.test\r\n\r\n")
+        .await
+        .expect("write");
+    let answer = read_http1_answer(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    let (rest, closed) = read_until_closed(&mut stream).await;
+    assert_eq!(rest, "");
+    assert!(closed - sent >= idle);
+}
+
+#[tokio::test]
+async fn idle_http2_connections_are_closed() {
+    let idle = Duration::from_millis(300);
+    let (server, _) = start_with(vec![], |config| config.idle_timeout = idle).await;
+    let stream = raw_tls(&server, b"h2").await;
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("HTTP/2 handshake");
+    let connection = tokio::spawn(connection);
+    let request = Request::get("https://login.example.test/one")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    // The idle timer starts when the request ends, which is after this.
+    let sent = tokio::time::Instant::now();
+    let response = sender.send_request(request).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    drop(response);
+    let ended = tokio::time::timeout(PATIENCE, connection)
+        .await
+        .expect("the server closes the idle connection")
+        .expect("no panic");
+    assert!(ended.is_ok(), "a graceful close (GOAWAY): {ended:?}");
+    assert!(sent.elapsed() >= idle);
+}
+
+#[tokio::test]
+async fn a_body_slower_than_the_budget_gets_408() {
+    let timeout = Duration::from_millis(300);
+    let (server, _) = start_with(vec![], |config| config.body_read_timeout = timeout).await;
+    let mut stream = raw_tls(&server, b"http/1.1").await;
+    let sent = tokio::time::Instant::now();
+    stream
+        .write_all(
+            b"POST /slow HTTP/1.1\r\nHost: login.example.test\r\nContent-Length: 100\r\n\r\nonly ten b",
+        )
+        .await
+        .expect("write");
+    let (answer, closed) = read_until_closed(&mut stream).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "a 408 then a close: {answer:?}"
+    );
+    assert!(
+        answer.contains("\"error\":\"request_timeout\""),
+        "{answer:?}"
+    );
+    assert!(closed - sent >= timeout);
+}
+
+#[tokio::test]
+async fn a_malformed_chunked_body_gets_400_not_413() {
+    let (server, _) = start(vec![]).await;
+    let mut stream = raw_tls(&server, b"http/1.1").await;
+    stream
+        .write_all(
+            b"POST /chunks HTTP/1.1\r\nHost: login.example.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        )
+        .await
+        .expect("write");
+    let (answer, _) = read_until_closed(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
+    assert!(
+        answer.contains("\"error\":\"malformed_body\""),
+        "{answer:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_chunked_body_gets_413() {
+    let (server, _) = start(vec![]).await;
+    let mut stream = raw_tls(&server, b"http/1.1").await;
+    stream
+        .write_all(
+            b"POST /big HTTP/1.1\r\nHost: login.example.test\r\nTransfer-Encoding: chunked\r\n\r\n",
+        )
+        .await
+        .expect("write");
+    let chunk = vec![b'x'; 64 * 1024];
+    for _ in 0..(MAX_REQUEST_BODY / chunk.len() + 1) {
+        stream.write_all(b"10000\r\n").await.expect("write");
+        stream.write_all(&chunk).await.expect("write");
+        stream.write_all(b"\r\n").await.expect("write");
+    }
+    stream.write_all(b"0\r\n\r\n").await.expect("write");
+    let answer = read_http1_answer(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer:?}");
+    assert!(
+        answer.contains("\"error\":\"request_too_large\""),
+        "{answer:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_http2_body_gets_the_413_answer_not_a_reset() {
+    let (server, _) = start(vec![]).await;
+    let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("ca");
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .http2_prior_knowledge()
+        .resolve("login.example.test", server.addr())
+        .no_proxy()
+        .build()
+        .expect("client");
+    let response = client
+        .post("https://login.example.test/big")
+        .body(vec![b'x'; 2 * MAX_REQUEST_BODY])
+        .send()
+        .await
+        .expect("the client reads the answer");
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "request_too_large");
+}
+
+/// A request body the test feeds chunk by chunk; a failed send means the client stopped
+/// uploading (the server reset the stream).
+struct FedBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for FedBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        self.0
+            .poll_recv(context)
+            .map(|chunk| chunk.map(|chunk| Ok(hyper::body::Frame::data(chunk))))
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_http2_upload_ends_normally_before_the_413() {
+    let (server, _) = start(vec![]).await;
+    let stream = raw_tls(&server, b"h2").await;
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("HTTP/2 handshake");
+    tokio::spawn(connection);
+    let (feed, chunks) = tokio::sync::mpsc::channel(1);
+    // No Content-Length: the server only learns the size by reading.
+    let request = Request::post("https://login.example.test/big")
+        .body(FedBody(chunks))
+        .expect("request");
+    let response = tokio::spawn(sender.send_request(request));
+    let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+    for sent in 0..(2 * MAX_REQUEST_BODY / chunk.len()) {
+        let fed = tokio::time::timeout(PATIENCE, feed.send(chunk.clone())).await;
+        assert!(
+            matches!(fed, Ok(Ok(()))),
+            "the upload was cut after {sent} chunks: {fed:?}"
+        );
+    }
+    drop(feed);
+    let response = tokio::time::timeout(PATIENCE, response)
+        .await
+        .expect("an answer")
+        .expect("no panic")
+        .expect("the answer, not a reset");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(body["error"], "request_too_large");
+}
+
+/// Sends `request` as is over a fresh HTTP/1.1 connection; returns the status and JSON body.
+async fn raw_http1(server: &ServerHandle, request: &str) -> (u16, serde_json::Value) {
+    let mut stream = raw_tls(server, b"http/1.1").await;
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let answer = read_http1_answer(&mut stream).await;
+    let status = answer
+        .get(9..12)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or_else(|| panic!("a status line: {answer:?}"));
+    let (_, body) = answer.split_once("\r\n\r\n").expect("a head");
+    let body = serde_json::from_str(body).unwrap_or_else(|_| panic!("json: {answer:?}"));
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_trailing_dot_host_is_the_same_host() {
+    let (server, _) = start(vec![]).await;
+    let (status, body) = raw_http1(
+        &server,
+        "GET /dot HTTP/1.1\r\nHost: Login.Example.Test.\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["host"], "login.example.test");
+    assert_eq!(body["origin"], "https://login.example.test");
+}
+
+#[tokio::test]
+async fn duplicate_host_headers_get_400() {
+    let (server, _) = start(vec![]).await;
+    let (status, body) = raw_http1(
+        &server,
+        "GET / HTTP/1.1\r\nHost: login.example.test\r\nHost: other.example.test\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "duplicate_host");
+    assert_eq!(
+        body["served_hosts"],
+        serde_json::json!(["login.example.test", "*.panic.example.test"])
+    );
+    assert!(server.journal().is_empty());
+}
+
+#[tokio::test]
+async fn an_invalid_host_gets_400_and_is_not_echoed() {
+    let (server, _) = start(vec![]).await;
+    let (status, body) = raw_http1(
+        &server,
+        "GET / HTTP/1.1\r\nHost: login.example.test:https\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_host");
+    assert!(!body["message"].to_string().contains("https"), "{body}");
+}
+
+#[tokio::test]
+async fn the_421_quotes_a_long_host_bounded() {
+    let (server, _) = start(vec![]).await;
+    // 204 characters: a valid host name, longer than an echo.
+    let long_host = format!("{}.example.test", vec!["x".repeat(63); 3].join("."));
+    let (status, body) = raw_http1(
+        &server,
+        &format!("GET / HTTP/1.1\r\nHost: {long_host}\r\n\r\n"),
+    )
+    .await;
+    assert_eq!(status, 421, "{body}");
+    assert_eq!(body["error"], "unknown_host");
+    let message = body["message"].as_str().expect("a message");
+    assert!(message.contains(&*echo(&long_host)), "{message}");
+    assert!(!message.contains(&long_host), "{message}");
+}
+
+#[tokio::test]
+async fn an_http2_host_header_that_contradicts_the_authority_gets_400() {
+    let (server, _) = start(vec![]).await;
+    let stream = raw_tls(&server, b"h2").await;
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("HTTP/2 handshake");
+    tokio::spawn(connection);
+    let mut statuses = Vec::new();
+    for host in ["other.example.test", "LOGIN.example.test.:443"] {
+        let request = Request::get("https://login.example.test/h2")
+            .header(header::HOST, host)
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let response = sender.send_request(request).await.expect("an answer");
+        statuses.push(response.status().as_u16());
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        if statuses.last() == Some(&400) {
+            assert_eq!(body["error"], "conflicting_host");
+        }
+    }
+    assert_eq!(statuses, [400, 200], "a Host that agrees is fine");
+}
+
+#[tokio::test]
+async fn a_connection_that_never_sends_a_request_is_closed_when_idle() {
+    let idle = Duration::from_millis(300);
+    let (server, _) = start_with(vec![], |config| config.idle_timeout = idle).await;
+    // The idle timer starts when the connection is up, so measure from before that.
+    let connecting = tokio::time::Instant::now();
+    let mut stream = raw_tls(&server, b"h2").await;
+    // Not even the HTTP/2 preface: hyper is still waiting to learn the protocol.
+    let (received, closed) = read_until_closed(&mut stream).await;
+    assert_eq!(received, "");
+    assert!(closed - connecting >= idle);
+}
+
+#[tokio::test]
+async fn a_stalled_http2_body_gets_408() {
+    let timeout = Duration::from_millis(300);
+    let (server, _) = start_with(vec![], |config| config.body_read_timeout = timeout).await;
+    let stream = raw_tls(&server, b"h2").await;
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("HTTP/2 handshake");
+    tokio::spawn(connection);
+    let (feed, chunks) = tokio::sync::mpsc::channel(1);
+    let request = Request::post("https://login.example.test/slow")
+        .body(FedBody(chunks))
+        .expect("request");
+    let sent = tokio::time::Instant::now();
+    let response = tokio::spawn(sender.send_request(request));
+    feed.send(Bytes::from_static(b"only a start"))
+        .await
+        .expect("the server takes the first chunk");
+    let response = tokio::time::timeout(PATIENCE, response)
+        .await
+        .expect("an answer while the body is still open")
+        .expect("no panic")
+        .expect("the answer, not a reset");
+    assert!(sent.elapsed() >= timeout);
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(body["error"], "request_timeout");
+    drop(feed);
 }
