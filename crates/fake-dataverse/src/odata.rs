@@ -6,6 +6,7 @@
 //! real service's wording; features this fake lacks fail with 501 and a message naming them.
 #![allow(dead_code, reason = "wired into routes by the lead")]
 
+pub(crate) mod depth;
 pub(crate) mod filter;
 pub(crate) mod orderby;
 pub(crate) mod paging;
@@ -18,6 +19,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::fmt;
 
+use fake_core::echo;
 use serde_json::{Map, Value};
 
 use self::filter::Filter;
@@ -84,7 +86,8 @@ impl QueryError {
             options,
             format!(
                 "Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{}'.",
-                table.logical_name
+                table.logical_name,
+                name = echo(name),
             ),
         )
     }
@@ -189,7 +192,8 @@ const NOT_IMPLEMENTED_OPTIONS: &[&str] = &[
 /// implements are a 501; unknown `$` options a 400.
 pub(crate) fn unsupported_option(options: &QueryOptions, name: &str) -> QueryError {
     let message = format!(
-        "The query option '{name}' is not supported by this fake Dataverse (d365-harness); supported: {SUPPORTED_OPTIONS}."
+        "The query option '{name}' is not supported by this fake Dataverse (d365-harness); supported: {SUPPORTED_OPTIONS}.",
+        name = echo(name),
     );
     if NOT_IMPLEMENTED_OPTIONS.contains(&name) {
         QueryError::not_implemented(options, message)
@@ -273,7 +277,8 @@ pub(crate) fn parse_query<'t>(
             return Err(QueryError::bad_request(
                 options,
                 format!(
-                    "Invalid value '{other}' for $count query option found. Valid values are 'true, false'."
+                    "Invalid value '{other}' for $count query option found. Valid values are 'true, false'.",
+                    other = echo(other),
                 ),
             ));
         }
@@ -283,7 +288,7 @@ pub(crate) fn parse_query<'t>(
             PagingCookie::from_skiptoken(token, &table.primary_id_attribute).map_err(|reason| {
                 QueryError::bad_request(
                     options,
-                    format!("The $skiptoken '{token}' is not a paging cookie this fake Dataverse (d365-harness) can read: {reason}."),
+                    format!("The $skiptoken '{token}' is not a paging cookie this fake Dataverse (d365-harness) can read: {reason}.", token = echo(token)),
                 )
             })?,
         ),
@@ -311,7 +316,7 @@ pub(crate) fn parse_top(text: &str, options: &QueryOptions) -> Result<u32, Query
         .ok_or_else(|| {
             QueryError::bad_request(
                 options,
-                format!("Invalid value '{text}' for $top query option found. The $top query option requires a non-negative integer value."),
+                format!("Invalid value '{text}' for $top query option found. The $top query option requires a non-negative integer value.", text = echo(text)),
             )
         })?;
     match u32::try_from(top) {
@@ -319,7 +324,8 @@ pub(crate) fn parse_top(text: &str, options: &QueryOptions) -> Result<u32, Query
         _ => Err(QueryError::not_implemented(
             options,
             format!(
-                "$top={text} is not supported by this fake Dataverse (d365-harness): the real answer for $top of 0 or above 5000 is unconfirmed; use 1 to 5000."
+                "$top={text} is not supported by this fake Dataverse (d365-harness): the real answer for $top of 0 or above 5000 is unconfirmed; use 1 to 5000.",
+                text = echo(text),
             ),
         )),
     }

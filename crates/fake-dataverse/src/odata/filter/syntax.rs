@@ -5,11 +5,19 @@
 //! OData, exactly as Microsoft.OData reads it.
 //!
 //! Chains of one operator are kept as lists, so a long `a and b and c …` never nests deeply.
+//! Every grammar level entered and every chained `/segment` spends one step of the query's
+//! [`Depth`] budget, so no text yields an [`Expr`] deeper than the budget.
 
 use super::lexer::{Lexer, Token, TokenKind};
+use crate::odata::depth::Depth;
 
-/// Microsoft.OData's default recursion limit for `$filter` and `$orderby`.
-const MAX_DEPTH: usize = 800;
+/// The steps a chained `/segment`, `/f()` or `/any()` spends: what a parenthesized level
+/// spends on its way from `(` to the expression inside (expression, or, and, comparison,
+/// additive, multiplicative, primary), so a chain is at most as long as parentheses are deep
+/// (about 110). A link nests the tree one level, like a parenthesized level, and the binder
+/// recurses through it with frames of a few KiB in a debug build: at one step per link, a chain
+/// of 790 links would be bound 790 levels deep, past a 2 MiB stack.
+const LINK_STEPS: usize = 7;
 
 /// A comparison operator (or `has`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,7 +151,14 @@ pub(super) enum Expr {
 
 /// Parses a `$filter` expression.
 pub(super) fn parse_filter(text: &str) -> Result<Expr, String> {
+    parse_filter_at(text, Depth::default())
+}
+
+/// Parses a `$filter` expression nested inside a recursion already `depth` deep (a parameter
+/// alias read by the binder).
+pub(super) fn parse_filter_at(text: &str, depth: Depth) -> Result<Expr, String> {
     let mut parser = Parser::new(text)?;
+    parser.depth = depth;
     let expression = parser.expression()?;
     parser.expect_end()?;
     Ok(expression)
@@ -177,7 +192,7 @@ pub(super) fn parse_order_by(text: &str) -> Result<Vec<(Expr, bool)>, String> {
 struct Parser<'t> {
     lexer: Lexer<'t>,
     current: Token,
-    depth: usize,
+    depth: Depth,
     range_variables: Vec<String>,
 }
 
@@ -188,7 +203,7 @@ impl<'t> Parser<'t> {
         Ok(Parser {
             lexer,
             current,
-            depth: 0,
+            depth: Depth::default(),
             range_variables: Vec::new(),
         })
     }
@@ -226,15 +241,11 @@ impl<'t> Parser<'t> {
     }
 
     fn enter(&mut self) -> Result<(), String> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err("Recursion depth exceeded allowed limit.".to_owned());
-        }
-        Ok(())
+        self.depth.enter(1).map_err(str::to_owned)
     }
 
     fn leave(&mut self) {
-        self.depth -= 1;
+        self.depth.leave(1);
     }
 
     fn expression(&mut self) -> Result<Expr, String> {
@@ -355,7 +366,12 @@ impl<'t> Parser<'t> {
         } else {
             self.primary_start()?
         };
+        // Each link nests the tree one level deeper without a recursive call here, but the
+        // binder and every walk over the tree recurse through it.
+        let mut spent = 0;
         while self.current.kind == TokenKind::Slash {
+            self.depth.enter(LINK_STEPS).map_err(str::to_owned)?;
+            spent += LINK_STEPS;
             self.next()?;
             expression = if self.identifier_is("any") || self.identifier_is("all") {
                 self.lambda(expression)?
@@ -365,6 +381,7 @@ impl<'t> Parser<'t> {
                 self.identifier(Some(expression))?
             };
         }
+        self.depth.leave(spent);
         self.leave();
         Ok(expression)
     }
@@ -570,7 +587,8 @@ impl<'t> Parser<'t> {
         let variable = self.identifier_text()?;
         if self.range_variables.contains(&variable) {
             return Err(format!(
-                "The range variable '{variable}' has already been declared."
+                "The range variable '{}' has already been declared.",
+                fake_core::echo(&variable)
             ));
         }
         self.range_variables.push(variable);
