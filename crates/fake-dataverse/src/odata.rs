@@ -11,6 +11,8 @@ pub(crate) mod filter;
 pub(crate) mod orderby;
 pub(crate) mod paging;
 pub(crate) mod prefer;
+#[cfg(test)]
+mod props;
 pub(crate) mod scalar;
 pub(crate) mod select;
 #[cfg(test)]
