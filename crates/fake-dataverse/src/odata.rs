@@ -4,6 +4,8 @@
 //! projects ([`Query::project`]) rows cheaply, many times. [`prefer::Prefer`], [`PagingCookie`] and
 //! [`paging::next_link`] cover the paging headers and links. Errors are [`QueryError`]s carrying the
 //! real service's wording; features this fake lacks fail with 501 and a message naming them.
+//! Every recursion over client input spends the one [`depth::Depth`] budget, and every message
+//! quotes client input through `fake_core::echo`.
 #![allow(dead_code, reason = "wired into routes by the lead")]
 
 pub(crate) mod depth;

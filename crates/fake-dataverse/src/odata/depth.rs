@@ -3,6 +3,7 @@
 //! parameter alias parsed inside the binder) spends from it, so no input, however nested,
 //! recurses deeper than [`MAX_DEPTH`] steps. Trees built within the budget are at most that
 //! deep, which bounds every later walk over them (evaluation, `Drop`, `Clone`, `Debug`).
+//! `$select` and `$expand` do not recurse: items are split by loops, `$expand` takes one level.
 
 /// Microsoft.OData's default recursion limit (`ODataUriParserSettings.FilterLimit`), which its
 /// expression parser and its binder each enforce.
@@ -19,16 +20,6 @@ pub(crate) struct Depth {
 }
 
 impl Depth {
-    /// A budget already `current` steps deep (a nested parse continues its caller's count).
-    pub(crate) fn at(current: usize) -> Depth {
-        Depth { current }
-    }
-
-    /// The steps spent so far.
-    pub(crate) fn current(self) -> usize {
-        self.current
-    }
-
     /// Spends `steps` steps; [`TOO_DEEP`] past the limit.
     pub(crate) fn enter(&mut self, steps: usize) -> Result<(), &'static str> {
         self.current = self.current.saturating_add(steps);
