@@ -128,6 +128,32 @@ fn the_deepest_accepted_filters_are_answered() {
     let answer = get_on_worker_stack(&accounts("$filter", &nots), None);
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     assert_eq!(answer.json()["value"].as_array().map(Vec::len), Some(3));
+    // Nested function calls stack the largest frames per step (about 1 MiB of a debug build's
+    // stack at the limit): the deepest accepted nesting is answered, one more is the error.
+    let calls = |levels: usize| {
+        format!(
+            "{}name{} eq 'a'",
+            "tolower(".repeat(levels),
+            ")".repeat(levels)
+        )
+    };
+    let deepest = (100..120)
+        .rev()
+        .find(|levels| {
+            get_on_worker_stack(&accounts("$filter", &calls(*levels)), None).status
+                != StatusCode::BAD_REQUEST
+        })
+        .expect("some nesting is accepted");
+    assert!(deepest >= 110, "{deepest}");
+    let answer = get_on_worker_stack(&accounts("$filter", &calls(deepest)), None);
+    assert_error(
+        &answer,
+        501,
+        "0x80060888",
+        "The $filter function 'tolower' is not supported by this fake Dataverse (d365-harness).",
+    );
+    let answer = get_on_worker_stack(&accounts("$filter", &calls(deepest + 1)), None);
+    assert_error(&answer, 400, "0x80060888", TOO_DEEP);
 }
 
 /// The message of an error answer, checked to be bounded.
