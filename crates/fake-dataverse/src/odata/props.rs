@@ -345,6 +345,24 @@ proptest! {
     }
 
     #[test]
+    fn long_input_is_quoted_bounded(
+        option in prop::sample::select(&["$select", "$filter", "$orderby", "$top", "$count", "$expand", "$skiptoken", "$unknown"][..]),
+        head in "[a-zA-Z_]{1,3}",
+        length in 300usize..5_000,
+        tail in prop::sample::select(&["", " eq 1", "(", " ^", "'", "/x"][..]),
+    ) {
+        // One long name (quoted whole by an unbounded message), then what makes it an error.
+        let value = format!("{}{tail}", head.repeat(length / head.len()));
+        let raw = if option == "$unknown" {
+            format!("${value}=1")
+        } else {
+            format!("{option}={}", encode(&value))
+        };
+        let error = query(&raw).expect_err("a long unknown name is rejected");
+        assert_error_shape(&raw, &error)?;
+    }
+
+    #[test]
     fn arbitrary_skiptokens_fail_in_shape(text in prop_oneof![any::<String>(), token_soup()]) {
         check(&format!("$skiptoken={}", encode(&text)))?;
     }
