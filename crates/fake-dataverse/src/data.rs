@@ -48,7 +48,10 @@ fn table_by_set<'a>(call: &Call<'a>, set: &str) -> Result<&'a Table, ApiError> {
                 StatusCode::NOT_FOUND,
                 call.state.config.switches.segment_not_found_code.clone(),
                 "ResourceNotFound",
-                format!("Resource not found for the segment '{set}'."),
+                format!(
+                    "Resource not found for the segment '{}'.",
+                    fake_core::echo(set)
+                ),
             )
         })
 }

@@ -69,7 +69,10 @@ fn unknown_property(call: &Call<'_>, name: &str, on: &str) -> ApiError {
         StatusCode::BAD_REQUEST,
         call.state.config.switches.property_not_found_code.clone(),
         "BadRequest",
-        format!("Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{on}'."),
+        format!(
+            "Could not find a property named '{}' on type 'Microsoft.Dynamics.CRM.{on}'.",
+            fake_core::echo(name)
+        ),
     )
 }
 
@@ -102,7 +105,8 @@ pub(crate) fn entity_definitions(call: &Call<'_>, key: Option<&str>, attributes:
                     "0x80060888",
                     "BadRequest",
                     format!(
-                        "The query option '{other}' is not supported on EntityDefinitions by this fake Dataverse (d365-harness); supported: $select, $filter (eq with and/or), $top."
+                        "The query option '{}' is not supported on EntityDefinitions by this fake Dataverse (d365-harness); supported: $select, $filter (eq with and/or), $top.",
+                        fake_core::echo(other)
                     ),
                 ));
             }
@@ -143,7 +147,7 @@ pub(crate) fn entity_definitions(call: &Call<'_>, key: Option<&str>, attributes:
             StatusCode::NOT_FOUND,
             "0x80040217",
             "ObjectDoesNotExist",
-            format!("Could not find entity with {key}."),
+            format!("Could not find entity with {}.", fake_core::echo(key)),
         )
     })?;
     if attributes {
@@ -280,7 +284,8 @@ fn parse_filter(call: &Call<'_>, filter: &str) -> Result<Conditions, ApiError> {
             "0x80060888",
             "BadRequest",
             format!(
-                "The $filter '{filter}' is not supported on EntityDefinitions by this fake Dataverse (d365-harness); supported: Property eq 'value' (or a number, true, false) joined by and/or, without parentheses or functions."
+                "The $filter '{}' is not supported on EntityDefinitions by this fake Dataverse (d365-harness); supported: Property eq 'value' (or a number, true, false) joined by and/or, without parentheses or functions.",
+                fake_core::echo(filter)
             ),
         )
     };

@@ -4,12 +4,17 @@
 //! projects ([`Query::project`]) rows cheaply, many times. [`prefer::Prefer`], [`PagingCookie`] and
 //! [`paging::next_link`] cover the paging headers and links. Errors are [`QueryError`]s carrying the
 //! real service's wording; features this fake lacks fail with 501 and a message naming them.
+//! Every recursion over client input spends the one [`depth::Depth`] budget, and every message
+//! quotes client input through `fake_core::echo`.
 #![allow(dead_code, reason = "wired into routes by the lead")]
 
+pub(crate) mod depth;
 pub(crate) mod filter;
 pub(crate) mod orderby;
 pub(crate) mod paging;
 pub(crate) mod prefer;
+#[cfg(test)]
+mod props;
 pub(crate) mod scalar;
 pub(crate) mod select;
 #[cfg(test)]
@@ -18,6 +23,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::fmt;
 
+use fake_core::echo;
 use serde_json::{Map, Value};
 
 use self::filter::Filter;
@@ -84,7 +90,8 @@ impl QueryError {
             options,
             format!(
                 "Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{}'.",
-                table.logical_name
+                table.logical_name,
+                name = echo(name),
             ),
         )
     }
@@ -189,7 +196,8 @@ const NOT_IMPLEMENTED_OPTIONS: &[&str] = &[
 /// implements are a 501; unknown `$` options a 400.
 pub(crate) fn unsupported_option(options: &QueryOptions, name: &str) -> QueryError {
     let message = format!(
-        "The query option '{name}' is not supported by this fake Dataverse (d365-harness); supported: {SUPPORTED_OPTIONS}."
+        "The query option '{name}' is not supported by this fake Dataverse (d365-harness); supported: {SUPPORTED_OPTIONS}.",
+        name = echo(name),
     );
     if NOT_IMPLEMENTED_OPTIONS.contains(&name) {
         QueryError::not_implemented(options, message)
@@ -273,7 +281,8 @@ pub(crate) fn parse_query<'t>(
             return Err(QueryError::bad_request(
                 options,
                 format!(
-                    "Invalid value '{other}' for $count query option found. Valid values are 'true, false'."
+                    "Invalid value '{other}' for $count query option found. Valid values are 'true, false'.",
+                    other = echo(other),
                 ),
             ));
         }
@@ -283,7 +292,7 @@ pub(crate) fn parse_query<'t>(
             PagingCookie::from_skiptoken(token, &table.primary_id_attribute).map_err(|reason| {
                 QueryError::bad_request(
                     options,
-                    format!("The $skiptoken '{token}' is not a paging cookie this fake Dataverse (d365-harness) can read: {reason}."),
+                    format!("The $skiptoken '{token}' is not a paging cookie this fake Dataverse (d365-harness) can read: {reason}.", token = echo(token)),
                 )
             })?,
         ),
@@ -311,7 +320,7 @@ pub(crate) fn parse_top(text: &str, options: &QueryOptions) -> Result<u32, Query
         .ok_or_else(|| {
             QueryError::bad_request(
                 options,
-                format!("Invalid value '{text}' for $top query option found. The $top query option requires a non-negative integer value."),
+                format!("Invalid value '{text}' for $top query option found. The $top query option requires a non-negative integer value.", text = echo(text)),
             )
         })?;
     match u32::try_from(top) {
@@ -319,7 +328,8 @@ pub(crate) fn parse_top(text: &str, options: &QueryOptions) -> Result<u32, Query
         _ => Err(QueryError::not_implemented(
             options,
             format!(
-                "$top={text} is not supported by this fake Dataverse (d365-harness): the real answer for $top of 0 or above 5000 is unconfirmed; use 1 to 5000."
+                "$top={text} is not supported by this fake Dataverse (d365-harness): the real answer for $top of 0 or above 5000 is unconfirmed; use 1 to 5000.",
+                text = echo(text),
             ),
         )),
     }

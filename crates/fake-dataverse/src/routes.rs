@@ -166,7 +166,8 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
     };
     let Some((version, rest)) = api_path(&path) else {
         return early_not_found(format!(
-            "No HTTP resource was found that matches the request URI '{origin}{path}'. This fake serves: {SUPPORTED}"
+            "No HTTP resource was found that matches the request URI '{}'. This fake serves: {SUPPORTED}",
+            fake_core::echo(&format!("{origin}{path}"))
         ));
     };
     let exchange = Exchange {
@@ -264,7 +265,10 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
                 StatusCode::NOT_FOUND,
                 config.switches.segment_not_found_code.clone(),
                 "ResourceNotFound",
-                format!("Resource not found for the segment '{segment}'."),
+                format!(
+                    "Resource not found for the segment '{}'.",
+                    fake_core::echo(segment)
+                ),
             ),
             &exchange,
         );
@@ -326,8 +330,8 @@ fn not_get(
             "",
             "ResourceNotFound",
             format!(
-                "No HTTP resource was found that matches the request URI '{origin}{}'.",
-                request.uri().path()
+                "No HTTP resource was found that matches the request URI '{}'.",
+                fake_core::echo(&format!("{origin}{}", request.uri().path()))
             ),
         )
     } else {

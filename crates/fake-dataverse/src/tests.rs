@@ -17,6 +17,8 @@ use crate::*;
 
 // Tables: lists, paging, row security, single rows, expands, formatted values.
 mod data;
+// Hostile queries: any depth, any length, arbitrary options, through the handler.
+mod limits;
 // EntityDefinitions, $metadata and the service document.
 mod metadata;
 

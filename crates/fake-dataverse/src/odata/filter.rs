@@ -17,15 +17,18 @@ mod syntax;
 #[cfg(test)]
 mod tests;
 
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
+use fake_core::echo;
 use serde_json::Value;
 use uuid::Uuid;
 
 use self::lexer::TokenKind;
 use self::like::{Anchor, LikePattern};
 use self::syntax::{Arguments, ArithmeticOp, CompareOp, Expr, Literal};
+use super::depth::Depth;
 use super::scalar::{self, ColumnType, Scalar};
 use super::{QueryError, QueryOptions, Row};
 use crate::schema::{ColumnKind, TableDefinition};
@@ -51,6 +54,7 @@ impl Filter {
             table,
             aliases,
             options,
+            depth: Cell::new(Depth::default()),
         };
         let bound = binder.bind(&expression)?;
         if !bound.ty().is_boolean_like() || matches!(bound, Bound::Collection { .. }) {
@@ -400,6 +404,8 @@ struct Binder<'a> {
     table: &'a TableDefinition,
     aliases: &'a BTreeMap<String, String>,
     options: &'a QueryOptions,
+    /// Microsoft.OData's binder counts its own recursion against the same limit as the parser.
+    depth: Cell<Depth>,
 }
 
 impl Binder<'_> {
@@ -424,84 +430,147 @@ impl Binder<'_> {
         }
     }
 
+    /// Binds one node, spending a step of the depth budget for the recursion.
     fn bind(&self, expression: &Expr) -> Result<Bound, QueryError> {
+        let mut depth = self.depth.get();
+        depth
+            .enter(1)
+            .map_err(|message| self.bad_request(message))?;
+        self.depth.set(depth);
+        let bound = self.bind_node(expression);
+        depth.leave(1);
+        self.depth.set(depth);
+        bound
+    }
+
+    /// Dispatches on the node. The recursion passes through this frame, so it stays a thin
+    /// dispatcher: each arm's locals live in the frame of a method of its own (debug builds
+    /// give every local of a function its own stack slot).
+    fn bind_node(&self, expression: &Expr) -> Result<Bound, QueryError> {
         match expression {
             Expr::Or(operands) => self.logical(operands, "Or"),
             Expr::And(operands) => self.logical(operands, "And"),
-            Expr::Compare(first, rest) => {
-                let mut left = self.bind(first)?;
-                for (op, operand) in rest {
-                    let right = self.bind(operand)?;
-                    left = self.compare(left, *op, right)?;
-                }
-                Ok(left)
-            }
-            Expr::Arithmetic(first, rest) => {
-                let mut left = self.bind(first)?;
-                for (op, operand) in rest {
-                    let right = self.bind(operand)?;
-                    left = self.arithmetic(left, *op, right)?;
-                }
-                Ok(left)
-            }
-            Expr::Not(operand) => self.not(self.bind(operand)?),
-            Expr::Negate(operand) => {
-                let operand = self.bind(operand)?;
-                self.single_unary(&operand, "Negate")?;
-                let ty = operand.ty();
-                if !ty.is_numeric_like() {
-                    return Err(self.incompatible_unary(&ty, "Negate"));
-                }
-                Ok(self.deferred(ty, "negation operator '-'"))
-            }
-            Expr::Literal(literal) => Ok(match literal.kind {
-                TokenKind::Quoted | TokenKind::Bracketed | TokenKind::Braced => {
-                    self.deferred(Ty::Unknown, format_args!("literal {}", literal.text))
-                }
-                _ => Bound::Literal(literal.clone()),
-            }),
+            Expr::Compare(first, rest) => self.comparisons(first, rest),
+            Expr::Arithmetic(first, rest) => self.arithmetics(first, rest),
+            Expr::Not(_) | Expr::Negate(_) => self.unary_chain(expression),
+            Expr::Literal(literal) => Ok(self.literal(literal)),
             Expr::Property { name, parent: None } => self.property(name),
             Expr::Property {
                 parent: Some(_), ..
-            } => {
-                let root_bound = self.bind(path_root(expression))?;
-                let path = path_text(expression);
-                Ok(match root_bound {
-                    Bound::Navigation { .. } | Bound::Collection { .. } => {
-                        self.deferred(Ty::Unknown, format_args!("lookup traversal '{path}'"))
-                    }
-                    _ => self.deferred(Ty::Unknown, format_args!("property path '{path}'")),
-                })
-            }
+            } => self.path(expression),
             Expr::RangeVariable(name) => {
-                Ok(self.deferred(Ty::Unknown, format_args!("range variable '{name}'")))
+                Ok(self.deferred(Ty::Unknown, format_args!("range variable '{}'", echo(name))))
             }
             Expr::Call {
                 name,
                 arguments,
                 parent,
             } => self.call(name, arguments, parent.as_deref()),
-            Expr::Lambda { any, parent } => {
-                let parent_bound = self.bind(parent)?;
-                let operator = if *any { "any" } else { "all" };
-                match parent_bound {
-                    Bound::Collection { name } => Ok(self.deferred(
-                        Ty::Edm("Edm.Boolean"),
-                        format_args!("lambda operator '{operator}' on '{name}'"),
-                    )),
-                    Bound::Deferred { .. } => Ok(self.deferred(
-                        Ty::Edm("Edm.Boolean"),
-                        format_args!("lambda operator '{operator}'"),
-                    )),
-                    _ => Err(self.bad_request("Any/All may only be used following a collection.")),
-                }
-            }
+            Expr::Lambda { any, parent } => self.lambda(*any, parent),
             Expr::Dotted(name) => Ok(self.deferred(
                 Ty::Unknown,
-                format_args!("qualified name '{name}' (type casts and enumeration literals)"),
+                format_args!(
+                    "qualified name '{}' (type casts and enumeration literals)",
+                    echo(name)
+                ),
             )),
             Expr::Alias(name) => self.alias(name),
             Expr::Star => Ok(self.deferred(Ty::Unknown, "'*' operand")),
+        }
+    }
+
+    fn comparisons(&self, first: &Expr, rest: &[(CompareOp, Expr)]) -> Result<Bound, QueryError> {
+        let mut left = self.bind(first)?;
+        for (op, operand) in rest {
+            let right = self.bind(operand)?;
+            left = self.compare(left, *op, right)?;
+        }
+        Ok(left)
+    }
+
+    fn arithmetics(
+        &self,
+        first: &Expr,
+        rest: &[(ArithmeticOp, Expr)],
+    ) -> Result<Bound, QueryError> {
+        let mut left = self.bind(first)?;
+        for (op, operand) in rest {
+            let right = self.bind(operand)?;
+            left = self.arithmetic(left, *op, right)?;
+        }
+        Ok(left)
+    }
+
+    /// `not not … x` and `- - … x`: the parser spends one step per operator, so a chain may be
+    /// hundreds long; the operand is bound once and the operators applied from the inside out
+    /// in a loop, not one recursion each.
+    fn unary_chain(&self, expression: &Expr) -> Result<Bound, QueryError> {
+        let mut negations = Vec::new();
+        let mut operand = expression;
+        loop {
+            let (arithmetic, inner) = match operand {
+                Expr::Not(inner) => (false, inner),
+                Expr::Negate(inner) => (true, inner),
+                _ => break,
+            };
+            negations.push(arithmetic);
+            operand = inner;
+        }
+        let mut bound = self.bind(operand)?;
+        for arithmetic in negations.into_iter().rev() {
+            bound = if arithmetic {
+                self.negate(bound)?
+            } else {
+                self.not(bound)?
+            };
+        }
+        Ok(bound)
+    }
+
+    fn negate(&self, operand: Bound) -> Result<Bound, QueryError> {
+        self.single_unary(&operand, "Negate")?;
+        let ty = operand.ty();
+        if !ty.is_numeric_like() {
+            return Err(self.incompatible_unary(&ty, "Negate"));
+        }
+        Ok(self.deferred(ty, "negation operator '-'"))
+    }
+
+    fn literal(&self, literal: &Literal) -> Bound {
+        match literal.kind {
+            TokenKind::Quoted | TokenKind::Bracketed | TokenKind::Braced => {
+                self.deferred(Ty::Unknown, format_args!("literal {}", echo(&literal.text)))
+            }
+            _ => Bound::Literal(literal.clone()),
+        }
+    }
+
+    /// `a/b/c`: the first segment must exist; the rest is a 501 (traversal or property path).
+    fn path(&self, expression: &Expr) -> Result<Bound, QueryError> {
+        let root_bound = self.bind(path_root(expression))?;
+        let path = path_text(expression);
+        let path = echo(&path);
+        Ok(match root_bound {
+            Bound::Navigation { .. } | Bound::Collection { .. } => {
+                self.deferred(Ty::Unknown, format_args!("lookup traversal '{path}'"))
+            }
+            _ => self.deferred(Ty::Unknown, format_args!("property path '{path}'")),
+        })
+    }
+
+    fn lambda(&self, any: bool, parent: &Expr) -> Result<Bound, QueryError> {
+        let parent_bound = self.bind(parent)?;
+        let operator = if any { "any" } else { "all" };
+        match parent_bound {
+            Bound::Collection { name } => Ok(self.deferred(
+                Ty::Edm("Edm.Boolean"),
+                format_args!("lambda operator '{operator}' on '{name}'"),
+            )),
+            Bound::Deferred { .. } => Ok(self.deferred(
+                Ty::Edm("Edm.Boolean"),
+                format_args!("lambda operator '{operator}'"),
+            )),
+            _ => Err(self.bad_request("Any/All may only be used following a collection.")),
         }
     }
 
@@ -513,11 +582,14 @@ impl Binder<'_> {
                 text: "null".to_owned(),
             }));
         };
-        match syntax::parse_filter(text) {
+        match syntax::parse_filter_at(text, self.depth.get()) {
             Ok(Expr::Literal(literal)) => self.bind(&Expr::Literal(literal)),
             Ok(_) => Ok(self.deferred(
                 Ty::Unknown,
-                format_args!("parameter alias '{name}' whose value is not a literal"),
+                format_args!(
+                    "parameter alias '{}' whose value is not a literal",
+                    echo(name)
+                ),
             )),
             Err(message) => Err(self.bad_request(message)),
         }
@@ -628,7 +700,7 @@ impl Binder<'_> {
             ))),
             Bound::Literal(literal) => Err(self.unsupported(format_args!(
                 "literal '{}' used as a condition",
-                literal.text
+                echo(&literal.text)
             ))),
             Bound::Navigation { name, .. } | Bound::Collection { name } => Err(self.unsupported(
                 format_args!("navigation property '{name}' used as a condition"),
@@ -650,7 +722,12 @@ impl Binder<'_> {
                 ),
             },
             Ok((node, false)) => Bound::Condition {
-                node: Node::Not(Box::new(node)),
+                // `not not x` is `x` in three-valued logic too; unwrapping keeps a chain of
+                // `not`s from nesting the evaluated tree (and its recursive evaluation).
+                node: match node {
+                    Node::Not(inner) => *inner,
+                    node => Node::Not(Box::new(node)),
+                },
                 named: false,
             },
             Err(error) => Bound::Deferred { ty, error },
@@ -769,7 +846,9 @@ impl Binder<'_> {
                         Ty::Edm("Edm.Boolean"),
                         format_args!(
                             "comparison of '{}' ({}) with the literal {}",
-                            column.name, column.edm, literal.text
+                            column.name,
+                            column.edm,
+                            echo(&literal.text)
                         ),
                     );
                 }
@@ -842,7 +921,7 @@ impl Binder<'_> {
     ) -> Result<Bound, QueryError> {
         if let Some(parent) = parent {
             self.bind(parent)?;
-            return Ok(self.deferred(Ty::Unknown, format_args!("bound function '{name}'")));
+            return Ok(self.deferred(Ty::Unknown, format_args!("bound function '{}'", echo(name))));
         }
         let anchor = match name {
             "contains" => Some(Anchor::Contains),
@@ -865,7 +944,8 @@ impl Binder<'_> {
             return self.query_function(function, arguments);
         }
         Err(self.bad_request(format!(
-            "An unknown function with name '{name}' was found. This may also be a function import or a key lookup on a navigation property, which is not allowed."
+            "An unknown function with name '{name}' was found. This may also be a function import or a key lookup on a navigation property, which is not allowed.",
+            name = echo(name),
         )))
     }
 
@@ -938,7 +1018,7 @@ impl Binder<'_> {
             _ => {
                 return Ok(self.deferred(
                     Ty::Edm("Edm.Boolean"),
-                    format_args!("query function '{QUERY_FUNCTION_PREFIX}{function}'"),
+                    format_args!("query function '{QUERY_FUNCTION_PREFIX}{}'", echo(function)),
                 ));
             }
         };
@@ -976,8 +1056,10 @@ impl Binder<'_> {
         for item in &items {
             let value = text_scalar(column.column_type, item).ok_or_else(|| {
                 self.bad_request(format!(
-                    "The value '{item}' in PropertyValues is not a valid '{}' value for the attribute '{}'.",
-                    column.edm, column.logical_name
+                    "The value '{}' in PropertyValues is not a valid '{}' value for the attribute '{}'.",
+                    echo(item),
+                    column.edm,
+                    column.logical_name
                 ))
             })?;
             values.push(value);
@@ -1012,7 +1094,10 @@ impl Binder<'_> {
         match argument {
             Expr::Literal(literal) => Ok(literal.text.clone()),
             Expr::Alias(name) => self.aliases.get(name).cloned().ok_or_else(|| {
-                self.bad_request(format!("The parameter alias '{name}' has no value."))
+                self.bad_request(format!(
+                    "The parameter alias '{}' has no value.",
+                    echo(name)
+                ))
             }),
             _ => Err(self.bad_request(
                 "Dataverse query function parameters must be literals or parameter aliases.",
@@ -1031,8 +1116,9 @@ impl Binder<'_> {
         });
         let Some(column) = column else {
             return Err(self.bad_request(format!(
-                "'{}' entity doesn't contain attribute with Name = '{property}' and NameMapping = 'Logical'.",
-                table.logical_name
+                "'{}' entity doesn't contain attribute with Name = '{}' and NameMapping = 'Logical'.",
+                table.logical_name,
+                echo(property)
             )));
         };
         Ok(ColumnRef {

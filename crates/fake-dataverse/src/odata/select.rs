@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use fake_core::echo;
 use serde_json::Value;
 
 use super::filter::{Filter, column_by_web_api_name};
@@ -94,13 +95,17 @@ impl Selection {
                 return Err(QueryError::not_implemented(
                     options,
                     format!(
-                        "The $select path '{term}' is not supported by this fake Dataverse (d365-harness)."
+                        "The $select path '{term}' is not supported by this fake Dataverse (d365-harness).",
+                        term = echo(term),
                     ),
                 ));
             } else if term.is_empty() || !term.chars().all(|c| c.is_alphanumeric() || c == '_') {
                 return Err(QueryError::bad_request(
                     options,
-                    format!("Term '{term}' is not valid in a $select or $expand expression."),
+                    format!(
+                        "Term '{term}' is not valid in a $select or $expand expression.",
+                        term = echo(term)
+                    ),
                 ));
             } else if column_by_web_api_name(table, term).is_none() {
                 return Err(QueryError::property_not_found(options, term, table));
@@ -168,7 +173,10 @@ pub(crate) fn parse_expand<'t>(
                 None => {
                     return Err(QueryError::bad_request(
                         options,
-                        format!("Term '{item}' is not valid in a $select or $expand expression."),
+                        format!(
+                            "Term '{item}' is not valid in a $select or $expand expression.",
+                            item = echo(item)
+                        ),
                     ));
                 }
             },
@@ -201,7 +209,7 @@ fn parse_expand_item<'t>(
         )
     };
     if navigation == "*" || navigation.contains('/') || navigation.contains('.') {
-        return Err(unsupported(format!("path '{navigation}'")));
+        return Err(unsupported(format!("path '{}'", echo(navigation))));
     }
     let (target, kind) = if let Some(collection) = table
         .collection_navigation
@@ -231,7 +239,8 @@ fn parse_expand_item<'t>(
             options,
             format!(
                 "Property '{navigation}' on type 'Microsoft.Dynamics.CRM.{}' is not a navigation property or complex property. Only navigation properties can be expanded.",
-                table.logical_name
+                table.logical_name,
+                navigation = echo(navigation),
             ),
         ));
     } else {
@@ -270,7 +279,8 @@ fn parse_expand_item<'t>(
             return Err(QueryError::bad_request(
                 options,
                 format!(
-                    "Query option '{name}' was specified more than once, but it must be specified at most once."
+                    "Query option '{name}' was specified more than once, but it must be specified at most once.",
+                    name = echo(name),
                 ),
             ));
         }
@@ -278,7 +288,8 @@ fn parse_expand_item<'t>(
         let collection_only = |expand: &Expand| match expand.kind {
             ExpandKind::Collection => Ok(()),
             ExpandKind::Lookup { .. } => Err(unsupported(format!(
-                "option '{name}' on the single-valued navigation property '{navigation}'"
+                "option '{}' on the single-valued navigation property '{navigation}'",
+                echo(name)
             ))),
         };
         match name {

@@ -116,7 +116,7 @@ pub(crate) fn contact_table() -> TableDefinition {
     )
 }
 
-fn task_table() -> TableDefinition {
+pub(crate) fn task_table() -> TableDefinition {
     table(
         "task",
         vec![

@@ -6,6 +6,8 @@
 //! the Basic Multilingual Plane). Tokens are read one at a time, on demand, like the original:
 //! an error in a later token is only reported once the parser reaches it.
 
+use fake_core::echo;
+
 use crate::odata::scalar;
 
 /// What a token is.
@@ -138,7 +140,7 @@ impl<'t> Lexer<'t> {
         format!(
             "{what} at position {} in '{}'.",
             self.char_position(at),
-            self.text
+            echo(self.text)
         )
     }
 

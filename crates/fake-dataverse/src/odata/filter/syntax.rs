@@ -5,11 +5,20 @@
 //! OData, exactly as Microsoft.OData reads it.
 //!
 //! Chains of one operator are kept as lists, so a long `a and b and c …` never nests deeply.
+//! Every grammar level entered spends one step of the query's [`Depth`] budget (Microsoft.OData's
+//! count) and every chained `/segment` [`LINK_STEPS`], so no text yields an [`Expr`] deeper than
+//! the budget.
 
 use super::lexer::{Lexer, Token, TokenKind};
+use crate::odata::depth::Depth;
 
-/// Microsoft.OData's default recursion limit for `$filter` and `$orderby`.
-const MAX_DEPTH: usize = 800;
+/// The steps a chained `/segment`, `/f()` or `/any()` spends: what a parenthesized level
+/// spends on its way from `(` to the expression inside (expression, or, and, comparison,
+/// additive, multiplicative, primary), so a chain is at most as long as parentheses are deep
+/// (about 110). A link nests the tree one level, like a parenthesized level, and the binder
+/// recurses through it with frames of a few KiB in a debug build: at one step per link, a chain
+/// of 790 links would be bound 790 levels deep, past a 2 MiB stack.
+const LINK_STEPS: usize = 7;
 
 /// A comparison operator (or `has`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,7 +152,14 @@ pub(super) enum Expr {
 
 /// Parses a `$filter` expression.
 pub(super) fn parse_filter(text: &str) -> Result<Expr, String> {
+    parse_filter_at(text, Depth::default())
+}
+
+/// Parses a `$filter` expression nested inside a recursion already `depth` deep (a parameter
+/// alias read by the binder).
+pub(super) fn parse_filter_at(text: &str, depth: Depth) -> Result<Expr, String> {
     let mut parser = Parser::new(text)?;
+    parser.depth = depth;
     let expression = parser.expression()?;
     parser.expect_end()?;
     Ok(expression)
@@ -177,7 +193,7 @@ pub(super) fn parse_order_by(text: &str) -> Result<Vec<(Expr, bool)>, String> {
 struct Parser<'t> {
     lexer: Lexer<'t>,
     current: Token,
-    depth: usize,
+    depth: Depth,
     range_variables: Vec<String>,
 }
 
@@ -188,7 +204,7 @@ impl<'t> Parser<'t> {
         Ok(Parser {
             lexer,
             current,
-            depth: 0,
+            depth: Depth::default(),
             range_variables: Vec::new(),
         })
     }
@@ -226,15 +242,11 @@ impl<'t> Parser<'t> {
     }
 
     fn enter(&mut self) -> Result<(), String> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err("Recursion depth exceeded allowed limit.".to_owned());
-        }
-        Ok(())
+        self.depth.enter(1).map_err(str::to_owned)
     }
 
     fn leave(&mut self) {
-        self.depth -= 1;
+        self.depth.leave(1);
     }
 
     fn expression(&mut self) -> Result<Expr, String> {
@@ -244,31 +256,52 @@ impl<'t> Parser<'t> {
         Ok(expression)
     }
 
+    // Each binary level parses its first operand here and the rest of its chain in a frame of
+    // its own: these frames are on the stack once per parenthesized level.
+
     fn or(&mut self) -> Result<Expr, String> {
         self.enter()?;
-        let mut operands = vec![self.and()?];
+        let first = self.and()?;
+        let expression = self.or_rest(first);
+        self.leave();
+        expression
+    }
+
+    fn or_rest(&mut self, first: Expr) -> Result<Expr, String> {
+        let mut operands = vec![first];
         while self.identifier_is("or") {
             self.next()?;
             operands.push(self.and()?);
         }
-        self.leave();
         Ok(collapse(operands, Expr::Or))
     }
 
     fn and(&mut self) -> Result<Expr, String> {
         self.enter()?;
-        let mut operands = vec![self.comparison()?];
+        let first = self.comparison()?;
+        let expression = self.and_rest(first);
+        self.leave();
+        expression
+    }
+
+    fn and_rest(&mut self, first: Expr) -> Result<Expr, String> {
+        let mut operands = vec![first];
         while self.identifier_is("and") {
             self.next()?;
             operands.push(self.comparison()?);
         }
-        self.leave();
         Ok(collapse(operands, Expr::And))
     }
 
     fn comparison(&mut self) -> Result<Expr, String> {
         self.enter()?;
         let first = self.additive()?;
+        let expression = self.comparison_rest(first);
+        self.leave();
+        expression
+    }
+
+    fn comparison_rest(&mut self, first: Expr) -> Result<Expr, String> {
         let mut rest = Vec::new();
         while self.current.kind == TokenKind::Identifier {
             let Some(op) = CompareOp::keyword(self.text_of(self.current)) else {
@@ -277,7 +310,6 @@ impl<'t> Parser<'t> {
             self.next()?;
             rest.push((op, self.additive()?));
         }
-        self.leave();
         Ok(if rest.is_empty() {
             first
         } else {
@@ -288,6 +320,12 @@ impl<'t> Parser<'t> {
     fn additive(&mut self) -> Result<Expr, String> {
         self.enter()?;
         let first = self.multiplicative()?;
+        let expression = self.additive_rest(first);
+        self.leave();
+        expression
+    }
+
+    fn additive_rest(&mut self, first: Expr) -> Result<Expr, String> {
         let mut rest = Vec::new();
         loop {
             let op = if self.identifier_is("add") {
@@ -300,13 +338,18 @@ impl<'t> Parser<'t> {
             self.next()?;
             rest.push((op, self.multiplicative()?));
         }
-        self.leave();
         Ok(arithmetic(first, rest))
     }
 
     fn multiplicative(&mut self) -> Result<Expr, String> {
         self.enter()?;
         let first = self.unary()?;
+        let expression = self.multiplicative_rest(first);
+        self.leave();
+        expression
+    }
+
+    fn multiplicative_rest(&mut self, first: Expr) -> Result<Expr, String> {
         let mut rest = Vec::new();
         loop {
             let op = if self.identifier_is("mul") {
@@ -321,7 +364,6 @@ impl<'t> Parser<'t> {
             self.next()?;
             rest.push((op, self.unary()?));
         }
-        self.leave();
         Ok(arithmetic(first, rest))
     }
 
@@ -348,14 +390,29 @@ impl<'t> Parser<'t> {
         self.primary()
     }
 
+    /// A primary and its links. This frame, like every grammar level's, is on the stack once
+    /// per parenthesized level, so the work is done in other frames (debug builds give every
+    /// local of a function its own stack slot).
     fn primary(&mut self) -> Result<Expr, String> {
         self.enter()?;
-        let mut expression = if self.lexer.peek()?.kind == TokenKind::Slash {
-            self.segment(None)?
+        let start = if self.lexer.peek()?.kind == TokenKind::Slash {
+            self.segment(None)
         } else {
-            self.primary_start()?
+            self.primary_start()
         };
+        let expression = self.links(start?);
+        self.leave();
+        expression
+    }
+
+    /// The `/segment`, `/f()` and `/any()` links after a primary.
+    fn links(&mut self, mut expression: Expr) -> Result<Expr, String> {
+        // Each link nests the tree one level deeper without a recursive call here, but the
+        // binder and every walk over the tree recurse through it.
+        let mut spent = 0;
         while self.current.kind == TokenKind::Slash {
+            self.depth.enter(LINK_STEPS).map_err(str::to_owned)?;
+            spent += LINK_STEPS;
             self.next()?;
             expression = if self.identifier_is("any") || self.identifier_is("all") {
                 self.lambda(expression)?
@@ -365,34 +422,40 @@ impl<'t> Parser<'t> {
                 self.identifier(Some(expression))?
             };
         }
-        self.leave();
+        self.depth.leave(spent);
         Ok(expression)
     }
 
     fn primary_start(&mut self) -> Result<Expr, String> {
         match self.current.kind {
-            TokenKind::Alias => {
-                let name = self.text_of(self.current).to_owned();
-                self.next()?;
-                Ok(Expr::Alias(name))
-            }
+            TokenKind::Alias => self.alias(),
             TokenKind::Identifier => self.identifier(None),
             TokenKind::OpenParen => self.parenthesized(),
-            TokenKind::Star => {
-                self.next()?;
-                Ok(Expr::Star)
-            }
-            kind if is_literal(kind) => {
-                let token = self.current;
-                let text = match token.sign_start {
-                    Some(_) => format!("-{}", self.text_of(token)),
-                    None => self.text_of(token).to_owned(),
-                };
-                self.next()?;
-                Ok(Expr::Literal(Literal { kind, text }))
-            }
+            TokenKind::Star => self.star(),
+            kind if is_literal(kind) => self.literal(kind),
             _ => Err(self.error_at_current("Expression expected")),
         }
+    }
+
+    fn alias(&mut self) -> Result<Expr, String> {
+        let name = self.text_of(self.current).to_owned();
+        self.next()?;
+        Ok(Expr::Alias(name))
+    }
+
+    fn star(&mut self) -> Result<Expr, String> {
+        self.next()?;
+        Ok(Expr::Star)
+    }
+
+    fn literal(&mut self, kind: TokenKind) -> Result<Expr, String> {
+        let token = self.current;
+        let text = match token.sign_start {
+            Some(_) => format!("-{}", self.text_of(token)),
+            None => self.text_of(token).to_owned(),
+        };
+        self.next()?;
+        Ok(Expr::Literal(Literal { kind, text }))
     }
 
     fn parenthesized(&mut self) -> Result<Expr, String> {
@@ -434,15 +497,25 @@ impl<'t> Parser<'t> {
     fn identifier(&mut self, parent: Option<Expr>) -> Result<Expr, String> {
         self.expect(TokenKind::Identifier)?;
         if self.expand_identifier_as_function()? {
-            let name = self.text_of(self.current).to_owned();
-            self.next()?;
-            let arguments = self.argument_list()?;
-            return Ok(Expr::Call {
-                name,
-                arguments,
-                parent: parent.map(Box::new),
-            });
+            return self.call(parent);
         }
+        self.name(parent)
+    }
+
+    /// `f(…)`: its own frame, which nested calls stack once per level.
+    fn call(&mut self, parent: Option<Expr>) -> Result<Expr, String> {
+        let name = self.text_of(self.current).to_owned();
+        self.next()?;
+        let arguments = self.argument_list()?;
+        Ok(Expr::Call {
+            name,
+            arguments,
+            parent: parent.map(Box::new),
+        })
+    }
+
+    /// A property, range variable or dotted name.
+    fn name(&mut self, parent: Option<Expr>) -> Result<Expr, String> {
         if self.lexer.peek()?.kind == TokenKind::Dot {
             return self.dotted_identifier();
         }
@@ -512,24 +585,32 @@ impl<'t> Parser<'t> {
     fn arguments(&mut self) -> Result<Arguments, String> {
         if self.current.kind == TokenKind::Identifier && self.lexer.peek()?.kind == TokenKind::Equal
         {
-            let mut named = Vec::new();
-            loop {
-                let name = self.identifier_text()?;
-                self.next()?;
-                self.expect(TokenKind::Equal)?;
-                self.next()?;
-                let value = self.expression()?;
-                if named.iter().any(|(existing, _)| *existing == name) {
-                    return Err("Parameter or entity key names must be unique. There is most likely an error in the model.".to_owned());
-                }
-                named.push((name, value));
-                if self.current.kind != TokenKind::Comma {
-                    break;
-                }
-                self.next()?;
-            }
-            return Ok(Arguments::Named(named));
+            return self.named_arguments();
         }
+        self.positional_arguments()
+    }
+
+    fn named_arguments(&mut self) -> Result<Arguments, String> {
+        let mut named = Vec::new();
+        loop {
+            let name = self.identifier_text()?;
+            self.next()?;
+            self.expect(TokenKind::Equal)?;
+            self.next()?;
+            let value = self.expression()?;
+            if named.iter().any(|(existing, _)| *existing == name) {
+                return Err("Parameter or entity key names must be unique. There is most likely an error in the model.".to_owned());
+            }
+            named.push((name, value));
+            if self.current.kind != TokenKind::Comma {
+                break;
+            }
+            self.next()?;
+        }
+        Ok(Arguments::Named(named))
+    }
+
+    fn positional_arguments(&mut self) -> Result<Arguments, String> {
         let mut positional = vec![self.expression()?];
         while self.current.kind == TokenKind::Comma {
             self.next()?;
@@ -570,7 +651,8 @@ impl<'t> Parser<'t> {
         let variable = self.identifier_text()?;
         if self.range_variables.contains(&variable) {
             return Err(format!(
-                "The range variable '{variable}' has already been declared."
+                "The range variable '{}' has already been declared.",
+                fake_core::echo(&variable)
             ));
         }
         self.range_variables.push(variable);

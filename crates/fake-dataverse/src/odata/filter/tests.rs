@@ -642,3 +642,116 @@ fn unsupported_features_are_named() {
         check_error(text, 501, &unsupported(feature));
     }
 }
+
+/// Runs `work` on a thread with the 2 MiB stack of a tokio worker, where `serve` parses
+/// queries: a recursion the depth budget misses overflows it and aborts the test binary.
+pub(crate) fn on_worker_stack<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn_scoped(scope, work)
+            .expect("spawns a thread")
+            .join()
+            .expect("the work does not panic")
+    })
+}
+
+/// Parses and, when accepted, evaluates `text` on a worker-sized stack.
+fn outcome_on_worker_stack(text: &str) -> Result<String, (u16, String)> {
+    on_worker_stack(|| parse(text, &[], &QueryOptions::default()).map(|filter| matching(&filter)))
+}
+
+#[track_caller]
+fn check_too_deep(text: &str) {
+    let outcome = outcome_on_worker_stack(text);
+    let shown: String = text.chars().take(60).collect();
+    assert_eq!(
+        outcome,
+        Err((400, "Recursion depth exceeded allowed limit.".to_owned())),
+        "{shown}…"
+    );
+}
+
+#[test]
+fn chained_lambdas_spend_the_depth_budget() {
+    check_too_deep(&format!("Account_Tasks{}", "/any()".repeat(2000)));
+    let variables: Vec<String> = (0..2000).map(|index| format!("v{index}")).collect();
+    let mut nested = String::from("Account_Tasks");
+    for variable in &variables {
+        nested.push_str(&format!("/any({variable}:{variable}"));
+    }
+    nested.push_str(" eq null");
+    nested.push_str(&")".repeat(variables.len()));
+    check_too_deep(&nested);
+}
+
+#[test]
+fn chained_calls_and_segments_spend_the_depth_budget() {
+    check_too_deep(&format!("name{} eq 'x'", "/f()".repeat(2500)));
+    check_too_deep(&format!("primarycontactid{} eq 'x'", "/a".repeat(5000)));
+    check_too_deep(&format!("a{} eq 'x'", "/a".repeat(100_000)));
+}
+
+#[test]
+fn deep_nesting_of_every_kind_is_a_depth_error() {
+    check_too_deep(&format!(
+        "{}name eq 'a'{}",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    ));
+    check_too_deep(&"(".repeat(100_000));
+    check_too_deep(&format!("{}(name eq 'a')", "not ".repeat(100_000)));
+    check_too_deep(&format!("{}revenue gt 1", "- ".repeat(100_000)));
+    check_too_deep(&format!(
+        "{}name,'a'{}",
+        "contains(".repeat(10_000),
+        ")".repeat(10_000)
+    ));
+    check_too_deep(&format!(
+        "{}1{} eq 1",
+        "tolower(".repeat(10_000),
+        ")".repeat(10_000)
+    ));
+}
+
+#[test]
+fn the_deepest_accepted_filters_fit_a_worker_stack() {
+    // Just inside the budget: the parser accepts these, so the binder and the evaluator walk
+    // the deepest trees any input can build, on a worker's stack.
+    let too_deep = Err((400, "Recursion depth exceeded allowed limit.".to_owned()));
+    // A paren and a chain link spend seven steps (113 levels of 800), a unary operator one.
+    for (unit, head, tail, expected) in [
+        ("not ", "", "(name eq 'Contoso Ltd')", 780),
+        ("- ", "", "revenue gt 1", 780),
+        ("/f()", "name", " eq 'x'", 110),
+        ("/any()", "Account_Tasks", "", 110),
+        ("/a", "primarycontactid", " eq 'x'", 110),
+        ("(", "", "name eq 'Contoso Ltd'", 110),
+    ] {
+        let closing = if unit == "(" { ")" } else { "" };
+        // The deepest accepted count lies in `expected..expected + 30`: the budget stops it.
+        let deepest = (expected..expected + 30)
+            .rev()
+            .find(|count| {
+                let text = format!(
+                    "{head}{}{tail}{}",
+                    unit.repeat(*count),
+                    closing.repeat(*count)
+                );
+                outcome_on_worker_stack(&text) != too_deep
+            })
+            .unwrap_or_else(|| panic!("{unit}: {expected} levels are rejected"));
+        assert!(deepest < expected + 29, "{unit}: {deepest} levels accepted");
+    }
+}
+
+#[test]
+fn long_and_or_chains_do_not_nest() {
+    let terms = 100_000;
+    let and_chain = vec!["name eq 'Contoso Ltd'"; terms].join(" and ");
+    assert_eq!(outcome_on_worker_stack(&and_chain), Ok("A".to_owned()));
+    let or_chain = vec!["name eq 'nobody'"; terms / 5].join(" or ") + " or code eq 'B'";
+    assert_eq!(outcome_on_worker_stack(&or_chain), Ok("B".to_owned()));
+    let mixed = vec!["statecode eq 0 and revenue gt 5000"; terms / 10].join(" or ");
+    assert_eq!(outcome_on_worker_stack(&mixed), Ok("AB".to_owned()));
+}
