@@ -1,9 +1,8 @@
-//! The key that encrypts client secrets at rest and the sealing of one secret. `sources.key`
-//! holds [`KEY_LEN`] raw random bytes; it is created once (mode 0600, `create_new`) and never
-//! rewritten, because a new key would orphan every stored secret; it is read only when it is a
-//! regular file of that size (never a FIFO or a device). Each secret is sealed with
-//! AES-256-GCM under a fresh random nonce, with associated data that binds it to its source.
-//! Nothing here prints key material or plaintext.
+//! The key that encrypts client secrets at rest, and the sealing of one secret. `sources.key`:
+//! [`KEY_LEN`] random bytes, created once (mode 0600, `create_new`), never rewritten (a new key
+//! orphans every stored secret), read only as a regular file of that size. Each secret is
+//! sealed with AES-256-GCM under a fresh nonce, its associated data binding it to its source;
+//! nothing here prints key material or plaintext.
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
