@@ -3,7 +3,7 @@
 //! exclusive lock on the lock file, reads the current file, and replaces it atomically (temp
 //! file, fsync, rename, fsync of the directory), so two processes never lose each other's
 //! changes. A corrupt file or one of a foreign format version is reported and never
-//! overwritten.
+//! overwritten; a list or key that is not a regular file of a sane size is never read.
 
 use std::path::{Path, PathBuf};
 

@@ -14,7 +14,7 @@ use secrecy::zeroize::{Zeroize as _, Zeroizing};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::StoredSource;
+use super::{StoredSource, disk};
 use crate::Error;
 
 /// The size of the key file: an AES-256 key.
@@ -170,18 +170,9 @@ fn read_key_file(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, Error> {
         Err(source) => return Err(io_error("inspect", source)),
     };
     check_key_file(path, &metadata)?;
-    let mut options = OpenOptions::new();
-    options.read(true);
     // The path may be swapped between the `stat` and the `open`: non-blocking, the open of a
     // FIFO returns at once, and the `fstat` below refuses it.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(
-        &mut options,
-        libc::O_NONBLOCK | libc::O_NOCTTY,
-    );
-    let file = options
-        .open(path)
-        .map_err(|source| io_error("open", source))?;
+    let file = disk::open_nonblocking(path).map_err(|source| io_error("open", source))?;
     let metadata = file
         .metadata()
         .map_err(|source| io_error("inspect", source))?;
@@ -206,7 +197,7 @@ fn check_key_file(path: &Path, metadata: &fs::Metadata) -> Result<(), Error> {
     if !metadata.is_file() {
         return refuse(format!(
             "it is {}, not a regular file; move it away and restore the key file",
-            file_kind(&metadata.file_type())
+            disk::file_kind(&metadata.file_type())
         ));
     }
     if metadata.len() != KEY_LEN as u64 {
@@ -216,31 +207,6 @@ fn check_key_file(path: &Path, metadata: &fs::Metadata) -> Result<(), Error> {
         ));
     }
     Ok(())
-}
-
-/// What a file that is not a regular file is, for an error message.
-fn file_kind(file_type: &fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt as _;
-        if file_type.is_fifo() {
-            return "a FIFO (named pipe)";
-        }
-        if file_type.is_char_device() {
-            return "a character device";
-        }
-        if file_type.is_block_device() {
-            return "a block device";
-        }
-        if file_type.is_socket() {
-            return "a socket";
-        }
-    }
-    if file_type.is_dir() {
-        "a directory"
-    } else {
-        "not a regular file"
-    }
 }
 
 /// The permission bits of the key file that let other users than its owner read or replace

@@ -933,11 +933,7 @@ fn refuses_a_key_that_is_a_fifo_without_blocking() {
     insert(&store, "Contoso", SECRET);
     let path = key_path(&store);
     fs::remove_file(&path).expect("delete the key");
-    let status = std::process::Command::new("mkfifo")
-        .arg(&path)
-        .status()
-        .expect("run mkfifo");
-    assert!(status.success(), "mkfifo failed");
+    mkfifo(&path);
 
     let secret = within_ten_seconds({
         let store = store.clone();
@@ -1204,4 +1200,93 @@ impl std::fmt::Display for DisplayChain<'_> {
         }
         Ok(())
     }
+}
+
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo failed");
+}
+
+#[track_caller]
+fn assert_list_refused<T: std::fmt::Debug>(outcome: Result<T, Error>, path: &Path, reason: &str) {
+    let error = outcome.expect_err("the list file is refused");
+    let text = DisplayChain(&error).to_string();
+    assert!(
+        matches!(&error, Error::Io { path: found, .. } if found == path) && text.ends_with(reason),
+        "{text}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn refuses_a_list_that_is_a_fifo_or_a_device_without_blocking() {
+    let (_temp, store) = new_store();
+    fs::create_dir(store.dir()).expect("create the data dir");
+    let path = list_path(&store);
+    mkfifo(&path);
+
+    let listed = within_ten_seconds({
+        let store = store.clone();
+        move || store.list()
+    });
+    assert_list_refused(
+        listed,
+        &path,
+        "it is a FIFO (named pipe), not a regular file",
+    );
+
+    fs::remove_file(&path).expect("remove the FIFO");
+    std::os::unix::fs::symlink("/dev/zero", &path).expect("link the list");
+    let added = within_ten_seconds({
+        let store = store.clone();
+        move || {
+            store.insert(
+                &draft("Contoso", SECRET),
+                &tables(),
+                report(CHECKED_AT),
+                CREATED_AT,
+            )
+        }
+    });
+    assert_list_refused(added, &path, "it is a character device, not a regular file");
+}
+
+#[test]
+fn refuses_a_list_too_large_to_be_one_without_reading_it() {
+    let (_temp, store) = new_store();
+    insert(&store, "Contoso", SECRET);
+    let path = list_path(&store);
+    let file = fs::File::options()
+        .write(true)
+        .open(&path)
+        .expect("open the list");
+    file.set_len(super::disk::MAX_LIST_LEN + 1)
+        .expect("grow the list (sparse)");
+
+    assert_list_refused(
+        store.list(),
+        &path,
+        "it holds 16777217 bytes, more than a source list ever needs (16777216)",
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_lock_file_that_is_a_fifo_does_not_block_reads() {
+    let (_temp, store) = new_store();
+    insert(&store, "Contoso", SECRET);
+    let lock = store.dir().join("sources.lock");
+    fs::remove_file(&lock).expect("remove the lock file");
+    mkfifo(&lock);
+
+    let listed = within_ten_seconds({
+        let store = store.clone();
+        move || store.list().map(|sources| sources.len())
+    });
+
+    assert_eq!(listed.expect("listed"), 1);
 }
