@@ -1,9 +1,8 @@
-//! The source list: `sources.json` in a data directory, next to `sources.key` (the AES-256-GCM
-//! key for the client secrets, mode 0600) and `sources.lock`. Every change runs under an
-//! exclusive lock on the lock file, reads the current file, and replaces it atomically (temp
-//! file, fsync, rename, fsync of the directory), so two processes never lose each other's
-//! changes. A corrupt file or one of a foreign format version is reported and never
-//! overwritten; a list or key that is not a regular file of a sane size is never read.
+//! The source list: `sources.json` in a data directory, beside `sources.key` (the AES-256-GCM
+//! key of the client secrets, mode 0600) and `sources.lock`. Every change takes an exclusive lock,
+//! reads the file and replaces it atomically (temp file, fsync, rename, fsync of the directory).
+//! A corrupt or foreign-version file is reported and never overwritten; a list or key that is not
+//! a regular file of a sane size is never read (a FIFO or `/dev/zero` cannot hang a command).
 
 use std::path::{Path, PathBuf};
 
