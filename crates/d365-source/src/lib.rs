@@ -96,7 +96,7 @@ pub enum Error {
     /// A saved secret does not open with the key file, which opens other saved secrets (or
     /// there is no other): its record was edited outside d365-harness, or the key was replaced.
     #[error(
-        "the saved secret of `{name}` was changed outside d365-harness or the key `{key_path}` was replaced; restore the original key if it was replaced, otherwise remove the source and add it again (or rotate its secret)"
+        "the saved secret of `{name}` was changed outside d365-harness or the key `{key_path}` was replaced; restore the original key if it was replaced, otherwise remove the source and add it again"
     )]
     Tampered {
         /// The source.

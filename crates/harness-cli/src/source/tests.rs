@@ -727,7 +727,7 @@ fn testing_under_a_replaced_key_says_the_secret_was_tampered_with() {
         format!(
             "error: the saved secret of `Contoso CRM` was changed outside d365-harness or the \
              key `{}` was replaced; restore the original key if it was replaced, otherwise \
-             remove the source and add it again (or rotate its secret)\n",
+             remove the source and add it again\n",
             key.display()
         )
     );
