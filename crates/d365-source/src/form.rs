@@ -11,6 +11,8 @@ use url::{Host, Url};
 use uuid::Uuid;
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
 /// What the user typed into the Dynamics 365 source form, unvalidated.

@@ -29,7 +29,7 @@ pub use network::{NetworkSettings, TrustRoots};
 pub use problem::{Evidence, Problem, ProblemKind, Step};
 pub use report::{CheckReport, Organization, TableAccess};
 pub use secrecy::{ExposeSecret, SecretString};
-pub use store::{LastCheck, Store, StoredSource};
+pub use store::{LastCheck, Store, StoreWarning, StoredSource};
 pub use timer::{SystemTimer, Timer};
 
 /// What went wrong in the harness around the flow (the flow's own findings are [`Problem`]s
@@ -85,7 +85,8 @@ pub enum Error {
         /// The version this build reads and writes.
         supported: u64,
     },
-    /// The key that encrypts the secrets at rest is missing, unreadable or of the wrong size.
+    /// The key that encrypts the secrets at rest is missing, unreadable, not a regular file or
+    /// of the wrong size.
     #[error("the key file `{path}` cannot be used: {reason}")]
     Key {
         /// The key file.
@@ -93,14 +94,30 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// A stored secret does not decrypt with the key file (the key was replaced, or the file
-    /// was edited).
-    #[error("the client secret of source `{name}` does not decrypt with the key in `{key_path}`")]
-    Decrypt {
+    /// A saved secret does not open with the key file, which opens other saved secrets (or
+    /// there is no other): its record was edited outside d365-harness, or the key was replaced.
+    #[error(
+        "the saved secret of `{name}` was changed outside d365-harness or the key `{key_path}` was replaced; restore the original key if it was replaced, otherwise remove the source and add it again"
+    )]
+    Tampered {
         /// The source.
         name: String,
         /// The key file used.
         key_path: PathBuf,
+    },
+    /// The key file opens none of the saved secrets: it was replaced (or every secret was
+    /// edited). No new secret is saved under such a key, or the list would hold secrets under
+    /// two keys.
+    #[error(
+        "the key `{key_path}` does not match the {count} saved secret(s) in `{list_path}`: it was replaced, or the secrets were changed outside d365-harness; restore the original key, or move `{list_path}` away and add the sources again"
+    )]
+    KeyMismatch {
+        /// The key file.
+        key_path: PathBuf,
+        /// The source list.
+        list_path: PathBuf,
+        /// How many secrets are saved.
+        count: usize,
     },
     /// A saved source no longer passes the form's rules (its host left the allow-list, or the
     /// file was edited by hand); it is not checked.

@@ -1,9 +1,8 @@
-//! The source list: `sources.json` in a data directory, next to `sources.key` (the AES-256-GCM
-//! key for the client secrets, mode 0600) and `sources.lock`. Every change runs under an
-//! exclusive lock on the lock file, reads the current file, and replaces it atomically (temp
-//! file, fsync, rename, fsync of the directory), so two processes never lose each other's
-//! changes. A corrupt file or one of a foreign format version is reported and never
-//! overwritten.
+//! The source list: `sources.json` in a data directory, beside `sources.key` (the AES-256-GCM
+//! key of the client secrets, mode 0600) and `sources.lock`. Every change takes an exclusive lock,
+//! reads the file and replaces it atomically (temp file, fsync, rename, fsync of the directory).
+//! A corrupt or foreign-version file is reported and never overwritten; a list or key that is not
+//! a regular file of a sane size is never read (a FIFO or `/dev/zero` cannot hang a command).
 
 use std::path::{Path, PathBuf};
 
@@ -117,14 +116,52 @@ impl Store {
     pub fn secret(&self, name: &str) -> Result<SecretString, Error> {
         let _lock = disk::lock_shared(&self.path(LOCK_FILE))?;
         let records = self.read_locked()?;
-        let record = &records[position(&records, name)?];
+        let index = position(&records, name)?;
+        let record = &records[index];
         let key_path = self.path(KEY_FILE);
         let key = SecretKey::load(&key_path)?.ok_or_else(|| missing_key(&key_path, &records))?;
-        key.open(record.client_secret(), &record.source())
-            .ok_or_else(|| Error::Decrypt {
-                name: record.name().to_owned(),
-                key_path,
-            })
+        if let Some(secret) = key.open(record.client_secret(), &record.source()) {
+            return Ok(secret);
+        }
+        // One record that does not open is a changed record; a key that opens none of several
+        // is a replaced key.
+        let others_open = records
+            .iter()
+            .enumerate()
+            .any(|(other, record)| other != index && opens(&key, record));
+        if records.len() > 1 && !others_open {
+            return Err(self.key_mismatch(&records));
+        }
+        Err(Error::Tampered {
+            name: record.name().to_owned(),
+            key_path,
+        })
+    }
+
+    /// Whether a new secret can be saved now: the key file is usable and opens the saved
+    /// secrets (or there is no key yet and no saved secret needs one). [`Store::insert`] and
+    /// [`Store::rotate_secret`] check the same under the lock; this lets a caller refuse before
+    /// it asks for a secret and runs a check.
+    pub fn check_key(&self) -> Result<(), Error> {
+        let _lock = disk::lock_shared(&self.path(LOCK_FILE))?;
+        let records = self.read_locked()?;
+        let key_path = self.path(KEY_FILE);
+        match SecretKey::load(&key_path)? {
+            Some(key) => self.matching(key, &records).map(drop),
+            None if records.is_empty() => Ok(()),
+            None => Err(missing_key(&key_path, &records)),
+        }
+    }
+
+    /// What the user should fix in the data directory although it works: a key file that
+    /// other users can read or replace. Reads only metadata and changes nothing; an unusable
+    /// key file is reported by the operations that need the key, not here.
+    pub fn warnings(&self) -> Vec<StoreWarning> {
+        let path = self.path(KEY_FILE);
+        crypto::loose_mode(&path)
+            .map(|mode| StoreWarning::KeyPermissions { path, mode })
+            .into_iter()
+            .collect()
     }
 
     /// Saves a checked draft that imports `tables` as a new source ([`Error::NameTaken`] if the
@@ -249,7 +286,7 @@ impl Store {
     fn writing_key(&self, records: &[SourceRecord]) -> Result<SecretKey, Error> {
         let key_path = self.path(KEY_FILE);
         if let Some(key) = SecretKey::load(&key_path)? {
-            return Ok(key);
+            return self.matching(key, records);
         }
         if !records.is_empty() {
             // A new key would make every saved secret undecryptable.
@@ -259,6 +296,60 @@ impl Store {
         disk::sync_dir(&self.dir)?;
         Ok(key)
     }
+
+    /// `key` if it opens at least one saved secret (or none is saved): a key that opens none
+    /// is not the one they were saved with, and a secret saved under it would leave the list
+    /// under two keys, one of them perhaps someone else's.
+    fn matching(&self, key: SecretKey, records: &[SourceRecord]) -> Result<SecretKey, Error> {
+        if records.is_empty() || records.iter().any(|record| opens(&key, record)) {
+            Ok(key)
+        } else {
+            Err(self.key_mismatch(records))
+        }
+    }
+
+    fn key_mismatch(&self, records: &[SourceRecord]) -> Error {
+        Error::KeyMismatch {
+            key_path: self.path(KEY_FILE),
+            list_path: self.path(LIST_FILE),
+            count: records.len(),
+        }
+    }
+}
+
+/// Something in the data directory that works but that the user should fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreWarning {
+    /// The key file can be read or written by users other than its owner. The store only
+    /// warns: it never changes a file's mode behind the user's back (reads change nothing, and
+    /// the mode may be deliberate), and a silent fix would hide that the key may already have
+    /// been read.
+    KeyPermissions {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits (`0o644`, ...).
+        mode: u32,
+    },
+}
+
+impl std::fmt::Display for StoreWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreWarning::KeyPermissions { path, mode } => write!(
+                f,
+                "the key file `{}` has mode {mode:04o}: other users can read or replace the key \
+                 that encrypts the client secrets; run `chmod 600 {}`, and rotate the secrets if \
+                 someone else may have read it",
+                path.display(),
+                path.display()
+            ),
+        }
+    }
+}
+
+/// Whether `key` opens the secret of `record`.
+fn opens(key: &SecretKey, record: &SourceRecord) -> bool {
+    key.open(record.client_secret(), &record.source()).is_some()
 }
 
 /// The index of the source named `name`, compared trimmed and lower-cased.

@@ -235,9 +235,9 @@ pub(crate) fn run(
 ) -> anyhow::Result<Exit> {
     let exit = match args.command {
         SourceCommand::Add(args) => add(args, runtime, input, out, err)?,
-        SourceCommand::List(args) => list(&args, out)?,
-        SourceCommand::Test(args) => test(&args, runtime, out)?,
-        SourceCommand::Remove(args) => remove(&args, out)?,
+        SourceCommand::List(args) => list(&args, out, err)?,
+        SourceCommand::Test(args) => test(&args, runtime, out, err)?,
+        SourceCommand::Remove(args) => remove(&args, out, err)?,
         SourceCommand::RotateSecret(args) => rotate_secret(&args, runtime, input, out, err)?,
     };
     out.flush()?;
@@ -253,7 +253,11 @@ fn add(
 ) -> anyhow::Result<Exit> {
     // Every option is checked before the secret is asked for.
     let flow = args.network.flow(&args.tables)?;
-    let store = args.store.store()?;
+    let store = args.store.store(err)?;
+    // A key that cannot take a new secret is reported before anyone types one.
+    store
+        .check_key()
+        .with_context(|| format!("failed to add source `{}`", args.name.trim()))?;
     let form = SourceForm {
         name: args.name,
         environment_url: args.environment_url,
@@ -295,8 +299,8 @@ fn add(
     })
 }
 
-fn list(args: &ListArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
-    let store = args.store.store()?;
+fn list(args: &ListArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
+    let store = args.store.store(err)?;
     let sources = store.list()?;
     if args.json {
         writeln!(out, "{}", output::list_json(&sources)?)?;
@@ -312,9 +316,10 @@ fn test(
     args: &TestArgs,
     runtime: &tokio::runtime::Runtime,
     out: &mut dyn Write,
+    err: &mut dyn Write,
 ) -> anyhow::Result<Exit> {
     let flow = args.network.flow(&TableArgs::default())?;
-    let store = args.store.store()?;
+    let store = args.store.store(err)?;
     // The store's errors name the source or the file.
     let outcome = match runtime.block_on(flow.test(&store, &args.name)) {
         Ok(outcome) => outcome,
@@ -352,8 +357,8 @@ fn capitalised(text: &str) -> String {
     }
 }
 
-fn remove(args: &RemoveArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
-    let store = args.store.store()?;
+fn remove(args: &RemoveArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
+    let store = args.store.store(err)?;
     let source = store.remove(&args.name)?;
     writeln!(
         out,
@@ -373,9 +378,13 @@ fn rotate_secret(
     err: &mut dyn Write,
 ) -> anyhow::Result<Exit> {
     let flow = args.network.flow(&TableArgs::default())?;
-    let store = args.store.store()?;
-    // A missing source is reported before anyone types a secret for it.
+    let store = args.store.store(err)?;
+    // A missing source, or a key that cannot take the new secret, is reported before anyone
+    // types a secret.
     let name = store.get(&args.name)?.name;
+    store
+        .check_key()
+        .with_context(|| format!("failed to rotate the client secret of `{name}`"))?;
     let secret = args.secret.read(input, err)?;
     let outcome = runtime.block_on(flow.rotate_secret(&store, &name, secret))?;
     let unchanged = format!("The client secret of `{name}` was not changed.");
@@ -493,9 +502,14 @@ impl NetworkArgs {
 }
 
 impl StoreArgs {
-    /// The store in `--data-dir`, or in the platform's data directory.
-    fn store(&self) -> anyhow::Result<Store> {
-        Ok(Store::open(self.dir()?))
+    /// The store in `--data-dir`, or in the platform's data directory, after its warnings
+    /// (a key file others can read) went to `err`.
+    fn store(&self, err: &mut dyn Write) -> anyhow::Result<Store> {
+        let store = Store::open(self.dir()?);
+        for warning in store.warnings() {
+            writeln!(err, "warning: {warning}")?;
+        }
+        Ok(store)
     }
 
     fn dir(&self) -> anyhow::Result<PathBuf> {

@@ -409,3 +409,34 @@ fn source_commands_against_serve() -> anyhow::Result<()> {
     assert!(contains(&cli.transcript, "checking a new source"));
     Ok(())
 }
+
+/// The key-file warning goes to the real stderr of the process (main.rs wires it), not stdout.
+#[cfg(unix)]
+#[test]
+fn a_key_file_others_can_read_is_a_warning_on_the_process_stderr() -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let folder = tempfile::tempdir()?;
+    let data_dir = folder.path().join("data");
+    std::fs::create_dir(&data_dir)?;
+    let key = data_dir.join("sources.key");
+    std::fs::write(&key, [7_u8; 32])?;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644))?;
+
+    let output = Command::new(BINARY)
+        .args(["source", "list", "--data-dir"])
+        .arg(&data_dir)
+        .stdin(Stdio::null())
+        .output()?;
+
+    let stdout = String::from_utf8(output.stdout)?;
+    let stderr = String::from_utf8(output.stderr)?;
+    ensure!(output.status.success(), "{stderr}");
+    ensure!(stdout.starts_with("No sources saved"), "{stdout}");
+    let expected = format!(
+        "warning: the key file `{}` has mode 0644: other users can read or replace the key",
+        key.display()
+    );
+    ensure!(stderr.starts_with(&expected), "{stderr}");
+    ensure!(!stdout.contains("warning"), "{stdout}");
+    Ok(())
+}

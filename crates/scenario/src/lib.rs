@@ -7,6 +7,8 @@
 
 mod fakes;
 mod location;
+#[cfg(test)]
+mod properties;
 mod report;
 mod runner;
 mod scenario;

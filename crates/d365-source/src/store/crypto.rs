@@ -1,12 +1,12 @@
-//! The key that encrypts client secrets at rest and the sealing of one secret. `sources.key`
-//! holds [`KEY_LEN`] raw random bytes; it is created once (mode 0600, `create_new`) and never
-//! rewritten, because a new key would orphan every stored secret. Each secret is sealed with
-//! AES-256-GCM under a fresh random nonce, with associated data that binds it to its source.
-//! Nothing here prints key material or plaintext.
+//! The key that encrypts client secrets at rest, and the sealing of one secret. `sources.key`:
+//! [`KEY_LEN`] random bytes, created once (mode 0600, `create_new`), never rewritten (a new key
+//! orphans every stored secret), read only as a regular file of that size. Each secret is
+//! sealed with AES-256-GCM under a fresh nonce, its associated data binding it to its source;
+//! nothing here prints key material or plaintext.
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
-use std::io::{self, Write as _};
+use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
@@ -14,7 +14,7 @@ use secrecy::zeroize::{Zeroize as _, Zeroizing};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::StoredSource;
+use super::{StoredSource, disk};
 use crate::Error;
 
 /// The size of the key file: an AES-256 key.
@@ -48,18 +48,13 @@ impl fmt::Debug for SecretKey {
 }
 
 impl SecretKey {
-    /// Reads the key file; `None` when there is none.
+    /// Reads the key file; `None` when there is none. Only a regular file (a symbolic link is
+    /// followed) of exactly [`KEY_LEN`] bytes is read: a device, a FIFO or a huge file is
+    /// refused from its metadata, before it is opened, so it can neither hang nor exhaust
+    /// memory.
     pub(super) fn load(path: &Path) -> Result<Option<SecretKey>, Error> {
-        let bytes = match fs::read(path) {
-            Ok(bytes) => Zeroizing::new(bytes),
-            Err(source) if source.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(Error::Io {
-                    action: "read",
-                    path: path.to_owned(),
-                    source,
-                });
-            }
+        let Some(bytes) = read_key_file(path)? else {
+            return Ok(None);
         };
         SecretKey::from_bytes(path, &bytes).map(Some)
     }
@@ -158,6 +153,77 @@ impl SecretKey {
         // We only ever seal UTF-8; anything else authenticated under our key is not ours.
         std::str::from_utf8(plaintext).ok().map(SecretString::from)
     }
+}
+
+/// The bytes of the key file at `path` (see [`SecretKey::load`]).
+fn read_key_file(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, Error> {
+    let io_error = |action, source| Error::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    };
+    // `stat`, not `open`: opening a FIFO blocks until a writer appears, and opening a device
+    // may have side effects.
+    let metadata = match fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(source) if source.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(io_error("inspect", source)),
+    };
+    check_key_file(path, &metadata)?;
+    // The path may be swapped between the `stat` and the `open`: non-blocking, the open of a
+    // FIFO returns at once, and the `fstat` below refuses it.
+    let file = disk::open_nonblocking(path).map_err(|source| io_error("open", source))?;
+    let metadata = file
+        .metadata()
+        .map_err(|source| io_error("inspect", source))?;
+    check_key_file(path, &metadata)?;
+    // One byte more than a key, so a file that grew since the `fstat` is still caught, and
+    // never more, whatever it became.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(KEY_LEN + 1));
+    file.take(KEY_LEN as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| io_error("read", source))?;
+    Ok(Some(bytes))
+}
+
+/// Refuses anything but a regular file of [`KEY_LEN`] bytes.
+fn check_key_file(path: &Path, metadata: &fs::Metadata) -> Result<(), Error> {
+    let refuse = |reason: String| {
+        Err(Error::Key {
+            path: path.to_owned(),
+            reason,
+        })
+    };
+    if !metadata.is_file() {
+        return refuse(format!(
+            "it is {}, not a regular file; move it away and restore the key file",
+            disk::file_kind(&metadata.file_type())
+        ));
+    }
+    if metadata.len() != KEY_LEN as u64 {
+        return refuse(format!(
+            "it holds {} bytes, an AES-256 key has {KEY_LEN}",
+            metadata.len()
+        ));
+    }
+    Ok(())
+}
+
+/// The permission bits of the key file that let other users than its owner read or replace
+/// it (`mode & 0o077`), if any; `None` when there is no key file or it is not a regular file
+/// (loading it reports that).
+#[cfg(unix)]
+pub(super) fn loose_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let metadata = fs::metadata(path).ok()?;
+    let mode = metadata.permissions().mode() & 0o777;
+    (metadata.is_file() && mode & 0o077 != 0).then_some(mode)
+}
+
+/// Other platforms have no Unix mode to check.
+#[cfg(not(unix))]
+pub(super) fn loose_mode(_path: &Path) -> Option<u32> {
+    None
 }
 
 /// What a ciphertext is bound to: a label for this use of the key, then the fields that

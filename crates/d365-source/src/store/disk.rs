@@ -4,7 +4,7 @@
 //! Reads never create anything.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Write as _};
+use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
@@ -62,7 +62,7 @@ pub(super) fn lock_exclusive(path: &Path) -> Result<Lock, Error> {
 /// here (or the directory was restored without it). Reading is safe without it: the list is
 /// only ever replaced by rename, so a reader sees a whole file either way.
 pub(super) fn lock_shared(path: &Path) -> Result<Option<Lock>, Error> {
-    let file = match File::open(path) {
+    let file = match open_nonblocking(path) {
         Ok(file) => file,
         Err(source) if source.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(io_error("open", path)(source)),
@@ -71,12 +71,84 @@ pub(super) fn lock_shared(path: &Path) -> Result<Option<Lock>, Error> {
     Ok(Some(Lock { _file: file }))
 }
 
-/// The bytes of `path`; `None` when it does not exist.
+/// The largest source list [`read`] accepts: thousands of sources, far below a size that
+/// could exhaust memory.
+pub(super) const MAX_LIST_LEN: u64 = 16 * 1024 * 1024;
+
+/// The bytes of `path`; `None` when it does not exist. Like the key file, it must be a regular
+/// file (checked before it is opened, so a FIFO cannot block) of at most [`MAX_LIST_LEN`]
+/// bytes, and no more than that is ever read.
 pub(super) fn read(path: &Path) -> Result<Option<Vec<u8>>, Error> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(source) if source.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(io_error("read", path)(source)),
+    let refuse = |reason: String| io_error("read", path)(io::Error::other(reason));
+    let check = |metadata: &fs::Metadata| {
+        if !metadata.is_file() {
+            return Err(refuse(format!(
+                "it is {}, not a regular file",
+                file_kind(&metadata.file_type())
+            )));
+        }
+        if metadata.len() > MAX_LIST_LEN {
+            return Err(refuse(format!(
+                "it holds {} bytes, more than a source list ever needs ({MAX_LIST_LEN})",
+                metadata.len()
+            )));
+        }
+        Ok(())
+    };
+    match fs::metadata(path) {
+        Ok(metadata) => check(&metadata)?,
+        Err(source) if source.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(io_error("inspect", path)(source)),
+    }
+    let file = open_nonblocking(path).map_err(io_error("open", path))?;
+    check(&file.metadata().map_err(io_error("inspect", path))?)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_LIST_LEN + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error("read", path))?;
+    if bytes.len() as u64 > MAX_LIST_LEN {
+        return Err(refuse(format!(
+            "it grew past {MAX_LIST_LEN} bytes while it was read"
+        )));
+    }
+    Ok(Some(bytes))
+}
+
+/// Opens `path` for reading. On Unix without blocking: opening a FIFO for reading otherwise
+/// waits for a writer, which a file swapped in after a `stat` could exploit.
+pub(super) fn open_nonblocking(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NONBLOCK | libc::O_NOCTTY,
+    );
+    options.open(path)
+}
+
+/// What a file that is not a regular file is, for an error message.
+pub(super) fn file_kind(file_type: &fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if file_type.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if file_type.is_char_device() {
+            return "a character device";
+        }
+        if file_type.is_block_device() {
+            return "a block device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
     }
 }
 

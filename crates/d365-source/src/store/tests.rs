@@ -17,7 +17,7 @@ use time::macros::datetime;
 use uuid::Uuid;
 
 use super::crypto::SecretKey;
-use super::{FORMAT_VERSION, LastCheck, Store, secret_hint};
+use super::{FORMAT_VERSION, LastCheck, Store, StoreWarning, secret_hint};
 use crate::Error;
 use crate::form::{Cloud, Draft, EnvironmentUrl, TenantId};
 use crate::problem::{Evidence, Problem, ProblemKind, Step};
@@ -726,8 +726,14 @@ fn reports_a_tampered_ciphertext() {
         .expect_err("the tag does not verify");
 
     assert!(
-        matches!(&error, Error::Decrypt { name, key_path: path } if name == "Contoso" && *path == key_path(&store)),
+        matches!(&error, Error::Tampered { name, key_path: path } if name == "Contoso" && *path == key_path(&store)),
         "{error:?}"
+    );
+    assert!(
+        error.to_string().starts_with(
+            "the saved secret of `Contoso` was changed outside d365-harness or the key"
+        ),
+        "{error}"
     );
 }
 
@@ -745,7 +751,7 @@ fn refuses_a_ciphertext_copied_to_another_source() {
         .secret("Contoso (copy)")
         .expect_err("the ciphertext belongs to another source");
 
-    assert!(matches!(error, Error::Decrypt { .. }), "{error:?}");
+    assert!(matches!(error, Error::Tampered { .. }), "{error:?}");
     assert_eq!(
         store.secret("Contoso").expect("secret").expose_secret(),
         SECRET
@@ -753,14 +759,270 @@ fn refuses_a_ciphertext_copied_to_another_source() {
 }
 
 #[test]
-fn reports_a_replaced_key() {
+fn reports_a_replaced_key_of_one_source_as_tampering() {
+    // With one source, a replaced key and an edited record cannot be told apart.
     let (_temp, store) = new_store();
     insert(&store, "Contoso", SECRET);
     fs::write(key_path(&store), [42_u8; 32]).expect("replace the key");
 
     let error = store.secret("Contoso").expect_err("another key");
 
-    assert!(matches!(error, Error::Decrypt { .. }), "{error:?}");
+    assert!(matches!(error, Error::Tampered { .. }), "{error:?}");
+}
+
+/// A store with two sources whose key was then replaced by another valid key.
+fn store_with_a_replaced_key() -> (TempDir, Store) {
+    let (temp, store) = new_store();
+    insert(&store, "Contoso", SECRET);
+    insert(&store, "Fabrikam", OTHER_SECRET);
+    fs::write(key_path(&store), [42_u8; 32]).expect("replace the key");
+    (temp, store)
+}
+
+#[track_caller]
+fn assert_key_mismatch<T: std::fmt::Debug>(store: &Store, outcome: Result<T, Error>) {
+    match outcome {
+        Err(Error::KeyMismatch {
+            key_path: path,
+            list_path: list,
+            count: 2,
+        }) if path == key_path(store) && list == list_path(store) => {}
+        other => panic!("expected a key mismatch, got {other:?}"),
+    }
+}
+
+#[test]
+fn refuses_to_save_a_secret_under_a_replaced_key() {
+    let (_temp, store) = store_with_a_replaced_key();
+    let list_before = fs::read(list_path(&store)).expect("read the list");
+
+    let added = store.insert(
+        &draft("Northwind", SECRET),
+        &tables(),
+        report(CHECKED_AT),
+        CREATED_AT,
+    );
+    let rotated = store.rotate_secret("Contoso", &SecretString::from(SECRET), report(CHECKED_AT));
+
+    assert_key_mismatch(&store, added);
+    assert_key_mismatch(&store, rotated);
+    assert_key_mismatch(&store, store.check_key());
+    assert_eq!(fs::read(list_path(&store)).expect("read"), list_before);
+    assert_eq!(fs::read(key_path(&store)).expect("read"), [42_u8; 32]);
+}
+
+#[test]
+fn lists_but_does_not_decrypt_under_a_replaced_key() {
+    let (_temp, store) = store_with_a_replaced_key();
+
+    let names: Vec<String> = store
+        .list()
+        .expect("the list needs no key")
+        .into_iter()
+        .map(|source| source.name)
+        .collect();
+
+    assert_eq!(names, ["Contoso", "Fabrikam"]);
+    assert_key_mismatch(&store, store.secret("Fabrikam"));
+    let message = store.secret("Contoso").expect_err("mismatch").to_string();
+    assert!(
+        message.contains("does not match the 2 saved secret(s)") && message.contains("restore"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_tampered_record_does_not_block_the_others() {
+    let (_temp, store) = new_store();
+    insert(&store, "Contoso", SECRET);
+    insert(&store, "Fabrikam", OTHER_SECRET);
+    let mut list = read_json(&list_path(&store));
+    list["sources"][0]["client_secret"] = list["sources"][1]["client_secret"].clone();
+    write_json(&list_path(&store), &list);
+
+    let tampered = store.secret("Contoso");
+    insert(&store, "Northwind", SECRET);
+    store
+        .rotate_secret("Contoso", &SecretString::from(SECRET), report(CHECKED_AT))
+        .expect("rotating repairs the tampered secret");
+
+    assert!(
+        matches!(&tampered, Err(Error::Tampered { name, .. }) if name == "Contoso"),
+        "{tampered:?}"
+    );
+    assert_eq!(
+        store.secret("Contoso").expect("secret").expose_secret(),
+        SECRET
+    );
+    assert_eq!(
+        store.secret("Northwind").expect("secret").expose_secret(),
+        SECRET
+    );
+}
+
+#[test]
+fn a_key_check_passes_for_a_matching_or_missing_key() {
+    let (_temp, store) = new_store();
+    assert!(store.check_key().is_ok(), "no key yet, no secret needs one");
+
+    insert(&store, "Contoso", SECRET);
+    assert!(store.check_key().is_ok());
+
+    fs::remove_file(key_path(&store)).expect("delete the key");
+    assert!(matches!(store.check_key(), Err(Error::Key { .. })));
+}
+
+/// Runs `read` on another thread and gives up after ten seconds, so a read that blocks fails
+/// the test instead of hanging it.
+#[track_caller]
+fn within_ten_seconds<T: Send + 'static>(read: impl FnOnce() -> T + Send + 'static) -> T {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(read());
+    });
+    receiver
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the key file was refused without blocking")
+}
+
+#[track_caller]
+fn assert_key_refused<T: std::fmt::Debug>(
+    outcome: Result<T, Error>,
+    path: &Path,
+    reason_part: &str,
+) {
+    match &outcome {
+        Err(Error::Key {
+            path: found,
+            reason,
+        }) if found == path && reason.contains(reason_part) => {}
+        other => panic!("expected the key file to be refused for `{reason_part}`, got {other:?}"),
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn refuses_a_key_that_links_to_an_endless_device() {
+    let (_temp, store) = new_store();
+    fs::create_dir(store.dir()).expect("create the data dir");
+    std::os::unix::fs::symlink("/dev/zero", key_path(&store)).expect("link the key");
+    let path = key_path(&store);
+
+    let (added, checked) = within_ten_seconds({
+        let store = store.clone();
+        move || {
+            let added = store.insert(
+                &draft("Contoso", SECRET),
+                &tables(),
+                report(CHECKED_AT),
+                CREATED_AT,
+            );
+            (added, store.check_key())
+        }
+    });
+
+    assert_key_refused(added, &path, "it is a character device, not a regular file");
+    assert_key_refused(checked, &path, "character device");
+    assert!(!list_path(&store).exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn refuses_a_key_that_is_a_fifo_without_blocking() {
+    let (_temp, store) = new_store();
+    insert(&store, "Contoso", SECRET);
+    let path = key_path(&store);
+    fs::remove_file(&path).expect("delete the key");
+    mkfifo(&path);
+
+    let secret = within_ten_seconds({
+        let store = store.clone();
+        move || store.secret("Contoso")
+    });
+
+    assert_key_refused(
+        secret,
+        &path,
+        "it is a FIFO (named pipe), not a regular file",
+    );
+}
+
+#[test]
+fn refuses_a_key_that_is_a_directory() {
+    let (_temp, store) = new_store();
+    insert(&store, "Contoso", SECRET);
+    let path = key_path(&store);
+    fs::remove_file(&path).expect("delete the key");
+    fs::create_dir(&path).expect("a directory in its place");
+
+    assert_key_refused(store.secret("Contoso"), &path, "it is a directory");
+}
+
+#[test]
+fn refuses_a_key_that_is_too_long_before_reading_it() {
+    let (_temp, store) = new_store();
+    insert(&store, "Contoso", SECRET);
+    let path = key_path(&store);
+    let mut bytes = fs::read(&path).expect("read the key");
+    bytes.push(0);
+    fs::write(&path, &bytes).expect("one byte more");
+
+    assert_key_refused(store.secret("Contoso"), &path, "it holds 33 bytes");
+
+    // A sparse 1 GiB file: refused from its size, not read.
+    let file = fs::File::options()
+        .write(true)
+        .open(&path)
+        .expect("open the key");
+    file.set_len(1 << 30).expect("grow the key");
+    assert_key_refused(store.secret("Contoso"), &path, "it holds 1073741824 bytes");
+}
+
+#[test]
+fn refuses_an_empty_key() {
+    let (_temp, store) = new_store();
+    insert(&store, "Contoso", SECRET);
+    fs::write(key_path(&store), b"").expect("empty the key");
+
+    assert_key_refused(
+        store.secret("Contoso"),
+        &key_path(&store),
+        "it holds 0 bytes",
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn warns_about_a_key_that_others_can_read_and_leaves_its_mode() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (_temp, store) = new_store();
+    assert_eq!(store.warnings(), [], "no key, nothing to warn about");
+    insert(&store, "Contoso", SECRET);
+    assert_eq!(store.warnings(), [], "a new key is private");
+    let path = key_path(&store);
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+
+    let warnings = store.warnings();
+    let secret = store.secret("Contoso").expect("a readable key still works");
+
+    assert_eq!(
+        warnings,
+        [StoreWarning::KeyPermissions {
+            path: path.clone(),
+            mode: 0o644
+        }]
+    );
+    assert_eq!(secret.expose_secret(), SECRET);
+    assert_eq!(mode(&path), 0o644, "the store only warns");
+    let message = warnings[0].to_string();
+    assert!(
+        message.contains("mode 0644") && message.contains(&format!("chmod 600 {}", path.display())),
+        "{message}"
+    );
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o620)).expect("chmod");
+    assert_eq!(store.warnings().len(), 1, "group-writable");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).expect("chmod");
+    assert_eq!(store.warnings(), [], "owner-only");
 }
 
 #[test]
@@ -984,4 +1246,93 @@ fn loads_a_version_1_source_list_as_written_by_an_earlier_build() {
         .secret("Fabrikam Sales")
         .expect("decrypts with the committed key");
     assert_eq!(secret.expose_secret(), OTHER_SECRET);
+}
+
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo failed");
+}
+
+#[track_caller]
+fn assert_list_refused<T: std::fmt::Debug>(outcome: Result<T, Error>, path: &Path, reason: &str) {
+    let error = outcome.expect_err("the list file is refused");
+    let text = DisplayChain(&error).to_string();
+    assert!(
+        matches!(&error, Error::Io { path: found, .. } if found == path) && text.ends_with(reason),
+        "{text}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn refuses_a_list_that_is_a_fifo_or_a_device_without_blocking() {
+    let (_temp, store) = new_store();
+    fs::create_dir(store.dir()).expect("create the data dir");
+    let path = list_path(&store);
+    mkfifo(&path);
+
+    let listed = within_ten_seconds({
+        let store = store.clone();
+        move || store.list()
+    });
+    assert_list_refused(
+        listed,
+        &path,
+        "it is a FIFO (named pipe), not a regular file",
+    );
+
+    fs::remove_file(&path).expect("remove the FIFO");
+    std::os::unix::fs::symlink("/dev/zero", &path).expect("link the list");
+    let added = within_ten_seconds({
+        let store = store.clone();
+        move || {
+            store.insert(
+                &draft("Contoso", SECRET),
+                &tables(),
+                report(CHECKED_AT),
+                CREATED_AT,
+            )
+        }
+    });
+    assert_list_refused(added, &path, "it is a character device, not a regular file");
+}
+
+#[test]
+fn refuses_a_list_too_large_to_be_one_without_reading_it() {
+    let (_temp, store) = new_store();
+    insert(&store, "Contoso", SECRET);
+    let path = list_path(&store);
+    let file = fs::File::options()
+        .write(true)
+        .open(&path)
+        .expect("open the list");
+    file.set_len(super::disk::MAX_LIST_LEN + 1)
+        .expect("grow the list (sparse)");
+
+    assert_list_refused(
+        store.list(),
+        &path,
+        "it holds 16777217 bytes, more than a source list ever needs (16777216)",
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_lock_file_that_is_a_fifo_does_not_block_reads() {
+    let (_temp, store) = new_store();
+    insert(&store, "Contoso", SECRET);
+    let lock = store.dir().join("sources.lock");
+    fs::remove_file(&lock).expect("remove the lock file");
+    mkfifo(&lock);
+
+    let listed = within_ten_seconds({
+        let store = store.clone();
+        move || store.list().map(|sources| sources.len())
+    });
+
+    assert_eq!(listed.expect("listed"), 1);
 }

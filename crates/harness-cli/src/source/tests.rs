@@ -606,3 +606,153 @@ fn testing_a_source_whose_host_left_the_allow_list_is_a_problem_not_a_crash() {
     );
     assert_no_secret(&[&out]);
 }
+
+/// A data directory in `folder` holding the source `Contoso CRM`, saved without a check.
+fn saved_source(folder: &Path) -> std::path::PathBuf {
+    let data_dir = folder.join("data");
+    let draft = d365_source::form::validate(
+        &SourceForm {
+            name: "Contoso CRM".to_owned(),
+            environment_url: "https://contoso.crm.dynamics.com".to_owned(),
+            tenant_id: "contoso.onmicrosoft.com".to_owned(),
+            client_id: IMPORTER.to_owned(),
+            client_secret: secrecy::SecretString::from(SECRET),
+        },
+        &d365_source::FormRules {
+            existing_names: &[],
+            allowed_hosts: &[],
+        },
+    )
+    .expect("a valid form");
+    let d365_source::LastCheck::Passed(report) =
+        serde_json::from_value(passed_check()).expect("a passed check")
+    else {
+        panic!("the fixture is a passed check");
+    };
+    let checked_at = report.checked_at;
+    d365_source::Store::open(&data_dir)
+        .insert(&draft, &["account".to_owned()], report, checked_at)
+        .expect("saved");
+    data_dir
+}
+
+#[cfg(unix)]
+#[test]
+fn a_key_file_others_can_read_is_a_warning_on_stderr() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let folder = tempfile::tempdir().expect("temp dir");
+    let data_dir = saved_source(folder.path());
+    let key = data_dir.join("sources.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let data_dir = data_dir.to_str().expect("UTF-8 temp path");
+
+    let mut input = FakeInput::default();
+    let (exit, out, err) = source(&mut input, &["list", "--data-dir", data_dir]);
+
+    assert_eq!(exit, Exit::Success);
+    assert!(out.contains("Contoso CRM"), "{out}");
+    let key = key.display();
+    assert_eq!(
+        err,
+        format!(
+            "warning: the key file `{key}` has mode 0644: other users can read or replace the \
+             key that encrypts the client secrets; run `chmod 600 {key}`, and rotate the \
+             secrets if someone else may have read it\n"
+        )
+    );
+}
+
+#[test]
+fn a_replaced_key_refuses_add_and_rotate_before_the_secret_is_asked_for() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let data_dir = saved_source(folder.path());
+    let key = data_dir.join("sources.key");
+    std::fs::write(&key, [42_u8; 32]).expect("replace the key");
+    let list = data_dir.join("sources.json");
+    let expected = format!(
+        "the key `{}` does not match the 1 saved secret(s) in `{}`: it was replaced, or the \
+         secrets were changed outside d365-harness; restore the original key, or move `{}` \
+         away and add the sources again\n",
+        key.display(),
+        list.display(),
+        list.display()
+    );
+    let data_dir_text = data_dir.to_str().expect("UTF-8 temp path");
+
+    let mut add_args = add_args(&data_dir, &[]);
+    add_args[2] = "Fabrikam";
+    let rotate_args = ["rotate-secret", "Contoso CRM", "--data-dir", data_dir_text];
+    for (args, context) in [
+        (&add_args[..], "failed to add source `Fabrikam`"),
+        (
+            &rotate_args[..],
+            "failed to rotate the client secret of `Contoso CRM`",
+        ),
+    ] {
+        let mut input = FakeInput::with_stdin(&format!("{SECRET}\n"));
+        let (exit, out, err) = source(&mut input, args);
+        assert_eq!((exit, out.as_str()), (Exit::Error, ""), "{args:?}");
+        assert_eq!(err, format!("error: {context}: {expected}"), "{args:?}");
+        assert!(input.prompts.is_empty(), "{args:?}");
+    }
+    let (exit, out, _) = source(
+        &mut FakeInput::default(),
+        &["list", "--data-dir", data_dir_text],
+    );
+    assert_eq!(exit, Exit::Success, "the list needs no key");
+    assert!(out.contains("Contoso CRM"), "{out}");
+}
+
+#[test]
+fn testing_under_a_replaced_key_says_the_secret_was_tampered_with() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let data_dir = saved_source(folder.path());
+    let key = data_dir.join("sources.key");
+    std::fs::write(&key, [42_u8; 32]).expect("replace the key");
+
+    let (exit, out, err) = source(
+        &mut FakeInput::default(),
+        &[
+            "test",
+            "Contoso CRM",
+            "--data-dir",
+            data_dir.to_str().expect("UTF-8 temp path"),
+            "--resolve-only",
+        ],
+    );
+
+    assert_eq!((exit, out.as_str()), (Exit::Error, ""));
+    assert_eq!(
+        err,
+        format!(
+            "error: the saved secret of `Contoso CRM` was changed outside d365-harness or the \
+             key `{}` was replaced; restore the original key if it was replaced, otherwise \
+             remove the source and add it again\n",
+            key.display()
+        )
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_key_file_that_is_a_device_is_refused_before_the_secret_is_asked_for() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let data_dir = folder.path().join("data");
+    std::fs::create_dir(&data_dir).expect("data dir");
+    let key = data_dir.join("sources.key");
+    std::os::unix::fs::symlink("/dev/zero", &key).expect("link the key");
+
+    let mut input = FakeInput::with_stdin(&format!("{SECRET}\n"));
+    let (exit, out, err) = source(&mut input, &add_args(&data_dir, &[]));
+
+    assert_eq!((exit, out.as_str()), (Exit::Error, ""));
+    assert_eq!(
+        err,
+        format!(
+            "error: failed to add source `Contoso CRM`: the key file `{}` cannot be used: it is \
+             a character device, not a regular file; move it away and restore the key file\n",
+            key.display()
+        )
+    );
+    assert!(input.prompts.is_empty());
+}
