@@ -252,3 +252,17 @@ async fn large_scans_run_off_the_async_worker_and_wait_for_a_permit() {
         assert_eq!(ids(&answer.json(), "accountid").len(), 3);
     }
 }
+
+#[tokio::test]
+async fn expands_scan_within_the_same_budget() {
+    // Five accounts, each expanding over the 30 contacts: about 150 rows examined.
+    let path = "/api/data/v9.2/accounts?$select=name&$expand=contact_customer_accounts($select=fullname)&$top=5";
+    let mut config = data_config();
+    config.scan_budget.max_rows = 1_000;
+    let answer = get_with(&service(config).expect("valid config"), path, None).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let mut config = data_config();
+    config.scan_budget.max_rows = 100;
+    let answer = get_with(&service(config).expect("valid config"), path, None).await;
+    assert_sql_timeout(&answer);
+}
