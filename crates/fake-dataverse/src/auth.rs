@@ -1,14 +1,19 @@
-//! Bearer-token validation, as a resource server does it: the signature against the trusted
-//! JWKS (keys picked by `kid`), then lifetime on the injected clock, issuer (the environment's
-//! tenant) and audience (the web or API host, with or without a trailing slash, any case).
-//! Failures carry Microsoft.IdentityModel-style reasons for the `401_error_reason` header; the
-//! exact texts are UNCONFIRMED except the audience one (reference/dataverse.md §2.2).
+//! Bearer-token validation, as a resource server does it: the token's shape (three segments,
+//! Base64Url JSON header and payload), the signature against the trusted JWKS (keys picked by
+//! `kid`, RS256 whatever the header says), then lifetime on the injected clock, issuer (the
+//! environment's tenant) and audience (the web or API host, with or without a trailing slash,
+//! any case). Failures carry the Microsoft.IdentityModel texts of `JwtSecurityTokenHandler`
+//! (the token type IDX10225 names) for the `401_error_reason` header, with token contents shown
+//! as IdentityModel shows hidden PII; the exact texts are UNCONFIRMED except the audience one
+//! (reference/dataverse.md §2.2).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde::Deserialize;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
@@ -16,16 +21,16 @@ use uuid::Uuid;
 /// Clock skew tolerated on `exp` and `nbf` (IdentityModel's default: five minutes).
 const CLOCK_SKEW_SECONDS: i64 = 300;
 
-/// The claims Dataverse reads from an app-only token.
-#[derive(Clone, Debug, Deserialize)]
+/// The claims Dataverse reads from an app-only token, read leniently like IdentityModel's
+/// `JwtPayload`: a claim of the wrong JSON type is as good as absent, except the NumericDates.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Claims {
-    pub(crate) aud: String,
-    pub(crate) iss: String,
-    pub(crate) exp: i64,
-    #[serde(default)]
+    /// `aud`: one string or an array of strings.
+    pub(crate) aud: Vec<String>,
+    pub(crate) iss: Option<String>,
+    pub(crate) exp: Option<i64>,
     pub(crate) nbf: Option<i64>,
     pub(crate) appid: Option<String>,
-    #[serde(default)]
     pub(crate) azp: Option<String>,
 }
 
@@ -134,15 +139,21 @@ pub(crate) fn validate(
         }
     };
     let now = expect.now.unix_timestamp();
-    if claims.exp + CLOCK_SKEW_SECONDS < now {
+    let Some(expires) = claims.exp else {
+        return refuse(
+            "IDX10225: Lifetime validation failed. The token is missing an Expiration Time. Tokentype: 'System.IdentityModel.Tokens.Jwt.JwtSecurityToken'."
+                .into(),
+        );
+    };
+    if expires.saturating_add(CLOCK_SKEW_SECONDS) < now {
         return refuse(format!(
             "IDX10223: Lifetime validation failed. The token is expired. ValidTo (UTC): '{}', Current time (UTC): '{}'.",
-            show(claims.exp),
+            show(expires),
             show(now)
         ));
     }
     if let Some(not_before) = claims.nbf
-        && not_before - CLOCK_SKEW_SECONDS > now
+        && not_before.saturating_sub(CLOCK_SKEW_SECONDS) > now
     {
         return refuse(format!(
             "IDX10222: Lifetime validation failed. The token is not yet valid. ValidFrom (UTC): '{}', Current time (UTC): '{}'.",
@@ -150,13 +161,33 @@ pub(crate) fn validate(
             show(now)
         ));
     }
-    if claims.iss != expect.issuer {
+    let Some(issuer) = claims
+        .iss
+        .as_deref()
+        .filter(|issuer| !issuer.trim().is_empty())
+    else {
+        return refuse(
+            "IDX10211: Unable to validate issuer. The 'issuer' parameter is null or whitespace."
+                .into(),
+        );
+    };
+    if issuer != expect.issuer {
         return refuse(format!(
             "IDX10205: Issuer validation failed. Issuer: '{}'. Did not match: validationParameters.ValidIssuer: '{}' or validationParameters.ValidIssuers: 'null'.",
-            claims.iss, expect.issuer
+            fake_core::echo(issuer),
+            expect.issuer
         ));
     }
-    if !audience_matches(&claims.aud, &expect.hosts) {
+    if claims.aud.is_empty() {
+        return refuse(
+            "IDX10206: Unable to validate audience. The 'audiences' parameter is empty.".into(),
+        );
+    }
+    if !claims
+        .aud
+        .iter()
+        .any(|audience| audience_matches(audience, &expect.hosts))
+    {
         let valid: Vec<String> = expect
             .hosts
             .iter()
@@ -164,53 +195,136 @@ pub(crate) fn validate(
             .collect();
         return refuse(format!(
             "IDX10214: Audience validation failed. Audiences: '{}'. Did not match: validationParameters.ValidAudience: 'null' or validationParameters.ValidAudiences: '{}'.",
-            claims.aud,
+            fake_core::echo(&claims.aud.join(", ")),
             valid.join(", ")
         ));
     }
     Ok(claims)
 }
 
-/// The signature check: well-formed JWS, a trusted `kid`, a valid RS256 signature.
+/// How IdentityModel shows a value it treats as PII (the default, `ShowPII = false`): token
+/// contents never reach the reason header.
+const HIDDEN: &str = "[PII of type 'System.String' is hidden. For more details, see https://aka.ms/IdentityModel/PII.]";
+
+/// Decodes a Base64Url segment holding a JSON object.
+fn json_segment(segment: &str) -> Option<Map<String, Value>> {
+    let bytes = URL_SAFE_NO_PAD.decode(segment).ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        Value::Object(object) => Some(object),
+        _ => None,
+    }
+}
+
+/// The signature check: a JWS of three segments, a JSON header and payload, a trusted `kid`,
+/// a valid RS256 signature. Then the claims, read from the verified payload.
 fn verify_signature(token: &str, verifier: &Verifier) -> Result<Claims, Rejection> {
     let refuse = |reason: String| {
         Err(Rejection {
             reason: Some(reason),
         })
     };
-    if token.split('.').count() != 3 {
-        return refuse(
+    let segments: Vec<&str> = token.split('.').collect();
+    let [header, payload, signature] = segments.as_slice() else {
+        return refuse(if segments.len() == 1 {
+            // No dots at all: IdentityModel's "not well formed" text.
             "IDX14100: JWT is not well formed, there are no dots (.). The token needs to be in JWS or JWE Compact Serialization Format. (JWS): 'EncodedHeader.EndcodedPayload.EncodedSignature'."
-                .into(),
-        );
-    }
-    let Ok(header) = jsonwebtoken::decode_header(token) else {
-        return refuse("IDX14102: Unable to decode the header as Base64Url encoded string.".into());
+                .into()
+        } else if segments.len() == 5 {
+            // A JWE: Dataverse has no decryption keys for it.
+            format!("IDX10609: Decryption failed. No Keys tried: token: '{HIDDEN}'.")
+        } else {
+            format!(
+                "IDX12741: JWT: '{HIDDEN}' must have three segments (JWS) or five segments (JWE)."
+            )
+        });
     };
-    let kid = header.kid.clone().unwrap_or_default();
-    let Some((_, key)) = verifier.keys.iter().find(|(known, _)| *known == kid) else {
+    let Some(header_json) = json_segment(header) else {
         return refuse(format!(
-            "IDX10503: Signature validation failed. Token does not have a kid. Keys tried: '{}'. Number of keys in TokenValidationParameters: '{}'. kid: '{kid}'.",
-            verifier.key_ids,
-            verifier.keys.len()
+            "IDX12729: Unable to decode the header '{HIDDEN}' as Base64Url encoded string."
         ));
     };
-    let mut validation = Validation::new(Algorithm::RS256);
-    // Lifetime, audience and issuer are checked by the caller on the injected clock, with
-    // IdentityModel's wording; jsonwebtoken only checks the signature here.
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    match jsonwebtoken::decode::<Claims>(token, key, &validation) {
-        Ok(data) => Ok(data.claims),
-        Err(error) => refuse(match error.kind() {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => {
-                format!("IDX10511: Signature validation failed. Keys tried: '{kid}'. kid: '{kid}'.")
-            }
-            _ => format!("IDX10000: The token could not be read: {error}."),
-        }),
+    let Some(payload_json) = json_segment(payload) else {
+        return refuse(format!(
+            "IDX12723: Unable to decode the payload '{HIDDEN}' as Base64Url encoded string."
+        ));
+    };
+    if signature.is_empty() {
+        // `alg: none` and other unsigned tokens: Dataverse requires signed tokens.
+        return refuse(format!(
+            "IDX10504: Unable to validate signature, token does not have a signature: '{HIDDEN}'."
+        ));
     }
+    let kid = header_json
+        .get("kid")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let Some((_, key)) = verifier.keys.iter().find(|(known, _)| known == kid) else {
+        return refuse(format!(
+            "IDX10503: Signature validation failed. Token does not have a kid. Keys tried: '{}'. Number of keys in TokenValidationParameters: '{}'. kid: '{}'.",
+            verifier.key_ids,
+            verifier.keys.len(),
+            fake_core::echo(kid)
+        ));
+    };
+    // The keys are RSA keys: whatever `alg` the header claims, only an RS256 signature by
+    // them verifies (so `HS256` signed with the public key as secret cannot pass).
+    let signed = header.len() + 1 + payload.len();
+    let verified = jsonwebtoken::crypto::verify(
+        signature,
+        &token.as_bytes()[..signed],
+        key,
+        Algorithm::RS256,
+    )
+    .unwrap_or(false);
+    if !verified || header_json.get("alg").and_then(Value::as_str) != Some("RS256") {
+        return refuse(format!(
+            "IDX10511: Signature validation failed. Keys tried: '{0}'. kid: '{0}'.",
+            fake_core::echo(kid)
+        ));
+    }
+    claims(&payload_json).ok_or_else(|| Rejection {
+        reason: Some(format!(
+            "IDX12723: Unable to decode the payload '{HIDDEN}' as Base64Url encoded string."
+        )),
+    })
+}
+
+/// The claims of a verified payload; `None` if a NumericDate (`exp`, `nbf`) is not a number
+/// of seconds (IdentityModel fails to read such a payload; which text it gives is UNCONFIRMED,
+/// so the payload error stands for it).
+fn claims(payload: &Map<String, Value>) -> Option<Claims> {
+    let text = |name: &str| payload.get(name).and_then(Value::as_str).map(str::to_owned);
+    let date = |name: &str| -> Option<Option<i64>> {
+        match payload.get(name) {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::Number(number)) => match number.as_i64() {
+                Some(seconds) => Some(Some(seconds)),
+                // Fractional seconds are truncated, as IdentityModel does.
+                None => number
+                    .as_f64()
+                    .filter(|seconds| seconds.is_finite() && seconds.abs() < 1e15)
+                    .map(|seconds| Some(seconds.trunc() as i64)),
+            },
+            Some(_) => None,
+        }
+    };
+    let aud = match payload.get("aud") {
+        Some(Value::String(audience)) => vec![audience.clone()],
+        Some(Value::Array(audiences)) => audiences
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    Some(Claims {
+        aud,
+        iss: text("iss"),
+        exp: date("exp")?,
+        nbf: date("nbf")?,
+        appid: text("appid"),
+        azp: text("azp"),
+    })
 }
 
 /// `https://host` or `https://host/`, any case, for either host form (UNCONFIRMED which forms

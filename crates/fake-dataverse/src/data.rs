@@ -5,7 +5,9 @@
 //! `RetrievePrincipalAccess`.
 //!
 //! Generated tables stream in index order, which is also their primary-key order, so paging
-//! through a million rows costs memory for one page only. Any other order sorts the table.
+//! through a million rows costs memory for one page only. Any other order makes one pass per
+//! page that keeps only the page's rows (`TopPage`). Every scan counts against the request's
+//! [`Budget`].
 
 use http::{HeaderValue, StatusCode, header};
 use serde_json::{Map, Value, json};
@@ -14,11 +16,13 @@ use uuid::Uuid;
 use crate::config::{Environment, Table, TableData};
 use crate::functions::{Answer, Call};
 use crate::generator::{GeneratorSpec, Owner, RowGenerator, row_index};
+use crate::odata::orderby::{SortKey, TopPage};
 use crate::odata::paging::{PagingCookie, next_link};
 use crate::odata::prefer::{Answering, MAX_PAGE_SIZE, Prefer};
 use crate::odata::select::ExpandKind;
 use crate::odata::{self, Query, QueryError, QueryOptions, Row};
 use crate::response::{self, ApiError};
+use crate::scan::Budget;
 use crate::schema::{ColumnKind, TableDefinition};
 use crate::security::{Operation, Reach};
 
@@ -225,6 +229,78 @@ impl<'a> Source<'a> {
         }
     }
 
+    /// The row at `index` in source order.
+    fn row_at(&self, index: u64) -> Option<Row> {
+        match self {
+            Source::Given(rows) => usize::try_from(index)
+                .ok()
+                .and_then(|index| rows.get(index))
+                .cloned(),
+            Source::Generated {
+                generator, count, ..
+            } => (index < *count).then(|| generator.row(index)),
+        }
+    }
+
+    /// Offers every row the caller can see (`reach`, `$filter`) and that `$orderby` puts after
+    /// `after` to `top`, by its index. Generated rows are made one at a time and dropped: only
+    /// `top` keeps anything, so memory stays that of one page however large the table.
+    fn rank(
+        &self,
+        query: &Query,
+        reach: &Reach,
+        after: Option<&SortKey>,
+        top: &mut TopPage<u64>,
+        budget: &Budget,
+    ) -> Result<(), ApiError> {
+        let mut offer = |index: u64, row: &Row| {
+            if !(reach.allows(row) && query.matches(row)) {
+                return;
+            }
+            let key = query.order_by.sort_key(row);
+            if after.is_none_or(|after| key > *after) {
+                top.offer(key, index);
+            }
+        };
+        match self {
+            Source::Given(rows) => {
+                for (index, row) in (0u64..).zip(rows) {
+                    budget.examine()?;
+                    offer(index, row);
+                }
+            }
+            Source::Generated {
+                generator, count, ..
+            } => {
+                // Without a filter a row is ranked from the columns that order it and that
+                // `Reach::allows` reads: making only those is several times cheaper.
+                let positions: Option<Vec<usize>> = query.filter.is_none().then(|| {
+                    let order_by = &query.order_by;
+                    order_by
+                        .keys
+                        .iter()
+                        .map(|key| key.name.as_str())
+                        .chain([
+                            order_by.primary_key.as_str(),
+                            "_ownerid_value",
+                            "_owningbusinessunit_value",
+                        ])
+                        .filter_map(|name| generator.position(name))
+                        .collect()
+                });
+                for index in 0..*count {
+                    budget.examine()?;
+                    let row = match &positions {
+                        Some(positions) => generator.partial_row(index, positions),
+                        None => generator.row(index),
+                    };
+                    offer(index, &row);
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn len(&self) -> u64 {
         match self {
             Source::Given(rows) => rows.len() as u64,
@@ -279,15 +355,16 @@ pub(crate) fn list(call: &Call<'_>, set: &str) -> Answer {
     let spec = call.state.spec(environment);
     let source = Source::new(environment, table, spec);
     let visible = |row: &Row| reach.allows(row) && query.matches(row);
+    let budget = Budget::new(&call.state.config.scan_budget);
 
-    let count = query.count.then(|| {
-        source
-            .rows()
-            .filter(|row| visible(row))
-            .take(COUNT_LIMIT)
-            .count()
-    });
-    let shaper = Shaper::new(call, &prefer, spec)?;
+    let count = if query.count {
+        Some(count_visible(&source, &visible, &budget)?)
+    } else {
+        None
+    };
+    let shaper = Shaper::new(call, &prefer, spec, &budget)?;
+    // The most rows held at once to order a page (the primary-key order streams: none).
+    let mut held = 0;
     let resource_url = format!("{}/{set}", call.exchange.base);
     let next_link_for = |page_number: u32, first: Uuid, last: Uuid| {
         let cookie = PagingCookie {
@@ -356,6 +433,7 @@ pub(crate) fn list(call: &Call<'_>, set: &str) -> Answer {
             let mut last_index = None;
             let mut more = false;
             for index in start..*total {
+                budget.examine()?;
                 let row = if direct {
                     let owner = generator
                         .owner(index)
@@ -410,34 +488,47 @@ pub(crate) fn list(call: &Call<'_>, set: &str) -> Answer {
             }
         }
         _ => {
-            let mut rows: Vec<Row> = source.rows().filter(|row| visible(row)).collect();
-            rows.sort_by_cached_key(|row| query.order_by.sort_key(row));
-            let start = match &query.skip_token {
-                Some(cookie) => rows
-                    .iter()
-                    .position(|row| primary_key(definition, row) == Some(cookie.last))
-                    .map(|position| position + 1)
-                    .ok_or_else(|| stale_skiptoken(cookie))?,
-                None => 0,
+            // Any other order: one pass keeps the first page_size + 1 rows after the cookie's
+            // row in a bounded heap (O(n log k) time, O(k) memory), resuming from that row's
+            // sort key, which the generator (or the given rows) can always make again.
+            let after = match &query.skip_token {
+                Some(cookie) => Some(
+                    source
+                        .find(definition, cookie.last)
+                        .map(|row| query.order_by.sort_key(&row))
+                        .ok_or_else(|| stale_skiptoken(cookie))?,
+                ),
+                None => None,
             };
-            let mut page: Vec<Row> = rows.into_iter().skip(start).take(page_size + 1).collect();
-            let more = paged && page.len() > page_size;
-            page.truncate(page_size);
-            for (position, row) in page.iter().enumerate() {
-                if position > 0 {
+            let mut top = TopPage::new(page_size.saturating_add(1));
+            source.rank(&query, &reach, after.as_ref(), &mut top, &budget)?;
+            held = top.peak();
+            let ranked = top.into_sorted();
+            let more = paged && ranked.len() > page_size;
+            let mut written = 0usize;
+            let mut first = None;
+            let mut last = None;
+            for (_, index) in ranked.iter().take(page_size) {
+                let Some(row) = source.row_at(*index) else {
+                    continue;
+                };
+                if written > 0 {
                     body.push(b',');
                 }
-                let shaped = shaper.shape(definition, row, &query)?;
+                let shaped = shaper.shape(definition, &row, &query)?;
                 push_json(&mut body, &Value::Object(shaped));
+                let key = primary_key(definition, &row);
+                first = first.or(key);
+                last = key;
+                written += 1;
             }
-            let first = page.first().and_then(|row| primary_key(definition, row));
-            let last = page.last().and_then(|row| primary_key(definition, row));
             match (more, first, last) {
                 (true, Some(first), Some(last)) => Some(next_link_for(page_number, first, last)),
                 _ => None,
             }
         }
     };
+    call.state.scan_stats.record(budget.examined(), held);
     body.push(b']');
     if let Some(next) = next {
         body.extend_from_slice(b",\"@odata.nextLink\":");
@@ -451,6 +542,25 @@ pub(crate) fn list(call: &Call<'_>, set: &str) -> Answer {
         response.headers_mut().insert("preference-applied", value);
     }
     Ok(response)
+}
+
+/// The rows the caller can see, up to [`COUNT_LIMIT`], within the scan budget.
+fn count_visible(
+    source: &Source<'_>,
+    visible: &dyn Fn(&Row) -> bool,
+    budget: &Budget,
+) -> Result<usize, ApiError> {
+    let mut count = 0;
+    for row in source.rows() {
+        budget.examine()?;
+        if visible(&row) {
+            count += 1;
+            if count == COUNT_LIMIT {
+                break;
+            }
+        }
+    }
+    Ok(count)
 }
 
 fn stale_skiptoken(cookie: &PagingCookie) -> ApiError {
@@ -479,6 +589,8 @@ fn generator_id(seed: u64, table: &TableDefinition, index: u64) -> Uuid {
 struct Shaper<'a> {
     call: &'a Call<'a>,
     spec: &'a GeneratorSpec,
+    /// Expands scan related tables within the request's budget.
+    budget: &'a Budget,
     formatted: bool,
     lookup_names: bool,
 }
@@ -488,10 +600,12 @@ impl<'a> Shaper<'a> {
         call: &'a Call<'a>,
         prefer: &Prefer,
         spec: &'a GeneratorSpec,
+        budget: &'a Budget,
     ) -> Result<Shaper<'a>, ApiError> {
         Ok(Shaper {
             call,
             spec,
+            budget,
             formatted: prefer.includes_annotation("OData.Community.Display.V1.FormattedValue"),
             lookup_names: prefer.includes_annotation("Microsoft.Dynamics.CRM.lookuplogicalname"),
         })
@@ -647,6 +761,7 @@ impl<'a> Shaper<'a> {
                             .unwrap_or_default();
                         source
                             .rows()
+                            .take_while(|_| self.budget.proceed())
                             .filter(|role| {
                                 primary_key(&target.definition, role)
                                     .is_some_and(|role| roles.contains(&role))
@@ -662,6 +777,7 @@ impl<'a> Shaper<'a> {
                             .collect();
                         source
                             .rows()
+                            .take_while(|_| self.budget.proceed())
                             .filter(|user| {
                                 primary_key(&target.definition, user)
                                     .is_some_and(|user| users.contains(&user))
@@ -697,6 +813,7 @@ impl<'a> Shaper<'a> {
                         let id = id.map(|id| id.to_string()).unwrap_or_default();
                         source
                             .rows()
+                            .take_while(|_| self.budget.proceed())
                             .filter(|related| {
                                 pointing.iter().any(|name| {
                                     related.get(name).and_then(Value::as_str) == Some(id.as_str())
@@ -705,6 +822,7 @@ impl<'a> Shaper<'a> {
                             .collect()
                     }
                 };
+                self.budget.check()?;
                 related.retain(|related| {
                     reach.allows(related)
                         && expand
@@ -810,7 +928,8 @@ pub(crate) fn retrieve(call: &Call<'_>, set: &str, id: Uuid) -> Answer {
             .access_denied(definition, Operation::Read, &row, id, call.host));
     }
     let prefer = Prefer::parse([call.prefer]);
-    let shaper = Shaper::new(call, &prefer, spec)?;
+    let budget = Budget::new(&call.state.config.scan_budget);
+    let shaper = Shaper::new(call, &prefer, spec, &budget)?;
     let shaped = shaper.shape(definition, &row, &query)?;
     let context = match query.context_properties() {
         Some(properties) => format!("{}/$metadata#{set}{properties}/$entity", call.exchange.base),
@@ -843,11 +962,8 @@ pub(crate) fn count(call: &Call<'_>, set: &str) -> Answer {
     let reach = read_reach(call, &table.definition)?;
     let spec = call.state.spec(environment);
     let source = Source::new(environment, table, spec);
-    let count = source
-        .rows()
-        .filter(|row| reach.allows(row))
-        .take(COUNT_LIMIT)
-        .count();
+    let budget = Budget::new(&call.state.config.scan_budget);
+    let count = count_visible(&source, &|row| reach.allows(row), &budget)?;
     Ok(response::text(
         StatusCode::OK,
         count.to_string(),

@@ -294,6 +294,18 @@ impl<'a> RowGenerator<'a> {
         }
     }
 
+    /// Only the columns at `positions` of row `index` (see [`RowGenerator::position`]), with
+    /// the values of [`RowGenerator::row`]: what an ordered scan reads to rank a row without
+    /// making all of it.
+    pub(crate) fn partial_row(&self, index: u64, positions: &[usize]) -> Row {
+        let context = RowContext::new(self, index);
+        positions
+            .iter()
+            .filter_map(|position| self.columns.get(*position))
+            .map(|plan| (plan.key.clone(), context.value(plan).into_value()))
+            .collect()
+    }
+
     /// The position of the column whose Web API name is `name` (`_ownerid_value`, `revenue`).
     pub(crate) fn position(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|plan| plan.key == name)

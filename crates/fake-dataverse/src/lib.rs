@@ -16,6 +16,7 @@ mod metadata;
 mod odata;
 mod response;
 mod routes;
+mod scan;
 pub mod schema;
 mod security;
 mod state;
@@ -26,8 +27,8 @@ pub use catalog::{
     RoleTemplate, predefined_role, predefined_roles, standard_table, standard_tables,
 };
 pub use config::{
-    ApplicationUser, BusinessUnit, Config, Depth, Environment, ForcedThrottle, SecurityRole,
-    ServiceProtectionLimits, Switches, Table, TableData, ThrottleLimit,
+    ApplicationUser, BusinessUnit, Config, Depth, Environment, ForcedThrottle, ScanBudget,
+    SecurityRole, ServiceProtectionLimits, Switches, Table, TableData, ThrottleLimit,
 };
 
 use fake_core::{Mount, ServerHandle};
@@ -45,7 +46,14 @@ pub enum Error {
 
 /// The fake as a [`fake_core::Service`].
 pub struct Dataverse {
-    state: state::State,
+    state: Arc<state::State>,
+    /// Permits for large scans (`ScanBudget::concurrent_scans`): a request that may scan a
+    /// large table waits for one without holding a thread, then runs on the blocking pool.
+    scans: Arc<tokio::sync::Semaphore>,
+    /// Called on the blocking thread as a large scan starts: tests use it to hold scans open
+    /// while they show that other requests still get answers.
+    #[cfg(test)]
+    scan_started: std::sync::Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
 }
 
 impl std::fmt::Debug for Dataverse {
@@ -73,14 +81,59 @@ impl fake_core::Service for Dataverse {
         &self,
         request: http::Request<bytes::Bytes>,
     ) -> fake_core::BoxFuture<'_, http::Response<http_body_util::Full<bytes::Bytes>>> {
-        Box::pin(async move { routes::handle(&self.state, request) })
+        Box::pin(async move {
+            if !routes::is_heavy(&self.state, &request) {
+                return routes::handle(&self.state, request);
+            }
+            // The semaphore is never closed, so acquiring fails only if it were; then the scan
+            // runs without a permit rather than not at all.
+            let permit = Arc::clone(&self.scans).acquire_owned().await.ok();
+            let state = Arc::clone(&self.state);
+            #[cfg(test)]
+            let started = self
+                .scan_started
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            let scan = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                #[cfg(test)]
+                if let Some(started) = started {
+                    started();
+                }
+                routes::handle(&state, request)
+            });
+            match scan.await {
+                Ok(response) => response,
+                // A panic goes on to fake-core, which answers it like any handler's panic.
+                Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+                Err(_) => shutting_down(),
+            }
+        })
     }
+}
+
+/// The answer when the runtime shuts down under a running scan.
+fn shutting_down() -> http::Response<http_body_util::Full<bytes::Bytes>> {
+    let mut response = http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(
+        br#"{"error":{"code":"0x80040216","message":"The fake Dataverse (d365-harness) is shutting down."}}"#,
+    )));
+    *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json; odata.metadata=minimal"),
+    );
+    response
 }
 
 /// Validates `config` and builds the service.
 pub fn service(config: Config) -> Result<Arc<Dataverse>, Error> {
+    let scans = config.scan_budget.concurrent_scans.max(1);
     Ok(Arc::new(Dataverse {
-        state: state::State::new(config)?,
+        state: Arc::new(state::State::new(config)?),
+        scans: Arc::new(tokio::sync::Semaphore::new(scans)),
+        #[cfg(test)]
+        scan_started: std::sync::Mutex::new(None),
     }))
 }
 

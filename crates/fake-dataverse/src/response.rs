@@ -155,8 +155,19 @@ pub(crate) fn unauthorized(
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, value);
     }
+    // A reason may quote token contents (an issuer, a kid): characters a header cannot carry
+    // become `?` so the reason is never lost (UNCONFIRMED what IIS would send).
+    let reason = reason.map(|reason| {
+        reason
+            .chars()
+            .map(|character| match character {
+                ' '..='~' => character,
+                _ => '?',
+            })
+            .collect::<String>()
+    });
     if let Some(reason) = reason
-        && let Ok(value) = HeaderValue::from_str(reason)
+        && let Ok(value) = HeaderValue::from_str(&reason)
     {
         response.headers_mut().insert("401_error_reason", value);
     }

@@ -119,13 +119,11 @@ fn parse_guid_key(key: &str) -> Option<Uuid> {
     Uuid::try_parse(key.trim_start_matches('{').trim_end_matches('}')).ok()
 }
 
-pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<Bytes>> {
-    let context = request
+/// The host the client asked for: fake-core's request context, else the `Host` header.
+fn request_host(request: &Request<Bytes>) -> String {
+    request
         .extensions()
         .get::<fake_core::RequestContext>()
-        .cloned();
-    let host = context
-        .as_ref()
         .map(|context| context.host.clone())
         .or_else(|| {
             request
@@ -134,9 +132,43 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
                 .and_then(|value| value.to_str().ok())
                 .map(|host| host.split(':').next().unwrap_or(host).to_ascii_lowercase())
         })
-        .unwrap_or_default();
-    let origin = context
-        .map(|context| context.origin)
+        .unwrap_or_default()
+}
+
+/// Whether answering `request` may scan a large table: a read of a table (its rows or
+/// `/$count`) with more than the budget's `blocking_threshold` rows, or any `$expand` in an
+/// environment that has such a table. Such requests run on the blocking pool (see `lib.rs`).
+/// A cheap look at the path only: the pipeline itself runs in [`handle`].
+pub(crate) fn is_heavy(state: &State, request: &Request<Bytes>) -> bool {
+    let Some((_, environment)) = state.environment(&request_host(request)) else {
+        return false;
+    };
+    let threshold = state.config.scan_budget.blocking_threshold;
+    let large = |table: &crate::config::Table| match &table.data {
+        crate::config::TableData::Generated { count } => *count > threshold,
+        crate::config::TableData::Rows(rows) => rows.len() as u64 > threshold,
+    };
+    let set = match api_path(request.uri().path()).and_then(|(_, rest)| resource(rest)) {
+        Some(Resource::EntitySet { set } | Resource::Count { set }) => set,
+        _ => return false,
+    };
+    let expands = request.uri().query().is_some_and(|query| {
+        crate::odata::decode_query(query)
+            .iter()
+            .any(|(name, _)| name == "$expand")
+    });
+    environment
+        .tables
+        .iter()
+        .any(|table| large(table) && (expands || table.definition.entity_set_name == set))
+}
+
+pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<Bytes>> {
+    let host = request_host(&request);
+    let origin = request
+        .extensions()
+        .get::<fake_core::RequestContext>()
+        .map(|context| context.origin.clone())
         .unwrap_or_else(|| format!("https://{host}"));
     let request_id = state.config.ids.next_uuid().to_string();
     let prefer = request

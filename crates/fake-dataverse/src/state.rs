@@ -23,6 +23,8 @@ pub(crate) struct State {
     forced: Mutex<Vec<(u64, u64)>>,
     /// The row generator's spec of each environment: it depends on the config only.
     specs: Vec<GeneratorSpec>,
+    /// What ordered scans held and examined (for tests and diagnostics).
+    pub(crate) scan_stats: crate::scan::ScanStats,
 }
 
 #[derive(Debug, Default)]
@@ -57,6 +59,7 @@ impl State {
             hosts,
             windows: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
+            scan_stats: crate::scan::ScanStats::default(),
         })
     }
 

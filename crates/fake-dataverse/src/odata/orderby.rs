@@ -224,3 +224,86 @@ fn compare_nullable(left: Option<View<'_>>, right: Option<View<'_>>) -> Ordering
         (Some(left), Some(right)) => scalar::compare(left, right).unwrap_or(Ordering::Equal),
     }
 }
+
+/// The first `capacity` entries in key order among everything offered, holding at most
+/// `capacity` entries at any time: a max-heap whose top is the worst entry kept, replaced when
+/// a better one arrives. A page of an ordered query is its first `page size + 1` rows (the one
+/// extra says whether there is a next page), so one pass over a table costs O(n log k) time
+/// and O(k) memory, however large the table.
+#[derive(Debug)]
+pub(crate) struct TopPage<T> {
+    capacity: usize,
+    heap: std::collections::BinaryHeap<Ranked<T>>,
+    peak: usize,
+}
+
+/// A heap entry ordered by its key alone.
+#[derive(Debug)]
+struct Ranked<T> {
+    key: SortKey,
+    value: T,
+}
+
+impl<T> PartialEq for Ranked<T> {
+    fn eq(&self, other: &Ranked<T>) -> bool {
+        self.key == other.key
+    }
+}
+
+impl<T> Eq for Ranked<T> {}
+
+impl<T> PartialOrd for Ranked<T> {
+    fn partial_cmp(&self, other: &Ranked<T>) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T> Ord for Ranked<T> {
+    fn cmp(&self, other: &Ranked<T>) -> Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+
+impl<T> TopPage<T> {
+    /// An empty page keeping the first `capacity` entries.
+    pub(crate) fn new(capacity: usize) -> TopPage<T> {
+        TopPage {
+            capacity,
+            heap: std::collections::BinaryHeap::with_capacity(capacity.saturating_add(1)),
+            peak: 0,
+        }
+    }
+
+    /// Keeps `value` if `key` is among the first `capacity` keys offered so far.
+    pub(crate) fn offer(&mut self, key: SortKey, value: T) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.heap.len() < self.capacity {
+            self.heap.push(Ranked { key, value });
+        } else if let Some(mut worst) = self.heap.peek_mut()
+            && key < worst.key
+        {
+            // Replacing the top in place keeps the heap at `capacity` entries, never above.
+            *worst = Ranked { key, value };
+        }
+        self.peak = self.peak.max(self.heap.len());
+    }
+
+    /// The most entries held at once (never more than the capacity).
+    pub(crate) fn peak(&self) -> usize {
+        self.peak
+    }
+
+    /// The entries kept, first key first.
+    pub(crate) fn into_sorted(self) -> Vec<(SortKey, T)> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|ranked| (ranked.key, ranked.value))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -496,3 +496,6 @@ async fn fast_and_general_paths_write_the_same_rows() {
     assert_eq!(direct["value"], general["value"]);
     assert!(!direct["value"].as_array().expect("value").is_empty());
 }
+
+// Heavy queries: bounded ordered pages, the scan budget, scans off the async workers.
+mod scan;
