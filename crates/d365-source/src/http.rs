@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use crate::network::HostNotFound;
-use crate::problem::{Evidence, GaveUp, Problem, Step};
+use crate::problem::{Evidence, GaveUp, Problem, Step, TlsCause};
 use crate::timer::Timer;
 
 /// When and how long the flow waits before sending a failing request again.
@@ -304,13 +304,32 @@ impl Session {
             }
             return Problem::connection_failed(host, evidence);
         }
-        if find::<rustls::Error>(error).is_some() {
-            return Problem::tls_failure(host, evidence);
+        if let Some(tls) = find::<rustls::Error>(error) {
+            return Problem::tls_failure(host, evidence, tls_cause(tls));
         }
         if error.is_connect() {
             return Problem::connection_failed(host, evidence);
         }
         Problem::unexpected_response(host, evidence)
+    }
+}
+
+/// What a TLS error says about the certificate: only an invalid certificate is a certificate
+/// problem; an alert or a protocol mismatch is not.
+fn tls_cause(error: &rustls::Error) -> TlsCause {
+    use rustls::CertificateError as Certificate;
+    match error {
+        rustls::Error::InvalidCertificate(
+            Certificate::Expired
+            | Certificate::ExpiredContext { .. }
+            | Certificate::NotValidYet
+            | Certificate::NotValidYetContext { .. },
+        ) => TlsCause::Expired,
+        rustls::Error::InvalidCertificate(
+            Certificate::NotValidForName | Certificate::NotValidForNameContext { .. },
+        ) => TlsCause::WrongName,
+        rustls::Error::InvalidCertificate(_) => TlsCause::Untrusted,
+        _ => TlsCause::Handshake,
     }
 }
 

@@ -260,6 +260,20 @@ impl Evidence {
     }
 }
 
+/// What the TLS error in the evidence says about the server's certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TlsCause {
+    /// Not issued by a trusted root (unknown issuer, bad signature, ...).
+    Untrusted,
+    /// Expired, or not valid yet.
+    Expired,
+    /// Issued for another host name.
+    WrongName,
+    /// The handshake failed for another reason (an alert, no common protocol version): the
+    /// evidence says nothing about the certificate.
+    Handshake,
+}
+
 /// Why the flow stopped sending a failing request again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum GaveUp {
@@ -757,11 +771,17 @@ impl Problem {
         )
     }
 
-    pub(crate) fn tls_failure(host: &str, evidence: Evidence) -> Problem {
+    pub(crate) fn tls_failure(host: &str, evidence: Evidence, cause: TlsCause) -> Problem {
+        let what = match cause {
+            TlsCause::Untrusted => ": its certificate is not trusted",
+            TlsCause::Expired => ": its certificate has expired or is not valid yet",
+            TlsCause::WrongName => ": its certificate is for another host name",
+            TlsCause::Handshake => " (the TLS handshake did not complete)",
+        };
         Problem::worded(
             ProblemKind::TlsFailure,
             format!(
-                "The secure connection to {host} failed{}: its certificate is not trusted.",
+                "The secure connection to {host} failed{}{what}.",
                 after_retries(&evidence)
             ),
             "If the importer reaches Microsoft through a TLS-inspecting proxy, add the proxy's root certificate to the importer's trusted certificates; otherwise check the importer's network path to Microsoft.".to_owned(),

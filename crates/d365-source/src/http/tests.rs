@@ -2,7 +2,10 @@ use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 
 use std::time::Duration;
 
-use super::{Answer, Jitter, JitterSource, RetryPolicy, Scrubber, error_code, retry_after};
+use super::{
+    Answer, Jitter, JitterSource, RetryPolicy, Scrubber, TlsCause, error_code, retry_after,
+    tls_cause,
+};
 
 fn answer(body: &str) -> Answer {
     Answer {
@@ -108,4 +111,35 @@ fn seeded_jitter_repeats_and_stays_in_range() {
     // Spread over the range, not stuck at one end.
     assert!(first.iter().any(|factor| *factor < 0.85));
     assert!(first.iter().any(|factor| *factor > 1.15));
+}
+
+#[test]
+fn only_an_invalid_certificate_is_called_a_certificate_problem() {
+    use rustls::{AlertDescription, CertificateError, Error};
+    let check =
+        |error: Error, expected: TlsCause| assert_eq!(tls_cause(&error), expected, "{error:?}");
+    check(
+        Error::InvalidCertificate(CertificateError::UnknownIssuer),
+        TlsCause::Untrusted,
+    );
+    check(
+        Error::InvalidCertificate(CertificateError::BadSignature),
+        TlsCause::Untrusted,
+    );
+    check(
+        Error::InvalidCertificate(CertificateError::Expired),
+        TlsCause::Expired,
+    );
+    check(
+        Error::InvalidCertificate(CertificateError::NotValidYet),
+        TlsCause::Expired,
+    );
+    check(
+        Error::InvalidCertificate(CertificateError::NotValidForName),
+        TlsCause::WrongName,
+    );
+    check(
+        Error::AlertReceived(AlertDescription::HandshakeFailure),
+        TlsCause::Handshake,
+    );
 }

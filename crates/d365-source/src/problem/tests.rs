@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::{Evidence, GaveUp, Problem, ProblemKind, Step, Subject, duration_text};
+use super::{Evidence, GaveUp, Problem, ProblemKind, Step, Subject, TlsCause, duration_text};
 
 const SUBJECT: Subject<'static> = Subject {
     tenant: "contoso.onmicrosoft.com",
@@ -102,7 +102,10 @@ fn every_problem(evidence: &Evidence, gave_up: GaveUp) -> Vec<Problem> {
         Problem::token_rejected(&SUBJECT, evidence.clone(), None),
         Problem::token_rejected(&SUBJECT, evidence.clone(), Some("litware.onmicrosoft.com")),
         Problem::environment_not_found(HOST, evidence.clone()),
-        Problem::tls_failure(HOST, evidence.clone()),
+        Problem::tls_failure(HOST, evidence.clone(), TlsCause::Untrusted),
+        Problem::tls_failure(HOST, evidence.clone(), TlsCause::Expired),
+        Problem::tls_failure(HOST, evidence.clone(), TlsCause::WrongName),
+        Problem::tls_failure(HOST, evidence.clone(), TlsCause::Handshake),
         Problem::connection_failed(HOST, evidence.clone()),
         Problem::connection_dropped(HOST, evidence.clone(), gave_up),
         Problem::timeout(HOST, evidence.clone()),
