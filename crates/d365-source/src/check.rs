@@ -47,6 +47,7 @@ pub(crate) async fn run(
         client: budget.client.clone(),
         timer: Arc::clone(budget.timer),
         retry: budget.retry,
+        jitter: http::JitterSource::new(budget.retry.jitter),
         scrubber,
         wait_left: budget.retry.max_wait,
         environment_host: draft.environment.host().to_owned(),

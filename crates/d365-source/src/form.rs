@@ -126,7 +126,8 @@ pub struct Draft {
     pub tenant: TenantId,
     /// The application (client) ID.
     pub client_id: Uuid,
-    /// The secret, as typed (not trimmed: a secret may legitimately contain any character).
+    /// The secret, trimmed (Entra never issues one with surrounding whitespace; inner
+    /// characters are kept as typed).
     pub client_secret: SecretString,
     /// Warnings about accepted fields.
     pub warnings: Vec<FieldWarning>,
@@ -235,11 +236,20 @@ impl fmt::Display for TenantId {
 /// in [`Draft::warnings`] or [`FormErrors::warnings`]. No message repeats the client secret.
 pub fn validate(form: &SourceForm, rules: &FormRules<'_>) -> Result<Draft, FormErrors> {
     let mut warnings = Vec::new();
-    let name = name(&form.name, rules.existing_names);
-    let environment = environment_url(&form.environment_url, rules.allowed_hosts);
-    let tenant = tenant_id(&form.tenant_id);
-    let client_id = client_id(&form.client_id, tenant.as_ref().ok());
-    let secret = client_secret(form.client_secret.expose_secret(), &mut warnings);
+    // Every value is trimmed before it is checked or used: a pasted value often drags a space
+    // or a line break along, and none of the five can hold one at either end (Entra never
+    // issues a secret that starts or ends with whitespace). The user is told, in case what was
+    // copied was not what was meant.
+    let name_input = trimmed(Field::Name, &form.name, &mut warnings);
+    let environment_input = trimmed(Field::EnvironmentUrl, &form.environment_url, &mut warnings);
+    let tenant_input = trimmed(Field::TenantId, &form.tenant_id, &mut warnings);
+    let client_id_input = trimmed(Field::ClientId, &form.client_id, &mut warnings);
+    let secret_input = form.client_secret.expose_secret();
+    let name = name(name_input, rules.existing_names);
+    let environment = environment_url(environment_input, rules.allowed_hosts);
+    let tenant = tenant_id(tenant_input);
+    let client_id = client_id(client_id_input, tenant.as_ref().ok());
+    let secret = client_secret(secret_input, &mut warnings);
 
     // Collected in form order, whatever order the checks ran in.
     let mut errors = Vec::new();
@@ -250,16 +260,33 @@ pub fn validate(form: &SourceForm, rules: &FormRules<'_>) -> Result<Draft, FormE
     let secret = accept(&mut errors, Field::ClientSecret, secret);
 
     match (name, environment, tenant, client_id, secret) {
-        (Some(name), Some(environment), Some(tenant), Some(client_id), Some(())) => Ok(Draft {
+        (Some(name), Some(environment), Some(tenant), Some(client_id), Some(secret)) => Ok(Draft {
             name,
             environment,
             tenant,
             client_id,
-            client_secret: form.client_secret.clone(),
+            client_secret: SecretString::from(secret),
             warnings,
         }),
         _ => Err(FormErrors { errors, warnings }),
     }
+}
+
+/// `input` without surrounding whitespace; a warning for `field` when there was some around a
+/// value (a blank field gets its field's "enter …" error instead).
+fn trimmed<'a>(field: Field, input: &'a str, warnings: &mut Vec<FieldWarning>) -> &'a str {
+    let value = input.trim();
+    if !value.is_empty() && value.len() != input.len() {
+        warnings.push(FieldWarning {
+            field,
+            message: format!(
+                "The {} started or ended with a space or line break, which was removed; check \
+                 that nothing else was copied with it.",
+                field.label()
+            ),
+        });
+    }
+    value
 }
 
 /// Keeps the value of a valid field, or records its error.
@@ -677,8 +704,9 @@ fn client_id(input: &str, tenant: Option<&TenantId>) -> Result<Uuid, String> {
     ))
 }
 
-/// Checks the secret without trimming it; what looks wrong but may be right becomes a warning.
-fn client_secret(secret: &str, warnings: &mut Vec<FieldWarning>) -> Result<(), String> {
+/// Checks the secret and returns it trimmed; what looks wrong but may be right becomes a
+/// warning.
+fn client_secret(secret: &str, warnings: &mut Vec<FieldWarning>) -> Result<String, String> {
     let trimmed = secret.trim();
     if trimmed.is_empty() {
         return Err(format!(
@@ -703,11 +731,12 @@ fn client_secret(secret: &str, warnings: &mut Vec<FieldWarning>) -> Result<(), S
     }
     if trimmed.len() != secret.len() {
         warn(
-            "The client secret starts or ends with a space or line break; it is used exactly as \
-             typed, so check that nothing extra was copied.",
+            "The client secret started or ended with a space or line break, which was removed \
+             (Microsoft Entra ID never issues a secret with one); check that nothing else was \
+             copied with it.",
         );
     }
-    Ok(())
+    Ok(trimmed.to_owned())
 }
 
 /// A GUID in the form Entra shows (`8-4-4-4-12` hex digits, any case); `Uuid::try_parse` alone

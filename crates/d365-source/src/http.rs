@@ -1,6 +1,7 @@
-//! One request of the check, with the retry budget and the translation of transport failures
-//! into [`Problem`]s. Responses other than 429 and 5xx come back as [`Answer`]s for the caller
-//! to judge; everything that leaves here has been scrubbed of the secret and the token.
+//! One request of the check, with the retry budget ([`RetryPolicy`]) and the translation of
+//! transport failures into [`Problem`]s. Responses other than 429 and 5xx come back as
+//! [`Answer`]s for the caller to judge; everything that leaves here has been scrubbed of the
+//! secret and the token.
 
 use std::error::Error as StdError;
 use std::sync::Arc;
@@ -9,18 +10,50 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use crate::network::HostNotFound;
-use crate::problem::{Evidence, Problem, Step};
+use crate::problem::{Evidence, GaveUp, Problem, Step, TlsCause};
 use crate::timer::Timer;
 
-/// How long the flow waits out 429 and 503 answers before giving up.
+/// When and how long the flow waits before sending a failing request again.
+///
+/// What is retried follows the Azure SDKs: azure-core for Python
+/// (`sdk/core/azure-core/azure/core/pipeline/policies/_retry.py`, `RetryPolicyBase`) retries
+/// 429, 500, 502, 503 and 504 (its `_SAFE_CODES` complement; 408 is not an answer Entra or
+/// Dataverse give the check), lets POST retry on 500/503/504 and retries connection and read
+/// errors (`ServiceRequestError`, `ServiceResponseError`). Every request of the check is
+/// idempotent — GETs, and the client-credentials token POST, which creates nothing
+/// (azure-identity sends it through the same retry policy; MSAL.NET retries token requests
+/// once on 5xx, per `includes/active-directory-develop-error-handling-retries.md` in
+/// MicrosoftDocs/azure-docs) — so the
+/// check retries all of them alike. Retried: those statuses, and a connection dropped after it
+/// was made (reset or closed mid-request, an HTTP/2 stream reset, a body cut short). Not
+/// retried: a connection that could not be made (DNS, refused, TLS: a retry a second later
+/// meets the same wall) and a timeout (it already cost the whole request timeout).
+///
+/// How long: a `Retry-After` header, when present, is the wait (Python's `RetryPolicy.sleep`
+/// sleeps for it and skips the backoff); otherwise exponential backoff with jitter as
+/// Azure.Core for .NET computes it (`sdk/core/Azure.Core/src/ExponentialDelayStrategy.cs`:
+/// `delay × 2^retryNumber × a random factor in [0.8, 1.2)`, at most `max_delay`; defaults 0.8 s
+/// and 1 minute, 3 retries, the defaults of .NET's `RetryOptions`). This flow counts its first
+/// retry as 0, so its first backoff is 0.8 s ± 20 % (Python waits nothing before its first
+/// retry; a dropped connection retried in the same instant tends to meet the same fault).
+/// Python's `backoff_factor` is the same 0.8 s; its `BACKOFF_MAX` is 120 s, more than this
+/// check's whole budget. On top of the
+/// SDKs, one budget bounds the waiting of a whole check ([`RetryPolicy::max_wait`]): a wait
+/// beyond what is left ends the check at once, and the problem says so (UNCONFIRMED: a design
+/// choice of this flow, so that pressing Add Source never hangs for minutes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Retries per request at most.
     pub max_retries: u32,
-    /// Total waiting per check at most; a `Retry-After` beyond what is left ends the check.
+    /// Total waiting per check at most; a wait beyond what is left ends the check.
     pub max_wait: Duration,
-    /// The wait when a 429 or 503 carries no `Retry-After`.
-    pub default_wait: Duration,
+    /// The first backoff (before jitter) when the service gives no `Retry-After`; it doubles
+    /// with each retry.
+    pub backoff: Duration,
+    /// The longest backoff.
+    pub max_backoff: Duration,
+    /// Where the backoff's random factor comes from.
+    pub jitter: Jitter,
 }
 
 impl Default for RetryPolicy {
@@ -28,8 +61,66 @@ impl Default for RetryPolicy {
         RetryPolicy {
             max_retries: 3,
             max_wait: Duration::from_secs(60),
-            default_wait: Duration::from_secs(5),
+            backoff: Duration::from_millis(800),
+            max_backoff: Duration::from_secs(60),
+            jitter: Jitter::Random,
         }
+    }
+}
+
+/// The source of the backoff's random factor (in `[0.8, 1.2)`): jitter spreads the retries of
+/// many clients that failed at the same moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jitter {
+    /// A new random seed for every check (the default).
+    Random,
+    /// A fixed seed: the same failures give the same waits (tests and scenario replays).
+    Seeded(u64),
+}
+
+impl RetryPolicy {
+    /// The backoff before retry number `retry` (0 for the first) with the jitter `factor`:
+    /// `backoff × 2^retry × factor`, at most `max_backoff`.
+    fn backoff(&self, retry: u32, factor: f64) -> Duration {
+        let doubled = self
+            .backoff
+            .saturating_mul(2u32.saturating_pow(retry.min(31)));
+        doubled.mul_f64(factor).min(self.max_backoff)
+    }
+}
+
+/// SplitMix64 (the generator fake-core's ids use, written again here: this crate depends on no
+/// fake), giving jitter factors in `[0.8, 1.2)`.
+#[derive(Debug, Clone)]
+pub(crate) struct JitterSource {
+    state: u64,
+}
+
+impl JitterSource {
+    pub fn new(jitter: Jitter) -> JitterSource {
+        let state = match jitter {
+            Jitter::Seeded(seed) => seed,
+            // `RandomState` is seeded from the operating system's randomness: enough for
+            // spreading retries, without a dependency on `rand`.
+            Jitter::Random => {
+                use std::hash::{BuildHasher, Hasher};
+                std::collections::hash_map::RandomState::new()
+                    .build_hasher()
+                    .finish()
+            }
+        };
+        JitterSource { state }
+    }
+
+    pub fn factor(&mut self) -> f64 {
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        // The top 53 bits as a fraction in [0, 1).
+        let unit = (z >> 11) as f64 / (1u64 << 53) as f64;
+        0.8 + 0.4 * unit
     }
 }
 
@@ -86,6 +177,7 @@ pub(crate) struct Session {
     pub client: reqwest::Client,
     pub timer: Arc<dyn Timer>,
     pub retry: RetryPolicy,
+    pub jitter: JitterSource,
     pub scrubber: Scrubber,
     /// Waiting left in this check.
     pub wait_left: Duration,
@@ -95,7 +187,7 @@ pub(crate) struct Session {
 
 impl Session {
     /// Sends the request `build` makes (again after each wait) until it gets an answer that is
-    /// not 429 or 5xx, or the budget runs out.
+    /// not 429 or 5xx, or the connection is not dropped, or the retries or the budget run out.
     pub async fn send(
         &mut self,
         step: Step,
@@ -109,57 +201,96 @@ impl Session {
             .unwrap_or_default();
         let request = format!("{method} {url}");
         let mut retries = 0;
+        let mut waited = Duration::ZERO;
         loop {
-            let answer = match build(&self.client).send().await {
+            let attempt = match build(&self.client).send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let headers = response.headers().clone();
-                    let body = response.text().await.map_err(|error| {
-                        self.transport_problem(&host, Evidence::new(step, &request), &error)
-                    })?;
-                    Answer {
+                    response.text().await.map(|body| Answer {
                         status,
                         headers,
                         body,
-                    }
+                    })
                 }
+                Err(error) => Err(error),
+            };
+            let failure = match attempt {
+                Ok(answer) => {
+                    tracing::debug!(%request, status = answer.status, bytes = answer.body.len(), "answer");
+                    if !matches!(answer.status, 429 | 500 | 502 | 503 | 504) {
+                        return Ok(answer);
+                    }
+                    Failure::Status(answer)
+                }
+                Err(error) if self.is_dropped(&error) => Failure::Dropped(error),
                 Err(error) => {
-                    return Err(self.transport_problem(
-                        &host,
-                        Evidence::new(step, &request),
-                        &error,
-                    ));
+                    let evidence = Evidence::new(step, &request).attempts(retries, waited);
+                    return Err(self.transport_problem(&host, evidence, &error));
                 }
             };
-            tracing::debug!(%request, status = answer.status, bytes = answer.body.len(), "answer");
-            let retryable = answer.status == 429 || matches!(answer.status, 500 | 502 | 503 | 504);
-            if !retryable {
-                return Ok(answer);
-            }
-            let retry_after = retry_after(&answer.headers);
-            let wait = retry_after
-                .map(Duration::from_secs)
-                .unwrap_or(self.retry.default_wait);
-            if retries < self.retry.max_retries && wait <= self.wait_left {
+            let retry_after = match &failure {
+                Failure::Status(answer) => retry_after(&answer.headers),
+                Failure::Dropped(_) => None,
+            };
+            // The service's Retry-After first; the flow's own backoff only without one.
+            let wait = match retry_after {
+                Some(seconds) => Duration::from_secs(seconds),
+                None => self.retry.backoff(retries, self.jitter.factor()),
+            };
+            let gave_up = if retries >= self.retry.max_retries {
+                GaveUp::RetriesUsed
+            } else if wait > self.wait_left {
+                GaveUp::WaitBeyondBudget {
+                    next_wait: wait,
+                    wait_left: self.wait_left,
+                    max_wait: self.retry.max_wait,
+                }
+            } else {
                 retries += 1;
+                waited += wait;
                 self.wait_left -= wait;
-                tracing::info!(%request, status = answer.status, wait_seconds = wait.as_secs(), "waiting before retrying");
+                tracing::info!(%request, wait_ms = wait.as_millis() as u64, "waiting before retrying");
                 self.timer.sleep(wait).await;
                 continue;
-            }
-            let evidence = Evidence::new(step, &request)
-                .status(answer.status)
-                .retry_after(retry_after);
-            let evidence = match error_code(&answer) {
-                Some((code, message)) => evidence.code(code).detail(self.scrubber.scrub(&message)),
-                None => evidence.detail(self.scrubber.scrub(&answer.body)),
             };
-            return Err(if answer.status == 429 {
-                Problem::throttled(&host, evidence)
-            } else {
-                Problem::service_unavailable(&host, evidence)
+            let evidence = Evidence::new(step, &request)
+                .retry_after(retry_after)
+                .attempts(retries, waited);
+            return Err(match failure {
+                Failure::Status(answer) => {
+                    let evidence = evidence.status(answer.status);
+                    let evidence = match error_code(&answer) {
+                        Some((code, message)) => {
+                            evidence.code(code).detail(self.scrubber.scrub(&message))
+                        }
+                        None => evidence.detail(self.scrubber.scrub(&answer.body)),
+                    };
+                    if answer.status == 429 {
+                        Problem::throttled(&host, evidence, gave_up)
+                    } else {
+                        Problem::service_unavailable(&host, evidence, gave_up)
+                    }
+                }
+                Failure::Dropped(error) => Problem::connection_dropped(
+                    &host,
+                    evidence.detail(self.scrubber.scrub(&chain(&error))),
+                    gave_up,
+                ),
             });
         }
+    }
+
+    /// Whether `error` is a connection dropped after it was made: the request was on its way
+    /// (reqwest's `is_request`, or the body was being read) and the failure is none of those
+    /// that come before a connection exists (reqwest's `is_connect`: name lookup, TCP connect,
+    /// TLS handshake, proxy tunnel) nor a timeout.
+    fn is_dropped(&self, error: &reqwest::Error) -> bool {
+        !error.is_timeout()
+            && !error.is_connect()
+            && find::<HostNotFound>(error).is_none()
+            && find::<rustls::Error>(error).is_none()
+            && (error.is_request() || error.is_body() || error.is_decode())
     }
 
     fn transport_problem(&self, host: &str, evidence: Evidence, error: &reqwest::Error) -> Problem {
@@ -173,14 +304,41 @@ impl Session {
             }
             return Problem::connection_failed(host, evidence);
         }
-        if find::<rustls::Error>(error).is_some() {
-            return Problem::tls_failure(host, evidence);
+        if let Some(tls) = find::<rustls::Error>(error) {
+            return Problem::tls_failure(host, evidence, tls_cause(tls));
         }
-        if error.is_connect() || error.is_request() || error.is_body() {
+        if error.is_connect() {
             return Problem::connection_failed(host, evidence);
         }
         Problem::unexpected_response(host, evidence)
     }
+}
+
+/// What a TLS error says about the certificate: only an invalid certificate is a certificate
+/// problem; an alert or a protocol mismatch is not.
+fn tls_cause(error: &rustls::Error) -> TlsCause {
+    use rustls::CertificateError as Certificate;
+    match error {
+        rustls::Error::InvalidCertificate(
+            Certificate::Expired
+            | Certificate::ExpiredContext { .. }
+            | Certificate::NotValidYet
+            | Certificate::NotValidYetContext { .. },
+        ) => TlsCause::Expired,
+        rustls::Error::InvalidCertificate(
+            Certificate::NotValidForName | Certificate::NotValidForNameContext { .. },
+        ) => TlsCause::WrongName,
+        rustls::Error::InvalidCertificate(_) => TlsCause::Untrusted,
+        _ => TlsCause::Handshake,
+    }
+}
+
+/// Why a try failed in a way worth another try.
+enum Failure {
+    /// A 429 or 5xx answer.
+    Status(Answer),
+    /// The connection was dropped after it was made.
+    Dropped(reqwest::Error),
 }
 
 /// `Retry-After` in whole seconds (Entra and Dataverse send seconds; an HTTP date is not used

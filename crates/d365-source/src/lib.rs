@@ -24,7 +24,7 @@ pub use form::{
     Cloud, Draft, EnvironmentUrl, Field, FieldError, FieldWarning, FormErrors, FormRules,
     SourceForm, TenantId,
 };
-pub use http::RetryPolicy;
+pub use http::{Jitter, RetryPolicy};
 pub use network::{NetworkSettings, TrustRoots};
 pub use problem::{Evidence, Problem, ProblemKind, Step};
 pub use report::{CheckReport, Organization, TableAccess};

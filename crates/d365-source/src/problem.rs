@@ -4,6 +4,7 @@
 //! an admin. The constructors here are the only place those texts live.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -69,8 +70,12 @@ pub enum ProblemKind {
     EnvironmentNotFound,
     /// The TLS handshake failed (untrusted or wrong certificate).
     TlsFailure,
-    /// The connection could not be made (refused, reset, proxy failure).
+    /// The connection could not be made (name lookup of a Microsoft host, TCP connect refused or
+    /// unreachable, proxy failure).
     ConnectionFailed,
+    /// The connection was made, then dropped before the answer arrived (reset or closed
+    /// mid-request, an HTTP/2 stream reset), on every try.
+    ConnectionDropped,
     /// No answer within the configured timeout.
     Timeout,
     /// Still throttled (429) when the retry budget ran out.
@@ -82,6 +87,35 @@ pub enum ProblemKind {
 }
 
 impl ProblemKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ProblemKind; 25] = [
+        ProblemKind::TenantMalformed,
+        ProblemKind::TenantNotFound,
+        ProblemKind::AppNotFound,
+        ProblemKind::AppNotConsented,
+        ProblemKind::WrongSecret,
+        ProblemKind::ExpiredSecret,
+        ProblemKind::AppDisabled,
+        ProblemKind::DynamicsNotInTenant,
+        ProblemKind::DynamicsDisabledInTenant,
+        ProblemKind::ConditionalAccessBlocked,
+        ProblemKind::NoApplicationUser,
+        ProblemKind::ApplicationUserDisabled,
+        ProblemKind::NoSecurityRole,
+        ProblemKind::MissingTablePrivilege,
+        ProblemKind::TableNotFound,
+        ProblemKind::AdminMode,
+        ProblemKind::TokenRejected,
+        ProblemKind::EnvironmentNotFound,
+        ProblemKind::TlsFailure,
+        ProblemKind::ConnectionFailed,
+        ProblemKind::ConnectionDropped,
+        ProblemKind::Timeout,
+        ProblemKind::Throttled,
+        ProblemKind::ServiceUnavailable,
+        ProblemKind::UnexpectedResponse,
+    ];
+
     /// The stable machine name (`wrong_secret`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -105,6 +139,7 @@ impl ProblemKind {
             ProblemKind::EnvironmentNotFound => "environment_not_found",
             ProblemKind::TlsFailure => "tls_failure",
             ProblemKind::ConnectionFailed => "connection_failed",
+            ProblemKind::ConnectionDropped => "connection_dropped",
             ProblemKind::Timeout => "timeout",
             ProblemKind::Throttled => "throttled",
             ProblemKind::ServiceUnavailable => "service_unavailable",
@@ -157,6 +192,19 @@ pub struct Evidence {
     /// The last `Retry-After` seen, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<u64>,
+    /// How many times the failing request was sent again before the flow gave up (0, and
+    /// then absent from the JSON, when the first failure ended it).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u32,
+    /// How long the flow waited before those retries, in all, in milliseconds (absent when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub waited_ms: u64,
+}
+
+// Both new evidence fields are left out when zero, so evidence without retries serialises as
+// it did before they existed (saved `sources.json` files and report snapshots keep their shape).
+fn is_zero<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// The longest excerpt [`Evidence::detail`] keeps.
@@ -172,6 +220,8 @@ impl Evidence {
             code: None,
             detail: None,
             retry_after_seconds: None,
+            retries: 0,
+            waited_ms: 0,
         }
     }
 
@@ -201,6 +251,137 @@ impl Evidence {
         self.retry_after_seconds = seconds;
         self
     }
+
+    /// Adds the retries made before giving up and the time waited before them.
+    pub fn attempts(mut self, retries: u32, waited: Duration) -> Evidence {
+        self.retries = retries;
+        self.waited_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+}
+
+/// What the TLS error in the evidence says about the server's certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TlsCause {
+    /// Not issued by a trusted root (unknown issuer, bad signature, ...).
+    Untrusted,
+    /// Expired, or not valid yet.
+    Expired,
+    /// Issued for another host name.
+    WrongName,
+    /// The handshake failed for another reason (an alert, no common protocol version): the
+    /// evidence says nothing about the certificate.
+    Handshake,
+}
+
+/// Why the flow stopped sending a failing request again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GaveUp {
+    /// It made every retry it may make (none, when the policy allows none).
+    RetriesUsed,
+    /// The next wait (the service's `Retry-After`, or the flow's own backoff) is more than the
+    /// check has left of its waiting budget.
+    WaitBeyondBudget {
+        /// The wait the next retry needed.
+        next_wait: Duration,
+        /// What was left of the budget.
+        wait_left: Duration,
+        /// The whole budget ([`crate::RetryPolicy::max_wait`]).
+        max_wait: Duration,
+    },
+}
+
+/// `30 seconds`, `1 second`, `2 minutes`, `1.6 seconds`: a wait as a sentence says it.
+pub(crate) fn duration_text(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if !millis.is_multiple_of(1000) {
+        return format!("{:.1} seconds", duration.as_secs_f64());
+    }
+    match duration.as_secs() {
+        1 => "1 second".to_owned(),
+        seconds if seconds >= 120 && seconds.is_multiple_of(60) => {
+            format!("{} minutes", seconds / 60)
+        }
+        seconds => format!("{seconds} seconds"),
+    }
+}
+
+/// ` after 2 retries and 1.6 seconds of waiting`, or nothing when there was no retry: what the
+/// evidence shows the flow did before it gave up.
+fn after_retries(evidence: &Evidence) -> String {
+    match evidence.retries {
+        0 => String::new(),
+        retries => format!(
+            " after {} and {} of waiting",
+            retries_text(retries),
+            duration_text(Duration::from_millis(evidence.waited_ms))
+        ),
+    }
+}
+
+/// When the check stopped because the service's `Retry-After` was beyond the budget: when to
+/// test again (after that wait). Retries that ran out say nothing about when it will be over.
+fn retry_after_beyond_budget(evidence: &Evidence, gave_up: GaveUp) -> Option<String> {
+    let seconds = evidence.retry_after_seconds?;
+    matches!(gave_up, GaveUp::WaitBeyondBudget { .. }).then(|| {
+        format!(
+            "Test the source again in {} or later (the wait the service asked for)",
+            duration_text(Duration::from_secs(seconds))
+        )
+    })
+}
+
+fn retries_text(retries: u32) -> String {
+    match retries {
+        1 => "1 retry".to_owned(),
+        retries => format!("{retries} retries"),
+    }
+}
+
+/// Why the flow stopped, as the end of a sentence (`, and it then asked ...`); the service's
+/// `Retry-After` is named only when the evidence holds one.
+fn gave_up_text(evidence: &Evidence, gave_up: GaveUp) -> String {
+    let GaveUp::WaitBeyondBudget {
+        next_wait,
+        wait_left,
+        max_wait,
+    } = gave_up
+    else {
+        return String::new();
+    };
+    let asked = match evidence.retry_after_seconds {
+        Some(seconds) => format!(
+            "it asked the importer to wait {} before trying again",
+            duration_text(Duration::from_secs(seconds))
+        ),
+        None => format!(
+            "trying again would have meant waiting {}",
+            duration_text(next_wait)
+        ),
+    };
+    let budget = if wait_left >= max_wait {
+        format!(
+            "more than the connection check waits ({} at most)",
+            duration_text(max_wait)
+        )
+    } else if wait_left.is_zero() {
+        format!(
+            "and the connection check had used all {} it may wait",
+            duration_text(max_wait)
+        )
+    } else {
+        format!(
+            "more than the {} the connection check had left of the {} it may wait",
+            duration_text(wait_left),
+            duration_text(max_wait)
+        )
+    };
+    let stopped = if evidence.retries == 0 {
+        "so the check stopped without waiting"
+    } else {
+        "so the check stopped there"
+    };
+    format!("; {asked}, {budget}, {stopped}")
 }
 
 /// Cuts `text` to [`EXCERPT_LIMIT`] characters, marking the cut.
@@ -300,6 +481,11 @@ impl Problem {
             message,
             fix,
         }
+    }
+
+    /// [`Problem::new`] for texts worded from the evidence (they borrow it before it moves).
+    fn worded(kind: ProblemKind, message: String, fix: String, evidence: Evidence) -> Problem {
+        Problem::new(kind, evidence, message, fix)
     }
 
     pub(crate) fn tenant_malformed(subject: &Subject<'_>, evidence: Evidence) -> Problem {
@@ -574,58 +760,125 @@ impl Problem {
     }
 
     pub(crate) fn environment_not_found(host: &str, evidence: Evidence) -> Problem {
-        Problem::new(
+        Problem::worded(
             ProblemKind::EnvironmentNotFound,
-            evidence,
-            format!("The host name {host} does not exist."),
+            format!(
+                "The host name {host} does not exist{}.",
+                after_retries(&evidence)
+            ),
             "Copy the Environment URL from Power Platform admin center → Environments → your environment → Details (Environment URL); check that the environment was not deleted or renamed.".to_owned(),
+            evidence,
         )
     }
 
-    pub(crate) fn tls_failure(host: &str, evidence: Evidence) -> Problem {
-        Problem::new(
+    pub(crate) fn tls_failure(host: &str, evidence: Evidence, cause: TlsCause) -> Problem {
+        let what = match cause {
+            TlsCause::Untrusted => ": its certificate is not trusted",
+            TlsCause::Expired => ": its certificate has expired or is not valid yet",
+            TlsCause::WrongName => ": its certificate is for another host name",
+            TlsCause::Handshake => " (the TLS handshake did not complete)",
+        };
+        Problem::worded(
             ProblemKind::TlsFailure,
-            evidence,
-            format!("The secure connection to {host} failed: its certificate is not trusted."),
+            format!(
+                "The secure connection to {host} failed{}{what}.",
+                after_retries(&evidence)
+            ),
             "If the importer reaches Microsoft through a TLS-inspecting proxy, add the proxy's root certificate to the importer's trusted certificates; otherwise check the importer's network path to Microsoft.".to_owned(),
+            evidence,
         )
     }
 
     pub(crate) fn connection_failed(host: &str, evidence: Evidence) -> Problem {
-        Problem::new(
+        Problem::worded(
             ProblemKind::ConnectionFailed,
-            evidence,
-            format!("The importer could not connect to {host}."),
+            format!(
+                "The importer could not connect to {host}{}.",
+                after_retries(&evidence)
+            ),
             format!(
                 "Allow outbound HTTPS (port 443) from the importer to {host}, and check the importer's proxy settings."
             ),
+            evidence,
+        )
+    }
+
+    pub(crate) fn connection_dropped(host: &str, evidence: Evidence, gave_up: GaveUp) -> Problem {
+        let tries = match evidence.retries {
+            0 => String::new(),
+            retries => format!(
+                ", on each of {} tries ({} of waiting between them)",
+                retries + 1,
+                duration_text(Duration::from_millis(evidence.waited_ms))
+            ),
+        };
+        Problem::worded(
+            ProblemKind::ConnectionDropped,
+            format!(
+                "The importer connected to {host}, but the connection was dropped before the answer arrived{tries}{}.",
+                gave_up_text(&evidence, gave_up)
+            ),
+            format!(
+                "Something between the importer and {host} (a proxy, firewall, load balancer or TLS-inspecting device) resets or closes connections that are already open: check its logs and its idle-timeout and inspection settings for HTTPS to {host}, then test the source again."
+            ),
+            evidence,
         )
     }
 
     pub(crate) fn timeout(host: &str, evidence: Evidence) -> Problem {
-        Problem::new(
+        Problem::worded(
             ProblemKind::Timeout,
-            evidence,
-            format!("{host} did not answer in time."),
+            format!("{host} did not answer in time{}.", after_retries(&evidence)),
             "Try again later; if it keeps happening, check the importer's network path and proxy, or raise the connection timeouts.".to_owned(),
+            evidence,
         )
     }
 
-    pub(crate) fn throttled(host: &str, evidence: Evidence) -> Problem {
-        Problem::new(
+    pub(crate) fn throttled(host: &str, evidence: Evidence, gave_up: GaveUp) -> Problem {
+        let still = match evidence.retries {
+            0 => String::new(),
+            _ => format!(", and still was{}", after_retries(&evidence)),
+        };
+        let when = match retry_after_beyond_budget(&evidence, gave_up) {
+            Some(after) => after,
+            None => "Wait a few minutes and test the source again".to_owned(),
+        };
+        Problem::worded(
             ProblemKind::Throttled,
+            format!(
+                "{host} is limiting requests (429 Too Many Requests){still}{}.",
+                gave_up_text(&evidence, gave_up)
+            ),
+            format!(
+                "{when}; if other integrations use the same application user, spread their load or give the importer its own app registration."
+            ),
             evidence,
-            format!("{host} is limiting requests (429 Too Many Requests) and kept doing so after the importer waited as told."),
-            "Wait a few minutes and test the source again; if other integrations use the same application user, spread their load or give the importer its own app registration.".to_owned(),
         )
     }
 
-    pub(crate) fn service_unavailable(host: &str, evidence: Evidence) -> Problem {
-        Problem::new(
+    pub(crate) fn service_unavailable(host: &str, evidence: Evidence, gave_up: GaveUp) -> Problem {
+        let status = evidence
+            .status
+            .map(|status| format!(" (HTTP {status})"))
+            .unwrap_or_default();
+        let still = match evidence.retries {
+            0 => String::new(),
+            _ => format!(", and still was{}", after_retries(&evidence)),
+        };
+        let when = match retry_after_beyond_budget(&evidence, gave_up) {
+            Some(after) => after,
+            None => "Try again later".to_owned(),
+        };
+        Problem::worded(
             ProblemKind::ServiceUnavailable,
+            format!(
+                "{host} answered that it is temporarily unavailable{status}{still}{}.",
+                gave_up_text(&evidence, gave_up)
+            ),
+            format!(
+                "{when}; check the Microsoft 365 / Power Platform service health pages for incidents."
+            ),
             evidence,
-            format!("{host} is temporarily unavailable."),
-            "Try again later; check the Microsoft 365 / Power Platform service health pages for incidents.".to_owned(),
         )
     }
 
@@ -642,3 +895,6 @@ impl Problem {
         )
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -22,7 +22,8 @@ use std::path::PathBuf;
 pub use fakes::{SEED, START_TIME, ServeError, network_settings, spawn_fakes};
 pub use location::Location;
 pub use report::{
-    CheckSummary, ExpectationReport, FieldReport, FormReport, ProblemReport, Report, StepReport,
+    CheckSummary, ExpectationReport, FieldReport, FormReport, ProblemReport, Report, Seconds,
+    StepReport,
 };
 pub use runner::run;
 pub use scenario::{

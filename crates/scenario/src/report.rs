@@ -86,9 +86,10 @@ pub struct StepReport {
     /// What a passed check learned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub check: Option<CheckSummary>,
-    /// Each wait (`Retry-After`) the flow made, in seconds, on the manual clock.
+    /// Each wait (a `Retry-After`, or the flow's backoff) the flow made, in seconds, on the
+    /// manual clock.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub waits_seconds: Vec<u64>,
+    pub waits_seconds: Vec<Seconds>,
     /// The HTTP requests of the step as the fakes' journal saw them, one per line:
     /// `status METHOD host path?query`, with the fault rule that answered, if any (`status` is
     /// `closed` when a fault dropped the connection).
@@ -147,6 +148,32 @@ pub struct ProblemReport {
     /// The last `Retry-After` seen, in seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<u64>,
+    /// How many times the failing request was sent again before the flow gave up.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub retries: u32,
+    /// The time waited before those retries, in milliseconds.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub waited_ms: u64,
+}
+
+fn is_zero<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+/// A wait in seconds: a whole number when it is one (`30`, as `Retry-After` waits are), else
+/// to the millisecond (`0.853`, as the flow's jittered backoff is).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seconds(pub std::time::Duration);
+
+impl Serialize for Seconds {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let millis = self.0.as_millis();
+        if millis.is_multiple_of(1000) {
+            serializer.serialize_u64(self.0.as_secs())
+        } else {
+            serializer.serialize_f64(millis as f64 / 1000.0)
+        }
+    }
 }
 
 /// A form field with the sentence the form shows.

@@ -18,7 +18,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::report::{
-    CheckSummary, ExpectationReport, FieldReport, FormReport, ProblemReport, Report, StepReport,
+    CheckSummary, ExpectationReport, FieldReport, FormReport, ProblemReport, Report, Seconds,
+    StepReport,
 };
 use crate::{
     Action, ClockMove, Error, Expectation, ManualTimer, Outcome, SEED, START_TIME, Scenario,
@@ -52,7 +53,11 @@ pub async fn run(scenario: &Scenario) -> Result<Report, Error> {
     }
     let options = FlowOptions {
         tables: scenario.tables().to_vec(),
-        ..FlowOptions::default()
+        // The backoff's jitter from the fakes' seed: a replay waits exactly as long every time.
+        retry: d365_source::RetryPolicy {
+            jitter: d365_source::Jitter::Seeded(SEED),
+            ..d365_source::RetryPolicy::default()
+        },
     };
     let flow = Flow::new(&network, timer.clone(), options).map_err(|source| Error::FlowSetup {
         path: scenario.path().to_owned(),
@@ -160,7 +165,7 @@ impl Run<'_> {
             errors: observed.errors.iter().map(field_error).collect(),
             warnings: observed.warnings.iter().map(field_warning).collect(),
             check: observed.check.as_ref().map(check_summary),
-            waits_seconds: waits.iter().map(Duration::as_secs).collect(),
+            waits_seconds: waits.iter().copied().map(Seconds).collect(),
             requests,
             saved,
             held: mismatches.is_empty(),
@@ -439,6 +444,8 @@ fn problem_report(problem: &Problem) -> ProblemReport {
         code: evidence.code.clone(),
         detail: evidence.detail.clone(),
         retry_after_seconds: evidence.retry_after_seconds,
+        retries: evidence.retries,
+        waited_ms: evidence.waited_ms,
     }
 }
 

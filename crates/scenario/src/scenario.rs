@@ -180,24 +180,38 @@ pub enum SecretOrigin {
         secret: String,
         /// Its value, or its id pasted by mistake.
         part: SecretPart,
+        /// Typed before it (whitespace a paste dragged along); usually empty.
+        before: String,
+        /// Typed after it; usually empty.
+        after: String,
     },
 }
 
 impl SecretOrigin {
-    /// How reports name the secret: `importer.expired`, `importer.current.id`, or `typed`.
+    /// How reports name the secret: `importer.expired`, `importer.current.id`, or `typed`;
+    /// what was typed around a world secret is quoted beside it (`importer.current + "\n"`).
     pub fn describe(&self) -> String {
         match self {
             SecretOrigin::Typed => "typed".to_owned(),
             SecretOrigin::World {
                 app,
                 secret,
-                part: SecretPart::Value,
-            } => format!("{app}.{secret}"),
-            SecretOrigin::World {
-                app,
-                secret,
-                part: SecretPart::Id,
-            } => format!("{app}.{secret}.id"),
+                part,
+                before,
+                after,
+            } => {
+                let mut name = format!("{app}.{secret}");
+                if *part == SecretPart::Id {
+                    name.push_str(".id");
+                }
+                if !before.is_empty() {
+                    name = format!("{before:?} + {name}");
+                }
+                if !after.is_empty() {
+                    name = format!("{name} + {after:?}");
+                }
+                name
+            }
         }
     }
 }

@@ -29,7 +29,11 @@ const TENANT_CONSUMERS: &str = "error: 9188040d-6c67-4c5b-b112-36a304b66dad is t
 const CLIENT_MALFORMED: &str = "error: The client ID must be a GUID such as 0b8f3c1e-5d2a-4e7b-9c61-2f4a8d9e0b13: the Application (client) ID from Microsoft Entra admin center → App registrations → your app → Overview, not the app's name.";
 const SECRET_EMPTY: &str = "error: Enter the client secret: the Value shown when the secret was created in Microsoft Entra admin center → App registrations → your app → Certificates & secrets.";
 const SECRET_LOOKS_LIKE_ID: &str = "warning: This looks like the secret's ID, not its value: Certificates & secrets shows both; copy the Value column.";
-const SECRET_WHITESPACE: &str = "warning: The client secret starts or ends with a space or line break; it is used exactly as typed, so check that nothing extra was copied.";
+const SECRET_WHITESPACE: &str = "warning: The client secret started or ended with a space or line break, which was removed (Microsoft Entra ID never issues a secret with one); check that nothing else was copied with it.";
+const NAME_WHITESPACE: &str = "warning: The Name started or ended with a space or line break, which was removed; check that nothing else was copied with it.";
+const URL_WHITESPACE: &str = "warning: The Environment URL started or ended with a space or line break, which was removed; check that nothing else was copied with it.";
+const TENANT_WHITESPACE: &str = "warning: The Tenant ID started or ended with a space or line break, which was removed; check that nothing else was copied with it.";
+const CLIENT_WHITESPACE: &str = "warning: The Client ID started or ended with a space or line break, which was removed; check that nothing else was copied with it.";
 
 fn valid_form() -> SourceForm {
     SourceForm {
@@ -211,7 +215,8 @@ fn a_valid_form_becomes_a_normalised_draft() {
     assert_eq!(draft.tenant.to_string(), TENANT);
     assert_eq!(draft.client_id.to_string(), CLIENT);
     assert_eq!(draft.client_secret.expose_secret(), SECRET);
-    assert!(draft.warnings.is_empty(), "{:?}", draft.warnings);
+    let warned: Vec<Field> = draft.warnings.iter().map(|warning| warning.field).collect();
+    assert_eq!(warned, [Field::Name, Field::TenantId]);
     assert!(
         !format!("{draft:?}").contains(SECRET),
         "Debug redacts the secret"
@@ -222,7 +227,11 @@ fn a_valid_form_becomes_a_normalised_draft() {
 fn name_is_required_bounded_printable_and_unique() {
     let existing = &["Contoso production", "  Fabrikam  ", "Ärzte"];
     check_name(existing, "Contoso test", "Contoso test");
-    check_name(existing, "  Contoso test \t\n", "Contoso test");
+    check_name(
+        existing,
+        "  Contoso test \t\n",
+        &format!("Contoso test\n{NAME_WHITESPACE}"),
+    );
     check_name(
         existing,
         "Contoso production (EU)",
@@ -248,7 +257,11 @@ fn name_is_required_bounded_printable_and_unique() {
         "error: The name must not contain control characters such as tabs or line breaks.",
     );
     let taken = "error: A source with this name already exists; choose a different name.";
-    check_name(existing, "CONTOSO PRODUCTION ", taken);
+    check_name(
+        existing,
+        "CONTOSO PRODUCTION ",
+        &format!("{taken}\n{NAME_WHITESPACE}"),
+    );
     check_name(existing, "fabrikam", taken);
     check_name(existing, "ärzte", taken);
 }
@@ -257,7 +270,10 @@ fn name_is_required_bounded_printable_and_unique() {
 fn environment_url_accepts_what_users_paste_and_keeps_only_the_web_host() {
     let contoso = "https://contoso.crm.dynamics.com Public";
     check_url("contoso.crm.dynamics.com", contoso);
-    check_url("  https://contoso.crm.dynamics.com/  ", contoso);
+    check_url(
+        "  https://contoso.crm.dynamics.com/  ",
+        &format!("{contoso}\n{URL_WHITESPACE}"),
+    );
     check_url("HTTPS://CONTOSO.CRM.DYNAMICS.COM/", contoso);
     check_url("https://contoso.crm.dynamics.com:443/", contoso);
     check_url("contoso.crm.dynamics.com:443", contoso);
@@ -491,13 +507,16 @@ fn tenant_id_is_a_guid_or_a_verified_domain() {
     check_tenant(TENANT, &format!("Id({TENANT})"));
     check_tenant(
         &format!("  {}\n", TENANT.to_uppercase()),
-        &format!("Id({TENANT})"),
+        &format!("Id({TENANT})\n{TENANT_WHITESPACE}"),
     );
     check_tenant(
         "contoso.onmicrosoft.com",
         r#"Domain("contoso.onmicrosoft.com")"#,
     );
-    check_tenant(" Contoso.COM ", r#"Domain("contoso.com")"#);
+    check_tenant(
+        " Contoso.COM ",
+        &format!("Domain(\"contoso.com\")\n{TENANT_WHITESPACE}"),
+    );
     check_tenant(
         "eu-west.contoso-group.co.uk",
         r#"Domain("eu-west.contoso-group.co.uk")"#,
@@ -536,7 +555,10 @@ fn tenant_id_refuses_aliases_special_tenants_and_urls() {
         )
     };
     check_tenant("common", &alias("common"));
-    check_tenant(" Organizations ", &alias("organizations"));
+    check_tenant(
+        " Organizations ",
+        &format!("{}\n{TENANT_WHITESPACE}", alias("organizations")),
+    );
     check_tenant("CONSUMERS", &alias("consumers"));
 
     check_tenant(
@@ -583,7 +605,10 @@ fn tenant_id_refuses_aliases_special_tenants_and_urls() {
 #[test]
 fn client_id_is_a_guid_that_is_not_all_zeros() {
     check_client_id(CLIENT, CLIENT);
-    check_client_id(&format!("  {}\n", CLIENT.to_uppercase()), CLIENT);
+    check_client_id(
+        &format!("  {}\n", CLIENT.to_uppercase()),
+        &format!("{CLIENT}\n{CLIENT_WHITESPACE}"),
+    );
 
     check_client_id(
         " ",
@@ -617,18 +642,20 @@ fn client_id_is_a_guid_that_is_not_all_zeros() {
 }
 
 #[test]
-fn client_secret_is_required_and_kept_as_typed() {
+fn client_secret_is_required_and_trimmed_with_a_warning() {
     check_secret(SECRET, &format!("{SECRET:?}"));
     check_secret("", SECRET_EMPTY);
     check_secret(" \t\r\n", SECRET_EMPTY);
     check_secret(
         &format!("{SECRET}\n"),
-        &format!("{:?}\n{SECRET_WHITESPACE}", format!("{SECRET}\n")),
+        &format!("{SECRET:?}\n{SECRET_WHITESPACE}"),
     );
     check_secret(
-        &format!(" {SECRET}"),
-        &format!("{:?}\n{SECRET_WHITESPACE}", format!(" {SECRET}")),
+        &format!(" {SECRET}\r\n"),
+        &format!("{SECRET:?}\n{SECRET_WHITESPACE}"),
     );
+    // Inner characters are the secret's own and stay.
+    check_secret("Xy48Q~ inner space", "\"Xy48Q~ inner space\"");
 }
 
 #[test]
@@ -638,7 +665,7 @@ fn client_secret_that_looks_like_its_id_is_a_warning() {
         &format!("{} ", SECRET_ID.to_uppercase()),
         &format!(
             "{:?}\n{SECRET_LOOKS_LIKE_ID}\n{SECRET_WHITESPACE}",
-            format!("{} ", SECRET_ID.to_uppercase())
+            SECRET_ID.to_uppercase()
         ),
     );
 }

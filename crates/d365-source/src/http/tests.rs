@@ -1,6 +1,11 @@
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 
-use super::{Answer, Scrubber, error_code, retry_after};
+use std::time::Duration;
+
+use super::{
+    Answer, Jitter, JitterSource, RetryPolicy, Scrubber, TlsCause, error_code, retry_after,
+    tls_cause,
+};
 
 fn answer(body: &str) -> Answer {
     Answer {
@@ -80,4 +85,61 @@ fn scrubs_every_secret_it_knows() {
         "sent [redacted] and [redacted], abc stays"
     );
     assert_eq!(format!("{scrubber:?}"), "Scrubber(2 secrets)");
+}
+
+#[test]
+fn backoff_doubles_with_jitter_and_stops_at_the_maximum() {
+    let policy = RetryPolicy::default();
+    assert_eq!(policy.backoff(0, 1.0), Duration::from_millis(800));
+    assert_eq!(policy.backoff(1, 1.0), Duration::from_millis(1600));
+    assert_eq!(policy.backoff(2, 0.8), Duration::from_millis(2560));
+    assert_eq!(policy.backoff(3, 1.2), Duration::from_millis(7680));
+    assert_eq!(policy.backoff(7, 1.0), Duration::from_secs(60));
+    assert_eq!(policy.backoff(40, 1.2), Duration::from_secs(60));
+}
+
+#[test]
+fn seeded_jitter_repeats_and_stays_in_range() {
+    let factors = |seed| {
+        let mut source = JitterSource::new(Jitter::Seeded(seed));
+        (0..1000).map(|_| source.factor()).collect::<Vec<f64>>()
+    };
+    let first = factors(7);
+    assert_eq!(first, factors(7), "the same seed gives the same factors");
+    assert_ne!(first, factors(8), "another seed gives other factors");
+    assert!(first.iter().all(|factor| (0.8..1.2).contains(factor)));
+    // Spread over the range, not stuck at one end.
+    assert!(first.iter().any(|factor| *factor < 0.85));
+    assert!(first.iter().any(|factor| *factor > 1.15));
+}
+
+#[test]
+fn only_an_invalid_certificate_is_called_a_certificate_problem() {
+    use rustls::{AlertDescription, CertificateError, Error};
+    let check =
+        |error: Error, expected: TlsCause| assert_eq!(tls_cause(&error), expected, "{error:?}");
+    check(
+        Error::InvalidCertificate(CertificateError::UnknownIssuer),
+        TlsCause::Untrusted,
+    );
+    check(
+        Error::InvalidCertificate(CertificateError::BadSignature),
+        TlsCause::Untrusted,
+    );
+    check(
+        Error::InvalidCertificate(CertificateError::Expired),
+        TlsCause::Expired,
+    );
+    check(
+        Error::InvalidCertificate(CertificateError::NotValidYet),
+        TlsCause::Expired,
+    );
+    check(
+        Error::InvalidCertificate(CertificateError::NotValidForName),
+        TlsCause::WrongName,
+    );
+    check(
+        Error::AlertReceived(AlertDescription::HandshakeFailure),
+        TlsCause::Handshake,
+    );
 }

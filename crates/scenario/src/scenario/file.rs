@@ -60,17 +60,23 @@ pub(crate) struct FormFile {
 pub(crate) enum SecretFile {
     /// `"Qm28Q~..."`: typed as is.
     Literal(String),
-    /// `{ app = "importer", secret = "expired", part = "id"? }`.
+    /// `{ app = "importer", secret = "expired", part = "id"?, before = " "?, after = "\n"? }`.
     Reference(SecretReferenceFile),
 }
 
-/// `{ app, secret, part? }`.
+/// `{ app, secret, part?, before?, after? }`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SecretReferenceFile {
     pub(crate) app: Spanned<String>,
     pub(crate) secret: Spanned<String>,
     pub(crate) part: Option<SecretPart>,
+    /// Typed before the value, as a paste drags along (`" "`).
+    #[serde(default)]
+    pub(crate) before: String,
+    /// Typed after the value (`"\n"`).
+    #[serde(default)]
+    pub(crate) after: String,
 }
 
 // By hand rather than `#[serde(untagged)]`: untagged enums answer a typo in the table with

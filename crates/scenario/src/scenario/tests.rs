@@ -213,7 +213,7 @@ fn an_unknown_field_is_reported_with_line_and_column() {
             "secret = \"expired\" }",
             "secret = \"expired\", value = \"x\" }",
         ),
-        "failed to parse scenario `scenarios/unit/test.toml` at line 11, column 57: unknown field `value`, expected one of `app`, `secret`, `part`",
+        "failed to parse scenario `scenarios/unit/test.toml` at line 11, column 57: unknown field `value`, expected one of `app`, `secret`, `part`, `before`, `after`",
     );
 }
 
@@ -371,4 +371,15 @@ fn network_trust_defaults_to_the_harness_ca_and_knows_its_values() {
         text.ends_with("unknown variant `none`, expected `harness_ca` or `another_ca`"),
         "{text}"
     );
+}
+
+#[test]
+fn a_world_secret_can_be_typed_with_what_a_paste_drags_along() {
+    let scenario = parse(&base_with(
+        "secret = \"expired\" }",
+        "secret = \"expired\", before = \" \", after = \"\\n\" }",
+    ));
+    let secret = &scenario.form().client_secret;
+    assert_eq!(secret.value.expose(), format!(" {EXPIRED}\n"));
+    assert_eq!(secret.origin.describe(), r#"" " + importer.expired + "\n""#);
 }

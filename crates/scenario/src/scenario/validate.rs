@@ -275,12 +275,24 @@ impl Checker<'_> {
                 SecretValue::new(id.to_string())
             }
         };
+        let value = if reference.before.is_empty() && reference.after.is_empty() {
+            value
+        } else {
+            SecretValue::new(format!(
+                "{}{}{}",
+                reference.before,
+                value.expose(),
+                reference.after
+            ))
+        };
         Ok(SecretInput {
             value,
             origin: SecretOrigin::World {
                 app: app.key.clone(),
                 secret: found.name.clone(),
                 part,
+                before: reference.before.clone(),
+                after: reference.after.clone(),
             },
         })
     }
