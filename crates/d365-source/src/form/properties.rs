@@ -360,7 +360,7 @@ proptest! {
     }
 
     #[test]
-    fn a_secret_is_kept_as_typed_and_never_echoed(
+    fn a_secret_is_trimmed_and_never_echoed(
         secret in secret_input(),
         pasted_into in prop::sample::select(&[Field::Name, Field::EnvironmentUrl, Field::TenantId, Field::ClientId][..]),
     ) {
@@ -376,7 +376,7 @@ proptest! {
         }
         let (errors, warnings) = match validate(&form, &FormRules::default()) {
             Ok(draft) => {
-                prop_assert_eq!(draft.client_secret.expose_secret(), secret.as_str());
+                prop_assert_eq!(draft.client_secret.expose_secret(), secret.trim());
                 (Vec::new(), draft.warnings)
             }
             Err(failure) => (failure.errors, failure.warnings),
@@ -396,6 +396,20 @@ proptest! {
         client_id in client_input(),
         secret in any::<String>(),
     ) {
+        // Only the secret (a GUID-shaped one) or a field pasted with surrounding whitespace is
+        // warned about.
+        let padded = |text: &str| text.trim() != text;
+        let mut may_warn = vec![Field::ClientSecret];
+        for (field, text) in [
+            (Field::Name, &name),
+            (Field::EnvironmentUrl, &environment_url),
+            (Field::TenantId, &tenant_id),
+            (Field::ClientId, &client_id),
+        ] {
+            if padded(text) {
+                may_warn.push(field);
+            }
+        }
         let form = SourceForm {
             name, environment_url, tenant_id, client_id,
             client_secret: SecretString::from(secret),
@@ -404,7 +418,10 @@ proptest! {
             prop_assert!(!failure.errors.is_empty());
             let fields: Vec<Field> = failure.errors.iter().map(|error| error.field).collect();
             prop_assert!(fields.windows(2).all(|pair| pair[0] < pair[1]), "{:?}", fields);
-            prop_assert!(failure.warnings.iter().all(|w| w.field == Field::ClientSecret));
+            prop_assert!(
+                failure.warnings.iter().all(|w| may_warn.contains(&w.field)),
+                "{:?} warned, only {:?} may be", failure.warnings, may_warn
+            );
         }
     }
 }
