@@ -7,13 +7,11 @@ use std::path::{Component, Path, PathBuf};
 use rstest::rstest;
 use scenario::{Report, Scenario};
 
-use crate::support;
-
 #[rstest]
 #[tokio::test]
 async fn run_scenario(#[files("../scenarios/**/*.toml")] path: PathBuf) {
     let scenario =
-        Scenario::load(&path).unwrap_or_else(|error| panic!("{}", support::chain(&error)));
+        Scenario::load(&path).unwrap_or_else(|error| panic!("{:#}", anyhow::Error::from(error)));
     let report = run(&scenario).await;
     assert_no_secret(&scenario, &report);
     insta::with_settings!({
@@ -99,13 +97,13 @@ client_secret = {{ app = "importer", secret = "current" }}
 {steps}"#
     );
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/inline.toml");
-    Scenario::parse(&text, path).unwrap_or_else(|error| panic!("{}", support::chain(&error)))
+    Scenario::parse(&text, path).unwrap_or_else(|error| panic!("{:#}", anyhow::Error::from(error)))
 }
 
 async fn run(scenario: &Scenario) -> Report {
     scenario::run(scenario)
         .await
-        .unwrap_or_else(|error| panic!("{}", support::chain(&error)))
+        .unwrap_or_else(|error| panic!("{:#}", anyhow::Error::from(error)))
 }
 
 /// `entra__expired_secret` for `scenarios/entra/expired_secret.toml`.

@@ -46,20 +46,8 @@ pub async fn fakes(world: scenario::World) -> (ServerHandle, scenario::World) {
         &[],
     )
     .await
-    .unwrap_or_else(|error| panic!("{}", chain(&error)));
+    .unwrap_or_else(|error| panic!("{:#}", anyhow::Error::from(error)));
     (server, world)
-}
-
-/// An error and its sources, joined with `: ` as `{:#}` in anyhow would print them.
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// A client for every host of the demo world.
