@@ -27,8 +27,18 @@ use harness::{
 struct Settings {
     /// `SOAK_SECONDS` (default 30): the counted window.
     seconds: u64,
-    /// `SOAK_WARMUP_SECONDS` (default 10): load before the window; RSS is read at its end.
+    /// `SOAK_WARMUP_SECONDS` (default 10): the shortest warm-up (load before the window; RSS
+    /// is read at its end).
     warm_up_seconds: u64,
+    /// `SOAK_WARMUP_REQUESTS` (default 10000): the warm-up also lasts until every kind has
+    /// completed this many requests, so that `serve`'s bounded memories are full before RSS is
+    /// read: the journal keeps the last 10,000 exchanges and the fake Dataverse remembers up to
+    /// 4,096 verified tokens (every token request gives WhoAmI and pages a new one). Measured
+    /// with 10 s and no request floor on this machine (~300 tokens/s), RSS grew 25% in the
+    /// window while both filled, and stayed flat after a 40 s warm-up.
+    warm_up_requests: u64,
+    /// `SOAK_WARMUP_MAX_SECONDS` (default 180): the warm-up ends then even short of requests.
+    warm_up_max_seconds: u64,
     /// `SOAK_CONNECTIONS` (default 64): connection `i` sends request kind `i % 3`.
     connections: usize,
     /// `SOAK_ROWS` (default 1000000): generated rows of the account table.
@@ -47,6 +57,8 @@ impl Settings {
         Settings {
             seconds: env_number("SOAK_SECONDS", 30),
             warm_up_seconds: env_number("SOAK_WARMUP_SECONDS", 10),
+            warm_up_requests: env_number("SOAK_WARMUP_REQUESTS", 10_000),
+            warm_up_max_seconds: env_number("SOAK_WARMUP_MAX_SECONDS", 180),
             connections: env_number("SOAK_CONNECTIONS", 64),
             rows: env_number("SOAK_ROWS", 1_000_000),
             page_size: env_number("SOAK_PAGE_SIZE", 5000).max(1),
@@ -287,6 +299,7 @@ fn excerpt(body: &[u8]) -> String {
 
 /// What the soak measured.
 struct Soak {
+    warm_up: WarmUp,
     connections: [usize; 3],
     /// Tallies by kind, then phase (`WARM_UP`, `COUNTED`, `DRAIN`).
     tallies: Vec<[Tally; 3]>,
@@ -329,7 +342,7 @@ async fn soak(serve: &Serve, settings: &Settings) -> anyhow::Result<Soak> {
     let pid = serve.child.id();
     let server_pid = pid.to_string();
     let mut run = Run::start(workers);
-    tokio::time::sleep(Duration::from_secs(settings.warm_up_seconds)).await;
+    let warm_up = warm_up(&run, settings).await;
     let rss_after_warm_up = resident_kib(pid)?;
     let server_before = cpu_seconds(&server_pid)?;
     let client_before = cpu_seconds("self")?;
@@ -362,6 +375,7 @@ async fn soak(serve: &Serve, settings: &Settings) -> anyhow::Result<Soak> {
     let client_cpu = cpu_seconds("self")? - client_before;
     let tallies = run.stop().await?;
     Ok(Soak {
+        warm_up,
         connections,
         tallies,
         window_seconds,
@@ -375,6 +389,43 @@ async fn soak(serve: &Serve, settings: &Settings) -> anyhow::Result<Soak> {
     })
 }
 
+/// How the warm-up went.
+struct WarmUp {
+    seconds: f64,
+    /// Requests completed by kind.
+    requests: Vec<u64>,
+    /// Whether it ended at `SOAK_WARMUP_MAX_SECONDS`, short of requests.
+    cut: bool,
+}
+
+/// Waits at least `warm_up_seconds` and until every kind has completed `warm_up_requests`, at
+/// most `warm_up_max_seconds`.
+async fn warm_up(run: &Run, settings: &Settings) -> WarmUp {
+    let started = Instant::now();
+    let shortest = Duration::from_secs(settings.warm_up_seconds);
+    let longest = Duration::from_secs(settings.warm_up_max_seconds.max(settings.warm_up_seconds));
+    loop {
+        let elapsed = started.elapsed();
+        let requests = run.completed();
+        let enough = requests
+            .iter()
+            .all(|count| *count >= settings.warm_up_requests);
+        if (elapsed >= shortest && enough) || elapsed >= longest {
+            return WarmUp {
+                seconds: elapsed.as_secs_f64(),
+                requests,
+                cut: !enough,
+            };
+        }
+        let wait = if elapsed < shortest {
+            shortest - elapsed
+        } else {
+            Duration::from_millis(250)
+        };
+        tokio::time::sleep(wait.min(longest - elapsed)).await;
+    }
+}
+
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -385,12 +436,28 @@ fn millis(latency: Duration) -> f64 {
 
 fn print_report(settings: &Settings, soak: &Soak) {
     println!(
-        "load and soak of `d365-harness serve`: {} connections ({} token, {} WhoAmI, {} paging), {} s warm-up, {:.1} s counted; pages of {} rows over {} generated accounts, restarting after 1 to {} pages",
+        "load and soak of `d365-harness serve`: {} connections ({} token, {} WhoAmI, {} paging), {:.1} s warm-up ({} requests: {}{}), {:.1} s counted; pages of {} rows over {} generated accounts, restarting after 1 to {} pages",
         settings.connections,
         soak.connections[0],
         soak.connections[1],
         soak.connections[2],
-        settings.warm_up_seconds,
+        soak.warm_up.seconds,
+        soak.warm_up.requests.iter().sum::<u64>(),
+        soak.warm_up
+            .requests
+            .iter()
+            .zip(KINDS)
+            .map(|(count, kind)| format!("{count} {kind}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if soak.warm_up.cut {
+            format!(
+                "; cut at {} s, short of {} per kind",
+                settings.warm_up_max_seconds, settings.warm_up_requests
+            )
+        } else {
+            String::new()
+        },
         soak.window_seconds,
         settings.page_size,
         settings.rows,

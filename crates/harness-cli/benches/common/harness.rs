@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -433,19 +433,25 @@ pub struct Run {
     phase: Arc<AtomicU8>,
     counting_since: Option<Instant>,
     workers: Vec<tokio::task::JoinHandle<(usize, [Tally; 3])>>,
-    kinds: usize,
+    /// Requests completed so far by kind, every phase included.
+    completed: Arc<Vec<AtomicU64>>,
 }
 
 impl Run {
     /// Starts the workers (on the current Tokio runtime).
     pub fn start<W: Worker>(workers: impl IntoIterator<Item = W>) -> Run {
+        let workers: Vec<W> = workers.into_iter().collect();
+        let kinds = workers
+            .iter()
+            .map(|worker| worker.kind() + 1)
+            .max()
+            .unwrap_or(0);
+        let completed = Arc::new((0..kinds).map(|_| AtomicU64::new(0)).collect::<Vec<_>>());
         let phase = Arc::new(AtomicU8::new(WARM_UP as u8));
-        let mut kinds = 0;
         let workers = workers
             .into_iter()
             .map(|mut worker| {
-                kinds = kinds.max(worker.kind() + 1);
-                let phase = phase.clone();
+                let (phase, completed) = (phase.clone(), completed.clone());
                 tokio::spawn(async move {
                     let mut tallies: [Tally; 3] = Default::default();
                     loop {
@@ -454,6 +460,7 @@ impl Run {
                         let latency = started.elapsed();
                         let now = usize::from(phase.load(Ordering::Relaxed)).min(DRAIN);
                         tallies[now].record(outcome, latency);
+                        completed[worker.kind()].fetch_add(1, Ordering::Relaxed);
                         if phase.load(Ordering::Relaxed) == STOP {
                             return (worker.kind(), tallies);
                         }
@@ -465,8 +472,16 @@ impl Run {
             phase,
             counting_since: None,
             workers,
-            kinds,
+            completed,
         }
+    }
+
+    /// Requests completed so far by kind, every phase included.
+    pub fn completed(&self) -> Vec<u64> {
+        self.completed
+            .iter()
+            .map(|count| count.load(Ordering::Relaxed))
+            .collect()
     }
 
     /// Ends the warm-up: outcomes from now on are counted.
@@ -485,7 +500,7 @@ impl Run {
     /// Lets every worker finish its request, then returns the tallies by kind and phase.
     pub async fn stop(self) -> anyhow::Result<Vec<[Tally; 3]>> {
         self.phase.store(STOP, Ordering::Relaxed);
-        let mut by_kind: Vec<[Tally; 3]> = vec![Default::default(); self.kinds];
+        let mut by_kind: Vec<[Tally; 3]> = vec![Default::default(); self.completed.len()];
         for worker in self.workers {
             let (kind, tallies) = worker.await?;
             for (total, tally) in by_kind[kind].iter_mut().zip(&tallies) {
