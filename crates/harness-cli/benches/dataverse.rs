@@ -17,7 +17,7 @@ use anyhow::{Context, bail};
 #[path = "common/harness.rs"]
 mod harness;
 
-use harness::{Serve, env_number, load, peak_memory_kib, repo_root};
+use harness::{Serve, bench_world, env_number, load, peak_memory_kib, repo_root};
 
 fn main() -> anyhow::Result<()> {
     let seconds: u64 = env_number("BENCH_SECONDS", 5);
@@ -61,40 +61,6 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The demo world with its certificate path made absolute and its environment replaced by one
-/// whose account table has `rows` generated rows and whose service protection is lifted.
-fn bench_world(root: &std::path::Path, rows: u64) -> anyhow::Result<std::path::PathBuf> {
-    let folder = std::env::temp_dir().join(format!("d365-bench-world-{}", std::process::id()));
-    std::fs::create_dir_all(&folder)?;
-    let demo = std::fs::read_to_string(root.join("fixtures/worlds/demo.toml"))?;
-    let certificate = root.join("fixtures/keys/importer-client.crt.pem");
-    let world = demo
-        .replace(
-            "../keys/importer-client.crt.pem",
-            &certificate.display().to_string(),
-        )
-        .split("\n[environments")
-        .next()
-        .unwrap_or_default()
-        .to_owned()
-        + &format!(
-            r#"
-[environments.contoso]
-url = "https://contoso.crm.dynamics.com"
-tenant = "contoso"
-application_users = [{{ app = "importer", roles = ["Service Reader"] }}]
-# Service protection would stop a load test after 6000 requests: lift it.
-limits = {{ requests = 1000000000, concurrent = 1000 }}
-
-[environments.contoso.tables.account]
-generate = {rows}
-"#
-        );
-    let path = folder.join("bench.toml");
-    std::fs::write(&path, world)?;
-    Ok(path)
-}
-
 struct Report {
     static_rate: f64,
     whoami_rate: f64,
@@ -110,29 +76,8 @@ async fn measure(
     rows: u64,
 ) -> anyhow::Result<Report> {
     let client = serve.client()?;
-    let environment = serve
-        .value("D365_ENVIRONMENT_URL")?
-        .trim_end_matches('/')
-        .to_owned();
-    let token: serde_json::Value = client
-        .post(format!(
-            "https://login.microsoftonline.com/{}/oauth2/v2.0/token",
-            serve.value("D365_TENANT_ID")?
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", serve.value("D365_CLIENT_ID")?),
-            ("client_secret", serve.value("D365_CLIENT_SECRET")?),
-            ("scope", &format!("{environment}/.default")),
-        ])
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = token["access_token"]
-        .as_str()
-        .with_context(|| format!("no token: {token}"))?
-        .to_owned();
+    let environment = serve.environment()?;
+    let token = serve.environment_token(&client).await?;
 
     let pid = serve.child.id();
     let health = format!("{environment}/_harness/health");

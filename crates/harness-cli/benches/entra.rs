@@ -140,22 +140,8 @@ async fn serve_throughput(
 ) -> anyhow::Result<harness::Load> {
     let serve = Serve::start(&root.join("fixtures/worlds/demo.toml"))?;
     let client = serve.client()?;
-    let url = Arc::new(format!(
-        "https://login.microsoftonline.com/{}/oauth2/v2.0/token",
-        serve.value("D365_TENANT_ID")?
-    ));
-    let form = Arc::new(vec![
-        ("grant_type".to_owned(), "client_credentials".to_owned()),
-        (
-            "client_id".to_owned(),
-            serve.value("D365_CLIENT_ID")?.to_owned(),
-        ),
-        (
-            "client_secret".to_owned(),
-            serve.value("D365_CLIENT_SECRET")?.to_owned(),
-        ),
-        ("scope".to_owned(), DATAVERSE_SCOPE.to_owned()),
-    ]);
+    let url = Arc::new(serve.token_url()?);
+    let form = Arc::new(serve.token_form(DATAVERSE_SCOPE)?);
     let request = move |client: &reqwest::Client| client.post(url.as_str()).form(&*form);
     load(&client, request, seconds, concurrency, serve.child.id()).await
 }
