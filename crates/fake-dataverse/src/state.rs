@@ -27,10 +27,43 @@ pub(crate) struct State {
     pub(crate) scan_stats: crate::scan::ScanStats,
 }
 
+/// One user's service-protection window, counted per second: each entry is a second (its
+/// start) and what was spent in it, so memory follows the window's length, never the request
+/// rate (a timestamp per request grew by megabytes under load). A second leaves the window when
+/// its start is `window_seconds` old, which is when a request at its very start would.
+/// UNCONFIRMED: Dataverse does not document its window's granularity.
 #[derive(Debug, Default)]
 struct Window {
-    requests: VecDeque<OffsetDateTime>,
+    /// Requests per second.
+    requests: VecDeque<(OffsetDateTime, u64)>,
+    /// Execution milliseconds per second.
     execution: VecDeque<(OffsetDateTime, u64)>,
+}
+
+impl Window {
+    /// Adds `amount` to the second `now` falls in.
+    fn count(buckets: &mut VecDeque<(OffsetDateTime, u64)>, now: OffsetDateTime, amount: u64) {
+        let second = now.replace_nanosecond(0).unwrap_or(now);
+        match buckets.back_mut() {
+            Some((at, spent)) if *at == second => *spent += amount,
+            _ => buckets.push_back((second, amount)),
+        }
+    }
+
+    /// Drops the seconds that left the window.
+    fn expire(
+        buckets: &mut VecDeque<(OffsetDateTime, u64)>,
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) {
+        while buckets.front().is_some_and(|(at, _)| now - *at >= window) {
+            buckets.pop_front();
+        }
+    }
+
+    fn total(buckets: &VecDeque<(OffsetDateTime, u64)>) -> u64 {
+        buckets.iter().map(|(_, spent)| spent).sum()
+    }
 }
 
 impl State {
@@ -120,38 +153,28 @@ impl State {
         };
         let mut windows = lock(&self.windows);
         let entry = windows.entry((environment, user)).or_default();
-        while entry.requests.front().is_some_and(|at| now - *at >= window) {
-            entry.requests.pop_front();
-        }
-        while entry
-            .execution
-            .front()
-            .is_some_and(|(at, _)| now - *at >= window)
-        {
-            entry.execution.pop_front();
-        }
+        Window::expire(&mut entry.requests, now, window);
+        Window::expire(&mut entry.execution, now, window);
         let retry_after =
             |oldest: OffsetDateTime| (oldest + window - now).whole_seconds().max(1) as u64;
-        if entry.requests.len() >= limits.requests as usize {
-            let oldest = entry.requests.front().copied().unwrap_or(now);
+        if Window::total(&entry.requests) >= u64::from(limits.requests) {
+            let oldest = entry.requests.front().map_or(now, |(at, _)| *at);
             let (code, message) = limit_error(ThrottleLimit::Requests, &limits, decimal);
             return Err(throttled(code, message, retry_after(oldest)));
         }
-        let spent: u64 = entry
-            .execution
-            .iter()
-            .map(|(_, milliseconds)| milliseconds)
-            .sum();
+        let spent = Window::total(&entry.execution);
         if limits.execution_milliseconds_per_request > 0 && spent >= limits.execution_milliseconds {
             let oldest = entry.execution.front().map_or(now, |(at, _)| *at);
             let (code, message) = limit_error(ThrottleLimit::ExecutionTime, &limits, decimal);
             return Err(throttled(code, message, retry_after(oldest)));
         }
-        entry.requests.push_back(now);
+        Window::count(&mut entry.requests, now, 1);
         if limits.execution_milliseconds_per_request > 0 {
-            entry
-                .execution
-                .push_back((now, limits.execution_milliseconds_per_request));
+            Window::count(
+                &mut entry.execution,
+                now,
+                limits.execution_milliseconds_per_request,
+            );
         }
         Ok(guard)
     }
@@ -296,3 +319,6 @@ fn validate(environment: &Environment) -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
