@@ -98,7 +98,18 @@ fn every_problem(evidence: &Evidence, gave_up: GaveUp) -> Vec<Problem> {
             .expect("a code the flow knows")
     }));
     problems.extend([
-        Problem::table_not_found(&SUBJECT, evidence.clone(), "acount"),
+        Problem::table_not_found(
+            &SUBJECT,
+            evidence.clone(),
+            "acount",
+            &["account".to_owned()],
+        ),
+        Problem::rows_not_visible(
+            &SUBJECT,
+            evidence.clone(),
+            "account",
+            super::PartialReach::OwnedRows,
+        ),
         Problem::token_rejected(&SUBJECT, evidence.clone(), None),
         Problem::token_rejected(&SUBJECT, evidence.clone(), Some("litware.onmicrosoft.com")),
         Problem::environment_not_found(HOST, evidence.clone()),
