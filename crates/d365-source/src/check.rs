@@ -327,33 +327,7 @@ impl Api<'_> {
         else {
             return Err(self.shape_problem(Step::Privileges, &path, &body));
         };
-        let mut read_depths: BTreeMap<String, (String, ReadDepth)> = BTreeMap::new();
-        let mut read: BTreeSet<String> = BTreeSet::new();
-        for privilege in privileges {
-            let Some(full_name) = privilege
-                .get("PrivilegeName")
-                .and_then(|name| name.as_str())
-            else {
-                continue;
-            };
-            let Some(name) = full_name.strip_prefix("prvRead") else {
-                continue;
-            };
-            let name = name.to_ascii_lowercase();
-            // Several roles may grant the same privilege: the deepest wins, as in Dataverse.
-            // A depth the flow does not know says nothing about partial reads.
-            if let Some(depth) = privilege
-                .get("Depth")
-                .and_then(|depth| depth.as_str())
-                .and_then(ReadDepth::parse)
-            {
-                let deepest = read_depths
-                    .entry(name.clone())
-                    .or_insert_with(|| (full_name.to_owned(), depth));
-                deepest.1 = deepest.1.max(depth);
-            }
-            read.insert(name);
-        }
+        let (read, read_depths) = read_privileges(privileges);
         let body = self.get(Step::Privileges, DEFINITIONS, None).await?;
         let definitions: Vec<EntityDefinition> =
             match body.get("value").cloned().map(serde_json::from_value) {
@@ -565,6 +539,41 @@ fn bearer(token: &SecretString) -> Option<HeaderValue> {
 /// Every table's names (one request for all: the readable-tables list needs them anyway).
 const DEFINITIONS: &str =
     "EntityDefinitions?$select=LogicalName,SchemaName,EntitySetName,PrimaryIdAttribute,IsActivity";
+
+/// The read privileges in `RolePrivileges`: every name after `prvRead`, lower-cased, and the
+/// deepest depth each is held at over all roles (as Dataverse combines roles), with the
+/// privilege's name as Dataverse spells it. A depth the flow does not know is left out: it
+/// says nothing about partial reads.
+fn read_privileges(
+    privileges: &[serde_json::Value],
+) -> (BTreeSet<String>, BTreeMap<String, (String, ReadDepth)>) {
+    let mut read = BTreeSet::new();
+    let mut read_depths: BTreeMap<String, (String, ReadDepth)> = BTreeMap::new();
+    for privilege in privileges {
+        let Some(full_name) = privilege
+            .get("PrivilegeName")
+            .and_then(|name| name.as_str())
+        else {
+            continue;
+        };
+        let Some(name) = full_name.strip_prefix("prvRead") else {
+            continue;
+        };
+        let name = name.to_ascii_lowercase();
+        if let Some(depth) = privilege
+            .get("Depth")
+            .and_then(|depth| depth.as_str())
+            .and_then(ReadDepth::parse)
+        {
+            let deepest = read_depths
+                .entry(name.clone())
+                .or_insert_with(|| (full_name.to_owned(), depth));
+            deepest.1 = deepest.1.max(depth);
+        }
+        read.insert(name);
+    }
+    (read, read_depths)
+}
 
 /// The root business unit: the one without a parent.
 const ROOT_UNIT: &str =

@@ -2,8 +2,11 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
-use super::{EntityDefinition, challenge_tenant, edit_distance, nearest_names, resolve};
+use super::{
+    EntityDefinition, challenge_tenant, edit_distance, nearest_names, read_privileges, resolve,
+};
 use crate::problem::denied_entity;
+use crate::report::ReadDepth;
 
 #[track_caller]
 fn check_privilege(
@@ -144,6 +147,35 @@ fn measures_edit_distance() {
     assert_eq!(edit_distance("acount", "account"), 1);
     assert_eq!(edit_distance("kitten", "sitting"), 3);
     assert_eq!(edit_distance("", "lead"), 4);
+}
+
+#[test]
+fn keeps_the_deepest_read_depth_over_all_roles() {
+    let privileges = serde_json::json!([
+        { "PrivilegeName": "prvReadAccount", "Depth": "Basic" },
+        { "PrivilegeName": "prvReadAccount", "Depth": "Global" },
+        { "PrivilegeName": "prvReadAccount", "Depth": "Local" },
+        { "PrivilegeName": "prvReadContact", "Depth": "Local" },
+        { "PrivilegeName": "prvReadContact", "Depth": "Deep" },
+        { "PrivilegeName": "prvReadLead", "Depth": "Everywhere" },
+        { "PrivilegeName": "prvWriteOpportunity", "Depth": "Basic" },
+        { "Depth": "Global" },
+    ]);
+    let (read, depths) = read_privileges(privileges.as_array().expect("an array"));
+    assert_eq!(
+        read.into_iter().collect::<Vec<_>>(),
+        ["account", "contact", "lead"]
+    );
+    assert_eq!(
+        depths.get("account"),
+        Some(&("prvReadAccount".to_owned(), ReadDepth::Global))
+    );
+    assert_eq!(
+        depths.get("contact"),
+        Some(&("prvReadContact".to_owned(), ReadDepth::Deep))
+    );
+    // An unknown depth makes the table readable but says nothing about how much of it.
+    assert_eq!(depths.get("lead"), None);
 }
 
 proptest! {
