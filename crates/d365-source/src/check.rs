@@ -543,7 +543,9 @@ const DEFINITIONS: &str =
 /// The read privileges in `RolePrivileges`: every name after `prvRead`, lower-cased, and the
 /// deepest depth each is held at over all roles (as Dataverse combines roles), with the
 /// privilege's name as Dataverse spells it. A depth the flow does not know is left out: it
-/// says nothing about partial reads.
+/// says nothing about partial reads. UNCONFIRMED: whether `RetrieveUserPrivileges` counts the
+/// roles a user holds through its teams; if it does not, a role given through a team at a
+/// deeper depth is missed here, and the check warns (or fails on an empty read) needlessly.
 fn read_privileges(
     privileges: &[serde_json::Value],
 ) -> (BTreeSet<String>, BTreeMap<String, (String, ReadDepth)>) {

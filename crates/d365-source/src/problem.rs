@@ -441,7 +441,9 @@ impl PartialReach {
 pub(crate) fn partial_read_depth_warning(table: &str, reach: PartialReach) -> CheckWarning {
     let depth = reach.depth();
     let only = match reach {
-        PartialReach::OwnedRows => "only the rows the application user owns",
+        PartialReach::OwnedRows => {
+            "only the rows the application user or its teams own or that are shared with it"
+        }
         PartialReach::OneUnit => "only the rows of the application user's business unit",
         PartialReach::UnitSubtree => {
             "only the rows of the application user's business unit and the units below it, not the whole organization"
@@ -789,7 +791,7 @@ impl Problem {
         let depth = reach.depth();
         let why = match reach {
             PartialReach::OwnedRows => {
-                "which reaches only the rows the user owns, and an application user owns no rows unless some are assigned to it"
+                "which reaches only the rows the user or its teams own or that are shared with it, and an application user has none unless rows are assigned or shared to it"
             }
             PartialReach::OneUnit => {
                 "which reaches only the rows owned in the user's business unit, and none is there"
