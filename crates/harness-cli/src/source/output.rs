@@ -143,7 +143,11 @@ pub(crate) fn list_table(sources: &[StoredSource]) -> String {
     .map(str::to_owned);
     let rows = sources.iter().map(|source| {
         let outcome = match &source.last_check {
-            LastCheck::Passed(_) => "passed".to_owned(),
+            LastCheck::Passed(report) => match report.warnings.len() {
+                0 => "passed".to_owned(),
+                1 => "passed, 1 warning".to_owned(),
+                count => format!("passed, {count} warnings"),
+            },
             LastCheck::Failed { problem, .. } => format!("failed: {}", problem.kind),
         };
         [

@@ -507,6 +507,13 @@ fn a_passed_check_shows_resolved_names_depths_and_warnings() {
 }
 
 #[test]
+fn the_list_counts_a_passed_checks_warnings() {
+    let table = output::list_table(&[stored_source(passed_check_with_warning())]);
+    let row = table.lines().nth(1).expect("a row");
+    assert!(row.contains("  passed, 1 warning  "), "{table}");
+}
+
+#[test]
 fn the_json_list_shows_the_check_warnings() {
     let json = output::list_json(&[stored_source(passed_check_with_warning())]).expect("JSON");
     let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
