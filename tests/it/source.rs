@@ -449,6 +449,7 @@ async fn a_saved_source_whose_host_left_the_allow_list_is_not_tested() {
         },
         tables: Vec::new(),
         readable_tables: Vec::new(),
+        warnings: Vec::new(),
     };
     let store = harness.store();
     store

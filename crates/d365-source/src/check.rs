@@ -1,7 +1,8 @@
 //! The connection check: [`run`] gets an app-only token and asks the environment who the app
-//! is (WhoAmI), which organization it is, what the application user may read, and reads one row
-//! of each table to import; the first failure ends it as one [`Problem`]. It saves nothing:
-//! `flow.rs` decides what a passed or failed check means for the source list.
+//! is (WhoAmI), which organization it is, what the application user may read and at what depth,
+//! resolves each table to import (logical, schema or entity set name, any case) and reads one
+//! row of it; a partial Read depth fails the check when no row comes back and warns when rows do.
+//! The first failure ends it as one [`Problem`]; it saves nothing (`flow.rs` does).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -13,8 +14,8 @@ use uuid::Uuid;
 
 use crate::form::Draft;
 use crate::http::{self, Answer, RetryPolicy, Scrubber, Session};
-use crate::problem::{Evidence, Problem, Step, Subject};
-use crate::report::{CheckReport, Organization, TableAccess};
+use crate::problem::{self, Evidence, PartialReach, Problem, Step, Subject};
+use crate::report::{CheckReport, CheckWarning, Organization, ReadDepth, TableAccess};
 use crate::timer::Timer;
 
 /// What one check may use: the client, the timer, and how long it may wait.
@@ -69,15 +70,16 @@ pub(crate) async fn run(
     };
     let who = api.who_am_i().await?;
     let organization = api.organization().await?;
-    let (readable_tables, definitions) = api.readable_tables(who.user_id).await?;
-    let tables = api.read_tables(tables, &definitions).await?;
+    let privileges = api.readable_tables(who.user_id).await?;
+    let (tables, warnings) = api.read_tables(tables, &privileges, &who).await?;
     Ok(CheckReport {
         checked_at: budget.timer.now(),
         user_id: who.user_id,
         business_unit_id: who.business_unit_id,
         organization,
         tables,
-        readable_tables,
+        readable_tables: privileges.readable,
+        warnings,
     })
 }
 
@@ -155,6 +157,18 @@ struct Api<'a> {
 struct WhoAmI {
     user_id: Uuid,
     business_unit_id: Uuid,
+}
+
+/// What `RetrieveUserPrivileges` and `EntityDefinitions` together say.
+struct Privileges {
+    /// Logical names of the tables the application user can read, sorted.
+    readable: Vec<String>,
+    /// Every table's definition by logical name.
+    definitions: BTreeMap<String, EntityDefinition>,
+    /// The deepest Read depth per read privilege name (`account`, lower case, as
+    /// [`EntityDefinition::read_privilege_name`] gives it), over all roles, with the
+    /// privilege's name as Dataverse spells it (`prvReadAccount`).
+    read_depths: BTreeMap<String, (String, ReadDepth)>,
 }
 
 /// A table's names as `EntityDefinitions` gives them.
@@ -301,12 +315,9 @@ impl Api<'_> {
         }
     }
 
-    /// The tables the application user can read (sorted logical names), and every table's
-    /// definition by logical name.
-    async fn readable_tables(
-        &mut self,
-        user_id: Uuid,
-    ) -> Result<(Vec<String>, BTreeMap<String, EntityDefinition>), Problem> {
+    /// The tables the application user can read, every table's definition, and the Read
+    /// depths.
+    async fn readable_tables(&mut self, user_id: Uuid) -> Result<Privileges, Problem> {
         let path =
             format!("systemusers({user_id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()");
         let body = self.get(Step::Privileges, &path, None).await?;
@@ -316,12 +327,7 @@ impl Api<'_> {
         else {
             return Err(self.shape_problem(Step::Privileges, &path, &body));
         };
-        let read: BTreeSet<String> = privileges
-            .iter()
-            .filter_map(|privilege| privilege.get("PrivilegeName")?.as_str())
-            .filter_map(|name| name.strip_prefix("prvRead"))
-            .map(str::to_ascii_lowercase)
-            .collect();
+        let (read, read_depths) = read_privileges(privileges);
         let body = self.get(Step::Privileges, DEFINITIONS, None).await?;
         let definitions: Vec<EntityDefinition> =
             match body.get("value").cloned().map(serde_json::from_value) {
@@ -335,67 +341,181 @@ impl Api<'_> {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let by_name = definitions
+        let definitions = definitions
             .into_iter()
-            .map(|definition| (definition.logical_name.clone(), definition))
+            .filter(|definition| {
+                definition.entity_set_name.is_some() && definition.primary_id_attribute.is_some()
+            })
+            .map(|definition| (definition.logical_name.to_ascii_lowercase(), definition))
             .collect();
-        Ok((readable, by_name))
+        Ok(Privileges {
+            readable,
+            definitions,
+            read_depths,
+        })
     }
 
-    /// Reads one row of each table to import; every table the user cannot read is named in one
-    /// problem.
+    /// Reads one row of each table to import (a logical, schema or entity set name, in any
+    /// case); every table the user cannot read is named in one problem. A table read at a
+    /// partial depth fails the check if no row came back, and is warned about if rows did.
     async fn read_tables(
         &mut self,
         tables: &[String],
-        definitions: &BTreeMap<String, EntityDefinition>,
-    ) -> Result<Vec<TableAccess>, Problem> {
-        let mut accessible = Vec::new();
+        privileges: &Privileges,
+        who: &WhoAmI,
+    ) -> Result<(Vec<TableAccess>, Vec<CheckWarning>), Problem> {
+        let mut accessible: Vec<TableAccess> = Vec::new();
+        let mut warnings = Vec::new();
         let mut denied: Vec<(String, Problem)> = Vec::new();
-        for table in tables {
-            let logical_name = table.trim().to_ascii_lowercase();
-            let definition = definitions.get(&logical_name).filter(|definition| {
-                definition.entity_set_name.is_some() && definition.primary_id_attribute.is_some()
-            });
-            let Some(definition) = definition else {
-                let evidence =
-                    Evidence::new(Step::TableRead, format!("GET {}{DEFINITIONS}", self.base))
-                        .status(200)
-                        .detail(format!(
-                            "EntityDefinitions lists no table named '{logical_name}'"
-                        ));
-                return Err(Problem::table_not_found(
-                    &self.subject,
-                    evidence,
-                    &logical_name,
-                ));
+        let mut empty: Option<(String, PartialReach, Evidence)> = None;
+        // Whether the application user sits in the root business unit, asked once, only when
+        // a table's depth is Parent: Child (`None` inside: it could not be told).
+        let mut in_root: Option<Option<bool>> = None;
+        for typed in tables {
+            let definition = match resolve(&privileges.definitions, typed) {
+                Ok(definition) => definition,
+                Err(suggestions) => {
+                    let name = typed.trim();
+                    let evidence =
+                        Evidence::new(Step::TableRead, format!("GET {}{DEFINITIONS}", self.base))
+                            .status(200)
+                            .detail(format!(
+                                "EntityDefinitions lists no table whose logical, schema or entity set name is '{name}'"
+                            ));
+                    return Err(Problem::table_not_found(
+                        &self.subject,
+                        evidence,
+                        name,
+                        &suggestions,
+                    ));
+                }
             };
+            let logical_name = definition.logical_name.to_ascii_lowercase();
+            if accessible
+                .iter()
+                .any(|table| table.logical_name == logical_name)
+            {
+                continue;
+            }
             let (Some(entity_set), Some(primary_id)) = (
                 &definition.entity_set_name,
                 &definition.primary_id_attribute,
             ) else {
                 continue;
             };
+            let grant = privileges
+                .read_depths
+                .get(&definition.read_privilege_name());
+            let read_depth = grant.map(|(_, depth)| *depth);
             let path = format!("{entity_set}?$select={primary_id}&$top=1");
             match self.get(Step::TableRead, &path, Some(&logical_name)).await {
-                Ok(_) => accessible.push(TableAccess {
-                    logical_name: logical_name.clone(),
-                    entity_set: entity_set.clone(),
-                }),
+                Ok(body) => {
+                    let reach = match read_depth {
+                        Some(ReadDepth::Basic) => Some(PartialReach::OwnedRows),
+                        Some(ReadDepth::Local) => Some(PartialReach::OneUnit),
+                        Some(ReadDepth::Deep) => {
+                            let known = match in_root {
+                                Some(known) => known,
+                                None => {
+                                    let known = self.in_root_unit(who.business_unit_id).await?;
+                                    in_root = Some(known);
+                                    known
+                                }
+                            };
+                            match known {
+                                Some(true) => None,
+                                Some(false) => Some(PartialReach::UnitSubtree),
+                                None => Some(PartialReach::UnitSubtreeRootUnknown),
+                            }
+                        }
+                        Some(ReadDepth::Global) | None => None,
+                    };
+                    let has_row = body
+                        .get("value")
+                        .and_then(|rows| rows.as_array())
+                        .is_some_and(|rows| !rows.is_empty());
+                    match (reach, has_row) {
+                        (Some(reach), false) => {
+                            // The first such table is the one the problem names.
+                            empty.get_or_insert_with(|| {
+                                let evidence = Evidence::new(
+                                    Step::TableRead,
+                                    format!("GET {}{path}", self.base),
+                                )
+                                .status(200)
+                                .detail(format!(
+                                    "the read returned no row; RetrieveUserPrivileges gives {} at depth {}",
+                                    grant.map_or("the read privilege", |(name, _)| name.as_str()),
+                                    reach.depth().as_str()
+                                ));
+                                (logical_name.clone(), reach, evidence)
+                            });
+                        }
+                        (Some(reach), true) => {
+                            warnings
+                                .push(problem::partial_read_depth_warning(&logical_name, reach));
+                        }
+                        (None, _) => {}
+                    }
+                    let requested = typed.trim();
+                    accessible.push(TableAccess {
+                        logical_name: logical_name.clone(),
+                        entity_set: entity_set.clone(),
+                        requested: (requested != logical_name).then(|| requested.to_owned()),
+                        read_depth,
+                    });
+                }
                 Err(problem) if problem.kind == crate::ProblemKind::MissingTablePrivilege => {
                     denied.push((logical_name.clone(), problem));
                 }
                 Err(problem) => return Err(problem),
             }
         }
-        let Some((_, first)) = denied.first() else {
-            return Ok(accessible);
-        };
-        let names: Vec<String> = denied.iter().map(|(name, _)| name.clone()).collect();
-        Err(Problem::missing_table_privilege(
-            &self.subject,
-            first.evidence.clone(),
-            &names,
-        ))
+        if let Some((_, first)) = denied.first() {
+            let names: Vec<String> = denied.iter().map(|(name, _)| name.clone()).collect();
+            return Err(Problem::missing_table_privilege(
+                &self.subject,
+                first.evidence.clone(),
+                &names,
+            ));
+        }
+        if let Some((table, reach, evidence)) = empty {
+            return Err(Problem::rows_not_visible(
+                &self.subject,
+                evidence,
+                &table,
+                reach,
+            ));
+        }
+        Ok((accessible, warnings))
+    }
+
+    /// Whether `business_unit` is the root business unit (the one without a parent), or
+    /// `None` when the application user cannot tell: it may not read business units, or sees
+    /// none without a parent. Failures other than a missing privilege end the check.
+    async fn in_root_unit(&mut self, business_unit: Uuid) -> Result<Option<bool>, Problem> {
+        match self
+            .get(Step::TableRead, ROOT_UNIT, Some("businessunit"))
+            .await
+        {
+            Ok(body) => {
+                let root = body
+                    .get("value")
+                    .and_then(|rows| rows.as_array())
+                    .and_then(|rows| rows.first())
+                    .and_then(|row| uuid_field(row, "businessunitid"));
+                Ok(root.map(|root| root == business_unit))
+            }
+            Err(problem)
+                if matches!(
+                    problem.kind,
+                    crate::ProblemKind::MissingTablePrivilege | crate::ProblemKind::NoSecurityRole
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(problem) => Err(problem),
+        }
     }
 
     fn shape_problem(&self, step: Step, path: &str, body: &serde_json::Value) -> Problem {
@@ -419,6 +539,109 @@ fn bearer(token: &SecretString) -> Option<HeaderValue> {
 /// Every table's names (one request for all: the readable-tables list needs them anyway).
 const DEFINITIONS: &str =
     "EntityDefinitions?$select=LogicalName,SchemaName,EntitySetName,PrimaryIdAttribute,IsActivity";
+
+/// The read privileges in `RolePrivileges`: every name after `prvRead`, lower-cased, and the
+/// deepest depth each is held at over all roles (as Dataverse combines roles), with the
+/// privilege's name as Dataverse spells it. A depth the flow does not know is left out: it
+/// says nothing about partial reads. UNCONFIRMED: whether `RetrieveUserPrivileges` counts the
+/// roles a user holds through its teams; if it does not, a role given through a team at a
+/// deeper depth is missed here, and the check warns (or fails on an empty read) needlessly.
+fn read_privileges(
+    privileges: &[serde_json::Value],
+) -> (BTreeSet<String>, BTreeMap<String, (String, ReadDepth)>) {
+    let mut read = BTreeSet::new();
+    let mut read_depths: BTreeMap<String, (String, ReadDepth)> = BTreeMap::new();
+    for privilege in privileges {
+        let Some(full_name) = privilege
+            .get("PrivilegeName")
+            .and_then(|name| name.as_str())
+        else {
+            continue;
+        };
+        let Some(name) = full_name.strip_prefix("prvRead") else {
+            continue;
+        };
+        let name = name.to_ascii_lowercase();
+        if let Some(depth) = privilege
+            .get("Depth")
+            .and_then(|depth| depth.as_str())
+            .and_then(ReadDepth::parse)
+        {
+            let deepest = read_depths
+                .entry(name.clone())
+                .or_insert_with(|| (full_name.to_owned(), depth));
+            deepest.1 = deepest.1.max(depth);
+        }
+        read.insert(name);
+    }
+    (read, read_depths)
+}
+
+/// The root business unit: the one without a parent.
+const ROOT_UNIT: &str =
+    "businessunits?$select=businessunitid&$filter=_parentbusinessunitid_value%20eq%20null";
+
+/// The definition `typed` names: its logical name, schema name or entity set name, in any case
+/// (logical names first, then schema names, then entity set names, should two tables share a
+/// spelling). A name that matches none gets the nearest names instead.
+fn resolve<'a>(
+    definitions: &'a BTreeMap<String, EntityDefinition>,
+    typed: &str,
+) -> Result<&'a EntityDefinition, Vec<String>> {
+    let wanted = typed.trim().to_ascii_lowercase();
+    if let Some(definition) = definitions.get(&wanted) {
+        return Ok(definition);
+    }
+    let by = |name: fn(&EntityDefinition) -> Option<&str>| {
+        definitions.values().find(|definition| {
+            name(definition).is_some_and(|name| name.eq_ignore_ascii_case(&wanted))
+        })
+    };
+    by(|definition| Some(definition.schema_name.as_str()))
+        .or_else(|| by(|definition| definition.entity_set_name.as_deref()))
+        .ok_or_else(|| nearest_names(definitions, &wanted))
+}
+
+/// At most [`SUGGESTIONS`] logical names whose logical or entity set name is within a few edits
+/// of `wanted` (2 for names up to 6 characters, 3 above), nearest first, then by name.
+fn nearest_names(definitions: &BTreeMap<String, EntityDefinition>, wanted: &str) -> Vec<String> {
+    let limit = if wanted.chars().count() <= 6 { 2 } else { 3 };
+    let mut near: Vec<(usize, &str)> = definitions
+        .values()
+        .filter_map(|definition| {
+            let names = std::iter::once(definition.logical_name.as_str())
+                .chain(definition.entity_set_name.as_deref());
+            let distance = names
+                .map(|name| edit_distance(wanted, &name.to_ascii_lowercase()))
+                .min()?;
+            (distance <= limit).then_some((distance, definition.logical_name.as_str()))
+        })
+        .collect();
+    near.sort();
+    near.into_iter()
+        .take(SUGGESTIONS)
+        .map(|(_, name)| name.to_owned())
+        .collect()
+}
+
+/// How many names a `table_not_found` suggests at most.
+const SUGGESTIONS: usize = 3;
+
+/// The Levenshtein distance between `a` and `b`, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, left) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, right) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(left != *right);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
 
 /// The tenant of `authorization_uri=https://login.microsoftonline.com/{tenant}/oauth2/authorize`
 /// in a Dataverse 401 challenge.

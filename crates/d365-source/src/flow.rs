@@ -19,7 +19,8 @@ use crate::timer::Timer;
 /// The flow's settings besides the network.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowOptions {
-    /// Logical names of the tables the source imports; each must be readable.
+    /// The tables the source imports, each a logical, schema or entity set name in any case
+    /// (the check resolves it; the source saves the logical name); each must be readable.
     pub tables: Vec<String>,
     /// Retrying throttled and unavailable answers.
     pub retry: RetryPolicy,
@@ -148,21 +149,26 @@ impl Flow {
         tracing::debug!(name = %draft.name, environment = %draft.environment, "checking a new source");
         match self.check(&draft).await {
             Ok(report) => {
-                let source =
-                    match store.insert(&draft, &self.options.tables, report, self.timer.now()) {
-                        Ok(source) => source,
-                        // Another process took the name while the check ran.
-                        Err(Error::NameTaken { name }) => {
-                            return Ok(AddOutcome::Invalid(FormErrors {
-                                errors: vec![form::FieldError {
-                                    field: form::Field::Name,
-                                    message: format!("A source named '{name}' already exists."),
-                                }],
-                                warnings: draft.warnings,
-                            }));
-                        }
-                        Err(error) => return Err(error),
-                    };
+                // The logical names the check resolved, not the names as typed (`Accounts`).
+                let tables: Vec<String> = report
+                    .tables
+                    .iter()
+                    .map(|table| table.logical_name.clone())
+                    .collect();
+                let source = match store.insert(&draft, &tables, report, self.timer.now()) {
+                    Ok(source) => source,
+                    // Another process took the name while the check ran.
+                    Err(Error::NameTaken { name }) => {
+                        return Ok(AddOutcome::Invalid(FormErrors {
+                            errors: vec![form::FieldError {
+                                field: form::Field::Name,
+                                message: format!("A source named '{name}' already exists."),
+                            }],
+                            warnings: draft.warnings,
+                        }));
+                    }
+                    Err(error) => return Err(error),
+                };
                 Ok(AddOutcome::Added {
                     source,
                     warnings: draft.warnings,

@@ -27,7 +27,9 @@ pub use form::{
 pub use http::{Jitter, RetryPolicy};
 pub use network::{NetworkSettings, TrustRoots};
 pub use problem::{Evidence, Problem, ProblemKind, Step};
-pub use report::{CheckReport, Organization, TableAccess};
+pub use report::{
+    CheckReport, CheckWarning, CheckWarningKind, Organization, ReadDepth, TableAccess,
+};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use store::{LastCheck, Store, StoreWarning, StoredSource};
 pub use timer::{SystemTimer, Timer};

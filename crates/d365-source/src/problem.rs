@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::report::{CheckWarning, CheckWarningKind, ReadDepth};
+
 /// One failure of the connection check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
@@ -62,6 +64,9 @@ pub enum ProblemKind {
     MissingTablePrivilege,
     /// A table to import does not exist in the environment.
     TableNotFound,
+    /// Reading a table returned no row, and the application user's Read depth on it does not
+    /// reach every row (User, Business Unit, or Parent: Child outside the root business unit).
+    RowsNotVisible,
     /// The environment is in administration mode (0x8004A113).
     AdminMode,
     /// Dataverse refused the token Entra issued (401).
@@ -88,7 +93,7 @@ pub enum ProblemKind {
 
 impl ProblemKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ProblemKind; 25] = [
+    pub const ALL: [ProblemKind; 26] = [
         ProblemKind::TenantMalformed,
         ProblemKind::TenantNotFound,
         ProblemKind::AppNotFound,
@@ -104,6 +109,7 @@ impl ProblemKind {
         ProblemKind::NoSecurityRole,
         ProblemKind::MissingTablePrivilege,
         ProblemKind::TableNotFound,
+        ProblemKind::RowsNotVisible,
         ProblemKind::AdminMode,
         ProblemKind::TokenRejected,
         ProblemKind::EnvironmentNotFound,
@@ -134,6 +140,7 @@ impl ProblemKind {
             ProblemKind::NoSecurityRole => "no_security_role",
             ProblemKind::MissingTablePrivilege => "missing_table_privilege",
             ProblemKind::TableNotFound => "table_not_found",
+            ProblemKind::RowsNotVisible => "rows_not_visible",
             ProblemKind::AdminMode => "admin_mode",
             ProblemKind::TokenRejected => "token_rejected",
             ProblemKind::EnvironmentNotFound => "environment_not_found",
@@ -403,6 +410,56 @@ pub(crate) struct Subject<'a> {
     pub client_id: &'a str,
     pub environment: &'a str,
     pub secret_looks_like_id: bool,
+}
+
+/// How a Read depth falls short of every row of a table, for an application user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PartialReach {
+    /// User (Basic): the rows the user owns.
+    OwnedRows,
+    /// Business Unit (Local): the rows of the user's business unit.
+    OneUnit,
+    /// Parent: Child (Deep), the user outside the root business unit.
+    UnitSubtree,
+    /// Parent: Child (Deep), and the root business unit could not be read.
+    UnitSubtreeRootUnknown,
+}
+
+impl PartialReach {
+    /// The depth this shortfall comes from.
+    pub(crate) fn depth(self) -> ReadDepth {
+        match self {
+            PartialReach::OwnedRows => ReadDepth::Basic,
+            PartialReach::OneUnit => ReadDepth::Local,
+            PartialReach::UnitSubtree | PartialReach::UnitSubtreeRootUnknown => ReadDepth::Deep,
+        }
+    }
+}
+
+/// The warning of a check that read rows of `table` at a partial depth: an import brings only
+/// part of the table, which may be deliberate but must be seen.
+pub(crate) fn partial_read_depth_warning(table: &str, reach: PartialReach) -> CheckWarning {
+    let depth = reach.depth();
+    let only = match reach {
+        PartialReach::OwnedRows => {
+            "only the rows the application user or its teams own or that are shared with it"
+        }
+        PartialReach::OneUnit => "only the rows of the application user's business unit",
+        PartialReach::UnitSubtree => {
+            "only the rows of the application user's business unit and the units below it, not the whole organization"
+        }
+        PartialReach::UnitSubtreeRootUnknown => {
+            "only the rows of the application user's business unit and the units below it (the importer cannot read business units, so it cannot tell whether that is the whole organization)"
+        }
+    };
+    CheckWarning {
+        kind: CheckWarningKind::PartialReadDepth,
+        table: table.to_owned(),
+        depth,
+        message: format!(
+            "Table {table} is read at {depth} depth: an import brings {only}. If that is not on purpose, set Read on {table} to Organization in the app user's security role."
+        ),
+    }
 }
 
 const ENTRA_APP: &str =
@@ -699,19 +756,72 @@ impl Problem {
         )
     }
 
+    /// `suggestions`: the nearest names the environment has (at most a few), best first.
     pub(crate) fn table_not_found(
         subject: &Subject<'_>,
         evidence: Evidence,
         table: &str,
+        suggestions: &[String],
     ) -> Problem {
+        let nearest = match suggestions {
+            [] => String::new(),
+            [one] => format!(" Did you mean {one}?"),
+            [first @ .., last] => format!(" Did you mean {} or {last}?", first.join(", ")),
+        };
         Problem::new(
             ProblemKind::TableNotFound,
             evidence,
             format!(
-                "Environment {} has no table named '{table}'.",
-                subject.environment
+                "Environment {} has no table named '{}'.{nearest}",
+                subject.environment,
+                excerpt(table)
             ),
-            "Use the table's logical name (lower case, for example account or contact) as shown in Power Apps → Tables → the table → Properties.".to_owned(),
+            "Use the table's logical name (for example account or contact), its schema name or its entity set name (accounts), as shown in Power Apps → Tables → the table → Properties.".to_owned(),
+        )
+    }
+
+    /// Reading `table` returned no row while the application user's Read depth on it is
+    /// partial (`reach`).
+    pub(crate) fn rows_not_visible(
+        subject: &Subject<'_>,
+        evidence: Evidence,
+        table: &str,
+        reach: PartialReach,
+    ) -> Problem {
+        let depth = reach.depth();
+        let why = match reach {
+            PartialReach::OwnedRows => {
+                "which reaches only the rows the user or its teams own or that are shared with it, and an application user has none unless rows are assigned or shared to it"
+            }
+            PartialReach::OneUnit => {
+                "which reaches only the rows owned in the user's business unit, and none is there"
+            }
+            PartialReach::UnitSubtree => {
+                "which reaches only the rows of the user's business unit and the units below it, and the user does not sit in the root business unit"
+            }
+            PartialReach::UnitSubtreeRootUnknown => {
+                "which reaches only the rows of the user's business unit and the units below it, and the importer could not tell whether that is the root business unit (it cannot read business units)"
+            }
+        };
+        // Moving the user to another unit changes nothing at User depth: it must read the unit.
+        let one_unit = match reach {
+            PartialReach::OwnedRows => {
+                "set Read to Business Unit and move the application user to that business unit"
+            }
+            _ => "move the application user to the business unit that owns the rows",
+        };
+        Problem::new(
+            ProblemKind::RowsNotVisible,
+            evidence,
+            format!(
+                "Reading table {table} in environment {} returned no row: the application user for {} reads it at {depth} depth, {why}. An import would bring nothing (unless the table is empty).",
+                subject.environment, subject.client_id
+            ),
+            format!(
+                "In Power Platform admin center → Environments → the environment with URL {} → Settings → Users + permissions → Security roles → the app user's role → the table {table}, set Read to Organization; or, if the import should bring only one business unit's rows on purpose, {one_unit} ({} → the app user → Edit).",
+                subject.environment,
+                app_users_path(subject)
+            ),
         )
     }
 

@@ -148,7 +148,8 @@ pub struct SecretArgs {
 /// read the stored ones).
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct TableArgs {
-    /// A table to import, by logical name; repeat for more [default: account, contact]
+    /// A table to import: its logical, schema or entity set name, in any case (`account`,
+    /// `Accounts`); the source saves the logical name. Repeat for more [default: account, contact]
     #[arg(long = "table", value_name = "NAME")]
     pub tables: Vec<String>,
 }

@@ -22,8 +22,8 @@ use std::path::PathBuf;
 pub use fakes::{SEED, START_TIME, ServeError, network_settings, spawn_fakes};
 pub use location::Location;
 pub use report::{
-    CheckSummary, ExpectationReport, FieldReport, FormReport, ProblemReport, Report, Seconds,
-    StepReport,
+    CheckSummary, CheckWarningReport, ExpectationReport, FieldReport, FormReport, ProblemReport,
+    Report, Seconds, StepReport,
 };
 pub use runner::run;
 pub use scenario::{
@@ -527,6 +527,15 @@ pub enum Reason {
     /// A problem name that is not one of the flow's `ProblemKind`s.
     #[error("unknown problem `{name}`")]
     UnknownProblem {
+        /// The name as written.
+        name: String,
+        /// The list of known names, as serde words it.
+        #[source]
+        source: serde::de::value::Error,
+    },
+    /// A check warning name that is not one of the flow's `CheckWarningKind`s.
+    #[error("unknown check warning `{name}`")]
+    UnknownCheckWarning {
         /// The name as written.
         name: String,
         /// The list of known names, as serde words it.

@@ -118,6 +118,9 @@ pub struct ExpectationReport {
     /// The fields warned about.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warnings: Option<Vec<String>>,
+    /// The kinds of the passed check's warnings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_warnings: Option<Vec<String>>,
     /// The total wait, in seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waited_seconds: Option<u64>,
@@ -204,4 +207,28 @@ pub struct CheckSummary {
     pub tables_read: Vec<String>,
     /// Every table the application user can read.
     pub readable_tables: Vec<String>,
+    /// Each table to import typed as another name than its logical name, and what it resolved
+    /// to ("`Accounts` is the table account (entity set accounts)").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resolved: Vec<String>,
+    /// The Read depth of each table to import whose depth is not Organization
+    /// (`account: User (Basic)`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partial_depths: Vec<String>,
+    /// The check's warnings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<CheckWarningReport>,
+}
+
+/// A check warning as a report shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckWarningReport {
+    /// The stable machine name (`partial_read_depth`).
+    pub kind: String,
+    /// The table's logical name.
+    pub table: String,
+    /// The depth (`Local`).
+    pub depth: String,
+    /// The sentence the user sees.
+    pub message: String,
 }

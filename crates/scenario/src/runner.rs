@@ -11,15 +11,15 @@ use std::time::Duration;
 
 use d365_source::{
     AddOutcome, CheckReport, Field, FieldError, FieldWarning, Flow, FlowOptions, Problem,
-    RotateOutcome, SecretString, SourceForm, Store, TestOutcome,
+    ReadDepth, RotateOutcome, SecretString, SourceForm, Store, TableAccess, TestOutcome,
 };
 use fake_core::{Clock, IdGenerator, ServerHandle};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::report::{
-    CheckSummary, ExpectationReport, FieldReport, FormReport, ProblemReport, Report, Seconds,
-    StepReport,
+    CheckSummary, CheckWarningReport, ExpectationReport, FieldReport, FormReport, ProblemReport,
+    Report, Seconds, StepReport,
 };
 use crate::{
     Action, ClockMove, Error, Expectation, ManualTimer, Outcome, SEED, START_TIME, Scenario,
@@ -379,6 +379,24 @@ fn compare(expect: &Expectation, observed: &Observed, waited: Duration) -> Vec<S
             mismatches.push(mismatch);
         }
     }
+    if let Some(expected) = &expect.check_warnings {
+        let expected: BTreeSet<&str> = expected.iter().map(|kind| kind.as_str()).collect();
+        let found: BTreeSet<&str> = observed
+            .check
+            .iter()
+            .flat_map(|report| &report.warnings)
+            .map(|warning| warning.kind.as_str())
+            .collect();
+        if expected != found {
+            let list =
+                |kinds: &BTreeSet<&str>| kinds.iter().copied().collect::<Vec<_>>().join(", ");
+            mismatches.push(format!(
+                "check_warnings: expected [{}], got [{}]",
+                list(&expected),
+                list(&found)
+            ));
+        }
+    }
     if let Some(expected) = expect.waited_seconds
         && waited != Duration::from_secs(expected)
     {
@@ -428,6 +446,10 @@ fn expectation_report(expect: &Expectation) -> ExpectationReport {
         problem: expect.problem.map(|kind| kind.as_str().to_owned()),
         fields: expect.fields.as_ref().map(names),
         warnings: expect.warnings.as_ref().map(names),
+        check_warnings: expect
+            .check_warnings
+            .as_ref()
+            .map(|kinds| kinds.iter().map(|kind| kind.as_str().to_owned()).collect()),
         waited_seconds: expect.waited_seconds,
     }
 }
@@ -489,5 +511,30 @@ fn check_summary(report: &CheckReport) -> CheckSummary {
             .map(|table| table.entity_set.clone())
             .collect(),
         readable_tables: report.readable_tables.clone(),
+        resolved: report
+            .tables
+            .iter()
+            .filter_map(TableAccess::resolution)
+            .collect(),
+        partial_depths: report
+            .tables
+            .iter()
+            .filter_map(|table| match table.read_depth {
+                Some(depth) if depth != ReadDepth::Global => {
+                    Some(format!("{}: {depth}", table.logical_name))
+                }
+                _ => None,
+            })
+            .collect(),
+        warnings: report
+            .warnings
+            .iter()
+            .map(|warning| CheckWarningReport {
+                kind: warning.kind.as_str().to_owned(),
+                table: warning.table.clone(),
+                depth: warning.depth.as_str().to_owned(),
+                message: warning.message.clone(),
+            })
+            .collect(),
     }
 }

@@ -14,7 +14,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use d365_source::{Field, ProblemKind};
+use d365_source::{CheckWarningKind, Field, ProblemKind};
 use fake_core::FaultRule;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -287,6 +287,9 @@ pub struct Expectation {
     pub fields: Option<Vec<Field>>,
     /// The fields warned about, in any order (`[]`: none).
     pub warnings: Option<Vec<Field>>,
+    /// The kinds of the passed check's warnings, in any order (`[]`: none); only with an
+    /// outcome of a passed check (`added`, `passed`, `rotated`).
+    pub check_warnings: Option<Vec<CheckWarningKind>>,
     /// The total time the flow waited (`Retry-After`) during the step, in seconds.
     pub waited_seconds: Option<u64>,
 }

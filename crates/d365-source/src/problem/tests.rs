@@ -5,7 +5,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::{Evidence, GaveUp, Problem, ProblemKind, Step, Subject, TlsCause, duration_text};
+use super::{
+    Evidence, GaveUp, PartialReach, Problem, ProblemKind, Step, Subject, TlsCause, duration_text,
+};
 
 const SUBJECT: Subject<'static> = Subject {
     tenant: "contoso.onmicrosoft.com",
@@ -98,7 +100,18 @@ fn every_problem(evidence: &Evidence, gave_up: GaveUp) -> Vec<Problem> {
             .expect("a code the flow knows")
     }));
     problems.extend([
-        Problem::table_not_found(&SUBJECT, evidence.clone(), "acount"),
+        Problem::table_not_found(
+            &SUBJECT,
+            evidence.clone(),
+            "acount",
+            &["account".to_owned()],
+        ),
+        Problem::rows_not_visible(
+            &SUBJECT,
+            evidence.clone(),
+            "account",
+            super::PartialReach::OwnedRows,
+        ),
         Problem::token_rejected(&SUBJECT, evidence.clone(), None),
         Problem::token_rejected(&SUBJECT, evidence.clone(), Some("litware.onmicrosoft.com")),
         Problem::environment_not_found(HOST, evidence.clone()),
@@ -268,4 +281,83 @@ fn durations_read_as_a_sentence_says_them() {
     assert_eq!(duration_text(Duration::from_secs(90)), "90 seconds");
     assert_eq!(duration_text(Duration::from_secs(120)), "2 minutes");
     assert_eq!(duration_text(Duration::from_millis(1_600)), "1.6 seconds");
+}
+
+#[test]
+fn a_missing_table_names_the_nearest_tables() {
+    let evidence = || {
+        Evidence::new(
+            Step::TableRead,
+            "GET https://contoso.crm.dynamics.com/api/data/v9.2/EntityDefinitions",
+        )
+    };
+    let message = |suggestions: &[&str]| {
+        let suggestions: Vec<String> = suggestions.iter().map(|name| (*name).to_owned()).collect();
+        Problem::table_not_found(&SUBJECT, evidence(), "contcts", &suggestions).message
+    };
+    assert_eq!(
+        message(&[]),
+        "Environment https://contoso.crm.dynamics.com has no table named 'contcts'."
+    );
+    assert_eq!(
+        message(&["contact"]),
+        "Environment https://contoso.crm.dynamics.com has no table named 'contcts'. Did you mean contact?"
+    );
+    assert_eq!(
+        message(&["contact", "account", "contract"]),
+        "Environment https://contoso.crm.dynamics.com has no table named 'contcts'. Did you mean contact, account or contract?"
+    );
+}
+
+#[test]
+fn rows_not_visible_says_the_depth_and_the_unit_fix_that_fits_it() {
+    let evidence = || {
+        Evidence::new(
+            Step::TableRead,
+            "GET https://contoso.crm.dynamics.com/api/data/v9.2/accounts?$select=accountid&$top=1",
+        )
+        .status(200)
+    };
+    let owned = Problem::rows_not_visible(&SUBJECT, evidence(), "account", PartialReach::OwnedRows);
+    assert_eq!(owned.kind, ProblemKind::RowsNotVisible);
+    assert!(owned.message.contains("User (Basic)"), "{}", owned.message);
+    assert!(
+        owned.fix.contains("set Read to Organization"),
+        "{}",
+        owned.fix
+    );
+    assert!(
+        owned.fix.contains("set Read to Business Unit and move"),
+        "{}",
+        owned.fix
+    );
+    let unit = Problem::rows_not_visible(&SUBJECT, evidence(), "account", PartialReach::OneUnit);
+    assert!(
+        unit.message.contains("Business Unit (Local)"),
+        "{}",
+        unit.message
+    );
+    assert!(
+        !unit.fix.contains("set Read to Business Unit"),
+        "{}",
+        unit.fix
+    );
+    let unknown = Problem::rows_not_visible(
+        &SUBJECT,
+        evidence(),
+        "account",
+        PartialReach::UnitSubtreeRootUnknown,
+    );
+    assert!(
+        unknown
+            .message
+            .contains("Parent: Child Business Units (Deep)"),
+        "{}",
+        unknown.message
+    );
+    assert!(
+        unknown.message.contains("cannot read business units"),
+        "{}",
+        unknown.message
+    );
 }

@@ -21,7 +21,9 @@ use super::{FORMAT_VERSION, LastCheck, Store, StoreWarning, secret_hint};
 use crate::Error;
 use crate::form::{Cloud, Draft, EnvironmentUrl, TenantId};
 use crate::problem::{Evidence, Problem, ProblemKind, Step};
-use crate::report::{CheckReport, Organization, TableAccess};
+use crate::report::{
+    CheckReport, CheckWarning, CheckWarningKind, Organization, ReadDepth, TableAccess,
+};
 
 const SECRET: &str = "Qx8~kT3.vZp9Lw2_rN7yHc4-Ud6sFj1mEb5oAa0";
 const OTHER_SECRET: &str = "Zr5~aB7.qWe2Ty8_uIo3Pa9-Sd4fGh6jKl1zXc0";
@@ -54,8 +56,11 @@ fn report(checked_at: OffsetDateTime) -> CheckReport {
         tables: vec![TableAccess {
             logical_name: "account".to_owned(),
             entity_set: "accounts".to_owned(),
+            requested: None,
+            read_depth: None,
         }],
         readable_tables: vec!["account".to_owned(), "contact".to_owned()],
+        warnings: Vec::new(),
     }
 }
 
@@ -168,6 +173,52 @@ fn round_trips_a_source() {
         reopened.secret("contoso").expect("secret").expose_secret(),
         SECRET
     );
+}
+
+/// A check's warnings, resolved names and depths are saved and read back; a report without
+/// them (as older builds wrote it) keeps its old shape in the file.
+#[test]
+fn round_trips_check_warnings_and_table_resolutions() {
+    let (_temp, store) = new_store();
+    let mut checked = report(CHECKED_AT);
+    checked.tables[0].requested = Some("Accounts".to_owned());
+    checked.tables[0].read_depth = Some(ReadDepth::Local);
+    checked.warnings.push(CheckWarning {
+        kind: CheckWarningKind::PartialReadDepth,
+        table: "account".to_owned(),
+        depth: ReadDepth::Local,
+        message: "Table account is read at Business Unit (Local) depth.".to_owned(),
+    });
+    store
+        .insert(
+            &draft("Contoso", SECRET),
+            &tables(),
+            checked.clone(),
+            CREATED_AT,
+        )
+        .expect("insert");
+    store
+        .insert(
+            &draft("Plain", SECRET),
+            &tables(),
+            report(CHECKED_AT),
+            CREATED_AT,
+        )
+        .expect("insert");
+    let reopened = Store::open(store.dir());
+    assert_eq!(
+        reopened.get("Contoso").expect("get").last_check,
+        LastCheck::Passed(checked)
+    );
+    let json = read_json(&list_path(&store));
+    let saved = &json["sources"][0]["last_check"];
+    assert_eq!(saved["warnings"][0]["kind"], "partial_read_depth");
+    assert_eq!(saved["warnings"][0]["depth"], "Local");
+    assert_eq!(saved["tables"][0]["requested"], "Accounts");
+    let plain = &json["sources"][1]["last_check"];
+    assert!(plain.get("warnings").is_none(), "{plain}");
+    assert!(plain["tables"][0].get("requested").is_none(), "{plain}");
+    assert!(plain["tables"][0].get("read_depth").is_none(), "{plain}");
 }
 
 #[test]

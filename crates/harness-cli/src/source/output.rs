@@ -1,9 +1,12 @@
-//! What the `source` subcommands print: check summaries, problem reports with their evidence,
-//! form errors and warnings, and the source list as a table or JSON. Pure text builders, so the
-//! formats are tested without a network. Nothing here ever sees a secret: sources carry only
-//! their `secret_hint`, and problems were scrubbed by the flow.
+//! What the `source` subcommands print: check summaries (with the check's notes and
+//! warnings), problem reports with their evidence, form errors and warnings, and the source list
+//! as a table or JSON. Pure text builders, so the formats are tested without a network. Nothing
+//! here ever sees a secret: sources carry only their `secret_hint`, and problems were scrubbed.
 
-use d365_source::{CheckReport, FieldWarning, FormErrors, LastCheck, Problem, Step, StoredSource};
+use d365_source::{
+    CheckReport, FieldWarning, FormErrors, LastCheck, Problem, ReadDepth, Step, StoredSource,
+    TableAccess,
+};
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -26,19 +29,27 @@ pub(crate) fn check_passed(source: &StoredSource) -> String {
     text
 }
 
+/// What a passed check found; then a `note:` line per table typed as another name than its
+/// logical name, and a `warning:` line per check warning (a partial Read depth).
 fn check_report(report: &CheckReport) -> String {
     let organization = &report.organization;
     let tables: Vec<String> = report
         .tables
         .iter()
-        .map(|table| format!("{} ({})", table.logical_name, table.entity_set))
+        .map(|table| match table.read_depth {
+            Some(depth) if depth != ReadDepth::Global => format!(
+                "{} ({}, Read at {depth})",
+                table.logical_name, table.entity_set
+            ),
+            _ => format!("{} ({})", table.logical_name, table.entity_set),
+        })
         .collect();
     let tables = if tables.is_empty() {
         "none".to_owned()
     } else {
         tables.join(", ")
     };
-    format!(
+    let mut text = format!(
         "  organization:     {} ({}), version {}\n\
          \x20 application user: {} (business unit {})\n\
          \x20 tables read:      {tables}\n\
@@ -49,7 +60,17 @@ fn check_report(report: &CheckReport) -> String {
         report.user_id,
         report.business_unit_id,
         report.readable_tables.len(),
-    )
+    );
+    for resolution in report.tables.iter().filter_map(TableAccess::resolution) {
+        text.push_str(&format!("note: {resolution}.\n"));
+    }
+    for warning in &report.warnings {
+        text.push_str(&format!(
+            "warning: {} ({})\n",
+            warning.message, warning.kind
+        ));
+    }
+    text
 }
 
 /// A failed check of the source `name`: the kind, the user's sentence, the fix and the
@@ -122,7 +143,11 @@ pub(crate) fn list_table(sources: &[StoredSource]) -> String {
     .map(str::to_owned);
     let rows = sources.iter().map(|source| {
         let outcome = match &source.last_check {
-            LastCheck::Passed(_) => "passed".to_owned(),
+            LastCheck::Passed(report) => match report.warnings.len() {
+                0 => "passed".to_owned(),
+                1 => "passed, 1 warning".to_owned(),
+                count => format!("passed, {count} warnings"),
+            },
             LastCheck::Failed { problem, .. } => format!("failed: {}", problem.kind),
         };
         [

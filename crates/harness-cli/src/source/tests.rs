@@ -475,6 +475,55 @@ fn a_passed_check_shows_what_it_found() {
     );
 }
 
+/// [`passed_check`] as a check of tables typed `Accounts` and `contact`, with contacts read at
+/// Business Unit depth and warned about.
+fn passed_check_with_warning() -> serde_json::Value {
+    let mut check = passed_check();
+    check["tables"] = serde_json::json!([
+        { "logical_name": "account", "entity_set": "accounts", "requested": "Accounts", "read_depth": "Global" },
+        { "logical_name": "contact", "entity_set": "contacts", "read_depth": "Local" }
+    ]);
+    check["warnings"] = serde_json::json!([{
+        "kind": "partial_read_depth",
+        "table": "contact",
+        "depth": "Local",
+        "message": "Table contact is read at Business Unit (Local) depth: an import brings only the rows of the application user's business unit."
+    }]);
+    check
+}
+
+#[test]
+fn a_passed_check_shows_resolved_names_depths_and_warnings() {
+    assert_eq!(
+        output::check_passed(&stored_source(passed_check_with_warning())),
+        "Connection check passed for `Contoso CRM` (https://contoso.crm.dynamics.com).\n\
+         \x20 organization:     Contoso (org0335df44), version 9.2.25093.00168\n\
+         \x20 application user: b3e52f96-acc9-541b-918d-14edd60af8eb (business unit dd487faa-5ff7-5db0-ac80-ceaa54bc40b1)\n\
+         \x20 tables read:      account (accounts), contact (contacts, Read at Business Unit (Local))\n\
+         \x20 readable tables:  3\n\
+         note: `Accounts` is the table account (entity set accounts).\n\
+         warning: Table contact is read at Business Unit (Local) depth: an import brings only the rows of the application user's business unit. (partial_read_depth)\n"
+    );
+}
+
+#[test]
+fn the_list_counts_a_passed_checks_warnings() {
+    let table = output::list_table(&[stored_source(passed_check_with_warning())]);
+    let row = table.lines().nth(1).expect("a row");
+    assert!(row.contains("  passed, 1 warning  "), "{table}");
+}
+
+#[test]
+fn the_json_list_shows_the_check_warnings() {
+    let json = output::list_json(&[stored_source(passed_check_with_warning())]).expect("JSON");
+    let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    assert_eq!(value[0]["last_check"], passed_check_with_warning());
+    assert_eq!(
+        value[0]["last_check"]["warnings"][0]["kind"],
+        "partial_read_depth"
+    );
+}
+
 #[test]
 fn a_problem_shows_message_fix_and_evidence() {
     let mut problem = no_application_user();

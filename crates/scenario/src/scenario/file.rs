@@ -143,7 +143,7 @@ impl ActionFile {
     }
 }
 
-/// `expect = { outcome, problem?, fields?, warnings?, waited_seconds? }`.
+/// `expect = { outcome, problem?, fields?, warnings?, check_warnings?, waited_seconds? }`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ExpectFile {
@@ -151,5 +151,6 @@ pub(crate) struct ExpectFile {
     pub(crate) problem: Option<Spanned<String>>,
     pub(crate) fields: Option<Spanned<Vec<Spanned<String>>>>,
     pub(crate) warnings: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(crate) check_warnings: Option<Spanned<Vec<Spanned<String>>>>,
     pub(crate) waited_seconds: Option<Spanned<u64>>,
 }

@@ -5,7 +5,7 @@
 use crate::test_support::{chain, repo_root};
 use std::path::PathBuf;
 
-use d365_source::{Field, ProblemKind};
+use d365_source::{CheckWarningKind, Field, ProblemKind};
 
 use super::*;
 
@@ -77,6 +77,7 @@ fn loads_a_scenario_and_resolves_its_world_and_secrets() {
             problem: Some(ProblemKind::ExpiredSecret),
             fields: None,
             warnings: None,
+            check_warnings: None,
             waited_seconds: None,
         })
     );
@@ -206,7 +207,7 @@ fn an_unknown_field_is_reported_with_line_and_column() {
             "problem = \"expired_secret\"",
             "problem = \"expired_secret\", fileds = []",
         ),
-        "failed to parse scenario `scenarios/unit/test.toml` at line 15, column 60: unknown field `fileds`, expected one of `outcome`, `problem`, `fields`, `warnings`, `waited_seconds`",
+        "failed to parse scenario `scenarios/unit/test.toml` at line 15, column 60: unknown field `fileds`, expected one of `outcome`, `problem`, `fields`, `warnings`, `check_warnings`, `waited_seconds`",
     );
     check(
         &base_with(
@@ -280,7 +281,7 @@ fn an_unknown_world_names_the_known_ones() {
         "{text}"
     );
     assert!(
-        text.ends_with("; known: demo, failures, setup-mistakes"),
+        text.ends_with("; known: demo, failures, read-depths, setup-mistakes"),
         "{text}"
     );
     check(
@@ -382,4 +383,42 @@ fn a_world_secret_can_be_typed_with_what_a_paste_drags_along() {
     let secret = &scenario.form().client_secret;
     assert_eq!(secret.value.expose(), format!(" {EXPIRED}\n"));
     assert_eq!(secret.origin.describe(), r#"" " + importer.expired + "\n""#);
+}
+
+#[test]
+fn reads_expected_check_warnings_of_a_passed_check() {
+    let scenario = parse(&base_with(
+        "{ outcome = \"failed\", problem = \"expired_secret\" }",
+        "{ outcome = \"added\", check_warnings = [\"partial_read_depth\"] }",
+    ));
+    assert_eq!(
+        scenario.steps()[0]
+            .expect
+            .as_ref()
+            .and_then(|expect| expect.check_warnings.clone()),
+        Some(vec![CheckWarningKind::PartialReadDepth])
+    );
+}
+
+#[test]
+fn check_warnings_are_refused_without_a_passed_check_or_with_an_unknown_kind() {
+    check(
+        &base_with(
+            "problem = \"expired_secret\" }",
+            "problem = \"expired_secret\", check_warnings = [] }",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 15, column 77: `steps[0].expect.check_warnings`: only a passed check (`added`, `passed`, `rotated`) has `check_warnings`",
+    );
+    let error = Scenario::parse(
+        &base_with(
+            "{ outcome = \"failed\", problem = \"expired_secret\" }",
+            "{ outcome = \"added\", check_warnings = [\"partial_depth\"] }",
+        ),
+        scenario_path(),
+    )
+    .expect_err("the warning is unknown");
+    assert_eq!(
+        chain(&error),
+        "invalid scenario `scenarios/unit/test.toml` at line 15, column 49: `steps[0].expect.check_warnings[0]`: unknown check warning `partial_depth`: unknown variant `partial_depth`, expected `partial_read_depth`"
+    );
 }

@@ -6,7 +6,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use d365_source::{Field, FlowOptions, ProblemKind};
+use d365_source::{CheckWarningKind, Field, FlowOptions, ProblemKind};
 use serde::Deserialize;
 use serde::de::IntoDeserializer;
 use time::OffsetDateTime;
@@ -476,6 +476,21 @@ impl Checker<'_> {
             }
             None => None,
         };
+        let check_warnings = match &file.check_warnings {
+            Some(kinds)
+                if matches!(outcome, Outcome::Added | Outcome::Passed | Outcome::Rotated) =>
+            {
+                Some(self.check_warnings(kinds, &format!("{key}.check_warnings"))?)
+            }
+            Some(kinds) => {
+                return Err(self.rule(
+                    kinds.span(),
+                    format!("{key}.check_warnings"),
+                    "only a passed check (`added`, `passed`, `rotated`) has `check_warnings`",
+                ));
+            }
+            None => None,
+        };
         let waited_seconds = match &file.waited_seconds {
             Some(waited) if matches!(action, Action::Remove) => {
                 return Err(self.rule(
@@ -492,8 +507,34 @@ impl Checker<'_> {
             problem,
             fields,
             warnings,
+            check_warnings,
             waited_seconds,
         })
+    }
+
+    fn check_warnings(
+        &self,
+        kinds: &Spanned<Vec<Spanned<String>>>,
+        key: &str,
+    ) -> Result<Vec<CheckWarningKind>, Error> {
+        kinds
+            .get_ref()
+            .iter()
+            .enumerate()
+            .map(|(index, kind)| {
+                let name = kind.get_ref().as_str();
+                CheckWarningKind::deserialize(name.into_deserializer()).map_err(|source| {
+                    self.invalid(
+                        kind.span(),
+                        format!("{key}[{index}]"),
+                        Reason::UnknownCheckWarning {
+                            name: name.to_owned(),
+                            source,
+                        },
+                    )
+                })
+            })
+            .collect()
     }
 
     fn problem(&self, problem: &Spanned<String>, key: &str) -> Result<ProblemKind, Error> {
