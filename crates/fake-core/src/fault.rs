@@ -1,5 +1,5 @@
 //! Fault rules: data that makes the server misbehave on purpose (a 429 with `Retry-After`, a 503,
-//! a delay, a dropped connection) before a request reaches its service. Scenarios and the admin
+//! a delay, a closed connection, a reset HTTP/2 stream) before a request reaches its service. Scenarios and the admin
 //! API add them; they are matched in order and the first that fires wins.
 
 use std::collections::BTreeMap;
@@ -56,7 +56,17 @@ pub enum FaultAction {
         /// Milliseconds to wait.
         millis: u64,
     },
-    /// Drop the connection without an answer.
+    /// Close the whole connection without an answer, abruptly (TCP close, no HTTP/2 GOAWAY,
+    /// no TLS close_notify), as a proxy or load balancer that gives up does. Every other
+    /// request in flight on that connection fails too; the client must open a new one.
+    CloseConnection,
+    /// Fail this request only: HTTP/2 resets its stream (RST_STREAM with INTERNAL_ERROR, what
+    /// hyper sends for a failed service) and the connection keeps serving other requests.
+    /// HTTP/1.1 has no streams, so there the connection is closed without an answer (as
+    /// [`FaultAction::CloseConnection`]).
+    ResetStream,
+    /// The old spelling of [`FaultAction::ResetStream`], kept so existing files still load: it
+    /// behaves exactly like it (HTTP/2: the stream is reset; HTTP/1.1: the connection closes).
     Close,
 }
 
@@ -275,5 +285,28 @@ mod tests {
         let unknown =
             serde_json::from_str::<FaultRule>(r#"{"sevrice":"x","action":{"kind":"close"}}"#);
         assert!(unknown.is_err());
+    }
+
+    #[test]
+    fn transport_fault_kinds_deserialize_and_unknown_kinds_list_them() {
+        for (kind, action) in [
+            ("close_connection", FaultAction::CloseConnection),
+            ("reset_stream", FaultAction::ResetStream),
+            ("close", FaultAction::Close),
+        ] {
+            let rule: FaultRule =
+                serde_json::from_str(&format!(r#"{{"action":{{"kind":"{kind}"}}}}"#))
+                    .expect("a known kind");
+            assert_eq!(rule.action, action);
+        }
+        let unknown = serde_json::from_str::<FaultRule>(r#"{"action":{"kind":"reset"}}"#)
+            .expect_err("an unknown kind")
+            .to_string();
+        assert!(
+            unknown.contains(
+                "expected one of `respond`, `delay`, `close_connection`, `reset_stream`, `close`"
+            ),
+            "{unknown}"
+        );
     }
 }

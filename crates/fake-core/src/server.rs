@@ -238,22 +238,31 @@ pub async fn spawn(config: ServerConfig) -> Result<ServerHandle, Error> {
     })
 }
 
-/// The error that makes hyper drop a connection (the `close` fault).
-#[derive(Debug)]
-struct CloseConnection;
+/// A fault that ends a request without an answer; the connection driver acts on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Abort {
+    /// Fail only this request: the service returns an error, which hyper turns into
+    /// RST_STREAM(INTERNAL_ERROR) over HTTP/2 and a closed connection over HTTP/1.1.
+    ResetStream,
+    /// End the whole connection: the connection driver drops it (an abrupt TCP close).
+    CloseConnection,
+}
 
-impl std::fmt::Display for CloseConnection {
+impl std::fmt::Display for Abort {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("connection closed by a fault rule")
+        formatter.write_str(match self {
+            Abort::ResetStream => "request reset by a fault rule",
+            Abort::CloseConnection => "connection closed by a fault rule",
+        })
     }
 }
 
-impl std::error::Error for CloseConnection {}
+impl std::error::Error for Abort {}
 
 async fn dispatch(
     shared: &Shared,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, CloseConnection> {
+) -> Result<Response<Full<Bytes>>, Abort> {
     let (parts, mut request_body) = request.into_parts();
     let version = parts.version;
     let (mut response, body_ended) = answer(shared, parts, &mut request_body).await?;
@@ -331,7 +340,7 @@ async fn answer(
     shared: &Shared,
     parts: http::request::Parts,
     request_body: &mut Incoming,
-) -> Result<(Response<Full<Bytes>>, bool), CloseConnection> {
+) -> Result<(Response<Full<Bytes>>, bool), Abort> {
     let sequence = shared.sequence.fetch_add(1, Ordering::Relaxed) + 1;
     let received_at = shared.clock.now();
     let RequestHost { host, origin } = match request_host(&parts) {
@@ -399,11 +408,17 @@ async fn answer(
         path: request.uri().path(),
     });
     let response = match fault {
-        Some((name, FaultAction::Close)) => {
+        Some((name, action @ (FaultAction::Close | FaultAction::ResetStream))) => {
+            tracing::debug!(fault = %name, ?action, "resetting the request");
+            entry.fault = Some(name);
+            shared.journal.push_bounded(entry, shared.journal_capacity);
+            return Err(Abort::ResetStream);
+        }
+        Some((name, FaultAction::CloseConnection)) => {
             tracing::debug!(fault = %name, "closing the connection");
             entry.fault = Some(name);
             shared.journal.push_bounded(entry, shared.journal_capacity);
-            return Err(CloseConnection);
+            return Err(Abort::CloseConnection);
         }
         Some((
             name,

@@ -1,6 +1,7 @@
 //! Accepting connections and serving each: backoff on accept errors, the TLS handshake, then
-//! hyper (HTTP/1.1 or HTTP/2) with a header-read timer, an idle timer and a bounded graceful
-//! close. Requests go to [`dispatch`]; nothing here looks inside them.
+//! hyper (HTTP/1.1 or HTTP/2) with a header-read timer, an idle timer, a bounded graceful
+//! close, and an abrupt close when a `close_connection` fault asks for one. Requests go to
+//! [`dispatch`]; nothing here looks inside them.
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,7 +15,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
-use super::{SHUTDOWN_GRACE, Shared, dispatch};
+use super::{Abort, SHUTDOWN_GRACE, Shared, dispatch};
 
 /// The first wait after an accept error that is not about one connection (EMFILE...).
 const ACCEPT_BACKOFF_FIRST: Duration = Duration::from_millis(10);
@@ -205,6 +206,10 @@ async fn serve_connection(
         () = stopped(&mut shutdown) => return,
     };
     let activity = Arc::new(Activity::new());
+    // A `close_connection` fault asks the loop below to drop the connection through this;
+    // the loop holds the only receiver, so the sender learns when the connection is gone.
+    let (abort, mut aborted) = watch::channel(false);
+    let abort = Arc::new(abort);
     let idle_timeout = shared.idle_timeout;
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
@@ -215,9 +220,17 @@ async fn serve_connection(
         let activity = activity.clone();
         hyper::service::service_fn(move |request| {
             let shared = shared.clone();
+            let abort = abort.clone();
             let in_flight = activity.start();
             async move {
                 let response = dispatch(&shared, request).await;
+                if matches!(response, Err(Abort::CloseConnection)) {
+                    let _ = abort.send(true);
+                    // Returning the error now would let hyper reset the stream before the
+                    // connection is dropped (over HTTP/2 the request runs in its own task);
+                    // wait for the drop instead, bounded in case the connection never ends.
+                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, abort.closed()).await;
+                }
                 drop(in_flight);
                 response
             }
@@ -249,6 +262,10 @@ async fn serve_connection(
                     Some(since) => idle_check = since + idle_timeout,
                     None => idle_check = Instant::now() + idle_timeout,
                 }
+            }
+            Ok(_) = aborted.wait_for(|abort| *abort) => {
+                tracing::debug!(%peer, "closing the connection for a fault rule");
+                return;
             }
             () = sleep_until_some(close_by) => {
                 tracing::debug!(%peer, "connection did not close in time; dropping it");

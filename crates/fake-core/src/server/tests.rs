@@ -226,13 +226,163 @@ async fn delay_waits_on_the_runtime_timer() {
         action: FaultAction::Delay { millis: 30_000 },
     };
     let (_server, client) = start(vec![delay]).await;
-    // With the clock paused, Tokio skips the 30 s wait as soon as everything is idle.
-    let response = client
-        .get("https://login.example.test/slow")
-        .send()
-        .await
-        .expect("request");
+    let sent = tokio::time::Instant::now();
+    let request = client.get("https://login.example.test/slow").send();
+    let mut request = std::pin::pin!(request);
+    // With the clock paused, Tokio jumps to the next timer as soon as everything is idle: the
+    // answer must still be pending when the virtual clock is just short of the delay...
+    let early = tokio::time::timeout(Duration::from_millis(29_900), request.as_mut()).await;
+    assert!(early.is_err(), "answered before the delay: {early:?}");
+    // ...and arrive once it has passed.
+    let response = request.await.expect("request");
     assert_eq!(response.status(), StatusCode::OK);
+    assert!(sent.elapsed() >= Duration::from_millis(30_000));
+}
+
+fn fault_on(path: &str, action: FaultAction) -> crate::FaultRule {
+    crate::FaultRule {
+        name: Some(path.trim_start_matches('/').to_owned()),
+        service: None,
+        host: None,
+        method: None,
+        path: Some(path.to_owned()),
+        nth: None,
+        times: Some(1),
+        action,
+    }
+}
+
+/// An HTTP/2 connection to `server` through hyper's client: a sender for requests and the
+/// task driving the connection, which ends when the connection does.
+async fn h2_connection(
+    server: &ServerHandle,
+) -> (
+    hyper::client::conn::http2::SendRequest<Full<Bytes>>,
+    tokio::task::JoinHandle<hyper::Result<()>>,
+) {
+    let stream = raw_tls(server, b"h2").await;
+    let (sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("HTTP/2 handshake");
+    (sender, tokio::spawn(connection))
+}
+
+fn get(path: &str) -> Request<Full<Bytes>> {
+    Request::get(format!("https://login.example.test{path}"))
+        .body(Full::new(Bytes::new()))
+        .expect("request")
+}
+
+#[tokio::test]
+async fn reset_stream_over_http2_fails_one_request_and_the_connection_serves_on() {
+    let (server, _) = start(vec![
+        fault_on("/slow", FaultAction::Delay { millis: 200 }),
+        fault_on("/reset", FaultAction::ResetStream),
+    ])
+    .await;
+    let (sender, connection) = h2_connection(&server).await;
+    // A request in flight on the same connection while the other stream is reset.
+    let slow = tokio::spawn(sender.clone().send_request(get("/slow")));
+    let reset = sender.clone().send_request(get("/reset")).await;
+    let error = reset.expect_err("the stream is reset");
+    assert!(
+        format!("{error:?}").contains("INTERNAL_ERROR"),
+        "RST_STREAM(INTERNAL_ERROR): {error:?}"
+    );
+    let slow = tokio::time::timeout(PATIENCE, slow)
+        .await
+        .expect("the concurrent request is answered")
+        .expect("no panic")
+        .expect("the concurrent request succeeds");
+    assert_eq!(slow.status(), StatusCode::OK);
+    let later = sender.clone().send_request(get("/later")).await;
+    assert_eq!(later.expect("a later request").status(), StatusCode::OK);
+    assert!(!connection.is_finished(), "the connection is still open");
+    let faults: Vec<Option<String>> = server
+        .journal()
+        .entries()
+        .into_iter()
+        .map(|entry| entry.fault)
+        .collect();
+    assert!(faults.contains(&Some("reset".to_owned())), "{faults:?}");
+}
+
+#[tokio::test]
+async fn close_connection_over_http2_ends_the_whole_connection() {
+    let (server, _) = start(vec![
+        fault_on("/slow", FaultAction::Delay { millis: 30_000 }),
+        fault_on("/close", FaultAction::CloseConnection),
+    ])
+    .await;
+    let (sender, connection) = h2_connection(&server).await;
+    let slow = tokio::spawn(sender.clone().send_request(get("/slow")));
+    let closed = sender.clone().send_request(get("/close")).await;
+    assert!(closed.is_err(), "no answer: {closed:?}");
+    // The other request in flight fails with it, long before its 30 s delay is over.
+    let slow = tokio::time::timeout(PATIENCE, slow)
+        .await
+        .expect("the concurrent request ends")
+        .expect("no panic");
+    assert!(slow.is_err(), "the concurrent request fails too: {slow:?}");
+    tokio::time::timeout(PATIENCE, connection)
+        .await
+        .expect("the connection ends")
+        .expect("no panic")
+        .expect_err("an abrupt close, not a GOAWAY");
+    let next = sender.clone().send_request(get("/next")).await;
+    assert!(next.is_err(), "the connection is gone: {next:?}");
+    // A new connection is served as usual.
+    let (sender, _connection) = h2_connection(&server).await;
+    let again = sender.clone().send_request(get("/again")).await;
+    assert_eq!(again.expect("a new connection").status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn over_http1_every_closing_fault_ends_the_connection() {
+    for action in [
+        FaultAction::CloseConnection,
+        FaultAction::ResetStream,
+        FaultAction::Close,
+    ] {
+        let (server, _) = start(vec![fault_on("/fault", action.clone())]).await;
+        let stream = raw_tls(&server, b"http/1.1").await;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("HTTP/1.1 handshake");
+        let connection = tokio::spawn(connection);
+        let ok = sender.send_request(get("/first")).await;
+        assert_eq!(ok.expect("answer").status(), StatusCode::OK, "{action:?}");
+        let faulted = sender.send_request(get("/fault")).await;
+        assert!(faulted.is_err(), "{action:?}: no answer: {faulted:?}");
+        let ended = tokio::time::timeout(PATIENCE, connection).await;
+        assert!(ended.is_ok(), "{action:?}: the connection ends");
+        assert!(sender.is_closed(), "{action:?}");
+    }
+}
+
+#[tokio::test]
+async fn reqwest_over_http2_recovers_from_close_connection_with_a_new_connection() {
+    let (server, _) = start(vec![fault_on("/close", FaultAction::CloseConnection)]).await;
+    let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("ca");
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .http2_prior_knowledge()
+        .resolve("login.example.test", server.addr())
+        .no_proxy()
+        .build()
+        .expect("client");
+    let first = client.get("https://login.example.test/first").send().await;
+    assert_eq!(first.expect("answer").version(), http::Version::HTTP_2);
+    let closed = client.get("https://login.example.test/close").send().await;
+    let error = closed.expect_err("no answer");
+    // The connection ended: not a stream reset, which reqwest would report with its reason.
+    assert!(
+        !format!("{error:?}").contains("INTERNAL_ERROR"),
+        "{error:?}"
+    );
+    let next = client.get("https://login.example.test/next").send().await;
+    assert_eq!(next.expect("a new connection").status(), StatusCode::OK);
 }
 
 #[tokio::test]

@@ -787,6 +787,20 @@ fn faults_deserialize_in_fake_cores_shape() {
         std::slice::from_ref(&any),
     );
     check_faults(
+        "\n[[faults]]\naction = { kind = \"close_connection\" }\n\
+         \n[[faults]]\naction = { kind = \"reset_stream\" }\n",
+        &[
+            FaultRule {
+                action: FaultAction::CloseConnection,
+                ..any.clone()
+            },
+            FaultRule {
+                action: FaultAction::ResetStream,
+                ..any.clone()
+            },
+        ],
+    );
+    check_faults(
         "\n[[faults]]\nname = \"third token call\"\nservice = \"entra\"\nhost = \"login.microsoftonline.com\"\n\
          method = \"POST\"\npath = \"*/oauth2/v2.0/token\"\nnth = 3\ntimes = 1\n\
          action = { kind = \"respond\", status = 503, headers = { \"Retry-After\" = \"5\" }, body = \"down\" }\n\
@@ -1064,7 +1078,8 @@ fn fault_errors_name_the_key_line_and_column() {
     check(
         &fault("action = { kind = \"explode\" }\n"),
         "failed to parse world `worlds/test.toml` at line 22, column 19: unknown variant \
-         `explode`, expected one of `respond`, `delay`, `close`",
+         `explode`, expected one of `respond`, `delay`, `close_connection`, `reset_stream`, \
+         `close`",
     );
     check(
         &fault("action = { kind = \"delay\" }\n"),
