@@ -19,7 +19,7 @@ mod token;
 
 use std::sync::Arc;
 
-pub use catalogue::{AadError, CATALOGUE, CatalogueEntry, THROTTLED};
+pub use catalogue::{AadError, AadstsError, CATALOGUE, CatalogueEntry, ForcedErrorKind, THROTTLED};
 pub use config::{
     ApiPermission, App, AssertionReplayPolicy, ClientCertificate, ClientSecret, Cloud,
     CommonTenantPolicy, Config, ForcedError, PermissionKind, RateLimit, ResourcePolicy,

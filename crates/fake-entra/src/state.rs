@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::catalogue::{CatalogueEntry, THROTTLED};
+use crate::catalogue::{CatalogueEntry, ForcedErrorKind};
 use crate::replay::ReplayLedger;
 use crate::{App, AssertionReplayPolicy, Config, Error, Tenant};
 
@@ -19,6 +19,8 @@ pub(crate) struct State {
     apps_by_client_id: HashMap<Uuid, usize>,
     throttle_windows: Mutex<HashMap<(Uuid, Uuid), ThrottleWindow>>,
     forced_counters: Mutex<Vec<ForcedCounter>>,
+    /// `config.forced_errors[i].error`, read once when the state is built.
+    forced_kinds: Vec<ForcedErrorKind>,
     /// Used client assertions, when [`AssertionReplayPolicy::Reject`] asks for the memory.
     assertion_ledger: Option<Mutex<ReplayLedger>>,
 }
@@ -89,14 +91,16 @@ impl State {
                 }
             }
         }
+        let mut forced_kinds = Vec::with_capacity(config.forced_errors.len());
         for forced in &config.forced_errors {
-            if forced.error != THROTTLED && CatalogueEntry::find(&forced.error).is_none() {
+            let Some(kind) = ForcedErrorKind::find(&forced.error) else {
                 return Err(Error::Config(format!(
                     "forced error `{}` is not in the catalogue; known: {}",
                     forced.error,
                     CatalogueEntry::known_names()
                 )));
-            }
+            };
+            forced_kinds.push(kind);
         }
         if config.token_lifetime_seconds <= 0 {
             return Err(Error::Config(format!(
@@ -124,6 +128,7 @@ impl State {
             apps_by_client_id,
             throttle_windows: Mutex::new(HashMap::new()),
             forced_counters: Mutex::new(forced_counters),
+            forced_kinds,
             assertion_ledger,
         })
     }
@@ -234,13 +239,14 @@ impl State {
     }
 
     /// The first forced error that fires for this request, if any.
-    pub(crate) fn forced_error(&self, client_id: &str, tenant: &str) -> Option<String> {
+    pub(crate) fn forced_error(&self, client_id: &str, tenant: &str) -> Option<ForcedErrorKind> {
         let mut counters = self
             .forced_counters
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut fired = None;
-        for (forced, counter) in self.config.forced_errors.iter().zip(counters.iter_mut()) {
+        let forced_errors = self.config.forced_errors.iter().zip(&self.forced_kinds);
+        for ((forced, kind), counter) in forced_errors.zip(counters.iter_mut()) {
             let client_matches = forced
                 .client_id
                 .as_deref()
@@ -257,7 +263,7 @@ impl State {
             let budget_left = forced.times.is_none_or(|times| counter.fired < times);
             if fired.is_none() && on_this_call && budget_left {
                 counter.fired += 1;
-                fired = Some(forced.error.clone());
+                fired = Some(*kind);
             }
         }
         fired
