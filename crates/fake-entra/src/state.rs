@@ -53,29 +53,25 @@ impl State {
         let mut tenants_by_domain = HashMap::new();
         for (index, tenant) in config.tenants.iter().enumerate() {
             if tenants_by_id.insert(tenant.id, index).is_some() {
-                return Err(Error::Config(format!(
-                    "tenant `{}` is listed twice",
-                    tenant.id
-                )));
+                return Err(Error::DuplicateTenant { tenant: tenant.id });
             }
             for domain in &tenant.domains {
                 if tenants_by_domain
                     .insert(domain.to_ascii_lowercase(), index)
                     .is_some()
                 {
-                    return Err(Error::Config(format!(
-                        "domain `{domain}` belongs to two tenants"
-                    )));
+                    return Err(Error::DuplicateDomain {
+                        domain: domain.clone(),
+                    });
                 }
             }
         }
         let mut apps_by_client_id = HashMap::new();
         for (index, app) in config.apps.iter().enumerate() {
             if apps_by_client_id.insert(app.client_id, index).is_some() {
-                return Err(Error::Config(format!(
-                    "app `{}` is listed twice",
-                    app.client_id
-                )));
+                return Err(Error::DuplicateApp {
+                    client_id: app.client_id,
+                });
             }
             let tenants = std::iter::once(app.home_tenant).chain(
                 app.service_principals
@@ -84,39 +80,33 @@ impl State {
             );
             for tenant in tenants {
                 if !tenants_by_id.contains_key(&tenant) {
-                    return Err(Error::Config(format!(
-                        "app `{}` names tenant `{tenant}`, which is not in the config",
-                        app.client_id
-                    )));
+                    return Err(Error::UnknownTenant {
+                        client_id: app.client_id,
+                        tenant,
+                    });
                 }
             }
         }
         let mut forced_kinds = Vec::with_capacity(config.forced_errors.len());
         for forced in &config.forced_errors {
             let Some(kind) = ForcedErrorKind::find(&forced.error) else {
-                return Err(Error::Config(format!(
-                    "forced error `{}` is not in the catalogue; known: {}",
-                    forced.error,
-                    CatalogueEntry::known_names()
-                )));
+                return Err(Error::UnknownForcedError {
+                    error: forced.error.clone(),
+                    known: CatalogueEntry::known_names(),
+                });
             };
             forced_kinds.push(kind);
         }
         if config.token_lifetime_seconds <= 0 {
-            return Err(Error::Config(format!(
-                "token lifetime must be positive, got {} s",
-                config.token_lifetime_seconds
-            )));
+            return Err(Error::TokenLifetime {
+                seconds: config.token_lifetime_seconds,
+            });
         }
         let forced_counters = vec![ForcedCounter::default(); config.forced_errors.len()];
         let assertion_ledger = match config.assertion_replay {
             AssertionReplayPolicy::Accept => None,
             // A ledger that remembers nothing would accept every replay while claiming not to.
-            AssertionReplayPolicy::Reject { capacity: 0 } => {
-                return Err(Error::Config(
-                    "assertion replay protection needs a capacity of at least 1".to_owned(),
-                ));
-            }
+            AssertionReplayPolicy::Reject { capacity: 0 } => return Err(Error::ReplayCapacityZero),
             AssertionReplayPolicy::Reject { capacity } => {
                 Some(Mutex::new(ReplayLedger::new(capacity)))
             }
