@@ -11,7 +11,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use crate::catalogue::AadError;
+use crate::catalogue::{AadError, AadstsError};
 use crate::token::{sha1_thumbprint, sha256_thumbprint};
 use crate::{App, ClientCertificate};
 
@@ -39,7 +39,8 @@ pub(crate) fn verify(
     now: OffsetDateTime,
 ) -> Result<VerifiedAssertion, AadError> {
     let client_id = app.client_id.to_string();
-    let invalid = |reason: &str| AadError::new("assertion_invalid", &[("reason", reason)]);
+    let invalid =
+        |reason: &str| AadError::new(AadstsError::AssertionInvalid, &[("reason", reason)]);
     let mut parts = assertion.split('.');
     let (Some(header), Some(claims), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -92,7 +93,10 @@ pub(crate) fn verify(
         .iter()
         .find(|certificate| thumbprint_of(&certificate.der) == thumbprint)
     else {
-        return Err(AadError::new("certificate_not_registered", &base_facts));
+        return Err(AadError::new(
+            AadstsError::CertificateNotRegistered,
+            &base_facts,
+        ));
     };
     let verified = CertificateDer::from(certificate.der.as_slice());
     let signature_ok = webpki::EndEntityCert::try_from(&verified)
@@ -105,7 +109,10 @@ pub(crate) fn verify(
         let (start, end) = key_dates(certificate);
         let mut facts = base_facts.to_vec();
         facts.extend([("key_start", start.as_str()), ("key_end", end.as_str())]);
-        return Err(AadError::new("assertion_signature_invalid", &facts));
+        return Err(AadError::new(
+            AadstsError::AssertionSignatureInvalid,
+            &facts,
+        ));
     }
 
     for claim in ["iss", "sub"] {
@@ -130,7 +137,7 @@ pub(crate) fn verify(
     {
         let expected = audiences.first().map(String::as_str).unwrap_or_default();
         return Err(AadError::new(
-            "assertion_audience_invalid",
+            AadstsError::AssertionAudienceInvalid,
             &[("audience", audience), ("expected_audience", expected)],
         ));
     }
@@ -149,7 +156,7 @@ pub(crate) fn verify(
     if expired || premature {
         let valid_from = not_before.unwrap_or(OffsetDateTime::UNIX_EPOCH);
         return Err(AadError::new(
-            "assertion_outside_validity",
+            AadstsError::AssertionOutsideValidity,
             &[
                 ("now", &precise(now)),
                 ("valid_from", &precise(valid_from)),

@@ -7,6 +7,27 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+/// Declares [`AadstsError`] and [`CATALOGUE`] from one list of rows, so that each error's key,
+/// name, code, `error`, status and template are written once and the table is indexed by the
+/// key by construction (row `n` is variant `n`).
+macro_rules! catalogue {
+    ($($(#[$doc:meta])* $key:ident => $entry:expr,)*) => {
+        /// A typed key of the catalogue: a misspelt key does not compile.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+        pub enum AadstsError {
+            $($(#[$doc])* $key,)*
+        }
+
+        /// Every entry, in the order of reference/entra.md §6 (and of [`AadstsError`]).
+        pub const CATALOGUE: &[CatalogueEntry] = &[$($entry,)*];
+
+        impl AadstsError {
+            /// Every key, in catalogue order.
+            pub const ALL: &[AadstsError] = &[$(AadstsError::$key,)*];
+        }
+    };
+}
+
 /// One error the fake can answer with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct CatalogueEntry {
@@ -26,9 +47,9 @@ pub struct CatalogueEntry {
     pub confirmed: bool,
 }
 
-/// Every entry, in the order of reference/entra.md §6.
-pub const CATALOGUE: &[CatalogueEntry] = &[
-    CatalogueEntry {
+catalogue! {
+    /// `tenant_not_found` (AADSTS90002).
+    TenantNotFound => CatalogueEntry {
         name: "tenant_not_found",
         code: 90002,
         error: "invalid_request",
@@ -37,7 +58,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "the tenant GUID or domain does not exist (token endpoint)",
         confirmed: true,
     },
-    CatalogueEntry {
+    /// `tenant_not_found_discovery` (AADSTS90002).
+    TenantNotFoundDiscovery => CatalogueEntry {
         name: "tenant_not_found_discovery",
         code: 90002,
         error: "invalid_tenant",
@@ -46,7 +68,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "the tenant GUID or domain does not exist (OpenID configuration)",
         confirmed: true,
     },
-    CatalogueEntry {
+    /// `tenant_identifier_invalid` (AADSTS900023).
+    TenantIdentifierInvalid => CatalogueEntry {
         name: "tenant_identifier_invalid",
         code: 900023,
         error: "invalid_request",
@@ -55,7 +78,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "the tenant segment is neither a GUID nor a DNS name",
         confirmed: true,
     },
-    CatalogueEntry {
+    /// `tenant_empty_guid` (AADSTS90002).
+    TenantEmptyGuid => CatalogueEntry {
         name: "tenant_empty_guid",
         code: 90002,
         error: "invalid_request",
@@ -64,7 +88,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "the tenant is the all-zero GUID (`error` UNCONFIRMED)",
         confirmed: false,
     },
-    CatalogueEntry {
+    /// `application_not_found` (AADSTS700016).
+    ApplicationNotFound => CatalogueEntry {
         name: "application_not_found",
         code: 700016,
         error: "unauthorized_client",
@@ -73,7 +98,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "no service principal for the client id in the tenant (typo, wrong tenant, multi-tenant app never consented)",
         confirmed: true,
     },
-    CatalogueEntry {
+    /// `invalid_client_secret` (AADSTS7000215).
+    InvalidClientSecret => CatalogueEntry {
         name: "invalid_client_secret",
         code: 7000215,
         error: "invalid_client",
@@ -82,7 +108,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "the secret matches none of the app's secrets (often the secret ID sent instead of its value)",
         confirmed: true,
     },
-    CatalogueEntry {
+    /// `expired_client_secret` (AADSTS7000222).
+    ExpiredClientSecret => CatalogueEntry {
         name: "expired_client_secret",
         code: 7000222,
         error: "invalid_client",
@@ -91,7 +118,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "the secret matches an expired secret, or every secret of the app is expired",
         confirmed: true,
     },
-    CatalogueEntry {
+    /// `missing_client_credential` (AADSTS7000216).
+    MissingClientCredential => CatalogueEntry {
         name: "missing_client_credential",
         code: 7000216,
         error: "invalid_client",
@@ -100,7 +128,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "neither a secret nor an assertion was sent",
         confirmed: true,
     },
-    CatalogueEntry {
+    /// `confidential_credential_required` (AADSTS7000218).
+    ConfidentialCredentialRequired => CatalogueEntry {
         name: "confidential_credential_required",
         code: 7000218,
         error: "invalid_client",
@@ -109,7 +138,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "no credential on a confidential-only grant (authorization code, ROPC); this fake serves client credentials only, so it is sent only when a forced error asks",
         confirmed: true,
     },
-    CatalogueEntry {
+    /// `missing_parameter` (AADSTS900144).
+    MissingParameter => CatalogueEntry {
         name: "missing_parameter",
         code: 900144,
         error: "invalid_request",
@@ -118,7 +148,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "`grant_type`, `client_id`, `scope` (v2) or `resource` (v1) is missing (for `scope` the `error` is UNCONFIRMED); a body that is not `application/x-www-form-urlencoded` counts as empty, so it gets `'grant_type'` (observed for `application/json`)",
         confirmed: true,
     },
-    CatalogueEntry {
+    /// `unsupported_grant_type` (AADSTS70003).
+    UnsupportedGrantType => CatalogueEntry {
         name: "unsupported_grant_type",
         code: 70003,
         error: "unsupported_grant_type",
@@ -127,7 +158,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "`grant_type` is not `client_credentials` (the only grant this fake serves)",
         confirmed: true,
     },
-    CatalogueEntry {
+    /// `scope_not_default` (AADSTS1002012).
+    ScopeNotDefault => CatalogueEntry {
         name: "scope_not_default",
         code: 1002012,
         error: "invalid_scope",
@@ -136,7 +168,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "a scope does not end in `/.default`",
         confirmed: true,
     },
-    CatalogueEntry {
+    /// `scope_invalid` (AADSTS70011).
+    ScopeInvalid => CatalogueEntry {
         name: "scope_invalid",
         code: 70011,
         error: "invalid_scope",
@@ -145,7 +178,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "the scope names more than one resource",
         confirmed: true,
     },
-    CatalogueEntry {
+    /// `resource_not_found` (AADSTS500011).
+    ResourceNotFound => CatalogueEntry {
         name: "resource_not_found",
         code: 500011,
         error: "invalid_resource",
@@ -154,7 +188,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "the tenant has no Dynamics CRM service principal, or the resource is not a Dynamics 365 host",
         confirmed: true,
     },
-    CatalogueEntry {
+    /// `resource_disabled` (AADSTS500014).
+    ResourceDisabled => CatalogueEntry {
         name: "resource_disabled",
         code: 500014,
         error: "invalid_resource",
@@ -163,7 +198,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "the tenant's Dynamics CRM service principal exists but is disabled (status and `error` UNCONFIRMED)",
         confirmed: false,
     },
-    CatalogueEntry {
+    /// `application_disabled` (AADSTS7000112).
+    ApplicationDisabled => CatalogueEntry {
         name: "application_disabled",
         code: 7000112,
         error: "unauthorized_client",
@@ -172,7 +208,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "the client's service principal is disabled (status UNCONFIRMED)",
         confirmed: false,
     },
-    CatalogueEntry {
+    /// `certificate_not_registered` (AADSTS700027).
+    CertificateNotRegistered => CatalogueEntry {
         name: "certificate_not_registered",
         code: 700027,
         error: "invalid_client",
@@ -181,7 +218,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "the assertion's thumbprint matches no certificate of the app (status inferred from `invalid_client`)",
         confirmed: false,
     },
-    CatalogueEntry {
+    /// `assertion_signature_invalid` (AADSTS700027).
+    AssertionSignatureInvalid => CatalogueEntry {
         name: "assertion_signature_invalid",
         code: 700027,
         error: "invalid_client",
@@ -190,7 +228,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "the certificate is registered but the signature does not verify (prefix UNCONFIRMED)",
         confirmed: false,
     },
-    CatalogueEntry {
+    /// `assertion_outside_validity` (AADSTS700024).
+    AssertionOutsideValidity => CatalogueEntry {
         name: "assertion_outside_validity",
         code: 700024,
         error: "invalid_client",
@@ -199,7 +238,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "the assertion is expired or not yet valid (status UNCONFIRMED)",
         confirmed: false,
     },
-    CatalogueEntry {
+    /// `assertion_invalid` (AADSTS50027).
+    AssertionInvalid => CatalogueEntry {
         name: "assertion_invalid",
         code: 50027,
         error: "invalid_request",
@@ -208,7 +248,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "the client assertion is not a well-formed JWT with the claims Entra requires (wording and status UNCONFIRMED)",
         confirmed: false,
     },
-    CatalogueEntry {
+    /// `assertion_audience_invalid` (AADSTS50027).
+    AssertionAudienceInvalid => CatalogueEntry {
         name: "assertion_audience_invalid",
         code: 50027,
         error: "invalid_request",
@@ -217,7 +258,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "the assertion `aud` is not the token endpoint that received it (ESTS rejects it; code and wording UNCONFIRMED)",
         confirmed: false,
     },
-    CatalogueEntry {
+    /// `assertion_replayed` (AADSTS50027).
+    AssertionReplayed => CatalogueEntry {
         name: "assertion_replayed",
         code: 50027,
         error: "invalid_request",
@@ -226,7 +268,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "a client assertion is used a second time before it expires, when `AssertionReplayPolicy::Reject` is configured (ESTS is not known to refuse replays; code, status and wording UNCONFIRMED)",
         confirmed: false,
     },
-    CatalogueEntry {
+    /// `no_tenant_identifier` (AADSTS50059).
+    NoTenantIdentifier => CatalogueEntry {
         name: "no_tenant_identifier",
         code: 50059,
         error: "invalid_request",
@@ -235,7 +278,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "`/common`, `/organizations` or `/consumers` with client credentials",
         confirmed: true,
     },
-    CatalogueEntry {
+    /// `post_only` (AADSTS900561).
+    PostOnly => CatalogueEntry {
         name: "post_only",
         code: 900561,
         error: "invalid_request",
@@ -244,7 +288,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "the token endpoint called with another method (status and `error` UNCONFIRMED)",
         confirmed: false,
     },
-    CatalogueEntry {
+    /// `consent_required` (AADSTS65001).
+    ConsentRequired => CatalogueEntry {
         name: "consent_required",
         code: 65001,
         error: "invalid_grant",
@@ -253,7 +298,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "delegated flows only; client credentials never get it from the real service, so this fake sends it only when a forced error asks",
         confirmed: true,
     },
-    CatalogueEntry {
+    /// `conditional_access_blocked` (AADSTS53003).
+    ConditionalAccessBlocked => CatalogueEntry {
         name: "conditional_access_blocked",
         code: 53003,
         error: "access_denied",
@@ -262,7 +308,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "Conditional Access for workload identities blocks the app (forced only; status and `error` UNCONFIRMED)",
         confirmed: false,
     },
-    CatalogueEntry {
+    /// `invalid_instance` (AADSTS50049).
+    InvalidInstance => CatalogueEntry {
         name: "invalid_instance",
         code: 50049,
         error: "invalid_instance",
@@ -271,7 +318,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "instance discovery for an authority host that is not a known cloud alias",
         confirmed: true,
     },
-    CatalogueEntry {
+    /// `temporarily_unavailable` (AADSTS90033).
+    TemporarilyUnavailable => CatalogueEntry {
         name: "temporarily_unavailable",
         code: 90033,
         error: "temporarily_unavailable",
@@ -280,22 +328,72 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         condition: "a transient service error (forced only; codes UNCONFIRMED)",
         confirmed: false,
     },
-];
+}
 
 /// The name forced errors use for throttling (429 `Too Many Requests`, not a JSON body).
 pub const THROTTLED: &str = "throttled";
 
+/// What a forced error answers with: 429 throttling, or a catalogue entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ForcedErrorKind {
+    /// 429 `Too Many Requests` with `Retry-After` (named [`THROTTLED`]).
+    Throttled,
+    /// The catalogue entry's JSON error.
+    Aadsts(AadstsError),
+}
+
+impl ForcedErrorKind {
+    /// Reads a forced error's name ([`THROTTLED`], a catalogue name or an AADSTS code);
+    /// `None` when it is none of these.
+    pub fn find(name_or_code: &str) -> Option<ForcedErrorKind> {
+        if name_or_code == THROTTLED {
+            return Some(ForcedErrorKind::Throttled);
+        }
+        AadstsError::find(name_or_code).map(ForcedErrorKind::Aadsts)
+    }
+
+    /// The canonical name (a code resolves to its first entry's name).
+    pub fn name(self) -> &'static str {
+        match self {
+            ForcedErrorKind::Throttled => THROTTLED,
+            ForcedErrorKind::Aadsts(key) => key.name(),
+        }
+    }
+}
+
+impl AadstsError {
+    /// This key's row of [`CATALOGUE`].
+    pub const fn entry(self) -> &'static CatalogueEntry {
+        &CATALOGUE[self as usize]
+    }
+
+    /// The stable name of this key (`invalid_client_secret`), as world files write it.
+    pub const fn name(self) -> &'static str {
+        self.entry().name
+    }
+
+    /// Finds a key by name, or by AADSTS code (the first entry with that code); `None` when
+    /// neither matches, never a stand-in.
+    pub fn find(name_or_code: &str) -> Option<AadstsError> {
+        let wanted = name_or_code.trim().trim_start_matches("AADSTS");
+        let by_name = AadstsError::ALL
+            .iter()
+            .find(|key| key.name() == wanted)
+            .copied();
+        by_name.or_else(|| {
+            let code: u32 = wanted.parse().ok()?;
+            AadstsError::ALL
+                .iter()
+                .find(|key| key.entry().code == code)
+                .copied()
+        })
+    }
+}
+
 impl CatalogueEntry {
     /// Finds an entry by name, or by AADSTS code (the first entry with that code).
     pub fn find(name_or_code: &str) -> Option<&'static CatalogueEntry> {
-        let wanted = name_or_code.trim().trim_start_matches("AADSTS");
-        CATALOGUE
-            .iter()
-            .find(|entry| entry.name == wanted)
-            .or_else(|| {
-                let code: u32 = wanted.parse().ok()?;
-                CATALOGUE.iter().find(|entry| entry.code == code)
-            })
+        AadstsError::find(name_or_code).map(AadstsError::entry)
     }
 
     /// Every name a forced error may use, for error messages.
@@ -319,14 +417,10 @@ pub struct AadError {
 }
 
 impl AadError {
-    /// Renders entry `name` with `facts`. Unknown placeholders are left as they are, so a
+    /// Renders entry `key` with `facts`. Unknown placeholders are left as they are, so a
     /// missing fact shows up in tests rather than as an empty string.
-    pub fn new(name: &str, facts: &[(&str, &str)]) -> AadError {
-        let entry = CatalogueEntry::find(name).unwrap_or_else(|| {
-            // Names come from this crate or from a validated config; an unknown one is a bug.
-            tracing::error!(name, "unknown catalogue entry");
-            &CATALOGUE[CATALOGUE.len() - 1]
-        });
+    pub fn new(key: AadstsError, facts: &[(&str, &str)]) -> AadError {
+        let entry = key.entry();
         AadError {
             entry,
             message: render(entry.template, facts),
@@ -335,11 +429,11 @@ impl AadError {
 
     /// Like [`AadError::new`], with the wording overridden where the config says so.
     pub fn with_overrides(
-        name: &str,
+        key: AadstsError,
         facts: &[(&str, &str)],
         overrides: &BTreeMap<String, String>,
     ) -> AadError {
-        let mut error = AadError::new(name, facts);
+        let mut error = AadError::new(key, facts);
         if let Some(template) = overrides.get(error.entry.name) {
             error.message = render(template, facts);
         }
@@ -392,9 +486,39 @@ mod tests {
     }
 
     #[test]
+    fn every_key_owns_its_row_and_is_found_by_its_name() {
+        assert_eq!(AadstsError::ALL.len(), CATALOGUE.len());
+        for (index, key) in AadstsError::ALL.iter().enumerate() {
+            assert_eq!(key.entry(), &CATALOGUE[index]);
+            assert_eq!(AadstsError::find(key.name()), Some(*key));
+        }
+        assert_eq!(
+            AadstsError::InvalidClientSecret.entry().code,
+            7000215,
+            "the variant and its row agree"
+        );
+        assert_eq!(AadstsError::find("invalid_client_secre"), None);
+    }
+
+    #[test]
+    fn forced_error_names_are_throttled_or_a_catalogue_key() {
+        assert_eq!(
+            ForcedErrorKind::find(THROTTLED),
+            Some(ForcedErrorKind::Throttled)
+        );
+        assert_eq!(ForcedErrorKind::Throttled.name(), "throttled");
+        assert_eq!(
+            ForcedErrorKind::find("AADSTS65001"),
+            Some(ForcedErrorKind::Aadsts(AadstsError::ConsentRequired))
+        );
+        assert_eq!(ForcedErrorKind::find(" throttled "), None);
+        assert_eq!(ForcedErrorKind::find("throttle"), None);
+    }
+
+    #[test]
     fn renders_every_placeholder_it_is_given() {
         let error = AadError::new(
-            "application_disabled",
+            AadstsError::ApplicationDisabled,
             &[("client_id", "abc"), ("app_name", "Importer")],
         );
         assert_eq!(error.message, "Application 'abc'(Importer) is disabled.");
@@ -407,8 +531,11 @@ mod tests {
             "invalid_client_secret".to_owned(),
             "Old wording for {client_id}.".to_owned(),
         )]);
-        let error =
-            AadError::with_overrides("invalid_client_secret", &[("client_id", "x")], &overrides);
+        let error = AadError::with_overrides(
+            AadstsError::InvalidClientSecret,
+            &[("client_id", "x")],
+            &overrides,
+        );
         assert_eq!(error.message, "Old wording for x.");
         assert_eq!(error.entry.code, 7000215);
     }

@@ -7,7 +7,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use serde::Serialize;
 
-use crate::catalogue::AadError;
+use crate::catalogue::{AadError, AadstsError};
 use crate::response::{self, Exchange};
 use crate::state::{State, TenantLookup};
 
@@ -25,9 +25,9 @@ enum DocumentTenant {
 }
 
 fn document_tenant(state: &State, segment: &str) -> Result<DocumentTenant, AadError> {
-    let refuse = |name: &str| {
+    let refuse = |key: AadstsError| {
         Err(AadError::with_overrides(
-            name,
+            key,
             &[("tenant", segment)],
             &state.config.message_overrides,
         ))
@@ -38,9 +38,9 @@ fn document_tenant(state: &State, segment: &str) -> Result<DocumentTenant, AadEr
             tenant.region_scope.clone(),
         )),
         TenantLookup::Alias => Ok(DocumentTenant::Alias(segment.to_ascii_lowercase())),
-        TenantLookup::NotFound => refuse("tenant_not_found_discovery"),
-        TenantLookup::EmptyGuid => refuse("tenant_empty_guid"),
-        TenantLookup::Invalid => refuse("tenant_identifier_invalid"),
+        TenantLookup::NotFound => refuse(AadstsError::TenantNotFoundDiscovery),
+        TenantLookup::EmptyGuid => refuse(AadstsError::TenantEmptyGuid),
+        TenantLookup::Invalid => refuse(AadstsError::TenantIdentifierInvalid),
     }
 }
 
@@ -358,8 +358,11 @@ pub(crate) fn instance_discovery(state: &State, request: &Request<Bytes>) -> Res
                 .any(|(_, _, aliases)| aliases.contains(&host.as_str()))
     });
     let Some((authority, _, tenant)) = known else {
-        let error =
-            AadError::with_overrides("invalid_instance", &[], &state.config.message_overrides);
+        let error = AadError::with_overrides(
+            AadstsError::InvalidInstance,
+            &[],
+            &state.config.message_overrides,
+        );
         return response::aad_error(state, &exchange, &error, true);
     };
     let document = InstanceDiscovery {

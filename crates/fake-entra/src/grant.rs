@@ -12,7 +12,7 @@ use http_body_util::Full;
 use serde::Serialize;
 
 use crate::assertion::{self, JWT_BEARER, VerifiedAssertion};
-use crate::catalogue::{AadError, THROTTLED};
+use crate::catalogue::{AadError, AadstsError, ForcedErrorKind};
 use crate::config::{AssertionReplayPolicy, CommonTenantPolicy, ResourcePolicy};
 use crate::response::{self, Exchange};
 use crate::state::{State, TenantLookup};
@@ -102,11 +102,14 @@ fn issue(
     exchange: &Exchange,
 ) -> Result<Response<Full<Bytes>>, Refusal> {
     let overrides = &state.config.message_overrides;
-    let error = |name: &str, facts: &[(&str, &str)]| {
-        Refusal::Error(AadError::with_overrides(name, facts, overrides))
+    let error = |key: AadstsError, facts: &[(&str, &str)]| {
+        Refusal::Error(AadError::with_overrides(key, facts, overrides))
     };
     if request.method() != Method::POST {
-        return Err(error("post_only", &[("method", request.method().as_str())]));
+        return Err(error(
+            AadstsError::PostOnly,
+            &[("method", request.method().as_str())],
+        ));
     }
     // ESTS reads the body only as a form: anything else is as good as no parameters at all.
     let form = if !state.config.require_form_content_type || is_form(request) {
@@ -158,25 +161,25 @@ fn issue(
     ];
 
     if let Some(forced) = state.forced_error(&client_id_text, tenant_segment) {
-        if forced == THROTTLED {
-            return Err(Refusal::Throttled { retry_after: 60 });
-        }
-        return Err(error(&forced, &facts));
+        return Err(match forced {
+            ForcedErrorKind::Throttled => Refusal::Throttled { retry_after: 60 },
+            ForcedErrorKind::Aadsts(key) => error(key, &facts),
+        });
     }
 
     let tenant: &Tenant = match tenant_lookup {
         TenantLookup::Found(tenant) => tenant,
-        TenantLookup::EmptyGuid => return Err(error("tenant_empty_guid", &facts)),
-        TenantLookup::Invalid => return Err(error("tenant_identifier_invalid", &facts)),
-        TenantLookup::NotFound => return Err(error("tenant_not_found", &facts)),
+        TenantLookup::EmptyGuid => return Err(error(AadstsError::TenantEmptyGuid, &facts)),
+        TenantLookup::Invalid => return Err(error(AadstsError::TenantIdentifierInvalid, &facts)),
+        TenantLookup::NotFound => return Err(error(AadstsError::TenantNotFound, &facts)),
         TenantLookup::Alias => match state.config.common_tenant {
             CommonTenantPolicy::NoTenantError => {
-                return Err(error("no_tenant_identifier", &facts));
+                return Err(error(AadstsError::NoTenantIdentifier, &facts));
             }
             CommonTenantPolicy::HomeTenant => {
                 match app_for_facts.and_then(|app| state.tenant_by_id(app.home_tenant)) {
                     Some(home) => home,
-                    None => return Err(error("no_tenant_identifier", &facts)),
+                    None => return Err(error(AadstsError::NoTenantIdentifier, &facts)),
                 }
             }
         },
@@ -186,7 +189,7 @@ fn issue(
         return Err(missing(&facts, "grant_type", overrides));
     };
     if grant_type != "client_credentials" {
-        return Err(error("unsupported_grant_type", &facts));
+        return Err(error(AadstsError::UnsupportedGrantType, &facts));
     }
     if client_id.is_none() {
         return Err(missing(&facts, "client_id", overrides));
@@ -200,7 +203,7 @@ fn issue(
             else {
                 return Err(missing(&facts, "scope", overrides));
             };
-            resource_from_scope(scope).map_err(|name| error(name, &facts))?
+            resource_from_scope(scope).map_err(|key| error(key, &facts))?
         }
         Endpoint::V1 => match form
             .resource
@@ -220,14 +223,14 @@ fn issue(
 
     let app: &App = match app_for_facts {
         Some(app) => app,
-        None => return Err(error("application_not_found", &facts)),
+        None => return Err(error(AadstsError::ApplicationNotFound, &facts)),
     };
     let principal_enabled = match app.principal_in(tenant.id) {
         Some(enabled) if app.multi_tenant || tenant.id == app.home_tenant => enabled,
-        _ => return Err(error("application_not_found", &facts)),
+        _ => return Err(error(AadstsError::ApplicationNotFound, &facts)),
     };
     if !principal_enabled {
-        return Err(error("application_disabled", &facts));
+        return Err(error(AadstsError::ApplicationDisabled, &facts));
     }
 
     let credential = match (
@@ -244,9 +247,9 @@ fn issue(
         (None, None, None) => Credential::None,
     };
     let authentication_class = match credential {
-        Credential::None => return Err(error("missing_client_credential", &facts)),
+        Credential::None => return Err(error(AadstsError::MissingClientCredential, &facts)),
         Credential::Secret(secret) => {
-            check_secret(state, app, &secret).map_err(|name| error(name, &facts))?;
+            check_secret(state, app, &secret).map_err(|key| error(key, &facts))?;
             "1"
         }
         Credential::Assertion { kind, jwt } => {
@@ -255,7 +258,7 @@ fn issue(
                 let mut facts = facts.clone();
                 facts.retain(|(key, _)| *key != "reason");
                 facts.push(("reason", &reason));
-                return Err(error("assertion_invalid", &facts));
+                return Err(error(AadstsError::AssertionInvalid, &facts));
             }
             let audiences = assertion_audiences(request, exchange, tenant);
             let verified = assertion::verify(&jwt, app, &audiences, exchange.now)?;
@@ -269,10 +272,10 @@ fn issue(
     }
 
     if !resource_exists(state, tenant, &resource) {
-        return Err(error("resource_not_found", &resource_facts));
+        return Err(error(AadstsError::ResourceNotFound, &resource_facts));
     }
     if !tenant.dynamics_enabled {
-        return Err(error("resource_disabled", &resource_facts));
+        return Err(error(AadstsError::ResourceDisabled, &resource_facts));
     }
 
     let body = mint(
@@ -284,7 +287,7 @@ fn issue(
         &resource,
         authentication_class,
     )
-    .map_err(|_| error("temporarily_unavailable", &facts))?;
+    .map_err(|_| error(AadstsError::TemporarilyUnavailable, &facts))?;
     Ok(response::token_json(StatusCode::OK, body, exchange))
 }
 
@@ -305,13 +308,15 @@ fn check_replay(
         let mut facts = facts.to_vec();
         facts.retain(|(key, _)| *key != "reason");
         facts.push(("reason", "The client assertion has no 'jti' claim."));
-        return Err(AadError::with_overrides("assertion_invalid", &facts, overrides).into());
+        return Err(
+            AadError::with_overrides(AadstsError::AssertionInvalid, &facts, overrides).into(),
+        );
     };
     match state.first_use_of_assertion(app.client_id, jti, verified.valid_until, now) {
         Some(false) => {
             let mut facts = facts.to_vec();
             facts.push(("jti", jti));
-            Err(AadError::with_overrides("assertion_replayed", &facts, overrides).into())
+            Err(AadError::with_overrides(AadstsError::AssertionReplayed, &facts, overrides).into())
         }
         Some(true) | None => Ok(()),
     }
@@ -326,7 +331,7 @@ fn missing(
     facts.retain(|(key, _)| *key != "parameter");
     facts.push(("parameter", parameter));
     Refusal::Error(AadError::with_overrides(
-        "missing_parameter",
+        AadstsError::MissingParameter,
         &facts,
         overrides,
     ))
@@ -334,29 +339,29 @@ fn missing(
 
 /// `scope` → resource: one resource, each scope ending in `/.default`; the resource is
 /// everything before the last slash. OpenID scopes are tolerated and ignored.
-fn resource_from_scope(scope: &str) -> Result<String, &'static str> {
+fn resource_from_scope(scope: &str) -> Result<String, AadstsError> {
     let mut resources: Vec<&str> = Vec::new();
     for item in scope.split_whitespace() {
         if matches!(item, "openid" | "profile" | "offline_access") {
             continue;
         }
         let Some(resource) = item.strip_suffix("/.default") else {
-            return Err("scope_not_default");
+            return Err(AadstsError::ScopeNotDefault);
         };
         if !resources.contains(&resource) {
             resources.push(resource);
         }
     }
     match resources.as_slice() {
-        [] => Err("scope_not_default"),
+        [] => Err(AadstsError::ScopeNotDefault),
         [resource] => Ok((*resource).to_owned()),
-        _ => Err("scope_invalid"),
+        _ => Err(AadstsError::ScopeInvalid),
     }
 }
 
 /// Secret check: a match on a live secret passes; a match on an expired one, or any secret
 /// when every secret is expired, is AADSTS7000222; anything else AADSTS7000215.
-fn check_secret(state: &State, app: &App, presented: &str) -> Result<(), &'static str> {
+fn check_secret(state: &State, app: &App, presented: &str) -> Result<(), AadstsError> {
     let now = state.config.clock.now();
     let matching = app
         .secrets
@@ -364,13 +369,13 @@ fn check_secret(state: &State, app: &App, presented: &str) -> Result<(), &'stati
         .find(|secret| constant_time_eq(secret.value.as_bytes(), presented.as_bytes()));
     match matching {
         Some(secret) if secret.expires > now => Ok(()),
-        Some(_) => Err("expired_client_secret"),
+        Some(_) => Err(AadstsError::ExpiredClientSecret),
         None if !app.secrets.is_empty()
             && app.secrets.iter().all(|secret| secret.expires <= now) =>
         {
-            Err("expired_client_secret")
+            Err(AadstsError::ExpiredClientSecret)
         }
-        None => Err("invalid_client_secret"),
+        None => Err(AadstsError::InvalidClientSecret),
     }
 }
 

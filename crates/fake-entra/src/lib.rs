@@ -19,7 +19,7 @@ mod token;
 
 use std::sync::Arc;
 
-pub use catalogue::{AadError, CATALOGUE, CatalogueEntry, THROTTLED};
+pub use catalogue::{AadError, AadstsError, CATALOGUE, CatalogueEntry, ForcedErrorKind, THROTTLED};
 pub use config::{
     ApiPermission, App, AssertionReplayPolicy, ClientCertificate, ClientSecret, Cloud,
     CommonTenantPolicy, Config, ForcedError, PermissionKind, RateLimit, ResourcePolicy,
@@ -29,21 +29,102 @@ pub use token::{AccessTokenClaims, SigningKey, sha1_thumbprint, sha256_thumbprin
 
 use fake_core::{Mount, ServerHandle};
 
-/// Everything that can go wrong while building or starting the fake.
+/// Everything that can go wrong while building or starting the fake. Causes are kept as
+/// sources, so a report that walks the chain shows the PEM or key error beneath ours.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The signing key or its certificate is unusable.
-    #[error("invalid signing key: {0}")]
-    SigningKey(String),
-    /// The configuration contradicts itself (unknown tenant, unknown catalogue entry, ...).
-    #[error("invalid fake Entra configuration: {0}")]
-    Config(String),
+    /// A PEM text of the signing key could not be read.
+    #[error("invalid signing key: cannot read the {part} PEM")]
+    SigningKeyPem {
+        /// Which PEM: the private key or its certificate.
+        part: PemPart,
+        /// The PEM parser's error.
+        #[source]
+        source: rustls_pki_types::pem::Error,
+    },
+    /// The private key is not RSA (an EC or Ed25519 key, say); tokens are signed RS256.
+    #[error("invalid signing key: the signing key must be an RSA key (PKCS#8 or PKCS#1)")]
+    SigningKeyNotRsa,
+    /// The private key is RSA but aws-lc refuses it (too short, inconsistent, ...).
+    #[error("invalid signing key: the private key is not a usable RSA key")]
+    SigningKeyRejected(#[source] aws_lc_rs::error::KeyRejected),
+    /// Signing a token failed (aws-lc reports no detail).
+    #[error("invalid signing key: RSA signing failed")]
+    Signing(#[source] aws_lc_rs::error::Unspecified),
+    /// Two tenants of the configuration have the same id.
+    #[error("invalid fake Entra configuration: tenant `{tenant}` is listed twice")]
+    DuplicateTenant {
+        /// The tenant id.
+        tenant: uuid::Uuid,
+    },
+    /// A domain is claimed by two tenants (compared case-insensitively).
+    #[error("invalid fake Entra configuration: domain `{domain}` belongs to two tenants")]
+    DuplicateDomain {
+        /// The domain as the second tenant writes it.
+        domain: String,
+    },
+    /// Two apps of the configuration have the same client id.
+    #[error("invalid fake Entra configuration: app `{client_id}` is listed twice")]
+    DuplicateApp {
+        /// The client id.
+        client_id: uuid::Uuid,
+    },
+    /// An app's home tenant or service principal names a tenant the configuration lacks.
+    #[error(
+        "invalid fake Entra configuration: app `{client_id}` names tenant `{tenant}`, which is not in the config"
+    )]
+    UnknownTenant {
+        /// The app.
+        client_id: uuid::Uuid,
+        /// The tenant it names.
+        tenant: uuid::Uuid,
+    },
+    /// A forced error that is neither `throttled` nor in the catalogue.
+    #[error(
+        "invalid fake Entra configuration: forced error `{error}` is not in the catalogue; known: {known}"
+    )]
+    UnknownForcedError {
+        /// The name or code as configured.
+        error: String,
+        /// Every name a forced error may use ([`CatalogueEntry::known_names`]).
+        known: String,
+    },
+    /// `token_lifetime_seconds` is zero or negative.
+    #[error("invalid fake Entra configuration: token lifetime must be positive, got {seconds} s")]
+    TokenLifetime {
+        /// The configured lifetime.
+        seconds: i64,
+    },
+    /// `AssertionReplayPolicy::Reject { capacity: 0 }`: a ledger that remembers nothing would
+    /// accept every replay while claiming not to.
+    #[error(
+        "invalid fake Entra configuration: assertion replay protection needs a capacity of at least 1"
+    )]
+    ReplayCapacityZero,
     /// A document could not be serialized (a bug).
     #[error("failed to serialize a response")]
     Serialize(#[source] serde_json::Error),
     /// The shared server runtime failed.
     #[error(transparent)]
     Core(#[from] fake_core::Error),
+}
+
+/// Which PEM text of the signing key [`Error::SigningKeyPem`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PemPart {
+    /// The RSA private key.
+    PrivateKey,
+    /// Its certificate.
+    Certificate,
+}
+
+impl std::fmt::Display for PemPart {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            PemPart::PrivateKey => "private key",
+            PemPart::Certificate => "certificate",
+        })
+    }
 }
 
 /// The fake as a [`fake_core::Service`].

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::catalogue::{CatalogueEntry, THROTTLED};
+use crate::catalogue::{CatalogueEntry, ForcedErrorKind};
 use crate::replay::ReplayLedger;
 use crate::{App, AssertionReplayPolicy, Config, Error, Tenant};
 
@@ -19,6 +19,8 @@ pub(crate) struct State {
     apps_by_client_id: HashMap<Uuid, usize>,
     throttle_windows: Mutex<HashMap<(Uuid, Uuid), ThrottleWindow>>,
     forced_counters: Mutex<Vec<ForcedCounter>>,
+    /// `config.forced_errors[i].error`, read once when the state is built.
+    forced_kinds: Vec<ForcedErrorKind>,
     /// Used client assertions, when [`AssertionReplayPolicy::Reject`] asks for the memory.
     assertion_ledger: Option<Mutex<ReplayLedger>>,
 }
@@ -51,29 +53,25 @@ impl State {
         let mut tenants_by_domain = HashMap::new();
         for (index, tenant) in config.tenants.iter().enumerate() {
             if tenants_by_id.insert(tenant.id, index).is_some() {
-                return Err(Error::Config(format!(
-                    "tenant `{}` is listed twice",
-                    tenant.id
-                )));
+                return Err(Error::DuplicateTenant { tenant: tenant.id });
             }
             for domain in &tenant.domains {
                 if tenants_by_domain
                     .insert(domain.to_ascii_lowercase(), index)
                     .is_some()
                 {
-                    return Err(Error::Config(format!(
-                        "domain `{domain}` belongs to two tenants"
-                    )));
+                    return Err(Error::DuplicateDomain {
+                        domain: domain.clone(),
+                    });
                 }
             }
         }
         let mut apps_by_client_id = HashMap::new();
         for (index, app) in config.apps.iter().enumerate() {
             if apps_by_client_id.insert(app.client_id, index).is_some() {
-                return Err(Error::Config(format!(
-                    "app `{}` is listed twice",
-                    app.client_id
-                )));
+                return Err(Error::DuplicateApp {
+                    client_id: app.client_id,
+                });
             }
             let tenants = std::iter::once(app.home_tenant).chain(
                 app.service_principals
@@ -82,37 +80,33 @@ impl State {
             );
             for tenant in tenants {
                 if !tenants_by_id.contains_key(&tenant) {
-                    return Err(Error::Config(format!(
-                        "app `{}` names tenant `{tenant}`, which is not in the config",
-                        app.client_id
-                    )));
+                    return Err(Error::UnknownTenant {
+                        client_id: app.client_id,
+                        tenant,
+                    });
                 }
             }
         }
+        let mut forced_kinds = Vec::with_capacity(config.forced_errors.len());
         for forced in &config.forced_errors {
-            if forced.error != THROTTLED && CatalogueEntry::find(&forced.error).is_none() {
-                return Err(Error::Config(format!(
-                    "forced error `{}` is not in the catalogue; known: {}",
-                    forced.error,
-                    CatalogueEntry::known_names()
-                )));
-            }
+            let Some(kind) = ForcedErrorKind::find(&forced.error) else {
+                return Err(Error::UnknownForcedError {
+                    error: forced.error.clone(),
+                    known: CatalogueEntry::known_names(),
+                });
+            };
+            forced_kinds.push(kind);
         }
         if config.token_lifetime_seconds <= 0 {
-            return Err(Error::Config(format!(
-                "token lifetime must be positive, got {} s",
-                config.token_lifetime_seconds
-            )));
+            return Err(Error::TokenLifetime {
+                seconds: config.token_lifetime_seconds,
+            });
         }
         let forced_counters = vec![ForcedCounter::default(); config.forced_errors.len()];
         let assertion_ledger = match config.assertion_replay {
             AssertionReplayPolicy::Accept => None,
             // A ledger that remembers nothing would accept every replay while claiming not to.
-            AssertionReplayPolicy::Reject { capacity: 0 } => {
-                return Err(Error::Config(
-                    "assertion replay protection needs a capacity of at least 1".to_owned(),
-                ));
-            }
+            AssertionReplayPolicy::Reject { capacity: 0 } => return Err(Error::ReplayCapacityZero),
             AssertionReplayPolicy::Reject { capacity } => {
                 Some(Mutex::new(ReplayLedger::new(capacity)))
             }
@@ -124,6 +118,7 @@ impl State {
             apps_by_client_id,
             throttle_windows: Mutex::new(HashMap::new()),
             forced_counters: Mutex::new(forced_counters),
+            forced_kinds,
             assertion_ledger,
         })
     }
@@ -234,13 +229,14 @@ impl State {
     }
 
     /// The first forced error that fires for this request, if any.
-    pub(crate) fn forced_error(&self, client_id: &str, tenant: &str) -> Option<String> {
+    pub(crate) fn forced_error(&self, client_id: &str, tenant: &str) -> Option<ForcedErrorKind> {
         let mut counters = self
             .forced_counters
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut fired = None;
-        for (forced, counter) in self.config.forced_errors.iter().zip(counters.iter_mut()) {
+        let forced_errors = self.config.forced_errors.iter().zip(&self.forced_kinds);
+        for ((forced, kind), counter) in forced_errors.zip(counters.iter_mut()) {
             let client_matches = forced
                 .client_id
                 .as_deref()
@@ -257,7 +253,7 @@ impl State {
             let budget_left = forced.times.is_none_or(|times| counter.fired < times);
             if fired.is_none() && on_this_call && budget_left {
                 counter.fired += 1;
-                fired = Some(forced.error.clone());
+                fired = Some(*kind);
             }
         }
         fired

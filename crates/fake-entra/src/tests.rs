@@ -1621,13 +1621,70 @@ async fn garbage_never_panics() {
 fn config_errors_name_the_problem() {
     let mut config = config();
     config.apps[0].home_tenant = uuid("12345678-1234-4234-8234-123456789012");
-    let text = service(config).expect_err("unknown tenant").to_string();
+    let error = service(config).expect_err("unknown tenant");
+    assert!(
+        matches!(
+            error,
+            crate::Error::UnknownTenant { tenant, .. }
+                if tenant == uuid("12345678-1234-4234-8234-123456789012")
+        ),
+        "{error:?}"
+    );
+    let text = error.to_string();
     assert_eq!(
         text,
         format!(
             "invalid fake Entra configuration: app `{IMPORTER}` names tenant `12345678-1234-4234-8234-123456789012`, which is not in the config"
         )
     );
+}
+
+#[test]
+fn signing_key_errors_keep_their_cause() {
+    use std::error::Error as _;
+
+    let error = SigningKey::from_pem("not a PEM", OTHER_CERT).expect_err("no key");
+    assert!(
+        matches!(
+            error,
+            crate::Error::SigningKeyPem {
+                part: crate::PemPart::PrivateKey,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "invalid signing key: cannot read the private key PEM"
+    );
+    assert!(error.source().is_some(), "the PEM error is kept");
+
+    let error = SigningKey::from_pem(OTHER_KEY, "not a PEM").expect_err("no certificate");
+    assert!(
+        matches!(
+            error,
+            crate::Error::SigningKeyPem {
+                part: crate::PemPart::Certificate,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.source().is_some(), "the PEM error is kept");
+
+    // Well-formed PEM around three zero bytes: a PKCS#1 key aws-lc must refuse.
+    let garbage = "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+    let error = SigningKey::from_pem(garbage, OTHER_CERT).expect_err("not a usable key");
+    assert!(
+        matches!(error, crate::Error::SigningKeyRejected(_)),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "invalid signing key: the private key is not a usable RSA key"
+    );
+    assert!(error.source().is_some(), "aws-lc's rejection is kept");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Serialize;
 
-use crate::Error;
+use crate::{Error, PemPart};
 
 /// The RSA key that signs access tokens, with the certificate published in the JWKS.
 /// `kid` and `x5t` are the base64url SHA-1 thumbprint of the certificate, as Entra's are.
@@ -25,23 +25,23 @@ pub struct SigningKey {
 impl SigningKey {
     /// Parses a PKCS#8 or PKCS#1 RSA private key PEM and its certificate PEM.
     pub fn from_pem(key_pem: &str, cert_pem: &str) -> Result<SigningKey, Error> {
-        let key_der = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|error| {
-            Error::SigningKey(format!("cannot read the private key PEM: {error}"))
+        let key_der = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|source| {
+            Error::SigningKeyPem {
+                part: PemPart::PrivateKey,
+                source,
+            }
         })?;
         let key_pair = match &key_der {
             PrivateKeyDer::Pkcs8(pkcs8) => RsaKeyPair::from_pkcs8(pkcs8.secret_pkcs8_der()),
             PrivateKeyDer::Pkcs1(pkcs1) => RsaKeyPair::from_der(pkcs1.secret_pkcs1_der()),
-            _ => {
-                return Err(Error::SigningKey(
-                    "the signing key must be an RSA key (PKCS#8 or PKCS#1)".to_owned(),
-                ));
-            }
+            _ => return Err(Error::SigningKeyNotRsa),
         }
-        .map_err(|error| {
-            Error::SigningKey(format!("the private key is not a usable RSA key: {error}"))
-        })?;
-        let cert = CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|error| {
-            Error::SigningKey(format!("cannot read the certificate PEM: {error}"))
+        .map_err(Error::SigningKeyRejected)?;
+        let cert = CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|source| {
+            Error::SigningKeyPem {
+                part: PemPart::Certificate,
+                source,
+            }
         })?;
         let cert_der = cert.as_ref().to_vec();
         let public_key = key_pair.public_key();
@@ -108,7 +108,7 @@ impl SigningKey {
                 token.as_bytes(),
                 &mut signature,
             )
-            .map_err(|_| Error::SigningKey("RSA signing failed".to_owned()))?;
+            .map_err(Error::Signing)?;
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(&signature, &mut token);
         Ok(token)

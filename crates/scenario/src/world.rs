@@ -25,8 +25,8 @@ use fake_dataverse::{
     ThrottleLimit,
 };
 use fake_entra::{
-    Cloud, CommonTenantPolicy, ForcedError, PermissionKind, RateLimit, ResourcePolicy,
-    TrailerSeparator,
+    AssertionReplayPolicy, Cloud, CommonTenantPolicy, ForcedError, PermissionKind, RateLimit,
+    ResourcePolicy, TrailerSeparator,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -427,6 +427,8 @@ struct EntraKnobs {
     rate_limit: Option<RateLimit>,
     forced_errors: Vec<ForcedError>,
     message_overrides: BTreeMap<String, String>,
+    require_form_content_type: Option<bool>,
+    assertion_replay: Option<AssertionReplayPolicy>,
 }
 
 /// The PEM texts of the Entra signing key and its certificate.

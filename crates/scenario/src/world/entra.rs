@@ -47,6 +47,8 @@ impl EntraKnobs {
             rate_limit,
             forced_errors,
             message_overrides,
+            require_form_content_type,
+            assertion_replay,
         } = self;
         config.aliases.clone_from(aliases);
         if let Some(seconds) = token_lifetime_seconds {
@@ -64,6 +66,12 @@ impl EntraKnobs {
         config.rate_limit = *rate_limit;
         config.forced_errors.clone_from(forced_errors);
         config.message_overrides.clone_from(message_overrides);
+        if let Some(required) = require_form_content_type {
+            config.require_form_content_type = *required;
+        }
+        if let Some(policy) = assertion_replay {
+            config.assertion_replay = *policy;
+        }
     }
 }
 

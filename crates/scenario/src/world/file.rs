@@ -156,6 +156,63 @@ pub(crate) struct EntraFile {
     pub(crate) forced_errors: Vec<ForcedErrorFile>,
     #[serde(default)]
     pub(crate) message_overrides: Entries<Spanned<String>>,
+    pub(crate) require_form_content_type: Option<bool>,
+    pub(crate) assertion_replay: Option<AssertionReplayFile>,
+}
+
+/// `assertion_replay`: the string `"accept"` or the table `{ reject = <capacity> }`.
+pub(crate) enum AssertionReplayFile {
+    Accept,
+    Reject(Spanned<i64>),
+}
+
+/// The only string `assertion_replay` may be.
+const ACCEPT: &str = "accept";
+
+/// The only key of `assertion_replay`'s table form.
+const REJECT: &str = "reject";
+
+impl<'de> Deserialize<'de> for AssertionReplayFile {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<AssertionReplayFile, D::Error> {
+        struct ReplayVisitor;
+
+        impl<'de> Visitor<'de> for ReplayVisitor {
+            type Value = AssertionReplayFile;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(formatter, "`\"{ACCEPT}\"` or `{{ {REJECT} = <capacity> }}`")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<AssertionReplayFile, E> {
+                if value == ACCEPT {
+                    Ok(AssertionReplayFile::Accept)
+                } else {
+                    Err(E::invalid_value(serde::de::Unexpected::Str(value), &self))
+                }
+            }
+
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<AssertionReplayFile, A::Error> {
+                let mut capacity = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key != REJECT {
+                        return Err(serde::de::Error::unknown_field(&key, &[REJECT]));
+                    }
+                    if capacity.is_some() {
+                        return Err(serde::de::Error::duplicate_field(REJECT));
+                    }
+                    capacity = Some(map.next_value::<Spanned<i64>>()?);
+                }
+                capacity
+                    .map(AssertionReplayFile::Reject)
+                    .ok_or_else(|| serde::de::Error::missing_field(REJECT))
+            }
+        }
+
+        deserializer.deserialize_any(ReplayVisitor)
+    }
 }
 
 /// `trailer_separator`.

@@ -520,6 +520,8 @@ struct Knobs {
     rate_limit: Option<fake_entra::RateLimit>,
     forced_errors: Vec<fake_entra::ForcedError>,
     message_overrides: Vec<(String, String)>,
+    require_form_content_type: bool,
+    assertion_replay: fake_entra::AssertionReplayPolicy,
 }
 
 impl Knobs {
@@ -537,6 +539,8 @@ impl Knobs {
                 .iter()
                 .map(|(name, template)| (name.clone(), template.clone()))
                 .collect(),
+            require_form_content_type: config.require_form_content_type,
+            assertion_replay: config.assertion_replay,
         }
     }
 
@@ -729,6 +733,83 @@ fn entra_knobs_reach_the_config() {
 }
 
 #[test]
+fn form_content_type_and_assertion_replay_reach_the_config() {
+    use fake_entra::AssertionReplayPolicy;
+
+    let defaults = Knobs::defaults;
+    assert!(defaults().require_form_content_type);
+    assert_eq!(defaults().assertion_replay, AssertionReplayPolicy::Accept);
+    check_knobs(
+        "require_form_content_type = false
+",
+        Knobs {
+            require_form_content_type: false,
+            ..defaults()
+        },
+    );
+    check_knobs(
+        "require_form_content_type = true
+",
+        defaults(),
+    );
+    check_knobs("assertion_replay = \"accept\"\n", defaults());
+    check_knobs(
+        "assertion_replay = { reject = 1 }\n",
+        Knobs {
+            assertion_replay: AssertionReplayPolicy::Reject { capacity: 1 },
+            ..defaults()
+        },
+    );
+    check_knobs(
+        "[entra.assertion_replay]\nreject = 1000000\n",
+        Knobs {
+            assertion_replay: AssertionReplayPolicy::Reject {
+                capacity: 1_000_000,
+            },
+            ..defaults()
+        },
+    );
+}
+
+#[test]
+fn form_content_type_and_assertion_replay_errors_name_the_key_line_and_column() {
+    check(
+        &with_entra("require_form_content_type = \"yes\"\n"),
+        "failed to parse world `worlds/test.toml` at line 21, column 29: invalid type: string \
+         \"yes\", expected a boolean",
+    );
+    check(
+        &with_entra("assertion_replay = \"reject\"\n"),
+        "failed to parse world `worlds/test.toml` at line 21, column 20: invalid value: string \
+         \"reject\", expected `\"accept\"` or `{ reject = <capacity> }`",
+    );
+    check(
+        &with_entra("assertion_replay = true\n"),
+        "failed to parse world `worlds/test.toml` at line 21, column 20: invalid type: boolean \
+         `true`, expected `\"accept\"` or `{ reject = <capacity> }`",
+    );
+    check(
+        &with_entra("assertion_replay = { refuse = 10 }\n"),
+        "failed to parse world `worlds/test.toml` at line 21, column 20: unknown field \
+         `refuse`, expected `reject`",
+    );
+    check(
+        &with_entra("assertion_replay = {}\n"),
+        "failed to parse world `worlds/test.toml` at line 21, column 20: missing field `reject`",
+    );
+    check(
+        &with_entra("assertion_replay = { reject = 0 }\n"),
+        "invalid world `worlds/test.toml` at line 21, column 31: \
+         `entra.assertion_replay.reject`: must be between 1 and 1000000, not `0`",
+    );
+    check(
+        &with_entra("assertion_replay = { reject = 1000001 }\n"),
+        "invalid world `worlds/test.toml` at line 21, column 31: \
+         `entra.assertion_replay.reject`: must be between 1 and 1000000, not `1000001`",
+    );
+}
+
+#[test]
 fn dynamics_enabled_reaches_the_config() {
     #[track_caller]
     fn check_dynamics(contoso: &str, expected: (bool, bool)) {
@@ -890,7 +971,7 @@ fn knob_errors_name_the_key_line_and_column() {
         "failed to parse world `worlds/test.toml` at line 21, column 1: unknown field \
          `token_lifetime`, expected one of `aliases`, `token_lifetime_seconds`, \
          `trailer_separator`, `common_tenant`, `resources`, `rate_limit`, `forced_errors`, \
-         `message_overrides`",
+         `message_overrides`, `require_form_content_type`, `assertion_replay`",
     );
     check(
         &with_entra("trailer_separator = \"tab\"\n"),

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use fake_core::FaultRule;
 use fake_entra::{
-    CATALOGUE, CatalogueEntry, CommonTenantPolicy, ForcedError, RateLimit, ResourcePolicy,
-    TrailerSeparator,
+    AssertionReplayPolicy, CATALOGUE, CatalogueEntry, CommonTenantPolicy, ForcedError,
+    ForcedErrorKind, RateLimit, ResourcePolicy, TrailerSeparator,
 };
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -21,10 +21,10 @@ use toml::Spanned;
 use uuid::Uuid;
 
 use super::file::{
-    AppFile, CertificateFile, CommonTenantFile, EntraFile, Entries, FaultRuleSpans, FaultSpans,
-    ForcedErrorFile, PermissionFile, PermissionKindFile, RateLimitFile, ResourcesFile, SecretFile,
-    ServicePrincipalFile, SigningKeyFile, TenantFile, TrailerSeparatorFile, VersionProbe,
-    WorldFile,
+    AppFile, AssertionReplayFile, CertificateFile, CommonTenantFile, EntraFile, Entries,
+    FaultRuleSpans, FaultSpans, ForcedErrorFile, PermissionFile, PermissionKindFile, RateLimitFile,
+    ResourcesFile, SecretFile, ServicePrincipalFile, SigningKeyFile, TenantFile,
+    TrailerSeparatorFile, VersionProbe, WorldFile,
 };
 use super::{
     App, CLOUD, Certificate, EntraKnobs, Permission, Secret, SecretValue, ServicePrincipal,
@@ -34,12 +34,12 @@ use crate::{Error, FileKind, Location, Reason, TomlError};
 
 mod environment;
 
+/// The most client assertions `assertion_replay = { reject = … }` may remember: a million
+/// `jti`s is a few hundred MB at most, and no test sends that many assertions.
+const MAX_ASSERTION_REPLAY_CAPACITY: i64 = 1_000_000;
+
 /// The region scope of tenants whose file does not say.
 const DEFAULT_REGION_SCOPE: &str = "NA";
-
-/// The forced error that answers 429. `fake_entra` keeps its `THROTTLED` constant private;
-/// `entra_knobs_reach_the_config` checks that the fake accepts this spelling.
-const THROTTLED: &str = "throttled";
 
 /// The longest token lifetime `[entra]` accepts: Entra's configurable access token lifetime
 /// tops out at one day, and nothing longer is useful in a test.
@@ -488,7 +488,35 @@ impl Checker<'_> {
                 .transpose()?,
             forced_errors,
             message_overrides: self.message_overrides(&entra.message_overrides)?,
+            require_form_content_type: entra.require_form_content_type,
+            assertion_replay: entra
+                .assertion_replay
+                .as_ref()
+                .map(|replay| self.assertion_replay(replay))
+                .transpose()?,
         })
+    }
+
+    fn assertion_replay(
+        &self,
+        replay: &AssertionReplayFile,
+    ) -> Result<AssertionReplayPolicy, Error> {
+        match replay {
+            AssertionReplayFile::Accept => Ok(AssertionReplayPolicy::Accept),
+            // The fake refuses a capacity of 0 (a ledger that remembers nothing would accept
+            // every replay); say so here, with the line and column.
+            AssertionReplayFile::Reject(capacity) => {
+                let capacity = self.in_range(
+                    capacity,
+                    "entra.assertion_replay.reject",
+                    1,
+                    Some(MAX_ASSERTION_REPLAY_CAPACITY),
+                )?;
+                Ok(AssertionReplayPolicy::Reject {
+                    capacity: usize::try_from(capacity).expect("checked to be in 1..=1_000_000"),
+                })
+            }
+        }
     }
 
     fn resources(&self, resources: &ResourcesFile) -> Result<ResourcePolicy, Error> {
@@ -541,23 +569,17 @@ impl Checker<'_> {
         let written = forced.error.get_ref();
         // Stored by name: AADSTS codes are ambiguous (90002 has three entries) and the fake
         // would resolve a code to its first entry anyway.
-        let error = if written == THROTTLED {
-            THROTTLED.to_owned()
-        } else {
-            match CatalogueEntry::find(written) {
-                Some(entry) => entry.name.to_owned(),
-                None => {
-                    return Err(self.invalid(
-                        forced.error.span(),
-                        format!("{key}.error"),
-                        Reason::UnknownCatalogueEntry {
-                            value: written.clone(),
-                            known: CatalogueEntry::known_names(),
-                        },
-                    ));
-                }
-            }
+        let Some(kind) = ForcedErrorKind::find(written) else {
+            return Err(self.invalid(
+                forced.error.span(),
+                format!("{key}.error"),
+                Reason::UnknownCatalogueEntry {
+                    value: written.clone(),
+                    known: CatalogueEntry::known_names(),
+                },
+            ));
         };
+        let error = kind.name().to_owned();
         let client_id = forced
             .client_id
             .as_ref()
