@@ -957,7 +957,13 @@ fn environment_errors_name_the_key_line_and_column() {
         (
             with_environment("tables = { account = { generate = -5 } }\n"),
             "invalid world `worlds/test.toml` at line 23, column 35: \
-             `environments.contoso.tables.account.generate`: must be at least 0, not `-5`"
+             `environments.contoso.tables.account.generate`: must be between 0 and 1000000000, not `-5`"
+                .to_owned(),
+        ),
+        (
+            with_environment("tables = { account = { generate = 9223372036854775807 } }\n"),
+            "invalid world `worlds/test.toml` at line 23, column 35: \
+             `environments.contoso.tables.account.generate`: must be between 0 and 1000000000, not `9223372036854775807`"
                 .to_owned(),
         ),
         (

@@ -26,6 +26,11 @@ use crate::world::file::{
 use crate::world::{App, CLOUD, Environment, EnvironmentTable, EnvironmentThrottle, Tenant};
 use crate::{Error, Reason};
 
+/// The most rows `generate` makes: far more than any test or demo reads (rows cost nothing
+/// until read, but a billion-row table already takes a query past the fake's scan budget),
+/// and well inside the generator's id space (2^47 rows).
+const MAX_GENERATED_ROWS: i64 = 1_000_000_000;
+
 /// `OrganizationVersion` of environments whose file does not say (a 2025 wave 1 build).
 const DEFAULT_VERSION: &str = "9.2.25093.00168";
 
@@ -629,7 +634,12 @@ impl Checker<'_> {
             let data = match (&table.generate, &table.rows) {
                 (Some(count), None) => TableData::Generated {
                     count: self
-                        .in_range(count, format!("{table_key}.generate"), 0, None)?
+                        .in_range(
+                            count,
+                            format!("{table_key}.generate"),
+                            0,
+                            Some(MAX_GENERATED_ROWS),
+                        )?
                         .unsigned_abs(),
                 },
                 (None, Some(rows)) => TableData::Rows(self.rows(
