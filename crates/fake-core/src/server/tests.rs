@@ -254,12 +254,17 @@ fn fault_on(path: &str, action: FaultAction) -> crate::FaultRule {
 
 /// An HTTP/2 connection to `server` through hyper's client: a sender for requests and the
 /// task driving the connection, which ends when the connection does.
-async fn h2_connection(
+async fn h2_connection<B>(
     server: &ServerHandle,
 ) -> (
-    hyper::client::conn::http2::SendRequest<Full<Bytes>>,
+    hyper::client::conn::http2::SendRequest<B>,
     tokio::task::JoinHandle<hyper::Result<()>>,
-) {
+)
+where
+    B: hyper::body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let stream = raw_tls(server, b"h2").await;
     let (sender, connection) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
@@ -576,12 +581,7 @@ async fn idle_http1_keep_alive_connections_are_closed() {
 async fn idle_http2_connections_are_closed() {
     let idle = Duration::from_millis(300);
     let (server, _) = start_with(vec![], |config| config.idle_timeout = idle).await;
-    let stream = raw_tls(&server, b"h2").await;
-    let (mut sender, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .expect("HTTP/2 handshake");
-    let connection = tokio::spawn(connection);
+    let (mut sender, connection) = h2_connection(&server).await;
     let request = Request::get("https://login.example.test/one")
         .body(Full::new(Bytes::new()))
         .expect("request");
@@ -709,12 +709,7 @@ impl hyper::body::Body for FedBody {
 #[tokio::test]
 async fn an_oversized_http2_upload_ends_normally_before_the_413() {
     let (server, _) = start(vec![]).await;
-    let stream = raw_tls(&server, b"h2").await;
-    let (mut sender, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .expect("HTTP/2 handshake");
-    tokio::spawn(connection);
+    let (mut sender, _connection) = h2_connection(&server).await;
     let (feed, chunks) = tokio::sync::mpsc::channel(1);
     // No Content-Length: the server only learns the size by reading.
     let request = Request::post("https://login.example.test/big")
@@ -823,12 +818,7 @@ async fn the_421_quotes_a_long_host_bounded() {
 #[tokio::test]
 async fn an_http2_host_header_that_contradicts_the_authority_gets_400() {
     let (server, _) = start(vec![]).await;
-    let stream = raw_tls(&server, b"h2").await;
-    let (mut sender, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .expect("HTTP/2 handshake");
-    tokio::spawn(connection);
+    let (mut sender, _connection) = h2_connection(&server).await;
     let mut statuses = Vec::new();
     for host in ["other.example.test", "LOGIN.example.test.:443"] {
         let request = Request::get("https://login.example.test/h2")
@@ -868,12 +858,7 @@ async fn a_connection_that_never_sends_a_request_is_closed_when_idle() {
 async fn a_stalled_http2_body_gets_408() {
     let timeout = Duration::from_millis(300);
     let (server, _) = start_with(vec![], |config| config.body_read_timeout = timeout).await;
-    let stream = raw_tls(&server, b"h2").await;
-    let (mut sender, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .expect("HTTP/2 handshake");
-    tokio::spawn(connection);
+    let (mut sender, _connection) = h2_connection(&server).await;
     let (feed, chunks) = tokio::sync::mpsc::channel(1);
     let request = Request::post("https://login.example.test/slow")
         .body(FedBody(chunks))
