@@ -13,12 +13,13 @@ use http::{HeaderValue, StatusCode, header};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use crate::catalog::PrivilegeKind;
 use crate::config::{Environment, Table, TableData};
 use crate::functions::{Answer, Call};
 use crate::generator::{GeneratorSpec, Owner, RowGenerator, row_index};
 use crate::odata::orderby::{SortKey, TopPage};
 use crate::odata::paging::{PagingCookie, next_link};
-use crate::odata::prefer::{Answering, MAX_PAGE_SIZE, Prefer};
+use crate::odata::prefer::{MAX_PAGE_SIZE, Prefer};
 use crate::odata::select::ExpandKind;
 use crate::odata::{self, Query, QueryError, QueryOptions, Row};
 use crate::response::{self, ApiError};
@@ -536,7 +537,7 @@ pub(crate) fn list(call: &Call<'_>, set: &str) -> Answer {
     }
     body.push(b'}');
     let mut response = response::json(StatusCode::OK, body, call.exchange);
-    if let Some(applied) = prefer.preference_applied(Answering::Query)
+    if let Some(applied) = prefer.preference_applied()
         && let Ok(value) = HeaderValue::from_str(&applied)
     {
         response.headers_mut().insert("preference-applied", value);
@@ -1030,23 +1031,24 @@ pub(crate) fn retrieve_principal_access(call: &Call<'_>, user_id: Uuid) -> Answe
         )
     })?;
     let principal = crate::security::Principal::new(user, environment);
+    // The order these answers have always listed the flags in (snapshots hold it).
     let rights: Vec<&str> = [
-        ("Read", "ReadAccess"),
-        ("Write", "WriteAccess"),
-        ("Append", "AppendAccess"),
-        ("AppendTo", "AppendToAccess"),
-        ("Create", "CreateAccess"),
-        ("Delete", "DeleteAccess"),
-        ("Share", "ShareAccess"),
-        ("Assign", "AssignAccess"),
+        PrivilegeKind::Read,
+        PrivilegeKind::Write,
+        PrivilegeKind::Append,
+        PrivilegeKind::AppendTo,
+        PrivilegeKind::Create,
+        PrivilegeKind::Delete,
+        PrivilegeKind::Share,
+        PrivilegeKind::Assign,
     ]
     .into_iter()
-    .filter(|(verb, _)| {
+    .filter(|kind| {
         principal
-            .depth(&format!("prv{verb}{}", table.definition.privilege_stem))
+            .depth(&kind.name_for(&table.definition))
             .is_some_and(|depth| principal.reach(depth).allows(&row))
     })
-    .map(|(_, right)| right)
+    .map(PrivilegeKind::access_right)
     .collect();
     let rights = if rights.is_empty() {
         "None".to_owned()

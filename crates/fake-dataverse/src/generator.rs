@@ -1,25 +1,24 @@
 //! Deterministic rows for generated tables: row `index` of a table is made on demand from
 //! (seed, table, index) in O(1), without global state, so a million-row table costs no memory.
-//! Start at [`generate_row`] and [`row_id`]. Invariants: the same inputs give the same row;
+//! Start at [`RowGenerator`] and [`row_id`]. Invariants: the same inputs give the same row;
 //! `row_index(row_id(i)) == Some(i)`; lookups only point to rows that exist (ids the world
 //! gives, or generated rows below the target table's count).
-
-#![allow(dead_code, reason = "wired into routes by the lead")]
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
+use crate::odata::Row;
 use crate::schema::{ColumnDefinition, ColumnKind, OptionValue, TableDefinition};
 
-/// A row keyed by Web API property name (`accountid`, `_primarycontactid_value`, ...).
-pub(crate) type Row = Map<String, Value>;
-
-/// Generated tables hold fewer than 2^48 rows: the index lives in 48 bits of the id.
+/// Generated tables hold at most 2^47 rows (indices below `MAX_ROWS`): the first 48 bits of
+/// an id are a per-table offset below 2^47 plus the index, so both must stay below 2^47 to fit.
+/// Nothing checks a table's `count` against it: a larger table's ids would wrap (and trip the
+/// debug assertion in [`row_id`]).
 pub(crate) const MAX_ROWS: u64 = 1 << 47;
 
 /// `2025-01-01T00:00:00Z`: the newest `createdon`/`modifiedon` unless a spec says otherwise.
@@ -127,6 +126,7 @@ pub(crate) fn row_index(seed: u64, table: &str, id: Uuid) -> Option<u64> {
 }
 
 /// Which of `tables` generated `id`, and at which index: tells the target of a customer lookup.
+#[cfg(test)]
 pub(crate) fn identify<'a>(seed: u64, tables: &[&'a str], id: Uuid) -> Option<(&'a str, u64)> {
     tables
         .iter()
@@ -138,6 +138,7 @@ pub(crate) fn identify<'a>(seed: u64, tables: &[&'a str], id: Uuid) -> Option<(&
 /// picklist values from the column's options, dates in the spec's window), `null` where a
 /// lookup has nothing to point to. Paging through many rows is faster with one
 /// [`RowGenerator`].
+#[cfg(test)]
 pub(crate) fn generate_row(spec: &GeneratorSpec, table: &TableDefinition, index: u64) -> Row {
     RowGenerator::new(spec, table).row(index)
 }
@@ -1032,6 +1033,7 @@ const STATE_MODELS: &[(&str, StateModel)] = &[
 ];
 
 /// The state models, for tests that hold them against the fixtures.
+#[cfg(test)]
 pub(crate) fn state_models() -> &'static [(&'static str, StateModel)] {
     STATE_MODELS
 }

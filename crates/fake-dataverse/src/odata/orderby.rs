@@ -99,7 +99,9 @@ impl OrderBy {
         }
     }
 
-    /// Orders two rows: each key in turn, then the primary key.
+    /// Orders two rows: each key in turn, then the primary key. Only tests use it, as the
+    /// oracle [`SortKey`] is held against.
+    #[cfg(test)]
     pub(crate) fn compare(&self, left: &Row, right: &Row) -> Ordering {
         for key in &self.keys {
             let ordering = compare_nullable(
@@ -216,6 +218,7 @@ impl Ord for SortKey {
     }
 }
 
+#[cfg(test)]
 fn compare_nullable(left: Option<View<'_>>, right: Option<View<'_>>) -> Ordering {
     match (left, right) {
         (None, None) => Ordering::Equal,
