@@ -13,7 +13,6 @@ use http::{HeaderValue, StatusCode, header};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::catalog::PrivilegeKind;
 use crate::config::{Environment, Table, TableData};
 use crate::functions::{Answer, Call};
 use crate::generator::{GeneratorSpec, Owner, RowGenerator, row_index};
@@ -26,6 +25,7 @@ use crate::response::{self, ApiError};
 use crate::scan::Budget;
 use crate::schema::{ColumnKind, TableDefinition};
 use crate::security::{Operation, Reach};
+use crate::standard_tables::PrivilegeKind;
 
 /// `$count` and `/$count` never report more than this (reference §8.3).
 const COUNT_LIMIT: usize = 5000;

@@ -206,7 +206,7 @@ pub(crate) fn retrieve_user_privileges(call: &Call<'_>, user_id: Uuid) -> Answer
         for (name, depth) in &role.privileges {
             privileges.push(json!({
                 "Depth": depth.as_str(),
-                "PrivilegeId": crate::catalog::privilege_id(name),
+                "PrivilegeId": crate::standard_tables::privilege_id(name),
                 "BusinessUnitId": role.business_unit,
                 "PrivilegeName": name,
             }));

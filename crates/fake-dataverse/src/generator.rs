@@ -68,7 +68,7 @@ impl GeneratorSpec {
             owners: Vec::new(),
             newest: DEFAULT_NEWEST,
             history_seconds: DEFAULT_HISTORY_SECONDS,
-            role_templates: crate::catalog::predefined_roles()
+            role_templates: crate::standard_tables::predefined_roles()
                 .into_iter()
                 .map(|role| (role.name, role.template_id))
                 .collect(),

@@ -7,7 +7,6 @@
 //! knows nothing of the fake Entra ID; it trusts whatever keys its [`Config`] names.
 
 mod auth;
-mod catalog;
 mod config;
 mod data;
 mod functions;
@@ -19,16 +18,17 @@ mod routes;
 mod scan;
 pub mod schema;
 mod security;
+mod standard_tables;
 mod state;
 
 use std::sync::Arc;
 
-pub use catalog::{
-    RoleTemplate, predefined_role, predefined_roles, standard_table, standard_tables,
-};
 pub use config::{
     ApplicationUser, BusinessUnit, Config, Depth, Environment, ForcedThrottle, ScanBudget,
     SecurityRole, ServiceProtectionLimits, Switches, Table, TableData, ThrottleLimit,
+};
+pub use standard_tables::{
+    RoleTemplate, predefined_role, predefined_roles, standard_table, standard_tables,
 };
 
 use fake_core::{Mount, ServerHandle};

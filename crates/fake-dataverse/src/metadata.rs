@@ -56,7 +56,7 @@ fn entity_property(table: &TableDefinition, name: &str) -> Option<Value> {
             Ownership::BusinessOwned => "BusinessOwned",
         }),
         "IsCustomEntity" => json!(false),
-        // The catalog holds no activity tables (email, task, ...), whose rows share the
+        // The standard tables hold no activity tables (email, task, ...), whose rows share the
         // `prvReadActivity` privilege.
         "IsActivity" => json!(false),
         "MetadataId" => json!(table.metadata_id),

@@ -121,7 +121,7 @@ impl<'a> Principal<'a> {
                     object = self.user.object_id.unwrap_or_default(),
                     cache = metadata_privilege_count(self.environment),
                     unit = self.user.business_unit,
-                    privilege_id = crate::catalog::privilege_id(&privilege),
+                    privilege_id = crate::standard_tables::privilege_id(&privilege),
                     otc = table.object_type_code,
                     logical = table.logical_name,
                     display = table.display_name,

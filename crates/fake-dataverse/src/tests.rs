@@ -782,7 +782,7 @@ async fn garbage_never_panics_and_always_answers_in_odata_shape() {
     config.environments[0].tables = ["account", "contact", "systemuser", "role", "businessunit"]
         .into_iter()
         .map(|name| Table {
-            definition: crate::catalog::standard_table(name).expect("a standard table"),
+            definition: crate::standard_tables::standard_table(name).expect("a standard table"),
             data: TableData::Generated { count: 5 },
         })
         .collect();

@@ -1,8 +1,9 @@
-//! The standard catalog: the Dataverse tables, privileges and predefined security roles the fake
+//! The standard tables: the Dataverse tables, privileges and predefined security roles the fake
 //! knows out of the box, compiled in from `fixtures/dataverse/` (see its README for sources).
 //! Start at [`standard_tables`] and [`predefined_roles`]. Invariant: the fixtures are consistent
-//! (`catalog/tests.rs` proves it against the privilege model here, whose `#[cfg(test)]` parts
-//! only those tests use), so a fixture that fails to parse is a bug and panics.
+//! (`standard_tables/tests.rs` proves it against the privilege model here, whose
+//! `#[cfg(test)]` parts only those tests use), so a fixture that fails to parse is a bug and
+//! panics.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -66,7 +67,7 @@ const PRIVILEGES_FIXTURE: &str = include_str!("../../../fixtures/dataverse/privi
 #[cfg(test)]
 pub(crate) const MISCELLANEOUS_PRIVILEGES: &[&str] = &["prvActOnBehalfOfAnotherUser"];
 
-/// Tables that lookups of the catalog point to but the catalog does not model (`role` →
+/// Tables that lookups of the standard tables point to but the fixtures do not model (`role` →
 /// `roletemplate`); such lookups stay empty in generated rows.
 #[cfg(test)]
 pub(crate) const UNMODELLED_LOOKUP_TARGETS: &[&str] = &["roletemplate"];
