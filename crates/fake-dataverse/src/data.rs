@@ -13,8 +13,8 @@ use http::{HeaderValue, StatusCode, header};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use crate::call::{Answer, Call};
 use crate::config::{Environment, Table, TableData};
-use crate::functions::{Answer, Call};
 use crate::generator::{GeneratorSpec, Owner, RowGenerator, row_index};
 use crate::odata::orderby::{SortKey, TopPage};
 use crate::odata::paging::{PagingCookie, next_link};

@@ -2,33 +2,14 @@
 //! `WhoAmI`, `RetrieveVersion`, `RetrieveCurrentOrganization`, `RetrieveUserPrivileges`.
 //! Responses are complex types with `@odata.context` built from the request's own base URL.
 
-use bytes::Bytes;
-use http::{Response, StatusCode};
-use http_body_util::Full;
+use http::StatusCode;
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::config::Environment;
-use crate::response::{self, ApiError, Exchange};
+use crate::call::{Answer, Call};
+use crate::response::{self, ApiError};
 use crate::security::Principal;
-use crate::state::State;
-
-/// Everything a resource handler needs about the request it answers.
-pub(crate) struct Call<'a> {
-    pub(crate) state: &'a State,
-    pub(crate) environment: &'a Environment,
-    pub(crate) principal: &'a Principal<'a>,
-    pub(crate) exchange: &'a Exchange,
-    /// The raw query string.
-    pub(crate) query: &'a str,
-    /// Every `Prefer` header, comma-joined.
-    pub(crate) prefer: &'a str,
-    /// The host the client used.
-    pub(crate) host: &'a str,
-}
-
-pub(crate) type Answer = Result<Response<Full<Bytes>>, ApiError>;
 
 fn ok<T: Serialize>(call: &Call<'_>, body: &T) -> Answer {
     let body = serde_json::to_vec(body).map_err(|error| {

@@ -7,6 +7,7 @@
 //! knows nothing of the fake Entra ID; it trusts whatever keys its [`Config`] names.
 
 mod auth;
+mod call;
 mod config;
 mod data;
 mod functions;

@@ -7,7 +7,7 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::functions::{Answer, Call};
+use crate::call::{Answer, Call};
 use crate::response::{self, ApiError};
 use crate::schema::{ColumnDefinition, ColumnKind, Ownership, TableDefinition};
 

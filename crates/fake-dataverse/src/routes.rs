@@ -308,7 +308,7 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
     if request.method() != Method::GET {
         return not_get(&request, &resource, &exchange, &origin);
     }
-    let call = functions::Call {
+    let call = crate::call::Call {
         state,
         environment,
         principal: &principal,
