@@ -160,7 +160,7 @@ fn resolve_alias(value: &str, query: &str) -> String {
 pub(crate) fn retrieve_user_privileges(call: &Call<'_>, user_id: Uuid) -> Answer {
     let environment = call.environment;
     if user_id != call.principal.user.id {
-        let systemuser = crate::data::table_by_logical_name(environment, "systemuser");
+        let systemuser = crate::rows::table_by_logical_name(environment, "systemuser");
         if let Some(table) = systemuser {
             call.principal.check(
                 &table.definition,

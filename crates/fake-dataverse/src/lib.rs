@@ -9,13 +9,13 @@
 mod auth;
 mod call;
 mod config;
-mod data;
 mod functions;
 mod generator;
 mod metadata;
 mod odata;
 mod response;
 mod routes;
+mod rows;
 mod scan;
 pub mod schema;
 mod security;

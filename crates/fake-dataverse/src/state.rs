@@ -50,7 +50,7 @@ impl State {
             }
         }
         let forced = Mutex::new(vec![(0, 0); config.forced_throttles.len()]);
-        let specs = config.environments.iter().map(crate::data::spec).collect();
+        let specs = config.environments.iter().map(crate::rows::spec).collect();
         Ok(State {
             specs,
             forced,
@@ -206,7 +206,7 @@ fn limit_error(
             if decimal { "-2147015903" } else { "0x80072321" },
             format!(
                 "Combined execution time of incoming requests exceeded limit of {}  milliseconds over time window of {} seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.",
-                crate::data::format_number(limits.execution_milliseconds as i64),
+                crate::rows::format_number(limits.execution_milliseconds as i64),
                 limits.window_seconds
             ),
         ),

@@ -192,7 +192,7 @@ fn given_rows(environment: &Environment, table: &Table) -> Vec<Row> {
 }
 
 /// One table's rows as the answers read them.
-enum Source<'a> {
+enum TableRows<'a> {
     Given(Vec<Row>),
     Generated {
         generator: RowGenerator<'a>,
@@ -201,26 +201,30 @@ enum Source<'a> {
     },
 }
 
-impl<'a> Source<'a> {
-    fn new(environment: &'a Environment, table: &'a Table, spec: &'a GeneratorSpec) -> Source<'a> {
+impl<'a> TableRows<'a> {
+    fn new(
+        environment: &'a Environment,
+        table: &'a Table,
+        spec: &'a GeneratorSpec,
+    ) -> TableRows<'a> {
         match &table.data {
-            TableData::Generated { count } => Source::Generated {
+            TableData::Generated { count } => TableRows::Generated {
                 generator: RowGenerator::new(spec, &table.definition),
                 count: *count,
                 seed: spec.seed,
             },
-            TableData::Rows(_) => Source::Given(given_rows(environment, table)),
+            TableData::Rows(_) => TableRows::Given(given_rows(environment, table)),
         }
     }
 
     /// The row with primary key `id`.
     fn find(&self, table: &TableDefinition, id: Uuid) -> Option<Row> {
         match self {
-            Source::Given(rows) => rows
+            TableRows::Given(rows) => rows
                 .iter()
                 .find(|row| primary_key(table, row) == Some(id))
                 .cloned(),
-            Source::Generated {
+            TableRows::Generated {
                 generator,
                 count,
                 seed,
@@ -230,14 +234,14 @@ impl<'a> Source<'a> {
         }
     }
 
-    /// The row at `index` in source order.
+    /// The row at `index` in storage order.
     fn row_at(&self, index: u64) -> Option<Row> {
         match self {
-            Source::Given(rows) => usize::try_from(index)
+            TableRows::Given(rows) => usize::try_from(index)
                 .ok()
                 .and_then(|index| rows.get(index))
                 .cloned(),
-            Source::Generated {
+            TableRows::Generated {
                 generator, count, ..
             } => (index < *count).then(|| generator.row(index)),
         }
@@ -264,13 +268,13 @@ impl<'a> Source<'a> {
             }
         };
         match self {
-            Source::Given(rows) => {
+            TableRows::Given(rows) => {
                 for (index, row) in (0u64..).zip(rows) {
                     budget.examine()?;
                     offer(index, row);
                 }
             }
-            Source::Generated {
+            TableRows::Generated {
                 generator, count, ..
             } => {
                 // Without a filter a row is ranked from the columns that order it and that
@@ -304,16 +308,16 @@ impl<'a> Source<'a> {
 
     fn len(&self) -> u64 {
         match self {
-            Source::Given(rows) => rows.len() as u64,
-            Source::Generated { count, .. } => *count,
+            TableRows::Given(rows) => rows.len() as u64,
+            TableRows::Generated { count, .. } => *count,
         }
     }
 
-    /// Every row, in source order.
+    /// Every row, in storage order.
     fn rows(&self) -> Box<dyn Iterator<Item = Row> + '_> {
         match self {
-            Source::Given(rows) => Box::new(rows.iter().cloned()),
-            Source::Generated {
+            TableRows::Given(rows) => Box::new(rows.iter().cloned()),
+            TableRows::Generated {
                 generator, count, ..
             } => Box::new((0..*count).map(|index| generator.row(index))),
         }
@@ -354,12 +358,12 @@ pub(crate) fn list(call: &Call<'_>, set: &str) -> Answer {
         query.top.unwrap_or(MAX_PAGE_SIZE) as usize
     };
     let spec = call.state.spec(environment);
-    let source = Source::new(environment, table, spec);
+    let table_rows = TableRows::new(environment, table, spec);
     let visible = |row: &Row| reach.allows(row) && query.matches(row);
     let budget = Budget::new(&call.state.config.scan_budget);
 
     let count = if query.count {
-        Some(count_visible(&source, &visible, &budget)?)
+        Some(count_visible(&table_rows, &visible, &budget)?)
     } else {
         None
     };
@@ -397,8 +401,8 @@ pub(crate) fn list(call: &Call<'_>, set: &str) -> Answer {
         body.extend_from_slice(format!(",\"@odata.count\":{count}").as_bytes());
     }
     body.extend_from_slice(b",\"value\":[");
-    let next = match &source {
-        Source::Generated {
+    let next = match &table_rows {
+        TableRows::Generated {
             generator,
             count: total,
             seed,
@@ -494,7 +498,7 @@ pub(crate) fn list(call: &Call<'_>, set: &str) -> Answer {
             // sort key, which the generator (or the given rows) can always make again.
             let after = match &query.skip_token {
                 Some(cookie) => Some(
-                    source
+                    table_rows
                         .find(definition, cookie.last)
                         .map(|row| query.order_by.sort_key(&row))
                         .ok_or_else(|| stale_skiptoken(cookie))?,
@@ -502,7 +506,7 @@ pub(crate) fn list(call: &Call<'_>, set: &str) -> Answer {
                 None => None,
             };
             let mut top = TopPage::new(page_size.saturating_add(1));
-            source.rank(&query, &reach, after.as_ref(), &mut top, &budget)?;
+            table_rows.rank(&query, &reach, after.as_ref(), &mut top, &budget)?;
             held = top.peak();
             let ranked = top.into_sorted();
             let more = paged && ranked.len() > page_size;
@@ -510,7 +514,7 @@ pub(crate) fn list(call: &Call<'_>, set: &str) -> Answer {
             let mut first = None;
             let mut last = None;
             for (_, index) in ranked.iter().take(page_size) {
-                let Some(row) = source.row_at(*index) else {
+                let Some(row) = table_rows.row_at(*index) else {
                     continue;
                 };
                 if written > 0 {
@@ -547,12 +551,12 @@ pub(crate) fn list(call: &Call<'_>, set: &str) -> Answer {
 
 /// The rows the caller can see, up to [`COUNT_LIMIT`], within the scan budget.
 fn count_visible(
-    source: &Source<'_>,
+    table_rows: &TableRows<'_>,
     visible: &dyn Fn(&Row) -> bool,
     budget: &Budget,
 ) -> Result<usize, ApiError> {
     let mut count = 0;
-    for row in source.rows() {
+    for row in table_rows.rows() {
         budget.examine()?;
         if visible(&row) {
             count += 1;
@@ -697,8 +701,8 @@ impl<'a> Shaper<'a> {
             let Some(table) = table_by_logical_name(self.call.environment, target) else {
                 continue;
             };
-            let source = Source::new(self.call.environment, table, self.spec);
-            if let Some(row) = source.find(&table.definition, id) {
+            let table_rows = TableRows::new(self.call.environment, table, self.spec);
+            if let Some(row) = table_rows.find(&table.definition, id) {
                 let name = row
                     .get(&table.definition.primary_name_attribute)
                     .and_then(Value::as_str)
@@ -728,7 +732,7 @@ impl<'a> Shaper<'a> {
             )
         })?;
         let reach = read_reach(self.call, &target.definition)?;
-        let source = Source::new(environment, target, self.spec);
+        let table_rows = TableRows::new(environment, target, self.spec);
         let shape_related = |related: &Row| {
             let mut shaped = Map::new();
             if let Some(version) = related.get("versionnumber").and_then(Value::as_i64) {
@@ -743,7 +747,7 @@ impl<'a> Shaper<'a> {
                     .get(property)
                     .and_then(Value::as_str)
                     .and_then(|id| Uuid::try_parse(id).ok())
-                    .and_then(|id| source.find(&target.definition, id))
+                    .and_then(|id| table_rows.find(&target.definition, id))
                     .filter(|related| reach.allows(related));
                 Ok(related.as_ref().map_or(Value::Null, shape_related))
             }
@@ -760,7 +764,7 @@ impl<'a> Shaper<'a> {
                             .find(|user| Some(user.id) == id)
                             .map(|user| user.roles.clone())
                             .unwrap_or_default();
-                        source
+                        table_rows
                             .rows()
                             .take_while(|_| self.budget.proceed())
                             .filter(|role| {
@@ -776,7 +780,7 @@ impl<'a> Shaper<'a> {
                             .filter(|user| id.is_some_and(|id| user.roles.contains(&id)))
                             .map(|user| user.id)
                             .collect();
-                        source
+                        table_rows
                             .rows()
                             .take_while(|_| self.budget.proceed())
                             .filter(|user| {
@@ -786,7 +790,7 @@ impl<'a> Shaper<'a> {
                             .collect()
                     }
                     _ => {
-                        if source.len() > EXPAND_SCAN_LIMIT {
+                        if table_rows.len() > EXPAND_SCAN_LIMIT {
                             return Err(ApiError::new(
                                 StatusCode::NOT_IMPLEMENTED,
                                 "0x80040216",
@@ -794,7 +798,7 @@ impl<'a> Shaper<'a> {
                                 format!(
                                     "Expanding '{}' over the {} rows of '{}' is not supported by this fake Dataverse (d365-harness); it scans at most {EXPAND_SCAN_LIMIT} rows.",
                                     expand.navigation,
-                                    source.len(),
+                                    table_rows.len(),
                                     expand.target
                                 ),
                             ));
@@ -812,7 +816,7 @@ impl<'a> Shaper<'a> {
                             .map(|column| column.web_api_name())
                             .collect();
                         let id = id.map(|id| id.to_string()).unwrap_or_default();
-                        source
+                        table_rows
                             .rows()
                             .take_while(|_| self.budget.proceed())
                             .filter(|related| {
@@ -911,8 +915,8 @@ pub(crate) fn retrieve(call: &Call<'_>, set: &str, id: Uuid) -> Answer {
     let query = odata::parse_query(call.query, definition, &lookup, &query_options(call))
         .map_err(query_error)?;
     let spec = call.state.spec(environment);
-    let source = Source::new(environment, table, spec);
-    let row = source.find(definition, id).ok_or_else(|| {
+    let table_rows = TableRows::new(environment, table, spec);
+    let row = table_rows.find(definition, id).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "0x80040217",
@@ -962,9 +966,9 @@ pub(crate) fn count(call: &Call<'_>, set: &str) -> Answer {
     let table = table_by_set(call, set)?;
     let reach = read_reach(call, &table.definition)?;
     let spec = call.state.spec(environment);
-    let source = Source::new(environment, table, spec);
+    let table_rows = TableRows::new(environment, table, spec);
     let budget = Budget::new(&call.state.config.scan_budget);
-    let count = count_visible(&source, &|row| reach.allows(row), &budget)?;
+    let count = count_visible(&table_rows, &|row| reach.allows(row), &budget)?;
     Ok(response::text(
         StatusCode::OK,
         count.to_string(),
@@ -1018,8 +1022,8 @@ pub(crate) fn retrieve_principal_access(call: &Call<'_>, user_id: Uuid) -> Answe
     };
     let table = table_by_set(call, &set)?;
     let spec = call.state.spec(environment);
-    let source = Source::new(environment, table, spec);
-    let row = source.find(&table.definition, row_id).ok_or_else(|| {
+    let table_rows = TableRows::new(environment, table, spec);
+    let row = table_rows.find(&table.definition, row_id).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "0x80040217",
