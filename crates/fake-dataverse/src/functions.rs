@@ -1,5 +1,6 @@
 //! Unbound and bound functions (reference/dataverse.md §6) and the service document:
-//! `WhoAmI`, `RetrieveVersion`, `RetrieveCurrentOrganization`, `RetrieveUserPrivileges`.
+//! `WhoAmI`, `RetrieveVersion`, `RetrieveCurrentOrganization`, `RetrieveUserPrivileges`,
+//! `RetrievePrincipalAccess`.
 //! Responses are complex types with `@odata.context` built from the request's own base URL.
 
 use http::StatusCode;
@@ -8,8 +9,11 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::call::{Answer, Call};
+use crate::odata;
 use crate::response::{self, ApiError};
+use crate::rows::{TableRows, read_reach, table_by_logical_name, table_by_set};
 use crate::security::Principal;
+use crate::standard_tables::PrivilegeKind;
 
 fn ok<T: Serialize>(call: &Call<'_>, body: &T) -> Answer {
     let body = serde_json::to_vec(body).map_err(|error| {
@@ -200,4 +204,98 @@ pub(crate) fn retrieve_user_privileges(call: &Call<'_>, user_id: Uuid) -> Answer
             "RolePrivileges": privileges,
         }),
     )
+}
+
+/// `systemusers({id})/Microsoft.Dynamics.CRM.RetrievePrincipalAccess(Target=@p1)` with
+/// `@p1={'@odata.id':'accounts(<id>)'}`: the access rights the user's roles give on the row.
+pub(crate) fn retrieve_principal_access(call: &Call<'_>, user_id: Uuid) -> Answer {
+    let environment = call.environment;
+    if user_id != call.principal.user.id
+        && let Some(systemuser) = table_by_logical_name(environment, "systemuser")
+    {
+        read_reach(call, &systemuser.definition)?;
+    }
+    let user = environment
+        .application_users
+        .iter()
+        .find(|user| user.id == user_id)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "0x80040217",
+                "ObjectDoesNotExist",
+                format!("Entity 'systemuser' With Id = {user_id} Does Not Exist"),
+            )
+        })?;
+    let target = odata::decode_query(call.query)
+        .into_iter()
+        .find(|(name, _)| name == "@p1")
+        .map(|(_, value)| value)
+        .unwrap_or_default();
+    let reference = target
+        .split("'@odata.id':'")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .map(|reference| reference.rsplit('/').next().unwrap_or(reference).to_owned());
+    let parsed = reference.as_deref().and_then(|reference| {
+        let (set, key) = reference.split_once('(')?;
+        let id = Uuid::try_parse(key.strip_suffix(')')?).ok()?;
+        Some((set.to_owned(), id))
+    });
+    let Some((set, row_id)) = parsed else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "0x80060888",
+            "BadRequest",
+            "RetrievePrincipalAccess needs Target=@p1 with @p1={'@odata.id':'<entityset>(<id>)'}.",
+        ));
+    };
+    let table = table_by_set(call, &set)?;
+    let spec = call.state.spec(environment);
+    let table_rows = TableRows::new(environment, table, spec);
+    let row = table_rows.find(&table.definition, row_id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "0x80040217",
+            "ObjectDoesNotExist",
+            format!(
+                "Entity '{}' With Id = {row_id} Does Not Exist",
+                table.definition.logical_name
+            ),
+        )
+    })?;
+    let principal = crate::security::Principal::new(user, environment);
+    // The order these answers have always listed the flags in (snapshots hold it).
+    let rights: Vec<&str> = [
+        PrivilegeKind::Read,
+        PrivilegeKind::Write,
+        PrivilegeKind::Append,
+        PrivilegeKind::AppendTo,
+        PrivilegeKind::Create,
+        PrivilegeKind::Delete,
+        PrivilegeKind::Share,
+        PrivilegeKind::Assign,
+    ]
+    .into_iter()
+    .filter(|kind| {
+        principal
+            .depth(&kind.name_for(&table.definition))
+            .is_some_and(|depth| principal.reach(depth).allows(&row))
+    })
+    .map(PrivilegeKind::access_right)
+    .collect();
+    let rights = if rights.is_empty() {
+        "None".to_owned()
+    } else {
+        rights.join(", ")
+    };
+    let body = json!({
+        "@odata.context": format!("{}/$metadata#Microsoft.Dynamics.CRM.RetrievePrincipalAccessResponse", call.exchange.base),
+        "AccessRights": rights,
+    });
+    Ok(response::json(
+        StatusCode::OK,
+        serde_json::to_vec(&body).unwrap_or_default(),
+        call.exchange,
+    ))
 }

@@ -9,6 +9,8 @@
 mod auth;
 mod call;
 mod config;
+mod entity_sets;
+mod formatted_values;
 mod functions;
 mod generator;
 mod metadata;
@@ -19,6 +21,7 @@ mod rows;
 mod scan;
 pub mod schema;
 mod security;
+mod shaper;
 mod standard_tables;
 mod state;
 

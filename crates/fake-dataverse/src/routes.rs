@@ -328,15 +328,15 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
             functions::retrieve_user_privileges(&call, user)
         }
         Resource::RetrievePrincipalAccess { user } => {
-            crate::rows::retrieve_principal_access(&call, user)
+            functions::retrieve_principal_access(&call, user)
         }
         Resource::Metadata => crate::metadata::csdl(&call),
         Resource::EntityDefinitions { key, attributes } => {
             crate::metadata::entity_definitions(&call, key.as_deref(), attributes)
         }
-        Resource::EntitySet { set } => crate::rows::list(&call, &set),
-        Resource::Count { set } => crate::rows::count(&call, &set),
-        Resource::Row { set, id } => crate::rows::retrieve(&call, &set, id),
+        Resource::EntitySet { set } => crate::entity_sets::list(&call, &set),
+        Resource::Count { set } => crate::entity_sets::count(&call, &set),
+        Resource::Row { set, id } => crate::entity_sets::retrieve(&call, &set, id),
     };
     result.unwrap_or_else(|error| response::error(&error, &exchange))
 }

@@ -206,7 +206,7 @@ fn limit_error(
             if decimal { "-2147015903" } else { "0x80072321" },
             format!(
                 "Combined execution time of incoming requests exceeded limit of {}  milliseconds over time window of {} seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.",
-                crate::rows::format_number(limits.execution_milliseconds as i64),
+                crate::formatted_values::format_number(limits.execution_milliseconds as i64),
                 limits.window_seconds
             ),
         ),
