@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::call::{Answer, Call};
+use crate::errors::ErrorCode;
 use crate::generator::row_index;
 use crate::odata::orderby::TopPage;
 use crate::odata::paging::{PagingCookie, next_link};
@@ -26,16 +27,14 @@ use crate::shaper::Shaper;
 const COUNT_LIMIT: usize = 5000;
 
 pub(crate) fn query_error(error: QueryError) -> ApiError {
-    ApiError::new(
-        StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST),
-        error.code,
-        if error.status == 501 {
-            "NotSupported"
-        } else {
-            "BadRequest"
-        },
-        error.message,
-    )
+    // Query errors are 400 or 501 (`QueryError::bad_request`, `QueryError::not_implemented`), with the
+    // configured query error code either way.
+    let code = if error.status == 501 {
+        ErrorCode::QueryNotSupported
+    } else {
+        ErrorCode::BadRequest
+    };
+    ApiError::configured(code, error.code, error.message)
 }
 
 fn query_options(call: &Call<'_>) -> QueryOptions {
@@ -276,9 +275,7 @@ fn count_visible(
 
 fn stale_skiptoken(cookie: &PagingCookie) -> ApiError {
     ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "0x80060888",
-        "BadRequest",
+        ErrorCode::BadRequest,
         format!(
             "The $skiptoken names row {{{}}}, which is not in this result set; start again without $skiptoken.",
             cookie.last.to_string().to_uppercase()
@@ -303,9 +300,7 @@ pub(crate) fn retrieve(call: &Call<'_>, set: &str, id: Uuid) -> Answer {
             "$filter" | "$orderby" | "$top" | "$count" | "$skiptoken"
         ) {
             return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "0x80060888",
-                "BadRequest",
+                ErrorCode::BadRequest,
                 format!(
                     "The query option '{name}' is not allowed when retrieving a single row; use $select and $expand."
                 ),
@@ -320,9 +315,7 @@ pub(crate) fn retrieve(call: &Call<'_>, set: &str, id: Uuid) -> Answer {
     let table_rows = TableRows::new(environment, table, spec);
     let row = table_rows.find(definition, id).ok_or_else(|| {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "0x80040217",
-            "ObjectDoesNotExist",
+            ErrorCode::ObjectDoesNotExist,
             format!(
                 "Entity '{}' With Id = {id} Does Not Exist",
                 definition.logical_name

@@ -9,6 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::call::{Answer, Call};
+use crate::errors::ErrorCode;
 use crate::odata;
 use crate::response::{self, ApiError};
 use crate::rows::{TableRows, read_reach, table_by_logical_name, table_by_set};
@@ -18,9 +19,7 @@ use crate::standard_tables::PrivilegeKind;
 fn ok<T: Serialize>(call: &Call<'_>, body: &T) -> Answer {
     let body = serde_json::to_vec(body).map_err(|error| {
         ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "0x80040216",
-            "UnExpected",
+            ErrorCode::Unexpected,
             format!("failed to serialize the response: {error}"),
         )
     })?;
@@ -49,10 +48,9 @@ pub(crate) fn service_document(call: &Call<'_>) -> Answer {
 pub(crate) fn who_am_i(call: &Call<'_>) -> Answer {
     let switches = &call.state.config.switches;
     if call.principal.roles().is_empty() && !switches.whoami_without_roles {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
+        return Err(ApiError::configured(
+            ErrorCode::PrivilegeDenied,
             switches.zero_roles_code.clone(),
-            "PrivilegeDenied",
             format!(
                 "The user with id {} has not been assigned any roles. They need a role with the prvReadUser privilege.",
                 call.principal.user.id
@@ -109,9 +107,7 @@ pub(crate) fn retrieve_current_organization(call: &Call<'_>, arguments: &str) ->
     });
     if !valid {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "0x80060888",
-            "BadRequest",
+            ErrorCode::BadRequest,
             "The parameter 'AccessType' of 'RetrieveCurrentOrganization' must be a Microsoft.Dynamics.CRM.EndpointAccessType value, e.g. AccessType=@p1 with @p1=Microsoft.Dynamics.CRM.EndpointAccessType'Default'.",
         ));
     }
@@ -179,9 +175,7 @@ pub(crate) fn retrieve_user_privileges(call: &Call<'_>, user_id: Uuid) -> Answer
         .find(|user| user.id == user_id)
     else {
         return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "0x80040217",
-            "ObjectDoesNotExist",
+            ErrorCode::ObjectDoesNotExist,
             format!("Entity 'systemuser' With Id = {user_id} Does Not Exist"),
         ));
     };
@@ -221,9 +215,7 @@ pub(crate) fn retrieve_principal_access(call: &Call<'_>, user_id: Uuid) -> Answe
         .find(|user| user.id == user_id)
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::NOT_FOUND,
-                "0x80040217",
-                "ObjectDoesNotExist",
+                ErrorCode::ObjectDoesNotExist,
                 format!("Entity 'systemuser' With Id = {user_id} Does Not Exist"),
             )
         })?;
@@ -244,9 +236,7 @@ pub(crate) fn retrieve_principal_access(call: &Call<'_>, user_id: Uuid) -> Answe
     });
     let Some((set, row_id)) = parsed else {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "0x80060888",
-            "BadRequest",
+            ErrorCode::BadRequest,
             "RetrievePrincipalAccess needs Target=@p1 with @p1={'@odata.id':'<entityset>(<id>)'}.",
         ));
     };
@@ -255,9 +245,7 @@ pub(crate) fn retrieve_principal_access(call: &Call<'_>, user_id: Uuid) -> Answe
     let table_rows = TableRows::new(environment, table, spec);
     let row = table_rows.find(&table.definition, row_id).ok_or_else(|| {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "0x80040217",
-            "ObjectDoesNotExist",
+            ErrorCode::ObjectDoesNotExist,
             format!(
                 "Entity '{}' With Id = {row_id} Does Not Exist",
                 table.definition.logical_name

@@ -10,6 +10,7 @@ mod auth;
 mod call;
 mod config;
 mod entity_sets;
+mod errors;
 mod formatted_values;
 mod functions;
 mod generator;
@@ -119,10 +120,13 @@ impl fake_core::Service for Dataverse {
 
 /// The answer when the runtime shuts down under a running scan.
 fn shutting_down() -> http::Response<http_body_util::Full<bytes::Bytes>> {
-    let mut response = http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(
-        br#"{"error":{"code":"0x80040216","message":"The fake Dataverse (d365-harness) is shutting down."}}"#,
-    )));
-    *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+    let code = errors::ErrorCode::ShuttingDown;
+    let body = format!(
+        r#"{{"error":{{"code":"{}","message":"The fake Dataverse (d365-harness) is shutting down."}}}}"#,
+        code.hex()
+    );
+    let mut response = http::Response::new(http_body_util::Full::new(bytes::Bytes::from(body)));
+    *response.status_mut() = code.status();
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json; odata.metadata=minimal"),

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::call::{Answer, Call};
+use crate::errors::ErrorCode;
 use crate::response::{self, ApiError};
 use crate::schema::{ColumnDefinition, ColumnKind, Ownership, TableDefinition};
 
@@ -65,10 +66,9 @@ fn entity_property(table: &TableDefinition, name: &str) -> Option<Value> {
 }
 
 fn unknown_property(call: &Call<'_>, name: &str, on: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
+    ApiError::configured(
+        ErrorCode::BadRequest,
         call.state.config.switches.property_not_found_code.clone(),
-        "BadRequest",
         format!(
             "Could not find a property named '{}' on type 'Microsoft.Dynamics.CRM.{on}'.",
             fake_core::echo(name)
@@ -101,9 +101,7 @@ pub(crate) fn entity_definitions(call: &Call<'_>, key: Option<&str>, attributes:
             "$top" => {}
             other if other.starts_with('$') && !attributes => {
                 return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "0x80060888",
-                    "BadRequest",
+                    ErrorCode::BadRequest,
                     format!(
                         "The query option '{}' is not supported on EntityDefinitions by this fake Dataverse (d365-harness); supported: $select, $filter (eq with and/or), $top.",
                         fake_core::echo(other)
@@ -144,9 +142,7 @@ pub(crate) fn entity_definitions(call: &Call<'_>, key: Option<&str>, attributes:
     };
     let table = find(&tables, key).ok_or_else(|| {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "0x80040217",
-            "ObjectDoesNotExist",
+            ErrorCode::ObjectDoesNotExist,
             format!("Could not find entity with {}.", fake_core::echo(key)),
         )
     })?;
@@ -280,9 +276,7 @@ type Conditions = Vec<Vec<(String, String)>>;
 fn parse_filter(call: &Call<'_>, filter: &str) -> Result<Conditions, ApiError> {
     let unsupported = || {
         ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "0x80060888",
-            "BadRequest",
+            ErrorCode::BadRequest,
             format!(
                 "The $filter '{}' is not supported on EntityDefinitions by this fake Dataverse (d365-harness); supported: Property eq 'value' (or a number, true, false) joined by and/or, without parentheses or functions.",
                 fake_core::echo(filter)

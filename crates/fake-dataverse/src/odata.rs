@@ -114,7 +114,7 @@ pub(crate) struct QueryOptions {
 impl Default for QueryOptions {
     fn default() -> QueryOptions {
         QueryOptions {
-            error_code: "0x80060888".to_owned(),
+            error_code: crate::errors::ErrorCode::BadRequest.hex().to_owned(),
             quoted_guid_literals: false,
         }
     }

@@ -5,11 +5,12 @@
 //! parser, one `match`.
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode, header};
+use http::{Method, Request, Response, header};
 use http_body_util::Full;
 use uuid::Uuid;
 
 use crate::auth::{self, Expectation};
+use crate::errors::ErrorCode;
 use crate::functions;
 use crate::response::{self, ApiError, Exchange};
 use crate::security::Principal;
@@ -188,7 +189,7 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
             base: origin.clone(),
             error_annotations,
         };
-        let error = ApiError::new(StatusCode::NOT_FOUND, "", "ResourceNotFound", message);
+        let error = ApiError::new(ErrorCode::NoHttpResource, message);
         response::error(&error, &exchange)
     };
     let Some((environment_index, environment)) = state.environment(&host) else {
@@ -250,9 +251,7 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
     let Some(user) = user else {
         return response::error(
             &ApiError::new(
-                StatusCode::FORBIDDEN,
-                "0x80072560",
-                "UserNotMemberOfOrg",
+                ErrorCode::UserNotMemberOfOrg,
                 "The user is not a member of the organization.",
             ),
             &exchange,
@@ -260,11 +259,10 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
     };
     if !user.enabled {
         return response::error(
-            &ApiError::new(
-                StatusCode::FORBIDDEN,
+            &ApiError::configured(
+                ErrorCode::UserDisabled,
                 config.switches.disabled_user_code.clone(),
-                "unManagedidsusernotenabled",
-                if config.switches.disabled_user_code == "0x80072560" {
+                if config.switches.disabled_user_code == ErrorCode::UserNotMemberOfOrg.hex() {
                     "The user is not a member of the organization."
                 } else {
                     "The specified user is either disabled or is not a member of any business unit."
@@ -277,9 +275,7 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
     if environment.admin_mode && !principal.is_administrator() {
         return response::error(
             &ApiError::new(
-                StatusCode::FORBIDDEN,
-                "0x8004A113",
-                "UserDoesNotHaveAdminOnlyModePermissions",
+                ErrorCode::AdminOnlyMode,
                 "User does not have required privileges (or role membership) to access the org when it is in Admin Only mode.",
             ),
             &exchange,
@@ -293,10 +289,9 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
     let Some(resource) = resource(rest) else {
         let segment = rest.split(['/', '(']).next().unwrap_or(rest);
         return response::error(
-            &ApiError::new(
-                StatusCode::NOT_FOUND,
+            &ApiError::configured(
+                ErrorCode::SegmentNotFound,
                 config.switches.segment_not_found_code.clone(),
-                "ResourceNotFound",
                 format!(
                     "Resource not found for the segment '{}'.",
                     fake_core::echo(segment)
@@ -358,9 +353,7 @@ fn not_get(
     );
     let error = if function {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "",
-            "ResourceNotFound",
+            ErrorCode::NoHttpResource,
             format!(
                 "No HTTP resource was found that matches the request URI '{}'.",
                 fake_core::echo(&format!("{origin}{}", request.uri().path()))
@@ -368,9 +361,7 @@ fn not_get(
         )
     } else {
         ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "0x80040216",
-            "NotSupported",
+            ErrorCode::NotSupported,
             format!(
                 "{} is not supported by this fake Dataverse (d365-harness), which serves reads only: {SUPPORTED}",
                 request.method()

@@ -4,12 +4,12 @@
 //! order, which is also their primary-key order, so paging never has to sort them. Every scan
 //! counts against the request's [`Budget`].
 
-use http::StatusCode;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::call::Call;
 use crate::config::{Environment, Table, TableData};
+use crate::errors::ErrorCode;
 use crate::generator::{GeneratorSpec, Owner, RowGenerator, row_index};
 use crate::odata::orderby::{SortKey, TopPage};
 use crate::odata::{Query, Row};
@@ -36,10 +36,9 @@ pub(crate) fn table_by_set<'a>(call: &Call<'a>, set: &str) -> Result<&'a Table, 
         .iter()
         .find(|table| table.definition.entity_set_name == set)
         .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
+            ApiError::configured(
+                ErrorCode::SegmentNotFound,
                 call.state.config.switches.segment_not_found_code.clone(),
-                "ResourceNotFound",
                 format!(
                     "Resource not found for the segment '{}'.",
                     fake_core::echo(set)

@@ -1,11 +1,11 @@
 //! The [`Shaper`]: turns stored rows into answered rows (projection, `@odata.etag`, formatted
 //! values, `$expand` of single-valued and collection navigation properties).
 
-use http::StatusCode;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::call::Call;
+use crate::errors::ErrorCode;
 use crate::generator::GeneratorSpec;
 use crate::odata::prefer::Prefer;
 use crate::odata::select::ExpandKind;
@@ -156,9 +156,7 @@ impl<'a> Shaper<'a> {
         let environment = self.call.environment;
         let target = table_by_logical_name(environment, &expand.target).ok_or_else(|| {
             ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "0x80040216",
-                "NotSupported",
+                ErrorCode::NotSupported,
                 format!(
                     "Expanding '{}' needs the table '{}', which this environment does not have.",
                     expand.navigation, expand.target
@@ -226,9 +224,7 @@ impl<'a> Shaper<'a> {
                     _ => {
                         if table_rows.len() > EXPAND_SCAN_LIMIT {
                             return Err(ApiError::new(
-                                StatusCode::NOT_IMPLEMENTED,
-                                "0x80040216",
-                                "NotSupported",
+                                ErrorCode::NotSupported,
                                 format!(
                                     "Expanding '{}' over the {} rows of '{}' is not supported by this fake Dataverse (d365-harness); it scans at most {EXPAND_SCAN_LIMIT} rows.",
                                     expand.navigation,

@@ -4,11 +4,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use http::StatusCode;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::config::{Config, Environment, ForcedThrottle, ServiceProtectionLimits, ThrottleLimit};
+use crate::errors::ErrorCode;
 use crate::generator::GeneratorSpec;
 use crate::response::ApiError;
 use crate::{Error, api_host};
@@ -102,15 +102,15 @@ impl State {
         let window = time::Duration::seconds(i64::from(limits.window_seconds));
         let decimal = self.config.switches.throttle_code_decimal;
         if let Some(forced) = self.forced_throttle(environment, application) {
-            let (code, message) = limit_error(forced.limit, &limits, decimal);
-            return Err(throttled(code, message, forced.retry_after_seconds.max(1)));
+            let error = limit_error(forced.limit, &limits, decimal);
+            return Err(throttled(error, forced.retry_after_seconds.max(1)));
         }
         {
             let mut in_flight = lock(&self.in_flight);
             let count = in_flight.entry((environment, user)).or_insert(0);
             if *count >= limits.concurrent {
-                let (code, message) = limit_error(ThrottleLimit::Concurrency, &limits, decimal);
-                return Err(throttled(code, message, 1));
+                let error = limit_error(ThrottleLimit::Concurrency, &limits, decimal);
+                return Err(throttled(error, 1));
             }
             *count += 1;
         }
@@ -134,8 +134,8 @@ impl State {
             |oldest: OffsetDateTime| (oldest + window - now).whole_seconds().max(1) as u64;
         if entry.requests.len() >= limits.requests as usize {
             let oldest = entry.requests.front().copied().unwrap_or(now);
-            let (code, message) = limit_error(ThrottleLimit::Requests, &limits, decimal);
-            return Err(throttled(code, message, retry_after(oldest)));
+            let error = limit_error(ThrottleLimit::Requests, &limits, decimal);
+            return Err(throttled(error, retry_after(oldest)));
         }
         let spent: u64 = entry
             .execution
@@ -144,8 +144,8 @@ impl State {
             .sum();
         if limits.execution_milliseconds_per_request > 0 && spent >= limits.execution_milliseconds {
             let oldest = entry.execution.front().map_or(now, |(at, _)| *at);
-            let (code, message) = limit_error(ThrottleLimit::ExecutionTime, &limits, decimal);
-            return Err(throttled(code, message, retry_after(oldest)));
+            let error = limit_error(ThrottleLimit::ExecutionTime, &limits, decimal);
+            return Err(throttled(error, retry_after(oldest)));
         }
         entry.requests.push_back(now);
         if limits.execution_milliseconds_per_request > 0 {
@@ -189,21 +189,17 @@ impl State {
 
 /// The code and message of a limit's 429 (reference §9; hex codes, or the decimal ones the
 /// .NET client compares against when the switch says so).
-fn limit_error(
-    limit: ThrottleLimit,
-    limits: &ServiceProtectionLimits,
-    decimal: bool,
-) -> (&'static str, String) {
-    match limit {
+fn limit_error(limit: ThrottleLimit, limits: &ServiceProtectionLimits, decimal: bool) -> ApiError {
+    let (code, message) = match limit {
         ThrottleLimit::Requests => (
-            if decimal { "-2147015902" } else { "0x80072322" },
+            ErrorCode::RequestsExceeded,
             format!(
                 "Number of requests exceeded the limit of {} over time window of {} seconds.",
                 limits.requests, limits.window_seconds
             ),
         ),
         ThrottleLimit::ExecutionTime => (
-            if decimal { "-2147015903" } else { "0x80072321" },
+            ErrorCode::ExecutionTimeExceeded,
             format!(
                 "Combined execution time of incoming requests exceeded limit of {}  milliseconds over time window of {} seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.",
                 crate::formatted_values::format_number(limits.execution_milliseconds as i64),
@@ -211,13 +207,19 @@ fn limit_error(
             ),
         ),
         ThrottleLimit::Concurrency => (
-            if decimal { "-2147015898" } else { "0x80072326" },
+            ErrorCode::ConcurrencyExceeded,
             format!(
                 "Number of concurrent requests exceeded the limit of {}.",
                 limits.concurrent
             ),
         ),
-    }
+    };
+    let wire_code = if decimal {
+        code.decimal()
+    } else {
+        code.hex().to_owned()
+    };
+    ApiError::configured(code, wire_code, message)
 }
 
 /// Holds one in-flight slot of a caller until the answer is built.
@@ -235,13 +237,7 @@ impl Drop for InFlight<'_> {
     }
 }
 
-fn throttled(code: &str, message: String, retry_after: u64) -> ApiError {
-    let mut error = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        code,
-        "TooManyRequests",
-        message,
-    );
+fn throttled(mut error: ApiError, retry_after: u64) -> ApiError {
     error.retry_after = Some(retry_after);
     error
 }
