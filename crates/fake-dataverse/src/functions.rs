@@ -1,6 +1,7 @@
 //! Unbound and bound functions (reference/dataverse.md §6) and the service document:
 //! `WhoAmI`, `RetrieveVersion`, `RetrieveCurrentOrganization`, `RetrieveUserPrivileges`,
-//! `RetrievePrincipalAccess`.
+//! `RetrievePrincipalAccess`. [`FUNCTIONS`] declares each once (name, binding, parameters,
+//! return type, handler); routing, the supported list and `$metadata` are built from it.
 //! Responses are complex types with `@odata.context` built from the request's own base URL.
 
 use http::StatusCode;
@@ -15,6 +16,133 @@ use crate::response::{self, ApiError};
 use crate::rows::{TableRows, read_reach, table_by_logical_name, table_by_set};
 use crate::security::Principal;
 use crate::standard_tables::PrivilegeKind;
+
+/// One function the fake serves: everything routing, error messages and `$metadata` say
+/// about it. Add a function by adding a row to [`FUNCTIONS`] (and its types to `csdl.rs`).
+pub(crate) struct Function {
+    /// `WhoAmI`: the name in the URL and in `$metadata`.
+    pub(crate) name: &'static str,
+    /// Parameters as `$metadata` declares them (a bound function's first is the entity).
+    pub(crate) parameters: &'static [Parameter],
+    /// `mscrm.WhoAmIResponse`: the declared return type.
+    pub(crate) return_type: &'static str,
+    /// How the supported list shows a call (`WhoAmI`, `systemusers({id})/…`).
+    pub(crate) usage: &'static str,
+    /// The handler, which also says what the function is bound to.
+    pub(crate) handler: Handler,
+}
+
+/// A declared parameter: name and CSDL type.
+pub(crate) struct Parameter {
+    /// `AccessType`.
+    pub(crate) name: &'static str,
+    /// `mscrm.EndpointAccessType`.
+    pub(crate) type_name: &'static str,
+}
+
+/// A function's handler; the variant is its binding.
+#[derive(Clone, Copy)]
+pub(crate) enum Handler {
+    /// Unbound (`WhoAmI()`): gets the text between the parentheses.
+    Unbound(fn(&Call<'_>, &str) -> Answer),
+    /// Bound to `systemuser` (`systemusers({id})/Microsoft.Dynamics.CRM.…`): gets the user id.
+    SystemUser(fn(&Call<'_>, Uuid) -> Answer),
+}
+
+impl Function {
+    /// Whether the function is bound (to `systemuser`).
+    pub(crate) fn is_bound(&self) -> bool {
+        matches!(self.handler, Handler::SystemUser(_))
+    }
+
+    /// Runs the handler; `user` is the bound entity's id, `None` for an unbound call.
+    pub(crate) fn invoke(&self, call: &Call<'_>, arguments: &str, user: Option<Uuid>) -> Answer {
+        match (self.handler, user) {
+            (Handler::Unbound(handler), None) => handler(call, arguments),
+            (Handler::SystemUser(handler), Some(user)) => handler(call, user),
+            // The router builds both from the same declaration, so this does not happen.
+            _ => Err(ApiError::new(
+                ErrorCode::Unexpected,
+                format!("function `{}` called with the wrong binding", self.name),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Debug for Function {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.name)
+    }
+}
+
+impl PartialEq for Function {
+    fn eq(&self, other: &Function) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Function {}
+
+/// The bound entity parameter of functions bound to `systemuser`.
+const SYSTEMUSER: Parameter = Parameter {
+    name: "entity",
+    type_name: "mscrm.systemuser",
+};
+
+/// Every function the fake serves, in the order the supported list names them.
+pub(crate) const FUNCTIONS: &[Function] = &[
+    Function {
+        name: "WhoAmI",
+        parameters: &[],
+        return_type: "mscrm.WhoAmIResponse",
+        usage: "WhoAmI",
+        handler: Handler::Unbound(|call, _| who_am_i(call)),
+    },
+    Function {
+        name: "RetrieveVersion",
+        parameters: &[],
+        return_type: "mscrm.RetrieveVersionResponse",
+        usage: "RetrieveVersion",
+        handler: Handler::Unbound(|call, _| retrieve_version(call)),
+    },
+    Function {
+        name: "RetrieveCurrentOrganization",
+        parameters: &[Parameter {
+            name: "AccessType",
+            type_name: "mscrm.EndpointAccessType",
+        }],
+        return_type: "mscrm.RetrieveCurrentOrganizationResponse",
+        usage: "RetrieveCurrentOrganization",
+        handler: Handler::Unbound(retrieve_current_organization),
+    },
+    Function {
+        name: "RetrieveUserPrivileges",
+        parameters: &[SYSTEMUSER],
+        return_type: "mscrm.RetrieveUserPrivilegesResponse",
+        usage: "systemusers({id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges",
+        handler: Handler::SystemUser(retrieve_user_privileges),
+    },
+    Function {
+        name: "RetrievePrincipalAccess",
+        parameters: &[
+            SYSTEMUSER,
+            Parameter {
+                name: "Target",
+                type_name: "mscrm.crmbaseentity",
+            },
+        ],
+        return_type: "mscrm.RetrievePrincipalAccessResponse",
+        usage: "systemusers({id})/Microsoft.Dynamics.CRM.RetrievePrincipalAccess(Target=@p1)",
+        handler: Handler::SystemUser(retrieve_principal_access),
+    },
+];
+
+/// The function named `name` with the given binding.
+pub(crate) fn find(name: &str, bound: bool) -> Option<&'static Function> {
+    FUNCTIONS
+        .iter()
+        .find(|function| function.name == name && function.is_bound() == bound)
+}
 
 fn ok<T: Serialize>(call: &Call<'_>, body: &T) -> Answer {
     let body = serde_json::to_vec(body).map_err(|error| {

@@ -9,6 +9,7 @@
 mod auth;
 mod call;
 mod config;
+mod csdl;
 mod entity_sets;
 mod errors;
 mod formatted_values;

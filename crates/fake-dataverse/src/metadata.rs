@@ -1,7 +1,7 @@
 //! Metadata (reference/dataverse.md §7): `EntityDefinitions` (list with `$select` and a
 //! `$filter` of `eq` comparisons joined by `and`/`or`, single by `LogicalName` or `MetadataId`,
-//! `/Attributes`) and the `$metadata` CSDL of the environment's tables. Any enabled application
-//! user may read metadata (UNCONFIRMED which privilege guards it; reference §12.6).
+//! `/Attributes`); `csdl.rs` writes `$metadata`. Any enabled application user may read
+//! metadata (UNCONFIRMED which privilege guards it; reference §12.6).
 
 use http::StatusCode;
 use serde_json::{Map, Value, json};
@@ -347,68 +347,4 @@ fn matches_filter(table: &TableDefinition, conditions: &Conditions) -> bool {
                 })
             })
         })
-}
-
-/// `$metadata`: CSDL for the environment's tables and the functions this fake serves.
-pub(crate) fn csdl(call: &Call<'_>) -> Answer {
-    let mut xml = String::from(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?><edmx:Edmx Version=\"4.0\" xmlns:edmx=\"http://docs.oasis-open.org/odata/ns/edmx\"><edmx:DataServices><Schema Namespace=\"Microsoft.Dynamics.CRM\" Alias=\"mscrm\" xmlns=\"http://docs.oasis-open.org/odata/ns/edm\">",
-    );
-    for table in call
-        .environment
-        .tables
-        .iter()
-        .map(|table| &table.definition)
-    {
-        xml.push_str(&format!(
-            "<EntityType Name=\"{}\"><Key><PropertyRef Name=\"{}\" /></Key>",
-            table.logical_name, table.primary_id_attribute
-        ));
-        for column in &table.columns {
-            xml.push_str(&format!(
-                "<Property Name=\"{}\" Type=\"{}\" />",
-                column.web_api_name(),
-                column.edm_type()
-            ));
-        }
-        for column in &table.columns {
-            if let ColumnKind::Lookup { targets } = &column.kind
-                && let Some(target) = targets.first()
-            {
-                xml.push_str(&format!(
-                    "<NavigationProperty Name=\"{}\" Type=\"mscrm.{target}\" />",
-                    column.logical_name
-                ));
-            }
-        }
-        for navigation in &table.collection_navigation {
-            xml.push_str(&format!(
-                "<NavigationProperty Name=\"{}\" Type=\"Collection(mscrm.{})\" />",
-                navigation.name, navigation.target
-            ));
-        }
-        xml.push_str("</EntityType>");
-    }
-    xml.push_str(concat!(
-        "<ComplexType Name=\"WhoAmIResponse\"><Property Name=\"BusinessUnitId\" Type=\"Edm.Guid\" Nullable=\"false\" /><Property Name=\"UserId\" Type=\"Edm.Guid\" Nullable=\"false\" /><Property Name=\"OrganizationId\" Type=\"Edm.Guid\" Nullable=\"false\" /></ComplexType>",
-        "<ComplexType Name=\"RetrieveVersionResponse\"><Property Name=\"Version\" Type=\"Edm.String\" Unicode=\"false\" /></ComplexType>",
-        "<Function Name=\"WhoAmI\"><ReturnType Type=\"mscrm.WhoAmIResponse\" Nullable=\"false\" /></Function>",
-        "<Function Name=\"RetrieveVersion\"><ReturnType Type=\"mscrm.RetrieveVersionResponse\" Nullable=\"false\" /></Function>",
-        "<Function Name=\"RetrieveCurrentOrganization\"><Parameter Name=\"AccessType\" Type=\"mscrm.EndpointAccessType\" Nullable=\"false\" /><ReturnType Type=\"mscrm.RetrieveCurrentOrganizationResponse\" Nullable=\"false\" /></Function>",
-        "<Function Name=\"RetrieveUserPrivileges\" IsBound=\"true\"><Parameter Name=\"entity\" Type=\"mscrm.systemuser\" Nullable=\"false\" /><ReturnType Type=\"mscrm.RetrieveUserPrivilegesResponse\" Nullable=\"false\" /></Function>",
-        "<EntityContainer Name=\"System\">",
-    ));
-    for table in call
-        .environment
-        .tables
-        .iter()
-        .map(|table| &table.definition)
-    {
-        xml.push_str(&format!(
-            "<EntitySet Name=\"{}\" EntityType=\"Microsoft.Dynamics.CRM.{}\" />",
-            table.entity_set_name, table.logical_name
-        ));
-    }
-    xml.push_str("<FunctionImport Name=\"WhoAmI\" Function=\"Microsoft.Dynamics.CRM.WhoAmI\" /><FunctionImport Name=\"RetrieveVersion\" Function=\"Microsoft.Dynamics.CRM.RetrieveVersion\" /><FunctionImport Name=\"RetrieveCurrentOrganization\" Function=\"Microsoft.Dynamics.CRM.RetrieveCurrentOrganization\" /></EntityContainer></Schema></edmx:DataServices></edmx:Edmx>");
-    Ok(response::xml(xml, call.exchange))
 }

@@ -4,6 +4,8 @@
 //! handler runs the privilege and row-access checks. One [`Resource`] enum, one [`resource`]
 //! parser, one `match`.
 
+use std::sync::LazyLock;
+
 use bytes::Bytes;
 use http::{Method, Request, Response, header};
 use http_body_util::Full;
@@ -11,7 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::{self, Expectation};
 use crate::errors::ErrorCode;
-use crate::functions;
+use crate::functions::{self, FUNCTIONS, Function};
 use crate::response::{self, ApiError, Exchange};
 use crate::security::Principal;
 use crate::state::State;
@@ -23,12 +25,15 @@ pub(crate) enum Resource {
     ServiceDocument,
     /// `GET $metadata` — CSDL.
     Metadata,
-    /// `GET WhoAmI` or `WhoAmI()`.
-    WhoAmI,
-    /// `GET RetrieveVersion()`.
-    RetrieveVersion,
-    /// `GET RetrieveCurrentOrganization(AccessType=…)`.
-    RetrieveCurrentOrganization { arguments: String },
+    /// A declared function: `GET WhoAmI()`, `RetrieveCurrentOrganization(AccessType=…)`, or
+    /// bound, `systemusers({id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()`.
+    Function {
+        function: &'static Function,
+        /// The text between the parentheses (empty for bound functions).
+        arguments: String,
+        /// The bound `systemuser`, `None` for an unbound function.
+        user: Option<Uuid>,
+    },
     /// `GET EntityDefinitions`, `EntityDefinitions(LogicalName='x')`, `…/Attributes`.
     EntityDefinitions {
         key: Option<String>,
@@ -40,14 +45,28 @@ pub(crate) enum Resource {
     Count { set: String },
     /// `GET {set}({id})`.
     Row { set: String, id: Uuid },
-    /// `GET systemusers({id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()`.
-    RetrieveUserPrivileges { user: Uuid },
-    /// `GET systemusers({id})/Microsoft.Dynamics.CRM.RetrievePrincipalAccess(Target=@p1)`.
-    RetrievePrincipalAccess { user: Uuid },
 }
 
-/// What the fake serves, for errors that must say so.
-pub(crate) const SUPPORTED: &str = "GET /api/data/v9.0|v9.1|v9.2/ (service document), $metadata, WhoAmI, RetrieveVersion, RetrieveCurrentOrganization, EntityDefinitions[(LogicalName='…')][/Attributes], {entityset}[?$select,$filter,$orderby,$top,$count,$expand], {entityset}({id}), {entityset}/$count, systemusers({id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges, systemusers({id})/Microsoft.Dynamics.CRM.RetrievePrincipalAccess(Target=@p1)";
+/// What the fake serves, for errors that must say so: the service document, `$metadata`, the
+/// unbound functions, entity definitions and sets, then the bound functions.
+pub(crate) fn supported() -> &'static str {
+    static SUPPORTED: LazyLock<String> = LazyLock::new(|| {
+        let usages = |bound: bool| {
+            FUNCTIONS
+                .iter()
+                .filter(|function| function.is_bound() == bound)
+                .map(|function| function.usage)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "GET /api/data/v9.0|v9.1|v9.2/ (service document), $metadata, {}, EntityDefinitions[(LogicalName='…')][/Attributes], {{entityset}}[?$select,$filter,$orderby,$top,$count,$expand], {{entityset}}({{id}}), {{entityset}}/$count, {}",
+            usages(false),
+            usages(true)
+        )
+    });
+    &SUPPORTED
+}
 
 /// Splits `/api/data/v9.2/rest` (tolerating `//api`) into the version and the rest.
 pub(crate) fn api_path(path: &str) -> Option<(&str, &str)> {
@@ -67,14 +86,22 @@ pub(crate) fn resource(rest: &str) -> Option<Resource> {
     }
     let segments: Vec<&str> = rest.split('/').collect();
     let (name, key) = split_key(segments[0])?;
-    match (name, key, &segments[1..]) {
-        ("WhoAmI", None | Some(""), []) => Some(Resource::WhoAmI),
-        ("RetrieveVersion", None | Some(""), []) => Some(Resource::RetrieveVersion),
-        ("RetrieveCurrentOrganization", Some(arguments), []) => {
-            Some(Resource::RetrieveCurrentOrganization {
-                arguments: arguments.to_owned(),
-            })
+    if let ([], Some(function)) = (&segments[1..], functions::find(name, false)) {
+        // Without parameters `WhoAmI` and `WhoAmI()`; with them, only `Name(…)`.
+        let called = if function.parameters.is_empty() {
+            matches!(key, None | Some(""))
+        } else {
+            key.is_some()
+        };
+        if called {
+            return Some(Resource::Function {
+                function,
+                arguments: key.unwrap_or_default().to_owned(),
+                user: None,
+            });
         }
+    }
+    match (name, key, &segments[1..]) {
         ("EntityDefinitions", key, []) => Some(Resource::EntityDefinitions {
             key: key.map(str::to_owned),
             attributes: false,
@@ -97,11 +124,11 @@ pub(crate) fn resource(rest: &str) -> Option<Resource> {
             let user = parse_guid_key(key)?;
             let function = function.strip_prefix("Microsoft.Dynamics.CRM.")?;
             let (function, _) = split_key(function)?;
-            match function {
-                "RetrieveUserPrivileges" => Some(Resource::RetrieveUserPrivileges { user }),
-                "RetrievePrincipalAccess" => Some(Resource::RetrievePrincipalAccess { user }),
-                _ => None,
-            }
+            functions::find(function, true).map(|function| Resource::Function {
+                function,
+                arguments: String::new(),
+                user: Some(user),
+            })
         }
         _ => None,
     }
@@ -199,8 +226,9 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
     };
     let Some((version, rest)) = api_path(&path) else {
         return early_not_found(format!(
-            "No HTTP resource was found that matches the request URI '{}'. This fake serves: {SUPPORTED}",
-            fake_core::echo(&format!("{origin}{path}"))
+            "No HTTP resource was found that matches the request URI '{}'. This fake serves: {}",
+            fake_core::echo(&format!("{origin}{path}")),
+            supported()
         ));
     };
     let exchange = Exchange {
@@ -314,18 +342,12 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
     };
     let result = match resource {
         Resource::ServiceDocument => functions::service_document(&call),
-        Resource::WhoAmI => functions::who_am_i(&call),
-        Resource::RetrieveVersion => functions::retrieve_version(&call),
-        Resource::RetrieveCurrentOrganization { arguments } => {
-            functions::retrieve_current_organization(&call, &arguments)
-        }
-        Resource::RetrieveUserPrivileges { user } => {
-            functions::retrieve_user_privileges(&call, user)
-        }
-        Resource::RetrievePrincipalAccess { user } => {
-            functions::retrieve_principal_access(&call, user)
-        }
-        Resource::Metadata => crate::metadata::csdl(&call),
+        Resource::Function {
+            function,
+            arguments,
+            user,
+        } => function.invoke(&call, &arguments, user),
+        Resource::Metadata => crate::csdl::csdl(&call),
         Resource::EntityDefinitions { key, attributes } => {
             crate::metadata::entity_definitions(&call, key.as_deref(), attributes)
         }
@@ -343,14 +365,7 @@ fn not_get(
     exchange: &Exchange,
     origin: &str,
 ) -> Response<Full<Bytes>> {
-    let function = matches!(
-        resource,
-        Resource::WhoAmI
-            | Resource::RetrieveVersion
-            | Resource::RetrieveCurrentOrganization { .. }
-            | Resource::RetrieveUserPrivileges { .. }
-            | Resource::RetrievePrincipalAccess { .. }
-    );
+    let function = matches!(resource, Resource::Function { .. });
     let error = if function {
         ApiError::new(
             ErrorCode::NoHttpResource,
@@ -363,8 +378,9 @@ fn not_get(
         ApiError::new(
             ErrorCode::NotSupported,
             format!(
-                "{} is not supported by this fake Dataverse (d365-harness), which serves reads only: {SUPPORTED}",
-                request.method()
+                "{} is not supported by this fake Dataverse (d365-harness), which serves reads only: {}",
+                request.method(),
+                supported()
             ),
         )
     };
@@ -374,6 +390,22 @@ fn not_get(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn unbound(name: &str, arguments: &str) -> Option<Resource> {
+        Some(Resource::Function {
+            function: functions::find(name, false).expect("declared"),
+            arguments: arguments.into(),
+            user: None,
+        })
+    }
+
+    fn bound(name: &str, user: Uuid) -> Option<Resource> {
+        Some(Resource::Function {
+            function: functions::find(name, true).expect("declared"),
+            arguments: String::new(),
+            user: Some(user),
+        })
+    }
 
     #[track_caller]
     fn check(rest: &str, expected: Option<Resource>) {
@@ -387,14 +419,12 @@ mod tests {
             .expect("guid");
         check("", Some(Resource::ServiceDocument));
         check("$metadata", Some(Resource::Metadata));
-        check("WhoAmI", Some(Resource::WhoAmI));
-        check("WhoAmI()", Some(Resource::WhoAmI));
-        check("RetrieveVersion()", Some(Resource::RetrieveVersion));
+        check("WhoAmI", unbound("WhoAmI", ""));
+        check("WhoAmI()", unbound("WhoAmI", ""));
+        check("RetrieveVersion()", unbound("RetrieveVersion", ""));
         check(
             "RetrieveCurrentOrganization(AccessType=@p1)",
-            Some(Resource::RetrieveCurrentOrganization {
-                arguments: "AccessType=@p1".into(),
-            }),
+            unbound("RetrieveCurrentOrganization", "AccessType=@p1"),
         );
         check(
             "EntityDefinitions",
@@ -431,20 +461,46 @@ mod tests {
         );
         check(
             &format!("systemusers({user})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()"),
-            Some(Resource::RetrieveUserPrivileges { user }),
+            bound("RetrieveUserPrivileges", user),
         );
         check(
             &format!("systemusers({user})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges"),
-            Some(Resource::RetrieveUserPrivileges { user }),
+            bound("RetrieveUserPrivileges", user),
         );
         check(
             &format!(
                 "systemusers({user})/Microsoft.Dynamics.CRM.RetrievePrincipalAccess(Target=@p1)"
             ),
-            Some(Resource::RetrievePrincipalAccess { user }),
+            bound("RetrievePrincipalAccess", user),
         );
         check("accounts(not-a-guid)", None);
         check("accounts/x/y", None);
+    }
+
+    #[test]
+    fn functions_route_only_with_their_binding_and_parentheses() {
+        let user = Uuid::nil();
+        // A function with parameters needs its parentheses; without, the name is a set name.
+        check(
+            "RetrieveCurrentOrganization",
+            Some(Resource::EntitySet {
+                set: "RetrieveCurrentOrganization".into(),
+            }),
+        );
+        check("WhoAmI(x)", None);
+        check(
+            &format!("systemusers({user})/Microsoft.Dynamics.CRM.WhoAmI()"),
+            None,
+        );
+        check("RetrieveUserPrivileges()", None);
+    }
+
+    #[test]
+    fn the_supported_list_is_built_from_the_declarations_as_it_was_written_by_hand() {
+        assert_eq!(
+            supported(),
+            "GET /api/data/v9.0|v9.1|v9.2/ (service document), $metadata, WhoAmI, RetrieveVersion, RetrieveCurrentOrganization, EntityDefinitions[(LogicalName='…')][/Attributes], {entityset}[?$select,$filter,$orderby,$top,$count,$expand], {entityset}({id}), {entityset}/$count, systemusers({id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges, systemusers({id})/Microsoft.Dynamics.CRM.RetrievePrincipalAccess(Target=@p1)"
+        );
     }
 
     #[test]
