@@ -145,18 +145,14 @@ pub(crate) fn identify<'a>(seed: u64, tables: &[&'a str], id: Uuid) -> Option<(&
         .find_map(|table| row_index(seed, table, id).map(|index| (*table, index)))
 }
 
-/// Row `index` of `table`: a value of the right JSON type for every column, realistic for its
-/// name (company and person names, emails derived from them, phones, addresses, amounts,
-/// picklist values from the column's options, dates in the spec's window), `null` where a
-/// lookup has nothing to point to. Paging through many rows is faster with one
-/// [`RowGenerator`].
+/// Row `index` of `table` without keeping a [`RowGenerator`]; only tests use it.
 #[cfg(test)]
 pub(crate) fn generate_row(spec: &GeneratorSpec, table: &TableDefinition, index: u64) -> Row {
     RowGenerator::new(spec, table).row(index)
 }
 
-/// The per-table work of [`generate_row`] done once (column keys, hashes, lookup targets), for
-/// callers that make many rows of one table, a page at a time.
+/// Makes the rows of one table: the per-table work (column keys, hashes, lookup targets) done
+/// once, for callers that make many rows of one table, a page at a time.
 #[derive(Debug)]
 pub(crate) struct RowGenerator<'a> {
     spec: &'a GeneratorSpec,
@@ -262,7 +258,10 @@ impl<'a> RowGenerator<'a> {
         }
     }
 
-    /// Row `index`; see [`generate_row`].
+    /// Row `index`: a value of the right JSON type for every column, realistic for its name
+    /// (company and person names, emails derived from them, phones, addresses, amounts,
+    /// picklist values from the column's options, dates in the spec's window), `null` where a
+    /// lookup has nothing to point to.
     pub(crate) fn row(&self, index: u64) -> Row {
         let context = RowContext::new(self, index);
         // Collecting sorts once and builds the map in bulk: cheaper than one insert per column.

@@ -11,7 +11,7 @@ use crate::config::{Config, Environment, ForcedThrottle, ServiceProtectionLimits
 use crate::errors::ErrorCode;
 use crate::generator::GeneratorSpec;
 use crate::response::ApiError;
-use crate::{Error, api_host};
+use crate::{ConfigError, Error, api_host};
 
 pub(crate) struct State {
     pub(crate) config: Config,
@@ -43,9 +43,7 @@ impl State {
                 api_host(&environment.host),
             ] {
                 if hosts.insert(host.clone(), index).is_some() {
-                    return Err(Error::Config(format!(
-                        "host `{host}` belongs to two environments"
-                    )));
+                    return Err(Error::Config(ConfigError::DuplicateHost { host }));
                 }
             }
         }
@@ -255,10 +253,10 @@ fn validate(environment: &Environment) -> Result<(), Error> {
         .filter(|unit| unit.parent.is_none())
         .count();
     if roots != 1 {
-        return Err(Error::Config(format!(
-            "environment `{}` must have exactly one root business unit, found {roots}",
-            environment.host
-        )));
+        return Err(Error::Config(ConfigError::RootBusinessUnits {
+            environment: environment.host.clone(),
+            found: roots,
+        }));
     }
     for user in &environment.application_users {
         if !environment
@@ -266,10 +264,11 @@ fn validate(environment: &Environment) -> Result<(), Error> {
             .iter()
             .any(|unit| unit.id == user.business_unit)
         {
-            return Err(Error::Config(format!(
-                "application user `{}` of `{}` is in unknown business unit `{}`",
-                user.application_id, environment.host, user.business_unit
-            )));
+            return Err(Error::Config(ConfigError::UnknownBusinessUnit {
+                application_id: user.application_id,
+                environment: environment.host.clone(),
+                business_unit: user.business_unit,
+            }));
         }
         for role in &user.roles {
             let Some(found) = environment
@@ -277,16 +276,19 @@ fn validate(environment: &Environment) -> Result<(), Error> {
                 .iter()
                 .find(|candidate| candidate.id == *role)
             else {
-                return Err(Error::Config(format!(
-                    "application user `{}` of `{}` has unknown role `{role}`",
-                    user.application_id, environment.host
-                )));
+                return Err(Error::Config(ConfigError::UnknownRole {
+                    application_id: user.application_id,
+                    environment: environment.host.clone(),
+                    role: *role,
+                }));
             };
             if found.business_unit != user.business_unit {
-                return Err(Error::Config(format!(
-                    "Cannot associate security role because the security role's Business Unit is not the same as the user's Business Unit. Details: userid={}, userBU={}, roleId={}, roleBU={}",
-                    user.id, user.business_unit, found.id, found.business_unit
-                )));
+                return Err(Error::Config(ConfigError::RoleInOtherBusinessUnit {
+                    user: user.id,
+                    user_business_unit: user.business_unit,
+                    role: found.id,
+                    role_business_unit: found.business_unit,
+                }));
             }
         }
     }

@@ -844,3 +844,23 @@ async fn garbage_never_panics_and_always_answers_in_odata_shape() {
         }
     }
 }
+
+#[test]
+fn configuration_errors_keep_their_messages() {
+    let mut twice = config();
+    twice.environments.push(environment());
+    let error = crate::service(twice).expect_err("two environments on one host");
+    assert_eq!(
+        error.to_string(),
+        "invalid fake Dataverse configuration: host `contoso.crm.dynamics.com` belongs to two environments"
+    );
+    let mut rootless = config();
+    for unit in &mut rootless.environments[0].business_units {
+        unit.parent = Some(Uuid::nil());
+    }
+    let error = crate::service(rootless).expect_err("no root business unit");
+    assert_eq!(
+        error.to_string(),
+        "invalid fake Dataverse configuration: environment `contoso.crm.dynamics.com` must have exactly one root business unit, found 0"
+    );
+}
