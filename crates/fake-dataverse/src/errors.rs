@@ -1,13 +1,19 @@
 //! Every Dataverse error this fake answers with, one row each in [`ErrorCode`]: the hex code on
 //! the wire, the HTTP status and the `ApiExceptionMessageName` the annotations show. Call sites
 //! name a variant (`ApiError::new(ErrorCode::ObjectDoesNotExist, message)`), so a wrong or
-//! mistyped code does not compile. Messages stay at the call sites: most quote the request.
+//! mistyped code does not compile. Fixed messages live in the row too ([`ApiError::fixed`]);
+//! the others stay at the call sites, which quote the request.
+//!
+//! [`ApiError::fixed`]: crate::response::ApiError::fixed
 
 use http::StatusCode;
 
-/// Declares [`ErrorCode`] and its table from one row per code: `Variant => (hex, status, name)`.
+/// Declares [`ErrorCode`] and its table from one row per code: `Variant => (hex, status, name)`,
+/// with the message as a fourth item where Dataverse's message is fixed.
 macro_rules! error_codes {
-    ($($(#[doc = $doc:literal])* $variant:ident => ($hex:literal, $status:ident, $name:literal),)*) => {
+    (@message) => { None };
+    (@message $message:literal) => { Some($message) };
+    ($($(#[doc = $doc:literal])* $variant:ident => ($hex:literal, $status:ident, $name:literal $(, $message:literal)?),)*) => {
         /// A Dataverse error: hex code, HTTP status and exception name, from one row.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub(crate) enum ErrorCode {
@@ -25,6 +31,13 @@ macro_rules! error_codes {
                     $(ErrorCode::$variant => ($hex, StatusCode::$status, $name),)*
                 }
             }
+
+            /// The message, for codes whose message never varies.
+            pub(crate) const fn fixed_message(self) -> Option<&'static str> {
+                match self {
+                    $(ErrorCode::$variant => error_codes!(@message $($message)?),)*
+                }
+            }
         }
     };
 }
@@ -36,7 +49,12 @@ error_codes! {
     NotSupported => ("0x80040216", NOT_IMPLEMENTED, "NotSupported"),
     /// 503 while the runtime shuts down under a running scan (its body has no annotations,
     /// so the name is never shown).
-    ShuttingDown => ("0x80040216", SERVICE_UNAVAILABLE, "ServiceUnavailable"),
+    ShuttingDown => (
+        "0x80040216",
+        SERVICE_UNAVAILABLE,
+        "ServiceUnavailable",
+        "The fake Dataverse (d365-harness) is shutting down."
+    ),
     /// 400 for a malformed request or query (the default of `QueryOptions::error_code` and
     /// `Switches::property_not_found_code`).
     BadRequest => ("0x80060888", BAD_REQUEST, "BadRequest"),
@@ -53,11 +71,26 @@ error_codes! {
     /// 403 when the privilege exists but its depth does not reach the row.
     PrincipalPrivilegeDenied => ("0x80048306", FORBIDDEN, "PrincipalPrivilegeDenied"),
     /// 403 when no application user has the token's `appid`.
-    UserNotMemberOfOrg => ("0x80072560", FORBIDDEN, "UserNotMemberOfOrg"),
+    UserNotMemberOfOrg => (
+        "0x80072560",
+        FORBIDDEN,
+        "UserNotMemberOfOrg",
+        "The user is not a member of the organization."
+    ),
     /// 403 for a disabled application user (`Switches::disabled_user_code`).
-    UserDisabled => ("0x80040225", FORBIDDEN, "unManagedidsusernotenabled"),
+    UserDisabled => (
+        "0x80040225",
+        FORBIDDEN,
+        "unManagedidsusernotenabled",
+        "The specified user is either disabled or is not a member of any business unit."
+    ),
     /// 403 when the environment is in administration mode and the user is no administrator.
-    AdminOnlyMode => ("0x8004A113", FORBIDDEN, "UserDoesNotHaveAdminOnlyModePermissions"),
+    AdminOnlyMode => (
+        "0x8004A113",
+        FORBIDDEN,
+        "UserDoesNotHaveAdminOnlyModePermissions",
+        "User does not have required privileges (or role membership) to access the org when it is in Admin Only mode."
+    ),
     /// 500 when a query would scan more rows than the scan budget allows.
     SqlTimeout => ("0x80044151", INTERNAL_SERVER_ERROR, "SqlTimeout"),
     /// 429: the number of requests in the window exceeded the limit.

@@ -179,8 +179,9 @@ impl fake_core::Service for Dataverse {
 fn shutting_down() -> http::Response<http_body_util::Full<bytes::Bytes>> {
     let code = errors::ErrorCode::ShuttingDown;
     let body = format!(
-        r#"{{"error":{{"code":"{}","message":"The fake Dataverse (d365-harness) is shutting down."}}}}"#,
-        code.hex()
+        r#"{{"error":{{"code":"{}","message":"{}"}}}}"#,
+        code.hex(),
+        code.fixed_message().unwrap_or_default()
     );
     let mut response = http::Response::new(http_body_util::Full::new(bytes::Bytes::from(body)));
     *response.status_mut() = code.status();

@@ -38,6 +38,11 @@ impl ApiError {
         ApiError::configured(code, code.hex(), message)
     }
 
+    /// The error `code` names, with its fixed message (the exception name if it has none).
+    pub(crate) fn fixed(code: ErrorCode) -> ApiError {
+        ApiError::new(code, code.fixed_message().unwrap_or(code.name()))
+    }
+
     /// The error `code` names, with the wire code a switch chose instead of the table's
     /// (`Switches::zero_roles_code` and friends, UNCONFIRMED choices a world may change).
     pub(crate) fn configured(

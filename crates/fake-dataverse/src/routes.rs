@@ -277,37 +277,27 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
             .find(|user| user.application_id == client_id)
     });
     let Some(user) = user else {
-        return response::error(
-            &ApiError::new(
-                ErrorCode::UserNotMemberOfOrg,
-                "The user is not a member of the organization.",
-            ),
-            &exchange,
-        );
+        return response::error(&ApiError::fixed(ErrorCode::UserNotMemberOfOrg), &exchange);
     };
     if !user.enabled {
         return response::error(
             &ApiError::configured(
                 ErrorCode::UserDisabled,
                 config.switches.disabled_user_code.clone(),
+                // A world that answers with the not-a-member code gets that code's message.
                 if config.switches.disabled_user_code == ErrorCode::UserNotMemberOfOrg.hex() {
-                    "The user is not a member of the organization."
+                    ErrorCode::UserNotMemberOfOrg.fixed_message()
                 } else {
-                    "The specified user is either disabled or is not a member of any business unit."
-                },
+                    ErrorCode::UserDisabled.fixed_message()
+                }
+                .unwrap_or_default(),
             ),
             &exchange,
         );
     }
     let principal = Principal::new(user, environment);
     if environment.admin_mode && !principal.is_administrator() {
-        return response::error(
-            &ApiError::new(
-                ErrorCode::AdminOnlyMode,
-                "User does not have required privileges (or role membership) to access the org when it is in Admin Only mode.",
-            ),
-            &exchange,
-        );
+        return response::error(&ApiError::fixed(ErrorCode::AdminOnlyMode), &exchange);
     }
     let _in_flight = match state.admit(environment_index, user.id, user.application_id) {
         Ok(guard) => guard,

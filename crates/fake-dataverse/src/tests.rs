@@ -864,3 +864,20 @@ fn configuration_errors_keep_their_messages() {
         "invalid fake Dataverse configuration: environment `contoso.crm.dynamics.com` must have exactly one root business unit, found 0"
     );
 }
+
+#[tokio::test]
+async fn a_scan_cut_short_by_shutdown_answers_503_in_the_error_envelope() {
+    use http_body_util::BodyExt as _;
+    let response = crate::shutting_down();
+    assert_eq!(response.status(), 503);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    assert_eq!(
+        body,
+        br#"{"error":{"code":"0x80040216","message":"The fake Dataverse (d365-harness) is shutting down."}}"#.as_slice()
+    );
+}

@@ -41,3 +41,20 @@ fn a_code_names_one_status_and_exception_name_per_row() {
         "PrincipalPrivilegeDenied"
     );
 }
+
+#[test]
+fn codes_answered_without_a_call_site_message_have_their_fixed_message() {
+    for code in [
+        ErrorCode::ShuttingDown,
+        ErrorCode::UserNotMemberOfOrg,
+        ErrorCode::UserDisabled,
+        ErrorCode::AdminOnlyMode,
+    ] {
+        assert!(
+            code.fixed_message()
+                .is_some_and(|message| message.ends_with('.')),
+            "{code:?}"
+        );
+    }
+    assert_eq!(ErrorCode::ObjectDoesNotExist.fixed_message(), None);
+}
