@@ -173,7 +173,7 @@ pub(crate) fn service_document(call: &Call<'_>) -> Answer {
 
 /// `WhoAmI`: the application user's `systemuserid`, business unit and organization. Needs no
 /// table privilege; with zero roles it succeeds unless the switch says otherwise (UNCONFIRMED).
-pub(crate) fn who_am_i(call: &Call<'_>) -> Answer {
+fn who_am_i(call: &Call<'_>) -> Answer {
     let switches = &call.state.config.switches;
     if call.principal.roles().is_empty() && !switches.whoami_without_roles {
         return Err(ApiError::configured(
@@ -211,7 +211,7 @@ pub(crate) fn who_am_i(call: &Call<'_>) -> Answer {
 }
 
 /// `RetrieveVersion()`.
-pub(crate) fn retrieve_version(call: &Call<'_>) -> Answer {
+fn retrieve_version(call: &Call<'_>) -> Answer {
     ok(
         call,
         &json!({
@@ -222,7 +222,7 @@ pub(crate) fn retrieve_version(call: &Call<'_>) -> Answer {
 }
 
 /// `RetrieveCurrentOrganization(AccessType=@p1)?@p1=Microsoft.Dynamics.CRM.EndpointAccessType'Default'`.
-pub(crate) fn retrieve_current_organization(call: &Call<'_>, arguments: &str) -> Answer {
+fn retrieve_current_organization(call: &Call<'_>, arguments: &str) -> Answer {
     let access_type = arguments
         .split(',')
         .find_map(|argument| argument.trim().strip_prefix("AccessType="))
@@ -285,7 +285,7 @@ fn resolve_alias(value: &str, query: &str) -> String {
 
 /// `systemusers({id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges`: the privileges held
 /// directly through roles. Another user's privileges need `prvReadUser`.
-pub(crate) fn retrieve_user_privileges(call: &Call<'_>, user_id: Uuid) -> Answer {
+fn retrieve_user_privileges(call: &Call<'_>, user_id: Uuid) -> Answer {
     let environment = call.environment;
     if user_id != call.principal.user.id {
         let systemuser = crate::rows::table_by_logical_name(environment, "systemuser");
@@ -330,7 +330,7 @@ pub(crate) fn retrieve_user_privileges(call: &Call<'_>, user_id: Uuid) -> Answer
 
 /// `systemusers({id})/Microsoft.Dynamics.CRM.RetrievePrincipalAccess(Target=@p1)` with
 /// `@p1={'@odata.id':'accounts(<id>)'}`: the access rights the user's roles give on the row.
-pub(crate) fn retrieve_principal_access(call: &Call<'_>, user_id: Uuid) -> Answer {
+fn retrieve_principal_access(call: &Call<'_>, user_id: Uuid) -> Answer {
     let environment = call.environment;
     if user_id != call.principal.user.id
         && let Some(systemuser) = table_by_logical_name(environment, "systemuser")

@@ -1,6 +1,6 @@
 //! The OData query engine for entity-set reads, pure logic without HTTP: [`parse_query`] turns
 //! the query string of `GET accounts?…` into a [`Query`] (validated against the table
-//! definitions once), which then filters ([`Query::matches`]), orders ([`Query::compare`]) and
+//! definitions once), which then filters ([`Query::matches`]), orders (by [`orderby::SortKey`]) and
 //! projects ([`Query::project`]) rows cheaply, many times. [`prefer::Prefer`], [`PagingCookie`] and
 //! [`paging::next_link`] cover the paging headers and links. Errors are [`QueryError`]s carrying the
 //! real service's wording; features this fake lacks fail with 501 and a message naming them.

@@ -1,5 +1,5 @@
-//! `$orderby`: the sort keys and a row comparator ([`OrderBy::compare`]) that is a total
-//! order, so paging is stable.
+//! `$orderby`: the sort keys ([`SortKey`]), a total order so paging is stable (tests hold
+//! them against a plain row comparator, `OrderBy::compare`).
 //!
 //! Choices: nulls sort first ascending and last descending (SQL Server treats `NULL` as the
 //! lowest value); ties are broken by the primary key ascending in `uniqueidentifier` order,
@@ -124,7 +124,8 @@ impl OrderBy {
     }
 }
 
-/// One row's sort key: ordered exactly like [`OrderBy::compare`] orders the row.
+/// One row's sort key: ordered exactly like `OrderBy::compare` (the tests' oracle) orders
+/// the row.
 #[derive(Clone, Debug)]
 pub(crate) struct SortKey {
     parts: Vec<(KeyValue, bool)>,
