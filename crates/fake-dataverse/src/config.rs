@@ -9,6 +9,7 @@ use fake_core::{Clock, IdGenerator};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::errors::ErrorCode;
 use crate::schema::TableDefinition;
 
 /// Everything one fake Dataverse instance serves.
@@ -139,11 +140,11 @@ pub struct Switches {
 impl Default for Switches {
     fn default() -> Switches {
         Switches {
-            disabled_user_code: "0x80040225".to_owned(),
-            zero_roles_code: "0x80040220".to_owned(),
+            disabled_user_code: ErrorCode::UserDisabled.hex().to_owned(),
+            zero_roles_code: ErrorCode::PrivilegeDenied.hex().to_owned(),
             whoami_without_roles: true,
-            property_not_found_code: "0x80060888".to_owned(),
-            segment_not_found_code: "0x8006088a".to_owned(),
+            property_not_found_code: ErrorCode::BadRequest.hex().to_owned(),
+            segment_not_found_code: ErrorCode::SegmentNotFound.hex().to_owned(),
             throttle_code_decimal: false,
             access_mode_text: "4 Non-interactive".to_owned(),
         }

@@ -1,25 +1,36 @@
 //! Deterministic rows for generated tables: row `index` of a table is made on demand from
 //! (seed, table, index) in O(1), without global state, so a million-row table costs no memory.
-//! Start at [`generate_row`] and [`row_id`]. Invariants: the same inputs give the same row;
+//! Start at [`RowGenerator`] and [`row_id`]. Invariants: the same inputs give the same row;
 //! `row_index(row_id(i)) == Some(i)`; lookups only point to rows that exist (ids the world
-//! gives, or generated rows below the target table's count).
-
-#![allow(dead_code, reason = "wired into routes by the lead")]
+//! gives, or generated rows below the target table's count). `generator/ids.rs` holds the id
+//! bijection, `generator/json.rs` the JSON writing, `generator/words.rs` the word lists.
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::odata::Row;
 use crate::schema::{ColumnDefinition, ColumnKind, OptionValue, TableDefinition};
 
-/// A row keyed by Web API property name (`accountid`, `_primarycontactid_value`, ...).
-pub(crate) type Row = Map<String, Value>;
+mod ids;
+mod json;
+mod words;
 
-/// Generated tables hold fewer than 2^48 rows: the index lives in 48 bits of the id.
+use ids::{fnv1a, id_suffix, splitmix, table_key};
+use json::{Cell, Text, write_json_string};
+use words::{
+    CASE_TITLES, CITIES, COMPANY_STEMS, CURRENCIES, CUSTOM_ROLES, City, Currency, FIRST_NAMES,
+    JOB_TITLES, LAST_NAMES, LEGAL_FORMS, PRODUCTS, REGIONS, SECTORS, STREET_KINDS, STREETS,
+    TEAM_FUNCTIONS,
+};
+
+/// Generated tables hold at most 2^47 rows (indices below `MAX_ROWS`): the first 48 bits of
+/// an id are a per-table offset below 2^47 plus the index, so both must stay below 2^47 to fit.
+/// Nothing checks a table's `count` against it: a larger table's ids would wrap (and trip the
+/// debug assertion in [`row_id`]).
 pub(crate) const MAX_ROWS: u64 = 1 << 47;
 
 /// `2025-01-01T00:00:00Z`: the newest `createdon`/`modifiedon` unless a spec says otherwise.
@@ -69,7 +80,7 @@ impl GeneratorSpec {
             owners: Vec::new(),
             newest: DEFAULT_NEWEST,
             history_seconds: DEFAULT_HISTORY_SECONDS,
-            role_templates: crate::catalog::predefined_roles()
+            role_templates: crate::standard_tables::predefined_roles()
                 .into_iter()
                 .map(|role| (role.name, role.template_id))
                 .collect(),
@@ -127,23 +138,21 @@ pub(crate) fn row_index(seed: u64, table: &str, id: Uuid) -> Option<u64> {
 }
 
 /// Which of `tables` generated `id`, and at which index: tells the target of a customer lookup.
+#[cfg(test)]
 pub(crate) fn identify<'a>(seed: u64, tables: &[&'a str], id: Uuid) -> Option<(&'a str, u64)> {
     tables
         .iter()
         .find_map(|table| row_index(seed, table, id).map(|index| (*table, index)))
 }
 
-/// Row `index` of `table`: a value of the right JSON type for every column, realistic for its
-/// name (company and person names, emails derived from them, phones, addresses, amounts,
-/// picklist values from the column's options, dates in the spec's window), `null` where a
-/// lookup has nothing to point to. Paging through many rows is faster with one
-/// [`RowGenerator`].
+/// Row `index` of `table` without keeping a [`RowGenerator`]; only tests use it.
+#[cfg(test)]
 pub(crate) fn generate_row(spec: &GeneratorSpec, table: &TableDefinition, index: u64) -> Row {
     RowGenerator::new(spec, table).row(index)
 }
 
-/// The per-table work of [`generate_row`] done once (column keys, hashes, lookup targets), for
-/// callers that make many rows of one table, a page at a time.
+/// Makes the rows of one table: the per-table work (column keys, hashes, lookup targets) done
+/// once, for callers that make many rows of one table, a page at a time.
 #[derive(Debug)]
 pub(crate) struct RowGenerator<'a> {
     spec: &'a GeneratorSpec,
@@ -249,7 +258,10 @@ impl<'a> RowGenerator<'a> {
         }
     }
 
-    /// Row `index`; see [`generate_row`].
+    /// Row `index`: a value of the right JSON type for every column, realistic for its name
+    /// (company and person names, emails derived from them, phones, addresses, amounts,
+    /// picklist values from the column's options, dates in the spec's window), `null` where a
+    /// lookup has nothing to point to.
     pub(crate) fn row(&self, index: u64) -> Row {
         let context = RowContext::new(self, index);
         // Collecting sorts once and builds the map in bulk: cheaper than one insert per column.
@@ -329,149 +341,6 @@ impl<'a> RowGenerator<'a> {
         }
     }
 }
-
-/// A generated value before it becomes JSON: words from the lists stay borrowed.
-#[derive(Debug, PartialEq)]
-enum Cell {
-    Null,
-    Bool(bool),
-    Integer(i64),
-    Number(f64),
-    Text(Text),
-    Guid(Uuid),
-    DateTime(i64),
-}
-
-type Text = Cow<'static, str>;
-
-impl Cell {
-    fn into_value(self) -> Value {
-        match self {
-            Cell::Null => Value::Null,
-            Cell::Bool(value) => Value::Bool(value),
-            Cell::Integer(value) => Value::from(value),
-            Cell::Number(value) => {
-                serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number)
-            }
-            Cell::Text(text) => Value::String(text.into_owned()),
-            Cell::Guid(id) => {
-                let mut buffer = Uuid::encode_buffer();
-                Value::String(id.hyphenated().encode_lower(&mut buffer).to_owned())
-            }
-            Cell::DateTime(seconds) => Value::String(format_date_time(seconds)),
-        }
-    }
-
-    fn write_json(&self, out: &mut Vec<u8>) {
-        match self {
-            Cell::Null => out.extend_from_slice(b"null"),
-            Cell::Bool(true) => out.extend_from_slice(b"true"),
-            Cell::Bool(false) => out.extend_from_slice(b"false"),
-            Cell::Integer(value) => write_integer(out, *value),
-            Cell::Number(value) if value.is_finite() => {
-                // serde_json writes finite floats without failing; a Vec never fails to grow.
-                let _ = serde_json::to_writer(&mut *out, value);
-            }
-            Cell::Number(_) => out.extend_from_slice(b"null"),
-            Cell::Text(text) => write_json_string(out, text),
-            Cell::Guid(id) => {
-                let mut buffer = Uuid::encode_buffer();
-                out.push(b'"');
-                out.extend_from_slice(id.hyphenated().encode_lower(&mut buffer).as_bytes());
-                out.push(b'"');
-            }
-            Cell::DateTime(seconds) => {
-                out.push(b'"');
-                out.extend_from_slice(&date_time_bytes(*seconds));
-                out.push(b'"');
-            }
-        }
-    }
-}
-
-fn write_integer(out: &mut Vec<u8>, value: i64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = value.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    if value < 0 {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&digits[at..]);
-}
-
-/// A JSON string literal, escaped as serde_json escapes it.
-fn write_json_string(out: &mut Vec<u8>, text: &str) {
-    let plain = text
-        .bytes()
-        .all(|byte| byte >= 0x20 && byte != b'"' && byte != b'\\');
-    if plain {
-        out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'"');
-    } else {
-        let _ = serde_json::to_writer(&mut *out, text);
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Ids: a keyed bijection on 48 bits, and the per-table constant part.
-
-/// Third group and the last eight bytes of a (seed, table)'s ids.
-fn id_suffix(key: u64) -> (u16, [u8; 8]) {
-    // Third groups seen in live ids: ea11 (2020) … f011 (2025).
-    const THIRD: [u16; 7] = [0xea11, 0xeb11, 0xec11, 0xed11, 0xee11, 0xef11, 0xf011];
-    // Azure MAC prefixes seen as the node of live ids.
-    const NODE_PREFIX: [[u8; 3]; 3] = [[0x00, 0x0d, 0x3a], [0x00, 0x22, 0x48], [0x60, 0x45, 0xbd]];
-    let bits = splitmix(key ^ 0x05EE_D1D5);
-    let third = THIRD[(bits % THIRD.len() as u64) as usize];
-    let prefix = NODE_PREFIX[((bits >> 8) % NODE_PREFIX.len() as u64) as usize];
-    let bytes = (bits >> 16).to_le_bytes();
-    let fourth = [
-        0x80 | (bytes[0] & 0x3f),
-        bytes[1],
-        prefix[0],
-        prefix[1],
-        prefix[2],
-        bytes[2],
-        bytes[3],
-        bytes[4],
-    ];
-    (third, fourth)
-}
-
-fn table_key(seed: u64, table: &str) -> u64 {
-    splitmix(seed ^ splitmix(fnv1a(table)))
-}
-
-/// SplitMix64's finaliser: a fast, stateless 64-bit mix.
-const fn splitmix(value: u64) -> u64 {
-    let mut z = value.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-const fn fnv1a(text: &str) -> u64 {
-    let bytes = text.as_bytes();
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut at = 0;
-    while at < bytes.len() {
-        hash = (hash ^ bytes[at] as u64).wrapping_mul(0x0000_0100_0000_01b3);
-        at += 1;
-    }
-    hash
-}
-
-// ---------------------------------------------------------------------------------------------
-// Rows.
 
 /// What one row is about, worked out once and shared by its columns so they agree (the email
 /// matches the name, `owningbusinessunit` matches the owner, `statuscode` matches `statecode`).
@@ -1032,6 +901,7 @@ const STATE_MODELS: &[(&str, StateModel)] = &[
 ];
 
 /// The state models, for tests that hold them against the fixtures.
+#[cfg(test)]
 pub(crate) fn state_models() -> &'static [(&'static str, StateModel)] {
     STATE_MODELS
 }
@@ -1184,636 +1054,6 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
-
-// ---------------------------------------------------------------------------------------------
-// Word lists. Company stems are Microsoft's fictitious companies; some names carry `'`, `&` or
-// `.` on purpose, so clients' quoting and escaping get exercised.
-
-const FIRST_NAMES: &[&str] = &[
-    "James",
-    "Maria",
-    "Wei",
-    "Aisha",
-    "Lukas",
-    "Sofia",
-    "Hiroshi",
-    "Fatima",
-    "Mateo",
-    "Emma",
-    "Noah",
-    "Olivia",
-    "Liam",
-    "Ava",
-    "Arjun",
-    "Priya",
-    "Chen",
-    "Yuki",
-    "Ahmed",
-    "Elena",
-    "Jonas",
-    "Ingrid",
-    "Pierre",
-    "Camille",
-    "Diego",
-    "Lucia",
-    "Kwame",
-    "Amara",
-    "Sven",
-    "Freya",
-    "Tomasz",
-    "Zofia",
-    "Oliver",
-    "Charlotte",
-    "Ethan",
-    "Isla",
-    "Mohammed",
-    "Layla",
-    "Daniel",
-    "Hannah",
-    "Samuel",
-    "Grace",
-    "Ravi",
-    "Ananya",
-    "Kenji",
-    "Sakura",
-    "Marco",
-    "Giulia",
-];
-
-const LAST_NAMES: &[&str] = &[
-    "Smith",
-    "Garcia",
-    "Wang",
-    "Khan",
-    "Muller",
-    "Rossi",
-    "Tanaka",
-    "Haddad",
-    "Lopez",
-    "Johnson",
-    "Brown",
-    "Williams",
-    "Patel",
-    "Sharma",
-    "Li",
-    "Sato",
-    "Hassan",
-    "Ivanova",
-    "Schmidt",
-    "Larsen",
-    "Dubois",
-    "Martin",
-    "Fernandez",
-    "Romero",
-    "Mensah",
-    "Okafor",
-    "Andersson",
-    "Nilsson",
-    "Kowalski",
-    "Nowak",
-    "Taylor",
-    "Wilson",
-    "Davies",
-    "Evans",
-    "Ali",
-    "Rahman",
-    "Cohen",
-    "Levi",
-    "O'Brien",
-    "Murphy",
-    "Kumar",
-    "Singh",
-    "Nakamura",
-    "Suzuki",
-    "Bianchi",
-    "Ricci",
-    "Novak",
-    "Horvat",
-];
-
-const COMPANY_STEMS: &[&str] = &[
-    "Contoso",
-    "Fabrikam",
-    "Litware",
-    "Adventure Works",
-    "Northwind",
-    "Tailspin",
-    "Wingtip",
-    "Alpine Ski House",
-    "Coho Winery",
-    "Proseware",
-    "Woodgrove",
-    "Trey Research",
-    "Fourth Coffee",
-    "Blue Yonder",
-    "Lucerne Publishing",
-    "Margie's Travel",
-    "Relecloud",
-    "Wide World Importers",
-    "Humongous Insurance",
-    "VanArsdel",
-    "Best For You Organics",
-    "Southridge Video",
-    "City Power & Light",
-    "Consolidated Messenger",
-    "A. Datum",
-    "Munson's Pickles",
-    "Nod Publishers",
-    "Tailwind Traders",
-    "Lamna Healthcare",
-    "Graphic Design Institute",
-    "First Up Consultants",
-    "Bellows College",
-];
-
-const SECTORS: &[&str] = &[
-    "Logistics",
-    "Software",
-    "Manufacturing",
-    "Consulting",
-    "Foods",
-    "Energy",
-    "Health",
-    "Capital",
-    "Retail",
-    "Labs",
-    "Systems",
-    "Media",
-    "Motors",
-    "Pharma",
-    "Textiles",
-    "Robotics",
-];
-
-const LEGAL_FORMS: &[&str] = &[
-    "Ltd", "Inc.", "GmbH", "LLC", "S.A.", "AB", "Pty Ltd", "plc", "Corp.", "B.V.", "K.K.", "SAS",
-];
-
-const JOB_TITLES: &[&str] = &[
-    "Chief Executive Officer",
-    "Chief Financial Officer",
-    "VP Sales",
-    "Purchasing Manager",
-    "IT Director",
-    "Operations Manager",
-    "Account Manager",
-    "Procurement Specialist",
-    "Office Manager",
-    "Marketing Director",
-    "Software Engineer",
-    "Project Manager",
-    "Sales Representative",
-    "Customer Service Manager",
-    "Head of Finance",
-    "Data Analyst",
-];
-
-const PRODUCTS: &[&str] = &[
-    "Surface Laptops",
-    "Dynamics 365 licenses",
-    "Azure credits",
-    "espresso machines",
-    "forklift trucks",
-    "solar panels",
-    "ergonomic chairs",
-    "3D printers",
-    "delivery vans",
-    "conference phones",
-    "barcode scanners",
-    "server racks",
-];
-
-const CASE_TITLES: &[&str] = &[
-    "Printer not responding",
-    "Cannot sign in to the portal",
-    "Invoice amount incorrect",
-    "Delivery arrived damaged",
-    "Request for product manual",
-    "Password reset needed",
-    "Order status inquiry",
-    "Warranty claim",
-    "Software crashes on start",
-    "Billing address change",
-    "Missing items in shipment",
-    "Refund request",
-    "Slow performance after update",
-    "Unable to export report",
-];
-
-const REGIONS: &[&str] = &[
-    "North America",
-    "EMEA",
-    "APAC",
-    "LATAM",
-    "Nordics",
-    "DACH",
-    "UK & Ireland",
-    "Benelux",
-];
-
-const TEAM_FUNCTIONS: &[&str] = &[
-    "Sales",
-    "Service",
-    "Marketing",
-    "Finance",
-    "Operations",
-    "Research",
-    "Support",
-    "Partners",
-];
-
-const CUSTOM_ROLES: &[&str] = &[
-    "Salesperson",
-    "Sales Manager",
-    "Customer Service Representative",
-    "CSR Manager",
-    "Marketing Professional",
-    "Data Importer",
-    "Read-only Auditor",
-    "Integration Service",
-];
-
-const STREETS: &[&str] = &[
-    "Main",
-    "Oak",
-    "Maple",
-    "Cedar",
-    "Pine",
-    "Elm",
-    "Lake",
-    "Hill",
-    "Park",
-    "Washington",
-    "Church",
-    "Market",
-    "High",
-    "King",
-    "Queen",
-    "Station",
-    "Mill",
-    "Bridge",
-    "River",
-    "Harbor",
-];
-
-const STREET_KINDS: &[&str] = &[
-    "Street",
-    "Avenue",
-    "Road",
-    "Lane",
-    "Boulevard",
-    "Way",
-    "Drive",
-    "Place",
-];
-
-struct Currency {
-    code: &'static str,
-    name: &'static str,
-    symbol: &'static str,
-    precision: u8,
-    /// Units per US dollar, the base currency.
-    rate: f64,
-}
-
-const CURRENCIES: &[Currency] = &[
-    Currency {
-        code: "USD",
-        name: "US Dollar",
-        symbol: "$",
-        precision: 2,
-        rate: 1.0,
-    },
-    Currency {
-        code: "EUR",
-        name: "Euro",
-        symbol: "€",
-        precision: 2,
-        rate: 0.92,
-    },
-    Currency {
-        code: "GBP",
-        name: "Pound Sterling",
-        symbol: "£",
-        precision: 2,
-        rate: 0.79,
-    },
-    Currency {
-        code: "JPY",
-        name: "Yen",
-        symbol: "¥",
-        precision: 0,
-        rate: 151.3,
-    },
-    Currency {
-        code: "CAD",
-        name: "Canadian Dollar",
-        symbol: "CA$",
-        precision: 2,
-        rate: 1.36,
-    },
-    Currency {
-        code: "AUD",
-        name: "Australian Dollar",
-        symbol: "A$",
-        precision: 2,
-        rate: 1.52,
-    },
-    Currency {
-        code: "CHF",
-        name: "Swiss Franc",
-        symbol: "CHF",
-        precision: 2,
-        rate: 0.88,
-    },
-    Currency {
-        code: "SEK",
-        name: "Swedish Krona",
-        symbol: "kr",
-        precision: 2,
-        rate: 10.4,
-    },
-    Currency {
-        code: "INR",
-        name: "Indian Rupee",
-        symbol: "₹",
-        precision: 2,
-        rate: 83.2,
-    },
-    Currency {
-        code: "BRL",
-        name: "Brazilian Real",
-        symbol: "R$",
-        precision: 2,
-        rate: 5.0,
-    },
-];
-
-struct City {
-    name: &'static str,
-    province: &'static str,
-    country: &'static str,
-    postal_code: &'static str,
-    latitude: f64,
-    longitude: f64,
-    calling_code: &'static str,
-    area_code: &'static str,
-}
-
-impl City {
-    /// `+44 20 7946 0142`: a number in the city's format family.
-    fn phone(&self, hash: u64) -> String {
-        format!(
-            "{} {} {:03} {:04}",
-            self.calling_code,
-            self.area_code,
-            200 + hash % 800,
-            (hash >> 16) % 10_000
-        )
-    }
-}
-
-macro_rules! city {
-    ($name:expr, $province:expr, $country:expr, $postal:expr, $lat:expr, $lon:expr, $calling:expr, $area:expr) => {
-        City {
-            name: $name,
-            province: $province,
-            country: $country,
-            postal_code: $postal,
-            latitude: $lat,
-            longitude: $lon,
-            calling_code: $calling,
-            area_code: $area,
-        }
-    };
-}
-
-const CITIES: &[City] = &[
-    city!(
-        "Seattle",
-        "WA",
-        "United States",
-        "98101",
-        47.6062,
-        -122.3321,
-        "+1",
-        "206"
-    ),
-    city!(
-        "Redmond",
-        "WA",
-        "United States",
-        "98052",
-        47.6740,
-        -122.1215,
-        "+1",
-        "425"
-    ),
-    city!(
-        "New York",
-        "NY",
-        "United States",
-        "10001",
-        40.7128,
-        -74.0060,
-        "+1",
-        "212"
-    ),
-    city!(
-        "Chicago",
-        "IL",
-        "United States",
-        "60601",
-        41.8781,
-        -87.6298,
-        "+1",
-        "312"
-    ),
-    city!(
-        "Austin",
-        "TX",
-        "United States",
-        "73301",
-        30.2672,
-        -97.7431,
-        "+1",
-        "512"
-    ),
-    city!(
-        "Toronto", "ON", "Canada", "M5H 2N2", 43.6532, -79.3832, "+1", "416"
-    ),
-    city!(
-        "London",
-        "England",
-        "United Kingdom",
-        "EC1A 1BB",
-        51.5074,
-        -0.1278,
-        "+44",
-        "20"
-    ),
-    city!(
-        "Manchester",
-        "England",
-        "United Kingdom",
-        "M1 1AE",
-        53.4808,
-        -2.2426,
-        "+44",
-        "161"
-    ),
-    city!(
-        "Dublin", "Leinster", "Ireland", "D02 X285", 53.3498, -6.2603, "+353", "1"
-    ),
-    city!(
-        "Paris",
-        "Ile-de-France",
-        "France",
-        "75001",
-        48.8566,
-        2.3522,
-        "+33",
-        "1"
-    ),
-    city!(
-        "Berlin", "Berlin", "Germany", "10115", 52.5200, 13.4050, "+49", "30"
-    ),
-    city!(
-        "Munich", "Bavaria", "Germany", "80331", 48.1351, 11.5820, "+49", "89"
-    ),
-    city!(
-        "Amsterdam",
-        "North Holland",
-        "Netherlands",
-        "1012 AB",
-        52.3676,
-        4.9041,
-        "+31",
-        "20"
-    ),
-    city!(
-        "Stockholm",
-        "Stockholm",
-        "Sweden",
-        "111 20",
-        59.3293,
-        18.0686,
-        "+46",
-        "8"
-    ),
-    city!(
-        "Madrid", "Madrid", "Spain", "28001", 40.4168, -3.7038, "+34", "91"
-    ),
-    city!(
-        "Milan", "Lombardy", "Italy", "20121", 45.4642, 9.1900, "+39", "02"
-    ),
-    city!(
-        "Zurich",
-        "Zurich",
-        "Switzerland",
-        "8001",
-        47.3769,
-        8.5417,
-        "+41",
-        "44"
-    ),
-    city!(
-        "Warsaw", "Masovia", "Poland", "00-001", 52.2297, 21.0122, "+48", "22"
-    ),
-    city!(
-        "Tokyo", "Tokyo", "Japan", "100-0001", 35.6762, 139.6503, "+81", "3"
-    ),
-    city!(
-        "Singapore",
-        "",
-        "Singapore",
-        "018956",
-        1.2903,
-        103.8520,
-        "+65",
-        "6"
-    ),
-    city!(
-        "Sydney",
-        "NSW",
-        "Australia",
-        "2000",
-        -33.8688,
-        151.2093,
-        "+61",
-        "2"
-    ),
-    city!(
-        "Melbourne",
-        "VIC",
-        "Australia",
-        "3000",
-        -37.8136,
-        144.9631,
-        "+61",
-        "3"
-    ),
-    city!(
-        "Auckland",
-        "Auckland",
-        "New Zealand",
-        "1010",
-        -36.8485,
-        174.7633,
-        "+64",
-        "9"
-    ),
-    city!(
-        "Sao Paulo",
-        "SP",
-        "Brazil",
-        "01000-000",
-        -23.5505,
-        -46.6333,
-        "+55",
-        "11"
-    ),
-    city!(
-        "Mexico City",
-        "CDMX",
-        "Mexico",
-        "06000",
-        19.4326,
-        -99.1332,
-        "+52",
-        "55"
-    ),
-    city!(
-        "Johannesburg",
-        "Gauteng",
-        "South Africa",
-        "2001",
-        -26.2041,
-        28.0473,
-        "+27",
-        "11"
-    ),
-    city!(
-        "Bangalore",
-        "Karnataka",
-        "India",
-        "560001",
-        12.9716,
-        77.5946,
-        "+91",
-        "80"
-    ),
-    city!(
-        "Dubai",
-        "Dubai",
-        "United Arab Emirates",
-        "00000",
-        25.2048,
-        55.2708,
-        "+971",
-        "4"
-    ),
-];
 
 #[cfg(test)]
 mod tests;

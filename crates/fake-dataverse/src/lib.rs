@@ -7,28 +7,34 @@
 //! knows nothing of the fake Entra ID; it trusts whatever keys its [`Config`] names.
 
 mod auth;
-mod catalog;
+mod call;
 mod config;
-mod data;
+mod csdl;
+mod entity_sets;
+mod errors;
+mod formatted_values;
 mod functions;
 mod generator;
 mod metadata;
 mod odata;
 mod response;
 mod routes;
+mod rows;
 mod scan;
 pub mod schema;
 mod security;
+mod shaper;
+mod standard_tables;
 mod state;
 
 use std::sync::Arc;
 
-pub use catalog::{
-    RoleTemplate, predefined_role, predefined_roles, standard_table, standard_tables,
-};
 pub use config::{
     ApplicationUser, BusinessUnit, Config, Depth, Environment, ForcedThrottle, ScanBudget,
     SecurityRole, ServiceProtectionLimits, Switches, Table, TableData, ThrottleLimit,
+};
+pub use standard_tables::{
+    RoleTemplate, predefined_role, predefined_roles, standard_table, standard_tables,
 };
 
 use fake_core::{Mount, ServerHandle};
@@ -38,10 +44,66 @@ use fake_core::{Mount, ServerHandle};
 pub enum Error {
     /// The configuration contradicts itself.
     #[error("invalid fake Dataverse configuration: {0}")]
-    Config(String),
+    Config(ConfigError),
     /// The shared server runtime failed.
     #[error(transparent)]
     Core(#[from] fake_core::Error),
+}
+
+/// How a [`Config`] contradicts itself. Validation finds these itself: there is no underlying
+/// cause to keep, so each variant carries the facts its message names.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Two environments claim one host.
+    #[error("host `{host}` belongs to two environments")]
+    DuplicateHost {
+        /// The host, lowercase.
+        host: String,
+    },
+    /// An environment needs exactly one business unit without a parent.
+    #[error("environment `{environment}` must have exactly one root business unit, found {found}")]
+    RootBusinessUnits {
+        /// The environment's host.
+        environment: String,
+        /// How many roots it has.
+        found: usize,
+    },
+    /// An application user's business unit is not the environment's.
+    #[error(
+        "application user `{application_id}` of `{environment}` is in unknown business unit `{business_unit}`"
+    )]
+    UnknownBusinessUnit {
+        /// The user's `appid`.
+        application_id: uuid::Uuid,
+        /// The environment's host.
+        environment: String,
+        /// The missing business unit.
+        business_unit: uuid::Uuid,
+    },
+    /// An application user holds a role the environment lacks.
+    #[error("application user `{application_id}` of `{environment}` has unknown role `{role}`")]
+    UnknownRole {
+        /// The user's `appid`.
+        application_id: uuid::Uuid,
+        /// The environment's host.
+        environment: String,
+        /// The missing role.
+        role: uuid::Uuid,
+    },
+    /// A role from another business unit, with Dataverse's own message for it.
+    #[error(
+        "Cannot associate security role because the security role's Business Unit is not the same as the user's Business Unit. Details: userid={user}, userBU={user_business_unit}, roleId={role}, roleBU={role_business_unit}"
+    )]
+    RoleInOtherBusinessUnit {
+        /// The user's `systemuserid`.
+        user: uuid::Uuid,
+        /// The user's business unit.
+        user_business_unit: uuid::Uuid,
+        /// The role.
+        role: uuid::Uuid,
+        /// The role's business unit.
+        role_business_unit: uuid::Uuid,
+    },
 }
 
 /// The fake as a [`fake_core::Service`].
@@ -115,10 +177,14 @@ impl fake_core::Service for Dataverse {
 
 /// The answer when the runtime shuts down under a running scan.
 fn shutting_down() -> http::Response<http_body_util::Full<bytes::Bytes>> {
-    let mut response = http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(
-        br#"{"error":{"code":"0x80040216","message":"The fake Dataverse (d365-harness) is shutting down."}}"#,
-    )));
-    *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+    let code = errors::ErrorCode::ShuttingDown;
+    let body = format!(
+        r#"{{"error":{{"code":"{}","message":"{}"}}}}"#,
+        code.hex(),
+        code.fixed_message().unwrap_or_default()
+    );
+    let mut response = http::Response::new(http_body_util::Full::new(bytes::Bytes::from(body)));
+    *response.status_mut() = code.status();
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json; odata.metadata=minimal"),

@@ -1,13 +1,14 @@
 //! Metadata (reference/dataverse.md §7): `EntityDefinitions` (list with `$select` and a
 //! `$filter` of `eq` comparisons joined by `and`/`or`, single by `LogicalName` or `MetadataId`,
-//! `/Attributes`) and the `$metadata` CSDL of the environment's tables. Any enabled application
-//! user may read metadata (UNCONFIRMED which privilege guards it; reference §12.6).
+//! `/Attributes`); `csdl.rs` writes `$metadata`. Any enabled application user may read
+//! metadata (UNCONFIRMED which privilege guards it; reference §12.6).
 
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::functions::{Answer, Call};
+use crate::call::{Answer, Call};
+use crate::errors::ErrorCode;
 use crate::response::{self, ApiError};
 use crate::schema::{ColumnDefinition, ColumnKind, Ownership, TableDefinition};
 
@@ -56,7 +57,7 @@ fn entity_property(table: &TableDefinition, name: &str) -> Option<Value> {
             Ownership::BusinessOwned => "BusinessOwned",
         }),
         "IsCustomEntity" => json!(false),
-        // The catalog holds no activity tables (email, task, ...), whose rows share the
+        // The standard tables hold no activity tables (email, task, ...), whose rows share the
         // `prvReadActivity` privilege.
         "IsActivity" => json!(false),
         "MetadataId" => json!(table.metadata_id),
@@ -65,10 +66,9 @@ fn entity_property(table: &TableDefinition, name: &str) -> Option<Value> {
 }
 
 fn unknown_property(call: &Call<'_>, name: &str, on: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
+    ApiError::configured(
+        ErrorCode::BadRequest,
         call.state.config.switches.property_not_found_code.clone(),
-        "BadRequest",
         format!(
             "Could not find a property named '{}' on type 'Microsoft.Dynamics.CRM.{on}'.",
             fake_core::echo(name)
@@ -101,9 +101,7 @@ pub(crate) fn entity_definitions(call: &Call<'_>, key: Option<&str>, attributes:
             "$top" => {}
             other if other.starts_with('$') && !attributes => {
                 return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "0x80060888",
-                    "BadRequest",
+                    ErrorCode::BadRequest,
                     format!(
                         "The query option '{}' is not supported on EntityDefinitions by this fake Dataverse (d365-harness); supported: $select, $filter (eq with and/or), $top.",
                         fake_core::echo(other)
@@ -144,9 +142,7 @@ pub(crate) fn entity_definitions(call: &Call<'_>, key: Option<&str>, attributes:
     };
     let table = find(&tables, key).ok_or_else(|| {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "0x80040217",
-            "ObjectDoesNotExist",
+            ErrorCode::ObjectDoesNotExist,
             format!("Could not find entity with {}.", fake_core::echo(key)),
         )
     })?;
@@ -280,9 +276,7 @@ type Conditions = Vec<Vec<(String, String)>>;
 fn parse_filter(call: &Call<'_>, filter: &str) -> Result<Conditions, ApiError> {
     let unsupported = || {
         ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "0x80060888",
-            "BadRequest",
+            ErrorCode::BadRequest,
             format!(
                 "The $filter '{}' is not supported on EntityDefinitions by this fake Dataverse (d365-harness); supported: Property eq 'value' (or a number, true, false) joined by and/or, without parentheses or functions.",
                 fake_core::echo(filter)
@@ -353,68 +347,4 @@ fn matches_filter(table: &TableDefinition, conditions: &Conditions) -> bool {
                 })
             })
         })
-}
-
-/// `$metadata`: CSDL for the environment's tables and the functions this fake serves.
-pub(crate) fn csdl(call: &Call<'_>) -> Answer {
-    let mut xml = String::from(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?><edmx:Edmx Version=\"4.0\" xmlns:edmx=\"http://docs.oasis-open.org/odata/ns/edmx\"><edmx:DataServices><Schema Namespace=\"Microsoft.Dynamics.CRM\" Alias=\"mscrm\" xmlns=\"http://docs.oasis-open.org/odata/ns/edm\">",
-    );
-    for table in call
-        .environment
-        .tables
-        .iter()
-        .map(|table| &table.definition)
-    {
-        xml.push_str(&format!(
-            "<EntityType Name=\"{}\"><Key><PropertyRef Name=\"{}\" /></Key>",
-            table.logical_name, table.primary_id_attribute
-        ));
-        for column in &table.columns {
-            xml.push_str(&format!(
-                "<Property Name=\"{}\" Type=\"{}\" />",
-                column.web_api_name(),
-                column.edm_type()
-            ));
-        }
-        for column in &table.columns {
-            if let ColumnKind::Lookup { targets } = &column.kind
-                && let Some(target) = targets.first()
-            {
-                xml.push_str(&format!(
-                    "<NavigationProperty Name=\"{}\" Type=\"mscrm.{target}\" />",
-                    column.logical_name
-                ));
-            }
-        }
-        for navigation in &table.collection_navigation {
-            xml.push_str(&format!(
-                "<NavigationProperty Name=\"{}\" Type=\"Collection(mscrm.{})\" />",
-                navigation.name, navigation.target
-            ));
-        }
-        xml.push_str("</EntityType>");
-    }
-    xml.push_str(concat!(
-        "<ComplexType Name=\"WhoAmIResponse\"><Property Name=\"BusinessUnitId\" Type=\"Edm.Guid\" Nullable=\"false\" /><Property Name=\"UserId\" Type=\"Edm.Guid\" Nullable=\"false\" /><Property Name=\"OrganizationId\" Type=\"Edm.Guid\" Nullable=\"false\" /></ComplexType>",
-        "<ComplexType Name=\"RetrieveVersionResponse\"><Property Name=\"Version\" Type=\"Edm.String\" Unicode=\"false\" /></ComplexType>",
-        "<Function Name=\"WhoAmI\"><ReturnType Type=\"mscrm.WhoAmIResponse\" Nullable=\"false\" /></Function>",
-        "<Function Name=\"RetrieveVersion\"><ReturnType Type=\"mscrm.RetrieveVersionResponse\" Nullable=\"false\" /></Function>",
-        "<Function Name=\"RetrieveCurrentOrganization\"><Parameter Name=\"AccessType\" Type=\"mscrm.EndpointAccessType\" Nullable=\"false\" /><ReturnType Type=\"mscrm.RetrieveCurrentOrganizationResponse\" Nullable=\"false\" /></Function>",
-        "<Function Name=\"RetrieveUserPrivileges\" IsBound=\"true\"><Parameter Name=\"entity\" Type=\"mscrm.systemuser\" Nullable=\"false\" /><ReturnType Type=\"mscrm.RetrieveUserPrivilegesResponse\" Nullable=\"false\" /></Function>",
-        "<EntityContainer Name=\"System\">",
-    ));
-    for table in call
-        .environment
-        .tables
-        .iter()
-        .map(|table| &table.definition)
-    {
-        xml.push_str(&format!(
-            "<EntitySet Name=\"{}\" EntityType=\"Microsoft.Dynamics.CRM.{}\" />",
-            table.entity_set_name, table.logical_name
-        ));
-    }
-    xml.push_str("<FunctionImport Name=\"WhoAmI\" Function=\"Microsoft.Dynamics.CRM.WhoAmI\" /><FunctionImport Name=\"RetrieveVersion\" Function=\"Microsoft.Dynamics.CRM.RetrieveVersion\" /><FunctionImport Name=\"RetrieveCurrentOrganization\" Function=\"Microsoft.Dynamics.CRM.RetrieveCurrentOrganization\" /></EntityContainer></Schema></edmx:DataServices></edmx:Edmx>");
-    Ok(response::xml(xml, call.exchange))
 }

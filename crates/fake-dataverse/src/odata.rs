@@ -1,12 +1,11 @@
 //! The OData query engine for entity-set reads, pure logic without HTTP: [`parse_query`] turns
 //! the query string of `GET accounts?…` into a [`Query`] (validated against the table
-//! definitions once), which then filters ([`Query::matches`]), orders ([`Query::compare`]) and
+//! definitions once), which then filters ([`Query::matches`]), orders (by [`orderby::SortKey`]) and
 //! projects ([`Query::project`]) rows cheaply, many times. [`prefer::Prefer`], [`PagingCookie`] and
 //! [`paging::next_link`] cover the paging headers and links. Errors are [`QueryError`]s carrying the
 //! real service's wording; features this fake lacks fail with 501 and a message naming them.
 //! Every recursion over client input spends the one [`depth::Depth`] budget, and every message
 //! quotes client input through `fake_core::echo`.
-#![allow(dead_code, reason = "wired into routes by the lead")]
 
 pub(crate) mod depth;
 pub(crate) mod filter;
@@ -115,7 +114,7 @@ pub(crate) struct QueryOptions {
 impl Default for QueryOptions {
     fn default() -> QueryOptions {
         QueryOptions {
-            error_code: "0x80060888".to_owned(),
+            error_code: crate::errors::ErrorCode::BadRequest.hex().to_owned(),
             quoted_guid_literals: false,
         }
     }
@@ -148,7 +147,9 @@ impl Query {
             .is_none_or(|filter| filter.matches(row))
     }
 
-    /// The `$orderby` order of two rows (a total order: ties fall to the primary key).
+    /// The `$orderby` order of two rows (a total order: ties fall to the primary key). Only
+    /// tests use it, as the oracle for the sort keys pages are ordered by.
+    #[cfg(test)]
     pub(crate) fn compare(&self, left: &Row, right: &Row) -> std::cmp::Ordering {
         self.order_by.compare(left, right)
     }
@@ -163,11 +164,6 @@ impl Query {
     pub(crate) fn context_properties(&self) -> Option<String> {
         select::context_properties(&self.select, &self.expand)
     }
-}
-
-/// `row` with the properties `query` selects, for callers that hold the table too.
-pub(crate) fn project(row: &Row, query: &Query, _table: &TableDefinition) -> Row {
-    query.project(row)
 }
 
 /// The system query options this fake implements, for messages.

@@ -7,6 +7,8 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 use serde_json::{Map, Value, json};
 
+use crate::errors::ErrorCode;
+
 /// Per-request facts every answer needs.
 #[derive(Clone, Debug)]
 pub(crate) struct Exchange {
@@ -31,17 +33,28 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    pub(crate) fn new(
-        status: StatusCode,
-        code: impl Into<String>,
-        name: &'static str,
+    /// The error `code` names: its hex code, status and exception name.
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError::configured(code, code.hex(), message)
+    }
+
+    /// The error `code` names, with its fixed message (the exception name if it has none).
+    pub(crate) fn fixed(code: ErrorCode) -> ApiError {
+        ApiError::new(code, code.fixed_message().unwrap_or(code.name()))
+    }
+
+    /// The error `code` names, with the wire code a switch chose instead of the table's
+    /// (`Switches::zero_roles_code` and friends, UNCONFIRMED choices a world may change).
+    pub(crate) fn configured(
+        code: ErrorCode,
+        wire_code: impl Into<String>,
         message: impl Into<String>,
     ) -> ApiError {
         ApiError {
-            status,
-            code: code.into(),
+            status: code.status(),
+            code: wire_code.into(),
             message: message.into(),
-            name,
+            name: code.name(),
             retry_after: None,
         }
     }

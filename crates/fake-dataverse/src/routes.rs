@@ -4,13 +4,16 @@
 //! handler runs the privilege and row-access checks. One [`Resource`] enum, one [`resource`]
 //! parser, one `match`.
 
+use std::sync::LazyLock;
+
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode, header};
+use http::{Method, Request, Response, header};
 use http_body_util::Full;
 use uuid::Uuid;
 
 use crate::auth::{self, Expectation};
-use crate::functions;
+use crate::errors::ErrorCode;
+use crate::functions::{self, FUNCTIONS, Function};
 use crate::response::{self, ApiError, Exchange};
 use crate::security::Principal;
 use crate::state::State;
@@ -22,12 +25,15 @@ pub(crate) enum Resource {
     ServiceDocument,
     /// `GET $metadata` — CSDL.
     Metadata,
-    /// `GET WhoAmI` or `WhoAmI()`.
-    WhoAmI,
-    /// `GET RetrieveVersion()`.
-    RetrieveVersion,
-    /// `GET RetrieveCurrentOrganization(AccessType=…)`.
-    RetrieveCurrentOrganization { arguments: String },
+    /// A declared function: `GET WhoAmI()`, `RetrieveCurrentOrganization(AccessType=…)`, or
+    /// bound, `systemusers({id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()`.
+    Function {
+        function: &'static Function,
+        /// The text between the parentheses (empty for bound functions).
+        arguments: String,
+        /// The bound `systemuser`, `None` for an unbound function.
+        user: Option<Uuid>,
+    },
     /// `GET EntityDefinitions`, `EntityDefinitions(LogicalName='x')`, `…/Attributes`.
     EntityDefinitions {
         key: Option<String>,
@@ -39,14 +45,28 @@ pub(crate) enum Resource {
     Count { set: String },
     /// `GET {set}({id})`.
     Row { set: String, id: Uuid },
-    /// `GET systemusers({id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()`.
-    RetrieveUserPrivileges { user: Uuid },
-    /// `GET systemusers({id})/Microsoft.Dynamics.CRM.RetrievePrincipalAccess(Target=@p1)`.
-    RetrievePrincipalAccess { user: Uuid },
 }
 
-/// What the fake serves, for errors that must say so.
-pub(crate) const SUPPORTED: &str = "GET /api/data/v9.0|v9.1|v9.2/ (service document), $metadata, WhoAmI, RetrieveVersion, RetrieveCurrentOrganization, EntityDefinitions[(LogicalName='…')][/Attributes], {entityset}[?$select,$filter,$orderby,$top,$count,$expand], {entityset}({id}), {entityset}/$count, systemusers({id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges, systemusers({id})/Microsoft.Dynamics.CRM.RetrievePrincipalAccess(Target=@p1)";
+/// What the fake serves, for errors that must say so: the service document, `$metadata`, the
+/// unbound functions, entity definitions and sets, then the bound functions.
+pub(crate) fn supported() -> &'static str {
+    static SUPPORTED: LazyLock<String> = LazyLock::new(|| {
+        let usages = |bound: bool| {
+            FUNCTIONS
+                .iter()
+                .filter(|function| function.is_bound() == bound)
+                .map(|function| function.usage)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "GET /api/data/v9.0|v9.1|v9.2/ (service document), $metadata, {}, EntityDefinitions[(LogicalName='…')][/Attributes], {{entityset}}[?$select,$filter,$orderby,$top,$count,$expand], {{entityset}}({{id}}), {{entityset}}/$count, {}",
+            usages(false),
+            usages(true)
+        )
+    });
+    &SUPPORTED
+}
 
 /// Splits `/api/data/v9.2/rest` (tolerating `//api`) into the version and the rest.
 pub(crate) fn api_path(path: &str) -> Option<(&str, &str)> {
@@ -66,14 +86,22 @@ pub(crate) fn resource(rest: &str) -> Option<Resource> {
     }
     let segments: Vec<&str> = rest.split('/').collect();
     let (name, key) = split_key(segments[0])?;
-    match (name, key, &segments[1..]) {
-        ("WhoAmI", None | Some(""), []) => Some(Resource::WhoAmI),
-        ("RetrieveVersion", None | Some(""), []) => Some(Resource::RetrieveVersion),
-        ("RetrieveCurrentOrganization", Some(arguments), []) => {
-            Some(Resource::RetrieveCurrentOrganization {
-                arguments: arguments.to_owned(),
-            })
+    if let ([], Some(function)) = (&segments[1..], functions::find(name, false)) {
+        // Without parameters `WhoAmI` and `WhoAmI()`; with them, only `Name(…)`.
+        let called = if function.parameters.is_empty() {
+            matches!(key, None | Some(""))
+        } else {
+            key.is_some()
+        };
+        if called {
+            return Some(Resource::Function {
+                function,
+                arguments: key.unwrap_or_default().to_owned(),
+                user: None,
+            });
         }
+    }
+    match (name, key, &segments[1..]) {
         ("EntityDefinitions", key, []) => Some(Resource::EntityDefinitions {
             key: key.map(str::to_owned),
             attributes: false,
@@ -96,11 +124,11 @@ pub(crate) fn resource(rest: &str) -> Option<Resource> {
             let user = parse_guid_key(key)?;
             let function = function.strip_prefix("Microsoft.Dynamics.CRM.")?;
             let (function, _) = split_key(function)?;
-            match function {
-                "RetrieveUserPrivileges" => Some(Resource::RetrieveUserPrivileges { user }),
-                "RetrievePrincipalAccess" => Some(Resource::RetrievePrincipalAccess { user }),
-                _ => None,
-            }
+            functions::find(function, true).map(|function| Resource::Function {
+                function,
+                arguments: String::new(),
+                user: Some(user),
+            })
         }
         _ => None,
     }
@@ -188,7 +216,7 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
             base: origin.clone(),
             error_annotations,
         };
-        let error = ApiError::new(StatusCode::NOT_FOUND, "", "ResourceNotFound", message);
+        let error = ApiError::new(ErrorCode::NoHttpResource, message);
         response::error(&error, &exchange)
     };
     let Some((environment_index, environment)) = state.environment(&host) else {
@@ -198,8 +226,9 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
     };
     let Some((version, rest)) = api_path(&path) else {
         return early_not_found(format!(
-            "No HTTP resource was found that matches the request URI '{}'. This fake serves: {SUPPORTED}",
-            fake_core::echo(&format!("{origin}{path}"))
+            "No HTTP resource was found that matches the request URI '{}'. This fake serves: {}",
+            fake_core::echo(&format!("{origin}{path}")),
+            supported()
         ));
     };
     let exchange = Exchange {
@@ -248,42 +277,27 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
             .find(|user| user.application_id == client_id)
     });
     let Some(user) = user else {
-        return response::error(
-            &ApiError::new(
-                StatusCode::FORBIDDEN,
-                "0x80072560",
-                "UserNotMemberOfOrg",
-                "The user is not a member of the organization.",
-            ),
-            &exchange,
-        );
+        return response::error(&ApiError::fixed(ErrorCode::UserNotMemberOfOrg), &exchange);
     };
     if !user.enabled {
         return response::error(
-            &ApiError::new(
-                StatusCode::FORBIDDEN,
+            &ApiError::configured(
+                ErrorCode::UserDisabled,
                 config.switches.disabled_user_code.clone(),
-                "unManagedidsusernotenabled",
-                if config.switches.disabled_user_code == "0x80072560" {
-                    "The user is not a member of the organization."
+                // A world that answers with the not-a-member code gets that code's message.
+                if config.switches.disabled_user_code == ErrorCode::UserNotMemberOfOrg.hex() {
+                    ErrorCode::UserNotMemberOfOrg.fixed_message()
                 } else {
-                    "The specified user is either disabled or is not a member of any business unit."
-                },
+                    ErrorCode::UserDisabled.fixed_message()
+                }
+                .unwrap_or_default(),
             ),
             &exchange,
         );
     }
     let principal = Principal::new(user, environment);
     if environment.admin_mode && !principal.is_administrator() {
-        return response::error(
-            &ApiError::new(
-                StatusCode::FORBIDDEN,
-                "0x8004A113",
-                "UserDoesNotHaveAdminOnlyModePermissions",
-                "User does not have required privileges (or role membership) to access the org when it is in Admin Only mode.",
-            ),
-            &exchange,
-        );
+        return response::error(&ApiError::fixed(ErrorCode::AdminOnlyMode), &exchange);
     }
     let _in_flight = match state.admit(environment_index, user.id, user.application_id) {
         Ok(guard) => guard,
@@ -293,10 +307,9 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
     let Some(resource) = resource(rest) else {
         let segment = rest.split(['/', '(']).next().unwrap_or(rest);
         return response::error(
-            &ApiError::new(
-                StatusCode::NOT_FOUND,
+            &ApiError::configured(
+                ErrorCode::SegmentNotFound,
                 config.switches.segment_not_found_code.clone(),
-                "ResourceNotFound",
                 format!(
                     "Resource not found for the segment '{}'.",
                     fake_core::echo(segment)
@@ -308,7 +321,7 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
     if request.method() != Method::GET {
         return not_get(&request, &resource, &exchange, &origin);
     }
-    let call = functions::Call {
+    let call = crate::call::Call {
         state,
         environment,
         principal: &principal,
@@ -319,24 +332,18 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
     };
     let result = match resource {
         Resource::ServiceDocument => functions::service_document(&call),
-        Resource::WhoAmI => functions::who_am_i(&call),
-        Resource::RetrieveVersion => functions::retrieve_version(&call),
-        Resource::RetrieveCurrentOrganization { arguments } => {
-            functions::retrieve_current_organization(&call, &arguments)
-        }
-        Resource::RetrieveUserPrivileges { user } => {
-            functions::retrieve_user_privileges(&call, user)
-        }
-        Resource::RetrievePrincipalAccess { user } => {
-            crate::data::retrieve_principal_access(&call, user)
-        }
-        Resource::Metadata => crate::metadata::csdl(&call),
+        Resource::Function {
+            function,
+            arguments,
+            user,
+        } => function.invoke(&call, &arguments, user),
+        Resource::Metadata => crate::csdl::csdl(&call),
         Resource::EntityDefinitions { key, attributes } => {
             crate::metadata::entity_definitions(&call, key.as_deref(), attributes)
         }
-        Resource::EntitySet { set } => crate::data::list(&call, &set),
-        Resource::Count { set } => crate::data::count(&call, &set),
-        Resource::Row { set, id } => crate::data::retrieve(&call, &set, id),
+        Resource::EntitySet { set } => crate::entity_sets::list(&call, &set),
+        Resource::Count { set } => crate::entity_sets::count(&call, &set),
+        Resource::Row { set, id } => crate::entity_sets::retrieve(&call, &set, id),
     };
     result.unwrap_or_else(|error| response::error(&error, &exchange))
 }
@@ -348,19 +355,10 @@ fn not_get(
     exchange: &Exchange,
     origin: &str,
 ) -> Response<Full<Bytes>> {
-    let function = matches!(
-        resource,
-        Resource::WhoAmI
-            | Resource::RetrieveVersion
-            | Resource::RetrieveCurrentOrganization { .. }
-            | Resource::RetrieveUserPrivileges { .. }
-            | Resource::RetrievePrincipalAccess { .. }
-    );
+    let function = matches!(resource, Resource::Function { .. });
     let error = if function {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "",
-            "ResourceNotFound",
+            ErrorCode::NoHttpResource,
             format!(
                 "No HTTP resource was found that matches the request URI '{}'.",
                 fake_core::echo(&format!("{origin}{}", request.uri().path()))
@@ -368,12 +366,11 @@ fn not_get(
         )
     } else {
         ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "0x80040216",
-            "NotSupported",
+            ErrorCode::NotSupported,
             format!(
-                "{} is not supported by this fake Dataverse (d365-harness), which serves reads only: {SUPPORTED}",
-                request.method()
+                "{} is not supported by this fake Dataverse (d365-harness), which serves reads only: {}",
+                request.method(),
+                supported()
             ),
         )
     };
@@ -381,87 +378,4 @@ fn not_get(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[track_caller]
-    fn check(rest: &str, expected: Option<Resource>) {
-        assert_eq!(resource(rest), expected, "{rest}");
-    }
-
-    #[test]
-    fn resources() {
-        let user: Uuid = "2138bd90-ec19-ea11-a811-000d3a334e11"
-            .parse()
-            .expect("guid");
-        check("", Some(Resource::ServiceDocument));
-        check("$metadata", Some(Resource::Metadata));
-        check("WhoAmI", Some(Resource::WhoAmI));
-        check("WhoAmI()", Some(Resource::WhoAmI));
-        check("RetrieveVersion()", Some(Resource::RetrieveVersion));
-        check(
-            "RetrieveCurrentOrganization(AccessType=@p1)",
-            Some(Resource::RetrieveCurrentOrganization {
-                arguments: "AccessType=@p1".into(),
-            }),
-        );
-        check(
-            "EntityDefinitions",
-            Some(Resource::EntityDefinitions {
-                key: None,
-                attributes: false,
-            }),
-        );
-        check(
-            "EntityDefinitions(LogicalName='account')/Attributes",
-            Some(Resource::EntityDefinitions {
-                key: Some("LogicalName='account'".into()),
-                attributes: true,
-            }),
-        );
-        check(
-            "accounts",
-            Some(Resource::EntitySet {
-                set: "accounts".into(),
-            }),
-        );
-        check(
-            "accounts/$count",
-            Some(Resource::Count {
-                set: "accounts".into(),
-            }),
-        );
-        check(
-            &format!("accounts({user})"),
-            Some(Resource::Row {
-                set: "accounts".into(),
-                id: user,
-            }),
-        );
-        check(
-            &format!("systemusers({user})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()"),
-            Some(Resource::RetrieveUserPrivileges { user }),
-        );
-        check(
-            &format!("systemusers({user})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges"),
-            Some(Resource::RetrieveUserPrivileges { user }),
-        );
-        check(
-            &format!(
-                "systemusers({user})/Microsoft.Dynamics.CRM.RetrievePrincipalAccess(Target=@p1)"
-            ),
-            Some(Resource::RetrievePrincipalAccess { user }),
-        );
-        check("accounts(not-a-guid)", None);
-        check("accounts/x/y", None);
-    }
-
-    #[test]
-    fn api_paths() {
-        assert_eq!(api_path("/api/data/v9.2/WhoAmI"), Some(("v9.2", "WhoAmI")));
-        assert_eq!(api_path("//api/data/v9.0/"), Some(("v9.0", "")));
-        assert_eq!(api_path("/api/data/v9.1"), Some(("v9.1", "")));
-        assert_eq!(api_path("/api/data/v8.2/WhoAmI"), None);
-        assert_eq!(api_path("/main.aspx"), None);
-    }
-}
+mod tests;

@@ -6,9 +6,8 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use http::StatusCode;
-
 use crate::config::ScanBudget;
+use crate::errors::ErrorCode;
 use crate::response::ApiError;
 
 /// How often (in rows) the wall clock is read: reading it per row would cost more than a row.
@@ -83,9 +82,7 @@ impl Budget {
 /// What Dataverse answers when a query's SQL runs out of time (see [`ScanBudget`]).
 pub(crate) fn sql_timeout() -> ApiError {
     ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "0x80044151",
-        "SqlTimeout",
+        ErrorCode::SqlTimeout,
         "SQL timeout expired. CRM ErrorCode: -2147204783 Sql ErrorCode: -2146232060 Sql Number: -2",
     )
 }

@@ -4,11 +4,11 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use http::StatusCode;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::config::{ApplicationUser, Depth, Environment, SecurityRole, Switches};
+use crate::errors::ErrorCode;
 use crate::response::ApiError;
 use crate::schema::{Ownership, TableDefinition};
 
@@ -94,10 +94,9 @@ impl<'a> Principal<'a> {
     ) -> Result<Depth, ApiError> {
         let privilege = format!("prv{}{}", operation.privilege_verb(), table.privilege_stem);
         if self.roles.is_empty() {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
+            return Err(ApiError::configured(
+                ErrorCode::PrivilegeDenied,
                 switches.zero_roles_code.clone(),
-                "PrivilegeDenied",
                 format!(
                     "The user with id {} has not been assigned any roles. They need a role with the {privilege} privilege.",
                     self.user.id
@@ -109,9 +108,7 @@ impl<'a> Principal<'a> {
             Some(_) if table.ownership == Ownership::OrganizationOwned => Ok(Depth::Global),
             Some(depth) => Ok(depth),
             None => Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "0x80040220",
-                "PrivilegeDenied",
+                ErrorCode::PrivilegeDenied,
                 format!(
                     "Principal user (Id={user}, type=8, roleCount={roles}, privilegeCount={privileges}, accessMode='{mode}', AADObjectId='{object}', MetadataCachePrivilegesCount={cache}, businessUnitId={unit}), is missing {privilege} privilege (Id={privilege_id}) on OTC={otc} for entity '{logical}' (LocalizedName='{display}'). context.Caller={user}. Consider adding missed privilege to one of the principal (user/team) roles.",
                     user = self.user.id,
@@ -121,7 +118,7 @@ impl<'a> Principal<'a> {
                     object = self.user.object_id.unwrap_or_default(),
                     cache = metadata_privilege_count(self.environment),
                     unit = self.user.business_unit,
-                    privilege_id = crate::catalog::privilege_id(&privilege),
+                    privilege_id = crate::standard_tables::privilege_id(&privilege),
                     otc = table.object_type_code,
                     logical = table.logical_name,
                     display = table.display_name,
@@ -171,9 +168,7 @@ impl<'a> Principal<'a> {
             "GrantedAccessRights": "None",
         });
         ApiError::new(
-            StatusCode::FORBIDDEN,
-            "0x80048306",
-            "PrincipalPrivilegeDenied",
+            ErrorCode::PrincipalPrivilegeDenied,
             format!(
                 "user with id {user} does not have {right} right(s) for record with id {row_id} of entity {display}. Consider assigning a role with the required access level to the user or team. For further troubleshooting, please work with a system administrator to use the Access Checker tool on this record: https://{host}/main.aspx?forceUCI=1&pagetype=entityrecord&etn={logical}&id={row_id}. More details: {details}",
                 user = self.user.id,

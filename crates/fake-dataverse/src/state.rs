@@ -4,14 +4,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use http::StatusCode;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::config::{Config, Environment, ForcedThrottle, ServiceProtectionLimits, ThrottleLimit};
+use crate::errors::ErrorCode;
 use crate::generator::GeneratorSpec;
 use crate::response::ApiError;
-use crate::{Error, api_host};
+use crate::{ConfigError, Error, api_host};
 
 pub(crate) struct State {
     pub(crate) config: Config,
@@ -76,14 +76,12 @@ impl State {
                 api_host(&environment.host),
             ] {
                 if hosts.insert(host.clone(), index).is_some() {
-                    return Err(Error::Config(format!(
-                        "host `{host}` belongs to two environments"
-                    )));
+                    return Err(Error::Config(ConfigError::DuplicateHost { host }));
                 }
             }
         }
         let forced = Mutex::new(vec![(0, 0); config.forced_throttles.len()]);
-        let specs = config.environments.iter().map(crate::data::spec).collect();
+        let specs = config.environments.iter().map(crate::rows::spec).collect();
         Ok(State {
             specs,
             forced,
@@ -135,15 +133,15 @@ impl State {
         let window = time::Duration::seconds(i64::from(limits.window_seconds));
         let decimal = self.config.switches.throttle_code_decimal;
         if let Some(forced) = self.forced_throttle(environment, application) {
-            let (code, message) = limit_error(forced.limit, &limits, decimal);
-            return Err(throttled(code, message, forced.retry_after_seconds.max(1)));
+            let error = limit_error(forced.limit, &limits, decimal);
+            return Err(throttled(error, forced.retry_after_seconds.max(1)));
         }
         {
             let mut in_flight = lock(&self.in_flight);
             let count = in_flight.entry((environment, user)).or_insert(0);
             if *count >= limits.concurrent {
-                let (code, message) = limit_error(ThrottleLimit::Concurrency, &limits, decimal);
-                return Err(throttled(code, message, 1));
+                let error = limit_error(ThrottleLimit::Concurrency, &limits, decimal);
+                return Err(throttled(error, 1));
             }
             *count += 1;
         }
@@ -159,14 +157,14 @@ impl State {
             |oldest: OffsetDateTime| (oldest + window - now).whole_seconds().max(1) as u64;
         if Window::total(&entry.requests) >= u64::from(limits.requests) {
             let oldest = entry.requests.front().map_or(now, |(at, _)| *at);
-            let (code, message) = limit_error(ThrottleLimit::Requests, &limits, decimal);
-            return Err(throttled(code, message, retry_after(oldest)));
+            let error = limit_error(ThrottleLimit::Requests, &limits, decimal);
+            return Err(throttled(error, retry_after(oldest)));
         }
         let spent = Window::total(&entry.execution);
         if limits.execution_milliseconds_per_request > 0 && spent >= limits.execution_milliseconds {
             let oldest = entry.execution.front().map_or(now, |(at, _)| *at);
-            let (code, message) = limit_error(ThrottleLimit::ExecutionTime, &limits, decimal);
-            return Err(throttled(code, message, retry_after(oldest)));
+            let error = limit_error(ThrottleLimit::ExecutionTime, &limits, decimal);
+            return Err(throttled(error, retry_after(oldest)));
         }
         Window::count(&mut entry.requests, now, 1);
         if limits.execution_milliseconds_per_request > 0 {
@@ -212,35 +210,37 @@ impl State {
 
 /// The code and message of a limit's 429 (reference §9; hex codes, or the decimal ones the
 /// .NET client compares against when the switch says so).
-fn limit_error(
-    limit: ThrottleLimit,
-    limits: &ServiceProtectionLimits,
-    decimal: bool,
-) -> (&'static str, String) {
-    match limit {
+fn limit_error(limit: ThrottleLimit, limits: &ServiceProtectionLimits, decimal: bool) -> ApiError {
+    let (code, message) = match limit {
         ThrottleLimit::Requests => (
-            if decimal { "-2147015902" } else { "0x80072322" },
+            ErrorCode::RequestsExceeded,
             format!(
                 "Number of requests exceeded the limit of {} over time window of {} seconds.",
                 limits.requests, limits.window_seconds
             ),
         ),
         ThrottleLimit::ExecutionTime => (
-            if decimal { "-2147015903" } else { "0x80072321" },
+            ErrorCode::ExecutionTimeExceeded,
             format!(
                 "Combined execution time of incoming requests exceeded limit of {}  milliseconds over time window of {} seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.",
-                crate::data::format_number(limits.execution_milliseconds as i64),
+                crate::formatted_values::format_number(limits.execution_milliseconds as i64),
                 limits.window_seconds
             ),
         ),
         ThrottleLimit::Concurrency => (
-            if decimal { "-2147015898" } else { "0x80072326" },
+            ErrorCode::ConcurrencyExceeded,
             format!(
                 "Number of concurrent requests exceeded the limit of {}.",
                 limits.concurrent
             ),
         ),
-    }
+    };
+    let wire_code = if decimal {
+        code.decimal()
+    } else {
+        code.hex().to_owned()
+    };
+    ApiError::configured(code, wire_code, message)
 }
 
 /// Holds one in-flight slot of a caller until the answer is built.
@@ -258,13 +258,7 @@ impl Drop for InFlight<'_> {
     }
 }
 
-fn throttled(code: &str, message: String, retry_after: u64) -> ApiError {
-    let mut error = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        code,
-        "TooManyRequests",
-        message,
-    );
+fn throttled(mut error: ApiError, retry_after: u64) -> ApiError {
     error.retry_after = Some(retry_after);
     error
 }
@@ -282,10 +276,10 @@ fn validate(environment: &Environment) -> Result<(), Error> {
         .filter(|unit| unit.parent.is_none())
         .count();
     if roots != 1 {
-        return Err(Error::Config(format!(
-            "environment `{}` must have exactly one root business unit, found {roots}",
-            environment.host
-        )));
+        return Err(Error::Config(ConfigError::RootBusinessUnits {
+            environment: environment.host.clone(),
+            found: roots,
+        }));
     }
     for user in &environment.application_users {
         if !environment
@@ -293,10 +287,11 @@ fn validate(environment: &Environment) -> Result<(), Error> {
             .iter()
             .any(|unit| unit.id == user.business_unit)
         {
-            return Err(Error::Config(format!(
-                "application user `{}` of `{}` is in unknown business unit `{}`",
-                user.application_id, environment.host, user.business_unit
-            )));
+            return Err(Error::Config(ConfigError::UnknownBusinessUnit {
+                application_id: user.application_id,
+                environment: environment.host.clone(),
+                business_unit: user.business_unit,
+            }));
         }
         for role in &user.roles {
             let Some(found) = environment
@@ -304,16 +299,19 @@ fn validate(environment: &Environment) -> Result<(), Error> {
                 .iter()
                 .find(|candidate| candidate.id == *role)
             else {
-                return Err(Error::Config(format!(
-                    "application user `{}` of `{}` has unknown role `{role}`",
-                    user.application_id, environment.host
-                )));
+                return Err(Error::Config(ConfigError::UnknownRole {
+                    application_id: user.application_id,
+                    environment: environment.host.clone(),
+                    role: *role,
+                }));
             };
             if found.business_unit != user.business_unit {
-                return Err(Error::Config(format!(
-                    "Cannot associate security role because the security role's Business Unit is not the same as the user's Business Unit. Details: userid={}, userBU={}, roleId={}, roleBU={}",
-                    user.id, user.business_unit, found.id, found.business_unit
-                )));
+                return Err(Error::Config(ConfigError::RoleInOtherBusinessUnit {
+                    user: user.id,
+                    user_business_unit: user.business_unit,
+                    role: found.id,
+                    role_business_unit: found.business_unit,
+                }));
             }
         }
     }

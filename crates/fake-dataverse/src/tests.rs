@@ -782,7 +782,7 @@ async fn garbage_never_panics_and_always_answers_in_odata_shape() {
     config.environments[0].tables = ["account", "contact", "systemuser", "role", "businessunit"]
         .into_iter()
         .map(|name| Table {
-            definition: crate::catalog::standard_table(name).expect("a standard table"),
+            definition: crate::standard_tables::standard_table(name).expect("a standard table"),
             data: TableData::Generated { count: 5 },
         })
         .collect();
@@ -843,4 +843,41 @@ async fn garbage_never_panics_and_always_answers_in_odata_shape() {
             );
         }
     }
+}
+
+#[test]
+fn configuration_errors_keep_their_messages() {
+    let mut twice = config();
+    twice.environments.push(environment());
+    let error = crate::service(twice).expect_err("two environments on one host");
+    assert_eq!(
+        error.to_string(),
+        "invalid fake Dataverse configuration: host `contoso.crm.dynamics.com` belongs to two environments"
+    );
+    let mut rootless = config();
+    for unit in &mut rootless.environments[0].business_units {
+        unit.parent = Some(Uuid::nil());
+    }
+    let error = crate::service(rootless).expect_err("no root business unit");
+    assert_eq!(
+        error.to_string(),
+        "invalid fake Dataverse configuration: environment `contoso.crm.dynamics.com` must have exactly one root business unit, found 0"
+    );
+}
+
+#[tokio::test]
+async fn a_scan_cut_short_by_shutdown_answers_503_in_the_error_envelope() {
+    use http_body_util::BodyExt as _;
+    let response = crate::shutting_down();
+    assert_eq!(response.status(), 503);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    assert_eq!(
+        body,
+        br#"{"error":{"code":"0x80040216","message":"The fake Dataverse (d365-harness) is shutting down."}}"#.as_slice()
+    );
 }

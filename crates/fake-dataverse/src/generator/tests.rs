@@ -6,7 +6,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::*;
-use crate::catalog::{standard_table, standard_tables};
+use crate::standard_tables::{standard_table, standard_tables};
 
 const SEED: u64 = 42;
 

@@ -18,8 +18,6 @@ pub(crate) struct Prefer {
     pub(crate) max_page_size: Option<u32>,
     /// `odata.include-annotations`, when present.
     pub(crate) include_annotations: Option<IncludeAnnotations>,
-    /// `return=representation`.
-    pub(crate) return_representation: bool,
 }
 
 /// The `odata.include-annotations` patterns: `*`, `Namespace.*`, exact terms, and `-pattern`
@@ -29,15 +27,6 @@ pub(crate) struct IncludeAnnotations {
     /// The value as sent, without quotes (echoed in `Preference-Applied`).
     pub(crate) value: String,
     patterns: Vec<String>,
-}
-
-/// Which answer the `Preference-Applied` header is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Answering {
-    /// A collection read: annotations and page size.
-    Query,
-    /// A create or update: annotations and `return=representation`.
-    Write,
 }
 
 impl IncludeAnnotations {
@@ -104,7 +93,6 @@ impl Prefer {
                     "odata.include-annotations" => {
                         prefer.include_annotations = Some(IncludeAnnotations::new(&value));
                     }
-                    "return" => prefer.return_representation = value == "representation",
                     _ => {}
                 }
             }
@@ -134,7 +122,7 @@ impl Prefer {
     /// echoed: the docs say such requests are ignored ("The service ignores max page size
     /// requests larger than 5,000"), so the default page size applies, not the preference
     /// (UNCONFIRMED whether the real header then names `odata.maxpagesize=5000`).
-    pub(crate) fn preference_applied(&self, answering: Answering) -> Option<String> {
+    pub(crate) fn preference_applied(&self) -> Option<String> {
         let mut applied = Vec::new();
         if let Some(annotations) = &self.include_annotations {
             applied.push(format!(
@@ -142,17 +130,8 @@ impl Prefer {
                 annotations.value
             ));
         }
-        match answering {
-            Answering::Query => {
-                if let Some(size) = self.max_page_size.filter(|size| *size <= MAX_PAGE_SIZE) {
-                    applied.push(format!("odata.maxpagesize={size}"));
-                }
-            }
-            Answering::Write => {
-                if self.return_representation {
-                    applied.push("return=representation".to_owned());
-                }
-            }
+        if let Some(size) = self.max_page_size.filter(|size| *size <= MAX_PAGE_SIZE) {
+            applied.push(format!("odata.maxpagesize={size}"));
         }
         if applied.is_empty() {
             None

@@ -4,7 +4,7 @@
 //! Rules (reference §8.1, select-columns doc): without `$select` every column is returned; the
 //! primary key is always returned; selecting a money column brings `_transactioncurrencyid_value`
 //! along when the table has it; lookups are selected as `_x_value`, and the bare lookup name is
-//! an unknown property (reference §8.1 [3P]). `$expand` takes one level: a single-target lookup
+//! an unknown property (reference §8.1 \[3P\]). `$expand` takes one level: a single-target lookup
 //! (`primarycontactid`) or a collection-valued navigation property, with a nested `$select`,
 //! and for collections also `$filter`, `$orderby` and `$top`.
 

@@ -5,14 +5,14 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::catalog;
+use crate::standard_tables;
 
 const ACCOUNTS: u64 = 40;
 const CONTACTS: u64 = 30;
 
 fn table(name: &str, data: TableData) -> Table {
     Table {
-        definition: catalog::standard_table(name).expect("a standard table"),
+        definition: standard_tables::standard_table(name).expect("a standard table"),
         data,
     }
 }

@@ -5,14 +5,14 @@
 use fake_core::MAX_ECHO_CHARS;
 
 use super::*;
-use crate::catalog;
+use crate::standard_tables;
 
 const TOO_DEEP: &str = "Recursion depth exceeded allowed limit.";
 
 fn limits_config() -> Config {
     let mut config = config();
     config.environments[0].tables = vec![Table {
-        definition: catalog::standard_table("account").expect("a standard table"),
+        definition: standard_tables::standard_table("account").expect("a standard table"),
         data: TableData::Generated { count: 3 },
     }];
     config

@@ -1,14 +1,14 @@
 //! Metadata documents in-process.
 
 use super::*;
-use crate::catalog;
+use crate::standard_tables;
 
 fn dataverse() -> std::sync::Arc<Dataverse> {
     let mut config = config();
     config.environments[0].tables = ["account", "contact"]
         .into_iter()
         .map(|name| Table {
-            definition: catalog::standard_table(name).expect("a standard table"),
+            definition: standard_tables::standard_table(name).expect("a standard table"),
             data: TableData::Generated { count: 3 },
         })
         .collect();

@@ -47,7 +47,7 @@ fn sorted_ids(dataverse: &Dataverse, raw_query: &str) -> Vec<String> {
         panic!("accounts are generated");
     };
     let lookup = |name: &str| {
-        crate::data::table_by_logical_name(environment, name).map(|table| &table.definition)
+        crate::rows::table_by_logical_name(environment, name).map(|table| &table.definition)
     };
     let query = odata::parse_query(
         raw_query,

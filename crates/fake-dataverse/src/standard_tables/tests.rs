@@ -1,4 +1,4 @@
-//! The standard catalog fixtures parse and agree with each other and with the reference.
+//! The standard-table fixtures parse and agree with each other and with the reference.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,9 +1,9 @@
-//! The standard catalog: the Dataverse tables, privileges and predefined security roles the fake
+//! The standard tables: the Dataverse tables, privileges and predefined security roles the fake
 //! knows out of the box, compiled in from `fixtures/dataverse/` (see its README for sources).
 //! Start at [`standard_tables`] and [`predefined_roles`]. Invariant: the fixtures are consistent
-//! (`catalog/tests.rs` proves it), so a fixture that fails to parse is a bug and panics.
-
-#![allow(dead_code, reason = "wired into routes by the lead")]
+//! (`standard_tables/tests.rs` proves it against the privilege model here, whose
+//! `#[cfg(test)]` parts only those tests use), so a fixture that fails to parse is a bug and
+//! panics.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -12,7 +12,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 pub(crate) use crate::config::Depth;
-use crate::schema::{ColumnDefinition, ColumnKind, Ownership, TableDefinition};
+#[cfg(test)]
+use crate::schema::Ownership;
+use crate::schema::{ColumnDefinition, ColumnKind, TableDefinition};
 
 /// The table fixtures, one `TableDefinition` each.
 const TABLE_FIXTURES: &[(&str, &str)] = &[
@@ -62,10 +64,12 @@ const ROLES_FIXTURE: &str = include_str!("../../../fixtures/dataverse/roles.json
 const PRIVILEGES_FIXTURE: &str = include_str!("../../../fixtures/dataverse/privileges.json");
 
 /// Privileges that belong to no table (reference/dataverse.md §4.8); they only take Global.
+#[cfg(test)]
 pub(crate) const MISCELLANEOUS_PRIVILEGES: &[&str] = &["prvActOnBehalfOfAnotherUser"];
 
-/// Tables that lookups of the catalog point to but the catalog does not model (`role` →
+/// Tables that lookups of the standard tables point to but the fixtures do not model (`role` →
 /// `roletemplate`); such lookups stay empty in generated rows.
+#[cfg(test)]
 pub(crate) const UNMODELLED_LOOKUP_TARGETS: &[&str] = &["roletemplate"];
 
 /// The tables every environment starts with: account, contact, opportunity, lead, incident,
@@ -201,6 +205,7 @@ static PRIVILEGE_IDS: LazyLock<BTreeMap<String, Uuid>> = LazyLock::new(|| {
 });
 
 /// Every privilege of `privileges.json`, name → `privilegeid`.
+#[cfg(test)]
 pub(crate) fn privilege_ids() -> &'static BTreeMap<String, Uuid> {
     &PRIVILEGE_IDS
 }
@@ -231,6 +236,7 @@ pub(crate) fn parse_depth(text: &str) -> Option<Depth> {
 pub(crate) const ALL_DEPTHS: [Depth; 4] = [Depth::Basic, Depth::Local, Depth::Deep, Depth::Global];
 
 /// `roleprivileges.privilegedepthmask`: 1 Basic, 2 Local, 4 Deep, 8 Global (§4.2).
+#[cfg(test)]
 pub(crate) fn privilege_depth_mask(depth: Depth) -> u32 {
     match depth {
         Depth::Basic => 1,
@@ -241,6 +247,7 @@ pub(crate) fn privilege_depth_mask(depth: Depth) -> u32 {
 }
 
 /// The depth a `privilegedepthmask` names; the widest bit wins when several are set.
+#[cfg(test)]
 pub(crate) fn depth_from_mask(mask: u32) -> Option<Depth> {
     ALL_DEPTHS
         .into_iter()
@@ -271,6 +278,7 @@ pub(crate) enum PrivilegeKind {
 
 impl PrivilegeKind {
     /// All eight, in the order the security role editor shows them.
+    #[cfg(test)]
     pub(crate) const ALL: [PrivilegeKind; 8] = [
         PrivilegeKind::Create,
         PrivilegeKind::Read,
@@ -317,6 +325,7 @@ impl PrivilegeKind {
 
     /// Whether `table` has this privilege at all: only user-owned tables can be assigned and
     /// shared.
+    #[cfg(test)]
     pub(crate) fn applies_to(self, table: &TableDefinition) -> bool {
         match self {
             PrivilegeKind::Assign | PrivilegeKind::Share => table.ownership == Ownership::UserOwned,
@@ -327,6 +336,7 @@ impl PrivilegeKind {
     /// The depths a role may grant this privilege on `table`, narrowest first (§4.2):
     /// organization-owned tables take only Global, business-owned ones (systemuser, team, role,
     /// businessunit) never Basic, and businessunit Create/Delete only Deep or Global.
+    #[cfg(test)]
     pub(crate) fn allowed_depths(self, table: &TableDefinition) -> &'static [Depth] {
         const EVERY: &[Depth] = &[Depth::Basic, Depth::Local, Depth::Deep, Depth::Global];
         const NOT_BASIC: &[Depth] = &[Depth::Local, Depth::Deep, Depth::Global];
@@ -347,6 +357,7 @@ impl PrivilegeKind {
 }
 
 /// The privileges `table` has, with their names: eight for user-owned tables, six otherwise.
+#[cfg(test)]
 pub(crate) fn table_privileges(table: &TableDefinition) -> Vec<(PrivilegeKind, String)> {
     PrivilegeKind::ALL
         .into_iter()
@@ -356,6 +367,7 @@ pub(crate) fn table_privileges(table: &TableDefinition) -> Vec<(PrivilegeKind, S
 }
 
 /// The table and kind a privilege name stands for (`prvAppendToAccount` → account, AppendTo).
+#[cfg(test)]
 pub(crate) fn parse_privilege<'a>(
     name: &str,
     tables: &'a [TableDefinition],
