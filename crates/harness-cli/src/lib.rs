@@ -6,6 +6,7 @@ mod run;
 mod serve;
 mod source;
 mod state;
+mod world;
 
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,7 @@ pub use source::{
     AddArgs, ListArgs, NetworkArgs, RemoveArgs, RotateSecretArgs, SecretArgs, SourceArgs,
     SourceCommand, StoreArgs, TableArgs, TestArgs,
 };
+pub use world::{ExportArgs, WorldArgs, WorldCommand};
 
 use source::{ProcessInput, SecretInput};
 
@@ -49,6 +51,8 @@ pub enum Command {
     Source(SourceArgs),
     /// Replay scenario files against fresh fakes and report which went as expected.
     Run(RunArgs),
+    /// The worlds built into the binary: list them, or export one as a world file to edit.
+    World(WorldArgs),
 }
 
 /// How the process ends.
@@ -148,6 +152,10 @@ fn execute(
         }
         Command::Source(args) => source::run(args, &runtime, input, out, err),
         Command::Run(args) => run::run(&args, &runtime, out),
+        Command::World(args) => {
+            world::run(&args, out)?;
+            Ok(Exit::Success)
+        }
     }
 }
 

@@ -14,9 +14,7 @@ use scenario::World;
 use uuid::Uuid;
 
 use crate::state::{FileMode, StateDir};
-
-/// The world served when `--world` is not given, relative to the repository root.
-const DEFAULT_WORLD: &str = "fixtures/worlds/demo.toml";
+use crate::world::{BuiltinWorld, DEFAULT_WORLD};
 
 /// Arguments of `d365-harness serve`.
 #[derive(Clone, Debug, clap::Args)]
@@ -27,37 +25,26 @@ pub struct ServeArgs {
     /// Folder for `ca.pem` and `connection.env` (created if missing).
     #[arg(long, value_name = "DIR", default_value = ".d365-harness")]
     pub state_dir: PathBuf,
-    /// World file to serve [default: fixtures/worlds/demo.toml]
+    /// World file to serve; files it names are relative to it [default: the built-in `demo`
+    /// world, see `d365-harness world export demo`]
     #[arg(long, value_name = "PATH")]
     pub world: Option<PathBuf>,
 }
 
 impl ServeArgs {
-    /// The world file to load: `--world` as given; otherwise the demo world relative to the
-    /// current directory (the repository root), or else the one in the source tree this binary
-    /// was built from, so that `cargo run -p harness-cli -- serve` works from any folder.
-    pub fn world_path(&self) -> PathBuf {
-        if let Some(world) = &self.world {
-            return world.clone();
-        }
-        let relative = PathBuf::from(DEFAULT_WORLD);
-        if relative.is_file() {
-            return relative;
-        }
-        let in_source_tree = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../..")
-            .join(DEFAULT_WORLD);
-        if in_source_tree.is_file() {
-            in_source_tree
-        } else {
-            // Neither exists: report the path users expect.
-            relative
+    /// The world to serve: the file `--world` names, else the built-in demo world, which is
+    /// compiled in (with everything it names) so that an installed or copied binary serves it
+    /// from any folder.
+    pub fn load_world(&self) -> anyhow::Result<World> {
+        match &self.world {
+            Some(path) => Ok(World::load(path)?),
+            None => BuiltinWorld::named(DEFAULT_WORLD)?.load(),
         }
     }
 }
 
 pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let world = World::load(args.world_path())?;
+    let world = args.load_world()?;
     let clock = Clock::system();
     let credentials = world.client_credentials(clock.now())?;
     let server_config = server_config(&world, args.listen, clock)?;

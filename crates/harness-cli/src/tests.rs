@@ -8,7 +8,7 @@ use clap::Parser;
 use super::*;
 
 /// Runs `args` and returns the exit and what was written to stdout and stderr.
-fn run_captured(args: &[&str]) -> (Exit, String, String) {
+pub(crate) fn run_captured(args: &[&str]) -> (Exit, String, String) {
     let mut out = Vec::new();
     let mut err = Vec::new();
     let exit = run(
@@ -35,14 +35,8 @@ fn serve_defaults() {
     assert_eq!(args.listen, SocketAddr::from(([127, 0, 0, 1], 8443)));
     assert_eq!(args.state_dir, PathBuf::from(".d365-harness"));
     assert_eq!(args.world, None);
-    // Tests run in the crate folder, so the default world is found in the source tree.
-    let world = args.world_path();
-    assert!(world.is_file(), "{}", world.display());
-    assert!(
-        world.ends_with("fixtures/worlds/demo.toml"),
-        "{}",
-        world.display()
-    );
+    let world = args.load_world().expect("the built-in world loads");
+    assert_eq!(world.path(), PathBuf::from("built-in:demo"));
 }
 
 #[test]
@@ -58,7 +52,7 @@ fn serve_options() {
     ]);
     assert_eq!(args.listen, SocketAddr::from(([0, 0, 0, 0], 0)));
     assert_eq!(args.state_dir, PathBuf::from("/tmp/state"));
-    assert_eq!(args.world_path(), PathBuf::from("elsewhere.toml"));
+    assert_eq!(args.world, Some(PathBuf::from("elsewhere.toml")));
 }
 
 #[test]

@@ -138,7 +138,7 @@ async fn serve_writes_connection_env_answers_health_and_stops_on_sigterm() -> an
         value(&env, "D365_AUTHORITY_HOST"),
         "https://login.microsoftonline.com"
     );
-    // The demo world, found through the source tree: tests do not run in the repository root.
+    // The built-in demo world (no `--world`).
     assert_eq!(
         value(&env, "D365_TENANT_ID"),
         "6f1f3b7e-2b51-4f0e-9d5e-0c8c3a7d1a10"

@@ -252,6 +252,19 @@ pub enum Reason {
         /// The file, joined to the world file's folder.
         file: PathBuf,
     },
+    /// A certificate's inline `pem` is not valid PEM.
+    #[error("not valid PEM")]
+    PemText {
+        /// What the PEM reader said.
+        #[source]
+        source: rustls_pki_types::pem::Error,
+    },
+    /// A certificate's inline `pem` holds no certificate.
+    #[error("holds no PEM `CERTIFICATE` block")]
+    NoCertificateInText,
+    /// A certificate with both or neither of `file` and `pem`.
+    #[error("give the certificate either `file = \"<PEM file>\"` or `pem = '''<PEM text>'''`")]
+    CertificateSource,
     /// `dynamics_enabled = false` in a tenant that has no Dynamics CRM principal to disable.
     #[error(
         "there is no Dynamics CRM service principal to disable (`dynamics = false`); set `dynamics = true` or remove `dynamics_enabled`"

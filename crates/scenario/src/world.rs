@@ -51,7 +51,7 @@ pub struct World {
 
 impl World {
     /// Reads, parses and validates the world file at `path`. Files it names (certificates,
-    /// signing keys) are relative to its folder.
+    /// signing keys) are relative to its folder; a certificate may instead be given inline.
     pub fn load(path: impl AsRef<Path>) -> Result<World, Error> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
@@ -271,8 +271,9 @@ impl std::fmt::Debug for SecretValue {
 pub struct Certificate {
     /// Its name in the portal.
     pub name: String,
-    /// The PEM file it was read from, joined to the world file's folder.
-    pub file: PathBuf,
+    /// The PEM file it was read from, joined to the world file's folder; `None` when the
+    /// world file gives the PEM inline (`pem = '''...'''`).
+    pub file: Option<PathBuf>,
     /// The certificate, DER.
     pub der: Vec<u8>,
     /// Key credential start, when the file says.

@@ -117,7 +117,10 @@ pub(crate) struct SecretFile {
 #[serde(deny_unknown_fields)]
 pub(crate) struct CertificateFile {
     pub(crate) name: Spanned<String>,
-    pub(crate) file: Spanned<String>,
+    /// A PEM file relative to the world file; exactly one of `file` and `pem`.
+    pub(crate) file: Option<Spanned<String>>,
+    /// The PEM text itself, so that a world file can stand alone (`world export`).
+    pub(crate) pem: Option<Spanned<String>>,
     pub(crate) start: Option<Spanned<String>>,
     pub(crate) end: Option<Spanned<String>>,
 }

@@ -408,7 +408,7 @@ fn files_are_read_relative_to_the_world_file() {
     let certificate = &world.apps()[0].certificates[0];
     assert_eq!(
         certificate.file,
-        folder.path().join("importer-client.crt.pem")
+        Some(folder.path().join("importer-client.crt.pem"))
     );
     assert_eq!(certificate.end, Some(datetime!(2026-12-31 23:00:00 UTC)));
     assert_eq!(
@@ -1224,5 +1224,69 @@ fn fault_errors_name_the_key_line_and_column() {
         "invalid world `worlds/test.toml` at line 25, column 29: \
          `faults[0].action.headers.Retry-After`: the value of header `Retry-After` must be \
          printable ASCII",
+    );
+}
+
+#[test]
+fn a_certificate_may_be_given_inline_so_the_world_file_stands_alone() {
+    let pem = std::fs::read_to_string(repo_root().join("fixtures/keys/importer-client.crt.pem"))
+        .expect("read the fixture certificate");
+    let text = world_with(
+        "home_tenant = \"contoso\"\n",
+        &format!(
+            "home_tenant = \"contoso\"\ncertificates = [{{ name = \"client\", pem = '''\n{pem}''' }}]\n"
+        ),
+    );
+    // No file next to this path: the certificate must come from the text alone.
+    let world = World::parse(&text, "nowhere/world.toml").expect("valid world");
+    let certificate = &world.apps()[0].certificates[0];
+    assert_eq!(certificate.file, None);
+    assert_eq!(
+        certificate.der,
+        demo_world().apps()[0].certificates[0].der,
+        "same certificate as the demo world's file"
+    );
+}
+
+#[test]
+fn a_certificate_needs_exactly_one_of_file_and_pem() {
+    check(
+        &world_with(
+            "home_tenant = \"contoso\"\n",
+            "home_tenant = \"contoso\"\ncertificates = [{ name = \"client\" }]\n",
+        ),
+        "invalid world `worlds/test.toml` at line 19, column 26: \
+         `apps.importer.certificates[0]`: give the certificate either \
+         `file = \"<PEM file>\"` or `pem = '''<PEM text>'''`",
+    );
+    check(
+        &world_with(
+            "home_tenant = \"contoso\"\n",
+            "home_tenant = \"contoso\"\ncertificates = [{ name = \"client\", file = \"a.pem\", pem = \"x\" }]\n",
+        ),
+        "invalid world `worlds/test.toml` at line 19, column 58: \
+         `apps.importer.certificates[0]`: give the certificate either \
+         `file = \"<PEM file>\"` or `pem = '''<PEM text>'''`",
+    );
+}
+
+#[test]
+fn an_inline_certificate_must_hold_a_certificate() {
+    check(
+        &world_with(
+            "home_tenant = \"contoso\"\n",
+            "home_tenant = \"contoso\"\ncertificates = [{ name = \"client\", pem = \"not pem at all\" }]\n",
+        ),
+        "invalid world `worlds/test.toml` at line 19, column 42: \
+         `apps.importer.certificates[0].pem`: holds no PEM `CERTIFICATE` block",
+    );
+    check(
+        &world_with(
+            "home_tenant = \"contoso\"\n",
+            "home_tenant = \"contoso\"\ncertificates = [{ name = \"client\", pem = \"-----BEGIN CERTIFICATE-----\\n!!\\n\" }]\n",
+        ),
+        "invalid world `worlds/test.toml` at line 19, column 42: \
+         `apps.importer.certificates[0].pem`: not valid PEM: missing section end marker: \
+         [67, 69, 82, 84, 73, 70, 73, 67, 65, 84, 69]",
     );
 }

@@ -117,6 +117,12 @@ pub(crate) fn fault_rules(
 }
 
 /// The file being checked, for positions and relative paths.
+/// What is wrong with a certificate's PEM, before it is told where the PEM came from.
+enum PemProblem {
+    NoCertificate,
+    Invalid(rustls_pki_types::pem::Error),
+}
+
 struct Checker<'a> {
     file: FileKind,
     text: &'a str,
@@ -336,23 +342,37 @@ impl Checker<'_> {
         key: String,
     ) -> Result<Certificate, Error> {
         let name = self.non_empty(&certificate.name, format!("{key}.name"))?;
-        let file_key = format!("{key}.file");
-        let (file, bytes) = self.read(&certificate.file, &file_key)?;
-        let der = match CertificateDer::from_pem_slice(&bytes) {
-            Ok(der) => der.as_ref().to_vec(),
-            Err(rustls_pki_types::pem::Error::NoItemsFound) => {
-                return Err(self.invalid(
-                    certificate.file.span(),
-                    file_key,
-                    Reason::NoCertificate { file },
-                ));
+        let (file, der) = match (&certificate.file, &certificate.pem) {
+            (Some(file), None) => {
+                let file_key = format!("{key}.file");
+                let (path, bytes) = self.read(file, &file_key)?;
+                let der =
+                    self.certificate_der(&bytes, file, file_key, |problem| match problem {
+                        PemProblem::NoCertificate => Reason::NoCertificate { file: path.clone() },
+                        PemProblem::Invalid(source) => Reason::Pem {
+                            file: path.clone(),
+                            source,
+                        },
+                    })?;
+                (Some(path), der)
             }
-            Err(source) => {
-                return Err(self.invalid(
-                    certificate.file.span(),
-                    file_key,
-                    Reason::Pem { file, source },
-                ));
+            (None, Some(pem)) => {
+                let der = self.certificate_der(
+                    pem.get_ref().as_bytes(),
+                    pem,
+                    format!("{key}.pem"),
+                    |problem| match problem {
+                        PemProblem::NoCertificate => Reason::NoCertificateInText,
+                        PemProblem::Invalid(source) => Reason::PemText { source },
+                    },
+                )?;
+                (None, der)
+            }
+            (Some(_), Some(pem)) => {
+                return Err(self.invalid(pem.span(), key, Reason::CertificateSource));
+            }
+            (None, None) => {
+                return Err(self.invalid(certificate.name.span(), key, Reason::CertificateSource));
             }
         };
         let start = certificate
@@ -381,6 +401,26 @@ impl Checker<'_> {
             start,
             end,
         })
+    }
+
+    /// The DER of the first certificate in `pem`, or the error `reason` makes of what is wrong,
+    /// at `value` (the `file` or `pem` entry).
+    fn certificate_der(
+        &self,
+        pem: &[u8],
+        value: &Spanned<String>,
+        key: String,
+        reason: impl FnOnce(PemProblem) -> Reason,
+    ) -> Result<Vec<u8>, Error> {
+        match CertificateDer::from_pem_slice(pem) {
+            Ok(der) => Ok(der.as_ref().to_vec()),
+            Err(rustls_pki_types::pem::Error::NoItemsFound) => {
+                Err(self.invalid(value.span(), key, reason(PemProblem::NoCertificate)))
+            }
+            Err(source) => {
+                Err(self.invalid(value.span(), key, reason(PemProblem::Invalid(source))))
+            }
+        }
     }
 
     fn permission(&self, permission: &PermissionFile, key: String) -> Result<Permission, Error> {
