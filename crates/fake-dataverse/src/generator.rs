@@ -802,6 +802,17 @@ fn person_table(table: &str) -> bool {
     matches!(table, "contact" | "lead" | "systemuser")
 }
 
+/// The name of the `index`-th ordinary user of an environment (`Avery Chen`): distinct for
+/// every index below the number of first names, with a number after once they run out.
+pub(crate) fn user_name(index: usize) -> String {
+    let first = FIRST_NAMES[index % FIRST_NAMES.len()];
+    let last = LAST_NAMES[(index * 7 + 3) % LAST_NAMES.len()];
+    match index / FIRST_NAMES.len() {
+        0 => format!("{first} {last}"),
+        round => format!("{first} {last} {}", round + 1),
+    }
+}
+
 /// Names are a bijection of the index within blocks of all first × last combinations, so rows
 /// of a table never share name and number.
 fn person(index: u64, key: u64) -> Person {

@@ -31,8 +31,10 @@ use std::sync::Arc;
 
 pub use config::{
     ApplicationUser, BusinessUnit, Config, Depth, Environment, ForcedThrottle, ScanBudget,
-    SecurityRole, ServiceProtectionLimits, Switches, Table, TableData, ThrottleLimit,
+    SecurityRole, ServiceProtectionLimits, Switches, Table, TableData, Team, TeamKind,
+    ThrottleLimit,
 };
+pub use rows::{OrdinaryUser, ordinary_users};
 pub use standard_tables::{
     RoleTemplate, predefined_role, predefined_roles, standard_table, standard_tables,
 };

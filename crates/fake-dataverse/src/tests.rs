@@ -158,6 +158,7 @@ pub(crate) fn environment() -> Environment {
                 )
             },
         ],
+        teams: Vec::new(),
         application_users: vec![
             user(IMPORTER_USER, IMPORTER, ROOT_UNIT, &[READER_ROLE], true),
             user(
