@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::call::Call;
-use crate::config::{Environment, Table, TableData, TeamKind};
+use crate::config::{BusinessUnit, Environment, Table, TableData, TeamKind};
 use crate::errors::ErrorCode;
 use crate::generator::{GeneratorSpec, Owner, RowGenerator, row_index};
 use crate::odata::orderby::{SortKey, TopPage};
@@ -67,8 +67,13 @@ pub struct OrdinaryUser {
 /// The ordinary users of `environment`: [`USERS_PER_UNIT`] per business unit, in unit order;
 /// the same names and ids on every run.
 pub fn ordinary_users(environment: &Environment) -> Vec<OrdinaryUser> {
-    environment
-        .business_units
+    ordinary_users_in(environment.organization_id, &environment.business_units)
+}
+
+/// The ordinary users [`ordinary_users`] makes for an organization with these business units
+/// (what a world file names team members by, before the environment exists).
+pub fn ordinary_users_in(organization_id: Uuid, units: &[BusinessUnit]) -> Vec<OrdinaryUser> {
+    units
         .iter()
         .enumerate()
         .flat_map(|(unit_index, unit)| {
@@ -76,7 +81,7 @@ pub fn ordinary_users(environment: &Environment) -> Vec<OrdinaryUser> {
                 let index = unit_index * USERS_PER_UNIT + position;
                 OrdinaryUser {
                     id: Uuid::new_v5(
-                        &environment.organization_id,
+                        &organization_id,
                         format!("d365-harness:user:{}:{position}", unit.id).as_bytes(),
                     ),
                     full_name: crate::generator::user_name(index),

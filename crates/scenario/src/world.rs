@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use fake_core::FaultRule;
 use fake_dataverse::{
     ApplicationUser, BusinessUnit, SecurityRole, ServiceProtectionLimits, Switches, TableData,
-    ThrottleLimit,
+    Team, ThrottleLimit,
 };
 use fake_entra::{
     AssertionReplayPolicy, Cloud, CommonTenantPolicy, ForcedError, PermissionKind, RateLimit,
@@ -347,6 +347,8 @@ pub struct Environment {
     pub roles: Vec<SecurityRole>,
     /// Application users, in file order.
     pub application_users: Vec<ApplicationUser>,
+    /// Teams, in file order, their roles instantiated in their business units.
+    pub teams: Vec<Team>,
     /// Tables: those the file lists, in file order, then any of `systemuser`, `role` and
     /// `businessunit` it leaves out.
     pub tables: Vec<EnvironmentTable>,

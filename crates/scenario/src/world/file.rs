@@ -315,6 +315,8 @@ pub(crate) struct EnvironmentFile {
     pub(crate) roles: Entries<RoleFile>,
     #[serde(default)]
     pub(crate) application_users: Vec<ApplicationUserFile>,
+    #[serde(default)]
+    pub(crate) teams: Vec<TeamFile>,
     /// `tables.<logical_name>`, in file order.
     #[serde(default)]
     pub(crate) tables: Entries<TableFile>,
@@ -354,6 +356,31 @@ pub(crate) struct ApplicationUserFile {
     #[serde(default = "yes")]
     pub(crate) enabled: bool,
     pub(crate) id: Option<Spanned<String>>,
+}
+
+/// One entry of `teams`: an owner team or a Microsoft Entra group team, its roles and members.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TeamFile {
+    pub(crate) name: Spanned<String>,
+    pub(crate) kind: TeamKindFile,
+    /// The Entra group's object id (group teams only).
+    pub(crate) group_id: Option<Spanned<String>>,
+    pub(crate) business_unit: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) roles: Vec<Spanned<String>>,
+    /// App keys of application users, or full names of ordinary users.
+    #[serde(default)]
+    pub(crate) members: Vec<Spanned<String>>,
+    pub(crate) id: Option<Spanned<String>>,
+}
+
+/// `kind` of a team.
+#[derive(Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum TeamKindFile {
+    Owner,
+    Group,
 }
 
 /// `tables.<logical_name>`: `{ generate = 25 }` or `{ rows = [...] }` (the validator wants
