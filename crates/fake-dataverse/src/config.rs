@@ -182,6 +182,10 @@ pub struct Environment {
     pub teams: Vec<Team>,
     /// Tables and their rows.
     pub tables: Vec<Table>,
+    /// Who owns the generated rows of particular tables (logical name → `systemuserid`s of
+    /// application or ordinary users and `teamid`s), instead of the default owners: the
+    /// ordinary users and the teams (see [`crate::ordinary_users`]).
+    pub table_owners: BTreeMap<String, Vec<Uuid>>,
     /// Seed of the row generator for every generated table of this environment.
     pub data_seed: u64,
     /// Service protection limits.

@@ -108,6 +108,32 @@ fn owners(environment: &Environment) -> Vec<Owner> {
         .collect()
 }
 
+/// The user or team `id` as an owner, with its business unit (`None`: nobody has that id).
+fn owner_by_id(environment: &Environment, id: Uuid) -> Option<Owner> {
+    let business_unit = environment
+        .application_users
+        .iter()
+        .find(|user| user.id == id)
+        .map(|user| user.business_unit)
+        .or_else(|| {
+            environment
+                .teams
+                .iter()
+                .find(|team| team.id == id)
+                .map(|team| team.business_unit)
+        })
+        .or_else(|| {
+            ordinary_users(environment)
+                .into_iter()
+                .find(|user| user.id == id)
+                .map(|user| user.business_unit)
+        })?;
+    Some(Owner {
+        owner_id: id,
+        business_unit_id: business_unit,
+    })
+}
+
 /// The generator spec of an environment: its seed, counts, given ids and owners.
 pub(crate) fn spec(environment: &Environment) -> GeneratorSpec {
     let mut spec = GeneratorSpec::new(environment.data_seed);
@@ -127,6 +153,13 @@ pub(crate) fn spec(environment: &Environment) -> GeneratorSpec {
         }
     }
     spec.owners = owners(environment);
+    for (table, ids) in &environment.table_owners {
+        let owners = ids
+            .iter()
+            .filter_map(|id| owner_by_id(environment, *id))
+            .collect();
+        spec.table_owners.insert(table.clone(), owners);
+    }
     spec
 }
 

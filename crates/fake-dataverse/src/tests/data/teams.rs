@@ -207,3 +207,66 @@ async fn ordinary_users_and_teams_are_rows_of_their_tables() {
     assert_eq!(listed, made);
     assert_eq!(listed.len(), expected.len(), "names are distinct");
 }
+
+#[tokio::test]
+async fn table_owners_replace_the_default_owners_of_one_table() {
+    let mut config = basic_reader(Vec::new());
+    config.environments[0]
+        .table_owners
+        .insert("account".to_owned(), vec![uuid(IMPORTER_USER)]);
+    config.environments[0].roles[0]
+        .privileges
+        .insert("prvReadContact".into(), Depth::Basic);
+    let dataverse = service(config).expect("valid config");
+    let accounts = get_as(
+        &dataverse,
+        IMPORTER,
+        "/api/data/v9.2/accounts?$select=_ownerid_value",
+    )
+    .await;
+    let owners = owners_of(&accounts);
+    assert_eq!(
+        owners.len() as u64,
+        ACCOUNTS,
+        "every account is the application user's"
+    );
+    assert!(owners.iter().all(|owner| owner == IMPORTER_USER));
+    // Other tables keep the default owners: none of their rows is the application user's.
+    let contacts = get_as(
+        &dataverse,
+        IMPORTER,
+        "/api/data/v9.2/contacts?$select=fullname",
+    )
+    .await;
+    assert_eq!(contacts.json()["value"], json!([]));
+}
+
+#[test]
+fn unknown_team_roles_members_and_owners_are_config_errors() {
+    let stranger = "dddd0001-0000-4000-8000-000000000001";
+    let refused = |config: Config| match service(config) {
+        Err(crate::Error::Config(error)) => error.to_string(),
+        Err(other) => format!("another error: {other}"),
+        Ok(_) => "accepted".to_owned(),
+    };
+    let mut config = data_config();
+    config.environments[0].teams = vec![owner_team(&[stranger], &[])];
+    assert_eq!(
+        refused(config),
+        format!("member of team Importers `{stranger}` of `{HOST}` is unknown")
+    );
+    let mut config = data_config();
+    config.environments[0].teams = vec![owner_team(&[], &[stranger])];
+    assert_eq!(
+        refused(config),
+        format!("role of team Importers `{stranger}` of `{HOST}` is unknown")
+    );
+    let mut config = data_config();
+    config.environments[0]
+        .table_owners
+        .insert("account".to_owned(), vec![uuid(stranger)]);
+    assert_eq!(
+        refused(config),
+        format!("owner of table account `{stranger}` of `{HOST}` is unknown")
+    );
+}
