@@ -431,6 +431,19 @@ pub enum Reason {
         /// The app keys of the environment's application users, then its ordinary users.
         known: Vec<String>,
     },
+    /// An `owners` entry that names no team, application user (by app key) or ordinary user.
+    #[error("unknown owner `{name}`; known: {}", .known.join(", "))]
+    UnknownOwner {
+        /// The name as written.
+        name: String,
+        /// Team names, app keys of application users, ordinary users' full names.
+        known: Vec<String>,
+    },
+    /// `owners` on a table that is not generated, or a keyword other than `application_users`.
+    #[error(
+        "`owners` is `\"application_users\"` or a list of team, app and user names, on a table with `generate`"
+    )]
+    TableOwners,
     /// A group team without the Entra group's object id, or an owner team with one.
     #[error(
         "a `group` team needs `group_id` (the Microsoft Entra group's object id); an `owner` team has none"

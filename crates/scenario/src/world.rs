@@ -349,6 +349,9 @@ pub struct Environment {
     pub application_users: Vec<ApplicationUser>,
     /// Teams, in file order, their roles instantiated in their business units.
     pub teams: Vec<Team>,
+    /// Who owns the generated rows of the tables whose `owners` the file gives (logical name →
+    /// `systemuserid`s and `teamid`s).
+    pub table_owners: BTreeMap<String, Vec<Uuid>>,
     /// Tables: those the file lists, in file order, then any of `systemuser`, `role` and
     /// `businessunit` it leaves out.
     pub tables: Vec<EnvironmentTable>,

@@ -97,6 +97,7 @@ fn fake_environment(environment: &Environment) -> fake_dataverse::Environment {
         roles: environment.roles.clone(),
         application_users: environment.application_users.clone(),
         teams: environment.teams.clone(),
+        table_owners: environment.table_owners.clone(),
         tables: environment
             .tables
             .iter()

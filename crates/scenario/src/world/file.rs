@@ -390,6 +390,18 @@ pub(crate) enum TeamKindFile {
 pub(crate) struct TableFile {
     pub(crate) generate: Option<Spanned<i64>>,
     pub(crate) rows: Option<Spanned<Vec<RowFile>>>,
+    /// Who owns the generated rows: `"application_users"` or a list of names.
+    pub(crate) owners: Option<Spanned<OwnersFile>>,
+}
+
+/// `owners` of a generated table: a keyword (`"application_users"`) or a list of team names,
+/// app keys (their application users) and ordinary users' full names.
+/// (Entries carry no span of their own: `Spanned` cannot sit inside an untagged enum.)
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(crate) enum OwnersFile {
+    Keyword(String),
+    Names(Vec<String>),
 }
 
 /// One inline row: Web API property name → value, in file order.

@@ -662,7 +662,7 @@ fn environment_errors_name_the_key_line_and_column() {
         (
             with_environment("tables = { account = { generated = 5 } }\n"),
             "failed to parse world `worlds/test.toml` at line 23, column 24: unknown field \
-             `generated`, expected `generate` or `rows`"
+             `generated`, expected one of `generate`, `rows`, `owners`"
                 .to_owned(),
         ),
         (

@@ -21,8 +21,8 @@ use uuid::Uuid;
 use super::Checker;
 use crate::world::file::{
     ApplicationUserFile, BusinessUnitFile, DataverseFile, Entries, EnvironmentFile,
-    ForcedThrottleFile, LimitsFile, RoleFile, RowFile, TableFile, TeamFile, TeamKindFile,
-    ThrottleLimitFile,
+    ForcedThrottleFile, LimitsFile, OwnersFile, RoleFile, RowFile, TableFile, TeamFile,
+    TeamKindFile, ThrottleLimitFile,
 };
 use crate::world::{App, CLOUD, Environment, EnvironmentTable, EnvironmentThrottle, Tenant};
 use crate::{Error, Reason};
@@ -199,6 +199,15 @@ impl Checker<'_> {
                 &mut roles,
             )?;
             let mut tables = self.tables(&environment.tables, &prefix, organization_id)?;
+            let table_owners = self.table_owners(
+                &environment.tables,
+                &prefix,
+                apps,
+                &business_units,
+                organization_id,
+                &application_users,
+                &teams,
+            )?;
             // Declared teams are rows of `team`: the table exists once a world has teams.
             if !teams.is_empty() && !tables.iter().any(|table| table.logical_name == "team") {
                 tables.push(EnvironmentTable {
@@ -231,6 +240,7 @@ impl Checker<'_> {
                 roles,
                 application_users,
                 teams,
+                table_owners,
                 tables,
                 limits,
                 forced_throttles,
@@ -761,6 +771,91 @@ impl Checker<'_> {
                 roles: role_ids,
                 members,
             });
+        }
+        Ok(checked)
+    }
+
+    /// `owners` of generated tables: `"application_users"` (every application user of the
+    /// environment) or names, each a team, an app key (its application user) or an ordinary
+    /// user's full name, looked up in that order.
+    #[allow(clippy::too_many_arguments)]
+    fn table_owners(
+        &self,
+        tables: &Entries<TableFile>,
+        prefix: &str,
+        apps: &[App],
+        business_units: &[BusinessUnit],
+        organization_id: Uuid,
+        application_users: &[ApplicationUser],
+        teams: &[Team],
+    ) -> Result<BTreeMap<String, Vec<Uuid>>, Error> {
+        let ordinary = fake_dataverse::ordinary_users_in(organization_id, business_units);
+        let app_key = |user: &ApplicationUser| {
+            apps.iter()
+                .find(|app| app.client_id == user.application_id)
+                .map(|app| app.key.clone())
+        };
+        let mut checked = BTreeMap::new();
+        for (name, table) in &tables.0 {
+            let Some(owners) = &table.owners else {
+                continue;
+            };
+            let key = format!("{prefix}.tables.{}.owners", name.get_ref());
+            if table.generate.is_none() {
+                return Err(self.invalid(owners.span(), key, Reason::TableOwners));
+            }
+            let ids = match owners.get_ref() {
+                OwnersFile::Keyword(keyword) if keyword == "application_users" => {
+                    application_users.iter().map(|user| user.id).collect()
+                }
+                // An empty list would leave rows without owner, visible at any depth.
+                OwnersFile::Keyword(_) => {
+                    return Err(self.invalid(owners.span(), key, Reason::TableOwners));
+                }
+                OwnersFile::Names(names) if names.is_empty() => {
+                    return Err(self.invalid(owners.span(), key, Reason::TableOwners));
+                }
+                OwnersFile::Names(names) => {
+                    let mut ids = Vec::new();
+                    for (index, wanted) in names.iter().enumerate() {
+                        let found = teams
+                            .iter()
+                            .find(|team| &team.name == wanted)
+                            .map(|team| team.id)
+                            .or_else(|| {
+                                application_users
+                                    .iter()
+                                    .find(|user| app_key(user).as_ref() == Some(wanted))
+                                    .map(|user| user.id)
+                            })
+                            .or_else(|| {
+                                ordinary
+                                    .iter()
+                                    .find(|user| &user.full_name == wanted)
+                                    .map(|user| user.id)
+                            });
+                        let Some(id) = found else {
+                            let known = teams
+                                .iter()
+                                .map(|team| team.name.clone())
+                                .chain(application_users.iter().filter_map(app_key))
+                                .chain(ordinary.iter().map(|user| user.full_name.clone()))
+                                .collect();
+                            return Err(self.invalid(
+                                owners.span(),
+                                format!("{key}[{index}]"),
+                                Reason::UnknownOwner {
+                                    name: wanted.clone(),
+                                    known,
+                                },
+                            ));
+                        };
+                        ids.push(id);
+                    }
+                    ids
+                }
+            };
+            checked.insert(name.get_ref().clone(), ids);
         }
         Ok(checked)
     }

@@ -141,3 +141,78 @@ fn team_errors_name_the_key_line_and_column() {
         .collect();
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));
 }
+
+#[test]
+fn table_owners_name_teams_apps_and_ordinary_users() {
+    let world = parse(&with_teams(""));
+    let environment = world.environment("contoso").expect("contoso");
+    let person =
+        fake_dataverse::ordinary_users_in(environment.organization_id, &environment.business_units)
+            [1]
+        .clone();
+    let text = with_teams(&format!(
+        "teams = [{{ name = \"Importers\", kind = \"owner\" }}]\n\
+         [environments.contoso.tables]\n\
+         account = {{ generate = 5, owners = [\"Importers\", \"importer\", \"{}\"] }}\n\
+         contact = {{ generate = 5, owners = \"application_users\" }}\n\
+         lead = {{ generate = 5 }}\n",
+        person.full_name
+    ));
+    let world = parse(&text);
+    let environment = world.environment("contoso").expect("contoso");
+    let user = environment.application_user(IMPORTER).expect("user").id;
+    let team = environment.teams[0].id;
+    assert_eq!(
+        environment.table_owners.get("account"),
+        Some(&vec![team, user, person.id])
+    );
+    assert_eq!(environment.table_owners.get("contact"), Some(&vec![user]));
+    assert_eq!(
+        environment.table_owners.get("lead"),
+        None,
+        "the default owners"
+    );
+    let config = dataverse_config(&text);
+    assert_eq!(
+        config.environments[0].table_owners,
+        environment.table_owners
+    );
+}
+
+#[test]
+fn table_owner_errors_name_the_key_line_and_column() {
+    // `[environments.contoso.tables]` is on line 25, the table on line 26.
+    let cases = [
+        (
+            "account = { generate = 5, owners = [\"nobody\"] }\n",
+            "invalid world `worlds/test.toml` at line 26, column 36: \
+             `environments.contoso.tables.account.owners[0]`: unknown owner `nobody`; known: \
+             importer, ",
+        ),
+        (
+            "account = { generate = 5, owners = \"everyone\" }\n",
+            "invalid world `worlds/test.toml` at line 26, column 36: \
+             `environments.contoso.tables.account.owners`: `owners` is `\"application_users\"` \
+             or a list of team, app and user names, on a table with `generate`",
+        ),
+        (
+            "account = { rows = [], owners = \"application_users\" }\n",
+            "invalid world `worlds/test.toml` at line 26, column 33: \
+             `environments.contoso.tables.account.owners`: `owners` is `\"application_users\"` \
+             or a list of team, app and user names, on a table with `generate`",
+        ),
+    ];
+    let mismatches: Vec<String> = cases
+        .iter()
+        .filter_map(|(table, expected)| {
+            let text = with_teams(&format!("[environments.contoso.tables]\n{table}"));
+            let actual = match World::parse(&text, "worlds/test.toml") {
+                Ok(_) => "no error".to_owned(),
+                Err(error) => chain(&error),
+            };
+            (!actual.starts_with(expected))
+                .then(|| format!("{table}  expected: {expected}…\n  actual:   {actual}"))
+        })
+        .collect();
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));
+}
