@@ -64,7 +64,7 @@ pub struct OrdinaryUser {
     pub business_unit: Uuid,
 }
 
-/// The ordinary users of `environment`: [`USERS_PER_UNIT`] per business unit, in unit order;
+/// The ordinary users of `environment`: three per business unit (`USERS_PER_UNIT`), in unit order;
 /// the same names and ids on every run.
 pub fn ordinary_users(environment: &Environment) -> Vec<OrdinaryUser> {
     ordinary_users_in(environment.organization_id, &environment.business_units)
