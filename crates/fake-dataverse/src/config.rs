@@ -178,8 +178,14 @@ pub struct Environment {
     pub roles: Vec<SecurityRole>,
     /// Application users (one per app registration).
     pub application_users: Vec<ApplicationUser>,
+    /// Teams (owner teams and Microsoft Entra group teams): their roles count for their members.
+    pub teams: Vec<Team>,
     /// Tables and their rows.
     pub tables: Vec<Table>,
+    /// Who owns the generated rows of particular tables (logical name → `systemuserid`s of
+    /// application or ordinary users and `teamid`s), instead of the default owners: the
+    /// ordinary users and the teams (see [`crate::ordinary_users`]).
+    pub table_owners: BTreeMap<String, Vec<Uuid>>,
     /// Seed of the row generator for every generated table of this environment.
     pub data_seed: u64,
     /// Service protection limits.
@@ -265,6 +271,46 @@ pub struct ApplicationUser {
     pub roles: Vec<Uuid>,
     /// `isdisabled` is false.
     pub enabled: bool,
+}
+
+/// A team: its members hold its roles besides their own, and rows it owns count as theirs at
+/// Basic (User) depth (reference/dataverse.md §4.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Team {
+    /// `teamid`.
+    pub id: Uuid,
+    /// `name`.
+    pub name: String,
+    /// Owner team or Microsoft Entra group team.
+    pub kind: TeamKind,
+    /// `_businessunitid_value`: the team's roles belong to this business unit.
+    pub business_unit: Uuid,
+    /// Its roles (ids of [`SecurityRole`]s).
+    pub roles: Vec<Uuid>,
+    /// `systemuserid`s of its members (application users or ordinary users).
+    pub members: Vec<Uuid>,
+}
+
+/// The kinds of team a world declares (`teamtype` 0 and 2; access teams hold no roles).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TeamKind {
+    /// An owner team (`teamtype` 0).
+    Owner,
+    /// A Microsoft Entra security group team (`teamtype` 2) for the group `object_id`.
+    Group {
+        /// `azureactivedirectoryobjectid`: the Entra group's object id.
+        object_id: Uuid,
+    },
+}
+
+impl TeamKind {
+    /// The `teamtype` choice value.
+    pub fn team_type(self) -> u8 {
+        match self {
+            TeamKind::Owner => 0,
+            TeamKind::Group { .. } => 2,
+        }
+    }
 }
 
 /// A table and where its rows come from.

@@ -10,6 +10,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::call::{Answer, Call};
+use crate::config::Depth;
 use crate::errors::ErrorCode;
 use crate::odata;
 use crate::response::{self, ApiError};
@@ -284,7 +285,8 @@ fn resolve_alias(value: &str, query: &str) -> String {
 }
 
 /// `systemusers({id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges`: the privileges held
-/// directly through roles. Another user's privileges need `prvReadUser`.
+/// through the user's own roles, then those inherited from its teams' roles (at Basic depth).
+/// Another user's privileges need `prvReadUser`.
 fn retrieve_user_privileges(call: &Call<'_>, user_id: Uuid) -> Answer {
     let environment = call.environment;
     if user_id != call.principal.user.id {
@@ -308,11 +310,21 @@ fn retrieve_user_privileges(call: &Call<'_>, user_id: Uuid) -> Answer {
         ));
     };
     let target = Principal::new(user, environment);
+    // Microsoft's reference for RetrieveUserPrivileges: privileges inherited through team
+    // membership come back at Basic depth whatever the team role grants; direct ones at their
+    // actual depth. Each role's privileges are listed, a privilege held twice comes twice
+    // (UNCONFIRMED: whether Dataverse merges them), with the role's business unit.
+    let held = target.direct_roles().iter().map(|role| (role, None)).chain(
+        target
+            .team_roles()
+            .iter()
+            .map(|role| (role, Some(Depth::Basic))),
+    );
     let mut privileges = Vec::new();
-    for role in target.roles() {
+    for (role, through_team) in held {
         for (name, depth) in &role.privileges {
             privileges.push(json!({
-                "Depth": depth.as_str(),
+                "Depth": through_team.unwrap_or(*depth).as_str(),
                 "PrivilegeId": crate::standard_tables::privilege_id(name),
                 "BusinessUnitId": role.business_unit,
                 "PrivilegeName": name,

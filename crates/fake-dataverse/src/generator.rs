@@ -62,6 +62,8 @@ pub(crate) struct GeneratorSpec {
     pub(crate) given_rows: BTreeMap<String, Vec<Uuid>>,
     /// Owners of user-owned rows, spread deterministically; no owner leaves `ownerid` empty.
     pub(crate) owners: Vec<Owner>,
+    /// Owners of the rows of particular tables (logical name → owners), instead of `owners`.
+    pub(crate) table_owners: BTreeMap<String, Vec<Owner>>,
     /// The newest `createdon`/`modifiedon`, in Unix seconds.
     pub(crate) newest: i64,
     /// How far before `newest` the oldest row was created, in seconds.
@@ -78,6 +80,7 @@ impl GeneratorSpec {
             row_counts: BTreeMap::new(),
             given_rows: BTreeMap::new(),
             owners: Vec::new(),
+            table_owners: BTreeMap::new(),
             newest: DEFAULT_NEWEST,
             history_seconds: DEFAULT_HISTORY_SECONDS,
             role_templates: crate::standard_tables::predefined_roles()
@@ -384,11 +387,13 @@ impl<'g, 'a> RowContext<'g, 'a> {
     fn new(generator: &'g RowGenerator<'a>, index: u64) -> RowContext<'g, 'a> {
         let spec = generator.spec;
         let base = splitmix(generator.key ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03));
-        let owner = match spec.owners.len() {
+        let owners = spec
+            .table_owners
+            .get(generator.table.logical_name.as_str())
+            .unwrap_or(&spec.owners);
+        let owner = match owners.len() {
             0 => None,
-            count => spec
-                .owners
-                .get((splitmix(base ^ 0x0E4E) % count as u64) as usize),
+            count => owners.get((splitmix(base ^ 0x0E4E) % count as u64) as usize),
         };
         let (created, modified) = timeline(spec, generator.rows, index, base);
         let state = match generator.states {
@@ -800,6 +805,17 @@ fn preferred_choice(name: &str, hash: u64) -> Option<i32> {
 
 fn person_table(table: &str) -> bool {
     matches!(table, "contact" | "lead" | "systemuser")
+}
+
+/// The name of the `index`-th ordinary user of an environment (`Avery Chen`): distinct for
+/// every index below the number of first names, with a number after once they run out.
+pub(crate) fn user_name(index: usize) -> String {
+    let first = FIRST_NAMES[index % FIRST_NAMES.len()];
+    let last = LAST_NAMES[(index * 7 + 3) % LAST_NAMES.len()];
+    match index / FIRST_NAMES.len() {
+        0 => format!("{first} {last}"),
+        round => format!("{first} {last} {}", round + 1),
+    }
 }
 
 /// Names are a bijection of the index within blocks of all first × last combinations, so rows

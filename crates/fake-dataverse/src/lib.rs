@@ -31,8 +31,10 @@ use std::sync::Arc;
 
 pub use config::{
     ApplicationUser, BusinessUnit, Config, Depth, Environment, ForcedThrottle, ScanBudget,
-    SecurityRole, ServiceProtectionLimits, Switches, Table, TableData, ThrottleLimit,
+    SecurityRole, ServiceProtectionLimits, Switches, Table, TableData, Team, TeamKind,
+    ThrottleLimit,
 };
+pub use rows::{OrdinaryUser, ordinary_users, ordinary_users_in};
 pub use standard_tables::{
     RoleTemplate, predefined_role, predefined_roles, standard_table, standard_tables,
 };
@@ -90,7 +92,19 @@ pub enum ConfigError {
         /// The missing role.
         role: uuid::Uuid,
     },
-    /// A role from another business unit, with Dataverse's own message for it.
+    /// A team's role or business unit, a team member, or an owner of a table's rows that the
+    /// environment does not have.
+    #[error("{what} `{id}` of `{environment}` is unknown")]
+    UnknownPrincipal {
+        /// What refers to it (`role of team Importers`, `owner of table account`).
+        what: String,
+        /// The environment's host.
+        environment: String,
+        /// The missing id.
+        id: uuid::Uuid,
+    },
+    /// A role from another business unit, with Dataverse's own message for it (also for a
+    /// team's role: `userid` is then the `teamid`, UNCONFIRMED wording for teams).
     #[error(
         "Cannot associate security role because the security role's Business Unit is not the same as the user's Business Unit. Details: userid={user}, userBU={user_business_unit}, roleId={role}, roleBU={role_business_unit}"
     )]

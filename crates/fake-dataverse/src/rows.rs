@@ -1,5 +1,5 @@
-//! Table rows: where they come from (given rows, the environment's own users, roles and
-//! business units, or the deterministic generator) as one [`TableRows`] per table, and what the
+//! Table rows: where they come from (given rows, the environment's own users, teams, roles
+//! and business units, or the deterministic generator) as one [`TableRows`] per table, and what the
 //! caller may see (privilege check, then row access by depth). Generated tables stream in index
 //! order, which is also their primary-key order, so paging never has to sort them. Every scan
 //! counts against the request's [`Budget`].
@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::call::Call;
-use crate::config::{Environment, Table, TableData};
+use crate::config::{BusinessUnit, Environment, Table, TableData, TeamKind};
 use crate::errors::ErrorCode;
 use crate::generator::{GeneratorSpec, Owner, RowGenerator, row_index};
 use crate::odata::orderby::{SortKey, TopPage};
@@ -47,29 +47,91 @@ pub(crate) fn table_by_set<'a>(call: &Call<'a>, set: &str) -> Result<&'a Table, 
         })
 }
 
-/// The owner of rows that no application user owns: one per business unit, stable ids.
-fn unit_owner(environment: &Environment, unit: Uuid) -> Uuid {
-    Uuid::new_v5(
-        &environment.organization_id,
-        format!("d365-harness:owner:{unit}").as_bytes(),
-    )
+/// How many ordinary users the fake makes in each business unit.
+const USERS_PER_UNIT: usize = 3;
+
+/// An ordinary (interactive) user the fake makes in every business unit, so that generated
+/// rows have people as owners: a world lists no ordinary users, and application users own no
+/// generated rows (a role with Read at User depth sees none of them, as in a real environment
+/// whose data people entered).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrdinaryUser {
+    /// `systemuserid`: UUID v5 of the organization id, the business unit and the position.
+    pub id: Uuid,
+    /// `fullname`: a first and a last name from the generator's word lists.
+    pub full_name: String,
+    /// `_businessunitid_value`.
+    pub business_unit: Uuid,
 }
 
-/// Owners generated rows are spread over: every business unit's owner, then the application
-/// users (so Basic depth sees some rows).
-fn owners(environment: &Environment) -> Vec<Owner> {
-    environment
-        .business_units
+/// The ordinary users of `environment`: three per business unit (`USERS_PER_UNIT`), in unit order;
+/// the same names and ids on every run.
+pub fn ordinary_users(environment: &Environment) -> Vec<OrdinaryUser> {
+    ordinary_users_in(environment.organization_id, &environment.business_units)
+}
+
+/// The ordinary users [`ordinary_users`] makes for an organization with these business units
+/// (what a world file names team members by, before the environment exists).
+pub fn ordinary_users_in(organization_id: Uuid, units: &[BusinessUnit]) -> Vec<OrdinaryUser> {
+    units
         .iter()
-        .map(|unit| Owner {
-            owner_id: unit_owner(environment, unit.id),
-            business_unit_id: unit.id,
+        .enumerate()
+        .flat_map(|(unit_index, unit)| {
+            (0..USERS_PER_UNIT).map(move |position| {
+                let index = unit_index * USERS_PER_UNIT + position;
+                OrdinaryUser {
+                    id: Uuid::new_v5(
+                        &organization_id,
+                        format!("d365-harness:user:{}:{position}", unit.id).as_bytes(),
+                    ),
+                    full_name: crate::generator::user_name(index),
+                    business_unit: unit.id,
+                }
+            })
         })
-        .chain(environment.application_users.iter().map(|user| Owner {
+        .collect()
+}
+
+/// Owners generated rows are spread over: the ordinary users, then the teams. Application
+/// users own none, so Basic (User) depth reaches only rows of the application user's teams.
+fn owners(environment: &Environment) -> Vec<Owner> {
+    ordinary_users(environment)
+        .into_iter()
+        .map(|user| Owner {
             owner_id: user.id,
             business_unit_id: user.business_unit,
+        })
+        .chain(environment.teams.iter().map(|team| Owner {
+            owner_id: team.id,
+            business_unit_id: team.business_unit,
         }))
         .collect()
+}
+
+/// The user or team `id` as an owner, with its business unit (`None`: nobody has that id).
+fn owner_by_id(environment: &Environment, id: Uuid) -> Option<Owner> {
+    let business_unit = environment
+        .application_users
+        .iter()
+        .find(|user| user.id == id)
+        .map(|user| user.business_unit)
+        .or_else(|| {
+            environment
+                .teams
+                .iter()
+                .find(|team| team.id == id)
+                .map(|team| team.business_unit)
+        })
+        .or_else(|| {
+            ordinary_users(environment)
+                .into_iter()
+                .find(|user| user.id == id)
+                .map(|user| user.business_unit)
+        })?;
+    Some(Owner {
+        owner_id: id,
+        business_unit_id: business_unit,
+    })
 }
 
 /// The generator spec of an environment: its seed, counts, given ids and owners.
@@ -91,6 +153,13 @@ pub(crate) fn spec(environment: &Environment) -> GeneratorSpec {
         }
     }
     spec.owners = owners(environment);
+    for (table, ids) in &environment.table_owners {
+        let owners = ids
+            .iter()
+            .filter_map(|id| owner_by_id(environment, *id))
+            .collect();
+        spec.table_owners.insert(table.clone(), owners);
+    }
     spec
 }
 
@@ -122,16 +191,32 @@ fn given_rows(environment: &Environment, table: &Table) -> Vec<Row> {
                     "_owningbusinessunit_value": user.business_unit,
                 })));
             }
-            for unit in &environment.business_units {
+            for user in ordinary_users(environment) {
                 rows.push(object(json!({
-                    "systemuserid": unit_owner(environment, unit.id),
-                    "fullname": format!("{} Records Owner", unit.name),
+                    "systemuserid": user.id,
+                    "fullname": user.full_name,
                     "applicationid": null,
                     "azureactivedirectoryobjectid": null,
                     "isdisabled": false,
                     "accessmode": 0,
-                    "_businessunitid_value": unit.id,
-                    "_owningbusinessunit_value": unit.id,
+                    "_businessunitid_value": user.business_unit,
+                    "_owningbusinessunit_value": user.business_unit,
+                })));
+            }
+        }
+        "team" => {
+            for team in &environment.teams {
+                let object_id = match team.kind {
+                    TeamKind::Group { object_id } => Some(object_id),
+                    TeamKind::Owner => None,
+                };
+                rows.push(object(json!({
+                    "teamid": team.id,
+                    "name": team.name,
+                    "teamtype": team.kind.team_type(),
+                    "azureactivedirectoryobjectid": object_id,
+                    "_businessunitid_value": team.business_unit,
+                    "_owningbusinessunit_value": team.business_unit,
                 })));
             }
         }

@@ -1,13 +1,14 @@
 //! The security model (reference/dataverse.md §3–§4): the caller's roles, the privilege check
 //! (`0x80040220`, with the zero-roles variant), and row access by depth and business unit
-//! (lists are filtered silently; a single row out of reach is `0x80048306`).
+//! (lists are filtered silently; a single row out of reach is `0x80048306`). A principal holds
+//! its own roles and those of the teams it belongs to, and owns at Basic depth what they own.
 
 use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::config::{ApplicationUser, Depth, Environment, SecurityRole, Switches};
+use crate::config::{ApplicationUser, Depth, Environment, SecurityRole, Switches, Team};
 use crate::errors::ErrorCode;
 use crate::response::ApiError;
 use crate::schema::{Ownership, TableDefinition};
@@ -36,17 +37,33 @@ impl Operation {
 pub(crate) struct Principal<'a> {
     pub(crate) user: &'a ApplicationUser,
     pub(crate) environment: &'a Environment,
+    /// Its own roles, then its teams' roles (each role once).
     roles: Vec<&'a SecurityRole>,
+    /// How many of `roles` the user holds directly (the rest come through teams).
+    direct_roles: usize,
+    /// The teams it is a member of.
+    teams: Vec<&'a Team>,
     privileges: BTreeMap<&'a str, Depth>,
 }
 
 impl<'a> Principal<'a> {
     pub(crate) fn new(user: &'a ApplicationUser, environment: &'a Environment) -> Principal<'a> {
-        let roles: Vec<&SecurityRole> = user
-            .roles
+        let role = |id: &Uuid| environment.roles.iter().find(|role| role.id == *id);
+        let mut roles: Vec<&SecurityRole> = user.roles.iter().filter_map(role).collect();
+        let direct_roles = roles.len();
+        let teams: Vec<&Team> = environment
+            .teams
             .iter()
-            .filter_map(|id| environment.roles.iter().find(|role| role.id == *id))
+            .filter(|team| team.members.contains(&user.id))
             .collect();
+        for team_role in teams
+            .iter()
+            .flat_map(|team| team.roles.iter().filter_map(role))
+        {
+            if !roles.iter().any(|held| held.id == team_role.id) {
+                roles.push(team_role);
+            }
+        }
         let mut privileges: BTreeMap<&str, Depth> = BTreeMap::new();
         for role in &roles {
             for (name, depth) in &role.privileges {
@@ -58,12 +75,25 @@ impl<'a> Principal<'a> {
             user,
             environment,
             roles,
+            direct_roles,
+            teams,
             privileges,
         }
     }
 
+    /// Every role the user holds, directly or through a team.
     pub(crate) fn roles(&self) -> &[&'a SecurityRole] {
         &self.roles
+    }
+
+    /// The roles the user holds directly.
+    pub(crate) fn direct_roles(&self) -> &[&'a SecurityRole] {
+        &self.roles[..self.direct_roles]
+    }
+
+    /// The roles the user holds only through its teams.
+    pub(crate) fn team_roles(&self) -> &[&'a SecurityRole] {
+        &self.roles[self.direct_roles..]
     }
 
     /// The deepest depth any role grants for `privilege`.
@@ -131,7 +161,11 @@ impl<'a> Principal<'a> {
     pub(crate) fn reach(&self, depth: Depth) -> Reach {
         match depth {
             Depth::Global => Reach::Everything,
-            Depth::Basic => Reach::OwnedBy(self.user.id),
+            Depth::Basic => Reach::OwnedBy(
+                std::iter::once(self.user.id)
+                    .chain(self.teams.iter().map(|team| team.id))
+                    .collect(),
+            ),
             Depth::Local => Reach::Units(HashSet::from([self.user.business_unit])),
             Depth::Deep => Reach::Units(subtree(self.environment, self.user.business_unit)),
         }
@@ -184,7 +218,8 @@ impl<'a> Principal<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Reach {
     Everything,
-    OwnedBy(Uuid),
+    /// Rows owned by the user or one of its teams.
+    OwnedBy(HashSet<Uuid>),
     Units(HashSet<Uuid>),
 }
 
@@ -198,7 +233,9 @@ impl Reach {
         };
         match self {
             Reach::Everything => true,
-            Reach::OwnedBy(user) => uuid_of("_ownerid_value").is_none_or(|owner| owner == *user),
+            Reach::OwnedBy(owners) => {
+                uuid_of("_ownerid_value").is_none_or(|owner| owners.contains(&owner))
+            }
             Reach::Units(units) => {
                 uuid_of("_owningbusinessunit_value").is_none_or(|unit| units.contains(&unit))
             }
@@ -211,7 +248,7 @@ impl Reach {
     pub(crate) fn allows_owner(&self, owner: Option<(Uuid, Uuid)>) -> bool {
         match (self, owner) {
             (Reach::Everything, _) | (_, None) => true,
-            (Reach::OwnedBy(user), Some((owner, _))) => owner == *user,
+            (Reach::OwnedBy(owners), Some((owner, _))) => owners.contains(&owner),
             (Reach::Units(units), Some((_, unit))) => units.contains(&unit),
         }
     }

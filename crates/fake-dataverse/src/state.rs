@@ -315,6 +315,63 @@ fn validate(environment: &Environment) -> Result<(), Error> {
             }
         }
     }
+    validate_teams_and_owners(environment)
+}
+
+/// Teams' business units, roles and members, and table owners, must be the environment's.
+fn validate_teams_and_owners(environment: &Environment) -> Result<(), Error> {
+    let unknown = |what: String, id: uuid::Uuid| {
+        Error::Config(ConfigError::UnknownPrincipal {
+            what,
+            environment: environment.host.clone(),
+            id,
+        })
+    };
+    let ordinary = crate::rows::ordinary_users(environment);
+    let is_user = |id: uuid::Uuid| {
+        environment
+            .application_users
+            .iter()
+            .any(|user| user.id == id)
+            || ordinary.iter().any(|user| user.id == id)
+    };
+    for team in &environment.teams {
+        if !environment
+            .business_units
+            .iter()
+            .any(|unit| unit.id == team.business_unit)
+        {
+            return Err(unknown(
+                format!("business unit of team {}", team.name),
+                team.business_unit,
+            ));
+        }
+        for role in &team.roles {
+            let Some(found) = environment.roles.iter().find(|found| found.id == *role) else {
+                return Err(unknown(format!("role of team {}", team.name), *role));
+            };
+            if found.business_unit != team.business_unit {
+                return Err(Error::Config(ConfigError::RoleInOtherBusinessUnit {
+                    user: team.id,
+                    user_business_unit: team.business_unit,
+                    role: found.id,
+                    role_business_unit: found.business_unit,
+                }));
+            }
+        }
+        if let Some(member) = team.members.iter().find(|member| !is_user(**member)) {
+            return Err(unknown(format!("member of team {}", team.name), *member));
+        }
+    }
+    for (table, owners) in &environment.table_owners {
+        let is_team = |id: uuid::Uuid| environment.teams.iter().any(|team| team.id == id);
+        if let Some(owner) = owners
+            .iter()
+            .find(|owner| !is_user(**owner) && !is_team(**owner))
+        {
+            return Err(unknown(format!("owner of table {table}"), *owner));
+        }
+    }
     Ok(())
 }
 

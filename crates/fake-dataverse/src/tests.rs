@@ -158,6 +158,8 @@ pub(crate) fn environment() -> Environment {
                 )
             },
         ],
+        teams: Vec::new(),
+        table_owners: BTreeMap::new(),
         application_users: vec![
             user(IMPORTER_USER, IMPORTER, ROOT_UNIT, &[READER_ROLE], true),
             user(

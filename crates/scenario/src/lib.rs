@@ -420,19 +420,48 @@ pub enum Reason {
         /// The predefined roles.
         predefined: Vec<String>,
     },
-    /// A role assigned to a user in a business unit that neither is nor lies below the role's
-    /// (Dataverse: `0x80041409` UserInWrongBusiness).
+    /// A role assigned to a user or team in a business unit that neither is nor lies below the
+    /// role's (Dataverse: `0x80041409` UserInWrongBusiness).
     #[error(
-        "role `{role}` belongs to business unit `{role_unit}`; a user in `{user_unit}` can hold only roles of `{user_unit}` or a business unit above it"
+        "role `{role}` belongs to business unit `{role_unit}`; a {holder} in `{user_unit}` can hold only roles of `{user_unit}` or a business unit above it"
     )]
     RoleOutsideBusinessUnit {
         /// The role name.
         role: String,
         /// The role's business unit.
         role_unit: String,
-        /// The user's business unit.
+        /// `user` or `team`.
+        holder: &'static str,
+        /// The user's or team's business unit.
         user_unit: String,
     },
+    /// A team member that is neither an application user of the environment (by app key) nor
+    /// one of its ordinary users (by full name).
+    #[error("unknown team member `{name}`; known: {}", .known.join(", "))]
+    UnknownTeamMember {
+        /// The name as written.
+        name: String,
+        /// The app keys of the environment's application users, then its ordinary users.
+        known: Vec<String>,
+    },
+    /// An `owners` entry that names no team, application user (by app key) or ordinary user.
+    #[error("unknown owner `{name}`; known: {}", .known.join(", "))]
+    UnknownOwner {
+        /// The name as written.
+        name: String,
+        /// Team names, app keys of application users, ordinary users' full names.
+        known: Vec<String>,
+    },
+    /// `owners` on a table that is not generated, or a keyword other than `application_users`.
+    #[error(
+        "`owners` is `\"application_users\"` or a list of team, app and user names, on a table with `generate`"
+    )]
+    TableOwners,
+    /// A group team without the Entra group's object id, or an owner team with one.
+    #[error(
+        "a `group` team needs `group_id` (the Microsoft Entra group's object id); an `owner` team has none"
+    )]
+    TeamGroupId,
     /// A privilege name the catalog does not know.
     #[error("unknown privilege `{name}`; known: {known}")]
     UnknownPrivilege {

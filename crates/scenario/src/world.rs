@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use fake_core::FaultRule;
 use fake_dataverse::{
     ApplicationUser, BusinessUnit, SecurityRole, ServiceProtectionLimits, Switches, TableData,
-    ThrottleLimit,
+    Team, ThrottleLimit,
 };
 use fake_entra::{
     AssertionReplayPolicy, Cloud, CommonTenantPolicy, ForcedError, PermissionKind, RateLimit,
@@ -348,6 +348,11 @@ pub struct Environment {
     pub roles: Vec<SecurityRole>,
     /// Application users, in file order.
     pub application_users: Vec<ApplicationUser>,
+    /// Teams, in file order, their roles instantiated in their business units.
+    pub teams: Vec<Team>,
+    /// Who owns the generated rows of the tables whose `owners` the file gives (logical name →
+    /// `systemuserid`s and `teamid`s).
+    pub table_owners: BTreeMap<String, Vec<Uuid>>,
     /// Tables: those the file lists, in file order, then any of `systemuser`, `role` and
     /// `businessunit` it leaves out.
     pub tables: Vec<EnvironmentTable>,

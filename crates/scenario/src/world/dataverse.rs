@@ -96,6 +96,8 @@ fn fake_environment(environment: &Environment) -> fake_dataverse::Environment {
         business_units: environment.business_units.clone(),
         roles: environment.roles.clone(),
         application_users: environment.application_users.clone(),
+        teams: environment.teams.clone(),
+        table_owners: environment.table_owners.clone(),
         tables: environment
             .tables
             .iter()

@@ -318,6 +318,8 @@ pub(crate) struct EnvironmentFile {
     pub(crate) roles: Entries<RoleFile>,
     #[serde(default)]
     pub(crate) application_users: Vec<ApplicationUserFile>,
+    #[serde(default)]
+    pub(crate) teams: Vec<TeamFile>,
     /// `tables.<logical_name>`, in file order.
     #[serde(default)]
     pub(crate) tables: Entries<TableFile>,
@@ -359,6 +361,31 @@ pub(crate) struct ApplicationUserFile {
     pub(crate) id: Option<Spanned<String>>,
 }
 
+/// One entry of `teams`: an owner team or a Microsoft Entra group team, its roles and members.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TeamFile {
+    pub(crate) name: Spanned<String>,
+    pub(crate) kind: TeamKindFile,
+    /// The Entra group's object id (group teams only).
+    pub(crate) group_id: Option<Spanned<String>>,
+    pub(crate) business_unit: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) roles: Vec<Spanned<String>>,
+    /// App keys of application users, or full names of ordinary users.
+    #[serde(default)]
+    pub(crate) members: Vec<Spanned<String>>,
+    pub(crate) id: Option<Spanned<String>>,
+}
+
+/// `kind` of a team.
+#[derive(Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum TeamKindFile {
+    Owner,
+    Group,
+}
+
 /// `tables.<logical_name>`: `{ generate = 25 }` or `{ rows = [...] }` (the validator wants
 /// exactly one).
 #[derive(Deserialize)]
@@ -366,6 +393,18 @@ pub(crate) struct ApplicationUserFile {
 pub(crate) struct TableFile {
     pub(crate) generate: Option<Spanned<i64>>,
     pub(crate) rows: Option<Spanned<Vec<RowFile>>>,
+    /// Who owns the generated rows: `"application_users"` or a list of names.
+    pub(crate) owners: Option<Spanned<OwnersFile>>,
+}
+
+/// `owners` of a generated table: a keyword (`"application_users"`) or a list of team names,
+/// app keys (their application users) and ordinary users' full names.
+/// (Entries carry no span of their own: `Spanned` cannot sit inside an untagged enum.)
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(crate) enum OwnersFile {
+    Keyword(String),
+    Names(Vec<String>),
 }
 
 /// One inline row: Web API property name → value, in file order.

@@ -10,6 +10,9 @@ use super::*;
 // `forced_throttles`: fields, defaults, errors, the fake's `forced_throttles`.
 mod forced_throttles;
 
+// `teams`: owner and group teams, their roles and members, and their errors.
+mod teams;
+
 const ORGANIZATION: Uuid = uuid!("f2c9290b-0806-4d48-bf9c-3814d4286755");
 const SYSTEM_ADMINISTRATOR_TEMPLATE: Uuid = uuid!("627090ff-40a3-4053-8790-584edc5be201");
 
@@ -647,7 +650,7 @@ fn environment_errors_name_the_key_line_and_column() {
             "failed to parse world `worlds/test.toml` at line 23, column 1: unknown field \
              `organisation_id`, expected one of `url`, `tenant`, `organization_id`, \
              `environment_id`, `friendly_name`, `unique_name`, `version`, `geo`, `admin_mode`, \
-             `data_seed`, `business_units`, `roles`, `application_users`, `tables`, `limits`, \
+             `data_seed`, `business_units`, `roles`, `application_users`, `teams`, `tables`, `limits`, \
              `forced_throttles`"
                 .to_owned(),
         ),
@@ -659,7 +662,7 @@ fn environment_errors_name_the_key_line_and_column() {
         (
             with_environment("tables = { account = { generated = 5 } }\n"),
             "failed to parse world `worlds/test.toml` at line 23, column 24: unknown field \
-             `generated`, expected `generate` or `rows`"
+             `generated`, expected one of `generate`, `rows`, `owners`"
                 .to_owned(),
         ),
         (

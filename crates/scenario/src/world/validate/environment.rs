@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use fake_dataverse::schema::{ColumnDefinition, TableDefinition};
 use fake_dataverse::{
     ApplicationUser, BusinessUnit, Depth, SecurityRole, ServiceProtectionLimits, Switches,
-    TableData, ThrottleLimit,
+    TableData, Team, TeamKind, ThrottleLimit,
 };
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -21,7 +21,8 @@ use uuid::Uuid;
 use super::Checker;
 use crate::world::file::{
     ApplicationUserFile, BusinessUnitFile, DataverseFile, Entries, EnvironmentFile,
-    ForcedThrottleFile, LimitsFile, RoleFile, RowFile, TableFile, ThrottleLimitFile,
+    ForcedThrottleFile, LimitsFile, OwnersFile, RoleFile, RowFile, TableFile, TeamFile,
+    TeamKindFile, ThrottleLimitFile,
 };
 use crate::world::{App, CLOUD, Environment, EnvironmentTable, EnvironmentThrottle, Tenant};
 use crate::{Error, Reason};
@@ -171,6 +172,7 @@ impl Checker<'_> {
                 &business_units,
                 organization_id,
             )?;
+            let defined = roles.clone();
             let application_users = self.application_users(
                 &environment.application_users,
                 &Scope {
@@ -178,12 +180,41 @@ impl Checker<'_> {
                     tenant,
                     apps,
                     business_units: &business_units,
-                    defined_roles: roles.clone(),
+                    defined_roles: defined.clone(),
                     organization_id,
                 },
                 &mut roles,
             )?;
-            let tables = self.tables(&environment.tables, &prefix, organization_id)?;
+            let teams = self.teams(
+                &environment.teams,
+                &Scope {
+                    prefix: &prefix,
+                    tenant,
+                    apps,
+                    business_units: &business_units,
+                    defined_roles: defined,
+                    organization_id,
+                },
+                &application_users,
+                &mut roles,
+            )?;
+            let mut tables = self.tables(&environment.tables, &prefix, organization_id)?;
+            let table_owners = self.table_owners(
+                &environment.tables,
+                &prefix,
+                apps,
+                &business_units,
+                organization_id,
+                &application_users,
+                &teams,
+            )?;
+            // Declared teams are rows of `team`: the table exists once a world has teams.
+            if !teams.is_empty() && !tables.iter().any(|table| table.logical_name == "team") {
+                tables.push(EnvironmentTable {
+                    logical_name: "team".to_owned(),
+                    data: TableData::Rows(Vec::new()),
+                });
+            }
             let limits = self.limits(environment.limits.as_ref(), &prefix)?;
             let forced_throttles = self.forced_throttles(
                 &environment.forced_throttles,
@@ -208,6 +239,8 @@ impl Checker<'_> {
                 business_units,
                 roles,
                 application_users,
+                teams,
+                table_owners,
                 tables,
                 limits,
                 forced_throttles,
@@ -519,7 +552,7 @@ impl Checker<'_> {
                     name,
                     role_key.clone(),
                 )?;
-                role_ids.push(self.role_for(name, role_key, unit, scope, roles)?);
+                role_ids.push(self.role_for(name, role_key, unit, "user", scope, roles)?);
             }
             checked.push(ApplicationUser {
                 id,
@@ -542,6 +575,7 @@ impl Checker<'_> {
         name: &Spanned<String>,
         key: String,
         unit: &BusinessUnit,
+        holder: &'static str,
         scope: &Scope<'_>,
         roles: &mut Vec<SecurityRole>,
     ) -> Result<Uuid, Error> {
@@ -572,6 +606,7 @@ impl Checker<'_> {
                     Reason::RoleOutsideBusinessUnit {
                         role: role_name.clone(),
                         role_unit: unit_name(defined.business_unit),
+                        holder,
                         user_unit: unit.name.clone(),
                     },
                 ));
@@ -606,6 +641,223 @@ impl Checker<'_> {
             privileges,
         });
         Ok(id)
+    }
+
+    /// `teams`: each in its business unit (the root unless the file says otherwise), its roles
+    /// instantiated there like a user's, its members application users (by app key) or
+    /// ordinary users (by full name).
+    fn teams(
+        &self,
+        teams: &[TeamFile],
+        scope: &Scope<'_>,
+        application_users: &[ApplicationUser],
+        roles: &mut Vec<SecurityRole>,
+    ) -> Result<Vec<Team>, Error> {
+        let ordinary =
+            fake_dataverse::ordinary_users_in(scope.organization_id, scope.business_units);
+        let mut names_seen: HashMap<String, String> = HashMap::new();
+        let mut ids: HashMap<Uuid, String> = HashMap::new();
+        let mut checked = Vec::new();
+        for (index, team) in teams.iter().enumerate() {
+            let team_key = format!("{}.teams[{index}]", scope.prefix);
+            let name = self.non_empty(&team.name, format!("{team_key}.name"))?;
+            self.unique(
+                &mut names_seen,
+                name.clone(),
+                "team name",
+                &team.name,
+                format!("{team_key}.name"),
+            )?;
+            let kind = match (team.kind, &team.group_id) {
+                (TeamKindFile::Owner, None) => TeamKind::Owner,
+                (TeamKindFile::Group, Some(group)) => TeamKind::Group {
+                    object_id: self.guid(group, format!("{team_key}.group_id"))?,
+                },
+                (TeamKindFile::Owner, Some(group)) => {
+                    return Err(self.invalid(
+                        group.span(),
+                        format!("{team_key}.group_id"),
+                        Reason::TeamGroupId,
+                    ));
+                }
+                (TeamKindFile::Group, None) => {
+                    return Err(self.invalid(team.name.span(), team_key, Reason::TeamGroupId));
+                }
+            };
+            let unit = match &team.business_unit {
+                Some(unit) => self.business_unit_ref(
+                    unit,
+                    format!("{team_key}.business_unit"),
+                    scope.business_units,
+                )?,
+                None => root(scope.business_units),
+            };
+            let id = self.written_or_derived_id(
+                team.id.as_ref(),
+                format!("{team_key}.id"),
+                &mut ids,
+                "team id",
+                || derived_id(scope.organization_id, "team", &name),
+            )?;
+            let mut roles_seen: HashMap<String, String> = HashMap::new();
+            let mut role_ids = Vec::new();
+            for (role_index, role) in team.roles.iter().enumerate() {
+                let role_key = format!("{team_key}.roles[{role_index}]");
+                self.unique(
+                    &mut roles_seen,
+                    role.get_ref().clone(),
+                    "role",
+                    role,
+                    role_key.clone(),
+                )?;
+                role_ids.push(self.role_for(role, role_key, unit, "team", scope, roles)?);
+            }
+            let mut members_seen: HashMap<String, String> = HashMap::new();
+            let mut members = Vec::new();
+            for (member_index, member) in team.members.iter().enumerate() {
+                let member_key = format!("{team_key}.members[{member_index}]");
+                self.unique(
+                    &mut members_seen,
+                    member.get_ref().clone(),
+                    "member",
+                    member,
+                    member_key.clone(),
+                )?;
+                let written = member.get_ref();
+                let application_user =
+                    scope
+                        .apps
+                        .iter()
+                        .find(|app| &app.key == written)
+                        .and_then(|app| {
+                            application_users
+                                .iter()
+                                .find(|user| user.application_id == app.client_id)
+                        });
+                let id = match application_user {
+                    Some(user) => user.id,
+                    None => match ordinary.iter().find(|user| &user.full_name == written) {
+                        Some(user) => user.id,
+                        None => {
+                            let known = application_users
+                                .iter()
+                                .filter_map(|user| {
+                                    scope
+                                        .apps
+                                        .iter()
+                                        .find(|app| app.client_id == user.application_id)
+                                        .map(|app| app.key.clone())
+                                })
+                                .chain(ordinary.iter().map(|user| user.full_name.clone()))
+                                .collect();
+                            return Err(self.invalid(
+                                member.span(),
+                                member_key,
+                                Reason::UnknownTeamMember {
+                                    name: written.clone(),
+                                    known,
+                                },
+                            ));
+                        }
+                    },
+                };
+                members.push(id);
+            }
+            checked.push(Team {
+                id,
+                name,
+                kind,
+                business_unit: unit.id,
+                roles: role_ids,
+                members,
+            });
+        }
+        Ok(checked)
+    }
+
+    /// `owners` of generated tables: `"application_users"` (every application user of the
+    /// environment) or names, each a team, an app key (its application user) or an ordinary
+    /// user's full name, looked up in that order.
+    #[allow(clippy::too_many_arguments)]
+    fn table_owners(
+        &self,
+        tables: &Entries<TableFile>,
+        prefix: &str,
+        apps: &[App],
+        business_units: &[BusinessUnit],
+        organization_id: Uuid,
+        application_users: &[ApplicationUser],
+        teams: &[Team],
+    ) -> Result<BTreeMap<String, Vec<Uuid>>, Error> {
+        let ordinary = fake_dataverse::ordinary_users_in(organization_id, business_units);
+        let app_key = |user: &ApplicationUser| {
+            apps.iter()
+                .find(|app| app.client_id == user.application_id)
+                .map(|app| app.key.clone())
+        };
+        let mut checked = BTreeMap::new();
+        for (name, table) in &tables.0 {
+            let Some(owners) = &table.owners else {
+                continue;
+            };
+            let key = format!("{prefix}.tables.{}.owners", name.get_ref());
+            if table.generate.is_none() {
+                return Err(self.invalid(owners.span(), key, Reason::TableOwners));
+            }
+            let ids = match owners.get_ref() {
+                OwnersFile::Keyword(keyword) if keyword == "application_users" => {
+                    application_users.iter().map(|user| user.id).collect()
+                }
+                // An empty list would leave rows without owner, visible at any depth.
+                OwnersFile::Keyword(_) => {
+                    return Err(self.invalid(owners.span(), key, Reason::TableOwners));
+                }
+                OwnersFile::Names(names) if names.is_empty() => {
+                    return Err(self.invalid(owners.span(), key, Reason::TableOwners));
+                }
+                OwnersFile::Names(names) => {
+                    let mut ids = Vec::new();
+                    for (index, wanted) in names.iter().enumerate() {
+                        let found = teams
+                            .iter()
+                            .find(|team| &team.name == wanted)
+                            .map(|team| team.id)
+                            .or_else(|| {
+                                application_users
+                                    .iter()
+                                    .find(|user| app_key(user).as_ref() == Some(wanted))
+                                    .map(|user| user.id)
+                            })
+                            .or_else(|| {
+                                ordinary
+                                    .iter()
+                                    .find(|user| &user.full_name == wanted)
+                                    .map(|user| user.id)
+                            });
+                        let Some(id) = found else {
+                            let known = teams
+                                .iter()
+                                .map(|team| team.name.clone())
+                                .chain(application_users.iter().filter_map(app_key))
+                                .chain(ordinary.iter().map(|user| user.full_name.clone()))
+                                .collect();
+                            return Err(self.invalid(
+                                owners.span(),
+                                format!("{key}[{index}]"),
+                                Reason::UnknownOwner {
+                                    name: wanted.clone(),
+                                    known,
+                                },
+                            ));
+                        };
+                        ids.push(id);
+                    }
+                    ids
+                }
+            };
+            checked.insert(name.get_ref().clone(), ids);
+        }
+        Ok(checked)
     }
 
     /// `tables.<logical_name>`, then the system tables the file leaves out.
