@@ -190,3 +190,56 @@ async fn without_the_read_privilege_the_custom_table_is_refused_by_name() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn custom_rows_page_through_next_links_and_filter_on_their_lookups() {
+    let dataverse = dataverse(true);
+    let mut path = "/api/data/v9.2/cr7a1_assets?$select=cr7a1_name,_cr7a1_account_value".to_owned();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut pages = 0;
+    let mut account = None;
+    loop {
+        let request = Request::get(path.as_str())
+            .header("authorization", format!("Bearer {}", token(IMPORTER)))
+            .header("prefer", "odata.maxpagesize=12")
+            .body(Bytes::new())
+            .expect("request");
+        let answer = send(&dataverse, request).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        let body = answer.json();
+        for row in body["value"].as_array().expect("value") {
+            seen.insert(row["cr7a1_assetid"].as_str().expect("id").to_owned());
+            if let Some(id) = row["_cr7a1_account_value"].as_str() {
+                account.get_or_insert_with(|| id.to_owned());
+            }
+        }
+        pages += 1;
+        match body["@odata.nextLink"].as_str() {
+            Some(next) => {
+                path = next
+                    .strip_prefix("https://contoso.crm.dynamics.com")
+                    .expect("same base")
+                    .to_owned();
+            }
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len() as u64, ASSETS);
+    let account = account.expect("some asset points at an account");
+    let filtered = get(
+        &dataverse,
+        &format!(
+            "/api/data/v9.2/cr7a1_assets?$select=_cr7a1_account_value&$filter=_cr7a1_account_value%20eq%20{account}"
+        ),
+        Some(&token(IMPORTER)),
+    )
+    .await;
+    assert_eq!(filtered.status, StatusCode::OK, "{}", filtered.text);
+    let rows = filtered.json()["value"].as_array().expect("value").clone();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter()
+            .all(|row| row["_cr7a1_account_value"] == account.as_str())
+    );
+}
