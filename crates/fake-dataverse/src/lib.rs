@@ -90,6 +90,15 @@ pub enum ConfigError {
         /// The missing role.
         role: uuid::Uuid,
     },
+    /// Two tables of one environment share a logical or entity set name (a custom table named
+    /// like a standard one would shadow it in URLs and metadata).
+    #[error("environment `{environment}` has two tables named `{name}`")]
+    DuplicateTable {
+        /// The environment's host.
+        environment: String,
+        /// The logical or entity set name both use.
+        name: String,
+    },
     /// A role from another business unit, with Dataverse's own message for it.
     #[error(
         "Cannot associate security role because the security role's Business Unit is not the same as the user's Business Unit. Details: userid={user}, userBU={user_business_unit}, roleId={role}, roleBU={role_business_unit}"

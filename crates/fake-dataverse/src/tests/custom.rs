@@ -243,3 +243,27 @@ async fn custom_rows_page_through_next_links_and_filter_on_their_lookups() {
             .all(|row| row["_cr7a1_account_value"] == account.as_str())
     );
 }
+
+#[test]
+fn a_custom_table_may_not_take_a_standard_tables_entity_set() {
+    let mut config = config();
+    config.environments[0].tables = vec![
+        Table {
+            definition: crate::standard_tables::standard_table("account").expect("account"),
+            data: TableData::Generated { count: 1 },
+        },
+        Table {
+            definition: CustomTable {
+                entity_set_name: "accounts".into(),
+                ..asset()
+            }
+            .definition(),
+            data: TableData::Generated { count: 1 },
+        },
+    ];
+    let text = service(config).expect_err("a clash").to_string();
+    assert_eq!(
+        text,
+        "invalid fake Dataverse configuration: environment `contoso.crm.dynamics.com` has two tables named `accounts`"
+    );
+}
