@@ -61,7 +61,7 @@ impl Checker<'_> {
             .map(|table| {
                 (
                     table.entity_set_name.clone(),
-                    format!("the standard table `{}`", table.logical_name),
+                    format!("standard_tables.{}", table.logical_name),
                 )
             })
             .collect();
@@ -98,14 +98,15 @@ impl Checker<'_> {
                 ));
             }
             let set_key = format!("{table_key}.entity_set");
-            self.custom_name(&table.entity_set, set_key.clone())?;
+            // Uniqueness first: a standard table's entity set is the likelier mistake.
             self.unique(
                 &mut entity_sets,
                 table.entity_set.get_ref().clone(),
                 "entity set name",
                 &table.entity_set,
-                set_key,
+                set_key.clone(),
             )?;
+            self.custom_name(&table.entity_set, set_key)?;
             let display_name =
                 self.non_empty(&table.display_name, format!("{table_key}.display_name"))?;
             let display_collection_name = match &table.display_collection_name {

@@ -194,6 +194,26 @@ fn custom_table_errors_name_the_key_line_and_column() {
                 .to_owned(),
         ),
         (
+            with_environment(
+                "[environments.contoso.custom_tables.cr7a1_account]\nschema_name = \"cr7a1_Account\"\n\
+                 entity_set = \"accounts\"\ndisplay_name = \"Account\"\nownership = \"user\"\n",
+            ),
+            "invalid world `worlds/test.toml` at line 25, column 14: \
+             `environments.contoso.custom_tables.cr7a1_account.entity_set`: entity set name \
+             `accounts` is already used by `standard_tables.account`"
+                .to_owned(),
+        ),
+        (
+            with_environment(
+                "[environments.contoso.custom_tables.cr7a1_asset]\nschema_name = \"cr7a1_Assets\"\n\
+                 entity_set = \"cr7a1_assets\"\ndisplay_name = \"Asset\"\nownership = \"user\"\n",
+            ),
+            "invalid world `worlds/test.toml` at line 24, column 15: \
+             `environments.contoso.custom_tables.cr7a1_asset.schema_name`: schema name \
+             `cr7a1_Assets` must be the logical name `cr7a1_asset` with its own casing"
+                .to_owned(),
+        ),
+        (
             with_asset("", "team", "{}", ""),
             "invalid world `worlds/test.toml` at line 28, column 13: \
              `environments.contoso.custom_tables.cr7a1_asset.ownership`: `team` is not an \
