@@ -106,6 +106,20 @@ impl Checker<'_> {
                 &table.entity_set,
                 set_key.clone(),
             )?;
+            // Nor another custom table's logical name: URLs and metadata would mix them up.
+            if let Some((other, _)) = tables.0.iter().find(|(other, _)| {
+                other.get_ref() == table.entity_set.get_ref() && other.get_ref() != &logical_name
+            }) {
+                return Err(self.invalid(
+                    table.entity_set.span(),
+                    set_key,
+                    Reason::Duplicate {
+                        what: "entity set name",
+                        value: other.get_ref().clone(),
+                        first: format!("{prefix}.custom_tables.{}", other.get_ref()),
+                    },
+                ));
+            }
             self.custom_name(&table.entity_set, set_key)?;
             let display_name =
                 self.non_empty(&table.display_name, format!("{table_key}.display_name"))?;

@@ -214,6 +214,19 @@ fn custom_table_errors_name_the_key_line_and_column() {
                 .to_owned(),
         ),
         (
+            with_asset(
+                "",
+                "user",
+                "{}",
+                "[environments.contoso.custom_tables.cr7a1_gadget]\nschema_name = \"cr7a1_Gadget\"\n\
+                 entity_set = \"cr7a1_asset\"\ndisplay_name = \"Gadget\"\nownership = \"user\"\n",
+            ),
+            "invalid world `worlds/test.toml` at line 32, column 14: \
+             `environments.contoso.custom_tables.cr7a1_gadget.entity_set`: entity set name \
+             `cr7a1_asset` is already used by `environments.contoso.custom_tables.cr7a1_asset`"
+                .to_owned(),
+        ),
+        (
             with_asset("", "team", "{}", ""),
             "invalid world `worlds/test.toml` at line 28, column 13: \
              `environments.contoso.custom_tables.cr7a1_asset.ownership`: `team` is not an \
