@@ -103,6 +103,15 @@ pub enum ConfigError {
         /// The missing id.
         id: uuid::Uuid,
     },
+    /// Two tables of one environment share a logical or entity set name (a custom table named
+    /// like a standard one would shadow it in URLs and metadata).
+    #[error("environment `{environment}` has two tables named `{name}`")]
+    DuplicateTable {
+        /// The environment's host.
+        environment: String,
+        /// The logical or entity set name both use.
+        name: String,
+    },
     /// A role from another business unit, with Dataverse's own message for it (also for a
     /// team's role: `userid` is then the `teamid`, UNCONFIRMED wording for teams).
     #[error(

@@ -184,3 +184,135 @@ impl ColumnDefinition {
         }
     }
 }
+
+/// A table a world defines (a custom table such as `cr7a1_asset`): the names and columns its
+/// maker chose. [`CustomTable::definition`] adds what Dataverse adds to every new table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomTable {
+    /// `cr7a1_asset`.
+    pub logical_name: String,
+    /// `cr7a1_Asset`: also the privilege stem (`prvReadcr7a1_Asset`), as Dataverse names the
+    /// privileges of custom tables after their schema name (reference/dataverse.md §4.1).
+    pub schema_name: String,
+    /// `cr7a1_assets`: given, never derived, since plurals are irregular.
+    pub entity_set_name: String,
+    /// `Asset`.
+    pub display_name: String,
+    /// `Assets`.
+    pub display_collection_name: String,
+    /// `cr7a1_assetid`.
+    pub primary_id_attribute: String,
+    /// `cr7a1_name`: a single-line text column of 100 characters, as the maker's default.
+    pub primary_name_attribute: String,
+    /// `UserOwned` (user or team) or `OrganizationOwned`.
+    pub ownership: Ownership,
+    /// `10000` and up (reference/dataverse.md §4.3: custom tables get codes from 10000).
+    pub object_type_code: u32,
+    /// The maker's own columns, in order: logical name and type.
+    pub columns: Vec<(String, ColumnKind)>,
+}
+
+impl CustomTable {
+    /// The table as the fake serves it: the primary key and name, the maker's columns, then the
+    /// system columns Dataverse adds to every custom table (owner and owning business unit for
+    /// user-owned tables, status, status reason, created on, modified on, version number).
+    /// Metadata ids are UUID v5 of the names, so every load gives the same ones.
+    pub fn definition(&self) -> TableDefinition {
+        let table = &self.logical_name;
+        let column = |name: &str, display: &str, kind: ColumnKind| ColumnDefinition {
+            logical_name: name.to_owned(),
+            display_name: display.to_owned(),
+            kind,
+            metadata_id: stable_id(&format!("column:{table}.{name}")),
+        };
+        let option = |value: i32, label: &str| OptionValue {
+            value,
+            label: label.to_owned(),
+            state: None,
+        };
+        let mut columns = vec![
+            column(
+                &self.primary_id_attribute,
+                &self.display_name,
+                ColumnKind::PrimaryKey,
+            ),
+            column(
+                &self.primary_name_attribute,
+                "Name",
+                ColumnKind::String { max_length: 100 },
+            ),
+        ];
+        columns.extend(
+            self.columns
+                .iter()
+                .map(|(name, kind)| column(name, name, kind.clone())),
+        );
+        if self.ownership == Ownership::UserOwned {
+            columns.push(column("ownerid", "Owner", ColumnKind::Owner));
+            columns.push(column(
+                "owningbusinessunit",
+                "Owning Business Unit",
+                ColumnKind::Lookup {
+                    targets: vec!["businessunit".to_owned()],
+                },
+            ));
+        }
+        columns.extend([
+            column(
+                "statecode",
+                "Status",
+                ColumnKind::State {
+                    options: vec![option(0, "Active"), option(1, "Inactive")],
+                },
+            ),
+            column(
+                "statuscode",
+                "Status Reason",
+                ColumnKind::Status {
+                    options: vec![option(1, "Active"), option(2, "Inactive")],
+                },
+            ),
+            column("createdon", "Created On", ColumnKind::DateTime),
+            column("modifiedon", "Modified On", ColumnKind::DateTime),
+            column("versionnumber", "Version Number", ColumnKind::BigInt),
+        ]);
+        TableDefinition {
+            logical_name: self.logical_name.clone(),
+            entity_set_name: self.entity_set_name.clone(),
+            display_name: self.display_name.clone(),
+            display_collection_name: self.display_collection_name.clone(),
+            schema_name: self.schema_name.clone(),
+            primary_id_attribute: self.primary_id_attribute.clone(),
+            primary_name_attribute: self.primary_name_attribute.clone(),
+            object_type_code: self.object_type_code,
+            ownership: self.ownership,
+            privilege_stem: self.schema_name.clone(),
+            metadata_id: stable_id(&format!("table:{table}")),
+            columns,
+            collection_navigation: Vec::new(),
+        }
+    }
+}
+
+/// UUID v5 in the URL namespace of `d365-harness:{what}`.
+fn stable_id(what: &str) -> Uuid {
+    Uuid::new_v5(
+        &Uuid::NAMESPACE_URL,
+        format!("d365-harness:{what}").as_bytes(),
+    )
+}
+
+/// The privilege names of `table`, `prvCreatecr7a1_Asset` … : Create, Read, Write, Delete,
+/// Append, AppendTo, and for user-owned tables Assign and Share.
+pub fn privilege_names(table: &TableDefinition) -> Vec<String> {
+    let verbs: &[&str] = match table.ownership {
+        Ownership::UserOwned => &[
+            "Create", "Read", "Write", "Delete", "Append", "AppendTo", "Assign", "Share",
+        ],
+        _ => &["Create", "Read", "Write", "Delete", "Append", "AppendTo"],
+    };
+    verbs
+        .iter()
+        .map(|verb| format!("prv{verb}{}", table.privilege_stem))
+        .collect()
+}

@@ -281,6 +281,21 @@ fn validate(environment: &Environment) -> Result<(), Error> {
             found: roots,
         }));
     }
+    for (index, table) in environment.tables.iter().enumerate() {
+        let table = &table.definition;
+        for other in &environment.tables[index + 1..] {
+            let other = &other.definition;
+            let clash = [&table.logical_name, &table.entity_set_name]
+                .into_iter()
+                .find(|name| **name == other.logical_name || **name == other.entity_set_name);
+            if let Some(name) = clash {
+                return Err(Error::Config(ConfigError::DuplicateTable {
+                    environment: environment.host.clone(),
+                    name: name.clone(),
+                }));
+            }
+        }
+    }
     for user in &environment.application_users {
         if !environment
             .business_units

@@ -15,6 +15,8 @@ use uuid::Uuid;
 
 use crate::*;
 
+// A world's own table (cr7a1_asset): metadata, queries and privileges.
+mod custom;
 // Tables: lists, paging, row security, single rows, expands, formatted values.
 mod data;
 // Hostile queries: any depth, any length, arbitrary options, through the handler.

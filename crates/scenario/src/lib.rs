@@ -487,6 +487,67 @@ pub enum Reason {
     /// A table with both or neither of `generate` and `rows`.
     #[error("give the table either `generate = <count>` or `rows = [...]`")]
     TableSource,
+    /// A custom table named like a standard one.
+    #[error(
+        "`{name}` is a standard table; a custom table needs its own name with its publisher's \
+         prefix (`cr7a1_{name}`)"
+    )]
+    StandardTableName {
+        /// The logical name as written.
+        name: String,
+    },
+    /// A custom table or column name that Dataverse would not make.
+    #[error(
+        "`{name}` is not a custom logical name: lower-case letters, digits and `_`, starting \
+         with the publisher's prefix and `_` (`cr7a1_asset`)"
+    )]
+    CustomName {
+        /// The name as written.
+        name: String,
+    },
+    /// A schema name that does not lower-case to the logical name.
+    #[error("schema name `{schema}` must be the logical name `{logical}` with its own casing")]
+    SchemaName {
+        /// The schema name as written.
+        schema: String,
+        /// The table's logical name.
+        logical: String,
+    },
+    /// A custom column of an unknown type, or a type's settings that do not fit it.
+    #[error("`{value}` is not a column type; known: {}", .known.join(", "))]
+    ColumnType {
+        /// The type as written.
+        value: String,
+        /// The types a custom column may have.
+        known: Vec<&'static str>,
+    },
+    /// A column setting that is missing or wrong for its type.
+    #[error("column `{column}`: {problem}")]
+    ColumnSetting {
+        /// The column's logical name.
+        column: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A custom table ownership that is neither `user` nor `organization`.
+    #[error("`{value}` is not an ownership; use `user` (user or team owned) or `organization`")]
+    TableOwnership {
+        /// The value as written.
+        value: String,
+    },
+    /// A depth other than Global on a privilege of an organization-owned table.
+    #[error(
+        "`{privilege}` is a privilege of the organization-owned table `{table}`, which only \
+         takes `Global` (Organization), not `{depth}`"
+    )]
+    OrganizationOwnedDepth {
+        /// The privilege name.
+        privilege: String,
+        /// The table's logical name.
+        table: String,
+        /// The depth as written.
+        depth: String,
+    },
     /// A row property that is not a column of the table.
     #[error("`{table}` has no property `{name}`; known: {}", .known.join(", "))]
     UnknownColumn {

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use fake_core::FaultRule;
+use fake_dataverse::schema::TableDefinition;
 use fake_dataverse::{
     ApplicationUser, BusinessUnit, SecurityRole, ServiceProtectionLimits, Switches, TableData,
     Team, ThrottleLimit,
@@ -384,11 +385,14 @@ impl Environment {
     }
 }
 
-/// A table of an environment: a standard table and where its rows come from.
+/// A table of an environment: a standard or custom table and where its rows come from.
 #[derive(Clone, Debug)]
 pub struct EnvironmentTable {
-    /// The logical name (`account`); always a table of `fake_dataverse::standard_tables`.
+    /// The logical name (`account`, `cr7a1_asset`).
     pub logical_name: String,
+    /// The definition: a table of `fake_dataverse::standard_tables`, or one the world's
+    /// `custom_tables` defines.
+    pub definition: TableDefinition,
     /// Its rows, given or generated.
     pub data: TableData,
 }

@@ -320,6 +320,9 @@ pub(crate) struct EnvironmentFile {
     pub(crate) application_users: Vec<ApplicationUserFile>,
     #[serde(default)]
     pub(crate) teams: Vec<TeamFile>,
+    /// `custom_tables.<logical_name>`: tables the world defines, in file order.
+    #[serde(default)]
+    pub(crate) custom_tables: Entries<CustomTableFile>,
     /// `tables.<logical_name>`, in file order.
     #[serde(default)]
     pub(crate) tables: Entries<TableFile>,
@@ -405,6 +408,24 @@ pub(crate) struct TableFile {
 pub(crate) enum OwnersFile {
     Keyword(String),
     Names(Vec<String>),
+}
+
+/// `custom_tables.<logical_name>`: a table the world defines (`cr7a1_asset`). A column is a
+/// type name (`"money"`) or an inline table (`{ type = "picklist", options = { Laptop =
+/// 100000000 } }`), read as a TOML value so its errors point at it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CustomTableFile {
+    pub(crate) schema_name: Spanned<String>,
+    pub(crate) entity_set: Spanned<String>,
+    pub(crate) display_name: Spanned<String>,
+    pub(crate) display_collection_name: Option<Spanned<String>>,
+    pub(crate) primary_id: Option<Spanned<String>>,
+    pub(crate) primary_name: Option<Spanned<String>>,
+    pub(crate) ownership: Spanned<String>,
+    /// Column logical name → type, in file order.
+    #[serde(default)]
+    pub(crate) columns: Entries<Spanned<toml::Value>>,
 }
 
 /// One inline row: Web API property name → value, in file order.

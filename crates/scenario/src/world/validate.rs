@@ -1,6 +1,7 @@
 //! From world file text to a [`World`]: parse (with line and column on every error), then check
 //! meaning section by section. The first problem found is returned, naming the dotted key of the
-//! value and where it is written. The Dataverse sections live in `validate/environment.rs`.
+//! value and where it is written. The Dataverse sections live in `validate/environment.rs`,
+//! custom tables in `validate/custom_tables.rs`.
 //! `[[faults]]` values come from `fake_core::FaultRule`'s own serde; their positions from a
 //! second read of the file ([`FaultSpans`]).
 
@@ -32,6 +33,7 @@ use super::{
 };
 use crate::{Error, FileKind, Location, Reason, TomlError};
 
+mod custom_tables;
 mod environment;
 
 /// The most client assertions `assertion_replay = { reject = … }` may remember: a million

@@ -7,6 +7,8 @@ use serde_json::json;
 
 use super::*;
 
+// `custom_tables`: definitions, privileges, errors.
+mod custom_tables;
 // `forced_throttles`: fields, defaults, errors, the fake's `forced_throttles`.
 mod forced_throttles;
 
@@ -650,8 +652,8 @@ fn environment_errors_name_the_key_line_and_column() {
             "failed to parse world `worlds/test.toml` at line 23, column 1: unknown field \
              `organisation_id`, expected one of `url`, `tenant`, `organization_id`, \
              `environment_id`, `friendly_name`, `unique_name`, `version`, `geo`, `admin_mode`, \
-             `data_seed`, `business_units`, `roles`, `application_users`, `teams`, `tables`, `limits`, \
-             `forced_throttles`"
+             `data_seed`, `business_units`, `roles`, `application_users`, `teams`, \
+             `custom_tables`, `tables`, `limits`, `forced_throttles`"
                 .to_owned(),
         ),
         (

@@ -19,6 +19,7 @@ use toml::Spanned;
 use uuid::Uuid;
 
 use super::Checker;
+use super::custom_tables::{custom_privileges, depth_allowed};
 use crate::world::file::{
     ApplicationUserFile, BusinessUnitFile, DataverseFile, Entries, EnvironmentFile,
     ForcedThrottleFile, LimitsFile, OwnersFile, RoleFile, RowFile, TableFile, TeamFile,
@@ -166,9 +167,11 @@ impl Checker<'_> {
                 &host,
                 organization_id,
             )?;
+            let custom_tables = self.custom_tables(&environment.custom_tables, &prefix)?;
             let mut roles = self.defined_roles(
                 &environment.roles,
                 &prefix,
+                &custom_tables,
                 &business_units,
                 organization_id,
             )?;
@@ -182,6 +185,7 @@ impl Checker<'_> {
                     business_units: &business_units,
                     defined_roles: defined.clone(),
                     organization_id,
+                    custom_tables: &custom_tables,
                 },
                 &mut roles,
             )?;
@@ -194,11 +198,17 @@ impl Checker<'_> {
                     business_units: &business_units,
                     defined_roles: defined,
                     organization_id,
+                    custom_tables: &custom_tables,
                 },
                 &application_users,
                 &mut roles,
             )?;
-            let mut tables = self.tables(&environment.tables, &prefix, organization_id)?;
+            let mut tables = self.tables(
+                &environment.tables,
+                &prefix,
+                organization_id,
+                &custom_tables,
+            )?;
             let table_owners = self.table_owners(
                 &environment.tables,
                 &prefix,
@@ -212,6 +222,8 @@ impl Checker<'_> {
             if !teams.is_empty() && !tables.iter().any(|table| table.logical_name == "team") {
                 tables.push(EnvironmentTable {
                     logical_name: "team".to_owned(),
+                    definition: fake_dataverse::standard_table("team")
+                        .expect("team is a standard table"),
                     data: TableData::Rows(Vec::new()),
                 });
             }
@@ -409,10 +421,13 @@ impl Checker<'_> {
         &self,
         roles: &Entries<RoleFile>,
         prefix: &str,
+        custom_tables: &[TableDefinition],
         units: &[BusinessUnit],
         organization_id: Uuid,
     ) -> Result<Vec<SecurityRole>, Error> {
-        let known_privileges = known_privileges();
+        let custom_privileges = custom_privileges(custom_tables);
+        let mut known_privileges = known_privileges();
+        known_privileges.extend(custom_privileges.keys().cloned());
         let mut ids: HashMap<Uuid, String> = HashMap::new();
         let mut checked = Vec::new();
         for (name, role) in &roles.0 {
@@ -464,6 +479,19 @@ impl Checker<'_> {
                         },
                     ));
                 };
+                if let Some(table) = custom_privileges.get(privilege.get_ref())
+                    && !depth_allowed(table, parsed)
+                {
+                    return Err(self.invalid(
+                        depth.span(),
+                        privilege_key,
+                        Reason::OrganizationOwnedDepth {
+                            privilege: privilege.get_ref().clone(),
+                            table: table.logical_name.clone(),
+                            depth: depth.get_ref().clone(),
+                        },
+                    ));
+                }
                 privileges.insert(privilege.get_ref().clone(), parsed);
             }
             checked.push(SecurityRole {
@@ -613,7 +641,12 @@ impl Checker<'_> {
             }
             (None, defined.privileges.clone())
         } else if let Some(template) = fake_dataverse::predefined_role(role_name) {
-            (template.template_id, template.privileges)
+            let mut privileges = template.privileges;
+            privileges.extend(predefined_custom_privileges(
+                &template.name,
+                scope.custom_tables,
+            ));
+            (template.template_id, privileges)
         } else {
             return Err(self.invalid(
                 name.span(),
@@ -866,11 +899,16 @@ impl Checker<'_> {
         tables: &Entries<TableFile>,
         prefix: &str,
         organization_id: Uuid,
+        custom_tables: &[TableDefinition],
     ) -> Result<Vec<EnvironmentTable>, Error> {
         let mut checked = Vec::new();
         for (name, table) in &tables.0 {
             let table_key = format!("{prefix}.tables.{}", name.get_ref());
-            let Some(definition) = fake_dataverse::standard_table(name.get_ref()) else {
+            let custom = custom_tables
+                .iter()
+                .find(|custom| &custom.logical_name == name.get_ref())
+                .cloned();
+            let Some(definition) = fake_dataverse::standard_table(name.get_ref()).or(custom) else {
                 return Err(self.invalid(
                     name.span(),
                     table_key,
@@ -878,6 +916,7 @@ impl Checker<'_> {
                         name: name.get_ref().clone(),
                         known: fake_dataverse::standard_tables()
                             .into_iter()
+                            .chain(custom_tables.iter().cloned())
                             .map(|table| table.logical_name)
                             .collect(),
                     },
@@ -908,7 +947,8 @@ impl Checker<'_> {
                 }
             };
             checked.push(EnvironmentTable {
-                logical_name: definition.logical_name,
+                logical_name: definition.logical_name.clone(),
+                definition,
                 data,
             });
         }
@@ -916,6 +956,8 @@ impl Checker<'_> {
             if !checked.iter().any(|table| table.logical_name == system) {
                 checked.push(EnvironmentTable {
                     logical_name: system.to_owned(),
+                    definition: fake_dataverse::standard_table(system)
+                        .expect("the system tables are standard tables"),
                     data: TableData::Rows(Vec::new()),
                 });
             }
@@ -1249,6 +1291,8 @@ struct Scope<'a> {
     /// The roles the file defines, each in its own business unit.
     defined_roles: Vec<SecurityRole>,
     organization_id: Uuid,
+    /// The environment's custom tables, whose privileges predefined roles hold too.
+    custom_tables: &'a [TableDefinition],
 }
 
 /// `contoso.api.crm.dynamics.com` → `contoso.crm.dynamics.com`, lower case.
@@ -1309,5 +1353,37 @@ fn known_privileges() -> BTreeSet<String> {
     fake_dataverse::predefined_roles()
         .into_iter()
         .flat_map(|role| role.privileges.into_keys())
+        .collect()
+}
+
+/// What the predefined roles give on custom tables (reference/dataverse.md §4.4): System
+/// Administrator every privilege, Service Reader Read, Service Writer Create, Read and Write,
+/// all Global; the other roles nothing.
+fn predefined_custom_privileges(
+    role: &str,
+    custom_tables: &[TableDefinition],
+) -> Vec<(String, Depth)> {
+    let verbs: &[&str] = match role {
+        "System Administrator" => &[
+            "Create", "Read", "Write", "Delete", "Append", "AppendTo", "Assign", "Share",
+        ],
+        "Service Reader" => &["Read"],
+        "Service Writer" => &["Create", "Read", "Write"],
+        _ => &[],
+    };
+    custom_tables
+        .iter()
+        .flat_map(|table| {
+            fake_dataverse::schema::privilege_names(table)
+                .into_iter()
+                .filter(|name| {
+                    verbs.iter().any(|verb| {
+                        name.strip_prefix("prv")
+                            .and_then(|rest| rest.strip_prefix(verb))
+                            == Some(table.privilege_stem.as_str())
+                    })
+                })
+                .map(|name| (name, Depth::Global))
+        })
         .collect()
 }
