@@ -456,9 +456,16 @@ pub(crate) fn partial_read_depth_warning(table: &str, reach: PartialReach) -> Ch
         kind: CheckWarningKind::PartialReadDepth,
         table: table.to_owned(),
         depth,
-        message: format!(
-            "Table {table} is read at {depth} depth: an import brings {only}. If that is not on purpose, set Read on {table} to Organization in the app user's security role."
-        ),
+        message: match reach {
+            // RetrieveUserPrivileges lists privileges held through a team at Basic depth
+            // whatever the team's role grants, so Basic alone cannot tell the two apart.
+            PartialReach::OwnedRows => format!(
+                "RetrieveUserPrivileges reports Read on table {table} at {depth} depth, which would bring an import {only}. Dataverse reports a role held through a team at this depth whatever the role grants: if the app user's role comes from a team, check that role's Read on {table}; if not, and the restriction is not on purpose, set Read on {table} to Organization in the app user's security role."
+            ),
+            _ => format!(
+                "Table {table} is read at {depth} depth: an import brings {only}. If that is not on purpose, set Read on {table} to Organization in the app user's security role."
+            ),
+        },
     }
 }
 
