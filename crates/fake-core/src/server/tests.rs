@@ -995,3 +995,89 @@ async fn the_proxy_refuses_an_oversized_request_head() {
     let answer = proxy_answer(proxy, &head).await;
     assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
 }
+
+#[tokio::test]
+async fn the_proxy_drops_a_request_head_slower_than_the_header_read_timeout() {
+    use tokio::io::AsyncReadExt as _;
+    let timeout = Duration::from_millis(300);
+    let (server, _) = start_with(vec![], |config| {
+        config.header_read_timeout = timeout;
+        config.proxy_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    })
+    .await;
+    let sent = tokio::time::Instant::now();
+    let mut tcp = TcpStream::connect(server.proxy_addr().expect("the proxy listens"))
+        .await
+        .expect("connect");
+    tcp.write_all(b"CONNECT login.example.test:443 HTTP/1.1\r\nHost: login.exa")
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), tcp.read_to_end(&mut answer)).await;
+    assert!(
+        matches!(read, Ok(Ok(0))),
+        "closed without an answer: {read:?}"
+    );
+    assert!(sent.elapsed() >= timeout, "closed early");
+}
+
+#[test]
+fn the_proxy_tunnels_only_connect_to_port_443_of_a_served_host() {
+    let hosts = [
+        HostPattern::parse("login.example.test").expect("pattern"),
+        HostPattern::parse("*.crm.example.test").expect("pattern"),
+    ];
+    for target in [
+        "login.example.test:443",
+        "LOGIN.Example.Test:443",
+        "login.example.test.:443",
+        "contoso.crm.example.test:443",
+    ] {
+        let head = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n");
+        assert_eq!(
+            proxy::judge(&head, &hosts),
+            proxy::Verdict::Tunnel,
+            "{target}"
+        );
+    }
+    for target in [
+        "login.example.test",
+        "login.example.test:8443",
+        "crm.example.test:443",
+        "127.0.0.1:443",
+        "[::1]:443",
+        ":443",
+    ] {
+        let head = format!("CONNECT {target} HTTP/1.1\r\n\r\n");
+        let verdict = proxy::judge(&head, &hosts);
+        assert!(
+            matches!(&verdict, proxy::Verdict::Refuse(403, "Forbidden", body)
+                if body.contains("login.example.test, *.crm.example.test")),
+            "{target}: {verdict:?}"
+        );
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn the_proxy_answers_every_other_method_with_405_naming_it(
+        method in proptest::strategy::Strategy::prop_filter(
+            "[A-Z]{1,12}",
+            "not CONNECT",
+            |method| method != "CONNECT",
+        ),
+    ) {
+        let hosts = [HostPattern::parse("login.example.test").expect("pattern")];
+        let head = format!("{method} login.example.test:443 HTTP/1.1\r\n\r\n");
+        match proxy::judge(&head, &hosts) {
+            proxy::Verdict::Refuse(status, reason, body) => {
+                proptest::prop_assert_eq!(status, 405);
+                proptest::prop_assert_eq!(reason, "Method Not Allowed");
+                let named = format!("`{method}` is not served here");
+                proptest::prop_assert!(body.contains(&named), "{}", body);
+                proptest::prop_assert!(body.contains("CONNECT-only proxy"));
+            }
+            proxy::Verdict::Tunnel => proptest::prop_assert!(false, "tunnelled {}", method),
+        }
+    }
+}
