@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
-use self::connection::accept_loop;
+use self::connection::{ListenerKind, accept_loop};
 use self::host::{HostError, RequestHost, request_host};
 use crate::fault::FaultProbe;
 use crate::journal::{keep_request_headers, keep_response_headers};
@@ -68,6 +68,10 @@ pub struct ServerConfig {
     /// How long a client may take to send a whole request body (default 30 s, which is
     /// 35 KB/s for the 1 MiB limit); a slower body gets 408 Request Timeout.
     pub body_read_timeout: Duration,
+    /// Where to listen, if at all, as a plain-HTTP CONNECT proxy (`HTTPS_PROXY`) that tunnels
+    /// `CONNECT <served host>:443` to the HTTPS handling and refuses every other request; port
+    /// 0 picks a free port. It never connects anywhere itself.
+    pub proxy_listen: Option<SocketAddr>,
 }
 
 impl ServerConfig {
@@ -84,6 +88,7 @@ impl ServerConfig {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(30),
+            proxy_listen: None,
         }
     }
 }
@@ -93,6 +98,7 @@ impl ServerConfig {
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
+    proxy_addr: Option<SocketAddr>,
     pki: Arc<TestPki>,
     journal: Journal,
     faults: Faults,
@@ -106,6 +112,11 @@ impl ServerHandle {
     /// The bound address (`127.0.0.1:<port>`).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The bound address of the CONNECT proxy listener, when one was asked for.
+    pub fn proxy_addr(&self) -> Option<SocketAddr> {
+        self.proxy_addr
     }
 
     /// The root CA clients must trust, in PEM.
@@ -166,6 +177,7 @@ struct Shared {
     journal_capacity: usize,
     sequence: AtomicU64,
     served_hosts: String,
+    hosts: Vec<HostPattern>,
     handshake_timeout: Duration,
     header_read_timeout: Duration,
     idle_timeout: Duration,
@@ -195,16 +207,12 @@ pub async fn spawn(config: ServerConfig) -> Result<ServerHandle, Error> {
         }
     };
     let acceptor = TlsAcceptor::from(pki.server_config()?);
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| Error::Bind {
-            addr: config.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| Error::Bind {
-        addr: config.listen,
-        source,
-    })?;
+    let (listener, addr) = bind(config.listen).await?;
+    let proxy = match config.proxy_listen {
+        Some(listen) => Some(bind(listen).await?),
+        None => None,
+    };
+    let proxy_addr = proxy.as_ref().map(|(_, addr)| *addr);
     let journal = Journal::new();
     let served_hosts = hosts
         .iter()
@@ -219,15 +227,32 @@ pub async fn spawn(config: ServerConfig) -> Result<ServerHandle, Error> {
         journal_capacity: config.journal_capacity.max(1),
         sequence: AtomicU64::new(0),
         served_hosts,
+        hosts: hosts.clone(),
         handshake_timeout: config.handshake_timeout,
         header_read_timeout: config.header_read_timeout,
         idle_timeout: config.idle_timeout,
         body_read_timeout: config.body_read_timeout,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, acceptor, shared, shutdown_rx));
+    let https = accept_loop(
+        listener,
+        ListenerKind::Https,
+        acceptor.clone(),
+        shared.clone(),
+        shutdown_rx.clone(),
+    );
+    let task = tokio::spawn(async move {
+        match proxy {
+            Some((proxy, _)) => {
+                let proxy = accept_loop(proxy, ListenerKind::Proxy, acceptor, shared, shutdown_rx);
+                tokio::join!(https, proxy);
+            }
+            None => https.await,
+        }
+    });
     Ok(ServerHandle {
         addr,
+        proxy_addr,
         pki,
         journal,
         faults: config.faults,
@@ -236,6 +261,17 @@ pub async fn spawn(config: ServerConfig) -> Result<ServerHandle, Error> {
         shutdown,
         task: Some(task),
     })
+}
+
+/// Binds `listen` and reports the bound address (the chosen port when it was 0).
+async fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr), Error> {
+    let bind_error = |source| Error::Bind {
+        addr: listen,
+        source,
+    };
+    let listener = TcpListener::bind(listen).await.map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, addr))
 }
 
 /// A fault that ends a request without an answer; the connection driver acts on it.
@@ -593,6 +629,7 @@ fn journal_entry(
 
 mod connection;
 mod host;
+mod proxy;
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 //! `d365-harness serve`: load a world, serve its fakes (Entra ID with its `[entra]` knobs, and
-//! Dataverse for its environments, behind its `[[faults]]`) on one HTTPS listener, write
+//! Dataverse for its environments, behind its `[[faults]]`) on one HTTPS listener (and, with
+//! `--proxy-listen`, a CONNECT proxy in front of the same handling), write
 //! `ca.pem` and `connection.env` into the state directory, print how to point clients at it,
 //! and run until Ctrl-C or SIGTERM. Invariant: the only secret printed or written is the world's
 //! published demo client secret; private keys never leave the process.
@@ -29,6 +30,11 @@ pub struct ServeArgs {
     /// world, see `d365-harness world export demo`]
     #[arg(long, value_name = "PATH")]
     pub world: Option<PathBuf>,
+    /// Also listen here as a plain-HTTP CONNECT proxy for clients that honour `HTTPS_PROXY`:
+    /// it tunnels only to port 443 of the served hosts and never connects anywhere else; port
+    /// 0 picks a free port (written to `connection.env` as `HTTPS_PROXY`)
+    #[arg(long, value_name = "ADDR")]
+    pub proxy_listen: Option<SocketAddr>,
 }
 
 impl ServeArgs {
@@ -47,7 +53,8 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
     let world = args.load_world()?;
     let clock = Clock::system();
     let credentials = world.client_credentials(clock.now())?;
-    let server_config = server_config(&world, args.listen, clock)?;
+    let mut server_config = server_config(&world, args.listen, clock)?;
+    server_config.proxy_listen = args.proxy_listen;
     let handle = fake_core::spawn(server_config)
         .await
         .context("failed to start the server")?;
@@ -68,6 +75,7 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
             .map(|environment| environment.url.clone()),
         ca_file,
         host_map: host_map(handle.hosts(), handle.addr()),
+        proxy: handle.proxy_addr().map(connect_address),
     };
     let env_contents = connection.env();
     let env_file = state.write("connection.env", env_contents.as_bytes(), FileMode::Private)?;
@@ -129,11 +137,13 @@ struct Connection {
     environment_url: Option<String>,
     ca_file: PathBuf,
     host_map: Vec<(String, SocketAddr)>,
+    /// Where the CONNECT proxy listens (connectable), when `--proxy-listen` was given.
+    proxy: Option<SocketAddr>,
 }
 
 impl Connection {
     /// `KEY=value` lines, in the documented order (`D365_ENVIRONMENT_URL` only when there is
-    /// an environment).
+    /// an environment, `HTTPS_PROXY` only when the proxy runs).
     fn env(&self) -> String {
         let host_map = self
             .host_map
@@ -146,6 +156,10 @@ impl Connection {
             .as_ref()
             .map(|url| format!("D365_ENVIRONMENT_URL={url}\n"))
             .unwrap_or_default();
+        let proxy = self
+            .proxy
+            .map(|proxy| format!("HTTPS_PROXY=http://{proxy}\n"))
+            .unwrap_or_default();
         format!(
             "D365_AUTHORITY_HOST=https://{}\n\
              D365_TENANT_ID={}\n\
@@ -153,7 +167,8 @@ impl Connection {
              D365_CLIENT_SECRET={}\n\
              {environment}\
              D365_CA_FILE={}\n\
-             D365_HOST_MAP={host_map}\n",
+             D365_HOST_MAP={host_map}\n\
+             {proxy}",
             self.authority_host,
             self.tenant_id,
             self.client_id,
@@ -181,6 +196,16 @@ impl Connection {
             text.push_str(&format!(
                 "  resolve {host} to {target}  (D365_HOST_MAP)\n\
                  \x20 check: curl --cacert {ca} --connect-to {host}:443:{target} https://{host}{}\n",
+                fake_core::HEALTH_PATH
+            ));
+        }
+        if let Some(proxy) = self.proxy {
+            text.push_str(&format!(
+                "  or, with no host mapping, use the CONNECT proxy  HTTPS_PROXY=http://{proxy}  \
+                 (it tunnels only to the served hosts)\n\
+                 \x20 check: curl --proxy http://{proxy} --cacert {ca} \
+                 https://{}{}\n",
+                self.authority_host,
                 fake_core::HEALTH_PATH
             ));
         }

@@ -35,6 +35,7 @@ fn serve_defaults() {
     assert_eq!(args.listen, SocketAddr::from(([127, 0, 0, 1], 8443)));
     assert_eq!(args.state_dir, PathBuf::from(".d365-harness"));
     assert_eq!(args.world, None);
+    assert_eq!(args.proxy_listen, None);
     let world = args.load_world().expect("the built-in world loads");
     assert_eq!(world.path(), PathBuf::from("built-in:demo"));
 }
@@ -49,7 +50,13 @@ fn serve_options() {
         "/tmp/state",
         "--world",
         "elsewhere.toml",
+        "--proxy-listen",
+        "127.0.0.1:0",
     ]);
+    assert_eq!(
+        args.proxy_listen,
+        Some(SocketAddr::from(([127, 0, 0, 1], 0)))
+    );
     assert_eq!(args.listen, SocketAddr::from(([0, 0, 0, 0], 0)));
     assert_eq!(args.state_dir, PathBuf::from("/tmp/state"));
     assert_eq!(args.world, Some(PathBuf::from("elsewhere.toml")));

@@ -1,6 +1,7 @@
 //! `d365-harness serve` as a process: it writes `connection.env` and `ca.pem`, answers the health
 //! route on the real host names (Entra ID's and the Dataverse environment's), stops cleanly on
-//! SIGTERM, and refuses a port already taken.
+//! SIGTERM, and refuses a port already taken; with `--proxy-listen`, a client given only
+//! `HTTPS_PROXY` and the CA gets a token and a Dataverse answer through the CONNECT proxy.
 //! Every wait polls with an overall deadline; nothing sleeps for a fixed time.
 
 use std::net::SocketAddr;
@@ -22,9 +23,15 @@ struct Serve {
 
 impl Serve {
     fn start(state_dir: &Path, listen: &str) -> anyhow::Result<Serve> {
+        Serve::start_with(state_dir, listen, &[])
+    }
+
+    /// Like [`Serve::start`], with more `serve` arguments.
+    fn start_with(state_dir: &Path, listen: &str, more: &[&str]) -> anyhow::Result<Serve> {
         let child = Command::new(BINARY)
             .args(["serve", "--listen", listen, "--state-dir"])
             .arg(state_dir)
+            .args(more)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -267,5 +274,85 @@ async fn a_second_serve_on_the_same_port_exits_two_naming_the_address() -> anyho
     first.terminate()?;
     let output = first.wait().await?;
     assert_eq!(output.status.code(), Some(0));
+    Ok(())
+}
+
+#[tokio::test]
+async fn serve_with_a_proxy_gives_tokens_and_dataverse_to_a_client_with_only_https_proxy_and_the_ca()
+-> anyhow::Result<()> {
+    let folder = tempfile::tempdir()?;
+    let state_dir = folder.path().join("state");
+    let mut serve = Serve::start_with(
+        &state_dir,
+        "127.0.0.1:0",
+        &["--proxy-listen", "127.0.0.1:0"],
+    )?;
+    let env_file = state_dir.join("connection.env");
+    serve.wait_for(&env_file).await?;
+    let env = read_env(&env_file)?;
+    assert_eq!(
+        env.last().map(|(key, _)| key.as_str()),
+        Some("HTTPS_PROXY"),
+        "{env:?}"
+    );
+    let proxy = value(&env, "HTTPS_PROXY");
+    let proxy_addr: SocketAddr = proxy
+        .strip_prefix("http://")
+        .with_context(|| format!("not http://ip:port: {proxy}"))?
+        .parse()?;
+    assert!(
+        proxy_addr.ip().is_loopback() && proxy_addr.port() != 0,
+        "{proxy}"
+    );
+
+    // Only the proxy and the CA: no host mapping, the real URLs.
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(value(&env, "D365_CA_FILE"))?)?;
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .proxy(reqwest::Proxy::https(proxy)?)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let environment = value(&env, "D365_ENVIRONMENT_URL");
+    let token: serde_json::Value = client
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            value(&env, "D365_AUTHORITY_HOST"),
+            value(&env, "D365_TENANT_ID")
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", value(&env, "D365_CLIENT_ID")),
+            ("client_secret", value(&env, "D365_CLIENT_SECRET")),
+            ("scope", &format!("{environment}/.default")),
+        ])
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let access_token = token["access_token"]
+        .as_str()
+        .with_context(|| format!("no access_token in {token}"))?;
+    let who_am_i = client
+        .get(format!("{environment}/api/data/v9.2/WhoAmI"))
+        .bearer_auth(access_token)
+        .send()
+        .await?;
+    assert_eq!(who_am_i.status(), reqwest::StatusCode::OK);
+    let who_am_i: serde_json::Value = who_am_i.json().await?;
+    assert!(who_am_i["UserId"].is_string(), "{who_am_i}");
+
+    serve.terminate()?;
+    let output = serve.wait().await?;
+    let stdout = String::from_utf8(output.stdout)?;
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(&format!("HTTPS_PROXY={proxy}\n")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("curl --proxy {proxy} --cacert ")),
+        "{stdout}"
+    );
     Ok(())
 }

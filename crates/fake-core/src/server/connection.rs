@@ -9,12 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
+use super::proxy::serve_proxy_connection;
 use super::{Abort, SHUTDOWN_GRACE, Shared, dispatch};
 
 /// The first wait after an accept error that is not about one connection (EMFILE...).
@@ -55,7 +57,7 @@ fn is_connection_error(error: &io::Error) -> bool {
 }
 
 /// Resolves once the server is asked to stop (or its handle is gone).
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+pub(super) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     // An error means the sender is dropped, which also means stop.
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
@@ -99,10 +101,20 @@ pub(super) async fn next_connection<L: Listener>(
     }
 }
 
+/// What a listener's connections speak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ListenerKind {
+    /// TLS, then HTTP/1.1 or HTTP/2.
+    Https,
+    /// A plain-HTTP CONNECT request first, then a tunnel to the same handling as `Https`.
+    Proxy,
+}
+
 /// Accepts connections and serves each in its own task until shutdown, then gives them
 /// [`SHUTDOWN_GRACE`] to finish.
 pub(super) async fn accept_loop(
     mut listener: TcpListener,
+    kind: ListenerKind,
     acceptor: TlsAcceptor,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
@@ -111,13 +123,17 @@ pub(super) async fn accept_loop(
     while let Some((tcp, peer)) = next_connection(&mut listener, &mut shutdown).await {
         // Without TCP_NODELAY every new HTTP/2-over-TLS connection stalls ~44 ms.
         let _ = tcp.set_nodelay(true);
-        connections.spawn(serve_connection(
-            tcp,
-            peer,
-            acceptor.clone(),
-            shared.clone(),
-            shutdown.clone(),
-        ));
+        let (acceptor, shared, shutdown) = (acceptor.clone(), shared.clone(), shutdown.clone());
+        match kind {
+            ListenerKind::Https => {
+                connections.spawn(serve_connection(tcp, peer, acceptor, shared, shutdown));
+            }
+            ListenerKind::Proxy => {
+                connections.spawn(serve_proxy_connection(
+                    tcp, peer, acceptor, shared, shutdown,
+                ));
+            }
+        }
         // Reap finished connection tasks so the set does not grow without bound.
         while connections.try_join_next().is_some() {}
     }
@@ -183,13 +199,15 @@ impl Drop for InFlight {
 /// One connection from TLS handshake to close: HTTP/1.1 or HTTP/2 (by ALPN or preface), with
 /// hyper's header-read timer, an idle timer, and a graceful close on shutdown that turns into a
 /// hard close after [`SHUTDOWN_GRACE`] (a client that never reads cannot hold it open).
-async fn serve_connection(
-    tcp: TcpStream,
+pub(super) async fn serve_connection<S>(
+    tcp: S,
     peer: SocketAddr,
     acceptor: TlsAcceptor,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let handshake = tokio::time::timeout(shared.handshake_timeout, acceptor.accept(tcp));
     let tls = tokio::select! {
         handshake = handshake => match handshake {

@@ -885,3 +885,199 @@ async fn a_stalled_http2_body_gets_408() {
     assert_eq!(body["error"], "request_timeout");
     drop(feed);
 }
+
+/// A server with the test mounts and a CONNECT proxy listener on a free port.
+async fn start_with_proxy() -> (ServerHandle, SocketAddr) {
+    let (server, _) = start_with(vec![], |config| {
+        config.proxy_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    })
+    .await;
+    let proxy = server.proxy_addr().expect("the proxy listens");
+    (server, proxy)
+}
+
+/// Sends `head` to the proxy and reads its whole answer (the proxy closes after a refusal).
+async fn proxy_answer(proxy: SocketAddr, head: &str) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut tcp = TcpStream::connect(proxy).await.expect("connect");
+    tcp.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.expect("read");
+    answer
+}
+
+#[tokio::test]
+async fn the_proxy_tunnels_https_to_a_served_host_without_any_resolve_override() {
+    let (server, proxy) = start_with_proxy().await;
+    let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("ca");
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .proxy(reqwest::Proxy::https(format!("http://{proxy}")).expect("proxy url"))
+        .build()
+        .expect("client");
+    let body: serde_json::Value = client
+        .get("https://login.example.test/tenant/path")
+        .send()
+        .await
+        .expect("request through the proxy")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["host"], "login.example.test");
+    assert_eq!(body["origin"], "https://login.example.test");
+    assert_eq!(body["path"], "/tenant/path");
+    let health = client
+        .get(format!("https://x.panic.example.test{HEALTH_PATH}"))
+        .send()
+        .await
+        .expect("health through the proxy");
+    assert_eq!(health.status(), StatusCode::OK);
+    // The tunnelled request is journalled like any other (the health route never is).
+    assert_eq!(server.journal().len(), 1);
+}
+
+#[tokio::test]
+async fn the_proxy_refuses_a_connect_to_an_unserved_host_or_port_naming_the_served_hosts() {
+    let (_server, proxy) = start_with_proxy().await;
+    for target in [
+        "example.com:443",
+        "login.example.test:80",
+        "panic.example.test:443",
+    ] {
+        let answer = proxy_answer(
+            proxy,
+            &format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n"),
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{answer}");
+        let body = answer.split_once("\r\n\r\n").expect("a body").1;
+        assert_eq!(
+            body,
+            format!(
+                "d365-harness proxy: `{target}` is not served here; it tunnels only to port \
+                 443 of: login.example.test, *.panic.example.test. Nothing is forwarded to the \
+                 network.\n"
+            )
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_proxy_answers_a_plain_request_that_it_is_connect_only() {
+    let (_server, proxy) = start_with_proxy().await;
+    let answer = proxy_answer(
+        proxy,
+        "GET http://login.example.test/ HTTP/1.1\r\nHost: login.example.test\r\n\r\n",
+    )
+    .await;
+    assert!(
+        answer.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("\r\nAllow: CONNECT\r\n"), "{answer}");
+    assert!(answer.contains("this is a CONNECT-only proxy"), "{answer}");
+
+    let garbage = proxy_answer(proxy, "hello\r\n\r\n").await;
+    assert!(
+        garbage.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{garbage}"
+    );
+    assert!(garbage.contains("CONNECT-only proxy"), "{garbage}");
+}
+
+#[tokio::test]
+async fn the_proxy_refuses_an_oversized_request_head() {
+    let (_server, proxy) = start_with_proxy().await;
+    let head = format!(
+        "CONNECT login.example.test:443 HTTP/1.1\r\nX-Long: {}\r\n\r\n",
+        "a".repeat(9000)
+    );
+    let answer = proxy_answer(proxy, &head).await;
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+}
+
+#[tokio::test]
+async fn the_proxy_drops_a_request_head_slower_than_the_header_read_timeout() {
+    use tokio::io::AsyncReadExt as _;
+    let timeout = Duration::from_millis(300);
+    let (server, _) = start_with(vec![], |config| {
+        config.header_read_timeout = timeout;
+        config.proxy_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    })
+    .await;
+    let sent = tokio::time::Instant::now();
+    let mut tcp = TcpStream::connect(server.proxy_addr().expect("the proxy listens"))
+        .await
+        .expect("connect");
+    tcp.write_all(b"CONNECT login.example.test:443 HTTP/1.1\r\nHost: login.exa")
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), tcp.read_to_end(&mut answer)).await;
+    assert!(
+        matches!(read, Ok(Ok(0))),
+        "closed without an answer: {read:?}"
+    );
+    assert!(sent.elapsed() >= timeout, "closed early");
+}
+
+#[test]
+fn the_proxy_tunnels_only_connect_to_port_443_of_a_served_host() {
+    let hosts = [
+        HostPattern::parse("login.example.test").expect("pattern"),
+        HostPattern::parse("*.crm.example.test").expect("pattern"),
+    ];
+    for target in [
+        "login.example.test:443",
+        "LOGIN.Example.Test:443",
+        "login.example.test.:443",
+        "contoso.crm.example.test:443",
+    ] {
+        let head = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n");
+        assert_eq!(
+            proxy::judge(&head, &hosts),
+            proxy::Verdict::Tunnel,
+            "{target}"
+        );
+    }
+    for target in [
+        "login.example.test",
+        "login.example.test:8443",
+        "crm.example.test:443",
+        "127.0.0.1:443",
+        "[::1]:443",
+        ":443",
+    ] {
+        let head = format!("CONNECT {target} HTTP/1.1\r\n\r\n");
+        let verdict = proxy::judge(&head, &hosts);
+        assert!(
+            matches!(&verdict, proxy::Verdict::Refuse(403, "Forbidden", body)
+                if body.contains("login.example.test, *.crm.example.test")),
+            "{target}: {verdict:?}"
+        );
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn the_proxy_answers_every_other_method_with_405_naming_it(
+        method in proptest::strategy::Strategy::prop_filter(
+            "[A-Z]{1,12}",
+            "not CONNECT",
+            |method| method != "CONNECT",
+        ),
+    ) {
+        let hosts = [HostPattern::parse("login.example.test").expect("pattern")];
+        let head = format!("{method} login.example.test:443 HTTP/1.1\r\n\r\n");
+        match proxy::judge(&head, &hosts) {
+            proxy::Verdict::Refuse(status, reason, body) => {
+                proptest::prop_assert_eq!(status, 405);
+                proptest::prop_assert_eq!(reason, "Method Not Allowed");
+                let named = format!("`{method}` is not served here");
+                proptest::prop_assert!(body.contains(&named), "{}", body);
+                proptest::prop_assert!(body.contains("CONNECT-only proxy"));
+            }
+            proxy::Verdict::Tunnel => proptest::prop_assert!(false, "tunnelled {}", method),
+        }
+    }
+}

@@ -23,6 +23,7 @@ fn connection() -> Connection {
                 SocketAddr::from(([127, 0, 0, 1], 8443)),
             ),
         ],
+        proxy: None,
     }
 }
 
@@ -86,6 +87,36 @@ fn connection_env_has_the_documented_keys_in_order() {
     assert!(
         !without_environment.env().contains("D365_ENVIRONMENT_URL"),
         "a world without an environment for the tenant has no environment URL"
+    );
+    assert!(
+        !connection().env().contains("HTTPS_PROXY"),
+        "no proxy line without --proxy-listen"
+    );
+}
+
+#[test]
+fn connection_env_ends_with_https_proxy_when_the_proxy_runs() {
+    let with_proxy = Connection {
+        proxy: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+        ..connection()
+    };
+    let env = with_proxy.env();
+    assert_eq!(
+        env.strip_prefix(&connection().env()),
+        Some("HTTPS_PROXY=http://127.0.0.1:8080\n"),
+        "{env}"
+    );
+    let text = with_proxy.instructions(
+        Path::new("fixtures/worlds/demo.toml"),
+        SocketAddr::from(([127, 0, 0, 1], 8443)),
+        Path::new("/state/connection.env"),
+    );
+    assert!(
+        text.contains(
+            "curl --proxy http://127.0.0.1:8080 --cacert /state/ca.pem \
+             https://login.microsoftonline.com/_harness/health"
+        ),
+        "{text}"
     );
 }
 
