@@ -252,6 +252,16 @@ fn fault_on(path: &str, action: FaultAction) -> crate::FaultRule {
     }
 }
 
+/// A reqwest client builder that trusts `server`'s CA and reaches `login.example.test` on it,
+/// with no proxy from the environment.
+fn test_client(server: &ServerHandle) -> reqwest::ClientBuilder {
+    let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("ca");
+    reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .resolve("login.example.test", server.addr())
+        .no_proxy()
+}
+
 /// An HTTP/2 connection to `server` through hyper's client: a sender for requests and the
 /// task driving the connection, which ends when the connection does.
 async fn h2_connection<B>(
@@ -369,12 +379,8 @@ async fn over_http1_every_closing_fault_ends_the_connection() {
 #[tokio::test]
 async fn reqwest_over_http2_recovers_from_close_connection_with_a_new_connection() {
     let (server, _) = start(vec![fault_on("/close", FaultAction::CloseConnection)]).await;
-    let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("ca");
-    let client = reqwest::Client::builder()
-        .tls_certs_only([ca])
+    let client = test_client(&server)
         .http2_prior_knowledge()
-        .resolve("login.example.test", server.addr())
-        .no_proxy()
         .build()
         .expect("client");
     let first = client.get("https://login.example.test/first").send().await;
@@ -434,14 +440,7 @@ async fn shutdown_closes_already_open_connections() {
 #[tokio::test]
 async fn http1_clients_route_by_the_host_header() {
     let (server, _) = start(vec![]).await;
-    let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("ca");
-    let client = reqwest::Client::builder()
-        .tls_certs_only([ca])
-        .http1_only()
-        .resolve("login.example.test", server.addr())
-        .no_proxy()
-        .build()
-        .expect("client");
+    let client = test_client(&server).http1_only().build().expect("client");
     let body: serde_json::Value = client
         .get(format!(
             "https://login.example.test:{}/h1",
@@ -668,12 +667,8 @@ async fn an_oversized_chunked_body_gets_413() {
 #[tokio::test]
 async fn an_oversized_http2_body_gets_the_413_answer_not_a_reset() {
     let (server, _) = start(vec![]).await;
-    let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("ca");
-    let client = reqwest::Client::builder()
-        .tls_certs_only([ca])
+    let client = test_client(&server)
         .http2_prior_knowledge()
-        .resolve("login.example.test", server.addr())
-        .no_proxy()
         .build()
         .expect("client");
     let response = client
