@@ -610,31 +610,11 @@ fn help_lists_the_subcommands_and_offers_no_secret_value_option() {
 #[test]
 fn testing_a_source_whose_host_left_the_allow_list_is_a_problem_not_a_crash() {
     let folder = tempfile::tempdir().expect("temp dir");
-    let data_dir = folder.path().join("data");
-    let allowed = vec!["crm.contoso.test".to_owned()];
-    let draft = d365_source::form::validate(
-        &d365_source::SourceForm {
-            name: "Contoso CRM".to_owned(),
-            environment_url: "https://crm.contoso.test".to_owned(),
-            tenant_id: "contoso.onmicrosoft.com".to_owned(),
-            client_id: IMPORTER.to_owned(),
-            client_secret: secrecy::SecretString::from(SECRET),
-        },
-        &d365_source::FormRules {
-            existing_names: &[],
-            allowed_hosts: &allowed,
-        },
-    )
-    .expect("the host is on the allow-list");
-    let d365_source::LastCheck::Passed(report) =
-        serde_json::from_value(passed_check()).expect("a passed check")
-    else {
-        panic!("the fixture is a passed check");
-    };
-    let checked_at = report.checked_at;
-    d365_source::Store::open(&data_dir)
-        .insert(&draft, &["account".to_owned()], report, checked_at)
-        .expect("saved");
+    let data_dir = saved_source_at(
+        folder.path(),
+        "https://crm.contoso.test",
+        &["crm.contoso.test".to_owned()],
+    );
     let mut input = FakeInput::default();
     let (exit, out, err) = source(
         &mut input,
@@ -658,18 +638,27 @@ fn testing_a_source_whose_host_left_the_allow_list_is_a_problem_not_a_crash() {
 
 /// A data directory in `folder` holding the source `Contoso CRM`, saved without a check.
 fn saved_source(folder: &Path) -> std::path::PathBuf {
+    saved_source_at(folder, "https://contoso.crm.dynamics.com", &[])
+}
+
+/// [`saved_source`] for the environment at `environment_url`, validated with `allowed_hosts`.
+fn saved_source_at(
+    folder: &Path,
+    environment_url: &str,
+    allowed_hosts: &[String],
+) -> std::path::PathBuf {
     let data_dir = folder.join("data");
     let draft = d365_source::form::validate(
         &SourceForm {
             name: "Contoso CRM".to_owned(),
-            environment_url: "https://contoso.crm.dynamics.com".to_owned(),
+            environment_url: environment_url.to_owned(),
             tenant_id: "contoso.onmicrosoft.com".to_owned(),
             client_id: IMPORTER.to_owned(),
             client_secret: secrecy::SecretString::from(SECRET),
         },
         &d365_source::FormRules {
             existing_names: &[],
-            allowed_hosts: &[],
+            allowed_hosts,
         },
     )
     .expect("a valid form");

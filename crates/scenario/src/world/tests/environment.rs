@@ -20,6 +20,26 @@ const SYSTEM_ADMINISTRATOR_TEMPLATE: Uuid = uuid!("627090ff-40a3-4053-8790-584ed
 
 /// The tenants and the app (lines 1 to 19), then `[environments.contoso]` on line 20, its
 /// `url` on 21, `tenant` on 22, and `body` from line 23.
+/// Loads each `(world text, expected error)` case as `worlds/test.toml` and reports every case
+/// whose error (or "no error") differs, with its input from line 20 on.
+#[track_caller]
+fn check_errors(cases: &[(String, String)]) {
+    let mismatches: Vec<String> = cases
+        .iter()
+        .filter_map(|(text, expected)| {
+            let actual = match World::parse(text, "worlds/test.toml") {
+                Ok(_) => "no error".to_owned(),
+                Err(error) => chain(&error),
+            };
+            (&actual != expected).then(|| {
+                let input = text.lines().skip(19).collect::<Vec<_>>().join("\n");
+                format!("--- input from line 20 ---\n{input}\n  expected: {expected}\n  actual:   {actual}")
+            })
+        })
+        .collect();
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));
+}
+
 fn with_environment(body: &str) -> String {
     with_environment_in("contoso", body)
 }
@@ -1085,18 +1105,5 @@ fn environment_errors_name_the_key_line_and_column() {
                 .to_owned(),
         ),
     ];
-    let mismatches: Vec<String> = cases
-        .iter()
-        .filter_map(|(text, expected)| {
-            let actual = match World::parse(text, "worlds/test.toml") {
-                Ok(_) => "no error".to_owned(),
-                Err(error) => chain(&error),
-            };
-            (&actual != expected).then(|| {
-                let input = text.lines().skip(19).collect::<Vec<_>>().join("\n");
-                format!("--- input from line 20 ---\n{input}\n  expected: {expected}\n  actual:   {actual}")
-            })
-        })
-        .collect();
-    assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));
+    check_errors(&cases);
 }

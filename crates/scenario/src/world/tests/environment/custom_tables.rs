@@ -247,18 +247,5 @@ fn custom_table_errors_name_the_key_line_and_column() {
                 .to_owned(),
         ),
     ];
-    let mismatches: Vec<String> = cases
-        .iter()
-        .filter_map(|(text, expected)| {
-            let actual = match World::parse(text, "worlds/test.toml") {
-                Ok(_) => "no error".to_owned(),
-                Err(error) => chain(&error),
-            };
-            (&actual != expected).then(|| {
-                let input = text.lines().skip(19).collect::<Vec<_>>().join("\n");
-                format!("--- input from line 20 ---\n{input}\n  expected: {expected}\n  actual:   {actual}")
-            })
-        })
-        .collect();
-    assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));
+    check_errors(&cases);
 }
