@@ -180,15 +180,23 @@ pub(crate) fn is_heavy(state: &State, request: &Request<Bytes>) -> bool {
         Some(Resource::EntitySet { set } | Resource::Count { set }) => set,
         _ => return false,
     };
-    let expands = request.uri().query().is_some_and(|query| {
+    let mut large_tables = environment
+        .tables
+        .iter()
+        .filter(|table| large(table))
+        .peekable();
+    if large_tables.peek().is_none() {
+        // Most environments have no large table: no need to decode the query.
+        return false;
+    }
+    if large_tables.any(|table| table.definition.entity_set_name == set) {
+        return true;
+    }
+    request.uri().query().is_some_and(|query| {
         crate::odata::decode_query(query)
             .iter()
             .any(|(name, _)| name == "$expand")
-    });
-    environment
-        .tables
-        .iter()
-        .any(|table| large(table) && (expands || table.definition.entity_set_name == set))
+    })
 }
 
 pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<Bytes>> {

@@ -166,12 +166,14 @@ pub(super) fn judge(head: &str, hosts: &[crate::HostPattern]) -> Verdict {
             ),
         );
     }
-    let authority = target.to_ascii_lowercase();
-    let host = match authority.rsplit_once(':') {
-        Some((host, "443")) => host.strip_suffix('.').unwrap_or(host),
-        _ => "",
-    };
-    if !host.is_empty() && hosts.iter().any(|pattern| pattern.matches(host)) {
+    // The port must be named, and be 443; the host is checked and normalised (case, trailing
+    // dot) as a request's `Host` is.
+    let served_host = target
+        .rsplit_once(':')
+        .filter(|(_, port)| *port == "443")
+        .and_then(|_| super::host::parse_authority(target).ok())
+        .filter(|authority| hosts.iter().any(|pattern| pattern.matches(&authority.host)));
+    if served_host.is_some() {
         return Verdict::Tunnel;
     }
     Verdict::Refuse(
