@@ -53,7 +53,10 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// The clock cannot be moved because it follows the system time.
-    #[error("the system clock cannot be advanced or set; use `Clock::manual`")]
-    ClockNotManual,
+    /// Moving the clock would take it outside the dates `time` can represent (years -9999 to
+    /// 9999); the clock is left where it was.
+    #[error(
+        "the clock cannot be moved that far: the time would be outside the years -9999 to 9999"
+    )]
+    ClockOutOfRange,
 }
