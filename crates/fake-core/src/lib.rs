@@ -16,7 +16,7 @@ mod service;
 
 pub use clock::Clock;
 pub use echo::{MAX_ECHO_CHARS, echo};
-pub use fault::{FaultAction, FaultRule, Faults};
+pub use fault::{FaultAction, FaultRule, FaultRuleError, Faults};
 pub use ids::IdGenerator;
 pub use journal::{
     Journal, JournalBody, JournalEntry, MAX_JOURNALED_BODY, redact_form, redact_json,

@@ -169,6 +169,7 @@ async fn fault_rules_respond_close_and_are_journaled() {
         method: Some("GET".into()),
         path: Some("/throttled*".into()),
         nth: None,
+        from: None,
         times: Some(1),
         action: FaultAction::Respond {
             status: 429,
@@ -222,6 +223,7 @@ async fn delay_waits_on_the_runtime_timer() {
         method: None,
         path: None,
         nth: Some(1),
+        from: None,
         times: None,
         action: FaultAction::Delay { millis: 30_000 },
     };
@@ -247,6 +249,7 @@ fn fault_on(path: &str, action: FaultAction) -> crate::FaultRule {
         method: None,
         path: Some(path.to_owned()),
         nth: None,
+        from: None,
         times: Some(1),
         action,
     }
