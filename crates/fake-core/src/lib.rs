@@ -19,7 +19,8 @@ pub use echo::{MAX_ECHO_CHARS, echo};
 pub use fault::{FaultAction, FaultRule, FaultRuleError, Faults};
 pub use ids::IdGenerator;
 pub use journal::{
-    Journal, JournalBody, JournalEntry, MAX_JOURNALED_BODY, redact_form, redact_json,
+    Journal, JournalBody, JournalEntry, JournalQuery, MAX_JOURNALED_BODY, SUBSCRIBER_CAPACITY,
+    StatusFilter, StatusFilterError, redact_form, redact_json,
 };
 pub use pki::TestPki;
 pub use server::{HEALTH_PATH, ServerConfig, ServerHandle, spawn, spawn_one};
