@@ -1,0 +1,1 @@
+//! Masking, body shapes, the diff and the command line of `conformance`, without a network.
