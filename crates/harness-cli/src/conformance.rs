@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -281,9 +280,13 @@ fn client(args: &ProbeArgs) -> anyhow::Result<reqwest::Client> {
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(args.timeout.max(1)))
         .no_proxy();
+    // The source flow's parser, so that `--resolve` means the same in both commands.
+    let mut network = d365_source::NetworkSettings::default();
     for spec in &args.resolve {
-        let (host, addr) = parse_resolve(spec)?;
-        builder = builder.resolve(&host, addr);
+        network.add_resolve(spec)?;
+    }
+    for (host, addr) in &network.resolve {
+        builder = builder.resolve(host, *addr);
     }
     if let Some(path) = &args.ca_file {
         let pem = std::fs::read(path)
@@ -296,23 +299,6 @@ fn client(args: &ProbeArgs) -> anyhow::Result<reqwest::Client> {
         builder = builder.tls_certs_only(roots);
     }
     builder.build().context("failed to set up the HTTP client")
-}
-
-/// `HOST=ADDR` with ADDR an IP and an optional port (0, the URL's port, when missing).
-fn parse_resolve(spec: &str) -> anyhow::Result<(String, SocketAddr)> {
-    let (host, addr) = spec
-        .split_once('=')
-        .ok_or_else(|| anyhow!("--resolve `{spec}`: expected HOST=ADDR"))?;
-    let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
-    if host.is_empty() || host.contains(['/', ':', ' ']) {
-        bail!("--resolve `{spec}`: `{host}` is not a host name");
-    }
-    let addr = addr.trim();
-    let addr = addr
-        .parse::<SocketAddr>()
-        .or_else(|_| addr.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 0)))
-        .map_err(|_| anyhow!("--resolve `{spec}`: `{addr}` is not an IP address"))?;
-    Ok((host, addr))
 }
 
 /// What the probes learn that later probes need.

@@ -487,3 +487,37 @@ fn diff_refuses_files_that_are_not_records() {
         )
     );
 }
+
+#[test]
+fn a_bad_resolve_option_is_a_harness_error_naming_it() {
+    let mut vars = Vars(BTreeMap::from([(
+        "CONFORMANCE_SECRET".to_owned(),
+        SECRET.to_owned(),
+    )]));
+    let mut args = TARGET.to_vec();
+    args.extend(["--resolve", "contoso.crm.dynamics.com"]);
+    let (exit, out, err) = run_conformance(&args, &mut vars);
+    assert_eq!((exit, out.as_str()), (Exit::Error, ""));
+    assert!(err.contains("--resolve contoso.crm.dynamics.com"), "{err}");
+    assert!(!err.contains(SECRET), "{err}");
+}
+
+#[test]
+fn help_names_the_target_options_and_the_diff() {
+    let (exit, out, _) = run_conformance(&["--help"], &mut Vars::default());
+    assert_eq!(exit, Exit::Success);
+    for text in [
+        "diff",
+        "--authority-host",
+        "--client-secret-env",
+        "--forbidden-table",
+        "[default: incident]",
+        "--table",
+        "[default: account]",
+        "--resolve",
+        "--ca-file",
+        "--out",
+    ] {
+        assert!(out.contains(text), "{text} in {out}");
+    }
+}
