@@ -45,6 +45,8 @@ pub enum ConformanceCommand {
     /// Print the differences between two records probe by probe; exit 0 when there are none,
     /// 1 when there are some.
     Diff(DiffArgs),
+    /// List the probes: each one's name in the record, its request and what it settles.
+    Probes,
 }
 
 /// Arguments of `conformance diff`.
@@ -118,6 +120,12 @@ pub(crate) fn run(
 ) -> anyhow::Result<Exit> {
     match args.command {
         Some(ConformanceCommand::Diff(diff)) => run_diff(&diff, out),
+        Some(ConformanceCommand::Probes) => {
+            for probe in PROBES {
+                writeln!(out, "{}\n    {}", probe.name, probe.about)?;
+            }
+            Ok(Exit::Success)
+        }
         None => {
             let target = Target::from_args(&args.probe, input)?;
             let client = client(&args.probe)?;
@@ -547,7 +555,9 @@ fn build_request(
             None,
         ),
         Kind::Aggregate => get(
-            target.api(&format!("{table}?$apply=aggregate($count%20as%20count)")),
+            target.api(&format!(
+                "{table}?$apply=groupby((statuscode),aggregate($count%20as%20count))"
+            )),
             Some(bearer()?),
             None,
         ),

@@ -1,8 +1,8 @@
 //! `d365-harness conformance` as a process against `d365-harness serve`: two serves of the demo
-//! world (each with its own port, CA and random ids) give records with no difference, neither
-//! record holds the client secret or a token, and a world with two knobs changed
-//! (`trailer_separator`, `property_not_found_code`) shows up in `conformance diff` under the
-//! probes that observe them. Serve is ready when it prints its first line; nothing sleeps.
+//! world (each with its own port, CA and random ids), and two runs against one serve, give
+//! records with no difference; no record holds the client secret or a token; a world with two
+//! knobs changed (`trailer_separator`, `property_not_found_code`) shows up in `conformance
+//! diff` under the probes that observe them. Serve is ready when it prints its first line; nothing sleeps.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -155,11 +155,13 @@ fn two_serves_of_one_world_agree_and_a_changed_knob_shows_in_the_diff() -> anyho
     let first = Serve::start(folder.path(), "first", None)?;
     let second = Serve::start(folder.path(), "second", None)?;
     let changed = Serve::start(folder.path(), "changed", Some(&world))?;
-    let records =
-        ["first.json", "second.json", "changed.json"].map(|name| folder.path().join(name));
+    let records = ["first.json", "second.json", "changed.json", "again.json"]
+        .map(|name| folder.path().join(name));
     let secret = first.probe(&records[0])?;
     second.probe(&records[1])?;
     changed.probe(&records[2])?;
+    // A second run against the same serve: nothing a run leaves behind changes the next.
+    first.probe(&records[3])?;
 
     for record in &records {
         let text = std::fs::read_to_string(record)?;
@@ -180,13 +182,15 @@ fn two_serves_of_one_world_agree_and_a_changed_knob_shows_in_the_diff() -> anyho
         );
     }
 
-    let same = diff(&records[0], &records[1])?;
-    assert_eq!(
-        (same.status.code(), String::from_utf8(same.stdout)?),
-        (Some(0), "No differences.\n".to_owned()),
-        "{}",
-        String::from_utf8_lossy(&same.stderr)
-    );
+    for other in [&records[1], &records[3]] {
+        let same = diff(&records[0], other)?;
+        assert_eq!(
+            (same.status.code(), String::from_utf8(same.stdout)?),
+            (Some(0), "No differences.\n".to_owned()),
+            "{}",
+            String::from_utf8_lossy(&same.stderr)
+        );
+    }
 
     let different = diff(&records[0], &records[2])?;
     let report = String::from_utf8(different.stdout)?;

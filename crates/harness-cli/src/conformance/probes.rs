@@ -54,7 +54,7 @@ pub(crate) enum Kind {
     UnknownFunction,
     /// `GET {set}?$d365harness=1`: a system query option OData does not define.
     UnsupportedQuery,
-    /// `GET {set}?$apply=aggregate($count as count)`: aggregation.
+    /// `GET {set}?$apply=groupby((statuscode),aggregate($count as count))`: aggregation.
     Aggregate,
 }
 
@@ -181,8 +181,9 @@ pub(crate) const PROBES: &[Probe] = &[
     Probe {
         name: "aggregate",
         kind: Kind::Aggregate,
-        about: "GET --table with $apply=aggregate($count as count): Dataverse aggregates, the \
-                fake answers 501 (a known gap, expected to differ).",
+        about: "GET --table with $apply=groupby((statuscode),aggregate($count as count)), \
+                Microsoft's own example: Dataverse aggregates, the fake answers 501 (a known \
+                gap, expected to differ).",
     },
 ];
 

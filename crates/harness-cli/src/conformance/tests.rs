@@ -521,3 +521,16 @@ fn help_names_the_target_options_and_the_diff() {
         assert!(out.contains(text), "{text} in {out}");
     }
 }
+
+#[test]
+fn probes_lists_every_probe_with_what_it_settles() {
+    let (exit, out, err) = run_conformance(&["probes"], &mut Vars::default());
+    assert_eq!((exit, err.as_str()), (Exit::Success, ""));
+    let names: Vec<&str> = out.lines().filter(|line| !line.starts_with(' ')).collect();
+    let expected: Vec<&str> = probes::PROBES.iter().map(|probe| probe.name).collect();
+    assert_eq!(names, expected);
+    assert!(
+        out.contains("wrong_secret\n    The same request with a wrong client secret"),
+        "{out}"
+    );
+}
