@@ -218,7 +218,7 @@ impl Target {
         let mut masker = Masker::default();
         masker.add(&secret, "secret");
         for text in &args.mask {
-            masker.add(text, "masked");
+            masker.add_word(text, "masked");
         }
         let authority_host = host_of(&authority);
         let environment_host = host_of(&environment);
@@ -226,11 +226,11 @@ impl Target {
         masker.add(environment_host, "environment_host");
         if let Some((org, rest)) = environment_host.split_once('.') {
             masker.add(&format!("{org}.api.{rest}"), "environment_api_host");
-            masker.add(org, "org");
+            masker.add_word(org, "org");
         }
         masker.add(&tenant, "tenant");
         if let Some((name, _)) = tenant.split_once('.') {
-            masker.add(name, "tenant_name");
+            masker.add_word(name, "tenant_name");
         }
         masker.add(&client_id, "client_id");
         Ok(Target {

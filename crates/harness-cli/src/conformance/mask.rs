@@ -14,29 +14,58 @@ const VOLATILE_COUNTS: &[&str] = &[
 /// Replaces known literals and volatile patterns in text from an answer.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Masker {
-    /// (literal, placeholder), longest literal first.
-    literals: Vec<(String, String)>,
+    /// Longest literal first.
+    literals: Vec<Literal>,
+}
+
+/// A known value and its placeholder.
+#[derive(Clone, Debug)]
+struct Literal {
+    text: String,
+    /// `{name}`.
+    placeholder: String,
+    /// Only where no letter or digit touches it.
+    whole_word: bool,
 }
 
 impl Masker {
-    /// Masks `literal` (compared case-insensitively) as `{placeholder}`. Empty literals are
-    /// ignored; so are literals shorter than 4 characters, which would mask ordinary words.
+    /// Masks `literal` (compared case-insensitively) as `{placeholder}` wherever it appears.
+    /// Literals shorter than 4 characters are ignored: they would mask ordinary words.
     pub(crate) fn add(&mut self, literal: &str, placeholder: &str) {
+        self.push(literal, placeholder, false);
+    }
+
+    /// Like [`Masker::add`], but only where `word` stands alone (not inside a longer word or
+    /// host label): an organization called `sales` must not turn `wholesale` into `whole{org}`.
+    pub(crate) fn add_word(&mut self, word: &str, placeholder: &str) {
+        self.push(word, placeholder, true);
+    }
+
+    fn push(&mut self, literal: &str, placeholder: &str, whole_word: bool) {
         if literal.chars().count() < 4 {
             return;
         }
-        self.literals
-            .push((literal.to_owned(), format!("{{{placeholder}}}")));
-        self.literals
-            .sort_by(|(left, _), (right, _)| right.len().cmp(&left.len()).then(left.cmp(right)));
+        self.literals.push(Literal {
+            text: literal.to_owned(),
+            placeholder: format!("{{{placeholder}}}"),
+            whole_word,
+        });
+        self.literals.sort_by(|left, right| {
+            (right.text.len(), &left.text).cmp(&(left.text.len(), &right.text))
+        });
     }
 
     /// `text` with every known literal, JSON Web Token, GUID, timestamp and volatile count
     /// replaced by its placeholder.
     pub(crate) fn mask(&self, text: &str) -> String {
         let mut masked = text.to_owned();
-        for (literal, placeholder) in &self.literals {
-            masked = replace_ignoring_case(&masked, literal, placeholder);
+        for literal in &self.literals {
+            masked = replace_ignoring_case(
+                &masked,
+                &literal.text,
+                &literal.placeholder,
+                literal.whole_word,
+            );
         }
         let masked = mask_jwts(&masked);
         let masked = mask_guids(&masked);
@@ -45,19 +74,34 @@ impl Masker {
     }
 }
 
-/// `text` with every ASCII-case-insensitive occurrence of `literal` replaced.
-fn replace_ignoring_case(text: &str, literal: &str, replacement: &str) -> String {
+/// `text` with every ASCII-case-insensitive occurrence of `literal` replaced (with
+/// `whole_word`, only those no ASCII letter or digit touches).
+fn replace_ignoring_case(text: &str, literal: &str, replacement: &str, whole_word: bool) -> String {
     // ASCII lowercasing keeps byte offsets, so positions found in the lowered copy are
     // positions in `text`.
     let lowered = text.to_ascii_lowercase();
     let needle = literal.to_ascii_lowercase();
     let mut out = String::with_capacity(text.len());
     let mut rest = 0;
-    while let Some(found) = lowered[rest..].find(&needle) {
-        let start = rest + found;
+    let mut from = 0;
+    while let Some(found) = lowered[from..].find(&needle) {
+        let start = from + found;
+        let end = start + needle.len();
+        let touches = |byte: Option<&u8>| byte.is_some_and(u8::is_ascii_alphanumeric);
+        let bytes = lowered.as_bytes();
+        if whole_word
+            && (touches(start.checked_sub(1).and_then(|at| bytes.get(at)))
+                || touches(bytes.get(end)))
+        {
+            // Move past this occurrence's first character (a whole one: `start` is a char
+            // boundary, and the literal is non-empty).
+            from = start + lowered[start..].chars().next().map_or(1, char::len_utf8);
+            continue;
+        }
         out.push_str(&text[rest..start]);
         out.push_str(replacement);
-        rest = start + needle.len();
+        rest = end;
+        from = end;
     }
     out.push_str(&text[rest..]);
     out

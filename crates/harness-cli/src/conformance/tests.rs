@@ -24,7 +24,7 @@ fn contoso_masker() -> Masker {
     masker.add("login.microsoftonline.com", "authority_host");
     masker.add("contoso.crm.dynamics.com", "environment_host");
     masker.add("contoso.api.crm.dynamics.com", "environment_api_host");
-    masker.add("contoso", "org");
+    masker.add_word("contoso", "org");
     masker.add("6f1f3b7e-2b51-4f0e-9d5e-0c8c3a7d1a10", "tenant");
     masker.add("3c2f9a51-7d0b-4e1a-8f5e-2a9b6c4d8e01", "client_id");
     masker
@@ -89,6 +89,17 @@ fn masks_json_web_tokens_and_the_counts_of_a_callers_roles() {
     check_mask(
         "Principal user (type=8, roleCount=3, privilegeCount=412, MetadataCachePrivilegesCount=5081) on OTC=112",
         "Principal user (type=8, roleCount={n}, privilegeCount={n}, MetadataCachePrivilegesCount={n}) on OTC=112",
+    );
+}
+
+#[test]
+fn names_are_masked_only_as_whole_words() {
+    let mut masker = Masker::default();
+    masker.add_word("sales", "org");
+    masker.add_word("Ünïcode", "masked");
+    assert_eq!(
+        masker.mask("Sales, wholesale, salesforce, sales.crm.dynamics.com, xÜnïcode, Ünïcode"),
+        "{org}, wholesale, salesforce, {org}.crm.dynamics.com, xÜnïcode, {masked}"
     );
 }
 
