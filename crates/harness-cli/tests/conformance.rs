@@ -222,3 +222,33 @@ fn two_serves_of_one_world_agree_and_a_changed_knob_shows_in_the_diff() -> anyho
     );
     Ok(())
 }
+
+/// The committed record of `serve`'s built-in demo world: what a user with a tenant diffs
+/// their record against, and the fakes' answer shapes pinned like a snapshot.
+fn committed_record() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/demo.json")
+}
+
+#[test]
+fn serve_answers_as_the_committed_record_of_the_demo_world_says() -> anyhow::Result<()> {
+    let folder = tempfile::tempdir()?;
+    let serve = Serve::start(folder.path(), "demo", None)?;
+    let fresh = folder.path().join("demo.json");
+    serve.probe(&fresh)?;
+    // A deliberate change of the fakes' answers: rerun with this set, review the file's
+    // diff, commit it.
+    if std::env::var_os("D365_HARNESS_UPDATE_RECORDS").is_some() {
+        std::fs::copy(&fresh, committed_record())?;
+    }
+    let compared = diff(&committed_record(), &fresh)?;
+    assert_eq!(
+        compared.status.code(),
+        Some(0),
+        "serve no longer answers as {} says (rerun with D365_HARNESS_UPDATE_RECORDS=1 if that \
+         is intended):\n{}{}",
+        committed_record().display(),
+        String::from_utf8_lossy(&compared.stdout),
+        String::from_utf8_lossy(&compared.stderr)
+    );
+    Ok(())
+}
