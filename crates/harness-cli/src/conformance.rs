@@ -101,6 +101,10 @@ pub struct ProbeArgs {
     /// system's
     #[arg(long, value_name = "PEM", help_heading = "Network")]
     pub ca_file: Option<PathBuf>,
+    /// Send every request through this HTTPS proxy (http://proxy.example:3128, or `serve
+    /// --proxy-listen`'s address); without it no proxy is used, whatever the environment says
+    #[arg(long, value_name = "URL", help_heading = "Network")]
+    pub https_proxy: Option<String>,
     /// Give up on one request after SECS seconds
     #[arg(
         long,
@@ -278,7 +282,7 @@ fn host_of(origin: &str) -> &str {
 }
 
 /// The HTTP client: no redirects followed (a redirect is part of the answer), the `--resolve`
-/// overrides, `--ca-file` as the only roots when given.
+/// overrides, `--ca-file` as the only roots and `--https-proxy` as the only proxy when given.
 fn client(args: &ProbeArgs) -> anyhow::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!(
@@ -286,8 +290,15 @@ fn client(args: &ProbeArgs) -> anyhow::Result<reqwest::Client> {
             env!("CARGO_PKG_VERSION")
         ))
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(args.timeout.max(1)))
-        .no_proxy();
+        .timeout(Duration::from_secs(args.timeout.max(1)));
+    builder = match &args.https_proxy {
+        Some(proxy) => builder.proxy(
+            reqwest::Proxy::https(proxy)
+                .with_context(|| format!("--https-proxy `{proxy}` is not a proxy URL"))?,
+        ),
+        // A proxy picked up from the environment would change where the probes go unseen.
+        None => builder.no_proxy(),
+    };
     // The source flow's parser, so that `--resolve` means the same in both commands.
     let mut network = d365_source::NetworkSettings::default();
     for spec in &args.resolve {

@@ -1,8 +1,8 @@
 //! `d365-harness conformance` as a process against `d365-harness serve`: two serves of the demo
-//! world (each with its own port, CA and random ids), and two runs against one serve, give
-//! records with no difference; no record holds the client secret or a token; a world with two
-//! knobs changed (`trailer_separator`, `property_not_found_code`) shows up in `conformance
-//! diff` under the probes that observe them. Serve is ready when it prints its first line; nothing sleeps.
+//! world, two runs against one serve, and a run through serve's CONNECT proxy all match, and
+//! match the committed record; no record holds the client secret or a token; a world with
+//! `trailer_separator` and `property_not_found_code` changed differs under the probes that
+//! observe them. Serve is ready when it prints its first line; nothing sleeps.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -25,6 +25,16 @@ struct Serve {
 impl Serve {
     /// Starts serve (with `world`, else the built-in demo world) and waits until it is ready.
     fn start(folder: &Path, name: &str, world: Option<&Path>) -> anyhow::Result<Serve> {
+        Serve::start_with(folder, name, world, &[])
+    }
+
+    /// Like [`Serve::start`], with more `serve` arguments.
+    fn start_with(
+        folder: &Path,
+        name: &str,
+        world: Option<&Path>,
+        more: &[&str],
+    ) -> anyhow::Result<Serve> {
         let state_dir = folder.join(name);
         let stderr_path = folder.join(format!("{name}.stderr"));
         let mut command = Command::new(BINARY);
@@ -34,6 +44,7 @@ impl Serve {
         if let Some(world) = world {
             command.arg("--world").arg(world);
         }
+        command.args(more);
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -74,6 +85,11 @@ impl Serve {
     /// Runs the probes against this serve, as its `connection.env` says, into `out`; returns
     /// the client secret it used.
     fn probe(&self, out: &Path) -> anyhow::Result<String> {
+        self.probe_via(out, Route::HostMap)
+    }
+
+    /// [`Serve::probe`], reaching serve the way `route` says.
+    fn probe_via(&self, out: &Path, route: Route) -> anyhow::Result<String> {
         let env = self.connection()?;
         let value = |key: &str| -> anyhow::Result<String> {
             env.iter()
@@ -92,8 +108,15 @@ impl Serve {
             .args(["--ca-file", &value("D365_CA_FILE")?])
             .arg("--out")
             .arg(out);
-        for entry in value("D365_HOST_MAP")?.split(',') {
-            command.args(["--resolve", entry]);
+        match route {
+            Route::HostMap => {
+                for entry in value("D365_HOST_MAP")?.split(',') {
+                    command.args(["--resolve", entry]);
+                }
+            }
+            Route::Proxy => {
+                command.args(["--https-proxy", &value("HTTPS_PROXY")?]);
+            }
         }
         let secret = value("D365_CLIENT_SECRET")?;
         let output = command
@@ -120,6 +143,15 @@ impl Serve {
         }
         Ok(secret)
     }
+}
+
+/// How the probes reach serve.
+#[derive(Clone, Copy, Debug)]
+enum Route {
+    /// `--resolve` for every host of `D365_HOST_MAP`.
+    HostMap,
+    /// `--https-proxy` to serve's CONNECT proxy, no host mapping.
+    Proxy,
 }
 
 impl Drop for Serve {
@@ -232,9 +264,24 @@ fn committed_record() -> PathBuf {
 #[test]
 fn serve_answers_as_the_committed_record_of_the_demo_world_says() -> anyhow::Result<()> {
     let folder = tempfile::tempdir()?;
-    let serve = Serve::start(folder.path(), "demo", None)?;
+    let serve = Serve::start_with(
+        folder.path(),
+        "demo",
+        None,
+        &["--proxy-listen", "127.0.0.1:0"],
+    )?;
     let fresh = folder.path().join("demo.json");
     serve.probe(&fresh)?;
+    // Through serve's CONNECT proxy with the real host names only, the answers are the same.
+    let proxied = folder.path().join("proxied.json");
+    serve.probe_via(&proxied, Route::Proxy)?;
+    let same = diff(&fresh, &proxied)?;
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "through the proxy:\n{}",
+        String::from_utf8_lossy(&same.stdout)
+    );
     // A deliberate change of the fakes' answers: rerun with this set, review the file's
     // diff, commit it.
     if std::env::var_os("D365_HARNESS_UPDATE_RECORDS").is_some() {
