@@ -138,14 +138,48 @@ pub(crate) fn run(
                 serde_json::to_string_pretty(&record).context("failed to write the record")?;
             json.push('\n');
             match &args.probe.out {
-                Some(path) => std::fs::write(path, json)
-                    .with_context(|| format!("failed to write `{}`", path.display()))?,
+                Some(path) => {
+                    std::fs::write(path, json)
+                        .with_context(|| format!("failed to write `{}`", path.display()))?;
+                    write!(out, "{}", summary(&record))?;
+                    writeln!(
+                        out,
+                        "Wrote the record to `{}`; it holds no secret or token.",
+                        path.display()
+                    )?;
+                }
                 None => out.write_all(json.as_bytes())?,
             }
             out.flush()?;
             Ok(Exit::Success)
         }
     }
+}
+
+/// One line per probe in run order: its status and error code, or why it has none.
+fn summary(record: &Record) -> String {
+    let width = PROBES
+        .iter()
+        .map(|probe| probe.name.len())
+        .max()
+        .unwrap_or(0);
+    let mut text = String::new();
+    for probe in PROBES {
+        let Some(seen) = record.probes.get(probe.name) else {
+            continue;
+        };
+        let outcome = match (&seen.status, &seen.transport_error, &seen.skipped) {
+            (Some(status), _, _) => match seen.error_code() {
+                Some(code) => format!("{status} {code}"),
+                None => status.to_string(),
+            },
+            (None, Some(error), _) => format!("no answer: {error}"),
+            (None, None, Some(reason)) => format!("skipped: {reason}"),
+            (None, None, None) => "nothing recorded".to_owned(),
+        };
+        text.push_str(&format!("{:width$}  {outcome}\n", probe.name));
+    }
+    text
 }
 
 fn run_diff(args: &DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {

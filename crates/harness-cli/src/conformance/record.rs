@@ -147,6 +147,24 @@ impl ProbeRecord {
     }
 }
 
+impl ProbeRecord {
+    /// The error code the body names: Entra's first `error_codes` entry (`AADSTS7000215`) or
+    /// Dataverse's `error.code` (`0x80040220`).
+    pub(crate) fn error_code(&self) -> Option<String> {
+        let Some(Body::Json { fields }) = &self.body else {
+            return None;
+        };
+        let value = |path: &str, prefix: &str| {
+            let description = fields.get(path)?;
+            let first = description.split(" | ").next()?;
+            Some(first.strip_prefix(prefix)?.to_owned())
+        };
+        value("error_codes[]", "number: ")
+            .map(|code| format!("AADSTS{code}"))
+            .or_else(|| value("error.code", "string: "))
+    }
+}
+
 /// The shape of a body: JSON when it parses as JSON, else masked text.
 pub(crate) fn body_shape(body: &[u8], masker: &Masker) -> Body {
     if body.is_empty() {

@@ -545,3 +545,55 @@ fn probes_lists_every_probe_with_what_it_settles() {
         "{out}"
     );
 }
+
+#[test]
+fn with_out_the_record_goes_to_the_file_and_a_summary_to_standard_output() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let path = folder.path().join("record.json");
+    let mut vars = Vars(BTreeMap::from([(
+        "CONFORMANCE_SECRET".to_owned(),
+        SECRET.to_owned(),
+    )]));
+    let mut args = TARGET.to_vec();
+    args.extend(["--out", path.to_str().expect("UTF-8 temp path")]);
+    let (exit, out, err) = run_conformance(&args, &mut vars);
+    assert_eq!((exit, err.as_str()), (Exit::Success, ""));
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("the record")).expect("JSON");
+    assert_eq!(record["format"], 1);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), probes::PROBES.len() + 1, "{out}");
+    assert!(
+        lines[0].starts_with("token                      no answer: "),
+        "{out}"
+    );
+    assert_eq!(
+        lines[8],
+        "whoami                     skipped: no access token: the `token` probe did not get one"
+    );
+    assert_eq!(
+        lines[probes::PROBES.len()],
+        format!(
+            "Wrote the record to `{}`; it holds no secret or token.",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn the_error_code_is_entras_first_code_or_dataverses_code() {
+    let masker = contoso_masker();
+    let record = |body: serde_json::Value| super::record::ProbeRecord {
+        body: Some(body_shape(body.to_string().as_bytes(), &masker)),
+        ..Default::default()
+    };
+    assert_eq!(
+        record(json!({ "error_codes": [7000215, 50012] })).error_code(),
+        Some("AADSTS7000215".to_owned())
+    );
+    assert_eq!(
+        record(json!({ "error": { "code": "0x80040220" } })).error_code(),
+        Some("0x80040220".to_owned())
+    );
+    assert_eq!(record(json!({ "value": [] })).error_code(), None);
+}
