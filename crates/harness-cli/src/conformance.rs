@@ -87,7 +87,8 @@ pub struct ProbeArgs {
     /// A table the application user's roles cannot read, for the privilege probe
     #[arg(long, value_name = "NAME", default_value = "incident")]
     pub forbidden_table: String,
-    /// Also mask TEXT wherever it appears (e.g. the directory's display name); repeatable
+    /// Also mask TEXT (any case) where it stands as a word, e.g. the directory's display name;
+    /// repeatable
     #[arg(long, value_name = "TEXT")]
     pub mask: Vec<String>,
     /// Write the record here instead of standard output
