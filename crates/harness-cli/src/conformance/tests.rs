@@ -597,3 +597,29 @@ fn the_error_code_is_entras_first_code_or_dataverses_code() {
     );
     assert_eq!(record(json!({ "value": [] })).error_code(), None);
 }
+
+/// The fakes' config docs name, on a `Probe:` line, the probe that settles each UNCONFIRMED
+/// choice; those names must stay the names of probes.
+#[test]
+fn every_probe_named_in_the_fakes_config_docs_exists() {
+    let docs = [
+        include_str!("../../../fake-entra/src/config.rs"),
+        include_str!("../../../fake-dataverse/src/config.rs"),
+    ];
+    let known: Vec<&str> = probes::PROBES.iter().map(|probe| probe.name).collect();
+    let mut named = Vec::new();
+    for doc in docs {
+        for line in doc.lines() {
+            let Some((_, probe_line)) = line.split_once("Probe: ") else {
+                continue;
+            };
+            // The names are the backquoted words before any parenthesised note.
+            let names = probe_line.split(" (").next().unwrap_or(probe_line);
+            named.extend(names.split('`').skip(1).step_by(2).map(str::to_owned));
+        }
+    }
+    assert!(named.len() >= 10, "found only {named:?}");
+    for name in &named {
+        assert!(known.contains(&name.as_str()), "`{name}` is not a probe");
+    }
+}
