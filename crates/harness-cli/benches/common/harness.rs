@@ -7,8 +7,9 @@
     reason = "each benchmark includes this module and uses a part of it"
 )]
 
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -66,6 +67,8 @@ generate = {rows}
 /// A running `d365-harness serve`, stopped and cleaned up on drop.
 pub struct Serve {
     pub child: Child,
+    /// Kept open so that `serve` can still write to its standard output.
+    _stdout: BufReader<ChildStdout>,
     folder: PathBuf,
     env: Vec<(String, String)>,
 }
@@ -74,49 +77,60 @@ pub struct Serve {
 /// transport error instead of a benchmark that never ends).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Distinguishes the state folders of the `serve` processes one benchmark starts.
+static LAUNCHES: AtomicU64 = AtomicU64::new(0);
+
 impl Serve {
-    /// Starts `serve` on `world` with a fresh state folder and waits for `connection.env`.
+    /// Starts `serve` on `world` with a fresh state folder and waits until it is ready.
     pub fn start(world: &Path) -> anyhow::Result<Serve> {
+        Serve::launch(Some(world))
+    }
+
+    /// Starts `serve` on `world` (`None`: its built-in default world) with a fresh state
+    /// folder, and returns as soon as it is ready: when it prints its instructions, which it
+    /// does after writing `connection.env` (read on a pipe, so no polling delay is measured).
+    pub fn launch(world: Option<&Path>) -> anyhow::Result<Serve> {
         let folder = std::env::temp_dir().join(format!(
             "d365-bench-{}-{}",
             std::process::id(),
-            world
-                .file_stem()
-                .and_then(|stem| stem.to_str())
-                .unwrap_or("world")
+            LAUNCHES.fetch_add(1, Ordering::Relaxed)
         ));
         let _ = std::fs::remove_dir_all(&folder);
         std::fs::create_dir_all(&folder)?;
         let state = folder.join("state");
-        let child = Command::new(env!("CARGO_BIN_EXE_d365-harness"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_d365-harness"));
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(&state)
-            .arg("--world")
-            .arg(world)
+            .arg(&state);
+        if let Some(world) = world {
+            command.arg("--world").arg(world);
+        }
+        let mut child = command
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .context("failed to start `d365-harness serve`")?;
-        let mut serve = Serve {
-            child,
-            folder,
-            env: Vec::new(),
-        };
-        let env_file = state.join("connection.env");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !env_file.exists() {
-            if Instant::now() > deadline {
-                bail!("`serve` did not write {} within 30 s", env_file.display());
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let mut stdout = BufReader::new(child.stdout.take().context("a piped stdout")?);
+        let mut first_line = String::new();
+        if stdout.read_line(&mut first_line)? == 0 {
+            let _ = child.kill();
+            let status = child.wait()?;
+            bail!("`serve` ended before it was ready ({status})");
         }
-        serve.env = std::fs::read_to_string(&env_file)?
+        let env_file = state.join("connection.env");
+        let env = std::fs::read_to_string(&env_file)
+            .with_context(|| format!("`serve` is ready but {} is missing", env_file.display()))?
             .lines()
             .filter_map(|line| line.split_once('='))
             .map(|(key, value)| (key.to_owned(), value.to_owned()))
             .collect();
-        Ok(serve)
+        Ok(Serve {
+            child,
+            _stdout: stdout,
+            folder,
+            env,
+        })
     }
 
     /// A `connection.env` value.
@@ -136,22 +150,16 @@ impl Serve {
             .to_owned())
     }
 
-    /// HTTP/1.1 keep-alive, one connection per concurrent request (what MSAL Python,
-    /// azure-identity, msal-node and dynamics-web-api use), trusting only the harness CA and
-    /// resolving every host of the host map.
+    /// A [`keep_alive_client`] trusting only the harness CA and resolving every host of the
+    /// host map.
     pub fn client(&self) -> anyhow::Result<reqwest::Client> {
         let ca = std::fs::read_to_string(self.value("D365_CA_FILE")?)?;
-        let mut builder = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes())?])
-            .no_proxy()
-            .http1_only()
-            .timeout(REQUEST_TIMEOUT)
-            .pool_max_idle_per_host(usize::MAX);
+        let mut hosts = Vec::new();
         for pair in self.value("D365_HOST_MAP")?.split(',') {
             let (host, addr) = pair.split_once('=').context("a host=address pair")?;
-            builder = builder.resolve(host, addr.parse()?);
+            hosts.push((host.to_owned(), addr.parse()?));
         }
-        Ok(builder.build()?)
+        keep_alive_client(&ca, &hosts)
     }
 
     /// The served tenant's v2 token endpoint.
@@ -194,6 +202,25 @@ impl Serve {
             None => bail!("no token ({status}): {body}"),
         }
     }
+}
+
+/// HTTP/1.1 keep-alive, one connection per concurrent request (what MSAL Python,
+/// azure-identity, msal-node and dynamics-web-api use), trusting only `ca_pem` and resolving
+/// `hosts` to their addresses.
+pub fn keep_alive_client(
+    ca_pem: &str,
+    hosts: &[(String, std::net::SocketAddr)],
+) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes())?])
+        .no_proxy()
+        .http1_only()
+        .timeout(REQUEST_TIMEOUT)
+        .pool_max_idle_per_host(usize::MAX);
+    for (host, addr) in hosts {
+        builder = builder.resolve(host, *addr);
+    }
+    Ok(builder.build()?)
 }
 
 impl Drop for Serve {
