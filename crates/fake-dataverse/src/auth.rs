@@ -8,7 +8,8 @@
 //! (reference/dataverse.md §2.2).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -55,15 +56,46 @@ pub(crate) struct Rejection {
 /// A signature over the same bytes with the same fixed keys verifies the same way every time,
 /// so a verified token is remembered (bounded) and its claims are re-checked on every request:
 /// lifetime, issuer and audience still follow the clock and the environment. This keeps the
-/// RSA verification out of the per-request cost for clients that reuse their token.
+/// RSA verification out of the per-request cost for clients that reuse their token. The
+/// verifier lives in the world's snapshot, so a changed world (other keys) starts empty.
 pub(crate) struct Verifier {
     keys: Vec<(String, DecodingKey)>,
     key_ids: String,
-    verified: Mutex<HashMap<String, Claims>>,
+    verified: Mutex<HashMap<String, Arc<Claims>, TailHash>>,
 }
 
 /// How many verified tokens are remembered before the memory is cleared.
 const VERIFIED_CAPACITY: usize = 4096;
+
+/// Hashes only the last [`TAIL_BYTES`] of a remembered token: the end of its signature, which
+/// tells verified tokens apart as well as the whole ~1.5 KB would, for a fraction of the
+/// hashing. A lookup still compares the whole token, so this changes speed, never answers.
+#[derive(Default)]
+struct TailHash(std::hash::RandomState);
+
+/// How much of a token's end [`TailHash`] hashes.
+const TAIL_BYTES: usize = 32;
+
+impl BuildHasher for TailHash {
+    type Hasher = TailHasher;
+
+    fn build_hasher(&self) -> TailHasher {
+        TailHasher(self.0.build_hasher())
+    }
+}
+
+struct TailHasher(std::hash::DefaultHasher);
+
+impl Hasher for TailHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0
+            .write(&bytes[bytes.len().saturating_sub(TAIL_BYTES)..]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+}
 
 impl Verifier {
     pub(crate) fn new(keys: &jsonwebtoken::jwk::JwkSet) -> Verifier {
@@ -77,23 +109,23 @@ impl Verifier {
                 })
                 .collect(),
             key_ids: key_ids(keys),
-            verified: Mutex::new(HashMap::new()),
+            verified: Mutex::new(HashMap::default()),
         }
     }
 
-    fn remembered(&self, token: &str) -> Option<Claims> {
+    fn remembered(&self, token: &str) -> Option<Arc<Claims>> {
         self.lock().get(token).cloned()
     }
 
-    fn remember(&self, token: &str, claims: &Claims) {
+    fn remember(&self, token: &str, claims: &Arc<Claims>) {
         let mut verified = self.lock();
         if verified.len() >= VERIFIED_CAPACITY {
             verified.clear();
         }
-        verified.insert(token.to_owned(), claims.clone());
+        verified.insert(token.to_owned(), Arc::clone(claims));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Claims>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Claims>, TailHash>> {
         self.verified
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -103,7 +135,7 @@ impl Verifier {
 /// What a token must match.
 pub(crate) struct Expectation<'a> {
     pub(crate) verifier: &'a Verifier,
-    pub(crate) issuer: String,
+    pub(crate) issuer: &'a str,
     /// Accepted audience hosts (web and API host), lower case.
     pub(crate) hosts: [&'a str; 2],
     pub(crate) now: OffsetDateTime,
@@ -113,7 +145,7 @@ pub(crate) struct Expectation<'a> {
 pub(crate) fn validate(
     authorization: Option<&str>,
     expect: &Expectation<'_>,
-) -> Result<Claims, Rejection> {
+) -> Result<Arc<Claims>, Rejection> {
     let token = match authorization {
         None => return Err(Rejection { reason: None }),
         Some(value) => match value.split_once(' ') {
@@ -133,7 +165,7 @@ pub(crate) fn validate(
     let claims = match expect.verifier.remembered(token) {
         Some(claims) => claims,
         None => {
-            let claims = verify_signature(token, expect.verifier)?;
+            let claims = Arc::new(verify_signature(token, expect.verifier)?);
             expect.verifier.remember(token, &claims);
             claims
         }
@@ -330,12 +362,17 @@ fn claims(payload: &Map<String, Value>) -> Option<Claims> {
 /// `https://host` or `https://host/`, any case, for either host form (UNCONFIRMED which forms
 /// the real service accepts; it is widely relied on).
 fn audience_matches(audience: &str, hosts: &[&str; 2]) -> bool {
-    let lowered = audience.to_ascii_lowercase();
-    let Some(host) = lowered.strip_prefix("https://") else {
+    let Some(host) = audience
+        .get(..8)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("https://"))
+        .and_then(|_| audience.get(8..))
+    else {
         return false;
     };
     let host = host.strip_suffix('/').unwrap_or(host);
-    hosts.contains(&host)
+    hosts
+        .iter()
+        .any(|expected| expected.eq_ignore_ascii_case(host))
 }
 
 fn key_ids(keys: &jsonwebtoken::jwk::JwkSet) -> String {

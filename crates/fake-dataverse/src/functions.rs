@@ -176,7 +176,7 @@ pub(crate) fn service_document(call: &Call<'_>) -> Answer {
 /// table privilege; with zero roles it succeeds unless the switch says otherwise (UNCONFIRMED).
 fn who_am_i(call: &Call<'_>) -> Answer {
     let switches = &call.state.config.switches;
-    if call.principal.roles().is_empty() && !switches.whoami_without_roles {
+    if !call.principal.has_roles() && !switches.whoami_without_roles {
         return Err(ApiError::configured(
             ErrorCode::PrivilegeDenied,
             switches.zero_roles_code.clone(),
@@ -314,12 +314,10 @@ fn retrieve_user_privileges(call: &Call<'_>, user_id: Uuid) -> Answer {
     // membership come back at Basic depth whatever the team role grants; direct ones at their
     // actual depth. Each role's privileges are listed, a privilege held twice comes twice
     // (UNCONFIRMED: whether Dataverse merges them), with the role's business unit.
-    let held = target.direct_roles().iter().map(|role| (role, None)).chain(
-        target
-            .team_roles()
-            .iter()
-            .map(|role| (role, Some(Depth::Basic))),
-    );
+    let held = target
+        .direct_roles()
+        .map(|role| (role, None))
+        .chain(target.team_roles().map(|role| (role, Some(Depth::Basic))));
     let mut privileges = Vec::new();
     for (role, through_team) in held {
         for (name, depth) in &role.privileges {

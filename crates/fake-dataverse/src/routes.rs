@@ -4,6 +4,7 @@
 //! handler runs the privilege and row-access checks. One [`Resource`] enum, one [`resource`]
 //! parser, one `match`.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use bytes::Bytes;
@@ -148,19 +149,18 @@ fn parse_guid_key(key: &str) -> Option<Uuid> {
 }
 
 /// The host the client asked for: fake-core's request context, else the `Host` header.
-fn request_host(request: &Request<Bytes>) -> String {
-    request
-        .extensions()
-        .get::<fake_core::RequestContext>()
-        .map(|context| context.host.clone())
-        .or_else(|| {
+fn request_host(request: &Request<Bytes>) -> Cow<'_, str> {
+    match request.extensions().get::<fake_core::RequestContext>() {
+        Some(context) => Cow::Borrowed(context.host.as_str()),
+        None => Cow::Owned(
             request
                 .headers()
                 .get(header::HOST)
                 .and_then(|value| value.to_str().ok())
                 .map(|host| host.split(':').next().unwrap_or(host).to_ascii_lowercase())
-        })
-        .unwrap_or_default()
+                .unwrap_or_default(),
+        ),
+    }
 }
 
 /// Whether answering `request` may scan a large table: a read of a table (its rows or
@@ -168,9 +168,13 @@ fn request_host(request: &Request<Bytes>) -> String {
 /// environment that has such a table. Such requests run on the blocking pool (see `lib.rs`).
 /// A cheap look at the path only: the pipeline itself runs in [`handle`].
 pub(crate) fn is_heavy(state: &State, request: &Request<Bytes>) -> bool {
-    let Some((_, environment)) = state.environment(&request_host(request)) else {
+    let Some((index, environment)) = state.environment(&request_host(request)) else {
         return false;
     };
+    if !state.facts(index).has_large_table {
+        // Most environments have no large table: no need to look at the path or query.
+        return false;
+    }
     let threshold = state.config.scan_budget.blocking_threshold;
     let large = |table: &crate::config::Table| match &table.data {
         crate::config::TableData::Generated { count } => *count > threshold,
@@ -180,16 +184,11 @@ pub(crate) fn is_heavy(state: &State, request: &Request<Bytes>) -> bool {
         Some(Resource::EntitySet { set } | Resource::Count { set }) => set,
         _ => return false,
     };
-    let mut large_tables = environment
+    if environment
         .tables
         .iter()
-        .filter(|table| large(table))
-        .peekable();
-    if large_tables.peek().is_none() {
-        // Most environments have no large table: no need to decode the query.
-        return false;
-    }
-    if large_tables.any(|table| table.definition.entity_set_name == set) {
+        .any(|table| large(table) && table.definition.entity_set_name == set)
+    {
         return true;
     }
     request.uri().query().is_some_and(|query| {
@@ -201,11 +200,10 @@ pub(crate) fn is_heavy(state: &State, request: &Request<Bytes>) -> bool {
 
 pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<Bytes>> {
     let host = request_host(&request);
-    let origin = request
-        .extensions()
-        .get::<fake_core::RequestContext>()
-        .map(|context| context.origin.clone())
-        .unwrap_or_else(|| format!("https://{host}"));
+    let origin = match request.extensions().get::<fake_core::RequestContext>() {
+        Some(context) => Cow::Borrowed(context.origin.as_str()),
+        None => Cow::Owned(format!("https://{host}")),
+    };
     let request_id = state.config.ids.next_uuid().to_string();
     let prefer = request
         .headers()
@@ -216,12 +214,12 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
         .join(",");
     let error_annotations = prefer.contains("include-annotations")
         && (prefer.contains('*') || prefer.contains("Microsoft.PowerApps.CDS"));
-    let path = request.uri().path().to_owned();
+    let path = request.uri().path();
     // Before the API path is known, errors name the origin as their base.
     let early_not_found = |message: String| {
         let exchange = Exchange {
             request_id: request_id.clone(),
-            base: origin.clone(),
+            base: origin.clone().into_owned(),
             error_annotations,
         };
         let error = ApiError::new(ErrorCode::NoHttpResource, message);
@@ -232,7 +230,7 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
             "d365-harness fake Dataverse has no environment on host `{host}`"
         ));
     };
-    let Some((version, rest)) = api_path(&path) else {
+    let Some((version, rest)) = api_path(path) else {
         return early_not_found(format!(
             "No HTTP resource was found that matches the request URI '{}'. This fake serves: {}",
             fake_core::echo(&format!("{origin}{path}")),
@@ -247,13 +245,11 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
 
     // Authentication: 401, empty body, the challenge naming the tenant and the environment.
     let config = &state.config;
-    let issuer = format!("https://{}/{}/", config.issuer_host, environment.tenant_id);
-    let api_host = crate::api_host(&environment.host);
-    let web_host = environment.host.to_ascii_lowercase();
+    let facts = state.facts(environment_index);
     let expectation = Expectation {
         verifier: &state.verifier,
-        issuer,
-        hosts: [&web_host, &api_host],
+        issuer: &facts.issuer,
+        hosts: [&facts.web_host, &facts.api_host],
         now: config.clock.now(),
     };
     let authorization = request
@@ -267,7 +263,7 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
                 "https://{}/{}/oauth2/authorize",
                 config.authority_host, environment.tenant_id
             );
-            let resource_id = format!("https://{web_host}/");
+            let resource_id = format!("https://{}/", facts.web_host);
             return response::unauthorized(
                 &authority,
                 &resource_id,
@@ -277,14 +273,15 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
         }
     };
 
-    // The application user behind the token's appid.
+    // The application user behind the token's appid, and what its roles grant.
     let user = claims.client_id().and_then(|client_id| {
         environment
             .application_users
             .iter()
-            .find(|user| user.application_id == client_id)
+            .zip(&facts.grants)
+            .find(|(user, _)| user.application_id == client_id)
     });
-    let Some(user) = user else {
+    let Some((user, grants)) = user else {
         return response::error(&ApiError::fixed(ErrorCode::UserNotMemberOfOrg), &exchange);
     };
     if !user.enabled {
@@ -303,7 +300,7 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
             &exchange,
         );
     }
-    let principal = Principal::new(user, environment);
+    let principal = Principal::with_grants(user, environment, grants);
     if environment.admin_mode && !principal.is_administrator() {
         return response::error(&ApiError::fixed(ErrorCode::AdminOnlyMode), &exchange);
     }

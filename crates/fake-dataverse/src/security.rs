@@ -3,6 +3,7 @@
 //! (lists are filtered silently; a single row out of reach is `0x80048306`). A principal holds
 //! its own roles and those of the teams it belongs to, and owns at Basic depth what they own.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{Map, Value, json};
@@ -33,72 +34,130 @@ impl Operation {
     }
 }
 
-/// The calling application user with its effective privileges.
-pub(crate) struct Principal<'a> {
-    pub(crate) user: &'a ApplicationUser,
-    pub(crate) environment: &'a Environment,
-    /// Its own roles, then its teams' roles (each role once).
-    roles: Vec<&'a SecurityRole>,
+/// What an application user's roles and teams grant: its roles (its own, then its teams',
+/// each once) and teams as positions in the environment's lists, and the deepest depth of each
+/// privilege. It depends on the world only, so the snapshot works it out once per user
+/// (`State::grants`) instead of on every request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Grants {
+    /// Positions in `environment.roles`: the user's own roles, then its teams' roles.
+    roles: Vec<usize>,
     /// How many of `roles` the user holds directly (the rest come through teams).
     direct_roles: usize,
-    /// The teams it is a member of.
-    teams: Vec<&'a Team>,
-    privileges: BTreeMap<&'a str, Depth>,
+    /// Positions in `environment.teams` of the teams it is a member of.
+    teams: Vec<usize>,
+    privileges: BTreeMap<String, Depth>,
 }
 
-impl<'a> Principal<'a> {
-    pub(crate) fn new(user: &'a ApplicationUser, environment: &'a Environment) -> Principal<'a> {
-        let role = |id: &Uuid| environment.roles.iter().find(|role| role.id == *id);
-        let mut roles: Vec<&SecurityRole> = user.roles.iter().filter_map(role).collect();
+impl Grants {
+    /// Works out what `user`'s roles and teams in `environment` grant.
+    pub(crate) fn new(user: &ApplicationUser, environment: &Environment) -> Grants {
+        let role = |id: &Uuid| environment.roles.iter().position(|role| role.id == *id);
+        let mut roles: Vec<usize> = user.roles.iter().filter_map(role).collect();
         let direct_roles = roles.len();
-        let teams: Vec<&Team> = environment
+        let teams: Vec<usize> = environment
             .teams
             .iter()
-            .filter(|team| team.members.contains(&user.id))
+            .enumerate()
+            .filter(|(_, team)| team.members.contains(&user.id))
+            .map(|(index, _)| index)
             .collect();
         for team_role in teams
             .iter()
-            .flat_map(|team| team.roles.iter().filter_map(role))
+            .flat_map(|team| environment.teams[*team].roles.iter().filter_map(role))
         {
-            if !roles.iter().any(|held| held.id == team_role.id) {
+            let id = environment.roles[team_role].id;
+            if !roles.iter().any(|held| environment.roles[*held].id == id) {
                 roles.push(team_role);
             }
         }
-        let mut privileges: BTreeMap<&str, Depth> = BTreeMap::new();
+        let mut privileges: BTreeMap<String, Depth> = BTreeMap::new();
         for role in &roles {
-            for (name, depth) in &role.privileges {
-                let entry = privileges.entry(name.as_str()).or_insert(*depth);
+            for (name, depth) in &environment.roles[*role].privileges {
+                let entry = privileges.entry(name.clone()).or_insert(*depth);
                 *entry = (*entry).max(*depth);
             }
         }
-        Principal {
-            user,
-            environment,
+        Grants {
             roles,
             direct_roles,
             teams,
             privileges,
         }
     }
+}
+
+/// The calling application user with its effective privileges.
+pub(crate) struct Principal<'a> {
+    pub(crate) user: &'a ApplicationUser,
+    pub(crate) environment: &'a Environment,
+    grants: Cow<'a, Grants>,
+}
+
+impl<'a> Principal<'a> {
+    /// `user` with the grants worked out now (for a user other than the caller).
+    pub(crate) fn new(user: &'a ApplicationUser, environment: &'a Environment) -> Principal<'a> {
+        Principal {
+            user,
+            environment,
+            grants: Cow::Owned(Grants::new(user, environment)),
+        }
+    }
+
+    /// `user` with the grants the snapshot worked out for it (`Grants::new` of the same user
+    /// and environment).
+    pub(crate) fn with_grants(
+        user: &'a ApplicationUser,
+        environment: &'a Environment,
+        grants: &'a Grants,
+    ) -> Principal<'a> {
+        Principal {
+            user,
+            environment,
+            grants: Cow::Borrowed(grants),
+        }
+    }
+
+    fn role_list<'s>(&self, positions: &'s [usize]) -> impl Iterator<Item = &'a SecurityRole> + 's
+    where
+        'a: 's,
+    {
+        let roles: &'a [SecurityRole] = &self.environment.roles;
+        positions.iter().map(move |position| &roles[*position])
+    }
+
+    /// Whether the user holds any role, directly or through a team.
+    pub(crate) fn has_roles(&self) -> bool {
+        !self.grants.roles.is_empty()
+    }
 
     /// Every role the user holds, directly or through a team.
-    pub(crate) fn roles(&self) -> &[&'a SecurityRole] {
-        &self.roles
+    pub(crate) fn roles(&self) -> impl Iterator<Item = &'a SecurityRole> {
+        self.role_list(&self.grants.roles)
     }
 
     /// The roles the user holds directly.
-    pub(crate) fn direct_roles(&self) -> &[&'a SecurityRole] {
-        &self.roles[..self.direct_roles]
+    pub(crate) fn direct_roles(&self) -> impl Iterator<Item = &'a SecurityRole> {
+        self.role_list(&self.grants.roles[..self.grants.direct_roles])
     }
 
     /// The roles the user holds only through its teams.
-    pub(crate) fn team_roles(&self) -> &[&'a SecurityRole] {
-        &self.roles[self.direct_roles..]
+    pub(crate) fn team_roles(&self) -> impl Iterator<Item = &'a SecurityRole> {
+        self.role_list(&self.grants.roles[self.grants.direct_roles..])
+    }
+
+    /// The teams the user is a member of.
+    fn teams(&self) -> impl Iterator<Item = &'a Team> {
+        let teams: &'a [Team] = &self.environment.teams;
+        self.grants
+            .teams
+            .iter()
+            .map(move |position| &teams[*position])
     }
 
     /// The deepest depth any role grants for `privilege`.
     pub(crate) fn depth(&self, privilege: &str) -> Option<Depth> {
-        self.privileges.get(privilege).copied()
+        self.grants.privileges.get(privilege).copied()
     }
 
     /// Whether one of the roles is System Administrator or System Customizer (admin mode).
@@ -107,7 +166,7 @@ impl<'a> Principal<'a> {
             "627090ff-40a3-4053-8790-584edc5be201",
             "119f245c-3cc8-4b62-b31c-d1a046ced15d",
         ];
-        self.roles.iter().any(|role| {
+        self.roles().any(|role| {
             role.template_id
                 .is_some_and(|id| ADMIN_TEMPLATES.contains(&id.to_string().as_str()))
                 || role.name == "System Administrator"
@@ -123,7 +182,7 @@ impl<'a> Principal<'a> {
         switches: &Switches,
     ) -> Result<Depth, ApiError> {
         let privilege = format!("prv{}{}", operation.privilege_verb(), table.privilege_stem);
-        if self.roles.is_empty() {
+        if !self.has_roles() {
             return Err(ApiError::configured(
                 ErrorCode::PrivilegeDenied,
                 switches.zero_roles_code.clone(),
@@ -142,8 +201,8 @@ impl<'a> Principal<'a> {
                 format!(
                     "Principal user (Id={user}, type=8, roleCount={roles}, privilegeCount={privileges}, accessMode='{mode}', AADObjectId='{object}', MetadataCachePrivilegesCount={cache}, businessUnitId={unit}), is missing {privilege} privilege (Id={privilege_id}) on OTC={otc} for entity '{logical}' (LocalizedName='{display}'). context.Caller={user}. Consider adding missed privilege to one of the principal (user/team) roles.",
                     user = self.user.id,
-                    roles = self.roles.len(),
-                    privileges = self.privileges.len(),
+                    roles = self.grants.roles.len(),
+                    privileges = self.grants.privileges.len(),
                     mode = switches.access_mode_text,
                     object = self.user.object_id.unwrap_or_default(),
                     cache = metadata_privilege_count(self.environment),
@@ -163,7 +222,7 @@ impl<'a> Principal<'a> {
             Depth::Global => Reach::Everything,
             Depth::Basic => Reach::OwnedBy(
                 std::iter::once(self.user.id)
-                    .chain(self.teams.iter().map(|team| team.id))
+                    .chain(self.teams().map(|team| team.id))
                     .collect(),
             ),
             Depth::Local => Reach::Units(HashSet::from([self.user.business_unit])),

@@ -13,12 +13,15 @@ use crate::config::{Config, Environment, ForcedThrottle, ServiceProtectionLimits
 use crate::errors::ErrorCode;
 use crate::generator::GeneratorSpec;
 use crate::response::ApiError;
+use crate::security::Grants;
 use crate::{ConfigError, Error, api_host};
 
 pub(crate) struct State {
     pub(crate) config: Arc<Config>,
     pub(crate) verifier: crate::auth::Verifier,
     hosts: HashMap<String, usize>,
+    /// What the request pipeline needs of each environment, in `config.environments` order.
+    facts: Vec<EnvironmentFacts>,
     windows: Arc<Mutex<HashMap<(usize, Uuid), Window>>>,
     in_flight: Arc<Mutex<HashMap<(usize, Uuid), u32>>>,
     /// Matched and fired counts of each forced throttle.
@@ -27,6 +30,43 @@ pub(crate) struct State {
     specs: Vec<GeneratorSpec>,
     /// What ordered scans held and examined (for tests and diagnostics).
     pub(crate) scan_stats: Arc<crate::scan::ScanStats>,
+}
+
+/// What the request pipeline needs of an environment and that only the world decides, worked
+/// out once per snapshot rather than on every request. A changed world is a new snapshot
+/// (`Dataverse::replace_config`), so these can never be stale.
+#[derive(Debug)]
+pub(crate) struct EnvironmentFacts {
+    /// The issuer its tokens must name: `https://{issuer_host}/{tenant}/`.
+    pub(crate) issuer: String,
+    /// Its web host, lower case (an accepted audience).
+    pub(crate) web_host: String,
+    /// Its API host, lower case (an accepted audience).
+    pub(crate) api_host: String,
+    /// What each application user's roles and teams grant, in `application_users` order.
+    pub(crate) grants: Vec<Grants>,
+    /// Whether a table has more rows than the scan budget's blocking threshold.
+    pub(crate) has_large_table: bool,
+}
+
+impl EnvironmentFacts {
+    fn new(config: &Config, environment: &Environment) -> EnvironmentFacts {
+        let threshold = config.scan_budget.blocking_threshold;
+        EnvironmentFacts {
+            issuer: format!("https://{}/{}/", config.issuer_host, environment.tenant_id),
+            web_host: environment.host.to_ascii_lowercase(),
+            api_host: api_host(&environment.host),
+            grants: environment
+                .application_users
+                .iter()
+                .map(|user| Grants::new(user, environment))
+                .collect(),
+            has_large_table: environment.tables.iter().any(|table| match &table.data {
+                crate::config::TableData::Generated { count } => *count > threshold,
+                crate::config::TableData::Rows(rows) => rows.len() as u64 > threshold,
+            }),
+        }
+    }
 }
 
 /// One user's service-protection window, counted per second: each entry is a second (its
@@ -89,8 +129,14 @@ impl State {
         }
         let forced = Arc::new(Mutex::new(vec![(0, 0); config.forced_throttles.len()]));
         let specs = config.environments.iter().map(crate::rows::spec).collect();
+        let facts = config
+            .environments
+            .iter()
+            .map(|environment| EnvironmentFacts::new(&config, environment))
+            .collect();
         Ok(State {
             specs,
+            facts,
             forced,
             verifier: crate::auth::Verifier::new(&config.trusted_keys),
             config,
@@ -139,8 +185,17 @@ impl State {
     }
 
     pub(crate) fn environment(&self, host: &str) -> Option<(usize, &Environment)> {
-        let index = *self.hosts.get(&host.to_ascii_lowercase())?;
+        // Request hosts arrive lower case already: no copy for them.
+        let index = match host.bytes().any(|byte| byte.is_ascii_uppercase()) {
+            true => *self.hosts.get(&host.to_ascii_lowercase())?,
+            false => *self.hosts.get(host)?,
+        };
         Some((index, &self.config.environments[index]))
+    }
+
+    /// What the pipeline needs of the environment at `index` (from [`State::environment`]).
+    pub(crate) fn facts(&self, index: usize) -> &EnvironmentFacts {
+        &self.facts[index]
     }
 
     /// Counts a request against the caller's service protection limits (reference §9).

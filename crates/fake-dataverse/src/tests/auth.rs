@@ -67,13 +67,14 @@ fn who_am_i(token: &str) -> Answer {
 fn validate(authorization: &str) -> Result<auth::Claims, auth::Rejection> {
     static VERIFIER: OnceLock<Verifier> = OnceLock::new();
     let verifier = VERIFIER.get_or_init(|| Verifier::new(&jwks()));
+    let issuer = format!("https://sts.windows.net/{TENANT}/");
     let expectation = Expectation {
         verifier,
-        issuer: format!("https://sts.windows.net/{TENANT}/"),
+        issuer: &issuer,
         hosts: [HOST, "contoso.api.crm.dynamics.com"],
         now: datetime!(2026-03-01 12:00:00 UTC),
     };
-    auth::validate(Some(authorization), &expectation)
+    auth::validate(Some(authorization), &expectation).map(|claims| (*claims).clone())
 }
 
 /// `IDX` and five digits, `: `, then text: the shape of every IdentityModel reason.

@@ -149,3 +149,114 @@ async fn reset_brings_back_the_config_the_fake_was_built_with() {
     let answer = get(&dataverse, WHO_AM_I, Some(&token(IMPORTER))).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
 }
+
+/// `config()` where WhoAmI needs a role (so the caller's cached grants decide the answer).
+fn roles_required() -> Config {
+    let mut config = config();
+    config.switches.whoami_without_roles = false;
+    config
+}
+
+#[tokio::test]
+async fn the_callers_roles_and_teams_are_those_of_the_world_right_after_a_change() {
+    let dataverse = service(roles_required()).expect("valid config");
+    let with_role = get(&dataverse, WHO_AM_I, Some(&token(IMPORTER))).await;
+    assert_eq!(with_role.status, StatusCode::OK, "{}", with_role.text);
+
+    let roleless = || {
+        let mut config = roles_required();
+        config.environments[0].application_users[0].roles.clear();
+        config
+    };
+    dataverse.replace_config(roleless()).expect("valid config");
+    let without_role = get(&dataverse, WHO_AM_I, Some(&token(IMPORTER))).await;
+    assert_eq!(
+        without_role.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        without_role.text
+    );
+    assert!(
+        without_role
+            .text
+            .contains("has not been assigned any roles"),
+        "{}",
+        without_role.text
+    );
+
+    // The same role through a team counts again from the next request on.
+    let mut through_team = roleless();
+    through_team.environments[0].teams = vec![Team {
+        id: uuid("bbbb0001-0000-4000-8000-000000000001"),
+        name: "Importers".into(),
+        kind: TeamKind::Owner,
+        business_unit: uuid(ROOT_UNIT),
+        roles: vec![uuid(READER_ROLE)],
+        members: vec![uuid(IMPORTER_USER)],
+    }];
+    dataverse
+        .replace_config(through_team)
+        .expect("valid config");
+    let via_team = get(&dataverse, WHO_AM_I, Some(&token(IMPORTER))).await;
+    assert_eq!(via_team.status, StatusCode::OK, "{}", via_team.text);
+}
+
+#[tokio::test]
+async fn the_expected_issuer_is_that_of_the_world_right_after_a_change() {
+    let dataverse = dataverse();
+    let before = get(&dataverse, WHO_AM_I, Some(&token(IMPORTER))).await;
+    assert_eq!(before.status, StatusCode::OK, "{}", before.text);
+
+    let other_tenant = "0e0e0e0e-1111-4222-8333-444455556666";
+    let mut moved = config();
+    moved.environments[0].tenant_id = uuid(other_tenant);
+    dataverse.replace_config(moved).expect("valid config");
+    let after = get(&dataverse, WHO_AM_I, Some(&token(IMPORTER))).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED, "{}", after.text);
+    let reason = after
+        .headers
+        .get("401_error_reason")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    assert!(
+        reason.starts_with("IDX10205: Issuer validation failed.") && reason.contains(other_tenant),
+        "{reason}"
+    );
+}
+
+#[test]
+fn whether_a_table_is_large_is_that_of_the_world_right_after_a_change() {
+    let accounts = || {
+        let mut request = Request::get("/api/data/v9.2/accounts")
+            .body(Bytes::new())
+            .expect("request");
+        request.extensions_mut().insert(RequestContext {
+            origin: format!("https://{HOST}"),
+            host: HOST.into(),
+            sequence: 1,
+        });
+        request
+    };
+    let with_accounts = |rows: u64| {
+        let mut config = config();
+        let account = crate::standard_table("account").expect("a standard table");
+        config.environments[0].tables = vec![Table {
+            definition: account,
+            data: TableData::Generated { count: rows },
+        }];
+        config
+    };
+    let threshold = config().scan_budget.blocking_threshold;
+    let dataverse = service(with_accounts(threshold)).expect("valid config");
+    assert!(!routes::is_heavy(&dataverse.snapshot(), &accounts()));
+
+    dataverse
+        .replace_config(with_accounts(threshold + 1))
+        .expect("valid config");
+    assert!(routes::is_heavy(&dataverse.snapshot(), &accounts()));
+
+    dataverse
+        .replace_config(with_accounts(threshold))
+        .expect("valid config");
+    assert!(!routes::is_heavy(&dataverse.snapshot(), &accounts()));
+}
