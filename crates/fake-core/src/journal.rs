@@ -1,8 +1,12 @@
 //! The request journal: what every request asked and what it got, with secrets redacted before
 //! anything is stored. Reports and snapshots are built from it.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::HeaderValue;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -178,39 +182,166 @@ fn is_secret_key(key: &str) -> bool {
         .any(|secret| key.eq_ignore_ascii_case(secret))
 }
 
-/// Keeps the journal's request headers, redacting credentials but keeping their scheme.
-pub(crate) fn keep_request_headers(headers: &http::HeaderMap) -> BTreeMap<String, String> {
-    let mut kept = BTreeMap::new();
+/// Keeps the journal's request headers (in name order), redacting credentials but keeping
+/// their scheme. Values are copied: a request's own header bytes share hyper's read buffer,
+/// which a kept reference would hold in memory for as long as the journal keeps the entry.
+pub(crate) fn keep_request_headers(
+    headers: &http::HeaderMap,
+) -> Vec<(&'static str, Cow<'static, str>)> {
+    let mut kept = Vec::new();
     for name in KEPT_REQUEST_HEADERS {
         let Some(value) = headers.get(*name) else {
             continue;
         };
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         let value = if *name == "authorization" {
-            match value.split_once(' ') {
-                Some((scheme, _)) => format!("{scheme} {REDACTED}"),
-                None => REDACTED.to_owned(),
+            // Only the scheme is read: the credential after it (a 1.5 KB token) never is.
+            match value.as_bytes().split(|byte| *byte == b' ').next() {
+                Some(b"Bearer") => Cow::Borrowed("Bearer [redacted]"),
+                Some(scheme) if scheme.len() < value.len() => {
+                    Cow::Owned(format!("{} {REDACTED}", String::from_utf8_lossy(scheme)))
+                }
+                _ => Cow::Borrowed(REDACTED),
             }
         } else {
-            value
+            Cow::Owned(String::from_utf8_lossy(value.as_bytes()).into_owned())
         };
-        kept.insert((*name).to_owned(), value);
+        kept.push((*name, value));
     }
     kept
 }
 
-/// Keeps the journal's response headers.
-pub(crate) fn keep_response_headers(headers: &http::HeaderMap) -> BTreeMap<String, String> {
+/// Keeps the journal's response headers (in name order). The values are the answer's own,
+/// which the handlers made: sharing them copies nothing.
+pub(crate) fn keep_response_headers(headers: &http::HeaderMap) -> Vec<(&'static str, HeaderValue)> {
     KEPT_RESPONSE_HEADERS
         .iter()
-        .filter_map(|name| {
-            let value = headers.get(*name)?;
-            Some((
-                (*name).to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            ))
-        })
+        .filter_map(|name| Some((*name, headers.get(*name)?.clone())))
         .collect()
+}
+
+/// A journal entry as stored: the facts of a [`JournalEntry`] in a form that is cheap to make
+/// and to drop on every request (the time as a value, header names by reference, bodies that
+/// cannot hold a secret as the bytes sent). [`Record::entry`] makes the [`JournalEntry`]
+/// readers get; it is the entry the request would have been journaled as.
+#[derive(Debug)]
+pub(crate) struct Record {
+    pub(crate) sequence: u64,
+    pub(crate) received_at: time::OffsetDateTime,
+    pub(crate) service: String,
+    pub(crate) method: http::Method,
+    pub(crate) host: String,
+    pub(crate) path: String,
+    pub(crate) query: Option<String>,
+    pub(crate) request_headers: Vec<(&'static str, Cow<'static, str>)>,
+    pub(crate) request_body: StoredBody,
+    /// 0 until the answer is known.
+    pub(crate) status: u16,
+    pub(crate) response_headers: Vec<(&'static str, HeaderValue)>,
+    pub(crate) response_body: StoredBody,
+    pub(crate) fault: Option<String>,
+}
+
+impl Record {
+    /// The entry as readers see it.
+    pub(crate) fn entry(&self) -> JournalEntry {
+        JournalEntry {
+            sequence: self.sequence,
+            received_at: self
+                .received_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            service: self.service.clone(),
+            method: self.method.as_str().to_owned(),
+            host: self.host.clone(),
+            path: self.path.clone(),
+            query: self.query.clone(),
+            request_headers: self
+                .request_headers
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), value.clone().into_owned()))
+                .collect(),
+            request_body: self.request_body.read(),
+            status: self.status,
+            response_headers: self
+                .response_headers
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        (*name).to_owned(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            response_body: self.response_body.read(),
+            fault: self.fault.clone(),
+        }
+    }
+}
+
+/// A body as the journal stores it.
+#[derive(Debug)]
+pub(crate) enum StoredBody {
+    /// Classified and redacted when stored.
+    Captured(JournalBody),
+    /// Bytes in which no secret can hide, classified when read: [`JournalBody::capture`] of
+    /// them gives then what it would have given when they were stored, since its redaction
+    /// has nothing to change in them. Parsing a JSON answer on every request only to keep it
+    /// was a large part of a small request's cost.
+    Deferred {
+        content_type: Option<HeaderValue>,
+        body: Bytes,
+    },
+}
+
+impl StoredBody {
+    /// Stores `body` sent with `content_type`: as bytes when [`may_hold_secret`] rules a
+    /// secret out, else classified and redacted at once, so a secret is never stored.
+    pub(crate) fn capture(content_type: Option<&HeaderValue>, body: &Bytes) -> StoredBody {
+        if body.is_empty() || body.len() > MAX_JOURNALED_BODY || may_hold_secret(body) {
+            let content_type = content_type.and_then(|value| value.to_str().ok());
+            return StoredBody::Captured(JournalBody::capture(content_type, body));
+        }
+        StoredBody::Deferred {
+            content_type: content_type.cloned(),
+            body: body.clone(),
+        }
+    }
+
+    /// The body as a [`JournalEntry`] shows it.
+    pub(crate) fn read(&self) -> JournalBody {
+        match self {
+            StoredBody::Captured(body) => body.clone(),
+            StoredBody::Deferred { content_type, body } => JournalBody::capture(
+                content_type.as_ref().and_then(|value| value.to_str().ok()),
+                body,
+            ),
+        }
+    }
+}
+
+/// Parts of every name in [`SECRET_KEYS`]: a body without any of them (in any case) has no
+/// secret key.
+const SECRET_STEMS: &[&[u8]] = &[b"secret", b"assertion", b"password", b"token"];
+
+/// Whether `body` may hold a secret [`JournalBody::capture`] would redact: it names one of
+/// [`SECRET_STEMS`] in any case, or has a character that could spell one in disguise (a JSON
+/// escape `\`, a form's `%`). One pass over the bytes.
+fn may_hold_secret(body: &[u8]) -> bool {
+    if body.contains(&b'\\') || body.contains(&b'%') {
+        return true;
+    }
+    body.iter().enumerate().any(|(index, byte)| {
+        // `| 0x20` lowers exactly the letters S, A, P and T among the bytes matched here.
+        let stem: &[u8] = match byte | 0x20 {
+            b's' => SECRET_STEMS[0],
+            b'a' => SECRET_STEMS[1],
+            b'p' => SECRET_STEMS[2],
+            b't' => SECRET_STEMS[3],
+            _ => return false,
+        };
+        body.get(index..index + stem.len())
+            .is_some_and(|window| window.eq_ignore_ascii_case(stem))
+    })
 }
 
 /// How many entries a [`Journal::subscribe`] receiver can fall behind before it misses some
@@ -229,7 +360,7 @@ pub struct Journal {
 
 #[derive(Debug, Default)]
 struct Stored {
-    entries: VecDeque<JournalEntry>,
+    entries: VecDeque<Record>,
     /// The highest sequence number ever stored (kept across [`Journal::clear`]).
     last_sequence: u64,
 }
@@ -261,13 +392,15 @@ impl JournalQuery {
     /// Whether `entry` passes every filter of the query (to filter [`Journal::subscribe`]'s
     /// entries the way [`Journal::query`] filters the stored ones).
     pub fn matches(&self, entry: &JournalEntry) -> bool {
+        self.matches_facts(&entry.host, entry.status, entry.sequence)
+    }
+
+    fn matches_facts(&self, host: &str, status: u16, sequence: u64) -> bool {
         self.host
             .as_deref()
-            .is_none_or(|host| host.eq_ignore_ascii_case(&entry.host))
-            && self
-                .status
-                .is_none_or(|status| status.matches(entry.status))
-            && self.since.is_none_or(|since| entry.sequence > since)
+            .is_none_or(|wanted| wanted.eq_ignore_ascii_case(host))
+            && self.status.is_none_or(|wanted| wanted.matches(status))
+            && self.since.is_none_or(|since| sequence > since)
     }
 }
 
@@ -372,8 +505,8 @@ impl Journal {
             .lock()
             .entries
             .iter()
-            .filter(|entry| query.matches(entry))
-            .cloned()
+            .filter(|record| query.matches_facts(&record.host, record.status, record.sequence))
+            .map(Record::entry)
             .collect();
         entries.sort_by_key(|entry| entry.sequence);
         entries
@@ -409,12 +542,17 @@ impl Journal {
     }
 
     /// Appends an entry, dropping the oldest ones beyond `capacity`, then announces it.
-    pub(crate) fn push_bounded(&self, entry: JournalEntry, capacity: usize) {
-        // Without subscribers there is nothing to clone the entry for.
-        let announced = (self.announce.receiver_count() > 0).then(|| entry.clone());
+    pub(crate) fn push_bounded(&self, record: Record, capacity: usize) {
+        // Without subscribers there is nothing to make the entry for.
+        let announced = (self.announce.receiver_count() > 0).then(|| record.entry());
         let mut stored = self.lock();
-        stored.last_sequence = stored.last_sequence.max(entry.sequence);
-        stored.entries.push_back(entry);
+        stored.last_sequence = stored.last_sequence.max(record.sequence);
+        stored.entries.push_back(record);
+        // The oldest entry is dropped after the lock is released: freeing it is most of the
+        // cost of a push, and other requests wait for the lock meanwhile.
+        let oldest = (stored.entries.len() > capacity)
+            .then(|| stored.entries.pop_front())
+            .flatten();
         while stored.entries.len() > capacity {
             stored.entries.pop_front();
         }
@@ -424,6 +562,8 @@ impl Journal {
             // An error only means every subscriber has just gone: nothing to do.
             let _ = self.announce.send(entry);
         }
+        drop(stored);
+        drop(oldest);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Stored> {
@@ -477,10 +617,9 @@ mod tests {
         headers.insert("user-agent", "python-requests/2".parse().expect("valid"));
         let kept = keep_request_headers(&headers);
         assert_eq!(
-            kept.get("authorization").map(String::as_str),
-            Some("Basic [redacted]")
+            kept,
+            vec![("authorization", Cow::Borrowed("Basic [redacted]"))]
         );
-        assert!(!kept.contains_key("user-agent"));
     }
 
     #[test]
@@ -504,21 +643,147 @@ mod tests {
         assert!(text.len() <= 4096);
     }
 
-    fn entry(sequence: u64, host: &str, status: u16) -> JournalEntry {
-        JournalEntry {
+    fn record(sequence: u64, host: &str, status: u16) -> Record {
+        Record {
             sequence,
-            received_at: "2026-01-01T00:00:00Z".into(),
+            received_at: time::macros::datetime!(2026-01-01 00:00:00 UTC),
             service: "dataverse".into(),
-            method: "GET".into(),
+            method: http::Method::GET,
             host: host.into(),
             path: "/api/data/v9.2/WhoAmI".into(),
             query: None,
-            request_headers: BTreeMap::new(),
-            request_body: JournalBody::Empty,
+            request_headers: Vec::new(),
+            request_body: StoredBody::Captured(JournalBody::Empty),
             status,
-            response_headers: BTreeMap::new(),
-            response_body: JournalBody::Empty,
+            response_headers: Vec::new(),
+            response_body: StoredBody::Captured(JournalBody::Empty),
             fault: None,
+        }
+    }
+
+    fn entry(sequence: u64, host: &str, status: u16) -> JournalEntry {
+        record(sequence, host, status).entry()
+    }
+
+    #[test]
+    fn a_record_reads_back_as_the_entry_it_stands_for() {
+        let mut record = record(7, "contoso.crm.dynamics.com", 200);
+        record.query = Some("$top=1".into());
+        record.request_headers = vec![
+            ("accept", Cow::Owned("application/json".into())),
+            ("authorization", Cow::Borrowed("Bearer [redacted]")),
+        ];
+        record.response_headers = vec![(
+            "content-type",
+            HeaderValue::from_static("application/json; odata.metadata=minimal"),
+        )];
+        record.response_body = StoredBody::capture(
+            Some(&HeaderValue::from_static("application/json")),
+            &Bytes::from_static(br#"{"UserId":"2138bd90"}"#),
+        );
+        record.fault = Some("slow".into());
+        assert_eq!(
+            record.entry(),
+            JournalEntry {
+                sequence: 7,
+                received_at: "2026-01-01T00:00:00Z".into(),
+                service: "dataverse".into(),
+                method: "GET".into(),
+                host: "contoso.crm.dynamics.com".into(),
+                path: "/api/data/v9.2/WhoAmI".into(),
+                query: Some("$top=1".into()),
+                request_headers: BTreeMap::from([
+                    ("accept".into(), "application/json".into()),
+                    ("authorization".into(), "Bearer [redacted]".into()),
+                ]),
+                request_body: JournalBody::Empty,
+                status: 200,
+                response_headers: BTreeMap::from([(
+                    "content-type".into(),
+                    "application/json; odata.metadata=minimal".into()
+                )]),
+                response_body: JournalBody::Json(serde_json::json!({"UserId": "2138bd90"})),
+                fault: Some("slow".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn every_secret_key_contains_a_stem_the_byte_check_looks_for() {
+        for key in SECRET_KEYS {
+            assert!(
+                SECRET_STEMS
+                    .iter()
+                    .any(|stem| key.as_bytes().windows(stem.len()).any(|part| part == *stem)),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn bodies_that_may_hold_a_secret_are_redacted_before_they_are_stored() {
+        for (content_type, body) in [
+            ("application/json", r#"{"access_token":"eyJ.x.y"}"#),
+            ("application/json", r#"{"Access_Token":"eyJ.x.y"}"#),
+            ("application/json", r#"{"access\u005ftoken":"eyJ.x.y"}"#),
+            (
+                "application/json",
+                r#"{"nested":[{"CLIENT_SECRET":"eyJ.x.y"}]}"#,
+            ),
+            (
+                "application/x-www-form-urlencoded",
+                "client%5Fsecret=eyJ.x.y",
+            ),
+            ("application/x-www-form-urlencoded", "Password=eyJ.x.y"),
+        ] {
+            let stored = StoredBody::capture(
+                Some(&HeaderValue::from_static(content_type)),
+                &Bytes::from(body),
+            );
+            let StoredBody::Captured(captured) = &stored else {
+                panic!("stored as bytes: {body}");
+            };
+            let text = serde_json::to_string(captured).expect("serializable");
+            assert!(!text.contains("eyJ.x.y"), "{body}: {text}");
+        }
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        /// Whether stored as bytes or at once, a body reads back as `JournalBody::capture`
+        /// makes it, and what is stored as bytes has nothing to redact.
+        #[test]
+        fn a_stored_body_reads_back_as_captured(
+            content_type in proptest::prop_oneof![
+                proptest::strategy::Just("application/json"),
+                proptest::strategy::Just("application/x-www-form-urlencoded"),
+                proptest::strategy::Just("text/plain"),
+                proptest::strategy::Just("application/octet-stream"),
+            ],
+            body in proptest::prop_oneof![
+                "[{}\\[\\]\":, a-zA-Z0-9_%\\\\]{0,80}",
+                "\\{\"(access_token|Client_Secret|name|t0ken)\":\"[a-z]{0,8}\"\\}",
+                "(client_secret|scope|pass%77ord)=[a-z%]{0,8}(&grant_type=x)?",
+                proptest::collection::vec(proptest::num::u8::ANY, 0..40)
+                    .prop_map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+            ],
+        ) {
+            let header = HeaderValue::from_static(content_type);
+            let bytes = Bytes::from(body.clone());
+            let stored = StoredBody::capture(Some(&header), &bytes);
+            let expected = JournalBody::capture(Some(content_type), &bytes);
+            proptest::prop_assert_eq!(stored.read(), expected.clone());
+            if let StoredBody::Deferred { .. } = stored {
+                let mut redacted = expected.clone();
+                match &mut redacted {
+                    JournalBody::Json(value) => redact_json(value),
+                    JournalBody::Form(pairs) => *pairs = redact_form(pairs.clone()),
+                    _ => {}
+                }
+                proptest::prop_assert_eq!(redacted, expected);
+                proptest::prop_assert!(!body.to_ascii_lowercase().contains("secret"));
+            }
         }
     }
 
@@ -528,14 +793,14 @@ mod tests {
 
     fn sample_journal() -> Journal {
         let journal = Journal::new();
-        for entry in [
-            entry(1, "login.microsoftonline.com", 200),
-            entry(3, "contoso.crm.dynamics.com", 403),
-            entry(2, "contoso.crm.dynamics.com", 200),
-            entry(4, "Contoso.CRM.dynamics.com", 429),
-            entry(5, "fabrikam.crm.dynamics.com", 503),
+        for record in [
+            record(1, "login.microsoftonline.com", 200),
+            record(3, "contoso.crm.dynamics.com", 403),
+            record(2, "contoso.crm.dynamics.com", 200),
+            record(4, "Contoso.CRM.dynamics.com", 429),
+            record(5, "fabrikam.crm.dynamics.com", 503),
         ] {
-            journal.push_bounded(entry, 100);
+            journal.push_bounded(record, 100);
         }
         journal
     }
@@ -671,8 +936,8 @@ mod tests {
     fn last_sequence_is_the_highest_stored_and_survives_clear() {
         let journal = Journal::new();
         assert_eq!(journal.last_sequence(), 0);
-        journal.push_bounded(entry(4, "a.example", 200), 10);
-        journal.push_bounded(entry(3, "a.example", 200), 10);
+        journal.push_bounded(record(4, "a.example", 200), 10);
+        journal.push_bounded(record(3, "a.example", 200), 10);
         assert_eq!(journal.last_sequence(), 4);
         journal.clear();
         assert!(journal.is_empty());
@@ -683,7 +948,7 @@ mod tests {
     fn capacity_drops_the_oldest_stored_entries() {
         let journal = Journal::new();
         for sequence in 1..=5 {
-            journal.push_bounded(entry(sequence, "a.example", 200), 3);
+            journal.push_bounded(record(sequence, "a.example", 200), 3);
         }
         assert_eq!(sequences(&journal.entries()), [3, 4, 5]);
     }
@@ -691,10 +956,10 @@ mod tests {
     #[tokio::test]
     async fn subscribers_get_each_entry_after_it_is_stored_in_store_order() {
         let journal = Journal::new();
-        journal.push_bounded(entry(1, "a.example", 200), 10);
+        journal.push_bounded(record(1, "a.example", 200), 10);
         let mut receiver = journal.subscribe();
-        journal.push_bounded(entry(3, "a.example", 200), 10);
-        journal.push_bounded(entry(2, "b.example", 500), 10);
+        journal.push_bounded(record(3, "a.example", 200), 10);
+        journal.push_bounded(record(2, "b.example", 500), 10);
         let first = receiver.recv().await.expect("an entry");
         assert_eq!(first.sequence, 3);
         // Already stored when announced.
@@ -717,7 +982,7 @@ mod tests {
         let total = SUBSCRIBER_CAPACITY as u64 + extra;
         // Pushing more than the subscriber can buffer returns at once (nothing waits for it).
         for sequence in 1..=total {
-            journal.push_bounded(entry(sequence, "a.example", 200), 10_000);
+            journal.push_bounded(record(sequence, "a.example", 200), 10_000);
         }
         assert_eq!(journal.len() as u64, total);
         assert_eq!(

@@ -21,10 +21,10 @@ use tokio_rustls::TlsAcceptor;
 use self::connection::{ListenerKind, accept_loop};
 use self::host::{HostError, RequestHost, request_host};
 use crate::fault::FaultProbe;
-use crate::journal::{keep_request_headers, keep_response_headers};
+use crate::journal::{Record, StoredBody, keep_request_headers, keep_response_headers};
 use crate::{
-    Clock, Error, FaultAction, Faults, HostPattern, Journal, JournalBody, JournalEntry, Mount,
-    RequestContext, TestPki, echo, json_response,
+    Clock, Error, FaultAction, Faults, HostPattern, Journal, JournalBody, Mount, RequestContext,
+    TestPki, echo, json_response,
 };
 
 /// The path every served host answers with 200 once the server is ready.
@@ -439,7 +439,7 @@ async fn answer(
     }
 
     let service_name = mount.map_or("harness", |mount| mount.service.name());
-    let mut entry = journal_entry(sequence, received_at, service_name, &host, &request);
+    let mut entry = journal_record(sequence, received_at, service_name, &host, &request);
     let fault = shared.faults.fire(FaultProbe {
         service: service_name,
         host: &host,
@@ -497,7 +497,7 @@ async fn answer(
     };
     entry.status = parts.status.as_u16();
     entry.response_headers = keep_response_headers(&parts.headers);
-    entry.response_body = JournalBody::capture(content_type(&parts.headers), &body);
+    entry.response_body = StoredBody::capture(parts.headers.get(header::CONTENT_TYPE), &body);
     shared.journal.push_bounded(entry, shared.journal_capacity);
     Ok((Response::from_parts(parts, Full::new(body)), true))
 }
@@ -597,35 +597,30 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
     }
 }
 
-fn content_type(headers: &http::HeaderMap) -> Option<&str> {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-}
-
-/// The journal entry for a request, before its answer is known (status 0 until then).
-fn journal_entry(
+/// The journal record for a request, before its answer is known (status 0 until then).
+fn journal_record(
     sequence: u64,
     received_at: time::OffsetDateTime,
     service: &str,
     host: &str,
     request: &Request<Bytes>,
-) -> JournalEntry {
-    JournalEntry {
+) -> Record {
+    Record {
         sequence,
-        received_at: received_at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
+        received_at,
         service: service.to_owned(),
-        method: request.method().as_str().to_owned(),
+        method: request.method().clone(),
         host: host.to_owned(),
         path: request.uri().path().to_owned(),
         query: request.uri().query().map(str::to_owned),
         request_headers: keep_request_headers(request.headers()),
-        request_body: JournalBody::capture(content_type(request.headers()), request.body()),
+        request_body: StoredBody::capture(
+            request.headers().get(header::CONTENT_TYPE),
+            request.body(),
+        ),
         status: 0,
-        response_headers: Default::default(),
-        response_body: JournalBody::Empty,
+        response_headers: Vec::new(),
+        response_body: StoredBody::Captured(JournalBody::Empty),
         fault: None,
     }
 }

@@ -3,6 +3,8 @@
 //! literal, a numeric port) and normalised (lower case, no trailing dot, no `:443`) before any
 //! routing; a request that fails gets 400 (RFC 9112 §3.2, RFC 9113 §8.3.1).
 
+use std::fmt::Write as _;
+
 use http::header;
 
 use crate::service::is_host_name;
@@ -120,19 +122,31 @@ pub(super) fn parse_authority(authority: &str) -> Result<RequestHost, HostError>
             Some(port.parse::<u16>().map_err(|_| HostError::Invalid)?)
         }
     };
-    let shown_host = if bracketed {
-        format!("[{host}]")
+    // Built without `format!`, and the host cut from the lowered copy: this runs on every
+    // request.
+    let mut origin = String::with_capacity(8 + authority.len() + 2);
+    origin.push_str("https://");
+    if bracketed {
+        origin.push('[');
+        origin.push_str(host);
+        origin.push(']');
     } else {
+        origin.push_str(host);
+    }
+    if let Some(port) = port.filter(|port| *port != 443) {
+        // Writing to a String cannot fail.
+        let _ = write!(origin, ":{port}");
+    }
+    let host = if bracketed {
         host.to_owned()
+    } else {
+        // Not bracketed, the host is where the lowered authority starts.
+        let length = host.len();
+        let mut lowered = authority;
+        lowered.truncate(length);
+        lowered
     };
-    let origin = match port {
-        None | Some(443) => format!("https://{shown_host}"),
-        Some(port) => format!("https://{shown_host}:{port}"),
-    };
-    Ok(RequestHost {
-        host: host.to_owned(),
-        origin,
-    })
+    Ok(RequestHost { host, origin })
 }
 
 #[cfg(test)]
