@@ -146,13 +146,16 @@ pub(crate) fn find(name: &str, bound: bool) -> Option<&'static Function> {
 }
 
 fn ok<T: Serialize>(call: &Call<'_>, body: &T) -> Answer {
-    let body = serde_json::to_vec(body).map_err(|error| {
+    // Room for a small answer up front (WhoAmI's is ~250 bytes): growing from empty costs
+    // several copies.
+    let mut buffer = Vec::with_capacity(512);
+    serde_json::to_writer(&mut buffer, body).map_err(|error| {
         ApiError::new(
             ErrorCode::Unexpected,
             format!("failed to serialize the response: {error}"),
         )
     })?;
-    Ok(response::json(StatusCode::OK, body, call.exchange))
+    Ok(response::json(StatusCode::OK, buffer, call.exchange))
 }
 
 /// `GET /api/data/v9.2/`: one entry per table.
@@ -200,10 +203,11 @@ fn who_am_i(call: &Call<'_>) -> Answer {
     ok(
         call,
         &WhoAmIResponse {
-            context: format!(
-                "{}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
-                call.exchange.base
-            ),
+            context: [
+                call.exchange.base.as_str(),
+                "/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
+            ]
+            .concat(),
             business_unit_id: call.principal.user.business_unit,
             user_id: call.principal.user.id,
             organization_id: call.environment.organization_id,

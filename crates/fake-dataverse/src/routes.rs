@@ -239,7 +239,7 @@ pub(crate) fn handle(state: &State, request: Request<Bytes>) -> Response<Full<By
     };
     let exchange = Exchange {
         request_id,
-        base: format!("{origin}/api/data/{version}"),
+        base: [&*origin, "/api/data/", version].concat(),
         error_annotations,
     };
 

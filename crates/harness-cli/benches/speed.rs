@@ -5,9 +5,14 @@
 //!
 //! Run: `cargo bench -p harness-cli --bench speed`. Knobs (environment): `BENCH_SECONDS` (each
 //! load, default 5), `BENCH_CONCURRENCY` (default 32), `BENCH_LAUNCHES` (default 11),
-//! `BENCH_OPENSSL_SECONDS` (default 5).
+//! `BENCH_OPENSSL_SECONDS` (default 5), `BENCH_SERVE_LOAD` (`whoami` or `tokens`: only that
+//! load, on a `serve` whose process id goes to standard error first, for `perf record -p`).
 
-#![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a benchmark reports on stdout (and a process id for a profiler on stderr)"
+)]
 
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
@@ -45,6 +50,9 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("failed to start the Tokio runtime")?;
+    if let Ok(only) = std::env::var("BENCH_SERVE_LOAD") {
+        return runtime.block_on(one_serve_load(&only, seconds, concurrency));
+    }
 
     let bare = {
         let server = Bare::launch()?;
@@ -138,6 +146,39 @@ async fn serve_loads(
     )
     .await?;
     Ok((whoami, tokens))
+}
+
+/// One of `serve`'s loads alone (`whoami` or `tokens`), for a profiler to watch.
+async fn one_serve_load(which: &str, seconds: u64, concurrency: usize) -> anyhow::Result<()> {
+    let world = bench_world(&repo_root(), 10)?;
+    let serve = Serve::start(&world)?;
+    let client = serve.client()?;
+    let environment = serve.environment()?;
+    let pid = serve.child.id();
+    let rate = match which {
+        "whoami" => {
+            let token = serve.environment_token(&client).await?;
+            let who_am_i = format!("{environment}/api/data/v9.2/WhoAmI()");
+            eprintln!("serve pid {pid}");
+            let request = move |client: &reqwest::Client| client.get(&who_am_i).bearer_auth(&token);
+            load(&client, request, seconds, concurrency, pid).await?
+        }
+        "tokens" => {
+            let url = Arc::new(serve.token_url()?);
+            let form = Arc::new(serve.token_form(&format!("{environment}/.default"))?);
+            eprintln!("serve pid {pid}");
+            let request = move |client: &reqwest::Client| client.post(url.as_str()).form(&*form);
+            load(&client, request, seconds, concurrency, pid).await?
+        }
+        other => bail!("BENCH_SERVE_LOAD is `whoami` or `tokens`, not `{other}`"),
+    };
+    println!(
+        "{which}: {:.0}/s (server {:.2} / load generator {:.2} cores)",
+        rate.per_second, rate.server_cores, rate.client_cores
+    );
+    drop(serve);
+    let _ = std::fs::remove_dir_all(world.parent().context("the world's folder")?);
+    Ok(())
 }
 
 /// Milliseconds from spawning the release `serve` (built-in world, fresh state folder) to the
