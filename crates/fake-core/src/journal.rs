@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use http::HeaderValue;
@@ -321,27 +321,22 @@ impl StoredBody {
 
 /// Parts of every name in [`SECRET_KEYS`]: a body without any of them (in any case) has no
 /// secret key.
-const SECRET_STEMS: &[&[u8]] = &[b"secret", b"assertion", b"password", b"token"];
+const SECRET_STEMS: &[&str] = &["secret", "assertion", "password", "token"];
 
 /// Whether `body` may hold a secret [`JournalBody::capture`] would redact: it names one of
 /// [`SECRET_STEMS`] in any case, or has a character that could spell one in disguise (a JSON
-/// escape `\`, a form's `%`). One pass over the bytes.
+/// escape `\`, a form's `%`), or is not UTF-8 (then captured at once, which is cheap for it).
 fn may_hold_secret(body: &[u8]) -> bool {
     if body.contains(&b'\\') || body.contains(&b'%') {
         return true;
     }
-    body.iter().enumerate().any(|(index, byte)| {
-        // `| 0x20` lowers exactly the letters S, A, P and T among the bytes matched here.
-        let stem: &[u8] = match byte | 0x20 {
-            b's' => SECRET_STEMS[0],
-            b'a' => SECRET_STEMS[1],
-            b'p' => SECRET_STEMS[2],
-            b't' => SECRET_STEMS[3],
-            _ => return false,
-        };
-        body.get(index..index + stem.len())
-            .is_some_and(|window| window.eq_ignore_ascii_case(stem))
-    })
+    // A lower-case copy searched with `str::contains` (vectorised): several times faster than
+    // comparing at each letter, and an answer is at most `MAX_JOURNALED_BODY` long.
+    let lowered = body.to_ascii_lowercase();
+    let Ok(lowered) = std::str::from_utf8(&lowered) else {
+        return true;
+    };
+    SECRET_STEMS.iter().any(|stem| lowered.contains(stem))
 }
 
 /// How many entries a [`Journal::subscribe`] receiver can fall behind before it misses some
@@ -355,7 +350,9 @@ pub struct Journal {
     entries: Arc<Mutex<Stored>>,
     /// New entries, for [`Journal::subscribe`]. A broadcast channel never blocks the sender:
     /// a subscriber that falls behind loses the oldest entries, never slows the server.
-    announce: broadcast::Sender<JournalEntry>,
+    /// Made by the first [`Journal::subscribe`]: its buffer of [`SUBSCRIBER_CAPACITY`] slots is
+    /// a third of a megabyte that most runs never use, and that every start-up paid for.
+    announce: Arc<OnceLock<broadcast::Sender<JournalEntry>>>,
 }
 
 #[derive(Debug, Default)]
@@ -369,7 +366,7 @@ impl Default for Journal {
     fn default() -> Journal {
         Journal {
             entries: Arc::default(),
-            announce: broadcast::Sender::new(SUBSCRIBER_CAPACITY),
+            announce: Arc::default(),
         }
     }
 }
@@ -523,7 +520,9 @@ impl Journal {
     /// [`broadcast::error::RecvError::Lagged`] (with how many it missed) and then goes on from
     /// the oldest entry still buffered; the server never waits for a subscriber.
     pub fn subscribe(&self) -> broadcast::Receiver<JournalEntry> {
-        self.announce.subscribe()
+        self.announce
+            .get_or_init(|| broadcast::Sender::new(SUBSCRIBER_CAPACITY))
+            .subscribe()
     }
 
     /// Forgets every entry (sequence numbers keep counting).
@@ -544,7 +543,11 @@ impl Journal {
     /// Appends an entry, dropping the oldest ones beyond `capacity`, then announces it.
     pub(crate) fn push_bounded(&self, record: Record, capacity: usize) {
         // Without subscribers there is nothing to make the entry for.
-        let announced = (self.announce.receiver_count() > 0).then(|| record.entry());
+        let announce = self
+            .announce
+            .get()
+            .filter(|announce| announce.receiver_count() > 0);
+        let announced = announce.map(|announce| (announce, record.entry()));
         let mut stored = self.lock();
         stored.last_sequence = stored.last_sequence.max(record.sequence);
         stored.entries.push_back(record);
@@ -558,9 +561,9 @@ impl Journal {
         }
         // Sent under the lock, so subscribers get entries in the order they are stored, and
         // after storing, so a subscriber that then queries finds the entry; `send` never waits.
-        if let Some(entry) = announced {
+        if let Some((announce, entry)) = announced {
             // An error only means every subscriber has just gone: nothing to do.
-            let _ = self.announce.send(entry);
+            let _ = announce.send(entry);
         }
         drop(stored);
         drop(oldest);
@@ -711,12 +714,7 @@ mod tests {
     #[test]
     fn every_secret_key_contains_a_stem_the_byte_check_looks_for() {
         for key in SECRET_KEYS {
-            assert!(
-                SECRET_STEMS
-                    .iter()
-                    .any(|stem| key.as_bytes().windows(stem.len()).any(|part| part == *stem)),
-                "{key}"
-            );
+            assert!(SECRET_STEMS.iter().any(|stem| key.contains(stem)), "{key}");
         }
     }
 
