@@ -345,7 +345,7 @@ pub const SUBSCRIBER_CAPACITY: usize = 1024;
 
 /// A shared, append-only list of [`JournalEntry`]s, which also announces each new entry to its
 /// subscribers.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Journal {
     entries: Arc<Mutex<Stored>>,
     /// New entries, for [`Journal::subscribe`]. A broadcast channel never blocks the sender:
@@ -360,15 +360,6 @@ struct Stored {
     entries: VecDeque<Record>,
     /// The highest sequence number ever stored (kept across [`Journal::clear`]).
     last_sequence: u64,
-}
-
-impl Default for Journal {
-    fn default() -> Journal {
-        Journal {
-            entries: Arc::default(),
-            announce: Arc::default(),
-        }
-    }
 }
 
 /// Which entries [`Journal::query`] returns; every filter given must hold (none: every entry).
