@@ -28,7 +28,8 @@ const SECRET_KEYS: &[&str] = &[
     "id_token",
 ];
 
-/// Request headers worth keeping; anything else (user agents, telemetry) is dropped.
+/// Request headers worth keeping; anything else (user agents, telemetry) is dropped. Sorted
+/// (`keep_request_headers` searches it).
 const KEPT_REQUEST_HEADERS: &[&str] = &[
     "accept",
     "authorization",
@@ -188,12 +189,19 @@ fn is_secret_key(key: &str) -> bool {
 pub(crate) fn keep_request_headers(
     headers: &http::HeaderMap,
 ) -> Vec<(&'static str, Cow<'static, str>)> {
-    let mut kept = Vec::new();
-    for name in KEPT_REQUEST_HEADERS {
-        let Some(value) = headers.get(*name) else {
+    // One pass over the few headers a request has, rather than a lookup (parse and hash of
+    // the name) for each of the ten kept names.
+    let mut kept: Vec<(&'static str, Cow<'static, str>)> = Vec::new();
+    for (name, value) in headers {
+        let Ok(position) = KEPT_REQUEST_HEADERS.binary_search(&name.as_str()) else {
             continue;
         };
-        let value = if *name == "authorization" {
+        let name = KEPT_REQUEST_HEADERS[position];
+        // A repeated header: the first value is the one kept.
+        if kept.iter().any(|(kept_name, _)| *kept_name == name) {
+            continue;
+        }
+        let value = if name == "authorization" {
             // Only the scheme is read: the credential after it (a 1.5 KB token) never is.
             match value.as_bytes().split(|byte| *byte == b' ').next() {
                 Some(b"Bearer") => Cow::Borrowed("Bearer [redacted]"),
@@ -205,8 +213,9 @@ pub(crate) fn keep_request_headers(
         } else {
             Cow::Owned(String::from_utf8_lossy(value.as_bytes()).into_owned())
         };
-        kept.push((*name, value));
+        kept.push((name, value));
     }
+    kept.sort_unstable_by_key(|(name, _)| *name);
     kept
 }
 
@@ -599,6 +608,25 @@ mod tests {
         assert!(!text.contains("eyJ.x.y"), "{text}");
         assert!(!text.contains("\"s\""), "{text}");
         assert!(text.contains("Bearer"), "{text}");
+    }
+
+    #[test]
+    fn kept_request_headers_are_in_name_order_with_the_first_of_repeated_values() {
+        assert!(KEPT_REQUEST_HEADERS.is_sorted());
+        let mut headers = http::HeaderMap::new();
+        headers.append("prefer", "odata.maxpagesize=10".parse().expect("valid"));
+        headers.append("accept", "application/json".parse().expect("valid"));
+        headers.append("prefer", "return=minimal".parse().expect("valid"));
+        headers.append("x-unknown", "dropped".parse().expect("valid"));
+        headers.append("authorization", "Bearer eyJ.x.y".parse().expect("valid"));
+        assert_eq!(
+            keep_request_headers(&headers),
+            vec![
+                ("accept", Cow::Borrowed("application/json")),
+                ("authorization", Cow::Borrowed("Bearer [redacted]")),
+                ("prefer", Cow::Borrowed("odata.maxpagesize=10")),
+            ]
+        );
     }
 
     #[test]
