@@ -1,12 +1,12 @@
-//! The speed limits of issue 13, measured side by side in one run on this machine and printed
-//! as a Markdown table: a bare hyper+rustls server's static response, `serve`'s WhoAmI and
-//! token endpoint under the same load (the in-process load generator, HTTP/1.1 keep-alive),
-//! `openssl speed -multi <cores> rsa2048`, and launch → first token of the release binary.
-//!
-//! Run: `cargo bench -p harness-cli --bench speed`. Knobs (environment): `BENCH_SECONDS` (each
-//! load, default 5), `BENCH_CONCURRENCY` (default 32), `BENCH_LAUNCHES` (default 11),
-//! `BENCH_OPENSSL_SECONDS` (default 5), `BENCH_SERVE_LOAD` (`whoami` or `tokens`: only that
-//! load, on a `serve` whose process id goes to standard error first, for `perf record -p`).
+//! Issue 13's speed limits in one run on this machine, as a Markdown table: a bare hyper+rustls
+//! server's static answer and `serve`'s WhoAmI and tokens under the same load (the in-process
+//! generator, HTTP/1.1 keep-alive), `openssl speed -multi <cores> rsa2048`, and launch → first
+//! token of the release binary. Run: `cargo bench -p harness-cli --bench speed`.
+
+// Knobs (environment): `BENCH_SECONDS` (each load, default 5), `BENCH_CONCURRENCY` (default
+// 32), `BENCH_ROUNDS` (bare and WhoAmI loads in turn, default 2), `BENCH_LAUNCHES` (default
+// 11), `BENCH_OPENSSL_SECONDS` (default 5), `BENCH_SERVE_LOAD` (`whoami` or `tokens`: only that
+// load, on a `serve` whose process id goes to standard error first, for `perf record -p`).
 
 #![allow(
     clippy::print_stdout,
@@ -44,6 +44,7 @@ fn main() -> anyhow::Result<()> {
     let seconds: u64 = env_number("BENCH_SECONDS", 5);
     let concurrency: usize = env_number("BENCH_CONCURRENCY", 32);
     let launches: usize = env_number("BENCH_LAUNCHES", 11).max(1);
+    let rounds: usize = env_number("BENCH_ROUNDS", 2).max(1);
     let openssl_seconds: u64 = env_number("BENCH_OPENSSL_SECONDS", 5);
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -54,14 +55,11 @@ fn main() -> anyhow::Result<()> {
         return runtime.block_on(one_serve_load(&only, seconds, concurrency));
     }
 
-    let bare = {
-        let server = Bare::launch()?;
-        runtime.block_on(server.load(seconds, concurrency))?
-    };
     let world = bench_world(&repo_root(), 10)?;
-    let (whoami, tokens) = {
+    let (bare, whoami, tokens) = {
+        let bare = Bare::launch()?;
         let serve = Serve::start(&world)?;
-        runtime.block_on(serve_loads(&serve, seconds, concurrency))?
+        runtime.block_on(loads(&bare, &serve, rounds, seconds, concurrency))?
     };
     let _ = std::fs::remove_dir_all(world.parent().context("the world's folder")?);
     let openssl = openssl_sign_rate(cores, openssl_seconds)?;
@@ -120,25 +118,29 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// WhoAmI, then tokens, from one `serve` process.
-async fn serve_loads(
+/// The bare server's static answer and `serve`'s WhoAmI, in turn for `rounds` rounds (so that
+/// a change in what else the machine runs weighs on both alike), then `serve`'s tokens; the
+/// means of the rounds.
+async fn loads(
+    bare: &Bare,
     serve: &Serve,
+    rounds: usize,
     seconds: u64,
     concurrency: usize,
-) -> anyhow::Result<(Load, Load)> {
+) -> anyhow::Result<(Load, Load, Load)> {
     let client = serve.client()?;
     let environment = serve.environment()?;
-    let token = serve.environment_token(&client).await?;
+    let token = Arc::new(serve.environment_token(&client).await?);
     let pid = serve.child.id();
-    let who_am_i = format!("{environment}/api/data/v9.2/WhoAmI()");
-    let whoami = load(
-        &client,
-        move |client: &reqwest::Client| client.get(&who_am_i).bearer_auth(&token),
-        seconds,
-        concurrency,
-        pid,
-    )
-    .await?;
+    let who_am_i = Arc::new(format!("{environment}/api/data/v9.2/WhoAmI()"));
+    let (mut bare_loads, mut whoami_loads) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        bare_loads.push(bare.load(seconds, concurrency).await?);
+        let (who_am_i, token) = (who_am_i.clone(), token.clone());
+        let request =
+            move |client: &reqwest::Client| client.get(who_am_i.as_str()).bearer_auth(&token);
+        whoami_loads.push(load(&client, request, seconds, concurrency, pid).await?);
+    }
     let url = Arc::new(serve.token_url()?);
     let form = Arc::new(serve.token_form(&format!("{environment}/.default"))?);
     let tokens = load(
@@ -149,7 +151,20 @@ async fn serve_loads(
         pid,
     )
     .await?;
-    Ok((whoami, tokens))
+    Ok((mean(&bare_loads), mean(&whoami_loads), tokens))
+}
+
+/// The mean of each figure of `loads` (at least one).
+fn mean(loads: &[Load]) -> Load {
+    let average = |figure: fn(&Load) -> f64| {
+        loads.iter().map(figure).sum::<f64>() / loads.len().max(1) as f64
+    };
+    Load {
+        per_second: average(|load| load.per_second),
+        per_server_cpu_second: average(|load| load.per_server_cpu_second),
+        server_cores: average(|load| load.server_cores),
+        client_cores: average(|load| load.client_cores),
+    }
 }
 
 /// One of `serve`'s loads alone (`whoami` or `tokens`), for a profiler to watch.
