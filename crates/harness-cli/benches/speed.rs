@@ -71,7 +71,7 @@ fn main() -> anyhow::Result<()> {
     let start_up = median(&serve_start);
     let met = |ok: bool| if ok { "met" } else { "NOT met" };
     println!(
-        "| measurement ({cores} cores, {concurrency} connections, {seconds} s loads) | result | target |"
+        "| measurement ({cores} cores, {concurrency} connections, {rounds} rounds of {seconds} s loads) | result | target |"
     );
     println!("|---|---|---|");
     println!(
