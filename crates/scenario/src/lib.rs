@@ -5,6 +5,7 @@
 //! mirrors of the TOML) stay private; only validated types such as [`World`] and [`Scenario`]
 //! leave the crate; every error names its file; a [`Report`] never holds a secret or a token.
 
+mod change;
 mod fakes;
 mod location;
 #[cfg(test)]
@@ -19,6 +20,7 @@ mod world;
 
 use std::path::PathBuf;
 
+pub use change::{Change, ChangeError, ChangeReason, parse_duration};
 pub use fakes::{SEED, START_TIME, ServeError, network_settings, spawn_fakes};
 pub use location::Location;
 pub use report::{
@@ -33,7 +35,7 @@ pub use scenario::{
 pub use timer::ManualTimer;
 pub use world::{
     App, Certificate, ClientCredentials, Environment, EnvironmentTable, EnvironmentThrottle,
-    Permission, Secret, SecretValue, ServicePrincipal, Tenant, World,
+    Permission, Secret, SecretValue, ServicePrincipal, Tenant, World, WorldDocument,
 };
 
 /// The kind of file an error is about.
