@@ -352,8 +352,8 @@ pub struct ChangeError {
     pub change: &'static str,
     /// The field at fault, when one is.
     pub field: Option<&'static str>,
-    /// Why.
-    pub reason: ChangeReason,
+    /// Why (boxed: errors travel by value).
+    pub reason: Box<ChangeReason>,
 }
 
 impl std::fmt::Display for ChangeError {
@@ -502,7 +502,8 @@ impl From<ChangeReason> for Refusal {
 pub(crate) struct Batch<'a> {
     /// The document, changed so far.
     pub(crate) document: WorldDocument,
-    /// The world of `document`, validated.
+    /// The world as validated last (before the batch, or after the latest change when each
+    /// change is validated).
     pub(crate) world: World,
     /// The clock's time once the batch's clock moves are done.
     pub(crate) now: OffsetDateTime,
@@ -531,8 +532,8 @@ pub(crate) struct Staged {
 }
 
 /// Applies `changes` in order to a copy of `document` (whose world is `world`), at `now`,
-/// with `extra_faults` besides the world's: every name is checked first and the world is
-/// validated after each change. The first failure is the batch's error; nothing is changed.
+/// with `extra_faults` besides the world's: every name is checked first, then the changed
+/// world is validated as a whole. The first failure is the batch's error; nothing is changed.
 pub(crate) fn stage(
     document: &WorldDocument,
     world: &World,
@@ -541,37 +542,72 @@ pub(crate) fn stage(
     ids: &IdGenerator,
     changes: &[Change],
 ) -> Result<Staged, ChangeError> {
-    let mut batch = Batch {
-        document: document.clone(),
-        world: world.clone(),
-        now,
-        advance: Duration::ZERO,
-        extra_faults: extra_faults.to_vec(),
-        faults_changed: false,
-        ids,
-    };
-    for (index, change) in changes.iter().enumerate() {
-        let failed = |refusal: Refusal| ChangeError {
-            index,
-            change: change.kind(),
-            field: refusal.field,
-            reason: refusal.reason,
+    let run = |validate_each| {
+        let batch = Batch {
+            document: document.clone(),
+            world: world.clone(),
+            now,
+            advance: Duration::ZERO,
+            extra_faults: extra_faults.to_vec(),
+            faults_changed: false,
+            ids,
         };
-        let edits_document = batch.apply(change).map_err(failed)?;
-        if edits_document {
-            batch.world = batch
+        batch.run(changes, validate_each)
+    };
+    match run(false) {
+        Ok(staged) => Ok(staged),
+        // The world of the whole batch is invalid: validating after each change finds the
+        // change that made it so (this costs a validation per change, on errors only).
+        Err(error)
+            if matches!(
+                *error.reason,
+                ChangeReason::Invalid { .. } | ChangeReason::World(_)
+            ) =>
+        {
+            Err(run(true).err().unwrap_or(error))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+impl Batch<'_> {
+    /// Applies `changes` in order, validating the document after each one that edits it
+    /// (`validate_each`) or once at the end, where an error names the last change.
+    fn run(mut self, changes: &[Change], validate_each: bool) -> Result<Staged, ChangeError> {
+        let failure = |index: usize, refusal: Refusal| ChangeError {
+            index,
+            change: changes.get(index).map_or("", Change::kind),
+            field: refusal.field,
+            reason: Box::new(refusal.reason),
+        };
+        let mut edited = false;
+        for (index, change) in changes.iter().enumerate() {
+            let edits_document = self
+                .apply(change)
+                .map_err(|refusal| failure(index, refusal))?;
+            edited |= edits_document;
+            if edits_document && validate_each {
+                self.world = self
+                    .document
+                    .world()
+                    .map_err(|error| failure(index, ChangeReason::from_world(error).into()))?;
+            }
+        }
+        if edited && !validate_each {
+            let last = changes.len().saturating_sub(1);
+            self.world = self
                 .document
                 .world()
-                .map_err(|error| failed(ChangeReason::from_world(error).into()))?;
+                .map_err(|error| failure(last, ChangeReason::from_world(error).into()))?;
         }
+        Ok(Staged {
+            document: self.document,
+            world: self.world,
+            advance: self.advance,
+            extra_faults: self.extra_faults,
+            faults_changed: self.faults_changed,
+        })
     }
-    Ok(Staged {
-        document: batch.document,
-        world: batch.world,
-        advance: batch.advance,
-        extra_faults: batch.extra_faults,
-        faults_changed: batch.faults_changed,
-    })
 }
 
 impl Batch<'_> {

@@ -5,7 +5,7 @@
 
 use toml::{Table, Value};
 
-use super::names::{self, array, entry, find, position, strings, subtable};
+use super::names::{self, array, entry, find, position, remove_item, strings, subtable};
 use super::{Batch, Change, ChangeReason, Refusal};
 
 impl Batch<'_> {
@@ -55,7 +55,7 @@ impl Batch<'_> {
                     "application user for app",
                 )
                 .map_err(Refusal::at("app"))?;
-                users.remove(index);
+                remove_item(environment_table, "application_users", index);
                 // Deleting a user in Dataverse takes it out of its teams too.
                 if let Some(teams) = environment_table
                     .get_mut("teams")
@@ -86,7 +86,8 @@ impl Batch<'_> {
                 role,
             } => {
                 self.check_role(environment, role)?;
-                let (holder, roles) = self.role_holder(environment, app, team)?;
+                let (holder, holder_table) = self.role_holder(environment, app, team)?;
+                let roles = array(holder_table, "roles");
                 if roles.iter().any(|held| held.as_str() == Some(role)) {
                     return Err(Refusal::at("role")(ChangeReason::Exists {
                         owner: holder,
@@ -102,7 +103,8 @@ impl Batch<'_> {
                 team,
                 role,
             } => {
-                let (holder, roles) = self.role_holder(environment, app, team)?;
+                let (holder, holder_table) = self.role_holder(environment, app, team)?;
+                let roles = array(holder_table, "roles");
                 let index = roles
                     .iter()
                     .position(|held| held.as_str() == Some(role))
@@ -114,7 +116,7 @@ impl Batch<'_> {
                             strings(roles),
                         ))
                     })?;
-                roles.remove(index);
+                remove_item(holder_table, "roles", index);
             }
             Change::AddTeamMember {
                 environment,
@@ -157,9 +159,7 @@ impl Batch<'_> {
                         }
                         members.push(Value::String(app.clone()));
                     }
-                    (false, Some(index)) => {
-                        members.remove(index);
-                    }
+                    (false, Some(index)) => remove_item(team_table, "members", index),
                     (false, None) => {
                         return Err(Refusal::at("app")(ChangeReason::unknown(
                             Some(format!("team `{team}`")),
@@ -280,7 +280,13 @@ impl Batch<'_> {
                             .iter()
                             .find(|candidate| &candidate.logical_name == table)
                     })
-                    .map(|resolved| resolved.definition.primary_id_attribute.clone());
+                    .map(|resolved| resolved.definition.primary_id_attribute.clone())
+                    // A table the batch listed just now: standard, or custom (`<name>id`).
+                    .or_else(|| {
+                        fake_dataverse::standard_table(table)
+                            .map(|definition| definition.primary_id_attribute)
+                    })
+                    .unwrap_or_else(|| format!("{table}id"));
                 let tables = subtable(self.environment(environment)?, "tables");
                 let listed: Vec<String> = tables.keys().cloned().collect();
                 let Some(entry) = tables.get_mut(table).and_then(Value::as_table_mut) else {
@@ -298,7 +304,6 @@ impl Batch<'_> {
                 match ids {
                     None => rows.clear(),
                     Some(ids) => {
-                        let primary_id = primary_id.unwrap_or_default();
                         let id_of = |row: &Value| {
                             row.get(&primary_id)
                                 .and_then(Value::as_str)
@@ -367,25 +372,22 @@ impl Batch<'_> {
             .expect("a validated world's application users are tables"))
     }
 
-    /// Who holds roles (`app` xor `team`), named for messages, and their roles to edit.
+    /// Who holds roles (`app` xor `team`), named for messages, and its entry to edit.
     fn role_holder(
         &mut self,
         environment: &str,
         app: &Option<String>,
         team: &Option<String>,
-    ) -> Result<(String, &mut Vec<Value>), Refusal> {
+    ) -> Result<(String, &mut Table), Refusal> {
         match (app, team) {
             (Some(app), None) => {
                 let user = self.application_user(environment, app)?;
-                Ok((
-                    format!("the application user of app `{app}`"),
-                    array(user, "roles"),
-                ))
+                Ok((format!("the application user of app `{app}`"), user))
             }
             (None, Some(team)) => {
                 let environment_table = self.environment(environment)?;
                 let team_table = team_entry(environment_table, environment, team)?;
-                Ok((format!("team `{team}`"), array(team_table, "roles")))
+                Ok((format!("team `{team}`"), team_table))
             }
             _ => Err(ChangeReason::rule("give exactly one of `app` and `team`").into()),
         }
@@ -415,11 +417,12 @@ impl Batch<'_> {
     fn check_table(&mut self, environment: &str, table: &str) -> Result<(), Refusal> {
         let environment_table = self.environment(environment)?;
         let mut known = names::keys(environment_table, "custom_tables");
-        known.extend(
-            fake_dataverse::standard_tables()
-                .into_iter()
-                .map(|definition| definition.logical_name),
-        );
+        let mut standard: Vec<String> = fake_dataverse::standard_tables()
+            .into_iter()
+            .map(|definition| definition.logical_name)
+            .collect();
+        standard.sort();
+        known.extend(standard);
         if known.iter().any(|name| name == table) {
             Ok(())
         } else {

@@ -5,7 +5,7 @@
 use time::Duration;
 use toml::{Table, Value};
 
-use super::names::{self, array, entry, find, position};
+use super::names::{self, array, entry, find, position, remove_item};
 use super::{Batch, Change, ChangeReason, Refusal, timestamp};
 use crate::world::certificate_blocks;
 
@@ -49,10 +49,11 @@ impl Batch<'_> {
                 secrets.push(Value::Table(entry));
             }
             Change::RemoveSecret { app, secret } => {
-                let secrets = array(self.app(app)?, "secrets");
+                let app_table = self.app(app)?;
+                let secrets = array(app_table, "secrets");
                 let index = find(secrets, "name", secret, format!("app `{app}`"), "secret")
                     .map_err(Refusal::at("secret"))?;
-                secrets.remove(index);
+                remove_item(app_table, "secrets", index);
             }
             Change::ExpireSecret { app, secret, at } => {
                 let expires = timestamp(at.unwrap_or(self.now));
@@ -86,7 +87,8 @@ impl Batch<'_> {
                 certificates.push(Value::Table(entry));
             }
             Change::RemoveCertificate { app, certificate } => {
-                let certificates = array(self.app(app)?, "certificates");
+                let app_table = self.app(app)?;
+                let certificates = array(app_table, "certificates");
                 let index = find(
                     certificates,
                     "name",
@@ -95,7 +97,7 @@ impl Batch<'_> {
                     "certificate",
                 )
                 .map_err(Refusal::at("certificate"))?;
-                certificates.remove(index);
+                remove_item(app_table, "certificates", index);
             }
             Change::DisableApp { app } => {
                 self.app(app)?
@@ -130,7 +132,8 @@ impl Batch<'_> {
                         "`{tenant}` is the home tenant of app `{app}`, whose service principal goes only with the registration; use `disable_app`"
                     ))));
                 }
-                let principals = array(self.app(app)?, "service_principals");
+                let app_table = self.app(app)?;
+                let principals = array(app_table, "service_principals");
                 let index = find(
                     principals,
                     "tenant",
@@ -139,7 +142,7 @@ impl Batch<'_> {
                     "service principal in tenant",
                 )
                 .map_err(Refusal::at("tenant"))?;
-                principals.remove(index);
+                remove_item(app_table, "service_principals", index);
             }
             Change::GrantConsent { app, api, scope }
             | Change::RevokeConsent { app, api, scope } => {

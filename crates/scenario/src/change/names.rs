@@ -74,6 +74,17 @@ pub(crate) fn array<'a>(table: &'a mut Table, key: &str) -> &'a mut Vec<Value> {
         .expect("just made an array")
 }
 
+/// Removes the `index`-th item of the array `key` of `table`, and the array too once it is
+/// empty: a list emptied by a change goes, so that adding an item and removing it again gives
+/// back the same document.
+pub(crate) fn remove_item(table: &mut Table, key: &str, index: usize) {
+    let array = array(table, key);
+    array.remove(index);
+    if array.is_empty() {
+        table.remove(key);
+    }
+}
+
 /// The table `key` of `table`, created empty when absent.
 pub(crate) fn subtable<'a>(table: &'a mut Table, key: &str) -> &'a mut Table {
     if !matches!(table.get(key), Some(Value::Table(_))) {
