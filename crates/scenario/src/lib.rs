@@ -269,6 +269,14 @@ pub enum Reason {
     /// A certificate with both or neither of `file` and `pem`.
     #[error("give the certificate either `file = \"<PEM file>\"` or `pem = '''<PEM text>'''`")]
     CertificateSource,
+    /// `removed = true` on the service principal of the app's home tenant.
+    #[error(
+        "the service principal in the home tenant `{home}` goes only with the app registration; disable the app with `enabled = false`"
+    )]
+    RemovedHomePrincipal {
+        /// The home tenant key.
+        home: String,
+    },
     /// `dynamics_enabled = false` in a tenant that has no Dynamics CRM principal to disable.
     #[error(
         "there is no Dynamics CRM service principal to disable (`dynamics = false`); set `dynamics = true` or remove `dynamics_enabled`"

@@ -275,6 +275,7 @@ impl Checker<'_> {
                 tenant,
                 object_id,
                 enabled,
+                removed,
             } = principal;
             let principal_key = format!("{prefix}.service_principals[{index}]");
             let tenant_key = format!("{principal_key}.tenant");
@@ -284,6 +285,17 @@ impl Checker<'_> {
                     tenant.span(),
                     tenant_key,
                     Reason::SingleTenant {
+                        home: home.key.clone(),
+                    },
+                ));
+            }
+            if removed.as_ref().is_some_and(|removed| *removed.get_ref())
+                && resolved.key == home.key
+            {
+                return Err(self.invalid(
+                    removed.as_ref().map_or(tenant.span(), Spanned::span),
+                    format!("{principal_key}.removed"),
+                    Reason::RemovedHomePrincipal {
                         home: home.key.clone(),
                     },
                 ));
@@ -304,6 +316,7 @@ impl Checker<'_> {
                 tenant_id: resolved.id,
                 object_id,
                 enabled: *enabled,
+                removed: removed.as_ref().is_some_and(|removed| *removed.get_ref()),
             });
         }
         Ok(checked)
