@@ -147,7 +147,7 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         roles: Vec<String>,
     },
-    /// Deletes an application user (and its team memberships): 403 `UserNotMemberOfOrg`.
+    /// Deletes an application user (and its team memberships): 403 `0x80072560` (not a member of the organization).
     RemoveApplicationUser {
         /// The environment key.
         environment: String,

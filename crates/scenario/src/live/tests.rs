@@ -325,3 +325,91 @@ async fn set_limits_throttles_and_reset_forgets_the_window() {
     live.reset();
     assert_eq!(read_accounts(&client).await.0, 200);
 }
+
+/// What the importer gets after one change to the demo world, then after `reset`.
+#[tokio::test]
+async fn each_change_reaches_the_fake_it_is_about_and_reset_undoes_it() {
+    let (_server, live, client) = live(&[]).await;
+    let contoso = || "contoso".to_owned();
+    let importer = || "importer".to_owned();
+    // (change, request that shows it, status, phrase of the body)
+    let cases: Vec<(Change, bool, u16, &str)> = vec![
+        (
+            Change::RemoveSecret {
+                app: importer(),
+                secret: "current".into(),
+            },
+            false,
+            // The only secret left has expired, and Entra ID says so first.
+            401,
+            "AADSTS7000222",
+        ),
+        (
+            Change::DisableDynamics { tenant: contoso() },
+            false,
+            400,
+            "AADSTS500014",
+        ),
+        (
+            Change::DisableApplicationUser {
+                environment: contoso(),
+                app: importer(),
+            },
+            true,
+            403,
+            "0x80040225",
+        ),
+        (
+            Change::RemoveApplicationUser {
+                environment: contoso(),
+                app: importer(),
+            },
+            true,
+            403,
+            "0x80072560",
+        ),
+        (
+            Change::AdminMode {
+                environment: contoso(),
+                on: true,
+            },
+            true,
+            403,
+            "0x8004a113",
+        ),
+        (
+            Change::SetPrivilege {
+                environment: contoso(),
+                role: "Importer Reader".into(),
+                privilege: "prvReadAccount".into(),
+                depth: "None".into(),
+            },
+            true,
+            403,
+            "prvReadAccount",
+        ),
+    ];
+    for (change, dataverse, status, phrase) in cases {
+        let kind = change.kind();
+        live.apply(&[change]).expect("applies");
+        let (got, body) = if dataverse {
+            read_accounts(&client).await
+        } else {
+            token(&client, SECRET).await
+        };
+        assert_eq!(got, status, "{kind}: {body}");
+        assert!(
+            body.to_ascii_lowercase()
+                .contains(&phrase.to_ascii_lowercase()),
+            "{kind}: {body}"
+        );
+        live.reset();
+        assert_eq!(read_accounts(&client).await.0, 200, "{kind} after reset");
+    }
+}
+
+#[test]
+fn a_live_world_is_shared_between_threads() {
+    fn shared<T: Send + Sync + Clone + 'static>() {}
+    shared::<LiveWorld>();
+}
