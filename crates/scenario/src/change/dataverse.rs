@@ -195,7 +195,7 @@ impl Batch<'_> {
                     return Err(Refusal::at("role")(reason));
                 };
                 let privileges = subtable(role_table, "privileges");
-                if depth == "None" {
+                if depth.eq_ignore_ascii_case("none") {
                     if privileges.remove(privilege).is_none() {
                         let known = privileges.keys().cloned().collect();
                         return Err(Refusal::at("privilege")(ChangeReason::unknown(
