@@ -413,3 +413,27 @@ fn a_live_world_is_shared_between_threads() {
     fn shared<T: Send + Sync + Clone + 'static>() {}
     shared::<LiveWorld>();
 }
+
+#[tokio::test]
+async fn spawn_live_with_configures_the_listener() {
+    let world = World::load(repo_root().join("fixtures/worlds/demo.toml")).expect("demo world");
+    let (server, live) = spawn_live_with(
+        &world,
+        Clock::manual(START_TIME),
+        IdGenerator::seeded(SEED),
+        &[],
+        |config| config.journal_capacity = 1,
+    )
+    .await
+    .expect("the fakes start");
+    let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("CA PEM");
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .no_proxy()
+        .resolve("login.microsoftonline.com", server.addr())
+        .build()
+        .expect("client");
+    assert_eq!(token(&client, SECRET).await.0, 200);
+    assert_eq!(token(&client, SECRET).await.0, 200);
+    assert_eq!(live.journal().len(), 1);
+}
