@@ -924,6 +924,16 @@ fn change_errors_never_show_a_secret_value() {
 }
 
 #[test]
+fn a_worlds_debug_and_its_documents_never_show_a_secret_value() {
+    let world = world();
+    let document = WorldDocument::of(&world).expect("document");
+    let shown = format!("{world:?} {document:?}");
+    assert!(!shown.contains("test.importer.secret"), "{shown}");
+    // The document itself is a world file, and world files hold their secrets.
+    assert!(document.to_toml().contains("test.importer.secret"));
+}
+
+#[test]
 fn changes_read_the_same_from_toml_and_json_and_refuse_unknown_fields() {
     let from_toml = change(
         r#"change = "remove_role"

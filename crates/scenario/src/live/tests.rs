@@ -437,3 +437,63 @@ async fn spawn_live_with_configures_the_listener() {
     assert_eq!(token(&client, SECRET).await.0, 200);
     assert_eq!(live.journal().len(), 1);
 }
+
+/// Clients reading while another task removes and gives back the role: every answer is the
+/// success or the exact privilege error, never anything else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_see_the_world_before_or_after_each_change() {
+    let (_server, live, client) = live(&[]).await;
+    let token = access_token(&client).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let (client, token, stop) = (client.clone(), token.clone(), stop.clone());
+        readers.push(tokio::spawn(async move {
+            let mut seen = (0, 0);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let response = client
+                    .get(ACCOUNTS_URL)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .expect("accounts request");
+                let status = response.status().as_u16();
+                let body = response.text().await.expect("body");
+                match status {
+                    200 => seen.0 += 1,
+                    403 => {
+                        assert!(body.contains("\"code\":\"0x80040220\""), "{body}");
+                        seen.1 += 1;
+                    }
+                    other => panic!("{other}: {body}"),
+                }
+            }
+            seen
+        }));
+    }
+    let give_back = Change::AssignRole {
+        environment: "contoso".into(),
+        app: Some("importer".into()),
+        team: None,
+        role: "Importer Reader".into(),
+    };
+    let loaded = live.world_toml();
+    for _ in 0..50 {
+        let writer = live.clone();
+        let give_back = give_back.clone();
+        tokio::task::spawn_blocking(move || {
+            writer.apply(&[remove_importer_role()]).expect("removes");
+            writer.apply(&[give_back]).expect("gives back");
+        })
+        .await
+        .expect("writer");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for reader in readers {
+        let (ok, denied) = reader.await.expect("reader");
+        total += ok + denied;
+    }
+    assert!(total > 0);
+    assert_eq!(live.world_toml(), loaded);
+}
