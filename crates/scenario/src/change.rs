@@ -461,14 +461,18 @@ fn unknown_message(owner: Option<&str>, what: &str, name: &str, known: &[String]
         Some(owner) => format!("{owner} has no {what} `{name}`"),
         None => format!("unknown {what} `{name}`"),
     };
-    if let Some(nearest) = nearest(name, known) {
-        message.push_str(&format!("; did you mean `{nearest}`?"));
-    }
+    let separator = match nearest(name, known) {
+        Some(nearest) => {
+            message.push_str(&format!("; did you mean `{nearest}`?"));
+            " "
+        }
+        None => "; ",
+    };
     if known.is_empty() {
-        message.push_str("; there is none");
+        message.push_str(&format!("{separator}there is none"));
     } else {
         let quoted: Vec<String> = known.iter().map(|name| format!("`{name}`")).collect();
-        message.push_str(&format!("; known: {}", quoted.join(", ")));
+        message.push_str(&format!("{separator}known: {}", quoted.join(", ")));
     }
     message
 }

@@ -701,7 +701,7 @@ fn unknown_names_are_refused_with_the_nearest_one() {
         &[Change::DisableApp {
             app: "imprter".into(),
         }],
-        "changes[0] (`disable_app`) `app`: unknown app `imprter`; did you mean `importer`?; known: `importer`, `reporter`",
+        "changes[0] (`disable_app`) `app`: unknown app `imprter`; did you mean `importer`? known: `importer`, `reporter`",
     );
     check_error(
         &[
@@ -716,27 +716,27 @@ fn unknown_names_are_refused_with_the_nearest_one() {
                 role: "Importer Reeder".into(),
             },
         ],
-        "changes[1] (`remove_role`) `role`: the application user of app `importer` has no role `Importer Reeder`; did you mean `Importer Reader`?; known: `Importer Reader`",
+        "changes[1] (`remove_role`) `role`: the application user of app `importer` has no role `Importer Reeder`; did you mean `Importer Reader`? known: `Importer Reader`",
     );
     check_error(
         &[Change::RemoveSecret {
             app: "importer".into(),
             secret: "curent".into(),
         }],
-        "changes[0] (`remove_secret`) `secret`: app `importer` has no secret `curent`; did you mean `current`?; known: `current`, `expired`",
+        "changes[0] (`remove_secret`) `secret`: app `importer` has no secret `curent`; did you mean `current`? known: `current`, `expired`",
     );
     check_error(
         &[Change::AdminMode {
             environment: "contosso".into(),
             on: true,
         }],
-        "changes[0] (`admin_mode`) `environment`: unknown environment `contosso`; did you mean `contoso`?; known: `contoso`, `fabrikam`",
+        "changes[0] (`admin_mode`) `environment`: unknown environment `contosso`; did you mean `contoso`? known: `contoso`, `fabrikam`",
     );
     check_error(
         &[Change::DisableDynamics {
             tenant: "fabrikan".into(),
         }],
-        "changes[0] (`disable_dynamics`) `tenant`: unknown tenant `fabrikan`; did you mean `fabrikam`?; known: `contoso`, `fabrikam`, `tailspin`",
+        "changes[0] (`disable_dynamics`) `tenant`: unknown tenant `fabrikan`; did you mean `fabrikam`? known: `contoso`, `fabrikam`, `tailspin`",
     );
     check_error(
         &[Change::AddTeamMember {
@@ -744,7 +744,7 @@ fn unknown_names_are_refused_with_the_nearest_one() {
             team: "Importer".into(),
             app: "importer".into(),
         }],
-        "changes[0] (`add_team_member`) `team`: environment `contoso` has no team `Importer`; did you mean `Importers`?; known: `Importers`",
+        "changes[0] (`add_team_member`) `team`: environment `contoso` has no team `Importer`; did you mean `Importers`? known: `Importers`",
     );
     check_error(
         &[Change::AddRows {
@@ -752,7 +752,7 @@ fn unknown_names_are_refused_with_the_nearest_one() {
             table: "contacts".into(),
             rows: vec![],
         }],
-        "changes[0] (`add_rows`) `table`: environment `contoso` has no table `contacts`; did you mean `contact`?; known: `account`, `businessunit`, `contact`, `incident`, `lead`, `opportunity`, `role`, `systemuser`, `team`, `transactioncurrency`",
+        "changes[0] (`add_rows`) `table`: environment `contoso` has no table `contacts`; did you mean `contact`? known: `account`, `businessunit`, `contact`, `incident`, `lead`, `opportunity`, `role`, `systemuser`, `team`, `transactioncurrency`",
     );
     check_error(
         &[Change::RevokeConsent {
@@ -760,7 +760,7 @@ fn unknown_names_are_refused_with_the_nearest_one() {
             api: "Dynamics CRM".into(),
             scope: "user_impersonaton".into(),
         }],
-        "changes[0] (`revoke_consent`) `scope`: app `importer` has no requested permission `Dynamics CRM user_impersonaton`; did you mean `Dynamics CRM user_impersonation`?; known: `Dynamics CRM user_impersonation`",
+        "changes[0] (`revoke_consent`) `scope`: app `importer` has no requested permission `Dynamics CRM user_impersonaton`; did you mean `Dynamics CRM user_impersonation`? known: `Dynamics CRM user_impersonation`",
     );
 }
 

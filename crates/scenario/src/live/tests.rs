@@ -223,7 +223,7 @@ async fn a_failing_batch_leaves_the_fakes_and_the_world_as_they_were() {
         .expect_err("the third change fails");
     assert_eq!(
         error.to_string(),
-        "changes[2] (`disable_app`) `app`: unknown app `imprter`; did you mean `importer`?; known: `importer`"
+        "changes[2] (`disable_app`) `app`: unknown app `imprter`; did you mean `importer`? known: `importer`"
     );
     assert_eq!(live.world_toml(), loaded);
     assert_eq!(live.clock().now(), START_TIME);
