@@ -848,6 +848,72 @@ fn a_change_that_makes_the_world_invalid_names_the_key_and_the_reason() {
 }
 
 #[test]
+fn an_invalid_world_in_the_middle_of_a_batch_names_the_change_that_made_it() {
+    check_error(
+        &[
+            Change::DisableApp {
+                app: "importer".into(),
+            },
+            Change::SetPrivilege {
+                environment: "contoso".into(),
+                role: "Importer Reader".into(),
+                privilege: "prvReadAcount".into(),
+                depth: "Global".into(),
+            },
+            Change::AdminMode {
+                environment: "contoso".into(),
+                on: true,
+            },
+        ],
+        "changes[1] (`set_privilege`) `privilege`: environment `contoso` has no privilege `prvReadAcount`; did you mean `prvReadAccount`? known: `prvReadAccount`",
+    );
+    check_error(
+        &[
+            Change::DisableApp {
+                app: "importer".into(),
+            },
+            Change::SetPrivilege {
+                environment: "contoso".into(),
+                role: "Importer Reader".into(),
+                privilege: "prvReadAccount".into(),
+                depth: "Everywhere".into(),
+            },
+            Change::AdminMode {
+                environment: "contoso".into(),
+                on: true,
+            },
+        ],
+        "changes[1] (`set_privilege`): the changed world is invalid at `environments.contoso.roles.Importer Reader.privileges.prvReadAccount`: `Everywhere` is not a depth; use `Basic`, `Local`, `Deep` or `Global`",
+    );
+}
+
+#[test]
+fn signing_key_paths_become_absolute_and_load_from_anywhere() {
+    let text = WORLD.replace(
+        "version = 1\n",
+        "version = 1\n\n[signing_key]\nkey = \"../keys/entra-signing.key.pem\"\ncertificate = \"../keys/entra-signing.crt.pem\"\n",
+    );
+    let world =
+        World::parse(&text, repo_root().join("fixtures/worlds/change-test.toml")).expect("loads");
+    let document = WorldDocument::of(&world).expect("document");
+    let written = document.to_toml();
+    let keys = std::path::absolute(repo_root().join("fixtures/worlds/../keys")).expect("absolute");
+    assert!(
+        written.contains(&format!(
+            "key = \"{}/entra-signing.key.pem\"",
+            keys.display()
+        )),
+        "{written}"
+    );
+    assert!(
+        !written.contains("PRIVATE KEY"),
+        "the key's path, never its text"
+    );
+    let elsewhere = World::parse(&written, "/nowhere/world.toml").expect("loads from anywhere");
+    assert_eq!(apps_of(&elsewhere), apps_of(&world));
+}
+
+#[test]
 fn a_failing_batch_changes_nothing() {
     let world = world();
     let document = WorldDocument::of(&world).expect("document");
