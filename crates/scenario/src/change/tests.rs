@@ -1032,6 +1032,32 @@ role = "Importer Reader""#,
 }
 
 #[test]
+fn times_read_as_toml_datetimes_or_rfc_3339_strings() {
+    let quoted = change(
+        "change = \"expire_secret\"\napp = \"importer\"\nsecret = \"current\"\nat = \"2027-01-01T00:00:00Z\"",
+    );
+    let bare = change(
+        "change = \"expire_secret\"\napp = \"importer\"\nsecret = \"current\"\nat = 2027-01-01T00:00:00Z",
+    );
+    assert_eq!(quoted, bare);
+    let error = toml::from_str::<Change>(
+        "change = \"expire_secret\"\napp = \"importer\"\nsecret = \"current\"\nat = \"tomorrow\"",
+    )
+    .expect_err("not a time");
+    assert!(
+        error
+            .message()
+            .contains("`tomorrow` is not an RFC 3339 time like `2027-01-01T00:00:00Z`"),
+        "{error}"
+    );
+    let error = serde_json::from_str::<Change>(
+        r#"{"change":"expire_secret","app":"importer","secret":"current","at":{"x":"2027-01-01T00:00:00Z"}}"#,
+    )
+    .expect_err("a table is not a time");
+    assert!(error.to_string().contains("found a table"), "{error}");
+}
+
+#[test]
 fn every_fixture_world_round_trips_through_its_document() {
     let folder = repo_root().join("fixtures/worlds");
     let mut checked = 0;
