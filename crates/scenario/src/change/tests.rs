@@ -679,6 +679,23 @@ fn the_clock_advances_by_seconds_duration_or_until() {
 }
 
 #[test]
+fn the_nearest_name_allows_one_edit_per_five_characters_and_counts_swaps_as_one() {
+    let known: Vec<String> = ["importer", "reporter", "Importer Reader", "contoso"]
+        .map(str::to_owned)
+        .to_vec();
+    assert_eq!(names::nearest("imprter", &known), Some("importer"));
+    assert_eq!(names::nearest("improter", &known), Some("importer"));
+    assert_eq!(names::nearest("IMPORTER", &known), Some("importer"));
+    assert_eq!(
+        names::nearest("importer reeder", &known),
+        Some("Importer Reader")
+    );
+    assert_eq!(names::nearest("repoter", &known), Some("reporter"));
+    assert_eq!(names::nearest("exporter", &known), None);
+    assert_eq!(names::nearest("fabrikam", &known), None);
+}
+
+#[test]
 fn durations_parse_in_seconds_minutes_hours_and_days() {
     assert_eq!(parse_duration("90s"), Ok(Duration::seconds(90)));
     assert_eq!(parse_duration("30m"), Ok(Duration::minutes(30)));
@@ -761,6 +778,64 @@ fn unknown_names_are_refused_with_the_nearest_one() {
             scope: "user_impersonaton".into(),
         }],
         "changes[0] (`revoke_consent`) `scope`: app `importer` has no requested permission `Dynamics CRM user_impersonaton`; did you mean `Dynamics CRM user_impersonation`? known: `Dynamics CRM user_impersonation`",
+    );
+}
+
+#[test]
+fn unknown_names_of_every_kind_are_refused_with_the_known_ones() {
+    check_error(
+        &[Change::RemoveCertificate {
+            app: "importer".into(),
+            certificate: "importer-clients".into(),
+        }],
+        "changes[0] (`remove_certificate`) `certificate`: app `importer` has no certificate `importer-clients`; did you mean `importer-client`? known: `importer-client`",
+    );
+    check_error(
+        &[Change::AssignRole {
+            environment: "contoso".into(),
+            app: Some("importer".into()),
+            team: None,
+            role: "System Adminstrator".into(),
+        }],
+        "changes[0] (`assign_role`) `role`: environment `contoso` has no role `System Adminstrator`; did you mean `System Administrator`? known: `Importer Reader`, `System Administrator`, `System Customizer`, `Basic User`, `Service Reader`, `Service Writer`, `Environment Maker`, `Delegate`, `Support User`",
+    );
+    check_error(
+        &[Change::DisableApplicationUser {
+            environment: "contoso".into(),
+            app: "reporter".into(),
+        }],
+        "changes[0] (`disable_application_user`) `app`: environment `contoso` has no application user for app `reporter`; known: `importer`",
+    );
+    check_error(
+        &[Change::RemoveTeamMember {
+            environment: "contoso".into(),
+            team: "Importers".into(),
+            app: "importer".into(),
+        }],
+        "changes[0] (`remove_team_member`) `app`: team `Importers` has no member `importer`; there is none",
+    );
+    check_error(
+        &[Change::RemoveRows {
+            environment: "contoso".into(),
+            table: "contacts".into(),
+            ids: None,
+        }],
+        "changes[0] (`remove_rows`) `table`: environment `contoso` has no listed table `contacts`; did you mean `contact`? known: `account`, `contact`",
+    );
+    check_error(
+        &[Change::RemoveRows {
+            environment: "contoso".into(),
+            table: "contact".into(),
+            ids: Some(vec!["0a1b2c3d-0000-4000-8000-000000000003".into()]),
+        }],
+        "changes[0] (`remove_rows`) `ids`: table `contact` has no row with id `0a1b2c3d-0000-4000-8000-000000000003`; did you mean `0a1b2c3d-0000-4000-8000-000000000001`? known: `0a1b2c3d-0000-4000-8000-000000000001`, `0a1b2c3d-0000-4000-8000-000000000002`",
+    );
+    check_error(
+        &[Change::AddServicePrincipal {
+            app: "importer".into(),
+            tenant: "tailspn".into(),
+        }],
+        "changes[0] (`add_service_principal`) `tenant`: unknown tenant `tailspn`; did you mean `tailspin`? known: `contoso`, `fabrikam`, `tailspin`",
     );
 }
 
