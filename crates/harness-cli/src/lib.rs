@@ -2,6 +2,7 @@
 //! runs one command and turns its outcome into an [`Exit`]. Errors are printed once, with their
 //! whole cause chain, to the error writer; `main.rs` only wires in the real stdout and stderr.
 
+mod coverage;
 mod run;
 mod serve;
 mod source;
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+pub use coverage::{CoverageArgs, Format};
 pub use run::RunArgs;
 pub use serve::ServeArgs;
 pub use source::{
@@ -53,6 +55,9 @@ pub enum Command {
     Run(RunArgs),
     /// The worlds built into the binary: list them, or export one as a world file to edit.
     World(WorldArgs),
+    /// List every failure the fakes emulate and every flow problem, with the scenarios that
+    /// reach each (exit 1 while a flow problem is uncovered).
+    Coverage(CoverageArgs),
 }
 
 /// How the process ends.
@@ -138,7 +143,7 @@ fn execute(
     // `run` reports the flow's waits in each scenario's report; its progress logs would only
     // interleave with the PASS/FAIL lines.
     init_logging(match cli.command {
-        Command::Run(_) => "warn",
+        Command::Run(_) | Command::Coverage(_) => "warn",
         _ => "info",
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -152,6 +157,7 @@ fn execute(
         }
         Command::Source(args) => source::run(args, &runtime, input, out, err),
         Command::Run(args) => run::run(&args, &runtime, out),
+        Command::Coverage(args) => coverage::run(&args, &runtime, out),
         Command::World(args) => {
             world::run(&args, out)?;
             Ok(Exit::Success)

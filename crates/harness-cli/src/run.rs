@@ -47,22 +47,28 @@ pub struct RunArgs {
 
 /// One scenario file and what came of it.
 #[derive(Debug)]
-struct Case {
+pub(crate) struct Case {
     /// The file, as found from the command line's PATH (used to load it and in messages).
-    path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The file relative to the common root, with `/` and without `.toml`
     /// (`entra/expired_secret`).
-    id: String,
+    pub(crate) id: String,
     /// The folder that holds the file, for a JUnit class name when `id` has no folder.
     folder: String,
-    result: CaseResult,
+    pub(crate) result: CaseResult,
     elapsed: Duration,
 }
 
+/// What came of running one scenario file.
 #[derive(Debug)]
-enum CaseResult {
+pub(crate) enum CaseResult {
     /// The scenario ran; whether it went as expected is in the report.
-    Ran(Report),
+    Ran {
+        /// The report.
+        report: Report,
+        /// The fakes' journal of the run (for `coverage`).
+        journal: Vec<fake_core::JournalEntry>,
+    },
     /// The file did not load or the harness broke while running it.
     Error {
         /// `path:line:column` when the loader knows where, else the path.
@@ -88,18 +94,7 @@ pub(crate) fn run(
     runtime: &tokio::runtime::Runtime,
     out: &mut dyn Write,
 ) -> anyhow::Result<Exit> {
-    // Every PATH is checked before anything runs.
-    let found = if args.paths.is_empty() {
-        let default = PathBuf::from(DEFAULT_FOLDER);
-        if !default.exists() {
-            bail!(
-                "no folder `{DEFAULT_FOLDER}` here to take scenarios from; run in the repository's root or name scenario files or folders"
-            );
-        }
-        scenario_files(&[default])?
-    } else {
-        scenario_files(&args.paths)?
-    };
+    let found = found_files(&args.paths)?;
     let jobs = args.jobs.map_or_else(default_jobs, NonZeroUsize::get);
     let mut progress = Progress::new(found.len(), std::io::stderr().is_terminal());
     let mut cases = Vec::with_capacity(found.len());
@@ -144,6 +139,42 @@ pub(crate) fn run(
     } else {
         Exit::Success
     })
+}
+
+/// The scenario files under `paths`, or under `scenarios/` when there are none. Every PATH is
+/// checked before anything runs.
+fn found_files(paths: &[PathBuf]) -> anyhow::Result<Vec<FoundFile>> {
+    if paths.is_empty() {
+        let default = PathBuf::from(DEFAULT_FOLDER);
+        if !default.exists() {
+            bail!(
+                "no folder `{DEFAULT_FOLDER}` here to take scenarios from; run in the repository's root or name scenario files or folders"
+            );
+        }
+        scenario_files(&[default])
+    } else {
+        scenario_files(paths)
+    }
+}
+
+/// Loads and runs the scenario files under `paths` (`scenarios/` when empty), `jobs` at a time,
+/// and returns them in file order, for commands that read reports rather than print them.
+pub(crate) fn replay_paths(
+    paths: &[PathBuf],
+    jobs: Option<NonZeroUsize>,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<Vec<Case>> {
+    let found = found_files(paths)?;
+    let mut cases = Vec::with_capacity(found.len());
+    replay_all(
+        found,
+        jobs.map_or_else(default_jobs, NonZeroUsize::get),
+        runtime,
+        |case| {
+            cases.push(case);
+        },
+    );
+    Ok(cases)
 }
 
 /// The number of scenarios run at once without `--jobs`: one per core.
@@ -272,10 +303,10 @@ impl Progress {
 
 /// Loads and runs one scenario file.
 fn replay(path: &Path, runtime: &tokio::runtime::Runtime) -> CaseResult {
-    let outcome =
-        Scenario::load(path).and_then(|scenario| runtime.block_on(scenario::run(&scenario)));
+    let outcome = Scenario::load(path)
+        .and_then(|scenario| runtime.block_on(scenario::run_journaled(&scenario)));
     match outcome {
-        Ok(report) => CaseResult::Ran(report),
+        Ok((report, journal)) => CaseResult::Ran { report, journal },
         Err(error) => CaseResult::Error {
             at: error_location(path, &error),
             message: format!("{:#}", anyhow::Error::new(error)),
@@ -300,8 +331,8 @@ fn counts(cases: &[Case]) -> Counts {
     let mut counts = Counts::default();
     for case in cases {
         match &case.result {
-            CaseResult::Ran(report) if report.passed() => counts.passed += 1,
-            CaseResult::Ran(_) => counts.failed += 1,
+            CaseResult::Ran { report, .. } if report.passed() => counts.passed += 1,
+            CaseResult::Ran { .. } => counts.failed += 1,
             CaseResult::Error { .. } => counts.errors += 1,
         }
     }
@@ -450,7 +481,7 @@ fn common_root(folders: &[PathBuf]) -> PathBuf {
 fn case_text(case: &Case, verbose: bool) -> String {
     let mut text = String::new();
     match &case.result {
-        CaseResult::Ran(report) => {
+        CaseResult::Ran { report, .. } => {
             let status = if report.passed() { "PASS" } else { "FAIL" };
             text.push_str(&format!("{status}  {}  {}\n", case.id, report.name));
             let steps: Vec<&StepReport> = if verbose {
@@ -543,8 +574,8 @@ fn json_report(cases: &[Case], counts: Counts) -> anyhow::Result<String> {
         .iter()
         .map(|case| {
             let (status, report, error) = match &case.result {
-                CaseResult::Ran(report) if report.passed() => ("passed", Some(report), None),
-                CaseResult::Ran(report) => ("failed", Some(report), None),
+                CaseResult::Ran { report, .. } if report.passed() => ("passed", Some(report), None),
+                CaseResult::Ran { report, .. } => ("failed", Some(report), None),
                 CaseResult::Error { message, .. } => ("error", None, Some(message.as_str())),
             };
             JsonCase {

@@ -25,7 +25,7 @@ pub use report::{
     CheckSummary, CheckWarningReport, ExpectationReport, FieldReport, FormReport, ProblemReport,
     Report, Seconds, StepReport,
 };
-pub use runner::run;
+pub use runner::{run, run_journaled};
 pub use scenario::{
     Action, ClockMove, Expectation, Form, Outcome, Scenario, SecretInput, SecretOrigin, SecretPart,
     Step, Trust,
