@@ -45,7 +45,7 @@ pub enum Format {
 }
 
 /// The id of Entra ID's throttle (429 without a JSON body, so without a code).
-const ENTRA_THROTTLE_ID: &str = "entra 429";
+pub(crate) const ENTRA_THROTTLE_ID: &str = "entra 429";
 
 /// The kinds of failure coverage lists, in the order it prints them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -3,6 +3,7 @@
 //! whole cause chain, to the error writer; `main.rs` only wires in the real stdout and stderr.
 
 mod coverage;
+mod from_error;
 mod run;
 mod serve;
 mod source;
@@ -20,6 +21,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 pub use coverage::{CoverageArgs, Format};
+pub use from_error::{FromErrorArgs, ScenarioArgs, ScenarioCommand};
 pub use run::RunArgs;
 pub use serve::ServeArgs;
 pub use source::{
@@ -58,6 +60,8 @@ pub enum Command {
     /// List every failure the fakes emulate and every flow problem, with the scenarios that
     /// reach each (exit 1 while a flow problem is uncovered).
     Coverage(CoverageArgs),
+    /// Write scenario files: `from-error` turns a pasted error into a scenario reproducing it.
+    Scenario(ScenarioArgs),
 }
 
 /// How the process ends.
@@ -143,7 +147,7 @@ fn execute(
     // `run` reports the flow's waits in each scenario's report; its progress logs would only
     // interleave with the PASS/FAIL lines.
     init_logging(match cli.command {
-        Command::Run(_) | Command::Coverage(_) => "warn",
+        Command::Run(_) | Command::Coverage(_) | Command::Scenario(_) => "warn",
         _ => "info",
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -158,6 +162,7 @@ fn execute(
         Command::Source(args) => source::run(args, &runtime, input, out, err),
         Command::Run(args) => run::run(&args, &runtime, out),
         Command::Coverage(args) => coverage::run(&args, &runtime, out),
+        Command::Scenario(args) => from_error::run(args, &runtime, out, err),
         Command::World(args) => {
             world::run(&args, out)?;
             Ok(Exit::Success)

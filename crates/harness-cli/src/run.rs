@@ -443,7 +443,7 @@ fn walk(folder: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 
 /// `path` made absolute, without `.` and `..` (lexically: only used to compare and shorten
 /// paths, never to open them).
-fn normalized(path: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn normalized(path: &Path) -> anyhow::Result<PathBuf> {
     let absolute = std::path::absolute(path)
         .with_context(|| format!("failed to make `{}` absolute", path.display()))?;
     let mut normal = PathBuf::new();

@@ -12,6 +12,7 @@ mod properties;
 mod report;
 mod runner;
 mod scenario;
+pub mod suggest;
 #[cfg(test)]
 mod test_support;
 mod timer;

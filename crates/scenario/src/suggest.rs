@@ -1,0 +1,68 @@
+//! "Did you mean `x`?": the known names nearest a misspelt one, by edit distance (Levenshtein
+//! over characters, case-insensitive). Used by `d365-harness check` for world keys, problem
+//! kinds, field and action names, and by `scenario from-error` for the closest entries.
+
+/// The Levenshtein distance between `a` and `b`, counted in characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, left) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, right) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(left != *right);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// The known name nearest `wanted` when it is close enough to be a misspelling of it (at most
+/// a third of the longer name's characters differ, and at least 1 and up to 2 always count);
+/// the first in `known` order on a tie. `None` when `wanted` is itself known.
+pub fn did_you_mean<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let wanted_lower = wanted.to_lowercase();
+    let mut best: Option<(usize, &'a str)> = None;
+    for name in known {
+        if name == wanted {
+            return None;
+        }
+        let distance = edit_distance(&wanted_lower, &name.to_lowercase());
+        let limit = (wanted.chars().count().max(name.chars().count()) / 3).max(2);
+        if distance <= limit && best.is_none_or(|(nearest, _)| distance < nearest) {
+            best = Some((distance, name));
+        }
+    }
+    best.map(|(_, name)| name)
+}
+
+/// The `count` names of `known` nearest `wanted`, nearest first (ties in `known` order),
+/// however far: for "not recognised; the closest are ...".
+pub fn closest<'a>(
+    wanted: &str,
+    known: impl IntoIterator<Item = &'a str>,
+    count: usize,
+) -> Vec<&'a str> {
+    let wanted_lower = wanted.to_lowercase();
+    let mut ranked: Vec<(usize, usize, &'a str)> = known
+        .into_iter()
+        .enumerate()
+        .map(|(index, name)| {
+            (
+                edit_distance(&wanted_lower, &name.to_lowercase()),
+                index,
+                name,
+            )
+        })
+        .collect();
+    ranked.sort();
+    ranked
+        .into_iter()
+        .take(count)
+        .map(|(_, _, name)| name)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
