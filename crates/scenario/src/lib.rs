@@ -5,6 +5,7 @@
 //! mirrors of the TOML) stay private; only validated types such as [`World`] and [`Scenario`]
 //! leave the crate; every error names its file; a [`Report`] never holds a secret or a token.
 
+mod check;
 mod fakes;
 mod location;
 #[cfg(test)]
@@ -20,6 +21,7 @@ mod world;
 
 use std::path::PathBuf;
 
+pub use check::{FileCheck, check_file, file_kind};
 pub use fakes::{SEED, START_TIME, ServeError, network_settings, spawn_fakes};
 pub use location::Location;
 pub use report::{

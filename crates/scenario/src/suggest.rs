@@ -66,3 +66,71 @@ pub fn closest<'a>(
 
 #[cfg(test)]
 mod tests;
+
+impl crate::Error {
+    /// The known name this error's misspelt one is nearest to, when there is a near one: for
+    /// a reference to a world key (tenant, app, role, table, ...), a problem kind, a form field,
+    /// an action or a file key the parser did not expect.
+    pub fn suggestion(&self) -> Option<String> {
+        match self {
+            crate::Error::Parse { source, .. } => from_serde_message(source.toml().message()),
+            crate::Error::Invalid { reason, .. } => reason.suggestion(),
+            _ => None,
+        }
+    }
+}
+
+impl crate::Reason {
+    /// See [`crate::Error::suggestion`].
+    pub fn suggestion(&self) -> Option<String> {
+        use crate::Reason;
+
+        let near = |name: &str, known: &[String]| {
+            did_you_mean(name, known.iter().map(String::as_str)).map(str::to_owned)
+        };
+        let near_listed =
+            |name: &str, known: &str| did_you_mean(name, known.split(", ")).map(str::to_owned);
+        match self {
+            Reason::UnknownTenant { name, known }
+            | Reason::UnknownApp { name, known }
+            | Reason::UnknownBusinessUnit { name, known }
+            | Reason::UnknownTeamMember { name, known }
+            | Reason::UnknownOwner { name, known }
+            | Reason::UnknownTable { name, known }
+            | Reason::UnknownColumn { name, known, .. }
+            | Reason::UnknownSecret { name, known, .. }
+            | Reason::UnknownWorld { name, known, .. } => near(name, known),
+            Reason::UnknownRole {
+                name,
+                defined,
+                predefined,
+            } => did_you_mean(name, defined.iter().chain(predefined).map(String::as_str))
+                .map(str::to_owned),
+            Reason::UnknownService { name, known } => {
+                did_you_mean(name, known.iter().copied()).map(str::to_owned)
+            }
+            Reason::UnknownPrivilege { name, known } => near_listed(name, known),
+            Reason::UnknownCatalogueEntry { value, known } => near_listed(value, known),
+            Reason::ColumnType { value, known } => {
+                did_you_mean(value, known.iter().copied()).map(str::to_owned)
+            }
+            Reason::UnknownProblem { source, .. }
+            | Reason::UnknownCheckWarning { source, .. }
+            | Reason::UnknownField { source, .. } => from_serde_message(&source.to_string()),
+            Reason::World { source } => source.suggestion(),
+            _ => None,
+        }
+    }
+}
+
+/// The suggestion for serde's "unknown variant `x`, expected one of `a`, `b`" and "unknown
+/// field `x`, expected one of ..." (actions, outcomes, file keys, problem kinds, fields).
+fn from_serde_message(message: &str) -> Option<String> {
+    let (_, rest) = message
+        .split_once("unknown variant `")
+        .or_else(|| message.split_once("unknown field `"))?;
+    let (wanted, rest) = rest.split_once('`')?;
+    let (_, expected) = rest.split_once("expected")?;
+    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    did_you_mean(wanted, known).map(str::to_owned)
+}
