@@ -415,7 +415,7 @@ fn scenario_files(paths: &[PathBuf]) -> anyhow::Result<Vec<FoundFile>> {
 }
 
 /// Adds every `*.toml` file in `folder` and its subfolders to `found`.
-fn walk(folder: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+pub(crate) fn walk(folder: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     let entries = std::fs::read_dir(folder)
         .with_context(|| format!("failed to read folder `{}`", folder.display()))?;
     for entry in entries {

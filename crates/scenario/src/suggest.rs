@@ -19,12 +19,20 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The known name nearest `wanted` when it is close enough to be a misspelling of it (at most
-/// a third of the longer name's characters differ, and at least 1 and up to 2 always count);
-/// the first in `known` order on a tie. `None` when `wanted` is itself known.
+/// a third of the longer name's characters differ, and at least 1 and up to 2 always count),
+/// else the first known name that contains it (`expired` → `expired_secret`, from 3
+/// characters on); the first in `known` order on a tie. `None` when `wanted` is itself known.
 pub fn did_you_mean<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let wanted_lower = wanted.to_lowercase();
     let mut best: Option<(usize, &'a str)> = None;
+    let mut containing: Option<&'a str> = None;
     for name in known {
+        if containing.is_none()
+            && wanted.chars().count() >= 3
+            && name.to_lowercase().contains(&wanted_lower)
+        {
+            containing = Some(name);
+        }
         if name == wanted {
             return None;
         }
@@ -34,7 +42,7 @@ pub fn did_you_mean<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) 
             best = Some((distance, name));
         }
     }
-    best.map(|(_, name)| name)
+    best.map(|(_, name)| name).or(containing)
 }
 
 /// The `count` names of `known` nearest `wanted`, nearest first (ties in `known` order),

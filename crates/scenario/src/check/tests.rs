@@ -87,7 +87,7 @@ fn a_world_file_reports_every_broken_entry() {
     );
     assert_eq!(
         lines[1],
-        "18:15 apps.importer.home_tenant: unknown tenant `fabrikma`; known: fabrikam (did you mean `fabrikam`?)"
+        "18:15 apps.importer.home_tenant: unknown tenant `fabrikma`; known: fabrikam, contoso (did you mean `fabrikam`?)"
     );
     assert!(
         lines[2].starts_with("27:7 environments.fabrikam.url: "),

@@ -27,6 +27,8 @@ fn suggests_a_near_name_and_nothing_for_a_far_one() {
     assert_eq!(did_you_mean("expird_secret", known), Some("expired_secret"));
     assert_eq!(did_you_mean("WRONG_SECRET", known), Some("wrong_secret"));
     assert_eq!(did_you_mean("contoso", known), None);
+    assert_eq!(did_you_mean("expired", known), Some("expired_secret"));
+    assert_eq!(did_you_mean("ex", known), None);
     assert_eq!(did_you_mean("wrong_secret", known), None);
     assert_eq!(did_you_mean("x", ["y"]), Some("y"));
 }

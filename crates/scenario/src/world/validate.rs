@@ -108,6 +108,16 @@ pub(crate) fn world_all(text: &str, path: &Path) -> Result<World, Vec<Error>> {
         },
         _ => true,
     });
+    // A broken entry is still a name the file defines: list it (and suggest it) too.
+    for error in &mut errors {
+        if let Error::Invalid { reason, .. } = error {
+            match reason.as_mut() {
+                Reason::UnknownTenant { known, .. } => known.extend(broken_tenants.iter().cloned()),
+                Reason::UnknownApp { known, .. } => known.extend(broken_apps.iter().cloned()),
+                _ => {}
+            }
+        }
+    }
     match (signing_key, entra, dataverse) {
         (Some(signing_key), Some(entra), Some(dataverse)) if errors.is_empty() => Ok(World {
             path: path.to_owned(),
