@@ -1,9 +1,10 @@
 //! `d365-harness scenario from-error`: QA pastes an error as the importer logged it; the harness
 //! recognises the AADSTS entry, Dataverse code, throttle or flow problem (`from_error/
-//! recognise.rs`), takes the repository scenario that `coverage` finds reaching it as the
-//! template, and writes a copy with a new name and description quoting the recognised entry.
-//! Invariant: nothing of the pasted text is written (only catalogue words), so no secret is.
+//! recognise.rs`) and copies the smallest repository scenario that `coverage` finds reaching
+//! it, with a new name and description; for an entry none reaches, `from_error/forced.rs`
+//! forces it with a fault rule. Invariant: no pasted text is written, so no secret is.
 
+mod forced;
 mod recognise;
 #[cfg(test)]
 mod tests;
@@ -110,16 +111,6 @@ fn from_error(
             )
         })?;
     let (items, _) = coverage::measure(&cases);
-    let hint = recognise::problem_hint(&text);
-    let Some(template) = template(&items, recognised, hint) else {
-        writeln!(
-            err,
-            "recognised {}, but no scenario in `{}` reaches it to serve as a template (see `d365-harness coverage`)",
-            recognised.label(),
-            folder.display()
-        )?;
-        return Ok(Exit::Failures);
-    };
     // The folder must exist for the written file's relative world path to resolve.
     if let Some(folder) = args.out.as_deref().and_then(Path::parent)
         && !folder.as_os_str().is_empty()
@@ -127,7 +118,25 @@ fn from_error(
         std::fs::create_dir_all(folder)
             .with_context(|| format!("failed to create folder `{}`", folder.display()))?;
     }
-    let written = written(recognised, &template, args.out.as_deref())?;
+    let hint = recognise::problem_hint(&text);
+    let (written, template) = match template(&items, recognised, hint) {
+        Some(template) => (
+            written(recognised, &template, args.out.as_deref())?,
+            template,
+        ),
+        None => match forced_written(recognised, &cases, args.out.as_deref(), runtime)? {
+            Some(found) => found,
+            None => {
+                writeln!(
+                    err,
+                    "recognised {}, but no scenario in `{}` reaches it to serve as a template (see `d365-harness coverage`)",
+                    recognised.label(),
+                    folder.display()
+                )?;
+                return Ok(Exit::Failures);
+            }
+        },
+    };
     match &args.out {
         Some(path) => {
             write_new(path, &written)?;
@@ -227,6 +236,39 @@ fn written(recognised: Recognised, template: &Path, out: Option<&Path>) -> anyho
     Ok(result)
 }
 
+/// A scenario forcing `recognised` with a fault rule on a passing scenario's form and world
+/// ([`forced`]), its expectation from one run; `None` when there is no such scenario or the
+/// entry has no body to force (a transport problem).
+fn forced_written(
+    recognised: Recognised,
+    cases: &[crate::run::Case],
+    out: Option<&Path>,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<Option<(String, PathBuf)>> {
+    let Some((base_path, base)) = forced::base(cases) else {
+        return Ok(None);
+    };
+    let target = out
+        .map(Path::to_owned)
+        .unwrap_or_else(|| PathBuf::from("from-error.toml"));
+    let base_id = template_id(&base_path);
+    let mut world = base.world_name().to_owned();
+    let provisional = "{ outcome = \"added\" }";
+    let Some(mut text) = forced::text(recognised, &base, &base_id, &world, provisional) else {
+        return Ok(None);
+    };
+    if Scenario::parse(&text, &target).is_err() {
+        world = relative(base.world().path(), &target)?;
+        text = forced::text(recognised, &base, &base_id, &world, provisional)
+            .context("the forced scenario could not be written")?;
+    }
+    let expect = forced::observed(&text, &target, runtime)?;
+    let text = forced::text(recognised, &base, &base_id, &world, &expect)
+        .context("the forced scenario could not be written")?;
+    Scenario::parse(&text, &target).context("the forced scenario does not load")?;
+    Ok(Some((text, base_path)))
+}
+
 /// `scenarios/entra/wrong_secret.toml` → `entra/wrong_secret`, for the description.
 fn template_id(template: &Path) -> String {
     let parts: Vec<String> = template
@@ -286,7 +328,7 @@ fn rewrite(
 }
 
 /// `value` as a TOML basic string: a JSON string is one (its escapes are a subset of TOML's).
-fn toml_string(value: &str) -> String {
+pub(super) fn toml_string(value: &str) -> String {
     serde_json::Value::String(value.to_owned()).to_string()
 }
 

@@ -223,7 +223,24 @@ fn aadsts_entry(code: u32, text: &str) -> Option<&'static CatalogueEntry> {
                 .next()
                 .is_some_and(|prefix| !prefix.is_empty() && text.contains(prefix))
         })
-        .or_else(|| candidates.first().copied())
+        .or_else(|| {
+            // No message quoted whole (a paraphrase, a truncated log line): the entry whose
+            // words the text shares most, the first on a tie.
+            let words = |text: &str| -> std::collections::BTreeSet<String> {
+                text.split(|c: char| !c.is_ascii_alphanumeric())
+                    .filter(|word| word.len() > 3)
+                    .map(str::to_ascii_lowercase)
+                    .collect()
+            };
+            let pasted = words(text);
+            let shared =
+                |entry: &CatalogueEntry| words(entry.template).intersection(&pasted).count();
+            let best = candidates.iter().map(|entry| shared(entry)).max()?;
+            candidates
+                .iter()
+                .copied()
+                .find(|entry| shared(entry) == best)
+        })
 }
 
 /// Dataverse's service-protection messages, which QA often has without the code.

@@ -41,6 +41,15 @@ fn recognises_aadsts_messages_with_their_ids_and_timestamps() {
         Some("AADSTS90002 tenant_not_found"),
     );
     check("aadsts7000222", Some("AADSTS7000222 expired_client_secret"));
+    // Paraphrased: the entry sharing the most words.
+    check(
+        "AADSTS700027: Client assertion failed signature validation (the signature did not match)",
+        Some("AADSTS700027 assertion_signature_invalid"),
+    );
+    check(
+        "AADSTS700027 certificate not registered on application",
+        Some("AADSTS700027 certificate_not_registered"),
+    );
     check("AADSTS99999: no such error", None);
 }
 
@@ -202,4 +211,29 @@ fn unknown_text_is_not_recognised_and_gets_the_three_closest_entries() {
         ],
         "{err}"
     );
+}
+
+#[test]
+fn an_entry_no_scenario_reaches_is_forced_by_a_fault_rule_and_passes() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let out = folder.path().join("execution_time.toml");
+    let (exit, _, err) = run_captured(&[
+        "scenario",
+        "from-error",
+        "--scenarios",
+        utf8(&scenarios()),
+        "--out",
+        utf8(&out),
+        "HTTP 429: Combined execution time of incoming requests exceeded limit of 1,200,000 milliseconds over time window of 300 seconds.",
+    ]);
+    assert_eq!(exit, Exit::Success, "{err}");
+    let text = std::fs::read_to_string(&out).expect("the written scenario");
+    assert!(text.contains("[[faults]]\n"), "{text}");
+    assert!(text.contains(r#"\"code\":\"0x80072321\""#), "{text}");
+    assert!(
+        text.contains(r#"expect = { outcome = "failed", problem = "throttled" }"#),
+        "{text}"
+    );
+    let (exit, out_text, err) = run_captured(&["run", utf8(&out)]);
+    assert_eq!((exit, err.as_str()), (Exit::Success, ""), "{out_text}");
 }
