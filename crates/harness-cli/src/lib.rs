@@ -3,6 +3,7 @@
 //! whole cause chain, to the error writer; `main.rs` only wires in the real stdout and stderr.
 
 mod check;
+mod conformance;
 mod coverage;
 mod from_error;
 mod run;
@@ -22,6 +23,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 pub use check::CheckArgs;
+pub use conformance::{ConformanceArgs, ConformanceCommand, DiffArgs, ProbeArgs};
 pub use coverage::{CoverageArgs, Format};
 pub use from_error::{FromErrorArgs, ScenarioArgs, ScenarioCommand};
 pub use run::RunArgs;
@@ -67,6 +69,9 @@ pub enum Command {
     Coverage(CoverageArgs),
     /// Write scenario files: `from-error` turns a pasted error into a scenario reproducing it.
     Scenario(ScenarioArgs),
+    /// Probe Entra ID and Dataverse (a real tenant, or `serve`) and record the shape of each
+    /// answer, secrets and volatile values masked; `conformance diff` compares two records.
+    Conformance(ConformanceArgs),
 }
 
 /// How the process ends.
@@ -169,6 +174,7 @@ fn execute(
         Command::Check(args) => check::run(&args, out),
         Command::Coverage(args) => coverage::run(&args, &runtime, out),
         Command::Scenario(args) => from_error::run(args, &runtime, out, err),
+        Command::Conformance(args) => conformance::run(args, &runtime, input, out),
         Command::World(args) => {
             world::run(&args, out)?;
             Ok(Exit::Success)

@@ -215,13 +215,28 @@ fn unknown_text_is_not_recognised_and_gets_the_three_closest_entries() {
 
 #[test]
 fn an_entry_no_scenario_reaches_is_forced_by_a_fault_rule_and_passes() {
+    // Templates from a folder whose one scenario reaches nothing: every entry is uncovered.
     let folder = tempfile::tempdir().expect("temp dir");
+    let templates = folder.path().join("templates");
+    std::fs::create_dir_all(&templates).expect("mkdir");
+    let happy = std::fs::read_to_string(scenarios().join("source/add_test_remove.toml"))
+        .expect("the happy path")
+        .replace(
+            "world = \"setup-mistakes\"",
+            &format!(
+                "world = '{}'",
+                scenarios()
+                    .join("../fixtures/worlds/setup-mistakes.toml")
+                    .display()
+            ),
+        );
+    std::fs::write(templates.join("happy.toml"), happy).expect("write");
     let out = folder.path().join("execution_time.toml");
     let (exit, _, err) = run_captured(&[
         "scenario",
         "from-error",
         "--scenarios",
-        utf8(&scenarios()),
+        utf8(&templates),
         "--out",
         utf8(&out),
         "HTTP 429: Combined execution time of incoming requests exceeded limit of 1,200,000 milliseconds over time window of 300 seconds.",
