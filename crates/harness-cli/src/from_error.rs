@@ -161,8 +161,9 @@ fn from_error(
     Ok(Exit::Success)
 }
 
-/// The smallest scenario file that reaches `recognised` (small: the fewest things to read
-/// past when editing it), among those that also reach the `hint` problem if any do.
+/// The scenario file that reaches `recognised` to copy: among those that also reach the `hint`
+/// problem if any do, one where a step fails with a problem if any does, the smallest (the
+/// fewest things to read past when editing it).
 fn template(items: &[Item], recognised: Recognised, hint: Option<ProblemKind>) -> Option<PathBuf> {
     let item = items.iter().find(|item| match recognised {
         Recognised::Aadsts(entry) => item.category == Category::Aadsts && item.name == entry.name,
@@ -193,9 +194,21 @@ fn template(items: &[Item], recognised: Recognised, hint: Option<ProblemKind>) -
     } else {
         hinted
     };
+    // A pasted error is one the importer's user saw: prefer scenarios where a step fails with a
+    // problem over those that get past it (a throttle waited out), then the smallest file.
+    let shows_problem = |path: &PathBuf| {
+        items
+            .iter()
+            .any(|other| other.category == Category::Problem && other.paths.contains(path))
+    };
     candidates
         .into_iter()
-        .min_by_key(|path| std::fs::metadata(path).map_or(u64::MAX, |metadata| metadata.len()))
+        .min_by_key(|path| {
+            (
+                !shows_problem(path),
+                std::fs::metadata(path).map_or(u64::MAX, |metadata| metadata.len()),
+            )
+        })
         .cloned()
 }
 

@@ -252,3 +252,46 @@ fn an_entry_no_scenario_reaches_is_forced_by_a_fault_rule_and_passes() {
     let (exit, out_text, err) = run_captured(&["run", utf8(&out)]);
     assert_eq!((exit, err.as_str()), (Exit::Success, ""), "{out_text}");
 }
+
+#[test]
+fn a_throttle_message_takes_the_scenario_where_the_throttle_fails_the_check() {
+    let (exit, written, err) = run_captured(&[
+        "scenario",
+        "from-error",
+        "--scenarios",
+        utf8(&scenarios()),
+        "Number of requests exceeded the limit of 6000 over time window of 300 seconds.",
+    ]);
+    assert_eq!(exit, Exit::Success, "{err}");
+    assert!(err.ends_with("network/throttled.toml`\n"), "{err}");
+    assert!(written.contains(r#"problem = "throttled""#), "{written}");
+}
+
+#[test]
+fn the_message_picks_between_scenarios_sharing_a_code() {
+    // 0x80040220 is both a missing table privilege and a user without roles.
+    for (message, problem) in [
+        (
+            "Principal user (Id=e1b3, type=8, roleCount=1) is missing prvReadIncident privilege",
+            "missing_table_privilege",
+        ),
+        (
+            "Principal user (Id=e1b3, type=8, roleCount=0) is missing prvReadAccount privilege",
+            "no_security_role",
+        ),
+    ] {
+        let pasted = format!(r#"{{"error":{{"code":"0x80040220","message":"{message}"}}}}"#);
+        let (exit, written, err) = run_captured(&[
+            "scenario",
+            "from-error",
+            "--scenarios",
+            utf8(&scenarios()),
+            &pasted,
+        ]);
+        assert_eq!(exit, Exit::Success, "{err}");
+        assert!(
+            written.contains(&format!(r#"problem = "{problem}""#)),
+            "{problem}: {written}"
+        );
+    }
+}
