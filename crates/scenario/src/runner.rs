@@ -13,7 +13,7 @@ use d365_source::{
     AddOutcome, CheckReport, Field, FieldError, FieldWarning, Flow, FlowOptions, Problem,
     ReadDepth, RotateOutcome, SecretString, SourceForm, Store, TableAccess, TestOutcome,
 };
-use fake_core::{Clock, IdGenerator, ServerHandle};
+use fake_core::{Clock, IdGenerator, JournalEntry, ServerHandle};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -28,6 +28,13 @@ use crate::{
 
 /// Runs `scenario` from a fresh start and reports every step. The fakes stop when it returns.
 pub async fn run(scenario: &Scenario) -> Result<Report, Error> {
+    run_journaled(scenario).await.map(|(report, _)| report)
+}
+
+/// [`run`], also returning the fakes' whole journal (redacted, as the fakes keep it): the
+/// response bodies tell tools which AADSTS and Dataverse errors a scenario reached, even those
+/// a retry got past.
+pub async fn run_journaled(scenario: &Scenario) -> Result<(Report, Vec<JournalEntry>), Error> {
     let clock = Clock::manual(START_TIME);
     let server = spawn_fakes(
         scenario.world(),
@@ -89,8 +96,9 @@ pub async fn run(scenario: &Scenario) -> Result<Report, Error> {
             })?;
         steps.push(report);
     }
+    let journal = run.server.journal().entries();
     let form = scenario.form();
-    Ok(Report {
+    let report = Report {
         name: scenario.name().to_owned(),
         world: scenario.world_name().to_owned(),
         form: FormReport {
@@ -103,7 +111,8 @@ pub async fn run(scenario: &Scenario) -> Result<Report, Error> {
         tables: scenario.tables().to_vec(),
         passed: steps.iter().all(|step| step.held),
         steps,
-    })
+    };
+    Ok((report, journal))
 }
 
 /// One run's fakes, flow and store.
