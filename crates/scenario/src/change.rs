@@ -1,7 +1,8 @@
 //! The one vocabulary of world changes, shared by scenario steps, `serve`'s admin API and the
 //! CLI: [`Change`] names world things by their world-file names and edits the world document
 //! (`change/entra.rs`, `change/dataverse.rs`). [`stage`] applies a batch to a copy, checking
-//! names ("did you mean") and validating the world after each change; nothing is kept on error.
+//! names ("did you mean", `change/names.rs`), then validates the changed world once (and, only
+//! when it is invalid, after each change to find the culprit); nothing is kept on error.
 //! Invariant: no [`ChangeError`] ever shows a secret value.
 
 mod dataverse;

@@ -1106,6 +1106,75 @@ role = "Importer Reader""#,
     assert_eq!(clear, Change::ClearFaults {});
 }
 
+/// One change of every kind.
+fn one_of_each() -> Vec<Change> {
+    let toml_text = r#"
+changes = [
+  { change = "add_secret", app = "importer", secret = "s", value = "v", expires = "2029-01-01T00:00:00Z" },
+  { change = "remove_secret", app = "importer", secret = "s" },
+  { change = "expire_secret", app = "importer", secret = "s", at = "2027-01-01T00:00:00Z" },
+  { change = "add_certificate", app = "importer", certificate = "c", pem = "-----BEGIN CERTIFICATE-----" },
+  { change = "remove_certificate", app = "importer", certificate = "c" },
+  { change = "disable_app", app = "importer" },
+  { change = "enable_app", app = "importer" },
+  { change = "add_service_principal", app = "importer", tenant = "fabrikam" },
+  { change = "remove_service_principal", app = "importer", tenant = "fabrikam" },
+  { change = "grant_consent", app = "importer", api = "Dynamics CRM", scope = "user_impersonation" },
+  { change = "revoke_consent", app = "importer", api = "Dynamics CRM", scope = "user_impersonation" },
+  { change = "disable_dynamics", tenant = "contoso" },
+  { change = "enable_dynamics", tenant = "contoso" },
+  { change = "add_application_user", environment = "contoso", app = "reporter", roles = ["Basic User"] },
+  { change = "remove_application_user", environment = "contoso", app = "reporter" },
+  { change = "disable_application_user", environment = "contoso", app = "importer" },
+  { change = "enable_application_user", environment = "contoso", app = "importer" },
+  { change = "assign_role", environment = "contoso", team = "Importers", role = "Basic User" },
+  { change = "remove_role", environment = "contoso", app = "importer", role = "Importer Reader" },
+  { change = "add_team_member", environment = "contoso", team = "Importers", app = "importer" },
+  { change = "remove_team_member", environment = "contoso", team = "Importers", app = "importer" },
+  { change = "set_privilege", environment = "contoso", role = "Importer Reader", privilege = "prvReadLead", depth = "Deep" },
+  { change = "admin_mode", environment = "contoso", on = true },
+  { change = "set_limits", environment = "contoso", requests = 10, concurrent = 2 },
+  { change = "add_rows", environment = "contoso", table = "contact", rows = [{ fullname = "A", numberofchildren = 2 }] },
+  { change = "remove_rows", environment = "contoso", table = "contact", ids = ["x"] },
+  { change = "set_generated_rows", environment = "contoso", table = "contact", count = 3 },
+  { change = "add_fault", fault = { service = "entra", from = 2, action = { kind = "respond", status = 503 } } },
+  { change = "clear_faults" },
+  { change = "advance_clock", duration = "1h" },
+]
+"#;
+    #[derive(serde::Deserialize)]
+    struct Batch {
+        changes: Vec<Change>,
+    }
+    toml::from_str::<Batch>(toml_text)
+        .unwrap_or_else(|error| panic!("{error}"))
+        .changes
+}
+
+#[test]
+fn every_kind_of_change_reads_back_from_its_own_json_and_toml() {
+    let changes = one_of_each();
+    let mut kinds: Vec<&str> = changes.iter().map(Change::kind).collect();
+    kinds.dedup();
+    assert_eq!(kinds.len(), 30, "one of each kind");
+    for change in changes {
+        let json = serde_json::to_value(&change).expect("JSON");
+        assert_eq!(json["change"], change.kind(), "{json}");
+        assert_eq!(
+            serde_json::from_value::<Change>(json.clone()).expect("reads back"),
+            change,
+            "{json}"
+        );
+        let toml_value = toml::Value::try_from(&change).expect("TOML");
+        let text = toml::to_string(&toml_value).expect("TOML text");
+        assert_eq!(
+            toml::from_str::<Change>(&text).expect("reads back"),
+            change,
+            "{text}"
+        );
+    }
+}
+
 #[test]
 fn times_read_as_toml_datetimes_or_rfc_3339_strings() {
     let quoted = change(
