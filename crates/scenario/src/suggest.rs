@@ -1,21 +1,31 @@
-//! "Did you mean `x`?": the known names nearest a misspelt one, by edit distance (Levenshtein
-//! over characters, case-insensitive). Used by `d365-harness check` for world keys, problem
+//! "Did you mean `x`?": the known names nearest a misspelt one, by edit distance (optimal string
+//! alignment over characters: a swap of neighbours is one edit; case-insensitive). Used by `d365-harness check` for world keys, problem
 //! kinds, field and action names, and by `scenario from-error` for the closest entries.
 
-/// The Levenshtein distance between `a` and `b`, counted in characters.
+/// The optimal string alignment distance between `a` and `b`, by characters: insertions,
+/// deletions, substitutions and swaps of neighbours each cost one.
 pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, left) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, right) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(left != *right);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+    let width = b.len() + 1;
+    let mut table = vec![0usize; (a.len() + 1) * width];
+    for i in 0..=a.len() {
+        for j in 0..=b.len() {
+            table[i * width + j] = if i == 0 || j == 0 {
+                i + j
+            } else {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut best = (table[(i - 1) * width + j] + 1)
+                    .min(table[i * width + j - 1] + 1)
+                    .min(table[(i - 1) * width + j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    best = best.min(table[(i - 2) * width + j - 2] + 1);
+                }
+                best
+            };
         }
     }
-    row[b.len()]
+    table[a.len() * width + b.len()]
 }
 
 /// The known name nearest `wanted` when it is close enough to be a misspelling of it (at most

@@ -14,36 +14,10 @@ pub(crate) fn nearest<'a>(wanted: &str, known: &'a [String]) -> Option<&'a str> 
     let limit = (wanted.chars().count() / 5).max(1);
     known
         .iter()
-        .map(|name| (edit_distance(&wanted_lower, &name.to_lowercase()), name))
+        .map(|name| (crate::suggest::edit_distance(&wanted_lower, &name.to_lowercase()), name))
         .filter(|(distance, _)| *distance <= limit)
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, name)| name.as_str())
-}
-
-/// The optimal string alignment distance between `a` and `b`, by characters: insertions,
-/// deletions, substitutions and swaps of neighbours each cost one.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let width = b.len() + 1;
-    let mut table = vec![0usize; (a.len() + 1) * width];
-    for i in 0..=a.len() {
-        for j in 0..=b.len() {
-            table[i * width + j] = if i == 0 || j == 0 {
-                i + j
-            } else {
-                let cost = usize::from(a[i - 1] != b[j - 1]);
-                let mut best = (table[(i - 1) * width + j] + 1)
-                    .min(table[i * width + j - 1] + 1)
-                    .min(table[(i - 1) * width + j - 1] + cost);
-                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                    best = best.min(table[(i - 2) * width + j - 2] + 1);
-                }
-                best
-            };
-        }
-    }
-    table[a.len() * width + b.len()]
 }
 
 /// The keys of the table `section` of `table` (`apps`, `tenants`, ...), in file order.

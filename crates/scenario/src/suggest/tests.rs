@@ -11,11 +11,13 @@ fn check(a: &str, b: &str, expected: usize) {
 }
 
 #[test]
-fn measures_insertions_deletions_and_substitutions() {
+fn measures_insertions_deletions_substitutions_and_swaps() {
     check("", "", 0);
     check("", "abc", 3);
     check("wrong_secret", "wrong_secret", 0);
-    check("wrong_secrte", "wrong_secret", 2);
+    check("wrong_secrte", "wrong_secret", 1);
+    check("ab", "ba", 1);
+    check("abc", "ca", 3);
     check("expird_secret", "expired_secret", 1);
     check("kitten", "sitting", 3);
     check("Überweisung", "Uberweisung", 1);
