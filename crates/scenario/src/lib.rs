@@ -22,13 +22,13 @@ use std::path::PathBuf;
 pub use fakes::{SEED, START_TIME, ServeError, network_settings, spawn_fakes};
 pub use location::Location;
 pub use report::{
-    CheckSummary, CheckWarningReport, ExpectationReport, FieldReport, FormReport, ProblemReport,
-    Report, Seconds, StepReport,
+    CheckSummary, CheckWarningReport, ExpectationReport, FaultStepReport, FieldReport, FormReport,
+    ProblemReport, Report, RequestCountReport, Seconds, StepReport,
 };
 pub use runner::run;
 pub use scenario::{
-    Action, ClockMove, Expectation, Form, Outcome, Scenario, SecretInput, SecretOrigin, SecretPart,
-    Step, Trust,
+    Action, ClockMove, Expectation, Form, Outcome, RequestCount, Scenario, SecretInput,
+    SecretOrigin, SecretPart, Step, Trust,
 };
 pub use timer::ManualTimer;
 pub use world::{
@@ -617,6 +617,14 @@ pub enum Reason {
         /// The secret name as written.
         name: String,
         /// The names of the app's secrets.
+        known: Vec<String>,
+    },
+    /// A step's `source` names no `[forms.<name>]` table.
+    #[error("no form `[forms.{name}]` in the scenario; known: {}", list_or_none(.known))]
+    UnknownForm {
+        /// The name as written.
+        name: String,
+        /// The names of the scenario's `[forms.<name>]` tables.
         known: Vec<String>,
     },
     /// `part = "id"` for a secret whose world entry gives no `id`.

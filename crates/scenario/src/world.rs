@@ -10,8 +10,8 @@ mod entra;
 mod file;
 mod validate;
 
-pub(crate) use file::VersionProbe;
-pub(crate) use validate::fault_rules;
+pub(crate) use file::{FaultRuleSpans, VersionProbe};
+pub(crate) use validate::{fault_rule, fault_rules};
 
 #[cfg(test)]
 mod tests;
