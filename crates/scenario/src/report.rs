@@ -18,6 +18,9 @@ pub struct Report {
     pub world: String,
     /// The form as typed; the secret is named by origin (`importer.current`, `typed`).
     pub form: FormReport,
+    /// The `[forms.<name>]` tables steps can name, by name.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub forms: std::collections::BTreeMap<String, FormReport>,
     /// The tables the source imports.
     pub tables: Vec<String>,
     /// Whether every step's expectation held.

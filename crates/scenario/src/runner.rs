@@ -94,6 +94,11 @@ pub async fn run(scenario: &Scenario) -> Result<Report, Error> {
         name: scenario.name().to_owned(),
         world: scenario.world_name().to_owned(),
         form: form_report(form),
+        forms: scenario
+            .forms()
+            .iter()
+            .map(|(name, form)| (name.clone(), form_report(form)))
+            .collect(),
         tables: scenario.tables().to_vec(),
         passed: steps.iter().all(|step| step.held),
         steps,
@@ -392,7 +397,7 @@ fn fault_name(index: usize, rule: &fake_core::FaultRule) -> String {
         .unwrap_or_else(|| format!("fault #{}", index + 1))
 }
 
-/// `throttle: dataverse GET /api/data/* (call 2, 3 times) → respond 429 Retry-After: 5`.
+/// `throttle: dataverse GET /api/data/* (call 2, 3 times) → respond 429, Retry-After: 5`.
 fn fault_summary(index: usize, rule: &fake_core::FaultRule) -> String {
     use fake_core::FaultAction;
     let mut matches: Vec<String> = [&rule.service, &rule.host, &rule.method, &rule.path]
@@ -408,7 +413,11 @@ fn fault_summary(index: usize, rule: &fake_core::FaultRule) -> String {
         when.push(format!("call {nth}"));
     }
     if let Some(times) = rule.times {
-        when.push(format!("{times} times"));
+        when.push(if times == 1 {
+            "once".to_owned()
+        } else {
+            format!("{times} times")
+        });
     }
     let when = if when.is_empty() {
         String::new()
@@ -416,15 +425,16 @@ fn fault_summary(index: usize, rule: &fake_core::FaultRule) -> String {
         format!(" ({})", when.join(", "))
     };
     let action = match &rule.action {
+        // Only the header that changes what a client does; the rule is in the file.
         FaultAction::Respond {
             status, headers, ..
-        } => {
-            let headers: Vec<String> = headers
-                .iter()
-                .map(|(name, value)| format!(" {name}: {value}"))
-                .collect();
-            format!("respond {status}{}", headers.concat())
-        }
+        } => headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
+            .map_or_else(
+                || format!("respond {status}"),
+                |(_, value)| format!("respond {status}, Retry-After: {value}"),
+            ),
         FaultAction::Delay { millis } => format!("delay {millis} ms"),
         FaultAction::CloseConnection => "close_connection".to_owned(),
         FaultAction::ResetStream => "reset_stream".to_owned(),

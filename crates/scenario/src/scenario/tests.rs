@@ -485,7 +485,10 @@ expect = { outcome = "not_found", sources = [] }
     assert_eq!(expect.message.as_deref(), Some("secret"));
     assert_eq!(expect.fix.as_deref(), Some("client secret"));
     assert_eq!(
-        plain.expect.as_ref().and_then(|expect| expect.sources.clone()),
+        plain
+            .expect
+            .as_ref()
+            .and_then(|expect| expect.sources.clone()),
         Some(Vec::new())
     );
     let secrets: Vec<&str> = scenario
@@ -499,11 +502,15 @@ expect = { outcome = "not_found", sources = [] }
 #[test]
 fn a_step_form_is_checked_where_it_is_written() {
     check(
-        &with_steps("\n[[steps]]\naction = \"test\"\nsource = \"secnd\"\nexpect = { outcome = \"passed\" }\n"),
+        &with_steps(
+            "\n[[steps]]\naction = \"test\"\nsource = \"secnd\"\nexpect = { outcome = \"passed\" }\n",
+        ),
         "invalid scenario `scenarios/unit/test.toml` at line 22, column 10: `steps[0].source`: no form `[forms.secnd]` in the scenario; known: second",
     );
     check(
-        &with_steps("\n[[steps]]\naction = \"add\"\nsource = \"second\"\nform = { name = \"x\", environment_url = \"\", tenant_id = \"\", client_id = \"\", client_secret = \"\" }\nexpect = { outcome = \"added\" }\n"),
+        &with_steps(
+            "\n[[steps]]\naction = \"add\"\nsource = \"second\"\nform = { name = \"x\", environment_url = \"\", tenant_id = \"\", client_id = \"\", client_secret = \"\" }\nexpect = { outcome = \"added\" }\n",
+        ),
         "invalid scenario `scenarios/unit/test.toml` at line 22, column 10: `steps[0].source`: give a step `form` or `source`, not both",
     );
     check(
@@ -511,11 +518,15 @@ fn a_step_form_is_checked_where_it_is_written() {
         "invalid scenario `scenarios/unit/test.toml` at line 23, column 10: `steps[0].source`: only `add`, `test`, `rotate_secret` and `remove` use a form",
     );
     check(
-        &with_steps("\n[[steps]]\naction = \"add\"\nform = { name = \"x\", environment_url = \"\", tenant_id = \"\", client_id = \"\", client_secret = { app = \"importer\", secret = \"old\" } }\nexpect = { outcome = \"added\" }\n"),
+        &with_steps(
+            "\n[[steps]]\naction = \"add\"\nform = { name = \"x\", environment_url = \"\", tenant_id = \"\", client_id = \"\", client_secret = { app = \"importer\", secret = \"old\" } }\nexpect = { outcome = \"added\" }\n",
+        ),
         "invalid scenario `scenarios/unit/test.toml` at line 22, column 121: `steps[0].form.client_secret.secret`: app `importer` has no secret named `old`; known: current, expired",
     );
     check(
-        &with_steps("\n[[steps]]\naction = \"add\"\nform = { name = \"x\" }\nexpect = { outcome = \"added\" }\n"),
+        &with_steps(
+            "\n[[steps]]\naction = \"add\"\nform = { name = \"x\" }\nexpect = { outcome = \"added\" }\n",
+        ),
         "failed to parse scenario `scenarios/unit/test.toml` at line 22, column 8: missing field `environment_url`",
     );
     check(
@@ -541,7 +552,11 @@ clear = true
     let [add, clear] = scenario.steps() else {
         panic!("two steps: {:?}", scenario.steps());
     };
-    let Action::Fault { clear: cleared, add: rules } = &add.action else {
+    let Action::Fault {
+        clear: cleared,
+        add: rules,
+    } = &add.action
+    else {
         panic!("a fault step: {add:?}");
     };
     assert!(cleared);
@@ -563,15 +578,21 @@ fn a_fault_step_is_checked_like_world_faults() {
         "invalid scenario `scenarios/unit/test.toml` at line 20, column 1: `steps[0]`: `fault` needs `add = [ <fault rule>, ... ]` or `clear = true` (or both)",
     );
     check(
-        &with_steps("\n[[steps]]\naction = \"fault\"\nadd = [{ service = \"graph\", action = { kind = \"close\" } }]\n"),
+        &with_steps(
+            "\n[[steps]]\naction = \"fault\"\nadd = [{ service = \"graph\", action = { kind = \"close\" } }]\n",
+        ),
         "invalid scenario `scenarios/unit/test.toml` at line 22, column 20: `steps[0].add[0].service`: unknown service `graph`; known: entra, dataverse",
     );
     check(
-        &with_steps("\n[[steps]]\naction = \"fault\"\nclear = true\nadd = [{ action = { kind = \"close\" } }, { nth = 0, action = { kind = \"close\" } }]\n"),
+        &with_steps(
+            "\n[[steps]]\naction = \"fault\"\nclear = true\nadd = [{ action = { kind = \"close\" } }, { nth = 0, action = { kind = \"close\" } }]\n",
+        ),
         "invalid scenario `scenarios/unit/test.toml` at line 23, column 49: `steps[0].add[1].nth`: must be at least 1, not `0`",
     );
     check(
-        &with_steps("\n[[steps]]\naction = \"fault\"\nclear = true\nexpect = { outcome = \"passed\" }\n"),
+        &with_steps(
+            "\n[[steps]]\naction = \"fault\"\nclear = true\nexpect = { outcome = \"passed\" }\n",
+        ),
         "invalid scenario `scenarios/unit/test.toml` at line 23, column 10: `steps[0].expect`: `fault` has no outcome; leave out `expect` (the next step checks what the fault does)",
     );
     check(
@@ -579,7 +600,9 @@ fn a_fault_step_is_checked_like_world_faults() {
         "invalid scenario `scenarios/unit/test.toml` at line 15, column 9: `steps[0].clear`: only `fault` takes `add` or `clear`",
     );
     check(
-        &with_steps("\n[[steps]]\naction = \"fault\"\nadd = [{ action = { kind = \"explode\" } }]\n"),
+        &with_steps(
+            "\n[[steps]]\naction = \"fault\"\nadd = [{ action = { kind = \"explode\" } }]\n",
+        ),
         "failed to parse scenario `scenarios/unit/test.toml` at line 22, column 28: unknown variant `explode`, expected one of `respond`, `delay`, `close_connection`, `reset_stream`, `close`",
     );
 }
