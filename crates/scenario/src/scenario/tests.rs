@@ -288,7 +288,7 @@ fn an_unknown_world_names_the_known_ones() {
         "{text}"
     );
     assert!(
-        text.ends_with("; known: custom-tables, demo, failures, read-depths, setup-mistakes"),
+        text.ends_with("; known: custom-tables, customer-tenant, demo, failures, read-depths, setup-mistakes"),
         "{text}"
     );
     check(
