@@ -288,7 +288,9 @@ fn an_unknown_world_names_the_known_ones() {
         "{text}"
     );
     assert!(
-        text.ends_with("; known: custom-tables, customer-tenant, demo, failures, read-depths, setup-mistakes"),
+        text.ends_with(
+            "; known: custom-tables, customer-tenant, demo, failures, read-depths, setup-mistakes"
+        ),
         "{text}"
     );
     check(
@@ -665,5 +667,62 @@ fn expected_phrases_request_counts_and_sources_are_read_and_checked() {
             "action = \"remove\"\nexpect = { outcome = \"removed\", requests = [{ count = 0 }] }",
         ),
         "invalid scenario `scenarios/unit/test.toml` at line 15, column 44: `steps[0].expect.requests`: `remove` sends no request, so it has no `requests`",
+    );
+}
+
+#[test]
+fn a_world_secret_is_typed_as_the_world_has_it_at_the_step_or_as_it_was_last_seen() {
+    let scenario = parse(&base_with(
+        "secret = \"expired\" }",
+        "secret = \"current\", part = \"id\", after = \" \" }",
+    ));
+    let input = &scenario.form().client_secret;
+    let loaded = scenario.world().clone();
+    let id = "a1d4c2e0-5b7f-4c19-9e38-2f6a0b8d1c47 ";
+    let none = std::collections::BTreeMap::new();
+    assert_eq!(
+        input
+            .typed(&loaded, &none)
+            .map(|value| value.expose().to_owned()),
+        Some(id.to_owned())
+    );
+    // The same world without the importer's secrets: only what was seen before can be typed.
+    let text = std::fs::read_to_string(loaded.path()).expect("the world file");
+    let start = text
+        .find("secrets = [\n  { name = \"current\"")
+        .expect("the importer's secrets");
+    let end = start + text[start..].find("]\n").expect("their end") + 2;
+    let bare = World::parse(
+        &format!("{}{}", &text[..start], &text[end..]),
+        loaded.path(),
+    )
+    .unwrap_or_else(|error| panic!("{}", chain(&error)));
+    assert_eq!(
+        input
+            .typed(&bare, &none)
+            .map(|value| value.expose().to_owned()),
+        None
+    );
+    let app = loaded.app("importer").expect("the importer");
+    let remembered = app
+        .secrets
+        .iter()
+        .map(|secret| (("importer".to_owned(), secret.name.clone()), secret.clone()))
+        .collect();
+    assert_eq!(
+        input
+            .typed(&bare, &remembered)
+            .map(|value| value.expose().to_owned()),
+        Some(id.to_owned())
+    );
+    let literal = SecretInput {
+        value: Some(SecretValue::new("typed")),
+        origin: SecretOrigin::Typed,
+    };
+    assert_eq!(
+        literal
+            .typed(&bare, &none)
+            .map(|value| value.expose().to_owned()),
+        Some("typed".to_owned())
     );
 }
