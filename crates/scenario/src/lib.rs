@@ -5,7 +5,9 @@
 //! mirrors of the TOML) stay private; only validated types such as [`World`] and [`Scenario`]
 //! leave the crate; every error names its file; a [`Report`] never holds a secret or a token.
 
+mod change;
 mod fakes;
+mod live;
 mod location;
 #[cfg(test)]
 mod properties;
@@ -19,7 +21,9 @@ mod world;
 
 use std::path::PathBuf;
 
+pub use change::{Change, ChangeError, ChangeReason, parse_duration};
 pub use fakes::{SEED, START_TIME, ServeError, network_settings, spawn_fakes};
+pub use live::{Applied, LiveWorld, spawn_live};
 pub use location::Location;
 pub use report::{
     CheckSummary, CheckWarningReport, ExpectationReport, FaultStepReport, FieldReport, FormReport,
@@ -33,7 +37,7 @@ pub use scenario::{
 pub use timer::ManualTimer;
 pub use world::{
     App, Certificate, ClientCredentials, Environment, EnvironmentTable, EnvironmentThrottle,
-    Permission, Secret, SecretValue, ServicePrincipal, Tenant, World,
+    Permission, Secret, SecretValue, ServicePrincipal, Tenant, World, WorldDocument,
 };
 
 /// The kind of file an error is about.
@@ -265,6 +269,14 @@ pub enum Reason {
     /// A certificate with both or neither of `file` and `pem`.
     #[error("give the certificate either `file = \"<PEM file>\"` or `pem = '''<PEM text>'''`")]
     CertificateSource,
+    /// `removed = true` on the service principal of the app's home tenant.
+    #[error(
+        "the service principal in the home tenant `{home}` goes only with the app registration; disable the app with `enabled = false`"
+    )]
+    RemovedHomePrincipal {
+        /// The home tenant key.
+        home: String,
+    },
     /// `dynamics_enabled = false` in a tenant that has no Dynamics CRM principal to disable.
     #[error(
         "there is no Dynamics CRM service principal to disable (`dynamics = false`); set `dynamics = true` or remove `dynamics_enabled`"

@@ -859,6 +859,7 @@ fn faults_deserialize_in_fake_cores_shape() {
         method: None,
         path: None,
         nth: None,
+        from: None,
         times: None,
         action: FaultAction::Close,
     };
@@ -895,6 +896,7 @@ fn faults_deserialize_in_fake_cores_shape() {
                 method: Some("POST".into()),
                 path: Some("*/oauth2/v2.0/token".into()),
                 nth: Some(3),
+                from: None,
                 times: Some(1),
                 action: FaultAction::Respond {
                     status: 503,
@@ -1150,7 +1152,7 @@ fn fault_errors_name_the_key_line_and_column() {
     check(
         &fault("action = { kind = \"respond\", status = 503 }\nnht = 3\n"),
         "failed to parse world `worlds/test.toml` at line 23, column 1: unknown field `nht`, \
-         expected one of `name`, `service`, `host`, `method`, `path`, `nth`, `times`, `action`",
+         expected one of `name`, `service`, `host`, `method`, `path`, `nth`, `from`, `times`, `action`",
     );
     check(
         &fault("path = \"/x\"\n"),

@@ -29,7 +29,7 @@ use super::file::{
 };
 use super::{
     App, CLOUD, Certificate, EntraKnobs, Permission, Secret, SecretValue, ServicePrincipal,
-    SigningKeyOrigin, SigningKeyPem, Tenant, World,
+    SigningKeyOrigin, SigningKeyPem, SourceText, Tenant, World,
 };
 use crate::{Error, FileKind, Location, Reason, TomlError};
 
@@ -98,6 +98,7 @@ pub(crate) fn world(text: &str, path: &Path) -> Result<World, Error> {
         entra,
         dataverse,
         faults,
+        source: SourceText::default(),
     })
 }
 
@@ -292,6 +293,7 @@ impl Checker<'_> {
                 tenant,
                 object_id,
                 enabled,
+                removed,
             } = principal;
             let principal_key = format!("{prefix}.service_principals[{index}]");
             let tenant_key = format!("{principal_key}.tenant");
@@ -301,6 +303,17 @@ impl Checker<'_> {
                     tenant.span(),
                     tenant_key,
                     Reason::SingleTenant {
+                        home: home.key.clone(),
+                    },
+                ));
+            }
+            if removed.as_ref().is_some_and(|removed| *removed.get_ref())
+                && resolved.key == home.key
+            {
+                return Err(self.invalid(
+                    removed.as_ref().map_or(tenant.span(), Spanned::span),
+                    format!("{principal_key}.removed"),
+                    Reason::RemovedHomePrincipal {
                         home: home.key.clone(),
                     },
                 ));
@@ -321,6 +334,7 @@ impl Checker<'_> {
                 tenant_id: resolved.id,
                 object_id,
                 enabled: *enabled,
+                removed: removed.as_ref().is_some_and(|removed| *removed.get_ref()),
             });
         }
         Ok(checked)
