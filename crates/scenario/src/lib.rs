@@ -631,6 +631,14 @@ pub enum Reason {
         /// The names of the app's secrets.
         known: Vec<String>,
     },
+    /// A `change` step's change names something the world does not have at that step.
+    #[error("`{change}` does not fit the world at this step: {reason}")]
+    Change {
+        /// The change's kind (`remove_role`).
+        change: &'static str,
+        /// Why, with the known names (boxed: errors travel by value).
+        reason: Box<ChangeReason>,
+    },
     /// A step's `source` names no `[forms.<name>]` table.
     #[error("no form `[forms.{name}]` in the scenario; known: {}", list_or_none(.known))]
     UnknownForm {

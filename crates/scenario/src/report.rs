@@ -73,6 +73,12 @@ pub struct StepReport {
     /// `rotate_secret`: where the new secret came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_secret: Option<String>,
+    /// `change`: the changes, in the file's form (secret values and certificates left out).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
+    /// `change`, `fault`: why the world refused the step's changes (nothing was changed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// `fault`: what the step did to the listener's fault rules.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub faults: Option<FaultStepReport>,

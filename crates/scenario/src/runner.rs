@@ -22,15 +22,15 @@ use crate::report::{
     ProblemReport, Report, RequestCountReport, Seconds, StepReport,
 };
 use crate::{
-    Action, ClockMove, Error, Expectation, Form, ManualTimer, Outcome, RequestCount, SEED,
-    START_TIME, Scenario, Secret, SecretInput, ServeError, Step, Trust, World, network_settings,
-    spawn_fakes,
+    Action, Change, ClockMove, Error, Expectation, Form, LiveWorld, ManualTimer, Outcome,
+    RequestCount, SEED, START_TIME, Scenario, Secret, SecretInput, ServeError, Step, Trust, World,
+    network_settings, spawn_live,
 };
 
 /// Runs `scenario` from a fresh start and reports every step. The fakes stop when it returns.
 pub async fn run(scenario: &Scenario) -> Result<Report, Error> {
     let clock = Clock::manual(START_TIME);
-    let server = spawn_fakes(
+    let (server, live) = spawn_live(
         scenario.world(),
         clock.clone(),
         IdGenerator::seeded(SEED),
@@ -71,6 +71,7 @@ pub async fn run(scenario: &Scenario) -> Result<Report, Error> {
     let mut run = Run {
         scenario,
         server,
+        live,
         clock,
         timer,
         flow,
@@ -109,6 +110,8 @@ pub async fn run(scenario: &Scenario) -> Result<Report, Error> {
 struct Run<'a> {
     scenario: &'a Scenario,
     server: ServerHandle,
+    /// The running world, which `change` and `fault` steps change.
+    live: LiveWorld,
     clock: Clock,
     timer: Arc<ManualTimer>,
     flow: Flow,
@@ -130,6 +133,8 @@ struct Observed {
     warnings: Vec<FieldWarning>,
     check: Option<CheckReport>,
     clock_to: Option<OffsetDateTime>,
+    /// `change`, `fault`: why the world refused the step's changes.
+    error: Option<String>,
     /// Why the step could not be carried out as written.
     mismatches: Vec<String>,
 }
@@ -142,6 +147,10 @@ impl Run<'_> {
         let at = self.clock.now();
         let waits_before = self.timer.waits().len();
         let observed = self.act(action, form).await?;
+        if matches!(action, Action::Change { .. }) {
+            let world = self.world();
+            self.remember(&world);
+        }
         let waits: Vec<Duration> = self.timer.waits().split_off(waits_before);
         let waited: Duration = waits.iter().sum();
         let entries = self.new_entries();
@@ -169,6 +178,11 @@ impl Run<'_> {
                 Action::RotateSecret { new_secret } => Some(new_secret.origin.describe()),
                 _ => None,
             },
+            changes: match action {
+                Action::Change { changes } => changes.iter().map(describe_change).collect(),
+                _ => Vec::new(),
+            },
+            error: observed.error.clone(),
             faults: match action {
                 Action::Fault { clear, add } => Some(FaultStepReport {
                     cleared: *clear,
@@ -221,7 +235,7 @@ impl Run<'_> {
 
     /// The world as it is now (the fakes serve it).
     fn world(&self) -> World {
-        self.scenario.world().clone()
+        self.live.world()
     }
 
     /// What the user types for `secret` now, or why it cannot be typed.
@@ -290,15 +304,31 @@ impl Run<'_> {
             },
             Action::AdvanceClock(clock_move) => self.advance(*clock_move),
             Action::Fault { clear, add } => {
-                let faults = self.server.faults();
-                if *clear {
-                    faults.clear();
-                }
-                add.iter().cloned().for_each(|rule| faults.add(rule));
-                Observed::default()
+                // Through the live world, so that a later change keeps these rules.
+                let clear = clear.then_some(Change::ClearFaults {});
+                let adds = add.iter().map(|rule| Change::AddFault {
+                    fault: rule.clone(),
+                });
+                self.change(&clear.into_iter().chain(adds).collect::<Vec<_>>())
             }
+            Action::Change { changes } => self.change(changes),
         };
         Ok(observed)
+    }
+
+    /// Applies a batch to the running world; a refusal is the step's error (nothing changed).
+    fn change(&self, changes: &[Change]) -> Observed {
+        match self.live.apply(changes) {
+            Ok(_) => Observed::default(),
+            Err(error) => {
+                let error = error.to_string();
+                Observed {
+                    mismatches: vec![format!("the world refused the change: {error}")],
+                    error: Some(error),
+                    ..Observed::default()
+                }
+            }
+        }
     }
 
     async fn add(&self, source_form: &SourceForm) -> Result<Observed, d365_source::Error> {
@@ -388,6 +418,43 @@ fn transcript_line(entry: &JournalEntry) -> String {
         "{status} {} {} {}{query}{fault}",
         entry.method, entry.host, entry.path
     )
+}
+
+/// A change as a report shows it, in the file's inline-table form with no secret value and no
+/// certificate text: `{ change = "remove_role", environment = "contoso", ... }`.
+fn describe_change(change: &Change) -> String {
+    match toml::Value::try_from(change) {
+        Ok(toml::Value::Table(table)) => inline(&toml::Value::Table(redact(table))),
+        // A change always serializes as a table; say so rather than panic if that changes.
+        _ => format!("{{ change = \"{}\" }}", change.kind()),
+    }
+}
+
+fn redact(mut table: toml::Table) -> toml::Table {
+    for (key, shown) in [("value", "[redacted]"), ("pem", "[certificate]")] {
+        if let Some(value) = table.get_mut(key) {
+            *value = toml::Value::String(shown.to_owned());
+        }
+    }
+    table
+}
+
+/// A TOML value on one line (tables inline), keys in their order.
+fn inline(value: &toml::Value) -> String {
+    match value {
+        toml::Value::Table(table) => {
+            let fields: Vec<String> = table
+                .iter()
+                .map(|(key, value)| format!("{key} = {}", inline(value)))
+                .collect();
+            format!("{{ {} }}", fields.join(", "))
+        }
+        toml::Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(inline).collect();
+            format!("[{}]", items.join(", "))
+        }
+        other => other.to_string(),
+    }
 }
 
 /// A fault rule as the journal names it: its `name`, or its position (`fault #2`).

@@ -20,7 +20,7 @@ use fake_core::FaultRule;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::{Error, FileKind, Secret, SecretValue, World};
+use crate::{Change, Error, FileKind, Secret, SecretValue, World};
 
 /// A validated scenario file.
 /// Which certificate authority the flow under test trusts.
@@ -148,8 +148,15 @@ impl Scenario {
                 .filter_map(|form| form.client_secret.value.as_ref()),
         );
         for step in &self.steps {
-            if let Action::RotateSecret { new_secret } = &step.action {
-                values.extend(new_secret.value.as_ref());
+            match &step.action {
+                Action::RotateSecret { new_secret } => values.extend(new_secret.value.as_ref()),
+                Action::Change { changes } => {
+                    values.extend(changes.iter().filter_map(|change| match change {
+                        Change::AddSecret { value, .. } => value.as_ref(),
+                        _ => None,
+                    }));
+                }
+                _ => {}
             }
         }
         values
@@ -325,6 +332,12 @@ pub enum Action {
         /// Rules to append, in fake-core's shape.
         add: Vec<FaultRule>,
     },
+    /// Change the running world (all or nothing), as an admin or Microsoft would: a role
+    /// removed, a secret deleted, Dynamics 365 disabled in a tenant.
+    Change {
+        /// The changes, in order.
+        changes: Vec<Change>,
+    },
 }
 
 impl Action {
@@ -337,13 +350,17 @@ impl Action {
             Action::Remove => "remove",
             Action::AdvanceClock(_) => "advance_clock",
             Action::Fault { .. } => "fault",
+            Action::Change { .. } => "change",
         }
     }
 
     /// Whether the action ends in an [`Outcome`] (and so needs `expect`): every one but the
     /// world's own moves (`advance_clock`, `fault`, `change`).
     pub fn has_outcome(&self) -> bool {
-        !matches!(self, Action::AdvanceClock(_) | Action::Fault { .. })
+        !matches!(
+            self,
+            Action::AdvanceClock(_) | Action::Fault { .. } | Action::Change { .. }
+        )
     }
 }
 

@@ -132,6 +132,8 @@ pub(crate) struct StepFile {
     pub(crate) add: Option<Spanned<Vec<FaultRule>>>,
     /// `fault`: remove every rule first.
     pub(crate) clear: Option<Spanned<bool>>,
+    /// `change`: the changes, in the vocabulary `serve`'s admin API also takes.
+    pub(crate) changes: Option<Spanned<Vec<Spanned<crate::Change>>>>,
 }
 
 /// The positioned values of each step's `add` rules, read from the whole text a second time
@@ -159,6 +161,7 @@ pub(crate) enum ActionFile {
     Remove,
     AdvanceClock,
     Fault,
+    Change,
 }
 
 impl ActionFile {
@@ -170,6 +173,7 @@ impl ActionFile {
             ActionFile::Remove => "remove",
             ActionFile::AdvanceClock => "advance_clock",
             ActionFile::Fault => "fault",
+            ActionFile::Change => "change",
         }
     }
 }

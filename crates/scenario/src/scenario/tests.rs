@@ -207,7 +207,7 @@ expect = { outcome = "invalid", fields = ["tenant_id", "name"], waited_seconds =
 fn an_unknown_field_is_reported_with_line_and_column() {
     check(
         &base_with("expect = {", "expct = {"),
-        "failed to parse scenario `scenarios/unit/test.toml` at line 15, column 1: unknown field `expct`, expected one of `action`, `new_secret`, `seconds`, `until`, `expect`, `form`, `source`, `add`, `clear`",
+        "failed to parse scenario `scenarios/unit/test.toml` at line 15, column 1: unknown field `expct`, expected one of `action`, `new_secret`, `seconds`, `until`, `expect`, `form`, `source`, `add`, `clear`, `changes`",
     );
     check(
         &base_with(
@@ -337,7 +337,7 @@ fn an_expectation_must_fit_its_action() {
     );
     check(
         &base_with("action = \"add\"", "action = \"adds\""),
-        "failed to parse scenario `scenarios/unit/test.toml` at line 14, column 10: unknown variant `adds`, expected one of `add`, `test`, `rotate_secret`, `remove`, `advance_clock`, `fault`",
+        "failed to parse scenario `scenarios/unit/test.toml` at line 14, column 10: unknown variant `adds`, expected one of `add`, `test`, `rotate_secret`, `remove`, `advance_clock`, `fault`, `change`",
     );
 }
 

@@ -22,8 +22,12 @@ use super::{
     Action, ClockMove, Expectation, Form, Outcome, RequestCount, Scenario, SecretInput,
     SecretOrigin, SecretPart, Step, typed_secret,
 };
+use crate::change::stage;
 use crate::world::{VersionProbe, fault_rule, fault_rules};
-use crate::{Error, FileKind, Location, Reason, SecretValue, TomlError, World};
+use crate::{
+    ChangeReason, Error, FileKind, Location, Reason, SEED, START_TIME, SecretValue, TomlError,
+    World, WorldDocument,
+};
 
 /// The longest request timeout a scenario may set: ten minutes is already no timeout at all.
 const MAX_REQUEST_TIMEOUT_MS: u64 = 600_000;
@@ -85,7 +89,7 @@ impl TryFrom<Parsed<'_>> for Scenario {
             None => None,
         };
         let faults = fault_rules(checker.text, checker.path, FileKind::Scenario, file.faults)?;
-        let mut known = KnownSecrets::of(&world);
+        let known = KnownSecrets::of(&world);
         let form = checker.form(&file.form, "form", &world, &known)?;
         let forms = file
             .forms
@@ -105,11 +109,28 @@ impl TryFrom<Parsed<'_>> for Scenario {
                     forms: &forms,
                     spans: &spans,
                 };
+                let document = WorldDocument::of(&world).map_err(|source| {
+                    checker.invalid(
+                        file.world.span(),
+                        "world",
+                        Reason::World {
+                            source: Box::new(source),
+                        },
+                    )
+                })?;
+                let mut timeline = Timeline {
+                    known,
+                    document,
+                    world: world.clone(),
+                    extra_faults: faults.clone(),
+                    now: START_TIME,
+                    ids: fake_core::IdGenerator::seeded(SEED),
+                };
                 steps
                     .get_ref()
                     .iter()
                     .enumerate()
-                    .map(|(index, step)| checker.step(step, index, &context, &mut known))
+                    .map(|(index, step)| checker.step(step, index, &context, &mut timeline))
                     .collect::<Result<Vec<Step>, Error>>()?
             }
             Some(steps) => return Err(checker.invalid(steps.span(), "steps", Reason::NoSteps)),
@@ -139,6 +160,18 @@ struct StepContext<'a> {
     spans: &'a StepFaultSpans,
 }
 
+/// The world as the steps read so far leave it: the load-time mirror of a run, so that a
+/// change's names are checked against the world at its step, and a secret reference may name a
+/// secret an earlier change adds. Its clock follows `advance_clock` steps from [`START_TIME`].
+struct Timeline {
+    known: KnownSecrets,
+    document: WorldDocument,
+    world: World,
+    extra_faults: Vec<fake_core::FaultRule>,
+    now: OffsetDateTime,
+    ids: fake_core::IdGenerator,
+}
+
 /// The secrets a reference may name at a point in the file: the loaded world's, in its order,
 /// plus those that earlier `change` steps add (whose values only exist when the step runs).
 struct KnownSecrets {
@@ -157,6 +190,26 @@ impl KnownSecrets {
                     (app.key.clone(), names.collect())
                 })
                 .collect(),
+        }
+    }
+
+    /// Adds the secrets of `world` not known yet (a deleted secret stays known: the admin
+    /// still has its value).
+    fn extend(&mut self, world: &World) {
+        for app in world.apps() {
+            let position = match self.apps.iter().position(|(key, _)| *key == app.key) {
+                Some(position) => position,
+                None => {
+                    self.apps.push((app.key.clone(), Vec::new()));
+                    self.apps.len() - 1
+                }
+            };
+            let names = &mut self.apps[position].1;
+            for secret in &app.secrets {
+                if !names.contains(&secret.name) {
+                    names.push(secret.name.clone());
+                }
+            }
         }
     }
 
@@ -368,7 +421,7 @@ impl Checker<'_> {
         step: &Spanned<StepFile>,
         index: usize,
         context: &StepContext<'_>,
-        known: &mut KnownSecrets,
+        timeline: &mut Timeline,
     ) -> Result<Step, Error> {
         let key = &format!("steps[{index}]");
         let file = step.get_ref();
@@ -395,6 +448,15 @@ impl Checker<'_> {
                     ));
                 }
             }
+        }
+        if action_name != ActionFile::Change
+            && let Some(changes) = &file.changes
+        {
+            return Err(self.rule(
+                changes.span(),
+                format!("{key}.changes"),
+                "only `change` takes `changes`",
+            ));
         }
         if action_name != ActionFile::Fault {
             for (field, span) in [
@@ -427,14 +489,24 @@ impl Checker<'_> {
                         new_secret,
                         &format!("{key}.new_secret"),
                         context.world,
-                        known,
+                        &timeline.known,
                     )?,
                 }
             }
-            ActionFile::AdvanceClock => Action::AdvanceClock(self.clock_move(step, key)?),
+            ActionFile::AdvanceClock => {
+                let clock_move = self.clock_move(step, key)?;
+                timeline.now = match clock_move {
+                    ClockMove::By(by) => timeline.now.saturating_add(
+                        time::Duration::try_from(by).unwrap_or(time::Duration::MAX),
+                    ),
+                    ClockMove::Until(until) => until.max(timeline.now),
+                };
+                Action::AdvanceClock(clock_move)
+            }
             ActionFile::Fault => self.fault_step(step, index, context)?,
+            ActionFile::Change => self.change_step(step, key, timeline)?,
         };
-        let (form, source) = self.step_form(step, key, &action, context, known)?;
+        let (form, source) = self.step_form(step, key, &action, context, &timeline.known)?;
         let expect = match (&file.expect, action.has_outcome()) {
             (Some(expect), false) => {
                 return Err(self.invalid(
@@ -444,6 +516,9 @@ impl Checker<'_> {
                         rule: match action {
                             Action::Fault { .. } => {
                                 "`fault` has no outcome; leave out `expect` (the next step checks what the fault does)"
+                            }
+                            Action::Change { .. } => {
+                                "`change` has no outcome; leave out `expect` (the next step checks what the change does)"
                             }
                             _ => "`advance_clock` has no outcome; leave out `expect`",
                         },
@@ -520,6 +595,74 @@ impl Checker<'_> {
             }
             (None, None) => Ok((None, None)),
         }
+    }
+
+    /// `action = "change"`: `changes = [ <change>, ... ]`, staged on the world as the steps
+    /// before leave it. A name the world does not have there stops loading; any other refusal
+    /// (a rule the changed world breaks) is left to the run, whose report shows it as the
+    /// step's error, and the timeline goes on without the batch, as the run will.
+    fn change_step(
+        &self,
+        step: &Spanned<StepFile>,
+        key: &str,
+        timeline: &mut Timeline,
+    ) -> Result<Action, Error> {
+        let changes = match &step.get_ref().changes {
+            Some(changes) if !changes.get_ref().is_empty() => changes.get_ref(),
+            Some(changes) => {
+                return Err(self.rule(
+                    changes.span(),
+                    format!("{key}.changes"),
+                    "`change` needs at least one change",
+                ));
+            }
+            None => {
+                return Err(self.rule(
+                    step.span(),
+                    format!("{key}.changes"),
+                    "`change` needs `changes = [{ change = \"<kind>\", ... }, ...]`",
+                ));
+            }
+        };
+        let batch: Vec<crate::Change> = changes
+            .iter()
+            .map(|change| change.get_ref().clone())
+            .collect();
+        match stage(
+            &timeline.document,
+            &timeline.world,
+            &timeline.extra_faults,
+            timeline.now,
+            &timeline.ids,
+            &batch,
+        ) {
+            Ok(staged) => {
+                timeline.known.extend(&staged.world);
+                timeline.document = staged.document;
+                timeline.world = staged.world;
+                timeline.extra_faults = staged.extra_faults;
+                timeline.now = timeline.now.saturating_add(staged.advance);
+            }
+            Err(error) if matches!(*error.reason, ChangeReason::Unknown { .. }) => {
+                let span = changes
+                    .get(error.index)
+                    .map_or_else(|| step.span(), Spanned::span);
+                let field = error
+                    .field
+                    .map(|field| format!(".{field}"))
+                    .unwrap_or_default();
+                return Err(self.invalid(
+                    span,
+                    format!("{key}.changes[{}]{field}", error.index),
+                    Reason::Change {
+                        change: error.change,
+                        reason: error.reason,
+                    },
+                ));
+            }
+            Err(_) => {}
+        }
+        Ok(Action::Change { changes: batch })
     }
 
     /// `action = "fault"`: `clear = true` and/or `add = [ <fault rule>, ... ]`.
@@ -869,7 +1012,7 @@ fn allowed_outcomes(action: &Action) -> &'static [Outcome] {
             Outcome::NotFound,
         ],
         Action::Remove => &[Outcome::Removed, Outcome::NotFound],
-        Action::AdvanceClock(_) | Action::Fault { .. } => &[],
+        Action::AdvanceClock(_) | Action::Fault { .. } | Action::Change { .. } => &[],
     }
 }
 
