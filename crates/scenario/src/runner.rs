@@ -420,18 +420,38 @@ fn transcript_line(entry: &JournalEntry) -> String {
     )
 }
 
-/// A change as a report shows it, in the file's inline-table form with no secret value and no
-/// certificate text: `{ change = "remove_role", environment = "contoso", ... }`.
+/// A change as a report shows it, its kind then its fields, with no secret value and no
+/// certificate text: `remove_role environment=contoso app=importer role="Importer Reader"`.
 fn describe_change(change: &Change) -> String {
-    match toml::Value::try_from(change) {
-        Ok(toml::Value::Table(table)) => inline(&toml::Value::Table(redact(table))),
+    let Ok(toml::Value::Table(table)) = toml::Value::try_from(change) else {
         // A change always serializes as a table; say so rather than panic if that changes.
-        _ => format!("{{ change = \"{}\" }}", change.kind()),
+        return change.kind().to_owned();
+    };
+    let mut words = vec![change.kind().to_owned()];
+    for (key, value) in redact(table) {
+        if key == "change" {
+            continue;
+        }
+        let text = match &value {
+            toml::Value::String(text)
+                if !text.is_empty()
+                    && text
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.:/*()".contains(c)) =>
+            {
+                text.clone()
+            }
+            // A TOML literal string: it reads without escapes in the YAML snapshot.
+            toml::Value::String(text) if !text.contains(['\'', '\n']) => format!("'{text}'"),
+            other => inline(other),
+        };
+        words.push(format!("{key}={text}"));
     }
+    words.join(" ")
 }
 
 fn redact(mut table: toml::Table) -> toml::Table {
-    for (key, shown) in [("value", "[redacted]"), ("pem", "[certificate]")] {
+    for (key, shown) in [("value", "(redacted)"), ("pem", "(certificate)")] {
         if let Some(value) = table.get_mut(key) {
             *value = toml::Value::String(shown.to_owned());
         }
