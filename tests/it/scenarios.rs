@@ -117,6 +117,41 @@ expect = { outcome = "failed", problem = "service_unavailable", message = "no su
     ");
 }
 
+#[tokio::test]
+async fn a_change_the_world_refuses_is_the_steps_error_and_changes_nothing() {
+    let scenario = inline(
+        r#"
+[[steps]]
+action = "change"
+changes = [
+  { change = "disable_app", app = "importer" },
+  { change = "remove_service_principal", app = "importer", tenant = "contoso" },
+]
+
+[[steps]]
+action = "add"
+expect = { outcome = "added" }
+"#,
+    );
+    let report = run(&scenario).await;
+    assert!(!report.passed());
+    let [change, add] = report.steps.as_slice() else {
+        panic!("two steps: {:#?}", report.steps);
+    };
+    let error = change.error.as_deref().expect("the change's error");
+    assert!(
+        error.starts_with("changes[1] (`remove_service_principal`)"),
+        "{error}"
+    );
+    assert_eq!(
+        change.mismatches,
+        [format!("the world refused the change: {error}")]
+    );
+    assert!(!change.held);
+    // All or nothing: the app the first change disables still signs in.
+    assert!(add.held, "{add:#?}");
+}
+
 /// A scenario on the setup-mistakes world with a working form and the given steps.
 fn inline(steps: &str) -> Scenario {
     let text = format!(

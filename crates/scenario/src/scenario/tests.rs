@@ -49,6 +49,21 @@ fn check(text: &str, expected: &str) {
     }
 }
 
+/// Parses `text` and expects an error that starts with `start` and mentions `also`.
+#[track_caller]
+fn check_start(text: &str, start: &str, also: &str) {
+    match Scenario::parse(text, scenario_path()) {
+        Ok(scenario) => panic!("expected an error, got {scenario:#?}"),
+        Err(error) => {
+            let message = chain(&error);
+            assert!(
+                message.starts_with(start) && message[start.len()..].contains(also),
+                "{message}\n--- input ---\n{text}"
+            );
+        }
+    }
+}
+
 /// [`BASE`] with one replacement that must apply.
 fn base_with(from: &str, to: &str) -> String {
     assert!(BASE.contains(from), "`{from}` is not in the base scenario");
@@ -724,5 +739,103 @@ fn a_world_secret_is_typed_as_the_world_has_it_at_the_step_or_as_it_was_last_see
             .typed(&bare, &none)
             .map(|value| value.expose().to_owned()),
         Some("typed".to_owned())
+    );
+}
+
+#[test]
+fn a_change_step_reads_its_changes_and_a_later_step_may_type_a_secret_it_adds() {
+    let scenario = parse(&with_steps(
+        r#"
+[[steps]]
+action = "change"
+changes = [
+  { change = "remove_role", environment = "contoso", app = "importer", role = "Importer Reader" },
+  { change = "add_secret", app = "importer", secret = "rotated", value = "Qm28Q~added.by.a.change" },
+]
+
+[[steps]]
+action = "rotate_secret"
+new_secret = { app = "importer", secret = "rotated" }
+expect = { outcome = "failed", problem = "no_security_role" }
+"#,
+    ));
+    let [change, rotate] = scenario.steps() else {
+        panic!("two steps: {:?}", scenario.steps());
+    };
+    let Action::Change { changes } = &change.action else {
+        panic!("a change step: {change:?}");
+    };
+    assert_eq!(
+        changes.iter().map(Change::kind).collect::<Vec<_>>(),
+        ["remove_role", "add_secret"]
+    );
+    assert!(change.expect.is_none());
+    let Action::RotateSecret { new_secret } = &rotate.action else {
+        panic!("a rotate_secret step: {rotate:?}");
+    };
+    // Not in the world as loaded: typed from the world as it is when the step runs.
+    assert!(new_secret.value.is_none());
+    assert_eq!(new_secret.origin.describe(), "importer.rotated");
+    let secrets: Vec<&str> = scenario
+        .secret_values()
+        .iter()
+        .map(|secret| secret.expose())
+        .collect();
+    assert!(secrets.contains(&"Qm28Q~added.by.a.change"), "{secrets:?}");
+}
+
+#[test]
+fn a_change_is_checked_against_the_world_at_its_step() {
+    // The reason's own words are the change vocabulary's (`change.rs`); here: where, and that
+    // the known names come with it.
+    check_start(
+        &with_steps(
+            "\n[[steps]]\naction = \"change\"\nchanges = [{ change = \"remove_role\", environment = \"contoso\", app = \"importer\", role = \"Importer Raeder\" }]\n",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 22, column 12: `steps[0].changes[0].role`: `remove_role` does not fit the world at this step: ",
+        "did you mean `Importer Reader`?",
+    );
+    // The second batch removes a secret the first one already removed.
+    check_start(
+        &with_steps(
+            "\n[[steps]]\naction = \"change\"\nchanges = [{ change = \"remove_secret\", app = \"importer\", secret = \"expired\" }]\n\n[[steps]]\naction = \"change\"\nchanges = [{ change = \"remove_role\", environment = \"contoso\", app = \"importer\", role = \"Importer Reader\" }, { change = \"remove_secret\", app = \"importer\", secret = \"expired\" }]\n",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 26, column 109: `steps[1].changes[1].secret`: `remove_secret` does not fit the world at this step: ",
+        "`current`",
+    );
+    // A secret reference may not name one that no earlier change adds.
+    check(
+        &with_steps(
+            "\n[[steps]]\naction = \"rotate_secret\"\nnew_secret = { app = \"importer\", secret = \"rotated\" }\nexpect = { outcome = \"rotated\" }\n\n[[steps]]\naction = \"change\"\nchanges = [{ change = \"add_secret\", app = \"importer\", secret = \"rotated\" }]\n",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 22, column 43: `steps[0].new_secret.secret`: app `importer` has no secret named `rotated`; known: current, expired",
+    );
+    check(
+        &with_steps("\n[[steps]]\naction = \"change\"\n"),
+        "invalid scenario `scenarios/unit/test.toml` at line 20, column 1: `steps[0].changes`: `change` needs `changes = [{ change = \"<kind>\", ... }, ...]`",
+    );
+    check(
+        &with_steps("\n[[steps]]\naction = \"change\"\nchanges = []\n"),
+        "invalid scenario `scenarios/unit/test.toml` at line 22, column 11: `steps[0].changes`: `change` needs at least one change",
+    );
+    check(
+        &with_steps(
+            "\n[[steps]]\naction = \"change\"\nchanges = [{ change = \"disable_app\", app = \"importer\" }]\nexpect = { outcome = \"passed\" }\n",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 23, column 10: `steps[0].expect`: `change` has no outcome; leave out `expect` (the next step checks what the change does)",
+    );
+    check(
+        &base_with("action = \"add\"", "action = \"add\"\nchanges = []"),
+        "invalid scenario `scenarios/unit/test.toml` at line 15, column 11: `steps[0].changes`: only `change` takes `changes`",
+    );
+    let error = Scenario::parse(
+        &with_steps("\n[[steps]]\naction = \"change\"\nchanges = [{ change = \"remove_rol\" }]\n"),
+        scenario_path(),
+    )
+    .expect_err("an unknown kind");
+    let text = chain(&error);
+    assert!(
+        text.starts_with("failed to parse scenario `scenarios/unit/test.toml` at line 22, column 23: unknown variant `remove_rol`, expected one of `add_secret`,"),
+        "{text}"
     );
 }
