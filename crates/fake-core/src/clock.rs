@@ -82,7 +82,8 @@ impl Clock {
     }
 
     /// Puts the clock at `to`. A system clock gets the offset that makes [`Clock::now`] read
-    /// `to` at this instant, and keeps ticking from there.
+    /// `to` at this instant, and keeps ticking from there. It cannot fail today (any `to` is
+    /// representable); the `Result` stays so that callers written for it need not change.
     pub fn set(&self, to: OffsetDateTime) -> Result<(), Error> {
         let to = to.to_offset(time::UtcOffset::UTC);
         match &*self.inner {

@@ -559,4 +559,33 @@ mod tests {
         assert!(faults.rules().is_empty());
         assert!(faults.fire(probe("/x")).is_none());
     }
+
+    proptest::proptest! {
+        /// Every valid combination of counts fires exactly on the requests the module's table
+        /// gives: those `nth`/`from` pick, up to `times` of them; `check` accepts exactly the
+        /// combinations without 0 and without `nth` beside `from`.
+        #[test]
+        fn counts_fire_as_the_table_says(
+            nth in proptest::option::of(0u64..8),
+            from in proptest::option::of(0u64..8),
+            times in proptest::option::of(0u64..8),
+            requests in 0u64..20,
+        ) {
+            let rule = counted(nth, from, times);
+            let zero = [nth, from, times].contains(&Some(0));
+            let valid = !zero && (nth.is_none() || from.is_none());
+            proptest::prop_assert_eq!(rule.check().is_ok(), valid);
+            proptest::prop_assume!(valid);
+            let picked = (1..=requests).filter(|request| match (nth, from) {
+                (Some(nth), _) => *request == nth,
+                (None, Some(from)) => *request >= from,
+                (None, None) => true,
+            });
+            let expected: Vec<u64> = match times {
+                Some(times) => picked.take(usize::try_from(times).unwrap_or(usize::MAX)).collect(),
+                None => picked.collect(),
+            };
+            proptest::prop_assert_eq!(firing_pattern(rule, requests), expected);
+        }
+    }
 }

@@ -727,4 +727,41 @@ mod tests {
         // It goes on from the oldest entry still buffered.
         assert_eq!(slow.recv().await.expect("an entry").sequence, extra + 1);
     }
+
+    proptest::proptest! {
+        /// Any text is either a status filter that prints back to an equivalent text and
+        /// matches what its form says, or refused with the message naming the accepted forms.
+        #[test]
+        fn status_filters_parse_exactly_codes_and_classes(text in "[0-9xX+ -]{0,4}|.{0,8}") {
+            match text.parse::<StatusFilter>() {
+                Ok(filter) => {
+                    proptest::prop_assert_eq!(filter.to_string(), text.to_ascii_lowercase());
+                    for status in 100u16..600 {
+                        let expected = match filter {
+                            StatusFilter::Code(code) => status == code,
+                            StatusFilter::Class(class) => {
+                                text.as_bytes()[0] == b'0' + class && status / 100 == u16::from(class)
+                            }
+                        };
+                        proptest::prop_assert_eq!(filter.matches(status), expected);
+                    }
+                }
+                Err(error) => {
+                    let accepted = (text.len() == 3
+                        && text.bytes().all(|b| b.is_ascii_digit())
+                        && (100..=599).contains(&text.parse::<u16>().unwrap_or(0)))
+                        || (text.len() == 3
+                            && (b'1'..=b'5').contains(&text.as_bytes()[0])
+                            && text[1..].eq_ignore_ascii_case("xx"));
+                    proptest::prop_assert!(!accepted, "refused `{}`", text);
+                    proptest::prop_assert_eq!(
+                        error.to_string(),
+                        format!(
+                            "`{text}` is not a status filter; use a status code from 100 to 599 like `403`, or a class from `1xx` to `5xx` like `4xx`"
+                        )
+                    );
+                }
+            }
+        }
+    }
 }

@@ -147,7 +147,7 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         roles: Vec<String>,
     },
-    /// Deletes an application user (and its team memberships): 403 `UserNotMemberOfOrg`.
+    /// Deletes an application user (and its team memberships): 403 `0x80072560` (not a member of the organization).
     RemoveApplicationUser {
         /// The environment key.
         environment: String,
@@ -461,14 +461,18 @@ fn unknown_message(owner: Option<&str>, what: &str, name: &str, known: &[String]
         Some(owner) => format!("{owner} has no {what} `{name}`"),
         None => format!("unknown {what} `{name}`"),
     };
-    if let Some(nearest) = nearest(name, known) {
-        message.push_str(&format!("; did you mean `{nearest}`?"));
-    }
+    let separator = match nearest(name, known) {
+        Some(nearest) => {
+            message.push_str(&format!("; did you mean `{nearest}`?"));
+            " "
+        }
+        None => "; ",
+    };
     if known.is_empty() {
-        message.push_str("; there is none");
+        message.push_str(&format!("{separator}there is none"));
     } else {
         let quoted: Vec<String> = known.iter().map(|name| format!("`{name}`")).collect();
-        message.push_str(&format!("; known: {}", quoted.join(", ")));
+        message.push_str(&format!("{separator}known: {}", quoted.join(", ")));
     }
     message
 }

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 pub use change::{Change, ChangeError, ChangeReason, parse_duration};
 pub use fakes::{SEED, START_TIME, ServeError, network_settings, spawn_fakes};
-pub use live::{Applied, LiveWorld, spawn_live};
+pub use live::{Applied, LiveWorld, spawn_live, spawn_live_with};
 pub use location::Location;
 pub use report::{
     CheckSummary, CheckWarningReport, ExpectationReport, FaultStepReport, FieldReport, FormReport,
@@ -335,6 +335,11 @@ pub enum Reason {
         /// The value as written.
         value: String,
     },
+    /// A fault rule with both `nth` and `from`.
+    #[error(
+        "`nth` and `from` cannot be used together: `nth = n` fires on the n-th matching request only, `from = n` on every one from the n-th on (limit it with `times`)"
+    )]
+    NthWithFrom,
     /// A response header name with characters HTTP does not allow.
     #[error("`{name}` is not an HTTP header name")]
     HeaderName {

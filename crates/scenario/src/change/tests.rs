@@ -609,11 +609,7 @@ fn rows_are_added_removed_and_generated() {
         table: "contact".into(),
         count: 7,
     }]);
-    assert!(
-        rows(&world, "contact").contains("7"),
-        "{}",
-        rows(&world, "contact")
-    );
+    assert_eq!(rows(&world, "contact"), "Generated { count: 7 }");
 }
 
 #[test]
@@ -705,7 +701,7 @@ fn unknown_names_are_refused_with_the_nearest_one() {
         &[Change::DisableApp {
             app: "imprter".into(),
         }],
-        "changes[0] (`disable_app`) `app`: unknown app `imprter`; did you mean `importer`?; known: `importer`, `reporter`",
+        "changes[0] (`disable_app`) `app`: unknown app `imprter`; did you mean `importer`? known: `importer`, `reporter`",
     );
     check_error(
         &[
@@ -720,27 +716,27 @@ fn unknown_names_are_refused_with_the_nearest_one() {
                 role: "Importer Reeder".into(),
             },
         ],
-        "changes[1] (`remove_role`) `role`: the application user of app `importer` has no role `Importer Reeder`; did you mean `Importer Reader`?; known: `Importer Reader`",
+        "changes[1] (`remove_role`) `role`: the application user of app `importer` has no role `Importer Reeder`; did you mean `Importer Reader`? known: `Importer Reader`",
     );
     check_error(
         &[Change::RemoveSecret {
             app: "importer".into(),
             secret: "curent".into(),
         }],
-        "changes[0] (`remove_secret`) `secret`: app `importer` has no secret `curent`; did you mean `current`?; known: `current`, `expired`",
+        "changes[0] (`remove_secret`) `secret`: app `importer` has no secret `curent`; did you mean `current`? known: `current`, `expired`",
     );
     check_error(
         &[Change::AdminMode {
             environment: "contosso".into(),
             on: true,
         }],
-        "changes[0] (`admin_mode`) `environment`: unknown environment `contosso`; did you mean `contoso`?; known: `contoso`, `fabrikam`",
+        "changes[0] (`admin_mode`) `environment`: unknown environment `contosso`; did you mean `contoso`? known: `contoso`, `fabrikam`",
     );
     check_error(
         &[Change::DisableDynamics {
             tenant: "fabrikan".into(),
         }],
-        "changes[0] (`disable_dynamics`) `tenant`: unknown tenant `fabrikan`; did you mean `fabrikam`?; known: `contoso`, `fabrikam`, `tailspin`",
+        "changes[0] (`disable_dynamics`) `tenant`: unknown tenant `fabrikan`; did you mean `fabrikam`? known: `contoso`, `fabrikam`, `tailspin`",
     );
     check_error(
         &[Change::AddTeamMember {
@@ -748,7 +744,7 @@ fn unknown_names_are_refused_with_the_nearest_one() {
             team: "Importer".into(),
             app: "importer".into(),
         }],
-        "changes[0] (`add_team_member`) `team`: environment `contoso` has no team `Importer`; did you mean `Importers`?; known: `Importers`",
+        "changes[0] (`add_team_member`) `team`: environment `contoso` has no team `Importer`; did you mean `Importers`? known: `Importers`",
     );
     check_error(
         &[Change::AddRows {
@@ -756,7 +752,7 @@ fn unknown_names_are_refused_with_the_nearest_one() {
             table: "contacts".into(),
             rows: vec![],
         }],
-        "changes[0] (`add_rows`) `table`: environment `contoso` has no table `contacts`; did you mean `contact`?; known: `account`, `businessunit`, `contact`, `incident`, `lead`, `opportunity`, `role`, `systemuser`, `team`, `transactioncurrency`",
+        "changes[0] (`add_rows`) `table`: environment `contoso` has no table `contacts`; did you mean `contact`? known: `account`, `businessunit`, `contact`, `incident`, `lead`, `opportunity`, `role`, `systemuser`, `team`, `transactioncurrency`",
     );
     check_error(
         &[Change::RevokeConsent {
@@ -764,7 +760,7 @@ fn unknown_names_are_refused_with_the_nearest_one() {
             api: "Dynamics CRM".into(),
             scope: "user_impersonaton".into(),
         }],
-        "changes[0] (`revoke_consent`) `scope`: app `importer` has no requested permission `Dynamics CRM user_impersonaton`; did you mean `Dynamics CRM user_impersonation`?; known: `Dynamics CRM user_impersonation`",
+        "changes[0] (`revoke_consent`) `scope`: app `importer` has no requested permission `Dynamics CRM user_impersonaton`; did you mean `Dynamics CRM user_impersonation`? known: `Dynamics CRM user_impersonation`",
     );
 }
 
@@ -852,6 +848,72 @@ fn a_change_that_makes_the_world_invalid_names_the_key_and_the_reason() {
 }
 
 #[test]
+fn an_invalid_world_in_the_middle_of_a_batch_names_the_change_that_made_it() {
+    check_error(
+        &[
+            Change::DisableApp {
+                app: "importer".into(),
+            },
+            Change::SetPrivilege {
+                environment: "contoso".into(),
+                role: "Importer Reader".into(),
+                privilege: "prvReadAcount".into(),
+                depth: "Global".into(),
+            },
+            Change::AdminMode {
+                environment: "contoso".into(),
+                on: true,
+            },
+        ],
+        "changes[1] (`set_privilege`) `privilege`: environment `contoso` has no privilege `prvReadAcount`; did you mean `prvReadAccount`? known: `prvReadAccount`",
+    );
+    check_error(
+        &[
+            Change::DisableApp {
+                app: "importer".into(),
+            },
+            Change::SetPrivilege {
+                environment: "contoso".into(),
+                role: "Importer Reader".into(),
+                privilege: "prvReadAccount".into(),
+                depth: "Everywhere".into(),
+            },
+            Change::AdminMode {
+                environment: "contoso".into(),
+                on: true,
+            },
+        ],
+        "changes[1] (`set_privilege`): the changed world is invalid at `environments.contoso.roles.Importer Reader.privileges.prvReadAccount`: `Everywhere` is not a depth; use `Basic`, `Local`, `Deep` or `Global`",
+    );
+}
+
+#[test]
+fn signing_key_paths_become_absolute_and_load_from_anywhere() {
+    let text = WORLD.replace(
+        "version = 1\n",
+        "version = 1\n\n[signing_key]\nkey = \"../keys/entra-signing.key.pem\"\ncertificate = \"../keys/entra-signing.crt.pem\"\n",
+    );
+    let world =
+        World::parse(&text, repo_root().join("fixtures/worlds/change-test.toml")).expect("loads");
+    let document = WorldDocument::of(&world).expect("document");
+    let written = document.to_toml();
+    let keys = std::path::absolute(repo_root().join("fixtures/worlds/../keys")).expect("absolute");
+    assert!(
+        written.contains(&format!(
+            "key = \"{}/entra-signing.key.pem\"",
+            keys.display()
+        )),
+        "{written}"
+    );
+    assert!(
+        !written.contains("PRIVATE KEY"),
+        "the key's path, never its text"
+    );
+    let elsewhere = World::parse(&written, "/nowhere/world.toml").expect("loads from anywhere");
+    assert_eq!(apps_of(&elsewhere), apps_of(&world));
+}
+
+#[test]
 fn a_failing_batch_changes_nothing() {
     let world = world();
     let document = WorldDocument::of(&world).expect("document");
@@ -925,6 +987,16 @@ fn change_errors_never_show_a_secret_value() {
         assert!(!shown.contains(value), "{shown}");
         assert!(!shown.contains("test.importer.secret"), "{shown}");
     }
+}
+
+#[test]
+fn a_worlds_debug_and_its_documents_never_show_a_secret_value() {
+    let world = world();
+    let document = WorldDocument::of(&world).expect("document");
+    let shown = format!("{world:?} {document:?}");
+    assert!(!shown.contains("test.importer.secret"), "{shown}");
+    // The document itself is a world file, and world files hold their secrets.
+    assert!(document.to_toml().contains("test.importer.secret"));
 }
 
 #[test]
