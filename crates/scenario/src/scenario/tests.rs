@@ -839,3 +839,38 @@ fn a_change_is_checked_against_the_world_at_its_step() {
         "{text}"
     );
 }
+
+#[test]
+fn a_named_form_may_type_a_secret_that_a_change_adds() {
+    let head = BASE.split("[[steps]]").next().expect("the head");
+    let text = format!(
+        r#"{head}[forms.later]
+name = "Later CRM"
+environment_url = "https://contoso.crm.dynamics.com"
+tenant_id = "contoso.onmicrosoft.com"
+client_id = "3c2f9a51-7d0b-4e1a-8f5e-2a9b6c4d8e01"
+client_secret = {{ app = "importer", secret = "rotated" }}
+
+[[steps]]
+action = "change"
+changes = [{{ change = "add_secret", app = "importer", secret = "rotated" }}]
+
+[[steps]]
+action = "add"
+source = "later"
+expect = {{ outcome = "added" }}
+"#
+    );
+    let scenario = parse(&text);
+    let form = scenario.steps()[1].form.as_ref().expect("the named form");
+    assert_eq!(form.name, "Later CRM");
+    assert!(form.client_secret.value.is_none());
+    assert_eq!(form.client_secret.origin.describe(), "importer.rotated");
+    check(
+        &text.replace(
+            "{ change = \"add_secret\", app = \"importer\", secret = \"rotated\" }",
+            "{ change = \"add_secret\", app = \"importer\", secret = \"other\" }",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 18, column 46: `forms.later.client_secret.secret`: app `importer` has no secret named `rotated`; known: current, expired, other",
+    );
+}

@@ -91,22 +91,12 @@ impl TryFrom<Parsed<'_>> for Scenario {
         let faults = fault_rules(checker.text, checker.path, FileKind::Scenario, file.faults)?;
         let known = KnownSecrets::of(&world);
         let form = checker.form(&file.form, "form", &world, &known)?;
-        let forms = file
-            .forms
-            .iter()
-            .map(|(name, form)| {
-                Ok((
-                    name.clone(),
-                    checker.form(form, &format!("forms.{name}"), &world, &known)?,
-                ))
-            })
-            .collect::<Result<BTreeMap<String, Form>, Error>>()?;
-        let steps = match &file.steps {
+        let (mut steps, known) = match &file.steps {
             Some(steps) if !steps.get_ref().is_empty() => {
                 let spans: StepFaultSpans = checker.parse()?;
                 let context = StepContext {
                     world: &world,
-                    forms: &forms,
+                    forms: &file.forms,
                     spans: &spans,
                 };
                 let document = WorldDocument::of(&world).map_err(|source| {
@@ -126,16 +116,34 @@ impl TryFrom<Parsed<'_>> for Scenario {
                     now: START_TIME,
                     ids: fake_core::IdGenerator::seeded(SEED),
                 };
-                steps
+                let steps = steps
                     .get_ref()
                     .iter()
                     .enumerate()
                     .map(|(index, step)| checker.step(step, index, &context, &mut timeline))
-                    .collect::<Result<Vec<Step>, Error>>()?
+                    .collect::<Result<Vec<Step>, Error>>()?;
+                (steps, timeline.known)
             }
             Some(steps) => return Err(checker.invalid(steps.span(), "steps", Reason::NoSteps)),
             None => return Err(checker.invalid(0..0, "steps", Reason::NoSteps)),
         };
+        // Checked against every secret the file's changes add: a step names a form before its
+        // secret may exist, and types it when it runs.
+        let forms = file
+            .forms
+            .iter()
+            .map(|(name, form)| {
+                Ok((
+                    name.clone(),
+                    checker.form(form, &format!("forms.{name}"), &world, &known)?,
+                ))
+            })
+            .collect::<Result<BTreeMap<String, Form>, Error>>()?;
+        for step in &mut steps {
+            if let Some(name) = &step.source {
+                step.form = forms.get(name).cloned();
+            }
+        }
         Ok(Scenario {
             path: checker.path.to_owned(),
             name,
@@ -156,7 +164,8 @@ impl TryFrom<Parsed<'_>> for Scenario {
 /// What every step is checked against.
 struct StepContext<'a> {
     world: &'a World,
-    forms: &'a BTreeMap<String, Form>,
+    /// `[forms.<name>]` as written (steps only check that the name exists).
+    forms: &'a BTreeMap<String, FormFile>,
     spans: &'a StepFaultSpans,
 }
 
@@ -581,17 +590,18 @@ impl Checker<'_> {
             )),
             (None, Some(source)) => {
                 let name = source.get_ref();
-                let form = context.forms.get(name).ok_or_else(|| {
-                    self.invalid(
+                if !context.forms.contains_key(name) {
+                    return Err(self.invalid(
                         source.span(),
                         format!("{key}.source"),
                         Reason::UnknownForm {
                             name: name.clone(),
                             known: context.forms.keys().cloned().collect(),
                         },
-                    )
-                })?;
-                Ok((Some(form.clone()), Some(name.clone())))
+                    ));
+                }
+                // The form itself is filled in once `[forms]` are checked, after the steps.
+                Ok((None, Some(name.clone())))
             }
             (None, None) => Ok((None, None)),
         }
