@@ -2,6 +2,7 @@
 //! runs one command and turns its outcome into an [`Exit`]. Errors are printed once, with their
 //! whole cause chain, to the error writer; `main.rs` only wires in the real stdout and stderr.
 
+mod conformance;
 mod run;
 mod serve;
 mod source;
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+pub use conformance::{ConformanceArgs, ConformanceCommand, DiffArgs, ProbeArgs};
 pub use run::RunArgs;
 pub use serve::ServeArgs;
 pub use source::{
@@ -53,6 +55,9 @@ pub enum Command {
     Run(RunArgs),
     /// The worlds built into the binary: list them, or export one as a world file to edit.
     World(WorldArgs),
+    /// Probe Entra ID and Dataverse (a real tenant, or `serve`) and record the shape of each
+    /// answer, secrets and volatile values masked; `conformance diff` compares two records.
+    Conformance(ConformanceArgs),
 }
 
 /// How the process ends.
@@ -152,6 +157,7 @@ fn execute(
         }
         Command::Source(args) => source::run(args, &runtime, input, out, err),
         Command::Run(args) => run::run(&args, &runtime, out),
+        Command::Conformance(args) => conformance::run(args, &runtime, input, out),
         Command::World(args) => {
             world::run(&args, out)?;
             Ok(Exit::Success)

@@ -138,9 +138,12 @@ pub async fn spawn_live_with(
 }
 
 impl LiveWorld {
-    /// Applies `changes` in order, all or nothing: names are checked and the world validated
-    /// after each change; then both fakes get their new configs, the listener its new fault
-    /// rules (only when they changed) and the clock its move. On error nothing has changed.
+    /// Applies `changes` in order, all or nothing: each change's names are checked against the
+    /// world as the changes before it left it, then the changed world is validated; then both
+    /// fakes get their new configs, the listener its new fault rules (only when they changed)
+    /// and the clock its move. On error nothing has changed. Batches never interleave; this
+    /// blocks for as long as validating the world and building both configs take (milliseconds
+    /// for the fixture worlds).
     pub fn apply(&self, changes: &[Change]) -> Result<Applied, ChangeError> {
         let inner = &*self.inner;
         let mut current = inner.lock();

@@ -679,6 +679,23 @@ fn the_clock_advances_by_seconds_duration_or_until() {
 }
 
 #[test]
+fn the_nearest_name_allows_one_edit_per_five_characters_and_counts_swaps_as_one() {
+    let known: Vec<String> = ["importer", "reporter", "Importer Reader", "contoso"]
+        .map(str::to_owned)
+        .to_vec();
+    assert_eq!(names::nearest("imprter", &known), Some("importer"));
+    assert_eq!(names::nearest("improter", &known), Some("importer"));
+    assert_eq!(names::nearest("IMPORTER", &known), Some("importer"));
+    assert_eq!(
+        names::nearest("importer reeder", &known),
+        Some("Importer Reader")
+    );
+    assert_eq!(names::nearest("repoter", &known), Some("reporter"));
+    assert_eq!(names::nearest("exporter", &known), None);
+    assert_eq!(names::nearest("fabrikam", &known), None);
+}
+
+#[test]
 fn durations_parse_in_seconds_minutes_hours_and_days() {
     assert_eq!(parse_duration("90s"), Ok(Duration::seconds(90)));
     assert_eq!(parse_duration("30m"), Ok(Duration::minutes(30)));
@@ -761,6 +778,64 @@ fn unknown_names_are_refused_with_the_nearest_one() {
             scope: "user_impersonaton".into(),
         }],
         "changes[0] (`revoke_consent`) `scope`: app `importer` has no requested permission `Dynamics CRM user_impersonaton`; did you mean `Dynamics CRM user_impersonation`? known: `Dynamics CRM user_impersonation`",
+    );
+}
+
+#[test]
+fn unknown_names_of_every_kind_are_refused_with_the_known_ones() {
+    check_error(
+        &[Change::RemoveCertificate {
+            app: "importer".into(),
+            certificate: "importer-clients".into(),
+        }],
+        "changes[0] (`remove_certificate`) `certificate`: app `importer` has no certificate `importer-clients`; did you mean `importer-client`? known: `importer-client`",
+    );
+    check_error(
+        &[Change::AssignRole {
+            environment: "contoso".into(),
+            app: Some("importer".into()),
+            team: None,
+            role: "System Adminstrator".into(),
+        }],
+        "changes[0] (`assign_role`) `role`: environment `contoso` has no role `System Adminstrator`; did you mean `System Administrator`? known: `Importer Reader`, `System Administrator`, `System Customizer`, `Basic User`, `Service Reader`, `Service Writer`, `Environment Maker`, `Delegate`, `Support User`",
+    );
+    check_error(
+        &[Change::DisableApplicationUser {
+            environment: "contoso".into(),
+            app: "reporter".into(),
+        }],
+        "changes[0] (`disable_application_user`) `app`: environment `contoso` has no application user for app `reporter`; known: `importer`",
+    );
+    check_error(
+        &[Change::RemoveTeamMember {
+            environment: "contoso".into(),
+            team: "Importers".into(),
+            app: "importer".into(),
+        }],
+        "changes[0] (`remove_team_member`) `app`: team `Importers` has no member `importer`; there is none",
+    );
+    check_error(
+        &[Change::RemoveRows {
+            environment: "contoso".into(),
+            table: "contacts".into(),
+            ids: None,
+        }],
+        "changes[0] (`remove_rows`) `table`: environment `contoso` has no listed table `contacts`; did you mean `contact`? known: `account`, `contact`",
+    );
+    check_error(
+        &[Change::RemoveRows {
+            environment: "contoso".into(),
+            table: "contact".into(),
+            ids: Some(vec!["0a1b2c3d-0000-4000-8000-000000000003".into()]),
+        }],
+        "changes[0] (`remove_rows`) `ids`: table `contact` has no row with id `0a1b2c3d-0000-4000-8000-000000000003`; did you mean `0a1b2c3d-0000-4000-8000-000000000001`? known: `0a1b2c3d-0000-4000-8000-000000000001`, `0a1b2c3d-0000-4000-8000-000000000002`",
+    );
+    check_error(
+        &[Change::AddServicePrincipal {
+            app: "importer".into(),
+            tenant: "tailspn".into(),
+        }],
+        "changes[0] (`add_service_principal`) `tenant`: unknown tenant `tailspn`; did you mean `tailspin`? known: `contoso`, `fabrikam`, `tailspin`",
     );
 }
 
@@ -1029,6 +1104,101 @@ role = "Importer Reader""#,
     );
     let clear: Change = serde_json::from_str(r#"{"change":"clear_faults"}"#).expect("clear");
     assert_eq!(clear, Change::ClearFaults {});
+}
+
+/// One change of every kind.
+fn one_of_each() -> Vec<Change> {
+    let toml_text = r#"
+changes = [
+  { change = "add_secret", app = "importer", secret = "s", value = "v", expires = "2029-01-01T00:00:00Z" },
+  { change = "remove_secret", app = "importer", secret = "s" },
+  { change = "expire_secret", app = "importer", secret = "s", at = "2027-01-01T00:00:00Z" },
+  { change = "add_certificate", app = "importer", certificate = "c", pem = "-----BEGIN CERTIFICATE-----" },
+  { change = "remove_certificate", app = "importer", certificate = "c" },
+  { change = "disable_app", app = "importer" },
+  { change = "enable_app", app = "importer" },
+  { change = "add_service_principal", app = "importer", tenant = "fabrikam" },
+  { change = "remove_service_principal", app = "importer", tenant = "fabrikam" },
+  { change = "grant_consent", app = "importer", api = "Dynamics CRM", scope = "user_impersonation" },
+  { change = "revoke_consent", app = "importer", api = "Dynamics CRM", scope = "user_impersonation" },
+  { change = "disable_dynamics", tenant = "contoso" },
+  { change = "enable_dynamics", tenant = "contoso" },
+  { change = "add_application_user", environment = "contoso", app = "reporter", roles = ["Basic User"] },
+  { change = "remove_application_user", environment = "contoso", app = "reporter" },
+  { change = "disable_application_user", environment = "contoso", app = "importer" },
+  { change = "enable_application_user", environment = "contoso", app = "importer" },
+  { change = "assign_role", environment = "contoso", team = "Importers", role = "Basic User" },
+  { change = "remove_role", environment = "contoso", app = "importer", role = "Importer Reader" },
+  { change = "add_team_member", environment = "contoso", team = "Importers", app = "importer" },
+  { change = "remove_team_member", environment = "contoso", team = "Importers", app = "importer" },
+  { change = "set_privilege", environment = "contoso", role = "Importer Reader", privilege = "prvReadLead", depth = "Deep" },
+  { change = "admin_mode", environment = "contoso", on = true },
+  { change = "set_limits", environment = "contoso", requests = 10, concurrent = 2 },
+  { change = "add_rows", environment = "contoso", table = "contact", rows = [{ fullname = "A", numberofchildren = 2 }] },
+  { change = "remove_rows", environment = "contoso", table = "contact", ids = ["x"] },
+  { change = "set_generated_rows", environment = "contoso", table = "contact", count = 3 },
+  { change = "add_fault", fault = { service = "entra", from = 2, action = { kind = "respond", status = 503 } } },
+  { change = "clear_faults" },
+  { change = "advance_clock", duration = "1h" },
+]
+"#;
+    #[derive(serde::Deserialize)]
+    struct Batch {
+        changes: Vec<Change>,
+    }
+    toml::from_str::<Batch>(toml_text)
+        .unwrap_or_else(|error| panic!("{error}"))
+        .changes
+}
+
+#[test]
+fn every_kind_of_change_reads_back_from_its_own_json_and_toml() {
+    let changes = one_of_each();
+    let mut kinds: Vec<&str> = changes.iter().map(Change::kind).collect();
+    kinds.dedup();
+    assert_eq!(kinds.len(), 30, "one of each kind");
+    for change in changes {
+        let json = serde_json::to_value(&change).expect("JSON");
+        assert_eq!(json["change"], change.kind(), "{json}");
+        assert_eq!(
+            serde_json::from_value::<Change>(json.clone()).expect("reads back"),
+            change,
+            "{json}"
+        );
+        let toml_value = toml::Value::try_from(&change).expect("TOML");
+        let text = toml::to_string(&toml_value).expect("TOML text");
+        assert_eq!(
+            toml::from_str::<Change>(&text).expect("reads back"),
+            change,
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn times_read_as_toml_datetimes_or_rfc_3339_strings() {
+    let quoted = change(
+        "change = \"expire_secret\"\napp = \"importer\"\nsecret = \"current\"\nat = \"2027-01-01T00:00:00Z\"",
+    );
+    let bare = change(
+        "change = \"expire_secret\"\napp = \"importer\"\nsecret = \"current\"\nat = 2027-01-01T00:00:00Z",
+    );
+    assert_eq!(quoted, bare);
+    let error = toml::from_str::<Change>(
+        "change = \"expire_secret\"\napp = \"importer\"\nsecret = \"current\"\nat = \"tomorrow\"",
+    )
+    .expect_err("not a time");
+    assert!(
+        error
+            .message()
+            .contains("`tomorrow` is not an RFC 3339 time like `2027-01-01T00:00:00Z`"),
+        "{error}"
+    );
+    let error = serde_json::from_str::<Change>(
+        r#"{"change":"expire_secret","app":"importer","secret":"current","at":{"x":"2027-01-01T00:00:00Z"}}"#,
+    )
+    .expect_err("a table is not a time");
+    assert!(error.to_string().contains("found a table"), "{error}");
 }
 
 #[test]
