@@ -5,6 +5,9 @@
 //! Invariant: a step whose expectation fails is data in the report; `Err` means the harness
 //! broke (the fakes did not start, the source list could not be read or written).
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -459,15 +462,30 @@ fn redact(mut table: toml::Table) -> toml::Table {
     table
 }
 
+fn is_empty(value: &toml::Value) -> bool {
+    match value {
+        toml::Value::String(text) => text.is_empty(),
+        toml::Value::Array(items) => items.is_empty(),
+        toml::Value::Table(table) => table.is_empty(),
+        _ => false,
+    }
+}
+
 /// A TOML value on one line (tables inline), keys in their order.
 fn inline(value: &toml::Value) -> String {
     match value {
         toml::Value::Table(table) => {
+            // Empty values are serde defaults (`headers = {}`, `body = ""`): noise in a report.
             let fields: Vec<String> = table
                 .iter()
+                .filter(|(_, value)| !is_empty(value))
                 .map(|(key, value)| format!("{key} = {}", inline(value)))
                 .collect();
-            format!("{{ {} }}", fields.join(", "))
+            if fields.is_empty() {
+                "{}".to_owned()
+            } else {
+                format!("{{ {} }}", fields.join(", "))
+            }
         }
         toml::Value::Array(items) => {
             let items: Vec<String> = items.iter().map(inline).collect();
