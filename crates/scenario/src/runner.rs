@@ -306,14 +306,8 @@ impl Run<'_> {
                 Some(_) => Observed::outcome(Outcome::Removed),
             },
             Action::AdvanceClock(clock_move) => self.advance(*clock_move),
-            Action::Fault { clear, add } => {
-                // Through the live world, so that a later change keeps these rules.
-                let clear = clear.then_some(Change::ClearFaults {});
-                let adds = add.iter().map(|rule| Change::AddFault {
-                    fault: rule.clone(),
-                });
-                self.change(&clear.into_iter().chain(adds).collect::<Vec<_>>())
-            }
+            // Through the live world, so that a later change keeps a fault step's rules.
+            Action::Fault { .. } => self.change(&action.world_changes()),
             Action::Change { changes } => self.change(changes),
         };
         Ok(observed)

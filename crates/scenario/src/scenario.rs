@@ -354,6 +354,34 @@ impl Action {
         }
     }
 
+    /// What the action does to the world, as changes: a `change` step's batch, a `fault`
+    /// step's (`clear_faults`, then an `add_fault` per rule), an `advance_clock` step's move;
+    /// empty for what the user does. The runner applies `change` and `fault` batches this way;
+    /// `serve --scenario FILE --step N` can replay a scenario's world up to a step with it.
+    pub fn world_changes(&self) -> Vec<Change> {
+        match self {
+            Action::Change { changes } => changes.clone(),
+            Action::Fault { clear, add } => clear
+                .then_some(Change::ClearFaults {})
+                .into_iter()
+                .chain(add.iter().map(|rule| Change::AddFault {
+                    fault: rule.clone(),
+                }))
+                .collect(),
+            Action::AdvanceClock(ClockMove::By(by)) => vec![Change::AdvanceClock {
+                seconds: Some(i64::try_from(by.as_secs()).unwrap_or(i64::MAX)),
+                duration: None,
+                until: None,
+            }],
+            Action::AdvanceClock(ClockMove::Until(until)) => vec![Change::AdvanceClock {
+                seconds: None,
+                duration: None,
+                until: Some(*until),
+            }],
+            Action::Add | Action::Test | Action::RotateSecret { .. } | Action::Remove => Vec::new(),
+        }
+    }
+
     /// Whether the action ends in an [`Outcome`] (and so needs `expect`): every one but the
     /// world's own moves (`advance_clock`, `fault`, `change`).
     pub fn has_outcome(&self) -> bool {

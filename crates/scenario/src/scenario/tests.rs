@@ -874,3 +874,55 @@ expect = {{ outcome = "added" }}
         "invalid scenario `scenarios/unit/test.toml` at line 18, column 46: `forms.later.client_secret.secret`: app `importer` has no secret named `rotated`; known: current, expired, other",
     );
 }
+
+#[test]
+fn a_steps_world_changes_are_its_batch_its_fault_rules_or_its_clock_move() {
+    let scenario = parse(&with_steps(
+        r#"
+[[steps]]
+action = "fault"
+clear = true
+add = [{ name = "down", service = "entra", action = { kind = "respond", status = 503 } }]
+
+[[steps]]
+action = "change"
+changes = [{ change = "disable_app", app = "importer" }]
+
+[[steps]]
+action = "advance_clock"
+seconds = 90
+
+[[steps]]
+action = "test"
+expect = { outcome = "passed" }
+"#,
+    ));
+    let kinds: Vec<Vec<&str>> = scenario
+        .steps()
+        .iter()
+        .map(|step| {
+            step.action
+                .world_changes()
+                .iter()
+                .map(Change::kind)
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            vec!["clear_faults", "add_fault"],
+            vec!["disable_app"],
+            vec!["advance_clock"],
+            vec![]
+        ]
+    );
+    assert!(matches!(
+        scenario.steps()[2].action.world_changes().as_slice(),
+        [Change::AdvanceClock {
+            seconds: Some(90),
+            duration: None,
+            until: None
+        }]
+    ));
+}
