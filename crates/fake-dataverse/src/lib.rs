@@ -34,6 +34,7 @@ pub use config::{
     SecurityRole, ServiceProtectionLimits, Switches, Table, TableData, Team, TeamKind,
     ThrottleLimit,
 };
+pub use errors::{ERROR_CODES, ErrorCodeEntry};
 pub use rows::{OrdinaryUser, ordinary_users, ordinary_users_in};
 pub use standard_tables::{
     RoleTemplate, predefined_role, predefined_roles, standard_table, standard_tables,

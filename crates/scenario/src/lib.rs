@@ -7,6 +7,7 @@
 //! names its file; a [`Report`] never holds a secret or a token.
 
 mod change;
+mod check;
 mod fakes;
 mod live;
 mod location;
@@ -15,6 +16,7 @@ mod properties;
 mod report;
 mod runner;
 mod scenario;
+pub mod suggest;
 #[cfg(test)]
 mod test_support;
 mod timer;
@@ -23,6 +25,7 @@ mod world;
 use std::path::PathBuf;
 
 pub use change::{Change, ChangeError, ChangeReason, parse_duration};
+pub use check::{FileCheck, check_file, file_kind};
 pub use fakes::{SEED, START_TIME, ServeError, network_settings, spawn_fakes};
 pub use live::{Applied, LiveWorld, spawn_live, spawn_live_with};
 pub use location::Location;
@@ -30,7 +33,7 @@ pub use report::{
     CheckSummary, CheckWarningReport, ExpectationReport, FaultStepReport, FieldReport, FormReport,
     ProblemReport, Report, RequestCountReport, Seconds, StepReport,
 };
-pub use runner::run;
+pub use runner::{run, run_journaled};
 pub use scenario::{
     Action, ClockMove, Expectation, Form, Outcome, RequestCount, Scenario, SecretInput,
     SecretOrigin, SecretPart, Step, Trust,

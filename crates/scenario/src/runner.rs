@@ -32,6 +32,13 @@ use crate::{
 
 /// Runs `scenario` from a fresh start and reports every step. The fakes stop when it returns.
 pub async fn run(scenario: &Scenario) -> Result<Report, Error> {
+    run_journaled(scenario).await.map(|(report, _)| report)
+}
+
+/// [`run`], also returning the fakes' whole journal (redacted, as the fakes keep it): the
+/// response bodies tell tools which AADSTS and Dataverse errors a scenario reached, even those
+/// a retry got past.
+pub async fn run_journaled(scenario: &Scenario) -> Result<(Report, Vec<JournalEntry>), Error> {
     let clock = Clock::manual(START_TIME);
     let (server, live) = spawn_live(
         scenario.world(),
@@ -93,8 +100,9 @@ pub async fn run(scenario: &Scenario) -> Result<Report, Error> {
         })?;
         steps.push(report);
     }
+    let journal = run.server.journal().entries();
     let form = scenario.form();
-    Ok(Report {
+    let report = Report {
         name: scenario.name().to_owned(),
         world: scenario.world_name().to_owned(),
         form: form_report(form),
@@ -106,7 +114,8 @@ pub async fn run(scenario: &Scenario) -> Result<Report, Error> {
         tables: scenario.tables().to_vec(),
         passed: steps.iter().all(|step| step.held),
         steps,
-    })
+    };
+    Ok((report, journal))
 }
 
 /// One run's fakes, flow and store.

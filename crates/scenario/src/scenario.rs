@@ -69,6 +69,12 @@ impl Scenario {
         validate::scenario(text, path.as_ref())
     }
 
+    /// Like [`Scenario::parse`], with every error in the text (each section and step checked)
+    /// instead of the first; never an empty list.
+    pub fn parse_all(text: &str, path: impl AsRef<Path>) -> Result<Scenario, Vec<Error>> {
+        validate::scenario_text_all(text, path.as_ref())
+    }
+
     /// The file this scenario came from.
     pub fn path(&self) -> &Path {
         &self.path

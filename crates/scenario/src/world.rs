@@ -75,6 +75,12 @@ impl World {
         validate::world(text, path.as_ref())
     }
 
+    /// Like [`World::parse`], with every error in the text (each tenant, app, environment,
+    /// fault rule and section checked) instead of the first; never an empty list.
+    pub fn parse_all(text: &str, path: impl AsRef<Path>) -> Result<World, Vec<Error>> {
+        validate::world_all(text, path.as_ref())
+    }
+
     /// The file this world came from.
     pub fn path(&self) -> &Path {
         &self.path

@@ -926,3 +926,43 @@ expect = { outcome = "passed" }
         }]
     ));
 }
+
+#[test]
+fn every_error_of_the_new_step_keys_is_collected() {
+    let text = with_steps(
+        r#"
+[[steps]]
+action = "add"
+source = "secnd"
+expect = { outcome = "added" }
+
+[[steps]]
+action = "change"
+changes = [{ change = "disable_app", app = "importr" }]
+
+[[steps]]
+action = "fault"
+"#,
+    )
+    .replace(
+        "secret = \"current\" }\n\n[[steps]]",
+        "secret = \"gone\" }\n\n[[steps]]",
+    );
+    let errors = Scenario::parse_all(&text, scenario_path()).expect_err("three mistakes");
+    let keys: Vec<String> = errors
+        .iter()
+        .map(|error| match error {
+            Error::Invalid { key, .. } => key.clone(),
+            other => panic!("{}", chain(other)),
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "steps[0].source",
+            "steps[1].changes[0].app",
+            "steps[2]",
+            "forms.second.client_secret.secret"
+        ]
+    );
+}

@@ -1,6 +1,7 @@
 //! From scenario file text to a [`Scenario`]: parse (with line and column on every error), load
-//! the world it names, then check meaning top to bottom. The first problem found is returned,
-//! naming the dotted key of the value and where it is written.
+//! the world it names, then check meaning top to bottom. Each section and step is checked even
+//! when one before it failed ([`scenario_text_all`] returns every error, `Scenario::parse` the
+//! first), each error naming the dotted key of the value and where it is written.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -36,24 +37,7 @@ const MAX_REQUEST_TIMEOUT_MS: u64 = 600_000;
 const MAX_ADVANCE_SECONDS: u64 = 315_576_000;
 
 pub(crate) fn scenario(text: &str, path: &Path) -> Result<Scenario, Error> {
-    let checker = Checker { text, path };
-    let probe: VersionProbe = checker.parse()?;
-    if let Some(version) = probe.version
-        && version.get_ref().as_integer() != Some(1)
-    {
-        return Err(checker.invalid(
-            version.span(),
-            "version",
-            Reason::Version {
-                found: version.get_ref().to_string(),
-            },
-        ));
-    }
-    let file: ScenarioFile = checker.parse()?;
-    Scenario::try_from(Parsed {
-        checker,
-        file: Box::new(file),
-    })
+    scenario_text_all(text, path).map_err(|mut errors| errors.remove(0))
 }
 
 /// A parsed scenario file and the text it came from (for positions).
@@ -66,99 +50,225 @@ impl TryFrom<Parsed<'_>> for Scenario {
     type Error = Error;
 
     fn try_from(parsed: Parsed<'_>) -> Result<Scenario, Error> {
-        let Parsed { checker, file } = parsed;
-        let file = *file;
-        let name = checker.non_empty(&file.name, "name")?;
-        let description = checker.non_empty(&file.description, "description")?;
-        let world = checker.world(&file.world)?;
-        let tables = match &file.tables {
-            Some(tables) => checker.tables(tables)?,
-            None => FlowOptions::default().tables,
-        };
-        let trust = file
-            .network
-            .as_ref()
-            .and_then(|network| network.trust)
-            .unwrap_or_default();
-        let request_timeout = match file.network.and_then(|network| network.request_timeout_ms) {
-            Some(millis) => Some(Duration::from_millis(checker.in_range(
+        scenario_all(parsed).map_err(|mut errors| errors.remove(0))
+    }
+}
+
+/// Like [`scenario`], with every error found instead of the first.
+pub(crate) fn scenario_text_all(text: &str, path: &Path) -> Result<Scenario, Vec<Error>> {
+    let checker = Checker { text, path };
+    let probe: VersionProbe = checker.parse().map_err(|error| vec![error])?;
+    if let Some(version) = probe.version
+        && version.get_ref().as_integer() != Some(1)
+    {
+        return Err(vec![checker.invalid(
+            version.span(),
+            "version",
+            Reason::Version {
+                found: version.get_ref().to_string(),
+            },
+        )]);
+    }
+    let file: ScenarioFile = checker.parse().map_err(|error| vec![error])?;
+    scenario_all(Parsed {
+        checker,
+        file: Box::new(file),
+    })
+}
+
+/// Checks every section and every step of a parsed scenario, collecting each one's first
+/// error, in file order: name, description, world, tables, network, faults, form, steps. The
+/// form's secret and the steps are checked only once the world loads (they name its apps and
+/// secrets). Never `Err` with an empty list.
+fn scenario_all(parsed: Parsed<'_>) -> Result<Scenario, Vec<Error>> {
+    let Parsed { checker, file } = parsed;
+    let file = *file;
+    let mut errors = Vec::new();
+    let name = keep(&mut errors, checker.non_empty(&file.name, "name"));
+    let description = keep(
+        &mut errors,
+        checker.non_empty(&file.description, "description"),
+    );
+    let world = keep(&mut errors, checker.world(&file.world));
+    let tables = match &file.tables {
+        Some(tables) => keep(&mut errors, checker.tables(tables)),
+        None => Some(FlowOptions::default().tables),
+    };
+    let trust = file
+        .network
+        .as_ref()
+        .and_then(|network| network.trust)
+        .unwrap_or_default();
+    let request_timeout = match file.network.and_then(|network| network.request_timeout_ms) {
+        Some(millis) => keep(
+            &mut errors,
+            checker.in_range(
                 &millis,
                 "network.request_timeout_ms",
                 MAX_REQUEST_TIMEOUT_MS,
-            )?)),
-            None => None,
-        };
-        let faults = fault_rules(checker.text, checker.path, FileKind::Scenario, file.faults)?;
-        let known = KnownSecrets::of(&world);
-        let form = checker.form(&file.form, "form", &world, &known)?;
-        let (mut steps, known) = match &file.steps {
-            Some(steps) if !steps.get_ref().is_empty() => {
-                let spans: StepFaultSpans = checker.parse()?;
-                let context = StepContext {
-                    world: &world,
-                    forms: &file.forms,
-                    spans: &spans,
-                };
-                let document = WorldDocument::of(&world).map_err(|source| {
-                    checker.invalid(
-                        file.world.span(),
-                        "world",
-                        Reason::World {
-                            source: Box::new(source),
-                        },
-                    )
-                })?;
-                let mut timeline = Timeline {
-                    known,
-                    document,
-                    world: world.clone(),
-                    extra_faults: faults.clone(),
-                    now: START_TIME,
-                    ids: fake_core::IdGenerator::seeded(SEED),
-                };
-                let steps = steps
-                    .get_ref()
-                    .iter()
-                    .enumerate()
-                    .map(|(index, step)| checker.step(step, index, &context, &mut timeline))
-                    .collect::<Result<Vec<Step>, Error>>()?;
-                (steps, timeline.known)
+            ),
+        )
+        .map(|millis| Some(Duration::from_millis(millis))),
+        None => Some(None),
+    };
+    let faults = keep(
+        &mut errors,
+        fault_rules(checker.text, checker.path, FileKind::Scenario, file.faults),
+    );
+    // The secrets references may name: the loaded world's, then (after the steps) also those
+    // the file's changes add.
+    let mut known = world.as_ref().map(KnownSecrets::of);
+    let client_secret = world
+        .as_ref()
+        .zip(known.as_ref())
+        .and_then(|(world, known)| {
+            keep(
+                &mut errors,
+                checker.secret(&file.form.client_secret, "form.client_secret", world, known),
+            )
+        });
+    let steps = match &file.steps {
+        Some(steps) if !steps.get_ref().is_empty() => match (&world, known.take()) {
+            (Some(world), Some(loaded)) => {
+                let spans: Option<StepFaultSpans> = keep(&mut errors, checker.parse());
+                let document = keep(
+                    &mut errors,
+                    WorldDocument::of(world).map_err(|source| {
+                        checker.invalid(
+                            file.world.span(),
+                            "world",
+                            Reason::World {
+                                source: Box::new(source),
+                            },
+                        )
+                    }),
+                );
+                match (spans, document) {
+                    (Some(spans), Some(document)) => {
+                        let context = StepContext {
+                            world,
+                            forms: &file.forms,
+                            spans: &spans,
+                        };
+                        let mut timeline = Timeline {
+                            known: loaded,
+                            document,
+                            world: world.clone(),
+                            extra_faults: faults.clone().unwrap_or_default(),
+                            now: START_TIME,
+                            ids: fake_core::IdGenerator::seeded(SEED),
+                        };
+                        let checked: Vec<Option<Step>> = steps
+                            .get_ref()
+                            .iter()
+                            .enumerate()
+                            .map(|(index, step)| {
+                                keep(
+                                    &mut errors,
+                                    checker.step(step, index, &context, &mut timeline),
+                                )
+                            })
+                            .collect();
+                        known = Some(timeline.known);
+                        checked.into_iter().collect::<Option<Vec<Step>>>()
+                    }
+                    _ => {
+                        known = Some(loaded);
+                        None
+                    }
+                }
             }
-            Some(steps) => return Err(checker.invalid(steps.span(), "steps", Reason::NoSteps)),
-            None => return Err(checker.invalid(0..0, "steps", Reason::NoSteps)),
-        };
-        // Checked against every secret the file's changes add: a step names a form before its
-        // secret may exist, and types it when it runs.
-        let forms = file
-            .forms
-            .iter()
-            .map(|(name, form)| {
-                Ok((
-                    name.clone(),
-                    checker.form(form, &format!("forms.{name}"), &world, &known)?,
-                ))
-            })
-            .collect::<Result<BTreeMap<String, Form>, Error>>()?;
-        for step in &mut steps {
-            if let Some(name) = &step.source {
-                step.form = forms.get(name).cloned();
+            (_, loaded) => {
+                known = loaded;
+                None
             }
+        },
+        Some(steps) => {
+            errors.push(checker.invalid(steps.span(), "steps", Reason::NoSteps));
+            None
         }
-        Ok(Scenario {
-            path: checker.path.to_owned(),
-            name,
-            description,
-            world_name: file.world.get_ref().clone(),
-            world,
-            tables,
-            request_timeout,
-            trust,
-            faults,
-            form,
-            forms,
-            steps,
-        })
+        None => {
+            errors.push(checker.invalid(0..0, "steps", Reason::NoSteps));
+            None
+        }
+    };
+    // Checked against every secret the file's changes add: a step names a form before its
+    // secret may exist, and types it when it runs.
+    let forms = world
+        .as_ref()
+        .zip(known.as_ref())
+        .and_then(|(world, known)| {
+            let checked: Vec<Option<(String, Form)>> = file
+                .forms
+                .iter()
+                .map(|(name, form)| {
+                    keep(
+                        &mut errors,
+                        checker
+                            .form(form, &format!("forms.{name}"), world, known)
+                            .map(|form| (name.clone(), form)),
+                    )
+                })
+                .collect();
+            checked
+                .into_iter()
+                .collect::<Option<BTreeMap<String, Form>>>()
+        });
+    let (
+        Some(name),
+        Some(description),
+        Some(world),
+        Some(tables),
+        Some(request_timeout),
+        Some(faults),
+        Some(client_secret),
+        Some(mut steps),
+        Some(forms),
+    ) = (
+        name,
+        description,
+        world,
+        tables,
+        request_timeout,
+        faults,
+        client_secret,
+        steps,
+        forms,
+    )
+    else {
+        return Err(errors);
+    };
+    for step in &mut steps {
+        if let Some(source) = &step.source {
+            step.form = forms.get(source).cloned();
+        }
     }
+    let form = Form {
+        client_secret,
+        name: file.form.name,
+        environment_url: file.form.environment_url,
+        tenant_id: file.form.tenant_id,
+        client_id: file.form.client_id,
+    };
+    Ok(Scenario {
+        path: checker.path.to_owned(),
+        name,
+        description,
+        world_name: file.world.get_ref().clone(),
+        world,
+        tables,
+        request_timeout,
+        trust,
+        faults,
+        form,
+        forms,
+        steps,
+    })
+}
+
+/// `result`'s value, or `None` with its error added to `errors`.
+fn keep<T>(errors: &mut Vec<Error>, result: Result<T, Error>) -> Option<T> {
+    result.map_err(|error| errors.push(error)).ok()
 }
 
 /// What every step is checked against.
