@@ -14,8 +14,8 @@ mod validate;
 pub use document::WorldDocument;
 pub(crate) use document::certificate_blocks;
 
-pub(crate) use file::VersionProbe;
-pub(crate) use validate::fault_rules;
+pub(crate) use file::{FaultRuleSpans, VersionProbe};
+pub(crate) use validate::{fault_rule, fault_rules};
 
 #[cfg(test)]
 mod tests;

@@ -171,6 +171,24 @@ pub(crate) fn fault_rules(
     checker.faults(rules)
 }
 
+/// Checks one positioned fault rule written at `key` of `text` (a scenario's `fault` step),
+/// as `[[faults]]` entries are checked.
+pub(crate) fn fault_rule(
+    text: &str,
+    path: &Path,
+    file: FileKind,
+    rule: &FaultRuleSpans,
+    key: &str,
+) -> Result<(), Error> {
+    let checker = Checker {
+        file,
+        text,
+        path,
+        folder: path.parent().unwrap_or(Path::new("")).to_owned(),
+    };
+    checker.fault(rule, key)
+}
+
 /// The file being checked, for positions and relative paths.
 /// What is wrong with a certificate's PEM, before it is told where the PEM came from.
 enum PemProblem {
