@@ -2,8 +2,11 @@
 //! Dataverse for its environments, behind its `[[faults]]`) on one HTTPS listener (and, with
 //! `--proxy-listen`, a CONNECT proxy in front of the same handling), write
 //! `ca.pem` and `connection.env` into the state directory, print how to point clients at it,
-//! and run until Ctrl-C or SIGTERM. Invariant: the only secret printed or written is the world's
-//! published demo client secret; private keys never leave the process.
+//! and run until Ctrl-C or SIGTERM. Beside it, the plain-HTTP admin API (`serve/admin.rs`) on
+//! `--admin-listen`. Invariant: the only secrets printed or written are the world's published
+//! demo client secret and the admin token (0600); private keys never leave the process.
+
+pub(crate) mod admin;
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -35,6 +38,11 @@ pub struct ServeArgs {
     /// 0 picks a free port (written to `connection.env` as `HTTPS_PROXY`)
     #[arg(long, value_name = "ADDR")]
     pub proxy_listen: Option<SocketAddr>,
+    /// Address of the plain-HTTP admin API (change the world, faults and clock; read the
+    /// journal); port 0 picks a free port (written to `connection.env` as `D365_ADMIN_URL`).
+    /// Beyond loopback it requires the bearer token written to `<state-dir>/admin.token`
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8444")]
+    pub admin_listen: SocketAddr,
 }
 
 impl ServeArgs {
@@ -63,6 +71,25 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
     let mut shutdown = ShutdownSignal::listen()?;
 
     let state = StateDir::create(&args.state_dir)?;
+    let admin_listener = admin::bind(args.admin_listen).await?;
+    let admin_token = admin::AdminToken::generate()?;
+    let admin_server = {
+        let access = admin::Access::for_listener(args.admin_listen, &admin_token);
+        let (journal, faults, clock) = (
+            handle.journal().clone(),
+            handle.faults().clone(),
+            handle.clock().clone(),
+        );
+        admin::AdminServer::spawn(admin_listener, move |stopping| {
+            admin::Admin::new(access, journal, faults, clock, stopping)
+        })?
+    };
+    // Written before connection.env, whose appearance tells readers that serve is ready.
+    state.write(
+        "admin.token",
+        admin_token.expose().as_bytes(),
+        FileMode::Private,
+    )?;
     let ca_pem = handle.ca_pem().to_owned();
     let ca_file = state.write("ca.pem", ca_pem.as_bytes(), FileMode::Public)?;
     let connection = Connection {
@@ -76,6 +103,7 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
         ca_file,
         host_map: host_map(handle.hosts(), handle.addr()),
         proxy: handle.proxy_addr().map(connect_address),
+        admin: connect_address(admin_server.addr()),
     };
     let env_contents = connection.env();
     let env_file = state.write("connection.env", env_contents.as_bytes(), FileMode::Private)?;
@@ -89,11 +117,13 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
 
     let signal = shutdown.recv().await;
     tracing::info!(signal, "shutting down");
+    admin_server.shutdown().await;
     handle.shutdown().await;
     // Stale files would point clients at a closed port (and connection.env holds the world's
     // demo secret); files another serve has rewritten since are left to it.
     state.remove_if_unchanged("connection.env", env_contents.as_bytes())?;
     state.remove_if_unchanged("ca.pem", ca_pem.as_bytes())?;
+    state.remove_if_unchanged("admin.token", admin_token.expose().as_bytes())?;
     writeln!(out, "d365-harness: stopped ({signal})")?;
     out.flush()?;
     Ok(())
@@ -139,11 +169,13 @@ struct Connection {
     host_map: Vec<(String, SocketAddr)>,
     /// Where the CONNECT proxy listens (connectable), when `--proxy-listen` was given.
     proxy: Option<SocketAddr>,
+    /// Where the admin API listens (connectable).
+    admin: SocketAddr,
 }
 
 impl Connection {
     /// `KEY=value` lines, in the documented order (`D365_ENVIRONMENT_URL` only when there is
-    /// an environment, `HTTPS_PROXY` only when the proxy runs).
+    /// an environment, `HTTPS_PROXY` only when the proxy runs, `D365_ADMIN_URL` last).
     fn env(&self) -> String {
         let host_map = self
             .host_map
@@ -168,13 +200,20 @@ impl Connection {
              {environment}\
              D365_CA_FILE={}\n\
              D365_HOST_MAP={host_map}\n\
-             {proxy}",
+             {proxy}\
+             D365_ADMIN_URL={}\n",
             self.authority_host,
             self.tenant_id,
             self.client_id,
             self.client_secret,
             self.ca_file.display(),
+            self.admin_url(),
         )
+    }
+
+    /// The admin API's base URL.
+    fn admin_url(&self) -> String {
+        format!("http://{}", self.admin)
     }
 
     /// What `serve` prints: the env lines and how to use them.
@@ -214,6 +253,11 @@ impl Connection {
                 "The Dataverse Web API is at {url}/api/data/v9.2/ (token scope {url}/.default).\n"
             ));
         }
+        text.push_str(&format!(
+            "Change the world live through the admin API at {0} \
+             (`d365-harness admin`, or curl {0}/world).\n",
+            self.admin_url()
+        ));
         text.push_str("Press Ctrl-C to stop.\n");
         text
     }

@@ -36,6 +36,7 @@ fn serve_defaults() {
     assert_eq!(args.state_dir, PathBuf::from(".d365-harness"));
     assert_eq!(args.world, None);
     assert_eq!(args.proxy_listen, None);
+    assert_eq!(args.admin_listen, SocketAddr::from(([127, 0, 0, 1], 8444)));
     let world = args.load_world().expect("the built-in world loads");
     assert_eq!(world.path(), PathBuf::from("built-in:demo"));
 }
@@ -52,7 +53,10 @@ fn serve_options() {
         "elsewhere.toml",
         "--proxy-listen",
         "127.0.0.1:0",
+        "--admin-listen",
+        "0.0.0.0:9444",
     ]);
+    assert_eq!(args.admin_listen, SocketAddr::from(([0, 0, 0, 0], 9444)));
     assert_eq!(
         args.proxy_listen,
         Some(SocketAddr::from(([127, 0, 0, 1], 0)))

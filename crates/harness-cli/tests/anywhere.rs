@@ -48,7 +48,7 @@ impl Serve {
         let mut child = Command::new(binary)
             .current_dir(cwd)
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
