@@ -16,10 +16,11 @@ mod service;
 
 pub use clock::Clock;
 pub use echo::{MAX_ECHO_CHARS, echo};
-pub use fault::{FaultAction, FaultRule, Faults};
+pub use fault::{FaultAction, FaultRule, FaultRuleError, Faults};
 pub use ids::IdGenerator;
 pub use journal::{
-    Journal, JournalBody, JournalEntry, MAX_JOURNALED_BODY, redact_form, redact_json,
+    Journal, JournalBody, JournalEntry, JournalQuery, MAX_JOURNALED_BODY, SUBSCRIBER_CAPACITY,
+    StatusFilter, StatusFilterError, redact_form, redact_json,
 };
 pub use pki::TestPki;
 pub use server::{HEALTH_PATH, ServerConfig, ServerHandle, spawn, spawn_one};
@@ -53,7 +54,10 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// The clock cannot be moved because it follows the system time.
-    #[error("the system clock cannot be advanced or set; use `Clock::manual`")]
-    ClockNotManual,
+    /// Moving the clock would take it outside the dates `time` can represent (years -9999 to
+    /// 9999); the clock is left where it was.
+    #[error(
+        "the clock cannot be moved that far: the time would be outside the years -9999 to 9999"
+    )]
+    ClockOutOfRange,
 }

@@ -129,17 +129,20 @@ impl ServerHandle {
         &self.pki
     }
 
-    /// Every request answered so far.
+    /// The journal of the requests answered: read it ([`Journal::entries`], [`Journal::query`])
+    /// or follow new entries ([`Journal::subscribe`]).
     pub fn journal(&self) -> &Journal {
         &self.journal
     }
 
-    /// The live fault rules; changes apply to the next request.
+    /// The live fault rules; changes ([`Faults::add`], [`Faults::replace`], [`Faults::clear`])
+    /// apply from the next request on.
     pub fn faults(&self) -> &Faults {
         &self.faults
     }
 
-    /// The server's clock.
+    /// The server's clock, which stamps the journal (the fakes carry clones of the same clock,
+    /// so moving it with [`Clock::advance`] moves theirs too when they were given this one).
     pub fn clock(&self) -> &Clock {
         &self.clock
     }

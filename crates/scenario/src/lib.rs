@@ -323,6 +323,11 @@ pub enum Reason {
         /// The value as written.
         value: String,
     },
+    /// A fault rule with both `nth` and `from`.
+    #[error(
+        "`nth` and `from` cannot be used together: `nth = n` fires on the n-th matching request only, `from = n` on every one from the n-th on (limit it with `times`)"
+    )]
+    NthWithFrom,
     /// A response header name with characters HTTP does not allow.
     #[error("`{name}` is not an HTTP header name")]
     HeaderName {

@@ -169,6 +169,7 @@ async fn fault_rules_respond_close_and_are_journaled() {
         method: Some("GET".into()),
         path: Some("/throttled*".into()),
         nth: None,
+        from: None,
         times: Some(1),
         action: FaultAction::Respond {
             status: 429,
@@ -213,6 +214,54 @@ async fn fault_rules_respond_close_and_are_journaled() {
     );
 }
 
+#[tokio::test]
+async fn journal_subscribers_see_each_answered_request_and_replaced_faults_apply_next() {
+    let (server, client) = start(vec![]).await;
+    let mut entries = server.journal().subscribe();
+    let ok = client
+        .get("https://login.example.test/first")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(ok.status(), StatusCode::OK);
+    let first = entries.recv().await.expect("an entry");
+    assert_eq!((first.path.as_str(), first.status), ("/first", 200));
+
+    server.faults().replace([crate::FaultRule {
+        name: Some("from the second".into()),
+        from: Some(2),
+        ..crate::FaultRule::new(FaultAction::Respond {
+            status: 503,
+            headers: BTreeMap::new(),
+            body: String::new(),
+        })
+    }]);
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let response = client
+            .get("https://login.example.test/again")
+            .send()
+            .await
+            .expect("request");
+        statuses.push(response.status().as_u16());
+    }
+    // The counts start with the replace: the request before it is not counted.
+    assert_eq!(statuses, [200, 503, 503]);
+    let announced: Vec<(u16, Option<String>)> = (0..3)
+        .map(|_| entries.try_recv().expect("announced"))
+        .map(|entry| (entry.status, entry.fault))
+        .collect();
+    assert_eq!(
+        announced,
+        [
+            (200, None),
+            (503, Some("from the second".into())),
+            (503, Some("from the second".into()))
+        ]
+    );
+    assert_eq!(server.journal().last_sequence(), 4);
+}
+
 #[tokio::test(start_paused = true)]
 async fn delay_waits_on_the_runtime_timer() {
     let delay = crate::FaultRule {
@@ -222,6 +271,7 @@ async fn delay_waits_on_the_runtime_timer() {
         method: None,
         path: None,
         nth: Some(1),
+        from: None,
         times: None,
         action: FaultAction::Delay { millis: 30_000 },
     };
@@ -247,6 +297,7 @@ fn fault_on(path: &str, action: FaultAction) -> crate::FaultRule {
         method: None,
         path: Some(path.to_owned()),
         nth: None,
+        from: None,
         times: Some(1),
         action,
     }

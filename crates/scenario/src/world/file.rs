@@ -493,6 +493,7 @@ pub(crate) struct FaultRuleSpans {
     pub(crate) host: Option<Spanned<String>>,
     pub(crate) path: Option<Spanned<String>>,
     pub(crate) nth: Option<Spanned<u64>>,
+    pub(crate) from: Option<Spanned<u64>>,
     pub(crate) times: Option<Spanned<u64>>,
     pub(crate) action: FaultActionSpans,
 }

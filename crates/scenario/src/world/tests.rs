@@ -859,6 +859,7 @@ fn faults_deserialize_in_fake_cores_shape() {
         method: None,
         path: None,
         nth: None,
+        from: None,
         times: None,
         action: FaultAction::Close,
     };
@@ -886,7 +887,8 @@ fn faults_deserialize_in_fake_cores_shape() {
          method = \"POST\"\npath = \"*/oauth2/v2.0/token\"\nnth = 3\ntimes = 1\n\
          action = { kind = \"respond\", status = 503, headers = { \"Retry-After\" = \"5\" }, body = \"down\" }\n\
          \n[[faults]]\npath = \"/common/*\"\n[faults.action]\nkind = \"delay\"\nmillis = 100\n\
-         \n[[faults]]\nservice = \"dataverse\"\naction = { kind = \"respond\", status = 429 }\n",
+         \n[[faults]]\nservice = \"dataverse\"\naction = { kind = \"respond\", status = 429 }\n\
+         \n[[faults]]\nfrom = 2\ntimes = 3\naction = { kind = \"close\" }\n",
         &[
             FaultRule {
                 name: Some("third token call".into()),
@@ -895,6 +897,7 @@ fn faults_deserialize_in_fake_cores_shape() {
                 method: Some("POST".into()),
                 path: Some("*/oauth2/v2.0/token".into()),
                 nth: Some(3),
+                from: None,
                 times: Some(1),
                 action: FaultAction::Respond {
                     status: 503,
@@ -914,6 +917,11 @@ fn faults_deserialize_in_fake_cores_shape() {
                     headers: BTreeMap::new(),
                     body: String::new(),
                 },
+                ..any.clone()
+            },
+            FaultRule {
+                from: Some(2),
+                times: Some(3),
                 ..any
             },
         ],
@@ -1150,7 +1158,8 @@ fn fault_errors_name_the_key_line_and_column() {
     check(
         &fault("action = { kind = \"respond\", status = 503 }\nnht = 3\n"),
         "failed to parse world `worlds/test.toml` at line 23, column 1: unknown field `nht`, \
-         expected one of `name`, `service`, `host`, `method`, `path`, `nth`, `times`, `action`",
+         expected one of `name`, `service`, `host`, `method`, `path`, `nth`, `from`, `times`, \
+         `action`",
     );
     check(
         &fault("path = \"/x\"\n"),
@@ -1204,6 +1213,17 @@ fn fault_errors_name_the_key_line_and_column() {
         &fault("nth = 0\naction = { kind = \"close\" }\n"),
         "invalid world `worlds/test.toml` at line 22, column 7: `faults[0].nth`: must be at \
          least 1, not `0`",
+    );
+    check(
+        &fault("from = 0\naction = { kind = \"close\" }\n"),
+        "invalid world `worlds/test.toml` at line 22, column 8: `faults[0].from`: must be at \
+         least 1, not `0`",
+    );
+    check(
+        &fault("nth = 2\nfrom = 3\naction = { kind = \"close\" }\n"),
+        "invalid world `worlds/test.toml` at line 23, column 8: `faults[0].from`: `nth` and \
+         `from` cannot be used together: `nth = n` fires on the n-th matching request only, \
+         `from = n` on every one from the n-th on (limit it with `times`)",
     );
     check(
         &fault("times = 0\naction = { kind = \"close\" }\n"),

@@ -734,7 +734,11 @@ impl Checker<'_> {
                 },
             ));
         }
-        for (field, count) in [("nth", &rule.nth), ("times", &rule.times)] {
+        for (field, count) in [
+            ("nth", &rule.nth),
+            ("from", &rule.from),
+            ("times", &rule.times),
+        ] {
             if let Some(count) = count
                 && *count.get_ref() == 0
             {
@@ -748,6 +752,11 @@ impl Checker<'_> {
                     },
                 ));
             }
+        }
+        // `nth` picks one request, `from` every one from a request on: both at once is a
+        // mistake (fake-core's `FaultRule::check` refuses it too).
+        if let (Some(_), Some(from)) = (&rule.nth, &rule.from) {
+            return Err(self.invalid(from.span(), format!("{key}.from"), Reason::NthWithFrom));
         }
         if let Some(status) = &rule.action.status
             && !(100..=599).contains(status.get_ref())
