@@ -48,10 +48,6 @@ pub(crate) struct Admin {
     faults: Faults,
     clock: Clock,
     /// Becomes `true` when `serve` stops: followed journals end then.
-    #[expect(
-        dead_code,
-        reason = "read by the followed journal once Journal::subscribe lands (i11-core)"
-    )]
     stopping: watch::Receiver<bool>,
 }
 
@@ -256,7 +252,18 @@ fn fault_rules(body: &Bytes) -> Result<Vec<FaultRule>, AdminError> {
     } else {
         serde_json::from_value::<FaultRule>(value).map(|rule| vec![rule])
     };
-    rules.map_err(|error| invalid_json(&error, "a fault rule or an array of them"))
+    let rules = rules.map_err(|error| invalid_json(&error, "a fault rule or an array of them"))?;
+    for (index, rule) in rules.iter().enumerate() {
+        rule.check().map_err(|error| AdminError {
+            index: Some(index),
+            ..AdminError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidFault",
+                format!("fault rule {index}: {error}"),
+            )
+        })?;
+    }
+    Ok(rules)
 }
 
 fn faults_response(admin: &Admin) -> Response<AdminBody> {

@@ -18,9 +18,16 @@ struct Advance {
     duration: Option<String>,
 }
 
-/// `GET /clock`: `{"now": "<RFC 3339>"}`.
+/// `GET /clock`: `{"now": "<RFC 3339>", "offset_seconds": N}`, the offset being how far the
+/// clock has been moved since `serve` started (or the last reset).
 pub(super) fn now(clock: &Clock) -> Response<AdminBody> {
-    json_response(StatusCode::OK, &json!({ "now": rfc3339(clock) }))
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "now": rfc3339(clock),
+            "offset_seconds": clock.offset().whole_seconds(),
+        }),
+    )
 }
 
 /// `POST /clock/advance`: moves the clock forward and answers its new time.

@@ -1,40 +1,37 @@
 //! `GET /journal`: the redacted journal as a JSON array, filtered by `host`, `status` (`403`
-//! or a class, `4xx`) and `since` (a sequence number: entries after it; or an RFC 3339 time:
-//! entries received from then on). `?follow` streams matching entries as server-sent events
-//! (`id:` the sequence, `data:` the entry), the ones so far first, until the client leaves or
-//! `serve` stops.
+//! or a class, `4xx`) and `since` (a sequence number: the entries after it), fake-core's
+//! `JournalQuery`. `?follow` streams the matching entries as server-sent events (`id:` the
+//! sequence, `event: entry`, `data:` the entry as one JSON line), those stored so far first,
+//! then each new one, until the client leaves or `serve` stops.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
-use fake_core::JournalEntry;
-use http::{Request, Response, StatusCode};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use fake_core::{JournalEntry, JournalQuery, StatusFilter};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame};
+use tokio::sync::{broadcast, mpsc};
 
 use super::{Admin, AdminBody, AdminError, json_response};
 
 /// The query parameters `GET /journal` takes.
 const PARAMETERS: &str = "`host`, `status`, `since` and `follow`";
 
-/// Which entries a request asks for.
+/// How often a followed journal sends a comment line when nothing happens: proxies keep the
+/// stream open, and a client that left is noticed.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Which entries a request asks for, and whether to follow.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct JournalFilter {
-    host: Option<String>,
-    status: Option<StatusFilter>,
-    since: Option<Since>,
-    follow: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum StatusFilter {
-    Exact(u16),
-    /// `4xx`: the hundreds digit.
-    Class(u16),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Since {
-    Sequence(u64),
-    Time(OffsetDateTime),
+    pub(crate) query: JournalQuery,
+    pub(crate) follow: bool,
 }
 
 impl JournalFilter {
@@ -43,9 +40,22 @@ impl JournalFilter {
         let mut filter = JournalFilter::default();
         for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
             match &*key {
-                "host" => filter.host = Some(value.to_ascii_lowercase()),
-                "status" => filter.status = Some(parse_status(&value)?),
-                "since" => filter.since = Some(parse_since(&value)?),
+                "host" => filter.query.host = Some(value.into_owned()),
+                "status" => {
+                    filter.query.status = Some(
+                        value
+                            .parse::<StatusFilter>()
+                            .map_err(|error| format!("`status`: {error}"))?,
+                    );
+                }
+                "since" => {
+                    filter.query.since = Some(value.parse::<u64>().map_err(|_| {
+                        format!(
+                            "`since` is a sequence number (the entries after it), not {:?}",
+                            fake_core::echo(&value)
+                        )
+                    })?);
+                }
                 "follow" => {
                     filter.follow = match &*value {
                         "" | "true" | "1" => true,
@@ -68,63 +78,6 @@ impl JournalFilter {
         }
         Ok(filter)
     }
-
-    /// Whether `entry` is one of those asked for.
-    pub(crate) fn matches(&self, entry: &JournalEntry) -> bool {
-        let host = self
-            .host
-            .as_ref()
-            .is_none_or(|host| entry.host.eq_ignore_ascii_case(host));
-        let status = self.status.is_none_or(|status| match status {
-            StatusFilter::Exact(code) => entry.status == code,
-            StatusFilter::Class(class) => entry.status / 100 == class,
-        });
-        let since = self.since.is_none_or(|since| match since {
-            Since::Sequence(after) => entry.sequence > after,
-            Since::Time(from) => OffsetDateTime::parse(&entry.received_at, &Rfc3339)
-                .is_ok_and(|received| received >= from),
-        });
-        host && status && since
-    }
-
-    /// Whether the entries are to be streamed.
-    pub(crate) fn follow(&self) -> bool {
-        self.follow
-    }
-}
-
-fn parse_status(value: &str) -> Result<StatusFilter, String> {
-    let bad = || {
-        format!(
-            "`status` is a status code (403) or a class (4xx), not {:?}",
-            fake_core::echo(value)
-        )
-    };
-    match value.as_bytes() {
-        [class @ b'1'..=b'5', b'x' | b'X', b'x' | b'X'] => {
-            Ok(StatusFilter::Class(u16::from(class - b'0')))
-        }
-        _ => value
-            .parse::<u16>()
-            .ok()
-            .filter(|code| (100..=599).contains(code))
-            .map(StatusFilter::Exact)
-            .ok_or_else(bad),
-    }
-}
-
-fn parse_since(value: &str) -> Result<Since, String> {
-    if let Ok(sequence) = value.parse::<u64>() {
-        return Ok(Since::Sequence(sequence));
-    }
-    OffsetDateTime::parse(value, &Rfc3339)
-        .map(Since::Time)
-        .map_err(|_| {
-            format!(
-                "`since` is a sequence number (entries after it) or an RFC 3339 time, not {:?}",
-                fake_core::echo(value)
-            )
-        })
 }
 
 /// `GET /journal`.
@@ -134,18 +87,102 @@ pub(super) fn get(
 ) -> Result<Response<AdminBody>, AdminError> {
     let filter = JournalFilter::parse(request.uri().query())
         .map_err(|message| AdminError::new(StatusCode::BAD_REQUEST, "InvalidQuery", message))?;
-    if filter.follow() {
-        return Err(AdminError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "NotImplemented",
-            "this serve cannot follow its journal yet".to_owned(),
-        ));
+    if filter.follow {
+        return Ok(follow(admin, filter.query));
     }
-    let entries: Vec<JournalEntry> = admin
-        .journal
-        .entries()
-        .into_iter()
-        .filter(|entry| filter.matches(entry))
-        .collect();
-    Ok(json_response(StatusCode::OK, &entries))
+    Ok(json_response(
+        StatusCode::OK,
+        &admin.journal.query(&filter.query),
+    ))
+}
+
+/// The event stream of `query`'s entries: the stored ones, then each new one.
+fn follow(admin: &Admin, query: JournalQuery) -> Response<AdminBody> {
+    // Subscribe before reading the stored entries, so that none falls between the two; an
+    // entry in both is sent once.
+    let subscription = admin.journal.subscribe();
+    let stored = admin.journal.query(&query);
+    let (sender, receiver) = mpsc::channel(64);
+    tokio::spawn(forward(
+        stored,
+        subscription,
+        query,
+        sender,
+        admin.stopping.clone(),
+    ));
+    let mut response = Response::new(EventStream { receiver }.boxed());
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Sends the events to the response body until the client leaves, the journal goes away or
+/// `serve` stops.
+async fn forward(
+    stored: Vec<JournalEntry>,
+    mut subscription: broadcast::Receiver<JournalEntry>,
+    query: JournalQuery,
+    sender: mpsc::Sender<Bytes>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    let sent: HashSet<u64> = stored.iter().map(|entry| entry.sequence).collect();
+    for entry in &stored {
+        if sender.send(entry_event(entry)).await.is_err() {
+            return;
+        }
+    }
+    let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
+    keep_alive.tick().await;
+    loop {
+        let event = tokio::select! {
+            received = subscription.recv() => match received {
+                Ok(entry) if query.matches(&entry) && !sent.contains(&entry.sequence) => {
+                    entry_event(&entry)
+                }
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(missed)) => Bytes::from(format!(
+                    "event: lagged\ndata: {{\"missed\":{missed}}}\n\n"
+                )),
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = keep_alive.tick() => Bytes::from_static(b": keep-alive\n\n"),
+            () = sender.closed() => return,
+            _ = stopping.wait_for(|stop| *stop) => return,
+        };
+        if sender.send(event).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// One entry as a server-sent event.
+pub(crate) fn entry_event(entry: &JournalEntry) -> Bytes {
+    // An entry always serializes (strings, numbers and JSON values); one line keeps the
+    // event's `data:` a single field.
+    let data = serde_json::to_string(entry).unwrap_or_else(|_| "{}".to_owned());
+    Bytes::from(format!(
+        "id: {}\nevent: entry\ndata: {data}\n\n",
+        entry.sequence
+    ))
+}
+
+/// A response body fed by a channel: it ends when the sender does.
+#[derive(Debug)]
+struct EventStream {
+    receiver: mpsc::Receiver<Bytes>,
+}
+
+impl Body for EventStream {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.receiver
+            .poll_recv(context)
+            .map(|event| event.map(|bytes| Ok(Frame::data(bytes))))
+    }
 }
