@@ -2,6 +2,7 @@
 //! runs one command and turns its outcome into an [`Exit`]. Errors are printed once, with their
 //! whole cause chain, to the error writer; `main.rs` only wires in the real stdout and stderr.
 
+mod admin;
 mod run;
 mod serve;
 mod source;
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+pub use admin::{AdminArgs, AdminCommand, ClockCommand, FaultCommand, JournalArgs};
 pub use run::RunArgs;
 pub use serve::ServeArgs;
 pub use source::{
@@ -53,6 +55,9 @@ pub enum Command {
     Run(RunArgs),
     /// The worlds built into the binary: list them, or export one as a world file to edit.
     World(WorldArgs),
+    /// Change a running `serve`'s world, faults and clock, and read its journal, through its
+    /// admin API.
+    Admin(AdminArgs),
 }
 
 /// How the process ends.
@@ -154,6 +159,10 @@ fn execute(
         Command::Run(args) => run::run(&args, &runtime, out),
         Command::World(args) => {
             world::run(&args, out)?;
+            Ok(Exit::Success)
+        }
+        Command::Admin(args) => {
+            admin::run(&args, &runtime, &mut std::io::stdin(), out)?;
             Ok(Exit::Success)
         }
     }
