@@ -47,6 +47,16 @@ pub enum Error {
     /// The configuration contradicts itself.
     #[error("invalid fake Dataverse configuration: {0}")]
     Config(ConfigError),
+    /// [`Dataverse::replace_config`] was given a config with other hosts than the running fake.
+    #[error(
+        "a running fake Dataverse cannot change its hosts (serving {before:?}, the new config has {after:?})"
+    )]
+    HostsChanged {
+        /// The hosts served.
+        before: Vec<String>,
+        /// The hosts of the refused config.
+        after: Vec<String>,
+    },
     /// The shared server runtime failed.
     #[error(transparent)]
     Core(#[from] fake_core::Error),
@@ -129,9 +139,14 @@ pub enum ConfigError {
     },
 }
 
-/// The fake as a [`fake_core::Service`].
+/// The fake as a [`fake_core::Service`], and the handle that changes its world while it runs
+/// ([`Dataverse::replace_config`]).
 pub struct Dataverse {
-    state: Arc<state::State>,
+    /// The current snapshot. A request clones the `Arc` once when it starts and reads only that
+    /// snapshot, so it sees the world before or after a change, never half of each.
+    current: std::sync::RwLock<Arc<state::State>>,
+    /// The snapshot the fake was built with, for [`Dataverse::reset`].
+    initial: Arc<state::State>,
     /// Permits for large scans (`ScanBudget::concurrent_scans`): a request that may scan a
     /// large table waits for one without holding a thread, then runs on the blocking pool.
     scans: Arc<tokio::sync::Semaphore>,
@@ -145,7 +160,7 @@ impl std::fmt::Debug for Dataverse {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("Dataverse")
-            .field("hosts", &self.state.hosts())
+            .field("hosts", &self.snapshot().hosts())
             .finish_non_exhaustive()
     }
 }
@@ -153,7 +168,63 @@ impl std::fmt::Debug for Dataverse {
 impl Dataverse {
     /// Every host served: each environment's web host and its `.api.` host.
     pub fn hosts(&self) -> Vec<String> {
-        self.state.hosts()
+        self.snapshot().hosts()
+    }
+
+    /// Changes the world while the fake runs: `config` is validated as [`service`] validates
+    /// one, then swapped in at once. Requests in flight finish on the world they started with.
+    /// Service-protection windows and in-flight counts carry over; forced-throttle counters
+    /// restart when the forced throttles differ. The environments' hosts (and their order)
+    /// cannot change, since the listener's certificate was made for them; neither can
+    /// `scan_budget.concurrent_scans`, whose permits exist once per fake.
+    pub fn replace_config(&self, config: Config) -> Result<(), Error> {
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let next = current.succeed(config)?;
+        let (before, after) = (current.hosts(), next.hosts());
+        if before != after {
+            return Err(Error::HostsChanged { before, after });
+        }
+        *current = Arc::new(next);
+        Ok(())
+    }
+
+    /// Forgets every runtime memory (service-protection windows, forced-throttle counters,
+    /// scan statistics) and goes back to the config the fake was built with. Requests in
+    /// flight keep their own in-flight slots, in the memory they started with.
+    pub fn reset(&self) {
+        self.install(&self.initial.config);
+    }
+
+    /// Forgets every runtime memory and keeps the current config.
+    pub fn reset_runtime(&self) {
+        let config = Arc::clone(&self.snapshot().config);
+        self.install(&config);
+    }
+
+    /// Makes a snapshot of `config`, which was validated before, with fresh runtime memory.
+    fn install(&self, config: &Arc<Config>) {
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Building a snapshot of a config that built one before cannot fail; should it ever,
+        // the current snapshot stays rather than the fake losing its world.
+        if let Ok(fresh) = state::State::build(Arc::clone(config)) {
+            *current = Arc::new(fresh);
+        }
+    }
+
+    /// The current snapshot of the world.
+    pub(crate) fn snapshot(&self) -> Arc<state::State> {
+        Arc::clone(
+            &self
+                .current
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 }
 
@@ -166,14 +237,14 @@ impl fake_core::Service for Dataverse {
         &self,
         request: http::Request<bytes::Bytes>,
     ) -> fake_core::BoxFuture<'_, http::Response<http_body_util::Full<bytes::Bytes>>> {
+        let state = self.snapshot();
         Box::pin(async move {
-            if !routes::is_heavy(&self.state, &request) {
-                return routes::handle(&self.state, request);
+            if !routes::is_heavy(&state, &request) {
+                return routes::handle(&state, request);
             }
             // The semaphore is never closed, so acquiring fails only if it were; then the scan
             // runs without a permit rather than not at all.
             let permit = Arc::clone(&self.scans).acquire_owned().await.ok();
-            let state = Arc::clone(&self.state);
             #[cfg(test)]
             let started = self
                 .scan_started
@@ -218,8 +289,10 @@ fn shutting_down() -> http::Response<http_body_util::Full<bytes::Bytes>> {
 /// Validates `config` and builds the service.
 pub fn service(config: Config) -> Result<Arc<Dataverse>, Error> {
     let scans = config.scan_budget.concurrent_scans.max(1);
+    let state = Arc::new(state::State::new(config)?);
     Ok(Arc::new(Dataverse {
-        state: Arc::new(state::State::new(config)?),
+        current: std::sync::RwLock::new(Arc::clone(&state)),
+        initial: state,
         scans: Arc::new(tokio::sync::Semaphore::new(scans)),
         #[cfg(test)]
         scan_started: std::sync::Mutex::new(None),

@@ -1,8 +1,10 @@
 //! The fake's state: the validated config with a host index, and what changes per request
-//! (service protection windows, in-flight counts). Locks are held only for a lookup.
+//! (service protection windows, in-flight counts). A `State` is one snapshot of the world:
+//! `Dataverse::replace_config` builds the next one, which adopts this one's runtime memory
+//! ([`State::succeed`]). Locks are held only for a lookup.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -14,17 +16,17 @@ use crate::response::ApiError;
 use crate::{ConfigError, Error, api_host};
 
 pub(crate) struct State {
-    pub(crate) config: Config,
+    pub(crate) config: Arc<Config>,
     pub(crate) verifier: crate::auth::Verifier,
     hosts: HashMap<String, usize>,
-    windows: Mutex<HashMap<(usize, Uuid), Window>>,
-    in_flight: Mutex<HashMap<(usize, Uuid), u32>>,
+    windows: Arc<Mutex<HashMap<(usize, Uuid), Window>>>,
+    in_flight: Arc<Mutex<HashMap<(usize, Uuid), u32>>>,
     /// Matched and fired counts of each forced throttle.
-    forced: Mutex<Vec<(u64, u64)>>,
+    forced: Arc<Mutex<Vec<(u64, u64)>>>,
     /// The row generator's spec of each environment: it depends on the config only.
     specs: Vec<GeneratorSpec>,
     /// What ordered scans held and examined (for tests and diagnostics).
-    pub(crate) scan_stats: crate::scan::ScanStats,
+    pub(crate) scan_stats: Arc<crate::scan::ScanStats>,
 }
 
 /// One user's service-protection window, counted per second: each entry is a second (its
@@ -68,6 +70,11 @@ impl Window {
 
 impl State {
     pub(crate) fn new(config: Config) -> Result<State, Error> {
+        State::build(Arc::new(config))
+    }
+
+    /// A snapshot of `config` with fresh runtime memory.
+    pub(crate) fn build(config: Arc<Config>) -> Result<State, Error> {
         let mut hosts = HashMap::new();
         for (index, environment) in config.environments.iter().enumerate() {
             validate(environment)?;
@@ -80,7 +87,7 @@ impl State {
                 }
             }
         }
-        let forced = Mutex::new(vec![(0, 0); config.forced_throttles.len()]);
+        let forced = Arc::new(Mutex::new(vec![(0, 0); config.forced_throttles.len()]));
         let specs = config.environments.iter().map(crate::rows::spec).collect();
         Ok(State {
             specs,
@@ -88,10 +95,25 @@ impl State {
             verifier: crate::auth::Verifier::new(&config.trusted_keys),
             config,
             hosts,
-            windows: Mutex::new(HashMap::new()),
-            in_flight: Mutex::new(HashMap::new()),
-            scan_stats: crate::scan::ScanStats::default(),
+            windows: Arc::new(Mutex::new(HashMap::new())),
+            in_flight: Arc::new(Mutex::new(HashMap::new())),
+            scan_stats: Arc::default(),
         })
+    }
+
+    /// The snapshot after this one, for `config`: validated like a new one, keeping this
+    /// one's runtime memory. Service-protection windows and in-flight counts are keyed by
+    /// environment position and user id, which a change keeps as long as the hosts stay (the
+    /// caller checks that); forced-throttle counters restart when the forced throttles changed.
+    pub(crate) fn succeed(&self, config: Config) -> Result<State, Error> {
+        let mut next = State::new(config)?;
+        next.windows = Arc::clone(&self.windows);
+        next.in_flight = Arc::clone(&self.in_flight);
+        next.scan_stats = Arc::clone(&self.scan_stats);
+        if next.config.forced_throttles == self.config.forced_throttles {
+            next.forced = Arc::clone(&self.forced);
+        }
+        Ok(next)
     }
 
     /// Every host served: each environment's web and API host.

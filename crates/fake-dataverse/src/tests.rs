@@ -25,6 +25,7 @@ mod limits;
 mod metadata;
 // Bearer tokens of every shape: IdentityModel reasons, and properties over arbitrary tokens.
 mod auth;
+mod changes;
 
 pub(crate) const TENANT: &str = "6f1f3b7e-2b51-4f0e-9d5e-0c8c3a7d1a10";
 pub(crate) const IMPORTER: &str = "3c2f9a51-7d0b-4e1a-8f5e-2a9b6c4d8e01";

@@ -17,7 +17,7 @@ mod routes;
 mod state;
 mod token;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 pub use catalogue::{AadError, AadstsError, CATALOGUE, CatalogueEntry, ForcedErrorKind, THROTTLED};
 pub use config::{
@@ -101,6 +101,16 @@ pub enum Error {
         "invalid fake Entra configuration: assertion replay protection needs a capacity of at least 1"
     )]
     ReplayCapacityZero,
+    /// [`Entra::replace_config`] was given a config with other hosts than the running fake.
+    #[error(
+        "a running fake Entra ID cannot change its hosts (serving {before:?}, the new config has {after:?})"
+    )]
+    HostsChanged {
+        /// The hosts served.
+        before: Vec<String>,
+        /// The hosts of the refused config.
+        after: Vec<String>,
+    },
     /// A document could not be serialized (a bug).
     #[error("failed to serialize a response")]
     Serialize(#[source] serde_json::Error),
@@ -127,16 +137,24 @@ impl std::fmt::Display for PemPart {
     }
 }
 
-/// The fake as a [`fake_core::Service`].
+/// The fake as a [`fake_core::Service`], and the handle that changes its world while it runs
+/// ([`Entra::replace_config`]).
 pub struct Entra {
-    state: state::State,
+    /// The current snapshot. A request clones the `Arc` once when it starts and reads only that
+    /// snapshot, so it sees the world before or after a change, never half of each.
+    current: RwLock<Arc<state::State>>,
+    /// The config the fake was built with, for [`Entra::reset`].
+    initial: Arc<state::State>,
 }
 
 impl std::fmt::Debug for Entra {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("Entra")
-            .field("authority_host", &self.state.config.cloud.authority_host())
+            .field(
+                "authority_host",
+                &self.snapshot().config.cloud.authority_host(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -144,7 +162,62 @@ impl std::fmt::Debug for Entra {
 impl Entra {
     /// The host names this instance answers for (authority host first, then aliases).
     pub fn hosts(&self) -> Vec<String> {
-        self.state.hosts()
+        self.snapshot().hosts()
+    }
+
+    /// Changes the world while the fake runs: `config` is validated as [`service`] validates
+    /// one, then swapped in at once. Requests in flight finish on the world they started with.
+    /// Throttle windows and used client assertions carry over; forced-error counters restart
+    /// when the forced errors differ. The hosts (authority host and aliases) cannot change,
+    /// since the listener's certificate was made for them.
+    pub fn replace_config(&self, config: Config) -> Result<(), Error> {
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let next = current.succeed(config)?;
+        let (before, after) = (current.hosts(), next.hosts());
+        if before != after {
+            return Err(Error::HostsChanged { before, after });
+        }
+        *current = Arc::new(next);
+        Ok(())
+    }
+
+    /// Forgets every runtime memory (throttle windows, forced-error counters, used client
+    /// assertions) and goes back to the config the fake was built with.
+    pub fn reset(&self) {
+        self.install(&self.initial.config);
+    }
+
+    /// Forgets every runtime memory (throttle windows, forced-error counters, used client
+    /// assertions) and keeps the current config.
+    pub fn reset_runtime(&self) {
+        let config = Arc::clone(&self.snapshot().config);
+        self.install(&config);
+    }
+
+    /// Makes a snapshot of `config`, which was validated before, with fresh runtime memory.
+    fn install(&self, config: &Arc<Config>) {
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Building a snapshot of a config that built one before cannot fail; should it ever,
+        // the current snapshot stays rather than the fake losing its world.
+        if let Ok(fresh) = state::State::build(Arc::clone(config)) {
+            *current = Arc::new(fresh);
+        }
+    }
+
+    /// The current snapshot of the world.
+    fn snapshot(&self) -> Arc<state::State> {
+        Arc::clone(
+            &self
+                .current
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 }
 
@@ -157,14 +230,17 @@ impl fake_core::Service for Entra {
         &self,
         request: http::Request<bytes::Bytes>,
     ) -> fake_core::BoxFuture<'_, http::Response<http_body_util::Full<bytes::Bytes>>> {
-        Box::pin(async move { routes::handle(&self.state, request) })
+        let state = self.snapshot();
+        Box::pin(async move { routes::handle(&state, request) })
     }
 }
 
 /// Validates `config` and builds the service.
 pub fn service(config: Config) -> Result<Arc<Entra>, Error> {
+    let state = Arc::new(state::State::new(config)?);
     Ok(Arc::new(Entra {
-        state: state::State::new(config)?,
+        current: RwLock::new(Arc::clone(&state)),
+        initial: state,
     }))
 }
 

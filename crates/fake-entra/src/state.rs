@@ -1,9 +1,11 @@
 //! The fake's state: the validated config with lookup indexes, plus the little that changes
-//! per request (throttling windows, forced-error counters, used client assertions). Locks are std mutexes held only for
-//! a lookup, never across an `.await`.
+//! per request (throttling windows, forced-error counters, used client assertions). A `State`
+//! is one snapshot of the world: `Entra::replace_config` builds the next one, which adopts the
+//! runtime memory of this one (see [`State::succeed`]). Locks are std mutexes held only for a
+//! lookup, never across an `.await`.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -13,16 +15,16 @@ use crate::replay::ReplayLedger;
 use crate::{App, AssertionReplayPolicy, Config, Error, Tenant};
 
 pub(crate) struct State {
-    pub(crate) config: Config,
+    pub(crate) config: Arc<Config>,
     tenants_by_id: HashMap<Uuid, usize>,
     tenants_by_domain: HashMap<String, usize>,
     apps_by_client_id: HashMap<Uuid, usize>,
-    throttle_windows: Mutex<HashMap<(Uuid, Uuid), ThrottleWindow>>,
-    forced_counters: Mutex<Vec<ForcedCounter>>,
+    throttle_windows: Arc<Mutex<HashMap<(Uuid, Uuid), ThrottleWindow>>>,
+    forced_counters: Arc<Mutex<Vec<ForcedCounter>>>,
     /// `config.forced_errors[i].error`, read once when the state is built.
     forced_kinds: Vec<ForcedErrorKind>,
     /// Used client assertions, when [`AssertionReplayPolicy::Reject`] asks for the memory.
-    assertion_ledger: Option<Mutex<ReplayLedger>>,
+    assertion_ledger: Option<Arc<Mutex<ReplayLedger>>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -49,6 +51,11 @@ pub(crate) enum TenantLookup<'a> {
 
 impl State {
     pub(crate) fn new(config: Config) -> Result<State, Error> {
+        State::build(Arc::new(config))
+    }
+
+    /// A snapshot of `config` with fresh runtime memory.
+    pub(crate) fn build(config: Arc<Config>) -> Result<State, Error> {
         let mut tenants_by_id = HashMap::new();
         let mut tenants_by_domain = HashMap::new();
         for (index, tenant) in config.tenants.iter().enumerate() {
@@ -108,7 +115,7 @@ impl State {
             // A ledger that remembers nothing would accept every replay while claiming not to.
             AssertionReplayPolicy::Reject { capacity: 0 } => return Err(Error::ReplayCapacityZero),
             AssertionReplayPolicy::Reject { capacity } => {
-                Some(Mutex::new(ReplayLedger::new(capacity)))
+                Some(Arc::new(Mutex::new(ReplayLedger::new(capacity))))
             }
         };
         Ok(State {
@@ -116,11 +123,28 @@ impl State {
             tenants_by_id,
             tenants_by_domain,
             apps_by_client_id,
-            throttle_windows: Mutex::new(HashMap::new()),
-            forced_counters: Mutex::new(forced_counters),
+            throttle_windows: Arc::new(Mutex::new(HashMap::new())),
+            forced_counters: Arc::new(Mutex::new(forced_counters)),
             forced_kinds,
             assertion_ledger,
         })
+    }
+
+    /// The snapshot after this one, for `config`: validated like a new one, and keeping this
+    /// one's runtime memory where it still means the same thing. Throttle windows are kept
+    /// (they are keyed by tenant and client ids, which a change does not renumber); forced-error
+    /// counters restart when the forced errors changed; used assertions are kept unless the
+    /// replay policy changed.
+    pub(crate) fn succeed(&self, config: Config) -> Result<State, Error> {
+        let mut next = State::new(config)?;
+        next.throttle_windows = Arc::clone(&self.throttle_windows);
+        if next.config.forced_errors == self.config.forced_errors {
+            next.forced_counters = Arc::clone(&self.forced_counters);
+        }
+        if next.config.assertion_replay == self.config.assertion_replay {
+            next.assertion_ledger.clone_from(&self.assertion_ledger);
+        }
+        Ok(next)
     }
 
     pub(crate) fn hosts(&self) -> Vec<String> {

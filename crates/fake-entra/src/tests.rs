@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::*;
 
+mod changes;
 mod properties;
 
 const CONTOSO: &str = "6f1f3b7e-2b51-4f0e-9d5e-0c8c3a7d1a10";
@@ -980,7 +981,7 @@ async fn replayed_assertions_are_accepted_by_default_as_msal_reuses_them() {
         let answer = post(&entra, &token_path(CONTOSO), &assertion_form(&jwt)).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     }
-    assert_eq!(entra.state.remembered_assertions(), 0);
+    assert_eq!(entra.snapshot().remembered_assertions(), 0);
 }
 
 #[tokio::test]
@@ -1004,7 +1005,7 @@ async fn replayed_assertions_are_refused_when_configured_until_they_expire() {
     let same_jti = signed(claims(&endpoint(), json!(NOW + 601), None));
     let answer = post(&entra, &token_path(CONTOSO), &assertion_form(&same_jti)).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text);
-    assert_eq!(entra.state.remembered_assertions(), 1);
+    assert_eq!(entra.snapshot().remembered_assertions(), 1);
 
     // Past exp plus the skew the assertion is expired, and its jti is forgotten.
     clock
@@ -1026,7 +1027,7 @@ async fn replayed_assertions_are_refused_when_configured_until_they_expire() {
     )
     .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    assert_eq!(entra.state.remembered_assertions(), 1, "j1 was freed");
+    assert_eq!(entra.snapshot().remembered_assertions(), 1, "j1 was freed");
 }
 
 #[tokio::test]

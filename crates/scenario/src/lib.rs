@@ -5,7 +5,9 @@
 //! mirrors of the TOML) stay private; only validated types such as [`World`] and [`Scenario`]
 //! leave the crate; every error names its file; a [`Report`] never holds a secret or a token.
 
+mod change;
 mod fakes;
+mod live;
 mod location;
 #[cfg(test)]
 mod properties;
@@ -19,7 +21,9 @@ mod world;
 
 use std::path::PathBuf;
 
+pub use change::{Change, ChangeError, ChangeReason, parse_duration};
 pub use fakes::{SEED, START_TIME, ServeError, network_settings, spawn_fakes};
+pub use live::{Applied, LiveWorld, spawn_live};
 pub use location::Location;
 pub use report::{
     CheckSummary, CheckWarningReport, ExpectationReport, FieldReport, FormReport, ProblemReport,
@@ -33,7 +37,7 @@ pub use scenario::{
 pub use timer::ManualTimer;
 pub use world::{
     App, Certificate, ClientCredentials, Environment, EnvironmentTable, EnvironmentThrottle,
-    Permission, Secret, SecretValue, ServicePrincipal, Tenant, World,
+    Permission, Secret, SecretValue, ServicePrincipal, Tenant, World, WorldDocument,
 };
 
 /// The kind of file an error is about.

@@ -6,9 +6,13 @@
 //! timestamp parses), and its `Debug` never shows a secret value or a private key.
 
 mod dataverse;
+mod document;
 mod entra;
 mod file;
 mod validate;
+
+pub use document::WorldDocument;
+pub(crate) use document::certificate_blocks;
 
 pub(crate) use file::VersionProbe;
 pub(crate) use validate::fault_rules;
@@ -48,6 +52,8 @@ pub struct World {
     entra: EntraKnobs,
     dataverse: Switches,
     faults: Vec<FaultRule>,
+    /// The text this world was parsed from, for [`WorldDocument::of`].
+    source: SourceText,
 }
 
 impl World {
@@ -66,7 +72,9 @@ impl World {
     /// Parses and validates world file text as if it had been read from `path` (used in error
     /// messages and to resolve the files the world names).
     pub fn parse(text: &str, path: impl AsRef<Path>) -> Result<World, Error> {
-        validate::world(text, path.as_ref())
+        let mut world = validate::world(text, path.as_ref())?;
+        world.source = SourceText(text.into());
+        Ok(world)
     }
 
     /// The file this world came from.
@@ -439,6 +447,16 @@ struct EntraKnobs {
     message_overrides: BTreeMap<String, String>,
     require_form_content_type: Option<bool>,
     assertion_replay: Option<AssertionReplayPolicy>,
+}
+
+/// A world file's text as parsed. `Debug` leaves it out: it holds secret values.
+#[derive(Clone, Default)]
+struct SourceText(std::sync::Arc<str>);
+
+impl std::fmt::Debug for SourceText {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("[world file text]")
+    }
 }
 
 /// The PEM texts of the Entra signing key and its certificate.

@@ -38,7 +38,7 @@ fn call(request: Request<Bytes>) -> Outcome {
         origin: "https://login.microsoftonline.com".into(),
         sequence: 1,
     });
-    let response = crate::routes::handle(&ENTRA.state, request);
+    let response = crate::routes::handle(&ENTRA.snapshot(), request);
     let status = response.status();
     let headers = response.headers().clone();
     let mut body = response.into_body();

@@ -29,7 +29,7 @@ use super::file::{
 };
 use super::{
     App, CLOUD, Certificate, EntraKnobs, Permission, Secret, SecretValue, ServicePrincipal,
-    SigningKeyOrigin, SigningKeyPem, Tenant, World,
+    SigningKeyOrigin, SigningKeyPem, SourceText, Tenant, World,
 };
 use crate::{Error, FileKind, Location, Reason, TomlError};
 
@@ -98,6 +98,7 @@ pub(crate) fn world(text: &str, path: &Path) -> Result<World, Error> {
         entra,
         dataverse,
         faults,
+        source: SourceText::default(),
     })
 }
 

@@ -40,7 +40,8 @@ async fn pages(dataverse: &Dataverse, path: &str, page_size: usize) -> Vec<Vec<S
 /// The naive answer: every generated account, filtered and fully sorted with the query's own
 /// comparator (`OrderBy::compare`, not the sort keys the scan uses).
 fn sorted_ids(dataverse: &Dataverse, raw_query: &str) -> Vec<String> {
-    let state = &dataverse.state;
+    let state = dataverse.snapshot();
+    let state = &*state;
     let environment = &state.config.environments[0];
     let table = &environment.tables[0];
     let TableData::Generated { count } = table.data else {
@@ -131,7 +132,8 @@ async fn an_ordered_page_holds_only_page_size_plus_one_rows() {
     )
     .await
     .json();
-    let stats = &dataverse.state.scan_stats;
+    let snapshot = dataverse.snapshot();
+    let stats = &snapshot.scan_stats;
     // Each page is one pass over all 20,000 rows that never holds more than 11 of them.
     assert_eq!(stats.last_examined(), 20_000);
     assert_eq!(stats.peak_held(), 11);
