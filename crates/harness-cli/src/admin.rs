@@ -120,7 +120,7 @@ pub(crate) fn run(
                 let answer = api
                     .send(reqwest::Method::POST, "/changes", Some(changes))
                     .await?;
-                let count = answer["applied"].as_u64().unwrap_or_default();
+                let count = answer["changes"].as_u64().unwrap_or_default();
                 writeln!(out, "applied {count} change{}", plural(count))?;
             }
             AdminCommand::Fault {

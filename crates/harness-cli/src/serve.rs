@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use fake_core::{Clock, Faults, HostPattern, IdGenerator, ServerConfig};
+use fake_core::{Clock, HostPattern, IdGenerator, ServerHandle};
 use scenario::World;
 use uuid::Uuid;
 
@@ -61,11 +61,7 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
     let world = args.load_world()?;
     let clock = Clock::system();
     let credentials = world.client_credentials(clock.now())?;
-    let mut server_config = server_config(&world, args.listen, clock)?;
-    server_config.proxy_listen = args.proxy_listen;
-    let handle = fake_core::spawn(server_config)
-        .await
-        .context("failed to start the server")?;
+    let (handle, live) = spawn_world(&world, args.listen, args.proxy_listen, clock).await?;
     // Listen for signals before announcing readiness: whoever reads connection.env may stop
     // us right away, and an unhandled SIGTERM would kill the process instead of shutting down.
     let mut shutdown = ShutdownSignal::listen()?;
@@ -75,13 +71,8 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
     let admin_token = admin::AdminToken::generate()?;
     let admin_server = {
         let access = admin::Access::for_listener(args.admin_listen, &admin_token);
-        let (journal, faults, clock) = (
-            handle.journal().clone(),
-            handle.faults().clone(),
-            handle.clock().clone(),
-        );
         admin::AdminServer::spawn(admin_listener, move |stopping| {
-            admin::Admin::new(access, journal, faults, clock, stopping)
+            admin::Admin::new(access, live, stopping)
         })?
     };
     // Written before connection.env, whose appearance tells readers that serve is ready.
@@ -129,31 +120,24 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
     Ok(())
 }
 
-/// The listener for `world`: the fake Entra ID and, when the world has environments, the fake
-/// Dataverse, on `listen`, with its `[[faults]]` applied before routing. The PKI is made for
-/// every host the mounts serve.
-fn server_config(world: &World, listen: SocketAddr, clock: Clock) -> anyhow::Result<ServerConfig> {
-    let entra = world.entra_config(clock.clone(), IdGenerator::from_entropy())?;
-    let mut mounts = vec![fake_entra::mount(entra).with_context(|| {
-        format!(
-            "failed to set up the fake Entra ID for world `{}`",
-            world.path().display()
-        )
-    })?];
-    if !world.environments().is_empty() {
-        let dataverse = world.dataverse_config(clock.clone(), IdGenerator::from_entropy())?;
-        mounts.push(fake_dataverse::mount(dataverse).with_context(|| {
-            format!(
-                "failed to set up the fake Dataverse for world `{}`",
-                world.path().display()
-            )
-        })?);
-    }
-    let mut server_config = ServerConfig::new(mounts);
-    server_config.listen = listen;
-    server_config.clock = clock;
-    server_config.faults = Faults::new(world.faults().iter().cloned());
-    Ok(server_config)
+/// Serves `world` (the fake Entra ID and, when the world has environments, the fake
+/// Dataverse, behind its `[[faults]]`) on `listen`, with the CONNECT proxy on `proxy_listen`
+/// when given, and returns the listener and the [`LiveWorld`](scenario::LiveWorld) that
+/// changes it. The PKI is made for every host the mounts serve.
+pub(crate) async fn spawn_world(
+    world: &World,
+    listen: SocketAddr,
+    proxy_listen: Option<SocketAddr>,
+    clock: Clock,
+) -> anyhow::Result<(ServerHandle, scenario::LiveWorld)> {
+    // scenario's error names the world and what did not start (the address not bound).
+    let served =
+        scenario::spawn_live_with(world, clock, IdGenerator::from_entropy(), &[], |config| {
+            config.listen = listen;
+            config.proxy_listen = proxy_listen;
+        })
+        .await?;
+    Ok(served)
 }
 
 /// What a client needs to reach the fakes: the `connection.env` contents.

@@ -294,7 +294,8 @@ async fn a_second_serve_on_the_same_port_exits_two_naming_the_address() -> anyho
     assert_eq!(output.status.code(), Some(2), "stderr:\n{stderr}");
     assert!(
         stderr.contains(&format!(
-            "error: failed to start the server: failed to bind `{addr}`: "
+            "error: failed to start the fakes for world `built-in:demo`: the listener does not \
+             start: failed to bind `{addr}`: "
         )),
         "{stderr}"
     );

@@ -72,6 +72,18 @@ pub async fn spawn_live(
     ids: IdGenerator,
     faults: &[FaultRule],
 ) -> Result<(ServerHandle, LiveWorld), Error> {
+    spawn_live_with(world, clock, ids, faults, |_| {}).await
+}
+
+/// [`spawn_live`] with the listener's settings adjusted by `configure` before it starts
+/// (`serve`'s `--listen` and `--proxy-listen`); the mounts, clock and faults are set already.
+pub async fn spawn_live_with(
+    world: &World,
+    clock: Clock,
+    ids: IdGenerator,
+    faults: &[FaultRule],
+    configure: impl FnOnce(&mut ServerConfig),
+) -> Result<(ServerHandle, LiveWorld), Error> {
     let failed = |source| Error::Serve {
         path: world.path().to_owned(),
         source,
@@ -98,6 +110,7 @@ pub async fn spawn_live(
     let mut config = ServerConfig::new(mounts);
     config.clock = clock.clone();
     config.faults = Faults::new(faults.iter().chain(world.faults()).cloned());
+    configure(&mut config);
     let listener_faults = config.faults.clone();
     let server = fake_core::spawn(config)
         .await

@@ -4,7 +4,8 @@
 
 use std::net::SocketAddr;
 
-use fake_core::{Clock, Faults, Journal};
+use fake_core::{Clock, IdGenerator};
+use scenario::LiveWorld;
 use time::macros::datetime;
 
 use super::*;
@@ -17,7 +18,8 @@ use crate::tests::run_captured;
 struct Served {
     runtime: tokio::runtime::Runtime,
     server: Option<AdminServer>,
-    faults: Faults,
+    live: LiveWorld,
+    _fakes: fake_core::ServerHandle,
     state: tempfile::TempDir,
 }
 
@@ -28,26 +30,31 @@ impl Served {
             .enable_all()
             .build()
             .expect("a runtime");
-        let faults = Faults::default();
         let token = AdminToken::generate().expect("random bytes");
         let state = tempfile::tempdir().expect("a temporary folder");
-        let server = runtime.block_on(async {
+        let world = crate::world::BuiltinWorld::named(crate::world::DEFAULT_WORLD)
+            .and_then(|world| world.load())
+            .expect("the demo world loads");
+        let (server, live, fakes) = runtime.block_on(async {
+            let (fakes, live) = scenario::spawn_live(
+                &world,
+                Clock::manual(datetime!(2026-01-05 09:00 UTC)),
+                IdGenerator::seeded(7),
+                &[],
+            )
+            .await
+            .expect("the demo world serves");
             let listener = crate::serve::admin::bind(bind.parse().expect("an address"))
                 .await
                 .expect("a free port");
             let addr = listener.local_addr().expect("bound");
             let access = Access::for_listener(addr, &token);
-            let faults = faults.clone();
-            AdminServer::spawn(listener, move |stopping| {
-                Admin::new(
-                    access,
-                    Journal::new(),
-                    faults,
-                    Clock::manual(datetime!(2026-01-05 09:00 UTC)),
-                    stopping,
-                )
+            let admin_live = live.clone();
+            let server = AdminServer::spawn(listener, move |stopping| {
+                Admin::new(access, admin_live, stopping)
             })
-            .expect("serving")
+            .expect("serving");
+            (server, live, fakes)
         });
         std::fs::write(
             state.path().join("connection.env"),
@@ -63,7 +70,8 @@ impl Served {
         Served {
             runtime,
             server: Some(server),
-            faults,
+            live,
+            _fakes: fakes,
             state,
         }
     }
@@ -179,7 +187,7 @@ fn faults_are_added_from_toml_or_json_and_cleared() {
     let (exit, out, _) = served.admin(&["fault", "add", &json]);
     assert_eq!(exit, Exit::Success);
     assert!(out.starts_with("2 fault rules active\n"), "{out}");
-    let rules = served.faults.rules();
+    let rules = served.live.faults().rules();
     assert_eq!(rules[0].name.as_deref(), Some("throttle"));
     assert_eq!(rules[0].from, Some(3));
     assert_eq!(rules[1].nth, Some(1));
@@ -187,7 +195,7 @@ fn faults_are_added_from_toml_or_json_and_cleared() {
     let (exit, out, _) = served.admin(&["fault", "clear"]);
     assert_eq!(exit, Exit::Success);
     assert_eq!(out, "0 fault rules active\n");
-    assert!(served.faults.rules().is_empty());
+    assert!(served.live.faults().rules().is_empty());
 }
 
 #[test]

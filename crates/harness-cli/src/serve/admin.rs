@@ -8,6 +8,7 @@ mod access;
 mod clock;
 mod journal;
 mod routes;
+mod world;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,12 +17,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
-use fake_core::{Clock, FaultRule, Faults, Journal};
+use fake_core::FaultRule;
 use http::header::{ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use scenario::{Applied, Change, ChangeError, LiveWorld};
 use serde::Serialize;
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -44,27 +46,17 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 #[derive(Clone, Debug)]
 pub(crate) struct Admin {
     access: Access,
-    journal: Journal,
-    faults: Faults,
-    clock: Clock,
+    live: LiveWorld,
     /// Becomes `true` when `serve` stops: followed journals end then.
     stopping: watch::Receiver<bool>,
 }
 
 impl Admin {
-    /// The admin API over a running listener's journal, faults and clock.
-    pub(crate) fn new(
-        access: Access,
-        journal: Journal,
-        faults: Faults,
-        clock: Clock,
-        stopping: watch::Receiver<bool>,
-    ) -> Admin {
+    /// The admin API over a running world.
+    pub(crate) fn new(access: Access, live: LiveWorld, stopping: watch::Receiver<bool>) -> Admin {
         Admin {
             access,
-            journal,
-            faults,
-            clock,
+            live,
             stopping,
         }
     }
@@ -211,22 +203,26 @@ pub(crate) async fn dispatch(admin: &Admin, request: Request<Bytes>) -> Response
     };
     let answered = match route {
         Route::Health => Ok(json_response(StatusCode::OK, &json!({"status": "ok"}))),
-        Route::World | Route::Changes | Route::Reset => Err(AdminError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "NotImplemented",
-            "this serve cannot change its world yet".to_owned(),
-        )),
+        Route::World => world::get(&admin.live, request.uri().query()),
+        Route::Changes => world::changes(&admin.live, request.body()),
+        Route::Reset => {
+            admin.live.reset();
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({"reset": true, "now": clock::rfc3339(admin.live.clock())}),
+            ))
+        }
         Route::AddFaults => add_faults(admin, &request),
         Route::ClearFaults => {
-            admin.faults.clear();
-            Ok(faults_response(admin))
+            apply(admin, &[Change::ClearFaults {}]).map(|_| faults_response(admin))
         }
-        Route::Clock => Ok(clock::now(&admin.clock)),
-        Route::AdvanceClock => clock::advance(&admin.clock, request.body()),
+        Route::Clock => Ok(clock::now(admin.live.clock())),
+        Route::AdvanceClock => clock::advance(admin, request.body()),
         Route::Journal => journal::get(admin, &request),
         Route::ClearJournal => {
-            let cleared = admin.journal.len();
-            admin.journal.clear();
+            let journal = admin.live.journal();
+            let cleared = journal.len();
+            journal.clear();
             Ok(json_response(
                 StatusCode::OK,
                 &json!({ "cleared": cleared }),
@@ -237,11 +233,20 @@ pub(crate) async fn dispatch(admin: &Admin, request: Request<Bytes>) -> Response
 }
 
 /// `POST /faults`: one fault rule (fake-core's `FaultRule` shape) or an array of them, added
-/// after the existing ones.
+/// after the existing ones as `add_fault` changes (so `GET /world` shows them and a reset
+/// removes them).
 fn add_faults(admin: &Admin, request: &Request<Bytes>) -> Result<Response<AdminBody>, AdminError> {
-    let rules = fault_rules(request.body())?;
-    rules.into_iter().for_each(|rule| admin.faults.add(rule));
+    let changes: Vec<Change> = fault_rules(request.body())?
+        .into_iter()
+        .map(|fault| Change::AddFault { fault })
+        .collect();
+    apply(admin, &changes)?;
     Ok(faults_response(admin))
+}
+
+/// Applies a batch, or fails with 400 `InvalidChange` naming the change at fault.
+pub(crate) fn apply(admin: &Admin, changes: &[Change]) -> Result<Applied, AdminError> {
+    admin.live.apply(changes).map_err(AdminError::change)
 }
 
 /// A body holding one fault rule or an array of them.
@@ -267,7 +272,10 @@ fn fault_rules(body: &Bytes) -> Result<Vec<FaultRule>, AdminError> {
 }
 
 fn faults_response(admin: &Admin) -> Response<AdminBody> {
-    json_response(StatusCode::OK, &json!({ "faults": admin.faults.rules() }))
+    json_response(
+        StatusCode::OK,
+        &json!({ "faults": admin.live.faults().rules() }),
+    )
 }
 
 /// Parses a JSON body, or fails with 400 `InvalidJson`.
@@ -303,6 +311,15 @@ impl AdminError {
             code,
             message,
             index: None,
+        }
+    }
+
+    /// 400 `InvalidChange` for a batch that was refused (nothing applied); the message is
+    /// the change error's, which never shows a secret value.
+    pub(crate) fn change(error: ChangeError) -> AdminError {
+        AdminError {
+            index: Some(error.index),
+            ..AdminError::new(StatusCode::BAD_REQUEST, "InvalidChange", error.to_string())
         }
     }
 

@@ -92,7 +92,7 @@ pub(super) fn get(
     }
     Ok(json_response(
         StatusCode::OK,
-        &admin.journal.query(&filter.query),
+        &admin.live.journal().query(&filter.query),
     ))
 }
 
@@ -100,8 +100,8 @@ pub(super) fn get(
 fn follow(admin: &Admin, query: JournalQuery) -> Response<AdminBody> {
     // Subscribe before reading the stored entries, so that none falls between the two; an
     // entry in both is sent once.
-    let subscription = admin.journal.subscribe();
-    let stored = admin.journal.query(&query);
+    let subscription = admin.live.journal().subscribe();
+    let stored = admin.live.journal().query(&query);
     let (sender, receiver) = mpsc::channel(64);
     tokio::spawn(forward(
         stored,

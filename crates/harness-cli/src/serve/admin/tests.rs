@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use fake_core::{FaultAction, JournalBody, JournalEntry};
+use fake_core::{Clock, FaultAction, IdGenerator, JournalBody, JournalEntry};
 use serde_json::Value;
 use time::macros::datetime;
 
@@ -12,20 +12,52 @@ use super::*;
 
 struct Fixture {
     admin: Admin,
-    _stop: watch::Sender<bool>,
+    stop: watch::Sender<bool>,
+    server: fake_core::ServerHandle,
 }
 
-fn fixture() -> Fixture {
+/// The demo world served in process on a manual clock at 2026-01-05 09:00, with an admin API
+/// over it (loopback access).
+async fn fixture() -> Fixture {
+    fixture_with(Access::Loopback).await
+}
+
+async fn fixture_with(access: Access) -> Fixture {
+    let world = crate::world::BuiltinWorld::named(crate::world::DEFAULT_WORLD)
+        .and_then(|world| world.load())
+        .expect("the demo world loads");
+    let (server, live) = scenario::spawn_live(
+        &world,
+        Clock::manual(datetime!(2026-01-05 09:00 UTC)),
+        IdGenerator::seeded(7),
+        &[],
+    )
+    .await
+    .expect("the demo world serves");
     let (stop, stopping) = watch::channel(false);
     Fixture {
-        admin: Admin::new(
-            Access::Loopback,
-            Journal::new(),
-            Faults::default(),
-            Clock::manual(datetime!(2026-01-05 09:00 UTC)),
-            stopping,
-        ),
-        _stop: stop,
+        admin: Admin::new(access, live, stopping),
+        stop,
+        server,
+    }
+}
+
+impl Fixture {
+    /// A client of the fakes (not the admin API) that resolves the demo world's hosts.
+    fn client(&self) -> reqwest::Client {
+        let ca = reqwest::Certificate::from_pem(self.server.ca_pem().as_bytes()).expect("a CA");
+        let mut builder = reqwest::Client::builder()
+            .tls_certs_only([ca])
+            .no_proxy()
+            .timeout(Duration::from_secs(30));
+        for host in [
+            "login.microsoftonline.com",
+            "contoso.crm.dynamics.com",
+            "contoso.api.crm.dynamics.com",
+        ] {
+            builder = builder.resolve(host, self.server.addr());
+        }
+        builder.build().expect("a client")
     }
 }
 
@@ -63,7 +95,7 @@ fn assert_error(value: &Value, code: &str, phrase: &str) {
 
 #[tokio::test]
 async fn health_answers_ok() {
-    let fixture = fixture();
+    let fixture = fixture().await;
     let (status, _, body) = call(&fixture.admin, Method::GET, "/health", "").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"status": "ok"}));
@@ -71,7 +103,7 @@ async fn health_answers_ok() {
 
 #[tokio::test]
 async fn unknown_routes_list_the_supported_ones() {
-    let fixture = fixture();
+    let fixture = fixture().await;
     let (status, _, body) = call(&fixture.admin, Method::GET, "/wrold", "").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_error(&body, "NotFound", "no admin route `GET /wrold`");
@@ -100,7 +132,7 @@ async fn unknown_routes_list_the_supported_ones() {
 
 #[tokio::test]
 async fn a_wrong_method_is_405_with_allow() {
-    let fixture = fixture();
+    let fixture = fixture().await;
     let (status, headers, body) = call(&fixture.admin, Method::PUT, "/faults", "").await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(
@@ -116,25 +148,19 @@ async fn a_wrong_method_is_405_with_allow() {
 
 #[tokio::test]
 async fn refusals_are_json_with_a_bearer_challenge() {
-    let (stop, stopping) = watch::channel(false);
-    let admin = Admin {
-        access: Access::Token(AdminToken::generate().expect("random")),
-        ..fixture().admin
-    };
-    let admin = Admin { stopping, ..admin };
-    let (status, headers, body) = call(&admin, Method::GET, "/health", "").await;
+    let fixture = fixture_with(Access::Token(AdminToken::generate().expect("random"))).await;
+    let (status, headers, body) = call(&fixture.admin, Method::GET, "/health", "").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         headers.get(WWW_AUTHENTICATE).map(HeaderValue::as_bytes),
         Some(&b"Bearer realm=\"d365-harness admin\""[..])
     );
     assert_error(&body, "Unauthorized", "admin.token");
-    drop(stop);
 }
 
 #[tokio::test]
 async fn faults_are_added_one_or_many_and_cleared() {
-    let fixture = fixture();
+    let fixture = fixture().await;
     let admin = &fixture.admin;
     let one =
         r#"{"name":"slow","path":"/*/oauth2/v2.0/token","action":{"kind":"delay","millis":5}}"#;
@@ -145,7 +171,7 @@ async fn faults_are_added_one_or_many_and_cleared() {
     let (status, _, body) = call(admin, Method::POST, "/faults", many).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["faults"].as_array().map(Vec::len), Some(3));
-    let rules = admin.faults.rules();
+    let rules = admin.live.faults().rules();
     assert_eq!(rules[0].name.as_deref(), Some("slow"));
     assert_eq!(rules[1].nth, Some(2));
     assert_eq!(rules[2].action, FaultAction::CloseConnection);
@@ -153,12 +179,12 @@ async fn faults_are_added_one_or_many_and_cleared() {
     let (status, _, body) = call(admin, Method::DELETE, "/faults", "").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"faults": []}));
-    assert!(admin.faults.rules().is_empty());
+    assert!(admin.live.faults().rules().is_empty());
 }
 
 #[tokio::test]
 async fn a_bad_fault_rule_is_400_and_adds_nothing() {
-    let fixture = fixture();
+    let fixture = fixture().await;
     let admin = &fixture.admin;
     for (body, phrase) in [
         ("not json", "the body is not JSON"),
@@ -180,12 +206,12 @@ async fn a_bad_fault_rule_is_400_and_adds_nothing() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_error(&answer, "InvalidFault", "fault rule 1: ");
     assert_eq!(answer["error"]["index"], 1);
-    assert!(admin.faults.rules().is_empty());
+    assert!(admin.live.faults().rules().is_empty());
 }
 
 #[tokio::test]
 async fn the_clock_is_read_and_advanced_by_seconds_or_duration() {
-    let fixture = fixture();
+    let fixture = fixture().await;
     let admin = &fixture.admin;
     let (status, _, body) = call(admin, Method::GET, "/clock", "").await;
     assert_eq!(status, StatusCode::OK);
@@ -214,7 +240,7 @@ async fn the_clock_is_read_and_advanced_by_seconds_or_duration() {
 
 #[tokio::test]
 async fn a_bad_advance_is_400_and_moves_nothing() {
-    let fixture = fixture();
+    let fixture = fixture().await;
     let admin = &fixture.admin;
     for (body, code, phrase) in [
         ("{}", "InvalidAdvance", "exactly one of `seconds`"),
@@ -226,12 +252,12 @@ async fn a_bad_advance_is_400_and_moves_nothing() {
         (
             r#"{"seconds":-5}"#,
             "InvalidAdvance",
-            "must not be negative",
+            "the clock only moves forward",
         ),
         (
             r#"{"duration":"1 fortnight"}"#,
             "InvalidAdvance",
-            "\"1 fortnight\" is not a duration",
+            "`duration`: `1 fortnight` is not a duration",
         ),
         (r#"{"minutes":5}"#, "InvalidJson", "unknown field `minutes`"),
     ] {
@@ -241,31 +267,6 @@ async fn a_bad_advance_is_400_and_moves_nothing() {
     }
     let (_, _, body) = call(admin, Method::GET, "/clock", "").await;
     assert_eq!(body["offset_seconds"], 0);
-}
-
-#[track_caller]
-fn check_duration(text: &str, expected: Option<i64>) {
-    assert_eq!(
-        clock::parse_duration(text).map(|duration| duration.whole_seconds()),
-        expected,
-        "{text:?}"
-    );
-}
-
-#[test]
-fn durations_are_runs_of_number_and_unit() {
-    check_duration("90s", Some(90));
-    check_duration("30m", Some(1800));
-    check_duration("1h", Some(3600));
-    check_duration("2d", Some(172_800));
-    check_duration("1h30m", Some(5400));
-    check_duration(" 1h ", Some(3600));
-    check_duration("", None);
-    check_duration("1", None);
-    check_duration("h", None);
-    check_duration("1w", None);
-    check_duration("-1h", None);
-    check_duration("99999999999999999999d", None);
 }
 
 fn entry(sequence: u64, host: &str, status: u16, received_at: &str) -> JournalEntry {
@@ -329,7 +330,7 @@ fn journal_queries_name_the_bad_parameter() {
 
 #[tokio::test]
 async fn journal_route_answers_an_array_and_clears() {
-    let fixture = fixture();
+    let fixture = fixture().await;
     let admin = &fixture.admin;
     let (status, _, body) = call(admin, Method::GET, "/journal?status=4xx", "").await;
     assert_eq!(status, StatusCode::OK);
@@ -340,37 +341,6 @@ async fn journal_route_answers_an_array_and_clears() {
     let (status, _, body) = call(admin, Method::DELETE, "/journal", "").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"cleared": 0}));
-}
-
-/// The demo world's fakes in process, with an admin API over their journal.
-async fn served_demo() -> anyhow::Result<(fake_core::ServerHandle, Fixture, reqwest::Client)> {
-    let world = crate::world::BuiltinWorld::named(crate::world::DEFAULT_WORLD)?.load()?;
-    let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    let handle = fake_core::spawn(super::super::server_config(
-        &world,
-        listen,
-        Clock::system(),
-    )?)
-    .await?;
-    let (stop, stopping) = watch::channel(false);
-    let fixture = Fixture {
-        admin: Admin::new(
-            Access::Loopback,
-            handle.journal().clone(),
-            handle.faults().clone(),
-            handle.clock().clone(),
-            stopping,
-        ),
-        _stop: stop,
-    };
-    let ca = reqwest::Certificate::from_pem(handle.ca_pem().as_bytes())?;
-    let client = reqwest::Client::builder()
-        .tls_certs_only([ca])
-        .resolve("login.microsoftonline.com", handle.addr())
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    Ok((handle, fixture, client))
 }
 
 /// The next event of a followed journal, as text.
@@ -386,7 +356,8 @@ async fn next_event(body: &mut AdminBody) -> Option<String> {
 #[tokio::test]
 async fn a_followed_journal_streams_stored_then_new_entries_and_ends_when_serve_stops()
 -> anyhow::Result<()> {
-    let (_handle, fixture, client) = served_demo().await?;
+    let fixture = fixture().await;
+    let client = fixture.client();
     let openid = "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration";
     client.get(openid).send().await?.error_for_status()?;
     client
@@ -433,7 +404,141 @@ async fn a_followed_journal_streams_stored_then_new_entries_and_ends_when_serve_
     let new = next_event(&mut body).await.expect("the new entry");
     assert!(new.starts_with("id: 4\nevent: entry\n"), "{new}");
 
-    fixture._stop.send(true)?;
+    fixture.stop.send(true)?;
     assert_eq!(next_event(&mut body).await, None, "the stream ends");
     Ok(())
+}
+
+/// Calls `method uri` and returns the status, content type and body text.
+async fn call_text(admin: &Admin, method: Method, uri: &str) -> (StatusCode, String, String) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "127.0.0.1:8444")
+        .body(Bytes::new())
+        .expect("valid request");
+    let (parts, body) = dispatch(admin, request).await.into_parts();
+    let bytes = body.collect().await.expect("infallible").to_bytes();
+    let content_type = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (
+        parts.status,
+        content_type,
+        String::from_utf8(bytes.to_vec()).expect("UTF-8"),
+    )
+}
+
+const REMOVE_ROLE: &str =
+    r#"{"change":"remove_role","environment":"contoso","app":"importer","role":"Importer Reader"}"#;
+
+#[tokio::test]
+async fn the_world_is_toml_or_json_and_changes_and_reset_move_it() {
+    let fixture = fixture().await;
+    let admin = &fixture.admin;
+    let (status, content_type, loaded) = call_text(admin, Method::GET, "/world").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "text/toml; charset=utf-8");
+    let table: toml::Table = toml::from_str(&loaded).expect("a world file");
+    assert!(table.contains_key("environments"), "{loaded}");
+    assert!(!loaded.contains("PRIVATE KEY"), "{loaded}");
+    let (status, _, json) = call(admin, Method::GET, "/world?format=json", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        json["environments"]["contoso"]["application_users"][0]["roles"],
+        json!(["Importer Reader"])
+    );
+
+    let (status, _, applied) =
+        call(admin, Method::POST, "/changes", &format!("[{REMOVE_ROLE}]")).await;
+    assert_eq!(status, StatusCode::OK, "{applied}");
+    assert_eq!(applied["changes"], 1);
+    assert_eq!(applied["world_changed"], true);
+    assert_eq!(applied["faults_changed"], false);
+    let (_, _, changed) = call(admin, Method::GET, "/world?format=json", "").await;
+    let roles = &changed["environments"]["contoso"]["application_users"][0]["roles"];
+    assert!(
+        roles.is_null() || *roles == json!([]),
+        "the role is gone: {roles}"
+    );
+
+    let (status, _, reset) = call(admin, Method::POST, "/reset", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(reset, json!({"reset": true, "now": "2026-01-05T09:00:00Z"}));
+    let (_, _, after_reset) = call_text(admin, Method::GET, "/world").await;
+    assert_eq!(after_reset, loaded, "byte for byte");
+}
+
+#[tokio::test]
+async fn a_refused_batch_names_the_index_and_applies_nothing() {
+    let fixture = fixture().await;
+    let admin = &fixture.admin;
+    let (_, _, loaded) = call_text(admin, Method::GET, "/world").await;
+    let misspelt = r#"{"change":"remove_role","environment":"contoso","app":"importer","role":"Importer Raeder"}"#;
+    let (status, _, body) = call(
+        admin,
+        Method::POST,
+        "/changes",
+        &format!(r#"[{{"change":"admin_mode","environment":"contoso","on":true}},{misspelt}]"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_error(&body, "InvalidChange", "changes[1] (`remove_role`)");
+    assert_error(&body, "InvalidChange", "Importer Reader");
+    assert_eq!(body["error"]["index"], 1);
+
+    let (status, _, body) = call(
+        admin,
+        Method::POST,
+        "/changes",
+        &format!(r#"[{REMOVE_ROLE},{{"change":"remove_everything"}}]"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_error(
+        &body,
+        "InvalidChange",
+        "changes[1]: unknown variant `remove_everything`",
+    );
+    assert_eq!(body["error"]["index"], 1);
+
+    let (status, _, body) = call(admin, Method::POST, "/changes", REMOVE_ROLE).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_error(&body, "InvalidJson", "not a JSON array of changes");
+
+    let (_, _, now) = call_text(admin, Method::GET, "/world").await;
+    assert_eq!(now, loaded, "nothing applied");
+}
+
+#[tokio::test]
+async fn world_takes_only_a_format() {
+    let fixture = fixture().await;
+    let (status, _, body) = call(&fixture.admin, Method::GET, "/world?format=yaml", "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_error(&body, "InvalidQuery", "`format=json`, not \"format=yaml\"");
+}
+
+#[tokio::test]
+async fn faults_added_through_the_api_show_in_the_world_and_go_on_reset() {
+    let fixture = fixture().await;
+    let admin = &fixture.admin;
+    let rule = r#"{"name":"busy","host":"contoso.crm.dynamics.com","from":2,"action":{"kind":"respond","status":503}}"#;
+    let (status, _, _) = call(admin, Method::POST, "/faults", rule).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, world) = call(admin, Method::GET, "/world?format=json", "").await;
+    assert_eq!(world["faults"][0]["name"], "busy", "{world}");
+    call(
+        admin,
+        Method::POST,
+        "/clock/advance",
+        r#"{"duration":"2h"}"#,
+    )
+    .await;
+    call(admin, Method::POST, "/reset", "").await;
+    assert!(admin.live.faults().rules().is_empty());
+    let (_, _, clock) = call(admin, Method::GET, "/clock", "").await;
+    assert_eq!(clock["offset_seconds"], 0);
 }
