@@ -134,6 +134,7 @@ async fn a_fault_rule_replays_dataverse_throttling_before_the_fake_answers() {
         method: Some("GET".into()),
         path: Some("/api/data/*/accounts".into()),
         nth: Some(1),
+        from: None,
         times: None,
         action: FaultAction::Respond {
             status: 429,

@@ -185,6 +185,7 @@ async fn core_fault_rules_apply_before_the_fake_and_then_let_it_answer() {
         method: Some("POST".into()),
         path: Some("*/oauth2/v2.0/token".into()),
         nth: Some(1),
+        from: None,
         times: None,
         action: FaultAction::Respond {
             status: 503,

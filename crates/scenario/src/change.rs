@@ -9,7 +9,7 @@ mod entra;
 mod names;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use fake_core::{FaultRule, IdGenerator};
 use serde::{Deserialize, Serialize};

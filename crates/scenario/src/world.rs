@@ -14,8 +14,8 @@ mod validate;
 pub use document::WorldDocument;
 pub(crate) use document::certificate_blocks;
 
-pub(crate) use file::VersionProbe;
-pub(crate) use validate::fault_rules;
+pub(crate) use file::{FaultRuleSpans, VersionProbe};
+pub(crate) use validate::{fault_rule, fault_rules};
 
 #[cfg(test)]
 mod tests;
@@ -231,6 +231,9 @@ pub struct ServicePrincipal {
     pub object_id: Option<Uuid>,
     /// `accountEnabled` in this tenant.
     pub enabled: bool,
+    /// Deleted from this tenant (`removed = true`): Entra ID answers AADSTS700016 there, while
+    /// Dataverse keeps the app's application users, as it does. Never the home tenant's.
+    pub removed: bool,
 }
 
 /// A client secret. `Debug` shows everything but the value.

@@ -114,16 +114,25 @@ impl Batch<'_> {
                     ))));
                 }
                 let principals = array(self.app(app)?, "service_principals");
-                if position(principals, "tenant", tenant).is_some() {
-                    return Err(Refusal::at("tenant")(ChangeReason::Exists {
-                        owner: format!("app `{app}`"),
-                        what: "a service principal in tenant",
-                        name: tenant.clone(),
-                    }));
+                match position(principals, "tenant", tenant) {
+                    Some(index) if is_removed(&principals[index]) => {
+                        if let Some(principal) = principals[index].as_table_mut() {
+                            principal.remove("removed");
+                        }
+                    }
+                    Some(_) => {
+                        return Err(Refusal::at("tenant")(ChangeReason::Exists {
+                            owner: format!("app `{app}`"),
+                            what: "a service principal in tenant",
+                            name: tenant.clone(),
+                        }));
+                    }
+                    None => {
+                        let mut entry = Table::new();
+                        entry.insert("tenant".into(), Value::String(tenant.clone()));
+                        principals.push(Value::Table(entry));
+                    }
                 }
-                let mut entry = Table::new();
-                entry.insert("tenant".into(), Value::String(tenant.clone()));
-                principals.push(Value::Table(entry));
             }
             Change::RemoveServicePrincipal { app, tenant } => {
                 let home = self.home_tenant(app, tenant)?;
@@ -132,17 +141,24 @@ impl Batch<'_> {
                         "`{tenant}` is the home tenant of app `{app}`, whose service principal goes only with the registration; use `disable_app`"
                     ))));
                 }
-                let app_table = self.app(app)?;
-                let principals = array(app_table, "service_principals");
-                let index = find(
-                    principals,
+                let principals = array(self.app(app)?, "service_principals");
+                let installed: Vec<Value> = principals
+                    .iter()
+                    .filter(|principal| !is_removed(principal))
+                    .cloned()
+                    .collect();
+                find(
+                    &installed,
                     "tenant",
                     tenant,
                     format!("app `{app}`"),
                     "service principal in tenant",
                 )
                 .map_err(Refusal::at("tenant"))?;
-                remove_item(app_table, "service_principals", index);
+                // The entry stays, marked: the app's application users in that tenant's
+                // environments stay too, as in Dataverse, and need the app to be known there.
+                let index = position(principals, "tenant", tenant).expect("found above");
+                set(&mut principals[index], "removed", Value::Boolean(true));
             }
             Change::GrantConsent { app, api, scope }
             | Change::RevokeConsent { app, api, scope } => {
@@ -230,6 +246,11 @@ impl Batch<'_> {
         value.insert_str(3, "Q~");
         value
     }
+}
+
+/// Whether a `service_principals` entry says `removed = true`.
+fn is_removed(principal: &Value) -> bool {
+    principal.get("removed").and_then(Value::as_bool) == Some(true)
 }
 
 /// Sets `key` of the table `item` (an entry of an array of tables) in place.

@@ -79,6 +79,7 @@ contact = { rows = [{ contactid = "0a1b2c3d-0000-4000-8000-000000000001", fullna
 [environments.fabrikam]
 url = "https://fabrikam.crm.dynamics.com"
 tenant = "fabrikam"
+application_users = [{ app = "importer", roles = ["Service Reader"] }]
 "#;
 
 /// [`WORLD`] as if read from `fixtures/worlds/`, so its certificate file resolves.
@@ -285,21 +286,85 @@ fn apps_are_disabled_and_enabled() {
 
 #[test]
 fn service_principals_are_removed_and_added() {
+    // Removed from fabrikam, where the importer keeps its application user (as in Dataverse).
+    let removed = |world: &World| {
+        app(world, "importer")
+            .service_principals
+            .iter()
+            .map(|principal| (principal.tenant.clone(), principal.removed))
+            .collect::<Vec<_>>()
+    };
     let world = after(&[Change::RemoveServicePrincipal {
         app: "importer".into(),
         tenant: "fabrikam".into(),
     }]);
-    assert!(app(&world, "importer").service_principals.is_empty());
-    let world = after(&[Change::AddServicePrincipal {
-        app: "importer".into(),
-        tenant: "tailspin".into(),
-    }]);
-    let tenants: Vec<&str> = app(&world, "importer")
-        .service_principals
-        .iter()
-        .map(|principal| principal.tenant.as_str())
-        .collect();
-    assert_eq!(tenants, ["fabrikam", "tailspin"]);
+    assert_eq!(removed(&world), [("fabrikam".to_owned(), true)]);
+    let importer = app(&world, "importer").client_id;
+    assert!(
+        environment(&world, "fabrikam")
+            .application_user(importer)
+            .is_some()
+    );
+    let entra = world
+        .entra_config(fake_core::Clock::manual(NOW), IdGenerator::seeded(1))
+        .expect("config");
+    let fabrikam = world.tenant("fabrikam").expect("tenant").id;
+    assert!(
+        entra.apps[0]
+            .service_principals
+            .iter()
+            .all(|principal| principal.tenant != fabrikam),
+        "Entra no longer knows the app in fabrikam"
+    );
+
+    let world = after(&[
+        Change::RemoveServicePrincipal {
+            app: "importer".into(),
+            tenant: "fabrikam".into(),
+        },
+        Change::AddServicePrincipal {
+            app: "importer".into(),
+            tenant: "fabrikam".into(),
+        },
+        Change::AddServicePrincipal {
+            app: "importer".into(),
+            tenant: "tailspin".into(),
+        },
+    ]);
+    assert_eq!(
+        removed(&world),
+        [
+            ("fabrikam".to_owned(), false),
+            ("tailspin".to_owned(), false)
+        ]
+    );
+    check_error(
+        &[
+            Change::RemoveServicePrincipal {
+                app: "importer".into(),
+                tenant: "fabrikam".into(),
+            },
+            Change::RemoveServicePrincipal {
+                app: "importer".into(),
+                tenant: "fabrikam".into(),
+            },
+        ],
+        "changes[1] (`remove_service_principal`) `tenant`: app `importer` has no service principal in tenant `fabrikam`; there is none",
+    );
+}
+
+#[test]
+fn a_world_cannot_remove_the_home_tenants_service_principal() {
+    let text = WORLD.replace(
+        r#"service_principals = [{ tenant = "fabrikam" }]"#,
+        r#"service_principals = [{ tenant = "contoso", removed = true }]"#,
+    );
+    let error = World::parse(&text, repo_root().join("fixtures/worlds/change-test.toml"))
+        .expect_err("refused");
+    assert_eq!(
+        crate::test_support::chain(&error),
+        "invalid world `fixtures/worlds/change-test.toml` at line 26, column 55: `apps.importer.service_principals[0].removed`: the service principal in the home tenant `contoso` goes only with the app registration; disable the app with `enabled = false`"
+    );
 }
 
 #[test]
@@ -953,6 +1018,16 @@ fn toggles() -> Vec<(Change, Change)> {
             },
         ),
         (
+            Change::RemoveServicePrincipal {
+                app: "importer".into(),
+                tenant: "fabrikam".into(),
+            },
+            Change::AddServicePrincipal {
+                app: "importer".into(),
+                tenant: "fabrikam".into(),
+            },
+        ),
+        (
             Change::DisableApp {
                 app: "reporter".into(),
             },
@@ -1024,13 +1099,13 @@ fn toggles() -> Vec<(Change, Change)> {
         ),
         (
             Change::AddApplicationUser {
-                environment: "fabrikam".into(),
-                app: "importer".into(),
+                environment: contoso(),
+                app: "reporter".into(),
                 roles: vec!["Service Reader".into()],
             },
             Change::RemoveApplicationUser {
-                environment: "fabrikam".into(),
-                app: "importer".into(),
+                environment: contoso(),
+                app: "reporter".into(),
             },
         ),
         (

@@ -260,3 +260,68 @@ async fn faults_change_live_and_reset_brings_back_the_loaded_ones() {
     assert_eq!(live.faults().rules(), [unavailable]);
     assert_eq!(token(&client, SECRET).await.0, 503);
 }
+
+#[tokio::test]
+async fn remove_service_principal_makes_entra_answer_aadsts700016_in_that_tenant() {
+    let world = crate::change::tests::world();
+    let (server, live) = spawn_live(
+        &world,
+        Clock::manual(START_TIME),
+        IdGenerator::seeded(SEED),
+        &[],
+    )
+    .await
+    .expect("the fakes start");
+    let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("CA PEM");
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .no_proxy()
+        .resolve("login.microsoftonline.com", server.addr())
+        .build()
+        .expect("client");
+    let fabrikam_token = || async {
+        let response = client
+            .post("https://login.microsoftonline.com/fabrikam.onmicrosoft.com/oauth2/v2.0/token")
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", CLIENT_ID),
+                ("client_secret", "Qm28Q~test.importer.secret.current.01"),
+                ("scope", "https://fabrikam.crm.dynamics.com/.default"),
+            ])
+            .send()
+            .await
+            .expect("token request");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    };
+    assert_eq!(fabrikam_token().await.0, 200);
+    live.apply(&[Change::RemoveServicePrincipal {
+        app: "importer".into(),
+        tenant: "fabrikam".into(),
+    }])
+    .expect("applies");
+    let (status, body) = fabrikam_token().await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("AADSTS700016"), "{body}");
+    live.reset();
+    assert_eq!(fabrikam_token().await.0, 200);
+}
+
+#[tokio::test]
+async fn set_limits_throttles_and_reset_forgets_the_window() {
+    let (_server, live, client) = live(&[]).await;
+    live.apply(&[Change::SetLimits {
+        environment: "contoso".into(),
+        requests: Some(1),
+        window_seconds: Some(300),
+        execution_milliseconds: None,
+        execution_milliseconds_per_request: None,
+        concurrent: None,
+    }])
+    .expect("applies");
+    assert_eq!(read_accounts(&client).await.0, 200);
+    let (status, body) = read_accounts(&client).await;
+    assert_eq!(status, 429, "{body}");
+    live.reset();
+    assert_eq!(read_accounts(&client).await.0, 200);
+}

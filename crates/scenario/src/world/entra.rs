@@ -90,6 +90,7 @@ pub(super) fn entra_app(app: &App) -> fake_entra::App {
     let mut service_principals: Vec<ServicePrincipal> = app
         .service_principals
         .iter()
+        .filter(|principal| !principal.removed)
         .map(|principal| ServicePrincipal {
             tenant: principal.tenant_id,
             object_id: principal.object_id,

@@ -119,6 +119,24 @@ pub(crate) fn fault_rules(
     checker.faults(rules)
 }
 
+/// Checks one positioned fault rule written at `key` of `text` (a scenario's `fault` step),
+/// as `[[faults]]` entries are checked.
+pub(crate) fn fault_rule(
+    text: &str,
+    path: &Path,
+    file: FileKind,
+    rule: &FaultRuleSpans,
+    key: &str,
+) -> Result<(), Error> {
+    let checker = Checker {
+        file,
+        text,
+        path,
+        folder: path.parent().unwrap_or(Path::new("")).to_owned(),
+    };
+    checker.fault(rule, key)
+}
+
 /// The file being checked, for positions and relative paths.
 /// What is wrong with a certificate's PEM, before it is told where the PEM came from.
 enum PemProblem {
@@ -275,6 +293,7 @@ impl Checker<'_> {
                 tenant,
                 object_id,
                 enabled,
+                removed,
             } = principal;
             let principal_key = format!("{prefix}.service_principals[{index}]");
             let tenant_key = format!("{principal_key}.tenant");
@@ -284,6 +303,17 @@ impl Checker<'_> {
                     tenant.span(),
                     tenant_key,
                     Reason::SingleTenant {
+                        home: home.key.clone(),
+                    },
+                ));
+            }
+            if removed.as_ref().is_some_and(|removed| *removed.get_ref())
+                && resolved.key == home.key
+            {
+                return Err(self.invalid(
+                    removed.as_ref().map_or(tenant.span(), Spanned::span),
+                    format!("{principal_key}.removed"),
+                    Reason::RemovedHomePrincipal {
                         home: home.key.clone(),
                     },
                 ));
@@ -304,6 +334,7 @@ impl Checker<'_> {
                 tenant_id: resolved.id,
                 object_id,
                 enabled: *enabled,
+                removed: removed.as_ref().is_some_and(|removed| *removed.get_ref()),
             });
         }
         Ok(checked)
