@@ -13,8 +13,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use fake_core::{Clock, HostPattern, IdGenerator, ServerHandle};
-use scenario::World;
+use fake_core::{Clock, FaultRule, HostPattern, IdGenerator, ServerHandle};
+use scenario::{Action, Change, ClockMove, Scenario, World};
 use uuid::Uuid;
 
 use crate::state::{FileMode, StateDir};
@@ -31,8 +31,17 @@ pub struct ServeArgs {
     pub state_dir: PathBuf,
     /// World file to serve; files it names are relative to it [default: the built-in `demo`
     /// world, see `d365-harness world export demo`]
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "scenario")]
     pub world: Option<PathBuf>,
+    /// Serve a scenario's world instead, with its `faults` and the world changes of its steps
+    /// (`change`, `fault`, `advance_clock`; the user's steps are left to the client) applied,
+    /// the clock starting where the scenario runner's does: the situation a field report
+    /// describes, for a real client
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// With `--scenario`: apply the world changes of steps 1 to N only [default: every step]
+    #[arg(long, value_name = "N", requires = "scenario")]
+    pub step: Option<usize>,
     /// Also listen here as a plain-HTTP CONNECT proxy for clients that honour `HTTPS_PROXY`:
     /// it tunnels only to port 443 of the served hosts and never connects anywhere else; port
     /// 0 picks a free port (written to `connection.env` as `HTTPS_PROXY`)
@@ -58,10 +67,26 @@ impl ServeArgs {
 }
 
 pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let world = args.load_world()?;
     let clock = Clock::system();
+    let (world, scenario) = match &args.scenario {
+        None => (args.load_world()?, None),
+        Some(path) => {
+            let scenario = Scenario::load(path)?;
+            last_step(&scenario, args.step)?;
+            // The runner's clock starts at START_TIME, and the scenario's secrets and
+            // `until`s are written for it; a system clock set there keeps ticking.
+            clock.set(scenario::START_TIME)?;
+            (scenario.world().clone(), Some(scenario))
+        }
+    };
+    // The credentials of the world as loaded: a client configured before the steps changed
+    // the world (a secret deleted since) is the situation a scenario describes.
     let credentials = world.client_credentials(clock.now())?;
-    let (handle, live) = spawn_world(&world, args.listen, args.proxy_listen, clock).await?;
+    let faults = scenario.as_ref().map_or(&[][..], Scenario::faults);
+    let (handle, live) = spawn_world(&world, args.listen, args.proxy_listen, faults, clock).await?;
+    if let Some(scenario) = &scenario {
+        apply_steps(scenario, args.step, &live)?;
+    }
     // Listen for signals before announcing readiness: whoever reads connection.env may stop
     // us right away, and an unhandled SIGTERM would kill the process instead of shutting down.
     let mut shutdown = ShutdownSignal::listen()?;
@@ -104,6 +129,15 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
         "{}",
         connection.instructions(world.path(), handle.addr(), &env_file)
     )?;
+    if let Some(scenario) = &scenario {
+        writeln!(
+            out,
+            "Scenario `{}`: its faults and the world changes of steps 1 to {} are applied \
+             (POST /reset goes back to its world before them).",
+            scenario.path().display(),
+            args.step.unwrap_or(scenario.steps().len())
+        )?;
+    }
     out.flush()?;
 
     let signal = shutdown.recv().await;
@@ -128,16 +162,80 @@ pub(crate) async fn spawn_world(
     world: &World,
     listen: SocketAddr,
     proxy_listen: Option<SocketAddr>,
+    faults: &[FaultRule],
     clock: Clock,
 ) -> anyhow::Result<(ServerHandle, scenario::LiveWorld)> {
     // scenario's error names the world and what did not start (the address not bound).
-    let served =
-        scenario::spawn_live_with(world, clock, IdGenerator::from_entropy(), &[], |config| {
+    let served = scenario::spawn_live_with(
+        world,
+        clock,
+        IdGenerator::from_entropy(),
+        faults,
+        |config| {
             config.listen = listen;
             config.proxy_listen = proxy_listen;
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(served)
+}
+
+/// The last step `--step` asks for (every step when `None`), if the scenario has it.
+fn last_step(scenario: &Scenario, last: Option<usize>) -> anyhow::Result<usize> {
+    let count = scenario.steps().len();
+    let last = last.unwrap_or(count);
+    anyhow::ensure!(
+        (1..=count).contains(&last),
+        "`--step {last}`: scenario `{}` has steps 1 to {count}",
+        scenario.path().display(),
+    );
+    Ok(last)
+}
+
+/// Applies the world changes of `scenario`'s steps 1 to `last` (every step when `None`) to
+/// `live`: `change` steps, `fault` steps and clock moves, as the runner does. The user's steps
+/// (`add`, `test`, ...) are what the client being tested will do.
+fn apply_steps(
+    scenario: &Scenario,
+    last: Option<usize>,
+    live: &scenario::LiveWorld,
+) -> anyhow::Result<()> {
+    let steps = scenario.steps();
+    let last = last_step(scenario, last)?;
+    for (index, step) in steps.iter().take(last).enumerate() {
+        let changes = match &step.action {
+            Action::Change { changes } => changes.clone(),
+            Action::Fault { clear, add } => clear
+                .then_some(Change::ClearFaults {})
+                .into_iter()
+                .chain(add.iter().map(|fault| Change::AddFault {
+                    fault: fault.clone(),
+                }))
+                .collect(),
+            Action::AdvanceClock(ClockMove::By(by)) => vec![Change::AdvanceClock {
+                seconds: Some(i64::try_from(by.as_secs()).unwrap_or(i64::MAX)),
+                duration: None,
+                until: None,
+            }],
+            Action::AdvanceClock(ClockMove::Until(until)) => vec![Change::AdvanceClock {
+                seconds: None,
+                duration: None,
+                until: Some(*until),
+            }],
+            Action::Add | Action::Test | Action::RotateSecret { .. } | Action::Remove => {
+                continue;
+            }
+        };
+        live.apply(&changes).with_context(|| {
+            format!(
+                "step {} (`{}`) of scenario `{}` does not apply",
+                index + 1,
+                step.action.as_str(),
+                scenario.path().display()
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// What a client needs to reach the fakes: the `connection.env` contents.

@@ -67,6 +67,19 @@ fn serve_options() {
 }
 
 #[test]
+fn serve_takes_a_scenario_and_its_step_but_not_with_a_world() {
+    let args = serve_args(&["serve", "--scenario", "case.toml", "--step", "3"]);
+    assert_eq!(args.scenario, Some(PathBuf::from("case.toml")));
+    assert_eq!(args.step, Some(3));
+    let (exit, _, err) = run_captured(&["serve", "--scenario", "a.toml", "--world", "w.toml"]);
+    assert_eq!(exit, Exit::Error);
+    assert!(err.contains("cannot be used with"), "{err}");
+    let (exit, _, err) = run_captured(&["serve", "--step", "2"]);
+    assert_eq!(exit, Exit::Error);
+    assert!(err.contains("--scenario <FILE>"), "{err}");
+}
+
+#[test]
 fn help_goes_to_stdout_and_exits_zero() {
     let (exit, out, err) = run_captured(&["--help"]);
     assert_eq!((exit, err.as_str()), (Exit::Success, ""));

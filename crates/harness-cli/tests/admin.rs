@@ -341,3 +341,87 @@ async fn the_admin_cli_changes_a_served_world_and_resets_it() -> anyhow::Result<
     );
     Ok(())
 }
+
+/// The roles of the importer's application user in `contoso`, from `GET /world?format=json`.
+async fn importer_roles(admin: &AdminApi) -> anyhow::Result<Value> {
+    let world: Value = admin
+        .client
+        .get(format!("{}/world?format=json", admin.url))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let users = world["environments"]["contoso"]["application_users"]
+        .as_array()
+        .context("application users")?;
+    let importer = users
+        .iter()
+        .find(|user| user["app"] == "importer")
+        .context("the importer's application user")?;
+    Ok(importer["roles"].clone())
+}
+
+#[tokio::test]
+async fn serve_scenario_applies_the_world_changes_of_its_steps_up_to_n() -> anyhow::Result<()> {
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/lifecycle/role_removed_after_save.toml"
+    );
+    let folder = tempfile::tempdir()?;
+    let at_step_two = ServeProcess::start(
+        &folder.path().join("two"),
+        &["--scenario", scenario, "--step", "2"],
+    )
+    .await?;
+    let admin = AdminApi::of(&at_step_two)?;
+    let roles = importer_roles(&admin).await?;
+    assert!(
+        roles.is_null() || roles == json!([]),
+        "step 2 removed the role: {roles}"
+    );
+    let clock: Value = admin
+        .client
+        .get(format!("{}/clock", admin.url))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let now = clock["now"].as_str().context("now")?;
+    assert!(
+        now.starts_with("2026-03-01T12:0"),
+        "the runner's start time: {now}"
+    );
+    admin.post("/reset", &json!(null)).await?;
+    assert_eq!(importer_roles(&admin).await?, json!(["Importer Reader"]));
+    at_step_two.stop().await?;
+
+    let every_step =
+        ServeProcess::start(&folder.path().join("all"), &["--scenario", scenario]).await?;
+    let admin = AdminApi::of(&every_step)?;
+    assert_eq!(
+        importer_roles(&admin).await?,
+        json!(["Importer Reader"]),
+        "step 4 assigned it again"
+    );
+    every_step.stop().await?;
+
+    let beyond = Command::new(serve_process::BINARY)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--state-dir")
+        .arg(folder.path().join("beyond"))
+        .args(["--scenario", scenario, "--step", "6"])
+        .output()?;
+    assert_eq!(beyond.status.code(), Some(2));
+    let stderr = String::from_utf8(beyond.stderr)?;
+    assert!(
+        stderr.contains("`--step 6`: scenario `") && stderr.contains("` has steps 1 to 5"),
+        "{stderr}"
+    );
+    Ok(())
+}

@@ -162,7 +162,7 @@ async fn serve_applies_the_worlds_faults_and_entra_knobs() -> anyhow::Result<()>
     let world = World::load(&world_path)?;
     let clock = Clock::system();
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    let (handle, _live) = spawn_world(&world, listen, None, clock.clone()).await?;
+    let (handle, _live) = spawn_world(&world, listen, None, &[], clock.clone()).await?;
     let ca = reqwest::Certificate::from_pem(handle.ca_pem().as_bytes())?;
     let client = reqwest::Client::builder()
         .tls_certs_only([ca])
@@ -252,7 +252,7 @@ async fn serve_answers_dataverse_with_tokens_from_its_own_entra() -> anyhow::Res
     let world = World::load(&world_path)?;
     let clock = Clock::system();
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    let (handle, _live) = spawn_world(&world, listen, None, clock.clone()).await?;
+    let (handle, _live) = spawn_world(&world, listen, None, &[], clock.clone()).await?;
     let hosts: Vec<(String, SocketAddr)> = host_map(handle.hosts(), handle.addr());
     let served: Vec<&str> = hosts.iter().map(|(host, _)| host.as_str()).collect();
     assert_eq!(
