@@ -425,3 +425,48 @@ async fn serve_scenario_applies_the_world_changes_of_its_steps_up_to_n() -> anyh
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn an_admin_api_beyond_loopback_needs_the_token_serve_wrote() -> anyhow::Result<()> {
+    let folder = tempfile::tempdir()?;
+    let state_dir = folder.path().join("state");
+    let serve = ServeProcess::start_admin_on(&state_dir, "0.0.0.0:0", &[]).await?;
+    let admin = AdminApi::of(&serve)?;
+    let health = format!("{}/health", admin.url);
+
+    let refused = admin.client.get(&health).send().await?;
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.headers()["www-authenticate"],
+        "Bearer realm=\"d365-harness admin\""
+    );
+    let body: Value = refused.json().await?;
+    assert_eq!(body["error"]["code"], "Unauthorized");
+
+    let token = std::fs::read_to_string(state_dir.join("admin.token"))?;
+    assert_eq!(token.len(), 43, "32 random bytes in base64url");
+    let wrong = admin
+        .client
+        .get(&health)
+        .bearer_auth(format!("{}x", token.trim()))
+        .send()
+        .await?;
+    assert_eq!(wrong.status(), 401);
+    let allowed = admin
+        .client
+        .get(&health)
+        .bearer_auth(token.trim())
+        .send()
+        .await?;
+    assert_eq!(allowed.status(), 200);
+    // The CLI reads the token from the state folder.
+    let world = succeeded(&serve.admin(&["world"], "")?)?;
+    assert!(world.contains("[environments.contoso]"), "{world}");
+
+    serve.stop().await?;
+    assert!(
+        !state_dir.join("admin.token").exists(),
+        "a stopped serve removes its token"
+    );
+    Ok(())
+}

@@ -24,13 +24,22 @@ pub struct ServeProcess {
 impl ServeProcess {
     /// Starts `serve` on free ports with `more` arguments and waits for `connection.env`.
     pub async fn start(state_dir: &Path, more: &[&str]) -> anyhow::Result<ServeProcess> {
+        ServeProcess::start_admin_on(state_dir, "127.0.0.1:0", more).await
+    }
+
+    /// Like [`ServeProcess::start`], with the admin API on `admin_listen`.
+    pub async fn start_admin_on(
+        state_dir: &Path,
+        admin_listen: &str,
+        more: &[&str],
+    ) -> anyhow::Result<ServeProcess> {
         let child = Command::new(BINARY)
             .args([
                 "serve",
                 "--listen",
                 "127.0.0.1:0",
                 "--admin-listen",
-                "127.0.0.1:0",
+                admin_listen,
             ])
             .arg("--state-dir")
             .arg(state_dir)
