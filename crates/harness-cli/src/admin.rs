@@ -196,6 +196,11 @@ fn print_faults(answer: &Value, out: &mut impl Write) -> anyhow::Result<()> {
         plural(faults.len() as u64)
     )?;
     for fault in faults {
+        // Only the fields the rule sets: `"nth":null` is noise.
+        let mut fault = fault.clone();
+        if let Value::Object(fields) = &mut fault {
+            fields.retain(|_, value| !value.is_null());
+        }
         writeln!(out, "  {fault}")?;
     }
     Ok(())

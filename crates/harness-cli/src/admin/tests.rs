@@ -179,7 +179,12 @@ fn faults_are_added_from_toml_or_json_and_cleared() {
     );
     let (exit, out, err) = served.admin(&["fault", "add", &toml]);
     assert_eq!(exit, Exit::Success, "{err}");
-    assert!(out.starts_with("1 fault rule active\n  {"), "{out}");
+    assert_eq!(
+        out,
+        "1 fault rule active\n  {\"name\":\"throttle\",\"host\":\"contoso.crm.dynamics.com\",\
+         \"from\":3,\"action\":{\"kind\":\"respond\",\"status\":429,\
+         \"headers\":{\"Retry-After\":\"5\"},\"body\":\"\"}}\n"
+    );
     let json = served.file(
         "fault.json",
         r#"{"nth":1,"action":{"kind":"close_connection"}}"#,
