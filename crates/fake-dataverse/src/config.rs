@@ -63,6 +63,8 @@ impl Config {
 /// ErrorCode: -2146232060 Sql Number: -2` (code and message from Microsoft's "Troubleshoot
 /// Dataverse bulk operation errors"; the status and the limits are UNCONFIRMED: the real
 /// service gives a SQL query about two minutes, and its indexes make most of our scans cheap).
+///
+/// Probe: none (a probe would have to run a two-minute query against a large table).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScanBudget {
     /// Rows one request may examine (across its count, page and expands); default 10,000,000.
@@ -118,22 +120,30 @@ pub enum ThrottleLimit {
 }
 
 /// Choices where the real service's behaviour is UNCONFIRMED (reference/dataverse.md §12).
+/// Each field's `Probe:` line names the `d365-harness conformance` probe that would settle it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Switches {
     /// Code for a disabled application user: `0x80040225` (default) or `0x80072560`.
+    /// Probe: `whoami`, run with the app of a disabled application user.
     pub disabled_user_code: String,
     /// Code for an application user without any role: `0x80040220` (default) or `0x80042f09`.
+    /// Probe: `forbidden_table`, run with the app of an application user without any role.
     pub zero_roles_code: String,
     /// Whether `WhoAmI` succeeds for an application user without any role (default: yes).
+    /// Probe: `whoami`, run with the app of an application user without any role.
     pub whoami_without_roles: bool,
     /// Code for an unknown property in a query: `0x80060888` (default) or `0x0`.
+    /// Probe: `unknown_property`.
     pub property_not_found_code: String,
     /// Code for an unknown entity set or function: `0x8006088a` (default) or `0x80060888`.
+    /// Probe: `unknown_function`.
     pub segment_not_found_code: String,
     /// Whether 429 bodies carry the hex code (`0x80072322`, default) or the decimal one
     /// (`-2147015902`) the .NET client compares against.
+    /// Probe: none (the probes stay far below the service protection limits on purpose).
     pub throttle_code_decimal: bool,
     /// `accessMode` text for application users in privilege errors (`4 Non-interactive`).
+    /// Probe: `forbidden_table`.
     pub access_mode_text: String,
 }
 

@@ -28,12 +28,15 @@ pub struct Config {
     pub token_lifetime_seconds: i64,
     /// How the `error_description` trailer lines are separated. UNCONFIRMED switch date:
     /// captures before 2023-08 show `\r\n`, captures from mid-2024 a single space (default).
+    /// Probe: `wrong_secret` (`d365-harness conformance`).
     pub trailer_separator: TrailerSeparator,
     /// What `/common`, `/organizations` and `/consumers` do with client credentials.
     /// UNCONFIRMED on the v2 endpoint; the v1 endpoint answers AADSTS50059.
+    /// Probe: `token_organizations`.
     pub common_tenant: CommonTenantPolicy,
     /// Which resources get tokens. UNCONFIRMED whether ESTS mints tokens for Dynamics hosts
     /// that have no environment; the default, [`ResourcePolicy::AnyDynamicsHost`], does.
+    /// Probe: `token_unknown_environment`.
     pub resources: ResourcePolicy,
     /// Per-client throttling (AADSTS 429 with `Retry-After`); off when `None`.
     pub rate_limit: Option<RateLimit>,
@@ -49,6 +52,8 @@ pub struct Config {
     /// missing `Content-Type`, `text/plain` and `multipart/form-data` (a Postman report in
     /// microsoft-graph-docs-contrib issue #1378 suggests multipart is refused the same way).
     /// Default `true`; `false` reads any body as a form.
+    /// Probe: `token_json_body`, `token_text_plain_body` (none yet for a missing type or
+    /// multipart).
     pub require_form_content_type: bool,
     /// What a second use of a client assertion (same client, same `jti`) gets.
     pub assertion_replay: AssertionReplayPolicy,
@@ -104,6 +109,7 @@ impl Cloud {
     }
 
     /// The host in the v1 issuer `https://{host}/{tid}/`. UNCONFIRMED outside the public cloud.
+    /// Probe: `token` (its `iss` claim), run against that cloud's authority host.
     pub fn v1_issuer_host(self) -> &'static str {
         match self {
             Cloud::Public => "sts.windows.net",
@@ -334,6 +340,8 @@ pub struct ForcedError {
 /// (`ClientAssertion.getJwt` returns the same JWT until it expires) send one assertion with
 /// many token requests, which would fail if ESTS refused a replay. Hence the default
 /// [`AssertionReplayPolicy::Accept`].
+///
+/// Probe: none yet (it needs a certificate credential; the probes use a client secret).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AssertionReplayPolicy {
     /// A verified assertion may be used again until it expires (default).

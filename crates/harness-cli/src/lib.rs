@@ -3,6 +3,7 @@
 //! whole cause chain, to the error writer; `main.rs` only wires in the real stdout and stderr.
 
 mod admin;
+mod conformance;
 mod run;
 mod serve;
 mod source;
@@ -20,6 +21,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 pub use admin::{AdminArgs, AdminCommand, ClockCommand, FaultCommand, JournalArgs};
+pub use conformance::{ConformanceArgs, ConformanceCommand, DiffArgs, ProbeArgs};
 pub use run::RunArgs;
 pub use serve::ServeArgs;
 pub use source::{
@@ -58,6 +60,9 @@ pub enum Command {
     /// Change a running `serve`'s world, faults and clock, and read its journal, through its
     /// admin API.
     Admin(AdminArgs),
+    /// Probe Entra ID and Dataverse (a real tenant, or `serve`) and record the shape of each
+    /// answer, secrets and volatile values masked; `conformance diff` compares two records.
+    Conformance(ConformanceArgs),
 }
 
 /// How the process ends.
@@ -157,6 +162,7 @@ fn execute(
         }
         Command::Source(args) => source::run(args, &runtime, input, out, err),
         Command::Run(args) => run::run(&args, &runtime, out),
+        Command::Conformance(args) => conformance::run(args, &runtime, input, out),
         Command::World(args) => {
             world::run(&args, out)?;
             Ok(Exit::Success)

@@ -1,7 +1,8 @@
 //! The one vocabulary of world changes, shared by scenario steps, `serve`'s admin API and the
 //! CLI: [`Change`] names world things by their world-file names and edits the world document
 //! (`change/entra.rs`, `change/dataverse.rs`). [`stage`] applies a batch to a copy, checking
-//! names ("did you mean") and validating the world after each change; nothing is kept on error.
+//! names ("did you mean", `change/names.rs`), then validates the changed world once (and, only
+//! when it is invalid, after each change to find the culprit); nothing is kept on error.
 //! Invariant: no [`ChangeError`] ever shows a secret value.
 
 mod dataverse;
@@ -41,7 +42,7 @@ pub enum Change {
         /// When it stops working.
         #[serde(
             default,
-            with = "time::serde::rfc3339::option",
+            with = "timestamp_field",
             skip_serializing_if = "Option::is_none"
         )]
         expires: Option<OffsetDateTime>,
@@ -62,7 +63,7 @@ pub enum Change {
         /// The new expiry.
         #[serde(
             default,
-            with = "time::serde::rfc3339::option",
+            with = "timestamp_field",
             skip_serializing_if = "Option::is_none"
         )]
         at: Option<OffsetDateTime>,
@@ -147,7 +148,7 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         roles: Vec<String>,
     },
-    /// Deletes an application user (and its team memberships): 403 `UserNotMemberOfOrg`.
+    /// Deletes an application user (and its team memberships): 403 `0x80072560` (not a member of the organization).
     RemoveApplicationUser {
         /// The environment key.
         environment: String,
@@ -297,7 +298,7 @@ pub enum Change {
         /// The time to move to.
         #[serde(
             default,
-            with = "time::serde::rfc3339::option",
+            with = "timestamp_field",
             skip_serializing_if = "Option::is_none"
         )]
         until: Option<OffsetDateTime>,
@@ -461,14 +462,18 @@ fn unknown_message(owner: Option<&str>, what: &str, name: &str, known: &[String]
         Some(owner) => format!("{owner} has no {what} `{name}`"),
         None => format!("unknown {what} `{name}`"),
     };
-    if let Some(nearest) = nearest(name, known) {
-        message.push_str(&format!("; did you mean `{nearest}`?"));
-    }
+    let separator = match nearest(name, known) {
+        Some(nearest) => {
+            message.push_str(&format!("; did you mean `{nearest}`?"));
+            " "
+        }
+        None => "; ",
+    };
     if known.is_empty() {
-        message.push_str("; there is none");
+        message.push_str(&format!("{separator}there is none"));
     } else {
         let quoted: Vec<String> = known.iter().map(|name| format!("`{name}`")).collect();
-        message.push_str(&format!("; known: {}", quoted.join(", ")));
+        message.push_str(&format!("{separator}known: {}", quoted.join(", ")));
     }
     message
 }
@@ -700,6 +705,83 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(invalid());
     }
     Ok(total)
+}
+
+/// An optional time field of a change: an RFC 3339 string (JSON, TOML) or a TOML datetime
+/// (`at = 2027-01-01T00:00:00Z`, which TOML readers hand over as a one-entry map).
+mod timestamp_field {
+    use serde::de::{Deserializer, Error, MapAccess, Visitor};
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+
+    pub(super) fn serialize<S: serde::Serializer>(
+        value: &Option<OffsetDateTime>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        time::serde::rfc3339::option::serialize(value, serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<OffsetDateTime>, D::Error> {
+        deserializer.deserialize_option(OptionalTime)
+    }
+
+    /// The key under which the `toml` crate hands a datetime to serde.
+    const TOML_DATETIME: &str = "$__toml_private_datetime";
+
+    struct OptionalTime;
+
+    impl<'de> Visitor<'de> for OptionalTime {
+        type Value = Option<OffsetDateTime>;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("an RFC 3339 time like `2027-01-01T00:00:00Z`")
+        }
+
+        fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_any(Time).map(Some)
+        }
+    }
+
+    struct Time;
+
+    impl<'de> Visitor<'de> for Time {
+        type Value = OffsetDateTime;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("an RFC 3339 time like `2027-01-01T00:00:00Z`")
+        }
+
+        fn visit_str<E: Error>(self, text: &str) -> Result<OffsetDateTime, E> {
+            OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
+                E::custom(format!(
+                    "`{}` is not an RFC 3339 time like `2027-01-01T00:00:00Z`",
+                    fake_core::echo(text)
+                ))
+            })
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OffsetDateTime, A::Error> {
+            match map.next_entry::<String, String>()? {
+                Some((key, text)) if key == TOML_DATETIME => self.visit_str(&text),
+                _ => Err(A::Error::custom(
+                    "expected an RFC 3339 time like `2027-01-01T00:00:00Z`, found a table",
+                )),
+            }
+        }
+    }
 }
 
 /// An RFC 3339 timestamp as world files write it.

@@ -1,9 +1,10 @@
 //! World and scenario files for d365-harness: loading, validation, translation into each
 //! fake's config, and the runner that plays a scenario against the fakes into a [`Report`].
 //!
-//! Start at [`World::load`], [`Scenario::load`] and [`run`]. Invariants: file types (serde
-//! mirrors of the TOML) stay private; only validated types such as [`World`] and [`Scenario`]
-//! leave the crate; every error names its file; a [`Report`] never holds a secret or a token.
+//! Start at [`World::load`], [`Scenario::load`] and [`run`]; [`spawn_live`] serves a world that
+//! [`Change`]s edit while it runs. Invariants: file types (serde mirrors of the TOML) stay
+//! private; only validated types such as [`World`] and [`Scenario`] leave the crate; every error
+//! names its file; a [`Report`] never holds a secret or a token.
 
 mod change;
 mod fakes;

@@ -75,8 +75,9 @@ pub async fn spawn_live(
     spawn_live_with(world, clock, ids, faults, |_| {}).await
 }
 
-/// [`spawn_live`] with the listener's settings adjusted by `configure` before it starts
-/// (`serve`'s `--listen` and `--proxy-listen`); the mounts, clock and faults are set already.
+/// [`spawn_live`], with `configure` setting what else the listener needs (`serve`'s listen
+/// address, proxy listener, timeouts) on its `ServerConfig` before it starts. The mounts,
+/// clock and fault rules are the live world's: `configure` must leave them as they are.
 pub async fn spawn_live_with(
     world: &World,
     clock: Clock,
@@ -137,9 +138,12 @@ pub async fn spawn_live_with(
 }
 
 impl LiveWorld {
-    /// Applies `changes` in order, all or nothing: names are checked and the world validated
-    /// after each change; then both fakes get their new configs, the listener its new fault
-    /// rules (only when they changed) and the clock its move. On error nothing has changed.
+    /// Applies `changes` in order, all or nothing: each change's names are checked against the
+    /// world as the changes before it left it, then the changed world is validated; then both
+    /// fakes get their new configs, the listener its new fault rules (only when they changed)
+    /// and the clock its move. On error nothing has changed. Batches never interleave; this
+    /// blocks for as long as validating the world and building both configs take (milliseconds
+    /// for the fixture worlds).
     pub fn apply(&self, changes: &[Change]) -> Result<Applied, ChangeError> {
         let inner = &*self.inner;
         let mut current = inner.lock();

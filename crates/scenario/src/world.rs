@@ -72,9 +72,7 @@ impl World {
     /// Parses and validates world file text as if it had been read from `path` (used in error
     /// messages and to resolve the files the world names).
     pub fn parse(text: &str, path: impl AsRef<Path>) -> Result<World, Error> {
-        let mut world = validate::world(text, path.as_ref())?;
-        world.source = SourceText(text.into());
-        Ok(world)
+        validate::world(text, path.as_ref())
     }
 
     /// The file this world came from.
@@ -453,7 +451,7 @@ struct EntraKnobs {
 }
 
 /// A world file's text as parsed. `Debug` leaves it out: it holds secret values.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct SourceText(std::sync::Arc<str>);
 
 impl std::fmt::Debug for SourceText {

@@ -176,6 +176,7 @@ impl Batch<'_> {
                 privilege,
                 depth,
             } => {
+                self.check_privilege(environment, privilege)?;
                 let environment_table = self.environment(environment)?;
                 let roles = subtable(environment_table, "roles");
                 let defined: Vec<String> = roles.keys().cloned().collect();
@@ -195,7 +196,7 @@ impl Batch<'_> {
                     return Err(Refusal::at("role")(reason));
                 };
                 let privileges = subtable(role_table, "privileges");
-                if depth == "None" {
+                if depth.eq_ignore_ascii_case("none") {
                     if privileges.remove(privilege).is_none() {
                         let known = privileges.keys().cloned().collect();
                         return Err(Refusal::at("privilege")(ChangeReason::unknown(
@@ -411,6 +412,41 @@ impl Batch<'_> {
             role,
             known,
         )))
+    }
+
+    /// Refuses a privilege name that is not one of the environment's but is near one (a
+    /// typo, answered with "did you mean"). Other unknown names are left to the world
+    /// validator, which lists every privilege (a custom table the environment does not list
+    /// has privileges this list lacks).
+    fn check_privilege(&mut self, environment: &str, privilege: &str) -> Result<(), Refusal> {
+        let mut known: Vec<String> = fake_dataverse::predefined_roles()
+            .into_iter()
+            .flat_map(|role| role.privileges.into_keys())
+            .collect();
+        if let Some(resolved) = self.world.environment(environment) {
+            known.extend(
+                resolved
+                    .tables
+                    .iter()
+                    .flat_map(|table| fake_dataverse::schema::privilege_names(&table.definition)),
+            );
+        }
+        known.sort();
+        known.dedup();
+        if known.iter().any(|name| name == privilege) || names::nearest(privilege, &known).is_none()
+        {
+            return Ok(());
+        }
+        let nearest = names::nearest(privilege, &known)
+            .unwrap_or_default()
+            .to_owned();
+        Err(Refusal::at("privilege")(ChangeReason::Unknown {
+            owner: Some(format!("environment `{environment}`")),
+            what: "privilege",
+            name: privilege.to_owned(),
+            // Hundreds of names: the nearest says enough.
+            known: vec![nearest],
+        }))
     }
 
     /// Checks that `table` is a standard table or one of `environment`'s custom tables.

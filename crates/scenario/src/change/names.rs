@@ -6,11 +6,12 @@ use toml::{Table, Value};
 
 use super::ChangeReason;
 
-/// The known name nearest to `wanted` (case-insensitive edit distance), when it is close
-/// enough to be a misspelling: a third of the name's length, at least 2 edits.
+/// The known name nearest to `wanted` (case-insensitive edit distance, a swap of neighbours
+/// counting as one edit), when it is close enough to be a misspelling: one edit per five
+/// characters, at least one.
 pub(crate) fn nearest<'a>(wanted: &str, known: &'a [String]) -> Option<&'a str> {
     let wanted_lower = wanted.to_lowercase();
-    let limit = (wanted.chars().count() / 3).max(2);
+    let limit = (wanted.chars().count() / 5).max(1);
     known
         .iter()
         .map(|name| (edit_distance(&wanted_lower, &name.to_lowercase()), name))
@@ -19,20 +20,30 @@ pub(crate) fn nearest<'a>(wanted: &str, known: &'a [String]) -> Option<&'a str> 
         .map(|(_, name)| name.as_str())
 }
 
-/// The Levenshtein distance between `a` and `b`, by characters.
+/// The optimal string alignment distance between `a` and `b`, by characters: insertions,
+/// deletions, substitutions and swaps of neighbours each cost one.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, left) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, right) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(left != *right);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+    let width = b.len() + 1;
+    let mut table = vec![0usize; (a.len() + 1) * width];
+    for i in 0..=a.len() {
+        for j in 0..=b.len() {
+            table[i * width + j] = if i == 0 || j == 0 {
+                i + j
+            } else {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut best = (table[(i - 1) * width + j] + 1)
+                    .min(table[i * width + j - 1] + 1)
+                    .min(table[(i - 1) * width + j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    best = best.min(table[(i - 2) * width + j - 2] + 1);
+                }
+                best
+            };
         }
     }
-    row[b.len()]
+    table[a.len() * width + b.len()]
 }
 
 /// The keys of the table `section` of `table` (`apps`, `tenants`, ...), in file order.

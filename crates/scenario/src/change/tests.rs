@@ -609,11 +609,7 @@ fn rows_are_added_removed_and_generated() {
         table: "contact".into(),
         count: 7,
     }]);
-    assert!(
-        rows(&world, "contact").contains("7"),
-        "{}",
-        rows(&world, "contact")
-    );
+    assert_eq!(rows(&world, "contact"), "Generated { count: 7 }");
 }
 
 #[test]
@@ -683,6 +679,23 @@ fn the_clock_advances_by_seconds_duration_or_until() {
 }
 
 #[test]
+fn the_nearest_name_allows_one_edit_per_five_characters_and_counts_swaps_as_one() {
+    let known: Vec<String> = ["importer", "reporter", "Importer Reader", "contoso"]
+        .map(str::to_owned)
+        .to_vec();
+    assert_eq!(names::nearest("imprter", &known), Some("importer"));
+    assert_eq!(names::nearest("improter", &known), Some("importer"));
+    assert_eq!(names::nearest("IMPORTER", &known), Some("importer"));
+    assert_eq!(
+        names::nearest("importer reeder", &known),
+        Some("Importer Reader")
+    );
+    assert_eq!(names::nearest("repoter", &known), Some("reporter"));
+    assert_eq!(names::nearest("exporter", &known), None);
+    assert_eq!(names::nearest("fabrikam", &known), None);
+}
+
+#[test]
 fn durations_parse_in_seconds_minutes_hours_and_days() {
     assert_eq!(parse_duration("90s"), Ok(Duration::seconds(90)));
     assert_eq!(parse_duration("30m"), Ok(Duration::minutes(30)));
@@ -705,7 +718,7 @@ fn unknown_names_are_refused_with_the_nearest_one() {
         &[Change::DisableApp {
             app: "imprter".into(),
         }],
-        "changes[0] (`disable_app`) `app`: unknown app `imprter`; did you mean `importer`?; known: `importer`, `reporter`",
+        "changes[0] (`disable_app`) `app`: unknown app `imprter`; did you mean `importer`? known: `importer`, `reporter`",
     );
     check_error(
         &[
@@ -720,27 +733,27 @@ fn unknown_names_are_refused_with_the_nearest_one() {
                 role: "Importer Reeder".into(),
             },
         ],
-        "changes[1] (`remove_role`) `role`: the application user of app `importer` has no role `Importer Reeder`; did you mean `Importer Reader`?; known: `Importer Reader`",
+        "changes[1] (`remove_role`) `role`: the application user of app `importer` has no role `Importer Reeder`; did you mean `Importer Reader`? known: `Importer Reader`",
     );
     check_error(
         &[Change::RemoveSecret {
             app: "importer".into(),
             secret: "curent".into(),
         }],
-        "changes[0] (`remove_secret`) `secret`: app `importer` has no secret `curent`; did you mean `current`?; known: `current`, `expired`",
+        "changes[0] (`remove_secret`) `secret`: app `importer` has no secret `curent`; did you mean `current`? known: `current`, `expired`",
     );
     check_error(
         &[Change::AdminMode {
             environment: "contosso".into(),
             on: true,
         }],
-        "changes[0] (`admin_mode`) `environment`: unknown environment `contosso`; did you mean `contoso`?; known: `contoso`, `fabrikam`",
+        "changes[0] (`admin_mode`) `environment`: unknown environment `contosso`; did you mean `contoso`? known: `contoso`, `fabrikam`",
     );
     check_error(
         &[Change::DisableDynamics {
             tenant: "fabrikan".into(),
         }],
-        "changes[0] (`disable_dynamics`) `tenant`: unknown tenant `fabrikan`; did you mean `fabrikam`?; known: `contoso`, `fabrikam`, `tailspin`",
+        "changes[0] (`disable_dynamics`) `tenant`: unknown tenant `fabrikan`; did you mean `fabrikam`? known: `contoso`, `fabrikam`, `tailspin`",
     );
     check_error(
         &[Change::AddTeamMember {
@@ -748,7 +761,7 @@ fn unknown_names_are_refused_with_the_nearest_one() {
             team: "Importer".into(),
             app: "importer".into(),
         }],
-        "changes[0] (`add_team_member`) `team`: environment `contoso` has no team `Importer`; did you mean `Importers`?; known: `Importers`",
+        "changes[0] (`add_team_member`) `team`: environment `contoso` has no team `Importer`; did you mean `Importers`? known: `Importers`",
     );
     check_error(
         &[Change::AddRows {
@@ -756,7 +769,7 @@ fn unknown_names_are_refused_with_the_nearest_one() {
             table: "contacts".into(),
             rows: vec![],
         }],
-        "changes[0] (`add_rows`) `table`: environment `contoso` has no table `contacts`; did you mean `contact`?; known: `account`, `businessunit`, `contact`, `incident`, `lead`, `opportunity`, `role`, `systemuser`, `team`, `transactioncurrency`",
+        "changes[0] (`add_rows`) `table`: environment `contoso` has no table `contacts`; did you mean `contact`? known: `account`, `businessunit`, `contact`, `incident`, `lead`, `opportunity`, `role`, `systemuser`, `team`, `transactioncurrency`",
     );
     check_error(
         &[Change::RevokeConsent {
@@ -764,7 +777,65 @@ fn unknown_names_are_refused_with_the_nearest_one() {
             api: "Dynamics CRM".into(),
             scope: "user_impersonaton".into(),
         }],
-        "changes[0] (`revoke_consent`) `scope`: app `importer` has no requested permission `Dynamics CRM user_impersonaton`; did you mean `Dynamics CRM user_impersonation`?; known: `Dynamics CRM user_impersonation`",
+        "changes[0] (`revoke_consent`) `scope`: app `importer` has no requested permission `Dynamics CRM user_impersonaton`; did you mean `Dynamics CRM user_impersonation`? known: `Dynamics CRM user_impersonation`",
+    );
+}
+
+#[test]
+fn unknown_names_of_every_kind_are_refused_with_the_known_ones() {
+    check_error(
+        &[Change::RemoveCertificate {
+            app: "importer".into(),
+            certificate: "importer-clients".into(),
+        }],
+        "changes[0] (`remove_certificate`) `certificate`: app `importer` has no certificate `importer-clients`; did you mean `importer-client`? known: `importer-client`",
+    );
+    check_error(
+        &[Change::AssignRole {
+            environment: "contoso".into(),
+            app: Some("importer".into()),
+            team: None,
+            role: "System Adminstrator".into(),
+        }],
+        "changes[0] (`assign_role`) `role`: environment `contoso` has no role `System Adminstrator`; did you mean `System Administrator`? known: `Importer Reader`, `System Administrator`, `System Customizer`, `Basic User`, `Service Reader`, `Service Writer`, `Environment Maker`, `Delegate`, `Support User`",
+    );
+    check_error(
+        &[Change::DisableApplicationUser {
+            environment: "contoso".into(),
+            app: "reporter".into(),
+        }],
+        "changes[0] (`disable_application_user`) `app`: environment `contoso` has no application user for app `reporter`; known: `importer`",
+    );
+    check_error(
+        &[Change::RemoveTeamMember {
+            environment: "contoso".into(),
+            team: "Importers".into(),
+            app: "importer".into(),
+        }],
+        "changes[0] (`remove_team_member`) `app`: team `Importers` has no member `importer`; there is none",
+    );
+    check_error(
+        &[Change::RemoveRows {
+            environment: "contoso".into(),
+            table: "contacts".into(),
+            ids: None,
+        }],
+        "changes[0] (`remove_rows`) `table`: environment `contoso` has no listed table `contacts`; did you mean `contact`? known: `account`, `contact`",
+    );
+    check_error(
+        &[Change::RemoveRows {
+            environment: "contoso".into(),
+            table: "contact".into(),
+            ids: Some(vec!["0a1b2c3d-0000-4000-8000-000000000003".into()]),
+        }],
+        "changes[0] (`remove_rows`) `ids`: table `contact` has no row with id `0a1b2c3d-0000-4000-8000-000000000003`; did you mean `0a1b2c3d-0000-4000-8000-000000000001`? known: `0a1b2c3d-0000-4000-8000-000000000001`, `0a1b2c3d-0000-4000-8000-000000000002`",
+    );
+    check_error(
+        &[Change::AddServicePrincipal {
+            app: "importer".into(),
+            tenant: "tailspn".into(),
+        }],
+        "changes[0] (`add_service_principal`) `tenant`: unknown tenant `tailspn`; did you mean `tailspin`? known: `contoso`, `fabrikam`, `tailspin`",
     );
 }
 
@@ -852,6 +923,72 @@ fn a_change_that_makes_the_world_invalid_names_the_key_and_the_reason() {
 }
 
 #[test]
+fn an_invalid_world_in_the_middle_of_a_batch_names_the_change_that_made_it() {
+    check_error(
+        &[
+            Change::DisableApp {
+                app: "importer".into(),
+            },
+            Change::SetPrivilege {
+                environment: "contoso".into(),
+                role: "Importer Reader".into(),
+                privilege: "prvReadAcount".into(),
+                depth: "Global".into(),
+            },
+            Change::AdminMode {
+                environment: "contoso".into(),
+                on: true,
+            },
+        ],
+        "changes[1] (`set_privilege`) `privilege`: environment `contoso` has no privilege `prvReadAcount`; did you mean `prvReadAccount`? known: `prvReadAccount`",
+    );
+    check_error(
+        &[
+            Change::DisableApp {
+                app: "importer".into(),
+            },
+            Change::SetPrivilege {
+                environment: "contoso".into(),
+                role: "Importer Reader".into(),
+                privilege: "prvReadAccount".into(),
+                depth: "Everywhere".into(),
+            },
+            Change::AdminMode {
+                environment: "contoso".into(),
+                on: true,
+            },
+        ],
+        "changes[1] (`set_privilege`): the changed world is invalid at `environments.contoso.roles.Importer Reader.privileges.prvReadAccount`: `Everywhere` is not a depth; use `Basic`, `Local`, `Deep` or `Global`",
+    );
+}
+
+#[test]
+fn signing_key_paths_become_absolute_and_load_from_anywhere() {
+    let text = WORLD.replace(
+        "version = 1\n",
+        "version = 1\n\n[signing_key]\nkey = \"../keys/entra-signing.key.pem\"\ncertificate = \"../keys/entra-signing.crt.pem\"\n",
+    );
+    let world =
+        World::parse(&text, repo_root().join("fixtures/worlds/change-test.toml")).expect("loads");
+    let document = WorldDocument::of(&world).expect("document");
+    let written = document.to_toml();
+    let keys = std::path::absolute(repo_root().join("fixtures/worlds/../keys")).expect("absolute");
+    assert!(
+        written.contains(&format!(
+            "key = \"{}/entra-signing.key.pem\"",
+            keys.display()
+        )),
+        "{written}"
+    );
+    assert!(
+        !written.contains("PRIVATE KEY"),
+        "the key's path, never its text"
+    );
+    let elsewhere = World::parse(&written, "/nowhere/world.toml").expect("loads from anywhere");
+    assert_eq!(apps_of(&elsewhere), apps_of(&world));
+}
+
+#[test]
 fn a_failing_batch_changes_nothing() {
     let world = world();
     let document = WorldDocument::of(&world).expect("document");
@@ -928,6 +1065,16 @@ fn change_errors_never_show_a_secret_value() {
 }
 
 #[test]
+fn a_worlds_debug_and_its_documents_never_show_a_secret_value() {
+    let world = world();
+    let document = WorldDocument::of(&world).expect("document");
+    let shown = format!("{world:?} {document:?}");
+    assert!(!shown.contains("test.importer.secret"), "{shown}");
+    // The document itself is a world file, and world files hold their secrets.
+    assert!(document.to_toml().contains("test.importer.secret"));
+}
+
+#[test]
 fn changes_read_the_same_from_toml_and_json_and_refuse_unknown_fields() {
     let from_toml = change(
         r#"change = "remove_role"
@@ -957,6 +1104,32 @@ role = "Importer Reader""#,
     );
     let clear: Change = serde_json::from_str(r#"{"change":"clear_faults"}"#).expect("clear");
     assert_eq!(clear, Change::ClearFaults {});
+}
+
+#[test]
+fn times_read_as_toml_datetimes_or_rfc_3339_strings() {
+    let quoted = change(
+        "change = \"expire_secret\"\napp = \"importer\"\nsecret = \"current\"\nat = \"2027-01-01T00:00:00Z\"",
+    );
+    let bare = change(
+        "change = \"expire_secret\"\napp = \"importer\"\nsecret = \"current\"\nat = 2027-01-01T00:00:00Z",
+    );
+    assert_eq!(quoted, bare);
+    let error = toml::from_str::<Change>(
+        "change = \"expire_secret\"\napp = \"importer\"\nsecret = \"current\"\nat = \"tomorrow\"",
+    )
+    .expect_err("not a time");
+    assert!(
+        error
+            .message()
+            .contains("`tomorrow` is not an RFC 3339 time like `2027-01-01T00:00:00Z`"),
+        "{error}"
+    );
+    let error = serde_json::from_str::<Change>(
+        r#"{"change":"expire_secret","app":"importer","secret":"current","at":{"x":"2027-01-01T00:00:00Z"}}"#,
+    )
+    .expect_err("a table is not a time");
+    assert!(error.to_string().contains("found a table"), "{error}");
 }
 
 #[test]

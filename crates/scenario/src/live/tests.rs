@@ -223,7 +223,7 @@ async fn a_failing_batch_leaves_the_fakes_and_the_world_as_they_were() {
         .expect_err("the third change fails");
     assert_eq!(
         error.to_string(),
-        "changes[2] (`disable_app`) `app`: unknown app `imprter`; did you mean `importer`?; known: `importer`"
+        "changes[2] (`disable_app`) `app`: unknown app `imprter`; did you mean `importer`? known: `importer`"
     );
     assert_eq!(live.world_toml(), loaded);
     assert_eq!(live.clock().now(), START_TIME);
@@ -324,4 +324,176 @@ async fn set_limits_throttles_and_reset_forgets_the_window() {
     assert_eq!(status, 429, "{body}");
     live.reset();
     assert_eq!(read_accounts(&client).await.0, 200);
+}
+
+/// What the importer gets after one change to the demo world, then after `reset`.
+#[tokio::test]
+async fn each_change_reaches_the_fake_it_is_about_and_reset_undoes_it() {
+    let (_server, live, client) = live(&[]).await;
+    let contoso = || "contoso".to_owned();
+    let importer = || "importer".to_owned();
+    // (change, request that shows it, status, phrase of the body)
+    let cases: Vec<(Change, bool, u16, &str)> = vec![
+        (
+            Change::RemoveSecret {
+                app: importer(),
+                secret: "current".into(),
+            },
+            false,
+            // The only secret left has expired, and Entra ID says so first.
+            401,
+            "AADSTS7000222",
+        ),
+        (
+            Change::DisableDynamics { tenant: contoso() },
+            false,
+            400,
+            "AADSTS500014",
+        ),
+        (
+            Change::DisableApplicationUser {
+                environment: contoso(),
+                app: importer(),
+            },
+            true,
+            403,
+            "0x80040225",
+        ),
+        (
+            Change::RemoveApplicationUser {
+                environment: contoso(),
+                app: importer(),
+            },
+            true,
+            403,
+            "0x80072560",
+        ),
+        (
+            Change::AdminMode {
+                environment: contoso(),
+                on: true,
+            },
+            true,
+            403,
+            "0x8004a113",
+        ),
+        (
+            Change::SetPrivilege {
+                environment: contoso(),
+                role: "Importer Reader".into(),
+                privilege: "prvReadAccount".into(),
+                depth: "None".into(),
+            },
+            true,
+            403,
+            "prvReadAccount",
+        ),
+    ];
+    for (change, dataverse, status, phrase) in cases {
+        let kind = change.kind();
+        live.apply(&[change]).expect("applies");
+        let (got, body) = if dataverse {
+            read_accounts(&client).await
+        } else {
+            token(&client, SECRET).await
+        };
+        assert_eq!(got, status, "{kind}: {body}");
+        assert!(
+            body.to_ascii_lowercase()
+                .contains(&phrase.to_ascii_lowercase()),
+            "{kind}: {body}"
+        );
+        live.reset();
+        assert_eq!(read_accounts(&client).await.0, 200, "{kind} after reset");
+    }
+}
+
+#[test]
+fn a_live_world_is_shared_between_threads() {
+    fn shared<T: Send + Sync + Clone + 'static>() {}
+    shared::<LiveWorld>();
+}
+
+#[tokio::test]
+async fn spawn_live_with_configures_the_listener() {
+    let world = World::load(repo_root().join("fixtures/worlds/demo.toml")).expect("demo world");
+    let (server, live) = spawn_live_with(
+        &world,
+        Clock::manual(START_TIME),
+        IdGenerator::seeded(SEED),
+        &[],
+        |config| config.journal_capacity = 1,
+    )
+    .await
+    .expect("the fakes start");
+    let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("CA PEM");
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .no_proxy()
+        .resolve("login.microsoftonline.com", server.addr())
+        .build()
+        .expect("client");
+    assert_eq!(token(&client, SECRET).await.0, 200);
+    assert_eq!(token(&client, SECRET).await.0, 200);
+    assert_eq!(live.journal().len(), 1);
+}
+
+/// Clients reading while another task removes and gives back the role: every answer is the
+/// success or the exact privilege error, never anything else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_see_the_world_before_or_after_each_change() {
+    let (_server, live, client) = live(&[]).await;
+    let token = access_token(&client).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let (client, token, stop) = (client.clone(), token.clone(), stop.clone());
+        readers.push(tokio::spawn(async move {
+            let mut seen = (0, 0);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let response = client
+                    .get(ACCOUNTS_URL)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .expect("accounts request");
+                let status = response.status().as_u16();
+                let body = response.text().await.expect("body");
+                match status {
+                    200 => seen.0 += 1,
+                    403 => {
+                        assert!(body.contains("\"code\":\"0x80040220\""), "{body}");
+                        seen.1 += 1;
+                    }
+                    other => panic!("{other}: {body}"),
+                }
+            }
+            seen
+        }));
+    }
+    let give_back = Change::AssignRole {
+        environment: "contoso".into(),
+        app: Some("importer".into()),
+        team: None,
+        role: "Importer Reader".into(),
+    };
+    let loaded = live.world_toml();
+    for _ in 0..50 {
+        let writer = live.clone();
+        let give_back = give_back.clone();
+        tokio::task::spawn_blocking(move || {
+            writer.apply(&[remove_importer_role()]).expect("removes");
+            writer.apply(&[give_back]).expect("gives back");
+        })
+        .await
+        .expect("writer");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for reader in readers {
+        let (ok, denied) = reader.await.expect("reader");
+        total += ok + denied;
+    }
+    assert!(total > 0);
+    assert_eq!(live.world_toml(), loaded);
 }

@@ -98,7 +98,7 @@ pub(crate) fn world(text: &str, path: &Path) -> Result<World, Error> {
         entra,
         dataverse,
         faults,
-        source: SourceText::default(),
+        source: SourceText(text.into()),
     })
 }
 
