@@ -499,6 +499,9 @@ fn fault_summary(index: usize, rule: &fake_core::FaultRule) -> String {
     if let Some(nth) = rule.nth {
         when.push(format!("call {nth}"));
     }
+    if let Some(from) = rule.from {
+        when.push(format!("from call {from}"));
+    }
     if let Some(times) = rule.times {
         when.push(if times == 1 {
             "once".to_owned()
