@@ -48,13 +48,27 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub proxy_listen: Option<SocketAddr>,
     /// Address of the plain-HTTP admin API (change the world, faults and clock; read the
-    /// journal); port 0 picks a free port (written to `connection.env` as `D365_ADMIN_URL`).
+    /// journal), written to `connection.env` as `D365_ADMIN_URL`; port 0 picks a free port.
     /// Beyond loopback it requires the bearer token written to `<state-dir>/admin.token`
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8444")]
-    pub admin_listen: SocketAddr,
+    /// [default: 127.0.0.1 on the `--listen` port + 1 (8444), or a free port when `--listen`'s
+    /// is 0, so that two serves on different ports never collide]
+    #[arg(long, value_name = "ADDR")]
+    pub admin_listen: Option<SocketAddr>,
 }
 
 impl ServeArgs {
+    /// Where the admin API listens: `--admin-listen`, else loopback on the `--listen` port + 1
+    /// (a free port when that is 0 or would be past 65535).
+    pub fn admin_listen(&self) -> SocketAddr {
+        self.admin_listen.unwrap_or_else(|| {
+            let port = match self.listen.port() {
+                0 => 0,
+                port => port.checked_add(1).unwrap_or(0),
+            };
+            SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+        })
+    }
+
     /// The world to serve: the file `--world` names, else the built-in demo world, which is
     /// compiled in (with everything it names) so that an installed or copied binary serves it
     /// from any folder.
@@ -92,10 +106,11 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
     let mut shutdown = ShutdownSignal::listen()?;
 
     let state = StateDir::create(&args.state_dir)?;
-    let admin_listener = admin::bind(args.admin_listen).await?;
+    let admin_listen = args.admin_listen();
+    let admin_listener = admin::bind(admin_listen).await?;
     let admin_token = admin::AdminToken::generate()?;
     let admin_server = {
-        let access = admin::Access::for_listener(args.admin_listen, &admin_token);
+        let access = admin::Access::for_listener(admin_listen, &admin_token);
         admin::AdminServer::spawn(admin_listener, move |stopping| {
             admin::Admin::new(access, live, stopping)
         })?

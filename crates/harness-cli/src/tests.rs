@@ -36,7 +36,11 @@ fn serve_defaults() {
     assert_eq!(args.state_dir, PathBuf::from(".d365-harness"));
     assert_eq!(args.world, None);
     assert_eq!(args.proxy_listen, None);
-    assert_eq!(args.admin_listen, SocketAddr::from(([127, 0, 0, 1], 8444)));
+    assert_eq!(args.admin_listen, None);
+    assert_eq!(
+        args.admin_listen(),
+        SocketAddr::from(([127, 0, 0, 1], 8444))
+    );
     let world = args.load_world().expect("the built-in world loads");
     assert_eq!(world.path(), PathBuf::from("built-in:demo"));
 }
@@ -56,7 +60,7 @@ fn serve_options() {
         "--admin-listen",
         "0.0.0.0:9444",
     ]);
-    assert_eq!(args.admin_listen, SocketAddr::from(([0, 0, 0, 0], 9444)));
+    assert_eq!(args.admin_listen(), SocketAddr::from(([0, 0, 0, 0], 9444)));
     assert_eq!(
         args.proxy_listen,
         Some(SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -64,6 +68,18 @@ fn serve_options() {
     assert_eq!(args.listen, SocketAddr::from(([0, 0, 0, 0], 0)));
     assert_eq!(args.state_dir, PathBuf::from("/tmp/state"));
     assert_eq!(args.world, Some(PathBuf::from("elsewhere.toml")));
+}
+
+#[test]
+fn the_admin_api_listens_on_loopback_beside_the_listen_port_by_default() {
+    for (listen, admin) in [
+        ("0.0.0.0:9443", "127.0.0.1:9444"),
+        ("127.0.0.1:0", "127.0.0.1:0"),
+        ("[::1]:65535", "127.0.0.1:0"),
+    ] {
+        let args = serve_args(&["serve", "--listen", listen]);
+        assert_eq!(args.admin_listen().to_string(), admin, "{listen}");
+    }
 }
 
 #[test]
