@@ -542,3 +542,43 @@ async fn faults_added_through_the_api_show_in_the_world_and_go_on_reset() {
     let (_, _, clock) = call(admin, Method::GET, "/clock", "").await;
     assert_eq!(clock["offset_seconds"], 0);
 }
+
+#[tokio::test]
+async fn the_listener_refuses_a_body_over_the_limit_and_rebound_host_names() -> anyhow::Result<()> {
+    let fixture = fixture().await;
+    let live = fixture.admin.live.clone();
+    let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let server = AdminServer::spawn(listener, move |stopping| {
+        Admin::new(Access::Loopback, live, stopping)
+    })?;
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    let url = format!("http://{}", server.addr());
+
+    let too_large = client
+        .post(format!("{url}/changes"))
+        .body(vec![b' '; MAX_BODY + 1])
+        .send()
+        .await?;
+    assert_eq!(too_large.status(), 413);
+    let body: Value = too_large.json().await?;
+    assert_eq!(body["error"]["code"], "PayloadTooLarge");
+
+    // A browser that a rebinding DNS name sent here names that host.
+    let rebound = client
+        .get(format!("{url}/world"))
+        .header("host", format!("attacker.example:{}", server.addr().port()))
+        .send()
+        .await?;
+    assert_eq!(rebound.status(), 403);
+    let body: Value = rebound.json().await?;
+    assert_eq!(body["error"]["code"], "Forbidden");
+
+    let health = client.get(format!("{url}/health")).send().await?;
+    assert_eq!(health.status(), 200);
+    server.shutdown().await;
+    assert!(
+        client.get(format!("{url}/health")).send().await.is_err(),
+        "stopped"
+    );
+    Ok(())
+}
