@@ -204,20 +204,22 @@ pub(crate) async fn dispatch(admin: &Admin, request: Request<Bytes>) -> Response
     let answered = match route {
         Route::Health => Ok(json_response(StatusCode::OK, &json!({"status": "ok"}))),
         Route::World => world::get(&admin.live, request.uri().query()),
-        Route::Changes => world::changes(&admin.live, request.body()),
+        Route::Changes => world::changes(&admin.live, request.body()).await,
         Route::Reset => {
-            admin.live.reset();
-            Ok(json_response(
-                StatusCode::OK,
-                &json!({"reset": true, "now": clock::rfc3339(admin.live.clock())}),
-            ))
+            let live = admin.live.clone();
+            off_runtime(move || live.reset()).await.map(|()| {
+                json_response(
+                    StatusCode::OK,
+                    &json!({"reset": true, "now": clock::rfc3339(admin.live.clock())}),
+                )
+            })
         }
-        Route::AddFaults => add_faults(admin, &request),
-        Route::ClearFaults => {
-            apply(admin, &[Change::ClearFaults {}]).map(|_| faults_response(admin))
-        }
+        Route::AddFaults => add_faults(admin, &request).await,
+        Route::ClearFaults => apply(&admin.live, vec![Change::ClearFaults {}])
+            .await
+            .map(|_| faults_response(admin)),
         Route::Clock => Ok(clock::now(admin.live.clock())),
-        Route::AdvanceClock => clock::advance(admin, request.body()),
+        Route::AdvanceClock => clock::advance(admin, request.body()).await,
         Route::Journal => journal::get(admin, &request),
         Route::ClearJournal => {
             let journal = admin.live.journal();
@@ -235,18 +237,40 @@ pub(crate) async fn dispatch(admin: &Admin, request: Request<Bytes>) -> Response
 /// `POST /faults`: one fault rule (fake-core's `FaultRule` shape) or an array of them, added
 /// after the existing ones as `add_fault` changes (so `GET /world` shows them and a reset
 /// removes them).
-fn add_faults(admin: &Admin, request: &Request<Bytes>) -> Result<Response<AdminBody>, AdminError> {
+async fn add_faults(
+    admin: &Admin,
+    request: &Request<Bytes>,
+) -> Result<Response<AdminBody>, AdminError> {
     let changes: Vec<Change> = fault_rules(request.body())?
         .into_iter()
         .map(|fault| Change::AddFault { fault })
         .collect();
-    apply(admin, &changes)?;
+    apply(&admin.live, changes).await?;
     Ok(faults_response(admin))
 }
 
 /// Applies a batch, or fails with 400 `InvalidChange` naming the change at fault.
-pub(crate) fn apply(admin: &Admin, changes: &[Change]) -> Result<Applied, AdminError> {
-    admin.live.apply(changes).map_err(AdminError::change)
+pub(crate) async fn apply(live: &LiveWorld, changes: Vec<Change>) -> Result<Applied, AdminError> {
+    let live = live.clone();
+    off_runtime(move || live.apply(&changes))
+        .await?
+        .map_err(AdminError::change)
+}
+
+/// Runs `work` on the blocking pool: applying a batch re-validates the world and rebuilds both
+/// fakes' configs (milliseconds of CPU), which must not hold up a runtime worker that serves
+/// the fakes' requests meanwhile.
+pub(crate) async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AdminError> {
+    tokio::task::spawn_blocking(work).await.map_err(|error| {
+        tracing::error!(%error, "an admin operation failed");
+        AdminError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal",
+            "the operation failed inside serve; its log says why".to_owned(),
+        )
+    })
 }
 
 /// A body holding one fault rule or an array of them.

@@ -36,7 +36,10 @@ pub(super) fn now(clock: &Clock) -> Response<AdminBody> {
 }
 
 /// `POST /clock/advance`: moves the clock forward and answers its new time.
-pub(super) fn advance(admin: &Admin, body: &Bytes) -> Result<Response<AdminBody>, AdminError> {
+pub(super) async fn advance(
+    admin: &Admin,
+    body: &Bytes,
+) -> Result<Response<AdminBody>, AdminError> {
     let Advance {
         seconds,
         duration,
@@ -47,13 +50,16 @@ pub(super) fn advance(admin: &Admin, body: &Bytes) -> Result<Response<AdminBody>
         duration,
         until,
     };
-    admin.live.apply(&[change]).map_err(|error| {
-        let message = match error.field {
-            Some(field) => format!("`{field}`: {}", error.reason),
-            None => error.reason.to_string(),
-        };
-        AdminError::new(StatusCode::BAD_REQUEST, "InvalidAdvance", message)
-    })?;
+    let live = admin.live.clone();
+    super::off_runtime(move || live.apply(&[change]))
+        .await?
+        .map_err(|error| {
+            let message = match error.field {
+                Some(field) => format!("`{field}`: {}", error.reason),
+                None => error.reason.to_string(),
+            };
+            AdminError::new(StatusCode::BAD_REQUEST, "InvalidAdvance", message)
+        })?;
     Ok(now(admin.live.clock()))
 }
 

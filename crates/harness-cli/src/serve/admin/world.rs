@@ -52,7 +52,10 @@ pub(super) fn get(
 }
 
 /// `POST /changes`.
-pub(super) fn changes(live: &LiveWorld, body: &Bytes) -> Result<Response<AdminBody>, AdminError> {
+pub(super) async fn changes(
+    live: &LiveWorld,
+    body: &Bytes,
+) -> Result<Response<AdminBody>, AdminError> {
     let items = match parse_json::<Value>(body)? {
         Value::Array(items) => items,
         _ => {
@@ -77,6 +80,6 @@ pub(super) fn changes(live: &LiveWorld, body: &Bytes) -> Result<Response<AdminBo
             })
         })
         .collect::<Result<Vec<Change>, AdminError>>()?;
-    let applied = live.apply(&changes).map_err(AdminError::change)?;
+    let applied = super::apply(live, changes).await?;
     Ok(json_response(StatusCode::OK, &applied))
 }
