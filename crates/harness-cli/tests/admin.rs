@@ -470,3 +470,34 @@ async fn an_admin_api_beyond_loopback_needs_the_token_serve_wrote() -> anyhow::R
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_changed_world_saved_from_get_world_serves_the_same_world() -> anyhow::Result<()> {
+    let folder = tempfile::tempdir()?;
+    let first = ServeProcess::start(&folder.path().join("first"), &[]).await?;
+    let admin = AdminApi::of(&first)?;
+    admin
+        .post(
+            "/changes",
+            &json!([
+                {"change": "remove_role", "environment": "contoso", "app": "importer", "role": "Importer Reader"},
+                {"change": "add_secret", "app": "importer", "secret": "next", "value": "Qm28Q~demo.next.0002"},
+                {"change": "add_fault", "fault": {"name": "slow", "action": {"kind": "delay", "millis": 5}}},
+            ]),
+        )
+        .await?;
+    let saved = admin.world().await?;
+    let file = folder.path().join("saved.toml");
+    std::fs::write(&file, &saved)?;
+    first.stop().await?;
+
+    let file = file.to_str().context("a UTF-8 path")?;
+    let second = ServeProcess::start(&folder.path().join("second"), &["--world", file]).await?;
+    let served = AdminApi::of(&second)?.world().await?;
+    assert!(
+        served == saved,
+        "served again:\n{served}\n---\nsaved:\n{saved}"
+    );
+    second.stop().await?;
+    Ok(())
+}
