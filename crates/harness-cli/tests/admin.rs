@@ -2,7 +2,9 @@
 //! the importer's role is changed 1,000 times through `POST /changes` (removed and restored
 //! 500 times each); every answer is the success or the exact 403 privilege error (WhoAmI
 //! needs no privilege, so it always succeeds), and `POST /reset` gives back the world as
-//! loaded, byte for byte. And `d365-harness admin` against a served process.
+//! loaded, byte for byte. Also: `d365-harness admin` against a served process, the token an
+//! admin API beyond loopback requires, `serve --scenario --step`, and a world saved from
+//! `GET /world` serving the same world again.
 
 #[path = "support/serve_process.rs"]
 mod serve_process;
