@@ -2,6 +2,7 @@
 //! runs one command and turns its outcome into an [`Exit`]. Errors are printed once, with their
 //! whole cause chain, to the error writer; `main.rs` only wires in the real stdout and stderr.
 
+mod admin;
 mod check;
 mod conformance;
 mod coverage;
@@ -22,6 +23,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+pub use admin::{AdminArgs, AdminCommand, ClockCommand, FaultCommand, JournalArgs};
 pub use check::CheckArgs;
 pub use conformance::{ConformanceArgs, ConformanceCommand, DiffArgs, ProbeArgs};
 pub use coverage::{CoverageArgs, Format};
@@ -69,6 +71,9 @@ pub enum Command {
     Coverage(CoverageArgs),
     /// Write scenario files: `from-error` turns a pasted error into a scenario reproducing it.
     Scenario(ScenarioArgs),
+    /// Change a running `serve`'s world, faults and clock, and read its journal, through its
+    /// admin API.
+    Admin(AdminArgs),
     /// Probe Entra ID and Dataverse (a real tenant, or `serve`) and record the shape of each
     /// answer, secrets and volatile values masked; `conformance diff` compares two records.
     Conformance(ConformanceArgs),
@@ -177,6 +182,10 @@ fn execute(
         Command::Conformance(args) => conformance::run(args, &runtime, input, out),
         Command::World(args) => {
             world::run(&args, out)?;
+            Ok(Exit::Success)
+        }
+        Command::Admin(args) => {
+            admin::run(&args, &runtime, &mut std::io::stdin(), out)?;
             Ok(Exit::Success)
         }
     }

@@ -89,7 +89,14 @@ impl Serve {
         std::fs::create_dir_all(&folder)?;
         let state = folder.join("state");
         let child = Command::new(env!("CARGO_BIN_EXE_d365-harness"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--state-dir",
+            ])
             .arg(&state)
             .arg("--world")
             .arg(world)

@@ -14,7 +14,12 @@ pub(crate) fn nearest<'a>(wanted: &str, known: &'a [String]) -> Option<&'a str> 
     let limit = (wanted.chars().count() / 5).max(1);
     known
         .iter()
-        .map(|name| (crate::suggest::edit_distance(&wanted_lower, &name.to_lowercase()), name))
+        .map(|name| {
+            (
+                crate::suggest::edit_distance(&wanted_lower, &name.to_lowercase()),
+                name,
+            )
+        })
         .filter(|(distance, _)| *distance <= limit)
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, name)| name.as_str())
