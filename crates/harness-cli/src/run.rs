@@ -64,8 +64,8 @@ pub(crate) struct Case {
 pub(crate) enum CaseResult {
     /// The scenario ran; whether it went as expected is in the report.
     Ran {
-        /// The report.
-        report: Report,
+        /// The report (boxed: it is far larger than an error).
+        report: Box<Report>,
         /// The fakes' journal of the run (for `coverage`).
         journal: Vec<fake_core::JournalEntry>,
     },
@@ -306,7 +306,10 @@ fn replay(path: &Path, runtime: &tokio::runtime::Runtime) -> CaseResult {
     let outcome = Scenario::load(path)
         .and_then(|scenario| runtime.block_on(scenario::run_journaled(&scenario)));
     match outcome {
-        Ok((report, journal)) => CaseResult::Ran { report, journal },
+        Ok((report, journal)) => CaseResult::Ran {
+            report: Box::new(report),
+            journal,
+        },
         Err(error) => CaseResult::Error {
             at: error_location(path, &error),
             message: format!("{:#}", anyhow::Error::new(error)),
@@ -574,8 +577,10 @@ fn json_report(cases: &[Case], counts: Counts) -> anyhow::Result<String> {
         .iter()
         .map(|case| {
             let (status, report, error) = match &case.result {
-                CaseResult::Ran { report, .. } if report.passed() => ("passed", Some(report), None),
-                CaseResult::Ran { report, .. } => ("failed", Some(report), None),
+                CaseResult::Ran { report, .. } if report.passed() => {
+                    ("passed", Some(&**report), None)
+                }
+                CaseResult::Ran { report, .. } => ("failed", Some(&**report), None),
                 CaseResult::Error { message, .. } => ("error", None, Some(message.as_str())),
             };
             JsonCase {
