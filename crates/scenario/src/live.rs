@@ -170,9 +170,10 @@ impl LiveWorld {
                 .advance(staged.advance)
                 .map_err(|error| failed(ChangeReason::Clock(error)))?;
         }
-        if world_changed && let Err(reason) = inner.install(&staged.world) {
+        let touched = Touched::between(&current.document, &staged.document);
+        if world_changed && let Err(reason) = inner.install(&staged.world, touched) {
             // Put back what was installed before the failure, and the clock.
-            let _ = inner.install(&current.world);
+            let _ = inner.install(&current.world, touched);
             let _ = inner.clock.advance(-staged.advance);
             return Err(failed(reason));
         }
@@ -281,25 +282,65 @@ impl Inner {
 
     /// Gives both fakes the configs of `world`: Dataverse first (it may refuse a change of
     /// hosts), then Entra ID; if Entra refuses, Dataverse gets its previous config back.
-    fn install(&self, world: &World) -> Result<(), ChangeReason> {
+    fn install(&self, world: &World, touched: Touched) -> Result<(), ChangeReason> {
         let invalid = |error: Error| ChangeReason::World(Box::new(error));
-        let entra = world
-            .entra_config(self.clock.clone(), self.ids.clone())
-            .map_err(invalid)?;
-        let dataverse = match &self.dataverse {
-            Some(_) => Some(
+        let entra = match touched.entra {
+            true => Some(
+                world
+                    .entra_config(self.clock.clone(), self.ids.clone())
+                    .map_err(invalid)?,
+            ),
+            false => None,
+        };
+        let dataverse = match (&self.dataverse, touched.dataverse) {
+            (Some(_), true) => Some(
                 world
                     .dataverse_config(self.clock.clone(), self.ids.clone())
                     .map_err(invalid)?,
             ),
-            None => None,
+            _ => None,
         };
         if let (Some(fake), Some(config)) = (&self.dataverse, dataverse) {
             fake.replace_config(config)
                 .map_err(ChangeReason::Dataverse)?;
         }
-        self.entra
-            .replace_config(entra)
-            .map_err(ChangeReason::Entra)
+        match entra {
+            Some(config) => self
+                .entra
+                .replace_config(config)
+                .map_err(ChangeReason::Entra),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Which fakes a change of the world document concerns: a fake whose part of the document is
+/// the same keeps its config (and the cost of deriving and validating a new one is saved, which
+/// is most of a role or privilege change's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Touched {
+    entra: bool,
+    dataverse: bool,
+}
+
+impl Touched {
+    /// Top-level sections of a world file that Entra's config does not read (`[[faults]]` go
+    /// to the listener; Dataverse's config reads every other section, to be safe).
+    const NOT_ENTRA: &[&str] = &["environments", "dataverse", "faults"];
+
+    fn between(before: &WorldDocument, after: &WorldDocument) -> Touched {
+        let (before, after) = (before.table(), after.table());
+        let differs = |key: &String| before.get(key) != after.get(key);
+        let changed: Vec<&String> = before
+            .keys()
+            .chain(after.keys())
+            .filter(|key| differs(key))
+            .collect();
+        Touched {
+            entra: changed
+                .iter()
+                .any(|key| !Touched::NOT_ENTRA.contains(&key.as_str())),
+            dataverse: changed.iter().any(|key| key.as_str() != "faults"),
+        }
     }
 }

@@ -497,3 +497,23 @@ async fn clients_see_the_world_before_or_after_each_change() {
     assert!(total > 0);
     assert_eq!(live.world_toml(), loaded);
 }
+
+#[test]
+fn a_change_rebuilds_only_the_fakes_whose_part_of_the_world_it_edits() {
+    let world = World::load(repo_root().join("fixtures/worlds/demo.toml")).expect("demo world");
+    let loaded = WorldDocument::of(&world).expect("document");
+    let edited = |section: &str| {
+        let mut document = loaded.clone();
+        document
+            .table_mut()
+            .insert(section.into(), toml::Value::Table(toml::Table::new()));
+        Touched::between(&loaded, &document)
+    };
+    let only = |entra, dataverse| Touched { entra, dataverse };
+    assert_eq!(Touched::between(&loaded, &loaded), only(false, false));
+    assert_eq!(edited("environments"), only(false, true), "a role or privilege");
+    assert_eq!(edited("dataverse"), only(false, true));
+    assert_eq!(edited("apps"), only(true, true), "Dataverse reads app ids");
+    assert_eq!(edited("tenants"), only(true, true));
+    assert_eq!(edited("faults"), only(false, false), "the listener's");
+}

@@ -561,7 +561,7 @@ impl Checker<'_> {
             &signing_key.certificate,
             "signing_key.certificate",
         )?;
-        fake_entra::SigningKey::from_pem(&key, &certificate).map_err(|source| {
+        super::entra::parse_signing_key(&key, &certificate).map_err(|source| {
             self.invalid(
                 signing_key.key.span(),
                 "signing_key",
