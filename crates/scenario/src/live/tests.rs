@@ -511,7 +511,11 @@ fn a_change_rebuilds_only_the_fakes_whose_part_of_the_world_it_edits() {
     };
     let only = |entra, dataverse| Touched { entra, dataverse };
     assert_eq!(Touched::between(&loaded, &loaded), only(false, false));
-    assert_eq!(edited("environments"), only(false, true), "a role or privilege");
+    assert_eq!(
+        edited("environments"),
+        only(false, true),
+        "a role or privilege"
+    );
     assert_eq!(edited("dataverse"), only(false, true));
     assert_eq!(edited("apps"), only(true, true), "Dataverse reads app ids");
     assert_eq!(edited("tenants"), only(true, true));
