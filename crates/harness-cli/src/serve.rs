@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use fake_core::{Clock, FaultRule, HostPattern, IdGenerator, ServerHandle};
-use scenario::{Action, Change, ClockMove, Scenario, World};
+use scenario::{Scenario, World};
 use uuid::Uuid;
 
 use crate::state::{FileMode, StateDir};
@@ -218,29 +218,10 @@ fn apply_steps(
     let steps = scenario.steps();
     let last = last_step(scenario, last)?;
     for (index, step) in steps.iter().take(last).enumerate() {
-        let changes = match &step.action {
-            Action::Change { changes } => changes.clone(),
-            Action::Fault { clear, add } => clear
-                .then_some(Change::ClearFaults {})
-                .into_iter()
-                .chain(add.iter().map(|fault| Change::AddFault {
-                    fault: fault.clone(),
-                }))
-                .collect(),
-            Action::AdvanceClock(ClockMove::By(by)) => vec![Change::AdvanceClock {
-                seconds: Some(i64::try_from(by.as_secs()).unwrap_or(i64::MAX)),
-                duration: None,
-                until: None,
-            }],
-            Action::AdvanceClock(ClockMove::Until(until)) => vec![Change::AdvanceClock {
-                seconds: None,
-                duration: None,
-                until: Some(*until),
-            }],
-            Action::Add | Action::Test | Action::RotateSecret { .. } | Action::Remove => {
-                continue;
-            }
-        };
+        let changes = step.action.world_changes();
+        if changes.is_empty() {
+            continue;
+        }
         live.apply(&changes).with_context(|| {
             format!(
                 "step {} (`{}`) of scenario `{}` does not apply",
