@@ -6,6 +6,7 @@ mod admin;
 mod check;
 mod conformance;
 mod coverage;
+mod demo;
 mod from_error;
 mod run;
 mod serve;
@@ -27,6 +28,7 @@ pub use admin::{AdminArgs, AdminCommand, ClockCommand, FaultCommand, JournalArgs
 pub use check::CheckArgs;
 pub use conformance::{ConformanceArgs, ConformanceCommand, DiffArgs, ProbeArgs};
 pub use coverage::{CoverageArgs, Format};
+pub use demo::DemoArgs;
 pub use from_error::{FromErrorArgs, ScenarioArgs, ScenarioCommand};
 pub use run::RunArgs;
 pub use serve::ServeArgs;
@@ -57,6 +59,10 @@ pub struct Cli {
 pub enum Command {
     /// Serve the fakes over HTTPS until Ctrl-C or SIGTERM, for any client.
     Serve(ServeArgs),
+    /// Serve the fakes as `serve` does, plus a web app on `--ui-listen` (default
+    /// http://127.0.0.1:8080) with the importer's Sources page, whose Add Source runs the real
+    /// flow against them.
+    Demo(DemoArgs),
     /// Add, list, test and remove Dynamics 365 sources: the importer's Add Source flow.
     Source(SourceArgs),
     /// Replay scenario files against fresh fakes and report which went as expected.
@@ -172,6 +178,10 @@ fn execute(
     match cli.command {
         Command::Serve(args) => {
             runtime.block_on(serve::serve(&args, out))?;
+            Ok(Exit::Success)
+        }
+        Command::Demo(args) => {
+            runtime.block_on(demo::demo(&args, out))?;
             Ok(Exit::Success)
         }
         Command::Source(args) => source::run(args, &runtime, input, out, err),

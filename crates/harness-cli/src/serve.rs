@@ -81,6 +81,61 @@ impl ServeArgs {
 }
 
 pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let mut serving = Serving::start(args, out).await?;
+    let signal = serving.shutdown.recv().await;
+    serving.stop(signal, out).await
+}
+
+/// The fakes, their admin API and the state files, as `serve` runs them (`demo` runs the same
+/// with its web app beside them).
+pub(crate) struct Serving {
+    /// The HTTPS listener of the fakes.
+    pub(crate) handle: ServerHandle,
+    /// Ctrl-C and SIGTERM, listened for since before readiness was announced.
+    pub(crate) shutdown: ShutdownSignal,
+    /// The state directory the files below are in.
+    pub(crate) state: StateDir,
+    admin_server: admin::AdminServer,
+    admin_token: admin::AdminToken,
+    ca_pem: String,
+    env_contents: String,
+}
+
+impl std::fmt::Debug for Serving {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // connection.env holds the world's demo secret: only the addresses are shown.
+        f.debug_struct("Serving")
+            .field("addr", &self.handle.addr())
+            .field("admin", &self.admin_server.addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Serving {
+    /// Loads the world, serves it, starts the admin API, writes the state files and prints
+    /// how to point clients at the fakes.
+    pub(crate) async fn start(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<Serving> {
+        start(args, out).await
+    }
+
+    /// Stops the admin API and the fakes, then removes the state files this run wrote.
+    pub(crate) async fn stop(self, signal: &str, out: &mut impl Write) -> anyhow::Result<()> {
+        tracing::info!(signal, "shutting down");
+        self.admin_server.shutdown().await;
+        self.handle.shutdown().await;
+        // Stale files would point clients at a closed port (and connection.env holds the
+        // world's demo secret); files another serve has rewritten since are left to it.
+        let state = &self.state;
+        state.remove_if_unchanged("connection.env", self.env_contents.as_bytes())?;
+        state.remove_if_unchanged("ca.pem", self.ca_pem.as_bytes())?;
+        state.remove_if_unchanged("admin.token", self.admin_token.expose().as_bytes())?;
+        writeln!(out, "d365-harness: stopped ({signal})")?;
+        out.flush()?;
+        Ok(())
+    }
+}
+
+async fn start(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<Serving> {
     let clock = Clock::system();
     let (world, scenario) = match &args.scenario {
         None => (args.load_world()?, None),
@@ -103,7 +158,7 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
     }
     // Listen for signals before announcing readiness: whoever reads connection.env may stop
     // us right away, and an unhandled SIGTERM would kill the process instead of shutting down.
-    let mut shutdown = ShutdownSignal::listen()?;
+    let shutdown = ShutdownSignal::listen()?;
 
     let state = StateDir::create(&args.state_dir)?;
     let admin_listen = args.admin_listen();
@@ -154,19 +209,15 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
         )?;
     }
     out.flush()?;
-
-    let signal = shutdown.recv().await;
-    tracing::info!(signal, "shutting down");
-    admin_server.shutdown().await;
-    handle.shutdown().await;
-    // Stale files would point clients at a closed port (and connection.env holds the world's
-    // demo secret); files another serve has rewritten since are left to it.
-    state.remove_if_unchanged("connection.env", env_contents.as_bytes())?;
-    state.remove_if_unchanged("ca.pem", ca_pem.as_bytes())?;
-    state.remove_if_unchanged("admin.token", admin_token.expose().as_bytes())?;
-    writeln!(out, "d365-harness: stopped ({signal})")?;
-    out.flush()?;
-    Ok(())
+    Ok(Serving {
+        handle,
+        shutdown,
+        state,
+        admin_server,
+        admin_token,
+        ca_pem,
+        env_contents,
+    })
 }
 
 /// Serves `world` (the fake Entra ID and, when the world has environments, the fake
@@ -367,7 +418,7 @@ fn connect_address(addr: SocketAddr) -> SocketAddr {
 }
 
 /// Ctrl-C and (on unix) SIGTERM, registered when created.
-struct ShutdownSignal {
+pub(crate) struct ShutdownSignal {
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -393,7 +444,7 @@ impl ShutdownSignal {
     }
 
     /// Waits for the first signal and names it.
-    async fn recv(&mut self) -> &'static str {
+    pub(crate) async fn recv(&mut self) -> &'static str {
         #[cfg(unix)]
         {
             tokio::select! {

@@ -32,7 +32,7 @@ impl AdminToken {
     }
 
     /// Whether `candidate` is this token, in time that does not depend on where they differ.
-    fn matches(&self, candidate: &[u8]) -> bool {
+    pub(crate) fn matches(&self, candidate: &[u8]) -> bool {
         aws_lc_rs::constant_time::verify_slices_are_equal(self.0.as_bytes(), candidate).is_ok()
     }
 }
