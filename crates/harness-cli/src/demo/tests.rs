@@ -10,7 +10,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use d365_source::{Field, FlowOptions, FormRules, SecretString, SourceForm, SystemTimer};
+use d365_source::{
+    Field, FlowOptions, FormRules, LastCheck, SecretString, SourceForm, SystemTimer,
+};
 use fake_core::{Clock, IdGenerator, ServerHandle};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -30,6 +32,7 @@ struct Fixture {
     app: Router,
     demo: Arc<Demo>,
     _server: ServerHandle,
+    live: scenario::LiveWorld,
     data_dir: tempfile::TempDir,
     form: Vec<(&'static str, String)>,
     secret: String,
@@ -55,7 +58,7 @@ async fn fixture() -> Fixture {
         ("client_id", credentials.app.client_id.to_string()),
     ];
     let secret = credentials.secret.value.expose().to_owned();
-    let (server, _live) =
+    let (server, live) =
         scenario::spawn_live(&world, clock, IdGenerator::seeded(scenario::SEED), &[])
             .await
             .expect("the fakes start");
@@ -77,6 +80,7 @@ async fn fixture() -> Fixture {
         app: app::router(demo.clone()),
         demo,
         _server: server,
+        live,
         data_dir,
         form,
         secret,
@@ -525,4 +529,64 @@ fn the_printed_url_is_connectable() {
         page_url("127.0.0.1:0".parse().expect("an address")),
         "http://127.0.0.1:0/sources"
     );
+}
+
+#[tokio::test]
+async fn a_failed_test_lists_the_problem_with_its_fix_and_a_passing_one_clears_it() {
+    let fixture = fixture().await;
+    let secret = fixture.secret.clone();
+    let added = fixture
+        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let csrf = fixture.demo.csrf().to_owned();
+    let test_fields = [("csrf", csrf.as_str()), ("name", "Contoso sales")];
+    let test = || fixture.post("/sources/test", &test_fields);
+
+    // What the tenant console will do: the admin removes the application user's role.
+    let changes: Vec<scenario::Change> = serde_json::from_str(
+        r#"[{"change": "remove_role", "environment": "contoso", "app": "importer", "role": "Importer Reader"}]"#,
+    )
+    .expect("a change");
+    fixture.live.apply(&changes).expect("the change applies");
+    assert_eq!(test().await.status, StatusCode::SEE_OTHER);
+    let failed = fixture.get("/sources?tested=Contoso+sales").await;
+    let source = fixture.demo.store().get("Contoso sales").expect("kept");
+    let LastCheck::Failed { problem, .. } = &source.last_check else {
+        panic!("the check passed without the role: {:?}", source.last_check);
+    };
+    for shown in [
+        "Failed",
+        problem.message.as_str(),
+        problem.fix.as_str(),
+        &format!("<details><summary>Evidence ({})</summary>", problem.kind),
+    ] {
+        let shown = if shown.starts_with('<') {
+            shown.to_owned()
+        } else {
+            escaped(shown)
+        };
+        assert!(
+            failed.body.contains(&shown),
+            "`{shown}` missing from {}",
+            failed.body
+        );
+    }
+    // In the list the problem is not an alert: the page did not just fail.
+    assert!(!failed.body.contains("role=\"alert\""), "{}", failed.body);
+
+    fixture.live.reset();
+    assert_eq!(test().await.status, StatusCode::SEE_OTHER);
+    let passed = fixture.get("/sources").await;
+    assert!(
+        passed.body.contains("<span class=\"passed\">Passed</span>"),
+        "{}",
+        passed.body
+    );
+    assert!(
+        !passed.body.contains(&escaped(&problem.message)),
+        "{}",
+        passed.body
+    );
+    assert!(!passed.body.contains(&secret), "the page shows the secret");
 }
