@@ -172,6 +172,13 @@ fn source_row(source: &StoredSource, csrf: &str) -> Markup {
                 }
             }
         }
+        // A failed check's problem spans the row below its source: in a cell it would squeeze
+        // the table past the window.
+        @if let LastCheck::Failed { problem, .. } = &source.last_check {
+            tr.problem-row {
+                td colspan="6" { (problem_block(problem, false)) }
+            }
+        }
     }
 }
 
@@ -189,8 +196,7 @@ fn last_check(check: &LastCheck) -> Markup {
                 }
             }
             LastCheck::Failed { checked_at, problem } => {
-                span.failed { "Failed" } " " (time_text(*checked_at))
-                (problem_block(problem, false))
+                span.failed { "Failed" } " " (time_text(*checked_at)) " (" (problem.kind.as_str()) ", below)"
             }
         }
     }
