@@ -9,7 +9,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Form, Query, Request, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, LOCATION, ORIGIN};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, LOCATION, ORIGIN, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -102,7 +105,7 @@ pub(crate) fn router(demo: Arc<Demo>) -> Router {
 
 /// Refuses (403) a request whose `Host` is not the app's own, or whose `Origin`, when sent, is
 /// not `http://` + one of them: a page on another site that rebinds its name to 127.0.0.1 sends
-/// its own name in both.
+/// its own name in both. Every page it lets through may not be framed by another site.
 async fn guard(State(demo): State<Arc<Demo>>, request: Request, next: Next) -> Response {
     let headers = request.headers();
     let host_ok = headers
@@ -123,7 +126,20 @@ async fn guard(State(demo): State<Arc<Demo>>, request: Request, next: Next) -> R
             "This demo answers only requests addressed to itself (its own Host and Origin).",
         );
     }
-    next.run(request).await
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    // No other site may frame the page (clickjacking the Remove button), and nothing loads
+    // from anywhere but the app itself.
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
 }
 
 /// Which action the Sources page reports at its top.

@@ -90,6 +90,7 @@ async fn fixture() -> Fixture {
 /// What the app answered: status, `Location` and the body as text.
 struct Answer {
     status: StatusCode,
+    headers: axum::http::HeaderMap,
     location: Option<String>,
     body: String,
 }
@@ -103,6 +104,7 @@ impl Fixture {
             .await
             .expect("the router answers");
         let status = response.status();
+        let headers = response.headers().clone();
         let location = response
             .headers()
             .get("location")
@@ -115,6 +117,7 @@ impl Fixture {
             .to_bytes();
         Answer {
             status,
+            headers,
             location,
             body: String::from_utf8(body.to_vec()).expect("UTF-8"),
         }
@@ -201,6 +204,19 @@ async fn adding_a_valid_source_lists_it_with_its_masked_secret() {
     let fixture = fixture().await;
     let empty = fixture.get("/sources").await;
     assert_eq!(empty.status, StatusCode::OK);
+    let frame_ancestors = empty
+        .headers
+        .get("content-security-policy")
+        .and_then(|policy| policy.to_str().ok())
+        .is_some_and(|policy| policy.contains("frame-ancestors 'none'"));
+    assert!(frame_ancestors, "{:?}", empty.headers);
+    assert_eq!(
+        empty
+            .headers
+            .get("x-frame-options")
+            .map(|value| value.as_bytes()),
+        Some(&b"DENY"[..])
+    );
     assert!(
         empty.body.contains("Microsoft Dynamics 365"),
         "{}",
@@ -284,7 +300,11 @@ async fn a_wrong_secret_shows_the_problem_its_fix_and_the_evidence() {
 #[tokio::test]
 async fn an_invalid_form_shows_each_error_next_to_its_field_with_focus_on_the_first() {
     let fixture = fixture().await;
-    let changes = [("name", "  "), ("environment_url", "https://example.com/")];
+    let changes = [
+        ("name", "  "),
+        ("environment_url", "https://example.com/"),
+        ("client_id", "\"><script>alert(1)</script>"),
+    ];
     let fields = fixture.add_fields(WRONG_SECRET, &changes);
     let answer = fixture.post("/sources/dynamics365", &fields).await;
     assert_eq!(
@@ -313,7 +333,10 @@ async fn an_invalid_form_shows_each_error_next_to_its_field_with_focus_on_the_fi
     )
     .expect_err("the form is invalid");
     let invalid: Vec<Field> = expected.errors.iter().map(|error| error.field).collect();
-    assert_eq!(invalid, [Field::Name, Field::EnvironmentUrl]);
+    assert_eq!(
+        invalid,
+        [Field::Name, Field::EnvironmentUrl, Field::ClientId]
+    );
     for error in &expected.errors {
         let id = error.field.as_str();
         let next_to_field = format!(
@@ -346,6 +369,13 @@ async fn an_invalid_form_shows_each_error_next_to_its_field_with_focus_on_the_fi
     );
     assert!(
         answer.body.contains("id=\"name\" name=\"name\""),
+        "{}",
+        answer.body
+    );
+    // What was typed comes back as text, never as markup.
+    assert!(!answer.body.contains("<script>"), "{}", answer.body);
+    assert!(
+        answer.body.contains("value=\"&quot;&gt;&lt;script&gt;"),
         "{}",
         answer.body
     );
