@@ -10,7 +10,7 @@ mod pages;
 mod tests;
 
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -19,7 +19,7 @@ use d365_source::{Flow, FlowOptions, Store, SystemTimer};
 use tokio::net::TcpListener;
 
 use crate::serve::admin::AdminToken;
-use crate::serve::{ServeArgs, Serving};
+use crate::serve::{ServeArgs, Serving, connect_address};
 
 pub(crate) use app::Demo;
 
@@ -97,12 +97,5 @@ pub(crate) async fn demo(args: &DemoArgs, out: &mut impl Write) -> anyhow::Resul
 
 /// The Sources page's URL on `addr` ("any" address replaced by loopback).
 fn page_url(addr: SocketAddr) -> String {
-    let host = match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::from(([127, 0, 0, 1], addr.port())),
-        IpAddr::V6(ip) if ip.is_unspecified() => {
-            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
-        }
-        _ => addr,
-    };
-    format!("http://{host}/sources")
+    format!("http://{}/sources", connect_address(addr))
 }

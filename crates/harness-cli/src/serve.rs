@@ -405,7 +405,7 @@ fn host_map(hosts: &[HostPattern], addr: SocketAddr) -> Vec<(String, SocketAddr)
 }
 
 /// Where a local client connects: the listen address, with "any" replaced by loopback.
-fn connect_address(addr: SocketAddr) -> SocketAddr {
+pub(crate) fn connect_address(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => {
             SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
