@@ -620,3 +620,45 @@ async fn a_failed_test_lists_the_problem_with_its_fix_and_a_passing_one_clears_i
     );
     assert!(!passed.body.contains(&secret), "the page shows the secret");
 }
+
+#[tokio::test]
+async fn a_secret_id_typed_as_the_secret_is_named_as_such_with_a_warning_under_the_field() {
+    let fixture = fixture().await;
+    let secret_id = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
+    let answer = fixture
+        .post("/sources/dynamics365", &fixture.add_fields(secret_id, &[]))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(
+        answer
+            .body
+            .contains("It looks like the secret's ID (a GUID) rather than its value."),
+        "{}",
+        answer.body
+    );
+    let form = SourceForm {
+        name: "any".to_owned(),
+        environment_url: "https://contoso.crm.dynamics.com".to_owned(),
+        tenant_id: "contoso.onmicrosoft.com".to_owned(),
+        client_id: "3c2f9a51-7d0b-4e1a-8f5e-2a9b6c4d8e01".to_owned(),
+        client_secret: SecretString::from(secret_id),
+    };
+    let draft = d365_source::form::validate(&form, &FormRules::default()).expect("a valid form");
+    assert!(!draft.warnings.is_empty(), "the form warns about a GUID");
+    for warning in &draft.warnings {
+        assert_eq!(warning.field, Field::ClientSecret);
+        let under_field = format!(
+            "<p class=\"field-warning\">{}</p><input id=\"client_secret\"",
+            escaped(&warning.message)
+        );
+        assert!(
+            answer.body.contains(&under_field),
+            "`{under_field}` missing from {}",
+            answer.body
+        );
+    }
+    assert!(
+        !answer.body.contains(secret_id),
+        "the page shows the secret"
+    );
+}
