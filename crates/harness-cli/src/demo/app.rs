@@ -71,7 +71,8 @@ impl Demo {
 }
 
 /// The `Host` values a listener on `addr` answers: its address, and `localhost` on its port
-/// when it listens on loopback or every address (browsers send what the user typed).
+/// when it listens on loopback or every address (browsers send what the user typed); on port
+/// 80, each also without the port.
 pub(super) fn authorities(addr: SocketAddr) -> Vec<String> {
     let mut authorities = vec![addr.to_string()];
     let ip = addr.ip();
@@ -84,6 +85,14 @@ pub(super) fn authorities(addr: SocketAddr) -> Vec<String> {
         if loopback != addr {
             authorities.push(loopback.to_string());
         }
+    }
+    // Browsers leave the default port out of `Host` and `Origin`.
+    if addr.port() == 80 {
+        let without_port: Vec<String> = authorities
+            .iter()
+            .filter_map(|authority| authority.strip_suffix(":80").map(str::to_owned))
+            .collect();
+        authorities.extend(without_port);
     }
     authorities
 }

@@ -547,6 +547,10 @@ fn a_loopback_listener_also_answers_to_localhost() {
         &["0.0.0.0:8080", "localhost:8080", "127.0.0.1:8080"],
     );
     check("192.0.2.7:8080", &["192.0.2.7:8080"]);
+    check(
+        "127.0.0.1:80",
+        &["127.0.0.1:80", "localhost:80", "127.0.0.1", "localhost"],
+    );
 }
 
 #[test]
