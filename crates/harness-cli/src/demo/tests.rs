@@ -666,3 +666,61 @@ async fn a_secret_id_typed_as_the_secret_is_named_as_such_with_a_warning_under_t
         "the page shows the secret"
     );
 }
+
+/// Log lines written by a test's subscriber.
+#[derive(Clone, Default)]
+struct CapturedLog(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_log_line_shows_a_typed_secret() {
+    let log = CapturedLog::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test runs on one thread (tokio's current-thread runtime), the fakes' tasks included.
+    let _default = tracing::subscriber::set_default(subscriber);
+    let fixture = fixture().await;
+    let secret = fixture.secret.clone();
+    for (typed, name) in [(WRONG_SECRET, "Wrong"), (secret.as_str(), "Right")] {
+        let answer = fixture
+            .post(
+                "/sources/dynamics365",
+                &fixture.add_fields(typed, &[("name", name)]),
+            )
+            .await;
+        assert!(answer.status.is_success() || answer.status.is_redirection());
+    }
+    let csrf = fixture.demo.csrf().to_owned();
+    fixture
+        .post("/sources/test", &[("csrf", &csrf), ("name", "Right")])
+        .await;
+    let text = String::from_utf8_lossy(
+        &log.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
+    .into_owned();
+    assert!(
+        text.contains("checking a new source"),
+        "the log was not captured: {text}"
+    );
+    for typed in [WRONG_SECRET, secret.as_str()] {
+        assert!(!text.contains(typed), "a log line shows a secret:\n{text}");
+    }
+}
