@@ -1,7 +1,8 @@
 //! The demo's web app through its router with tower's `oneshot` (no socket for the app), in
 //! front of real fakes for the built-in demo world: adding a source lists it, a wrong secret
-//! shows its problem, an invalid form its field errors, and the guard and CSRF refusals. Every
-//! test also checks that the typed secret is in no page and no file of the source list.
+//! shows its problem, an invalid form its field errors, and the guard and CSRF refusals. Each
+//! test that types a secret checks that no page (and no file of the source list, or log line)
+//! shows it.
 
 use std::net::SocketAddr;
 use std::path::Path;
