@@ -80,6 +80,78 @@ expect = { outcome = "not_found" }
     ");
 }
 
+#[tokio::test]
+async fn phrases_request_counts_and_the_source_list_that_differ_are_data_in_the_report() {
+    let scenario = inline(
+        r#"
+[[steps]]
+action = "add"
+expect = { outcome = "added", sources = ["Other CRM"], requests = [{ host = "login.microsoftonline.com", count = 5 }, { path = "/api/data/*/WhoAmI", count = 1 }] }
+
+[[steps]]
+action = "fault"
+add = [{ name = "entra down", service = "entra", action = { kind = "respond", status = 503 } }]
+
+[[steps]]
+action = "add"
+form = { name = "Second CRM", environment_url = "https://contoso.crm.dynamics.com", tenant_id = "contoso.onmicrosoft.com", client_id = "3c2f9a51-7d0b-4e1a-8f5e-2a9b6c4d8e01", client_secret = { app = "importer", secret = "current" } }
+expect = { outcome = "failed", problem = "service_unavailable", message = "no such phrase", fix = "nor this", sources = ["Contoso CRM", "Second CRM"] }
+"#,
+    );
+    let report = run(&scenario).await;
+    assert!(!report.passed());
+    let mismatches: Vec<String> = report
+        .failures()
+        .flat_map(|step| {
+            step.mismatches
+                .iter()
+                .map(move |mismatch| format!("step {}: {mismatch}", step.step))
+        })
+        .collect();
+    insta::assert_snapshot!(mismatches.join("\n"), @r"
+    step 1: requests: expected 5 to login.microsoftonline.com, got 1
+    step 1: sources: expected [Other CRM], got [Contoso CRM]
+    step 3: message: expected a phrase `no such phrase`, got `login.microsoftonline.com answered that it is temporarily unavailable (HTTP 503), and still was after 3 retries and 5.6 seconds of waiting.`
+    step 3: fix: expected a phrase `nor this`, got `Try again later; check the Microsoft 365 / Power Platform service health pages for incidents.`
+    step 3: sources: expected [Contoso CRM, Second CRM], got [Contoso CRM]
+    ");
+}
+
+#[tokio::test]
+async fn a_change_the_world_refuses_is_the_steps_error_and_changes_nothing() {
+    let scenario = inline(
+        r#"
+[[steps]]
+action = "change"
+changes = [
+  { change = "disable_app", app = "importer" },
+  { change = "remove_service_principal", app = "importer", tenant = "contoso" },
+]
+
+[[steps]]
+action = "add"
+expect = { outcome = "added" }
+"#,
+    );
+    let report = run(&scenario).await;
+    assert!(!report.passed());
+    let [change, add] = report.steps.as_slice() else {
+        panic!("two steps: {:#?}", report.steps);
+    };
+    let error = change.error.as_deref().expect("the change's error");
+    assert!(
+        error.starts_with("changes[1] (`remove_service_principal`)"),
+        "{error}"
+    );
+    assert_eq!(
+        change.mismatches,
+        [format!("the world refused the change: {error}")]
+    );
+    assert!(!change.held);
+    // All or nothing: the app the first change disables still signs in.
+    assert!(add.held, "{add:#?}");
+}
+
 /// A scenario on the setup-mistakes world with a working form and the given steps.
 fn inline(steps: &str) -> Scenario {
     let text = format!(

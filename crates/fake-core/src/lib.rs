@@ -13,6 +13,7 @@ mod journal;
 mod pki;
 mod server;
 mod service;
+mod snapshot;
 
 pub use clock::Clock;
 pub use echo::{MAX_ECHO_CHARS, echo};
@@ -27,6 +28,7 @@ pub use server::{HEALTH_PATH, ServerConfig, ServerHandle, spawn, spawn_one};
 pub use service::{
     BoxFuture, HostPattern, Mount, RequestContext, Service, json_response, text_response,
 };
+pub use snapshot::Snapshot;
 
 /// Everything that can go wrong while setting up or running the shared server runtime.
 #[derive(Debug, thiserror::Error)]

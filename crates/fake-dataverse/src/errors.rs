@@ -39,6 +39,16 @@ macro_rules! error_codes {
                 }
             }
         }
+
+        /// Every Dataverse error this fake answers with, in table order: what tools list
+        /// (`d365-harness coverage`) and recognise in pasted error bodies.
+        pub const ERROR_CODES: &[ErrorCodeEntry] = &[$(ErrorCodeEntry {
+            variant: stringify!($variant),
+            code: $hex,
+            status: StatusCode::$status.as_u16(),
+            name: $name,
+            message: error_codes!(@message $($message)?),
+        },)*];
     };
 }
 
@@ -99,6 +109,22 @@ error_codes! {
     ExecutionTimeExceeded => ("0x80072321", TOO_MANY_REQUESTS, "TooManyRequests"),
     /// 429: too many concurrent requests.
     ConcurrencyExceeded => ("0x80072326", TOO_MANY_REQUESTS, "TooManyRequests"),
+}
+
+/// One row of the [`ERROR_CODES`] table, public for tools: the fake's own use goes through the
+/// crate-private `ErrorCode`, which makes a wrong code fail to compile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErrorCodeEntry {
+    /// The row's name in the table (`PrivilegeDenied`); several rows may share a code.
+    pub variant: &'static str,
+    /// The hex code on the wire (`0x80040220`; empty for a 404 without a code).
+    pub code: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// `ApiExceptionMessageName` (`PrivilegeDenied`).
+    pub name: &'static str,
+    /// The message, when Dataverse's never varies.
+    pub message: Option<&'static str>,
 }
 
 impl ErrorCode {

@@ -34,6 +34,7 @@ pub use config::{
     SecurityRole, ServiceProtectionLimits, Switches, Table, TableData, Team, TeamKind,
     ThrottleLimit,
 };
+pub use errors::{ERROR_CODES, ErrorCodeEntry};
 pub use rows::{OrdinaryUser, ordinary_users, ordinary_users_in};
 pub use standard_tables::{
     RoleTemplate, predefined_role, predefined_roles, standard_table, standard_tables,
@@ -144,7 +145,7 @@ pub enum ConfigError {
 pub struct Dataverse {
     /// The current snapshot. A request clones the `Arc` once when it starts and reads only that
     /// snapshot, so it sees the world before or after a change, never half of each.
-    current: std::sync::RwLock<Arc<state::State>>,
+    current: fake_core::Snapshot<state::State>,
     /// The snapshot the fake was built with, for [`Dataverse::reset`].
     initial: Arc<state::State>,
     /// Permits for large scans (`ScanBudget::concurrent_scans`): a request that may scan a
@@ -178,17 +179,14 @@ impl Dataverse {
     /// cannot change, since the listener's certificate was made for them; neither can
     /// `scan_budget.concurrent_scans`, whose permits exist once per fake.
     pub fn replace_config(&self, config: Config) -> Result<(), Error> {
-        let mut current = self
-            .current
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let next = current.succeed(config)?;
-        let (before, after) = (current.hosts(), next.hosts());
-        if before != after {
-            return Err(Error::HostsChanged { before, after });
-        }
-        *current = Arc::new(next);
-        Ok(())
+        self.current.replace_with(|current| {
+            let next = current.succeed(config)?;
+            let (before, after) = (current.hosts(), next.hosts());
+            if before != after {
+                return Err(Error::HostsChanged { before, after });
+            }
+            Ok(next)
+        })
     }
 
     /// Forgets every runtime memory (service-protection windows, forced-throttle counters,
@@ -206,25 +204,16 @@ impl Dataverse {
 
     /// Makes a snapshot of `config`, which was validated before, with fresh runtime memory.
     fn install(&self, config: &Arc<Config>) {
-        let mut current = self
-            .current
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Building a snapshot of a config that built one before cannot fail; should it ever,
         // the current snapshot stays rather than the fake losing its world.
-        if let Ok(fresh) = state::State::build(Arc::clone(config)) {
-            *current = Arc::new(fresh);
-        }
+        let _ = self
+            .current
+            .replace_with(|_| state::State::build(Arc::clone(config)));
     }
 
     /// The current snapshot of the world.
     pub(crate) fn snapshot(&self) -> Arc<state::State> {
-        Arc::clone(
-            &self
-                .current
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
+        self.current.get()
     }
 }
 
@@ -291,7 +280,7 @@ pub fn service(config: Config) -> Result<Arc<Dataverse>, Error> {
     let scans = config.scan_budget.concurrent_scans.max(1);
     let state = Arc::new(state::State::new(config)?);
     Ok(Arc::new(Dataverse {
-        current: std::sync::RwLock::new(Arc::clone(&state)),
+        current: fake_core::Snapshot::new(Arc::clone(&state)),
         initial: state,
         scans: Arc::new(tokio::sync::Semaphore::new(scans)),
         #[cfg(test)]

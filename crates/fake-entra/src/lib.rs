@@ -17,7 +17,7 @@ mod routes;
 mod state;
 mod token;
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 pub use catalogue::{AadError, AadstsError, CATALOGUE, CatalogueEntry, ForcedErrorKind, THROTTLED};
 pub use config::{
@@ -142,7 +142,7 @@ impl std::fmt::Display for PemPart {
 pub struct Entra {
     /// The current snapshot. A request clones the `Arc` once when it starts and reads only that
     /// snapshot, so it sees the world before or after a change, never half of each.
-    current: RwLock<Arc<state::State>>,
+    current: fake_core::Snapshot<state::State>,
     /// The config the fake was built with, for [`Entra::reset`].
     initial: Arc<state::State>,
 }
@@ -171,17 +171,14 @@ impl Entra {
     /// when the forced errors differ. The hosts (authority host and aliases) cannot change,
     /// since the listener's certificate was made for them.
     pub fn replace_config(&self, config: Config) -> Result<(), Error> {
-        let mut current = self
-            .current
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let next = current.succeed(config)?;
-        let (before, after) = (current.hosts(), next.hosts());
-        if before != after {
-            return Err(Error::HostsChanged { before, after });
-        }
-        *current = Arc::new(next);
-        Ok(())
+        self.current.replace_with(|current| {
+            let next = current.succeed(config)?;
+            let (before, after) = (current.hosts(), next.hosts());
+            if before != after {
+                return Err(Error::HostsChanged { before, after });
+            }
+            Ok(next)
+        })
     }
 
     /// Forgets every runtime memory (throttle windows, forced-error counters, used client
@@ -199,25 +196,16 @@ impl Entra {
 
     /// Makes a snapshot of `config`, which was validated before, with fresh runtime memory.
     fn install(&self, config: &Arc<Config>) {
-        let mut current = self
-            .current
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Building a snapshot of a config that built one before cannot fail; should it ever,
         // the current snapshot stays rather than the fake losing its world.
-        if let Ok(fresh) = state::State::build(Arc::clone(config)) {
-            *current = Arc::new(fresh);
-        }
+        let _ = self
+            .current
+            .replace_with(|_| state::State::build(Arc::clone(config)));
     }
 
     /// The current snapshot of the world.
     fn snapshot(&self) -> Arc<state::State> {
-        Arc::clone(
-            &self
-                .current
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
+        self.current.get()
     }
 }
 
@@ -239,7 +227,7 @@ impl fake_core::Service for Entra {
 pub fn service(config: Config) -> Result<Arc<Entra>, Error> {
     let state = Arc::new(state::State::new(config)?);
     Ok(Arc::new(Entra {
-        current: RwLock::new(Arc::clone(&state)),
+        current: fake_core::Snapshot::new(Arc::clone(&state)),
         initial: state,
     }))
 }

@@ -13,8 +13,10 @@ use crate::{Error, PemPart};
 
 /// The RSA key that signs access tokens, with the certificate published in the JWKS.
 /// `kid` and `x5t` are the base64url SHA-1 thumbprint of the certificate, as Entra's are.
+/// Cloning is cheap and shares the parsed key (parsing an RSA key is what costs).
+#[derive(Clone)]
 pub struct SigningKey {
-    key_pair: RsaKeyPair,
+    key_pair: std::sync::Arc<RsaKeyPair>,
     rng: SystemRandom,
     cert_der: Vec<u8>,
     kid: String,
@@ -50,7 +52,7 @@ impl SigningKey {
         let exponent =
             URL_SAFE_NO_PAD.encode(public_key.exponent().big_endian_without_leading_zero());
         Ok(SigningKey {
-            key_pair,
+            key_pair: std::sync::Arc::new(key_pair),
             rng: SystemRandom::new(),
             kid: sha1_thumbprint(&cert_der),
             cert_der,

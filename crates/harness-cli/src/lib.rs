@@ -2,7 +2,12 @@
 //! runs one command and turns its outcome into an [`Exit`]. Errors are printed once, with their
 //! whole cause chain, to the error writer; `main.rs` only wires in the real stdout and stderr.
 
+mod admin;
+mod check;
 mod conformance;
+mod coverage;
+mod demo;
+mod from_error;
 mod run;
 mod serve;
 mod source;
@@ -19,7 +24,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+pub use admin::{AdminArgs, AdminCommand, ClockCommand, FaultCommand, JournalArgs};
+pub use check::CheckArgs;
 pub use conformance::{ConformanceArgs, ConformanceCommand, DiffArgs, ProbeArgs};
+pub use coverage::{CoverageArgs, Format};
+pub use demo::DemoArgs;
+pub use from_error::{FromErrorArgs, ScenarioArgs, ScenarioCommand};
 pub use run::RunArgs;
 pub use serve::ServeArgs;
 pub use source::{
@@ -49,12 +59,27 @@ pub struct Cli {
 pub enum Command {
     /// Serve the fakes over HTTPS until Ctrl-C or SIGTERM, for any client.
     Serve(ServeArgs),
+    /// Serve the fakes as `serve` does, plus a web app on `--ui-listen` (default
+    /// http://127.0.0.1:8080) with the importer's Sources page, whose Add Source runs the real
+    /// flow against them.
+    Demo(DemoArgs),
     /// Add, list, test and remove Dynamics 365 sources: the importer's Add Source flow.
     Source(SourceArgs),
     /// Replay scenario files against fresh fakes and report which went as expected.
     Run(RunArgs),
     /// The worlds built into the binary: list them, or export one as a world file to edit.
     World(WorldArgs),
+    /// Load and validate world and scenario files without running them, reporting every
+    /// error of each file (exit 1 when there is one).
+    Check(CheckArgs),
+    /// List every failure the fakes emulate and every flow problem, with the scenarios that
+    /// reach each (exit 1 while a flow problem is uncovered).
+    Coverage(CoverageArgs),
+    /// Write scenario files: `from-error` turns a pasted error into a scenario reproducing it.
+    Scenario(ScenarioArgs),
+    /// Change a running `serve`'s world, faults and clock, and read its journal, through its
+    /// admin API.
+    Admin(AdminArgs),
     /// Probe Entra ID and Dataverse (a real tenant, or `serve`) and record the shape of each
     /// answer, secrets and volatile values masked; `conformance diff` compares two records.
     Conformance(ConformanceArgs),
@@ -143,7 +168,7 @@ fn execute(
     // `run` reports the flow's waits in each scenario's report; its progress logs would only
     // interleave with the PASS/FAIL lines.
     init_logging(match cli.command {
-        Command::Run(_) => "warn",
+        Command::Run(_) | Command::Check(_) | Command::Coverage(_) | Command::Scenario(_) => "warn",
         _ => "info",
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -155,11 +180,22 @@ fn execute(
             runtime.block_on(serve::serve(&args, out))?;
             Ok(Exit::Success)
         }
+        Command::Demo(args) => {
+            runtime.block_on(demo::demo(&args, out))?;
+            Ok(Exit::Success)
+        }
         Command::Source(args) => source::run(args, &runtime, input, out, err),
         Command::Run(args) => run::run(&args, &runtime, out),
+        Command::Check(args) => check::run(&args, out),
+        Command::Coverage(args) => coverage::run(&args, &runtime, out),
+        Command::Scenario(args) => from_error::run(args, &runtime, out, err),
         Command::Conformance(args) => conformance::run(args, &runtime, input, out),
         Command::World(args) => {
             world::run(&args, out)?;
+            Ok(Exit::Success)
+        }
+        Command::Admin(args) => {
+            admin::run(&args, &runtime, &mut std::io::stdin(), out)?;
             Ok(Exit::Success)
         }
     }

@@ -1,11 +1,13 @@
-//! `d365-harness run`: replays scenario files (`scenarios/<area>/<case>.toml`) one after the
-//! other with `scenario::run`, prints a `PASS`/`FAIL`/`ERROR` line per file and the summary
-//! `N passed, M failed`, and can write the reports as JSON (`--report`) and JUnit XML
-//! (`--junit`). Invariant: those files hold only `scenario::Report`s (secret-free by
-//! construction), the files' paths and the loader's or runner's error messages.
+//! `d365-harness run`: replays scenario files (`scenarios/<area>/<case>.toml`) with
+//! `scenario::run`, `--jobs` at a time (each on a worker thread with its own runtime), prints a
+//! `PASS`/`FAIL`/`ERROR` line per file in file order and the summary `N passed, M failed`, and
+//! can write the reports as JSON (`--report`) and JUnit XML (`--junit`). Invariant: those files
+//! hold only `scenario::Report`s (secret-free by construction), paths and error messages.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::num::NonZeroUsize;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -37,26 +39,36 @@ pub struct RunArgs {
     /// Also write a JUnit XML file for CI to FILE (one test case per scenario)
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Run N scenarios at once (results are still printed in file order)
+    /// [default: the number of CPU cores]
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<NonZeroUsize>,
 }
 
 /// One scenario file and what came of it.
 #[derive(Debug)]
-struct Case {
+pub(crate) struct Case {
     /// The file, as found from the command line's PATH (used to load it and in messages).
-    path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The file relative to the common root, with `/` and without `.toml`
     /// (`entra/expired_secret`).
-    id: String,
+    pub(crate) id: String,
     /// The folder that holds the file, for a JUnit class name when `id` has no folder.
     folder: String,
-    result: CaseResult,
+    pub(crate) result: CaseResult,
     elapsed: Duration,
 }
 
+/// What came of running one scenario file.
 #[derive(Debug)]
-enum CaseResult {
+pub(crate) enum CaseResult {
     /// The scenario ran; whether it went as expected is in the report.
-    Ran(Report),
+    Ran {
+        /// The report (boxed: it is far larger than an error).
+        report: Box<Report>,
+        /// The fakes' journal of the run (for `coverage`).
+        journal: Vec<fake_core::JournalEntry>,
+    },
     /// The file did not load or the harness broke while running it.
     Error {
         /// `path:line:column` when the loader knows where, else the path.
@@ -82,32 +94,26 @@ pub(crate) fn run(
     runtime: &tokio::runtime::Runtime,
     out: &mut dyn Write,
 ) -> anyhow::Result<Exit> {
-    // Every PATH is checked before anything runs.
-    let found = if args.paths.is_empty() {
-        let default = PathBuf::from(DEFAULT_FOLDER);
-        if !default.exists() {
-            bail!(
-                "no folder `{DEFAULT_FOLDER}` here to take scenarios from; run in the repository's root or name scenario files or folders"
-            );
-        }
-        scenario_files(&[default])?
-    } else {
-        scenario_files(&args.paths)?
-    };
+    let found = found_files(&args.paths)?;
+    let jobs = args.jobs.map_or_else(default_jobs, NonZeroUsize::get);
+    let mut progress = Progress::new(found.len(), std::io::stderr().is_terminal());
     let mut cases = Vec::with_capacity(found.len());
-    for file in found {
-        let started = Instant::now();
-        let result = replay(&file.path, runtime);
-        let case = Case {
-            path: file.path,
-            id: file.id,
-            folder: file.folder,
-            result,
-            elapsed: started.elapsed(),
-        };
-        write!(out, "{}", case_text(&case, args.verbose))?;
-        out.flush()?;
+    let mut failed_write = None;
+    progress.show(0);
+    replay_all(found, jobs, runtime, |case| {
+        progress.clear();
+        if failed_write.is_none()
+            && let Err(error) =
+                write!(out, "{}", case_text(&case, args.verbose)).and_then(|()| out.flush())
+        {
+            failed_write = Some(error);
+        }
         cases.push(case);
+        progress.show(cases.len());
+    });
+    progress.clear();
+    if let Some(error) = failed_write {
+        return Err(error.into());
     }
     let counts = counts(&cases);
     if counts.errors > 0 {
@@ -135,12 +141,175 @@ pub(crate) fn run(
     })
 }
 
+/// The scenario files under `paths`, or under `scenarios/` when there are none. Every PATH is
+/// checked before anything runs.
+fn found_files(paths: &[PathBuf]) -> anyhow::Result<Vec<FoundFile>> {
+    if paths.is_empty() {
+        let default = PathBuf::from(DEFAULT_FOLDER);
+        if !default.exists() {
+            bail!(
+                "no folder `{DEFAULT_FOLDER}` here to take scenarios from; run in the repository's root or name scenario files or folders"
+            );
+        }
+        scenario_files(&[default])
+    } else {
+        scenario_files(paths)
+    }
+}
+
+/// Loads and runs the scenario files under `paths` (`scenarios/` when empty), `jobs` at a time,
+/// and returns them in file order, for commands that read reports rather than print them.
+pub(crate) fn replay_paths(
+    paths: &[PathBuf],
+    jobs: Option<NonZeroUsize>,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<Vec<Case>> {
+    let found = found_files(paths)?;
+    let mut cases = Vec::with_capacity(found.len());
+    replay_all(
+        found,
+        jobs.map_or_else(default_jobs, NonZeroUsize::get),
+        runtime,
+        |case| {
+            cases.push(case);
+        },
+    );
+    Ok(cases)
+}
+
+/// The number of scenarios run at once without `--jobs`: one per core.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
+}
+
+/// Loads and runs every file of `found`, `jobs` at a time, and hands each [`Case`] to `done` in
+/// the order of `found` (a case that finishes early waits for those before it). One job runs on
+/// `runtime` on this thread; more run on worker threads, each with its own single-threaded
+/// runtime, so one scenario's fakes and flow share a thread and scenarios never wait on each
+/// other's tasks.
+fn replay_all(
+    found: Vec<FoundFile>,
+    jobs: usize,
+    runtime: &tokio::runtime::Runtime,
+    mut done: impl FnMut(Case),
+) {
+    let jobs = jobs.clamp(1, found.len().max(1));
+    if jobs == 1 {
+        for file in found {
+            done(replay_case(file, runtime));
+        }
+        return;
+    }
+    let next = AtomicUsize::new(0);
+    let (sender, receiver) = std::sync::mpsc::channel::<(usize, Case)>();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let sender = sender.clone();
+            let (found, next) = (&found, &next);
+            scope.spawn(move || {
+                let worker = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(file) = found.get(index).cloned() else {
+                        break;
+                    };
+                    let case = match &worker {
+                        Ok(worker) => replay_case(file, worker),
+                        Err(error) => Case {
+                            result: CaseResult::Error {
+                                at: file.path.display().to_string(),
+                                message: format!(
+                                    "failed to start a runtime for this scenario: {error}"
+                                ),
+                            },
+                            path: file.path,
+                            id: file.id,
+                            folder: file.folder,
+                            elapsed: Duration::ZERO,
+                        },
+                    };
+                    if sender.send((index, case)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        // Cases arrive in any order; each is handed on once all before it have been.
+        let mut waiting: std::collections::BTreeMap<usize, Case> =
+            std::collections::BTreeMap::new();
+        let mut next_to_print = 0;
+        for (index, case) in receiver {
+            waiting.insert(index, case);
+            while let Some(case) = waiting.remove(&next_to_print) {
+                done(case);
+                next_to_print += 1;
+            }
+        }
+    });
+}
+
+/// Loads and runs one found file, timing it.
+fn replay_case(file: FoundFile, runtime: &tokio::runtime::Runtime) -> Case {
+    let started = Instant::now();
+    let result = replay(&file.path, runtime);
+    Case {
+        path: file.path,
+        id: file.id,
+        folder: file.folder,
+        result,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// The `[done/total]` line on a terminal's stderr while scenarios run (nothing when stderr is
+/// not a terminal, so logs and CI output stay clean).
+struct Progress {
+    total: usize,
+    shown: bool,
+    enabled: bool,
+}
+
+impl Progress {
+    fn new(total: usize, enabled: bool) -> Progress {
+        Progress {
+            total,
+            shown: false,
+            enabled,
+        }
+    }
+
+    fn show(&mut self, done: usize) {
+        if self.enabled && done < self.total {
+            let mut err = std::io::stderr();
+            // A lost progress line is not worth failing the run for.
+            let _ = write!(err, "\r\x1b[K[{done}/{}] running scenarios...", self.total);
+            let _ = err.flush();
+            self.shown = true;
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.shown {
+            let mut err = std::io::stderr();
+            let _ = write!(err, "\r\x1b[K");
+            let _ = err.flush();
+            self.shown = false;
+        }
+    }
+}
+
 /// Loads and runs one scenario file.
 fn replay(path: &Path, runtime: &tokio::runtime::Runtime) -> CaseResult {
-    let outcome =
-        Scenario::load(path).and_then(|scenario| runtime.block_on(scenario::run(&scenario)));
+    let outcome = Scenario::load(path)
+        .and_then(|scenario| runtime.block_on(scenario::run_journaled(&scenario)));
     match outcome {
-        Ok(report) => CaseResult::Ran(report),
+        Ok((report, journal)) => CaseResult::Ran {
+            report: Box::new(report),
+            journal,
+        },
         Err(error) => CaseResult::Error {
             at: error_location(path, &error),
             message: format!("{:#}", anyhow::Error::new(error)),
@@ -165,8 +334,8 @@ fn counts(cases: &[Case]) -> Counts {
     let mut counts = Counts::default();
     for case in cases {
         match &case.result {
-            CaseResult::Ran(report) if report.passed() => counts.passed += 1,
-            CaseResult::Ran(_) => counts.failed += 1,
+            CaseResult::Ran { report, .. } if report.passed() => counts.passed += 1,
+            CaseResult::Ran { .. } => counts.failed += 1,
             CaseResult::Error { .. } => counts.errors += 1,
         }
     }
@@ -174,7 +343,7 @@ fn counts(cases: &[Case]) -> Counts {
 }
 
 /// A scenario file found under a command-line PATH.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct FoundFile {
     path: PathBuf,
     id: String,
@@ -249,7 +418,7 @@ fn scenario_files(paths: &[PathBuf]) -> anyhow::Result<Vec<FoundFile>> {
 }
 
 /// Adds every `*.toml` file in `folder` and its subfolders to `found`.
-fn walk(folder: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+pub(crate) fn walk(folder: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     let entries = std::fs::read_dir(folder)
         .with_context(|| format!("failed to read folder `{}`", folder.display()))?;
     for entry in entries {
@@ -277,7 +446,7 @@ fn walk(folder: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 
 /// `path` made absolute, without `.` and `..` (lexically: only used to compare and shorten
 /// paths, never to open them).
-fn normalized(path: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn normalized(path: &Path) -> anyhow::Result<PathBuf> {
     let absolute = std::path::absolute(path)
         .with_context(|| format!("failed to make `{}` absolute", path.display()))?;
     let mut normal = PathBuf::new();
@@ -315,7 +484,7 @@ fn common_root(folders: &[PathBuf]) -> PathBuf {
 fn case_text(case: &Case, verbose: bool) -> String {
     let mut text = String::new();
     match &case.result {
-        CaseResult::Ran(report) => {
+        CaseResult::Ran { report, .. } => {
             let status = if report.passed() { "PASS" } else { "FAIL" };
             text.push_str(&format!("{status}  {}  {}\n", case.id, report.name));
             let steps: Vec<&StepReport> = if verbose {
@@ -408,8 +577,10 @@ fn json_report(cases: &[Case], counts: Counts) -> anyhow::Result<String> {
         .iter()
         .map(|case| {
             let (status, report, error) = match &case.result {
-                CaseResult::Ran(report) if report.passed() => ("passed", Some(report), None),
-                CaseResult::Ran(report) => ("failed", Some(report), None),
+                CaseResult::Ran { report, .. } if report.passed() => {
+                    ("passed", Some(&**report), None)
+                }
+                CaseResult::Ran { report, .. } => ("failed", Some(&**report), None),
                 CaseResult::Error { message, .. } => ("error", None, Some(message.as_str())),
             };
             JsonCase {

@@ -2,16 +2,19 @@
 //! Dataverse for its environments, behind its `[[faults]]`) on one HTTPS listener (and, with
 //! `--proxy-listen`, a CONNECT proxy in front of the same handling), write
 //! `ca.pem` and `connection.env` into the state directory, print how to point clients at it,
-//! and run until Ctrl-C or SIGTERM. Invariant: the only secret printed or written is the world's
-//! published demo client secret; private keys never leave the process.
+//! and run until Ctrl-C or SIGTERM. Beside it, the plain-HTTP admin API (`serve/admin.rs`) on
+//! `--admin-listen`. Invariant: the only secrets printed or written are the world's published
+//! demo client secret and the admin token (0600); private keys never leave the process.
+
+pub(crate) mod admin;
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use fake_core::{Clock, Faults, HostPattern, IdGenerator, ServerConfig};
-use scenario::World;
+use fake_core::{Clock, FaultRule, HostPattern, IdGenerator, ServerHandle};
+use scenario::{Scenario, World};
 use uuid::Uuid;
 
 use crate::state::{FileMode, StateDir};
@@ -28,16 +31,44 @@ pub struct ServeArgs {
     pub state_dir: PathBuf,
     /// World file to serve; files it names are relative to it [default: the built-in `demo`
     /// world, see `d365-harness world export demo`]
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "scenario")]
     pub world: Option<PathBuf>,
+    /// Serve a scenario's world instead, with its `faults` and the world changes of its steps
+    /// (`change`, `fault`, `advance_clock`; the user's steps are left to the client) applied,
+    /// the clock starting where the scenario runner's does: the situation a field report
+    /// describes, for a real client
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// With `--scenario`: apply the world changes of steps 1 to N only [default: every step]
+    #[arg(long, value_name = "N", requires = "scenario")]
+    pub step: Option<usize>,
     /// Also listen here as a plain-HTTP CONNECT proxy for clients that honour `HTTPS_PROXY`:
     /// it tunnels only to port 443 of the served hosts and never connects anywhere else; port
     /// 0 picks a free port (written to `connection.env` as `HTTPS_PROXY`)
     #[arg(long, value_name = "ADDR")]
     pub proxy_listen: Option<SocketAddr>,
+    /// Address of the plain-HTTP admin API (change the world, faults and clock; read the
+    /// journal), written to `connection.env` as `D365_ADMIN_URL`; port 0 picks a free port.
+    /// Beyond loopback it requires the bearer token written to `<state-dir>/admin.token`
+    /// [default: 127.0.0.1 on the `--listen` port + 1 (8444), or a free port when `--listen`'s
+    /// is 0, so that two serves on different ports never collide]
+    #[arg(long, value_name = "ADDR")]
+    pub admin_listen: Option<SocketAddr>,
 }
 
 impl ServeArgs {
+    /// Where the admin API listens: `--admin-listen`, else loopback on the `--listen` port + 1
+    /// (a free port when that is 0 or would be past 65535).
+    pub fn admin_listen(&self) -> SocketAddr {
+        self.admin_listen.unwrap_or_else(|| {
+            let port = match self.listen.port() {
+                0 => 0,
+                port => port.checked_add(1).unwrap_or(0),
+            };
+            SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+        })
+    }
+
     /// The world to serve: the file `--world` names, else the built-in demo world, which is
     /// compiled in (with everything it names) so that an installed or copied binary serves it
     /// from any folder.
@@ -50,19 +81,101 @@ impl ServeArgs {
 }
 
 pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let world = args.load_world()?;
+    let mut serving = Serving::start(args, out).await?;
+    let signal = serving.shutdown.recv().await;
+    serving.stop(signal, out).await
+}
+
+/// The fakes, their admin API and the state files, as `serve` runs them (`demo` runs the same
+/// with its web app beside them).
+pub(crate) struct Serving {
+    /// The HTTPS listener of the fakes.
+    pub(crate) handle: ServerHandle,
+    /// Ctrl-C and SIGTERM, listened for since before readiness was announced.
+    pub(crate) shutdown: ShutdownSignal,
+    /// The state directory the files below are in.
+    pub(crate) state: StateDir,
+    admin_server: admin::AdminServer,
+    admin_token: admin::AdminToken,
+    ca_pem: String,
+    env_contents: String,
+}
+
+impl std::fmt::Debug for Serving {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // connection.env holds the world's demo secret: only the addresses are shown.
+        f.debug_struct("Serving")
+            .field("addr", &self.handle.addr())
+            .field("admin", &self.admin_server.addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Serving {
+    /// Loads the world, serves it, starts the admin API, writes the state files and prints
+    /// how to point clients at the fakes.
+    pub(crate) async fn start(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<Serving> {
+        start(args, out).await
+    }
+
+    /// Stops the admin API and the fakes, then removes the state files this run wrote.
+    pub(crate) async fn stop(self, signal: &str, out: &mut impl Write) -> anyhow::Result<()> {
+        tracing::info!(signal, "shutting down");
+        self.admin_server.shutdown().await;
+        self.handle.shutdown().await;
+        // Stale files would point clients at a closed port (and connection.env holds the
+        // world's demo secret); files another serve has rewritten since are left to it.
+        let state = &self.state;
+        state.remove_if_unchanged("connection.env", self.env_contents.as_bytes())?;
+        state.remove_if_unchanged("ca.pem", self.ca_pem.as_bytes())?;
+        state.remove_if_unchanged("admin.token", self.admin_token.expose().as_bytes())?;
+        writeln!(out, "d365-harness: stopped ({signal})")?;
+        out.flush()?;
+        Ok(())
+    }
+}
+
+async fn start(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<Serving> {
     let clock = Clock::system();
+    let (world, scenario) = match &args.scenario {
+        None => (args.load_world()?, None),
+        Some(path) => {
+            let scenario = Scenario::load(path)?;
+            last_step(&scenario, args.step)?;
+            // The runner's clock starts at START_TIME, and the scenario's secrets and
+            // `until`s are written for it; a system clock set there keeps ticking.
+            clock.set(scenario::START_TIME)?;
+            (scenario.world().clone(), Some(scenario))
+        }
+    };
+    // The credentials of the world as loaded: a client configured before the steps changed
+    // the world (a secret deleted since) is the situation a scenario describes.
     let credentials = world.client_credentials(clock.now())?;
-    let mut server_config = server_config(&world, args.listen, clock)?;
-    server_config.proxy_listen = args.proxy_listen;
-    let handle = fake_core::spawn(server_config)
-        .await
-        .context("failed to start the server")?;
+    let faults = scenario.as_ref().map_or(&[][..], Scenario::faults);
+    let (handle, live) = spawn_world(&world, args.listen, args.proxy_listen, faults, clock).await?;
+    if let Some(scenario) = &scenario {
+        apply_steps(scenario, args.step, &live)?;
+    }
     // Listen for signals before announcing readiness: whoever reads connection.env may stop
     // us right away, and an unhandled SIGTERM would kill the process instead of shutting down.
-    let mut shutdown = ShutdownSignal::listen()?;
+    let shutdown = ShutdownSignal::listen()?;
 
     let state = StateDir::create(&args.state_dir)?;
+    let admin_listen = args.admin_listen();
+    let admin_listener = admin::bind(admin_listen).await?;
+    let admin_token = admin::AdminToken::generate()?;
+    let admin_server = {
+        let access = admin::Access::for_listener(admin_listen, &admin_token);
+        admin::AdminServer::spawn(admin_listener, move |stopping| {
+            admin::Admin::new(access, live, stopping)
+        })?
+    };
+    // Written before connection.env, whose appearance tells readers that serve is ready.
+    state.write(
+        "admin.token",
+        admin_token.expose().as_bytes(),
+        FileMode::Private,
+    )?;
     let ca_pem = handle.ca_pem().to_owned();
     let ca_file = state.write("ca.pem", ca_pem.as_bytes(), FileMode::Public)?;
     let connection = Connection {
@@ -76,6 +189,7 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
         ca_file,
         host_map: host_map(handle.hosts(), handle.addr()),
         proxy: handle.proxy_addr().map(connect_address),
+        admin: connect_address(admin_server.addr()),
     };
     let env_contents = connection.env();
     let env_file = state.write("connection.env", env_contents.as_bytes(), FileMode::Private)?;
@@ -85,45 +199,90 @@ pub(crate) async fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Res
         "{}",
         connection.instructions(world.path(), handle.addr(), &env_file)
     )?;
+    if let Some(scenario) = &scenario {
+        writeln!(
+            out,
+            "Scenario `{}`: its faults and the world changes of steps 1 to {} are applied \
+             (POST /reset goes back to its world before them).",
+            scenario.path().display(),
+            args.step.unwrap_or(scenario.steps().len())
+        )?;
+    }
     out.flush()?;
-
-    let signal = shutdown.recv().await;
-    tracing::info!(signal, "shutting down");
-    handle.shutdown().await;
-    // Stale files would point clients at a closed port (and connection.env holds the world's
-    // demo secret); files another serve has rewritten since are left to it.
-    state.remove_if_unchanged("connection.env", env_contents.as_bytes())?;
-    state.remove_if_unchanged("ca.pem", ca_pem.as_bytes())?;
-    writeln!(out, "d365-harness: stopped ({signal})")?;
-    out.flush()?;
-    Ok(())
+    Ok(Serving {
+        handle,
+        shutdown,
+        state,
+        admin_server,
+        admin_token,
+        ca_pem,
+        env_contents,
+    })
 }
 
-/// The listener for `world`: the fake Entra ID and, when the world has environments, the fake
-/// Dataverse, on `listen`, with its `[[faults]]` applied before routing. The PKI is made for
-/// every host the mounts serve.
-fn server_config(world: &World, listen: SocketAddr, clock: Clock) -> anyhow::Result<ServerConfig> {
-    let entra = world.entra_config(clock.clone(), IdGenerator::from_entropy())?;
-    let mut mounts = vec![fake_entra::mount(entra).with_context(|| {
-        format!(
-            "failed to set up the fake Entra ID for world `{}`",
-            world.path().display()
-        )
-    })?];
-    if !world.environments().is_empty() {
-        let dataverse = world.dataverse_config(clock.clone(), IdGenerator::from_entropy())?;
-        mounts.push(fake_dataverse::mount(dataverse).with_context(|| {
+/// Serves `world` (the fake Entra ID and, when the world has environments, the fake
+/// Dataverse, behind its `[[faults]]`) on `listen`, with the CONNECT proxy on `proxy_listen`
+/// when given, and returns the listener and the [`LiveWorld`](scenario::LiveWorld) that
+/// changes it. The PKI is made for every host the mounts serve.
+pub(crate) async fn spawn_world(
+    world: &World,
+    listen: SocketAddr,
+    proxy_listen: Option<SocketAddr>,
+    faults: &[FaultRule],
+    clock: Clock,
+) -> anyhow::Result<(ServerHandle, scenario::LiveWorld)> {
+    // scenario's error names the world and what did not start (the address not bound).
+    let served = scenario::spawn_live_with(
+        world,
+        clock,
+        IdGenerator::from_entropy(),
+        faults,
+        |config| {
+            config.listen = listen;
+            config.proxy_listen = proxy_listen;
+        },
+    )
+    .await?;
+    Ok(served)
+}
+
+/// The last step `--step` asks for (every step when `None`), if the scenario has it.
+fn last_step(scenario: &Scenario, last: Option<usize>) -> anyhow::Result<usize> {
+    let count = scenario.steps().len();
+    let last = last.unwrap_or(count);
+    anyhow::ensure!(
+        (1..=count).contains(&last),
+        "`--step {last}`: scenario `{}` has steps 1 to {count}",
+        scenario.path().display(),
+    );
+    Ok(last)
+}
+
+/// Applies the world changes of `scenario`'s steps 1 to `last` (every step when `None`) to
+/// `live`: `change` steps, `fault` steps and clock moves, as the runner does. The user's steps
+/// (`add`, `test`, ...) are what the client being tested will do.
+fn apply_steps(
+    scenario: &Scenario,
+    last: Option<usize>,
+    live: &scenario::LiveWorld,
+) -> anyhow::Result<()> {
+    let steps = scenario.steps();
+    let last = last_step(scenario, last)?;
+    for (index, step) in steps.iter().take(last).enumerate() {
+        let changes = step.action.world_changes();
+        if changes.is_empty() {
+            continue;
+        }
+        live.apply(&changes).with_context(|| {
             format!(
-                "failed to set up the fake Dataverse for world `{}`",
-                world.path().display()
+                "step {} (`{}`) of scenario `{}` does not apply",
+                index + 1,
+                step.action.as_str(),
+                scenario.path().display()
             )
-        })?);
+        })?;
     }
-    let mut server_config = ServerConfig::new(mounts);
-    server_config.listen = listen;
-    server_config.clock = clock;
-    server_config.faults = Faults::new(world.faults().iter().cloned());
-    Ok(server_config)
+    Ok(())
 }
 
 /// What a client needs to reach the fakes: the `connection.env` contents.
@@ -139,11 +298,13 @@ struct Connection {
     host_map: Vec<(String, SocketAddr)>,
     /// Where the CONNECT proxy listens (connectable), when `--proxy-listen` was given.
     proxy: Option<SocketAddr>,
+    /// Where the admin API listens (connectable).
+    admin: SocketAddr,
 }
 
 impl Connection {
     /// `KEY=value` lines, in the documented order (`D365_ENVIRONMENT_URL` only when there is
-    /// an environment, `HTTPS_PROXY` only when the proxy runs).
+    /// an environment, `HTTPS_PROXY` only when the proxy runs, `D365_ADMIN_URL` last).
     fn env(&self) -> String {
         let host_map = self
             .host_map
@@ -168,13 +329,20 @@ impl Connection {
              {environment}\
              D365_CA_FILE={}\n\
              D365_HOST_MAP={host_map}\n\
-             {proxy}",
+             {proxy}\
+             D365_ADMIN_URL={}\n",
             self.authority_host,
             self.tenant_id,
             self.client_id,
             self.client_secret,
             self.ca_file.display(),
+            self.admin_url(),
         )
+    }
+
+    /// The admin API's base URL.
+    fn admin_url(&self) -> String {
+        format!("http://{}", self.admin)
     }
 
     /// What `serve` prints: the env lines and how to use them.
@@ -214,6 +382,11 @@ impl Connection {
                 "The Dataverse Web API is at {url}/api/data/v9.2/ (token scope {url}/.default).\n"
             ));
         }
+        text.push_str(&format!(
+            "Change the world live through the admin API at {0} \
+             (`d365-harness admin`, or curl {0}/world).\n",
+            self.admin_url()
+        ));
         text.push_str("Press Ctrl-C to stop.\n");
         text
     }
@@ -232,7 +405,7 @@ fn host_map(hosts: &[HostPattern], addr: SocketAddr) -> Vec<(String, SocketAddr)
 }
 
 /// Where a local client connects: the listen address, with "any" replaced by loopback.
-fn connect_address(addr: SocketAddr) -> SocketAddr {
+pub(crate) fn connect_address(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => {
             SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
@@ -245,7 +418,7 @@ fn connect_address(addr: SocketAddr) -> SocketAddr {
 }
 
 /// Ctrl-C and (on unix) SIGTERM, registered when created.
-struct ShutdownSignal {
+pub(crate) struct ShutdownSignal {
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -271,7 +444,7 @@ impl ShutdownSignal {
     }
 
     /// Waits for the first signal and names it.
-    async fn recv(&mut self) -> &'static str {
+    pub(crate) async fn recv(&mut self) -> &'static str {
         #[cfg(unix)]
         {
             tokio::select! {

@@ -34,6 +34,11 @@ impl StateDir {
         Ok(StateDir { path })
     }
 
+    /// The directory's absolute path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Removes `name` if it still holds `contents`: another process that wrote the file since
     /// (a second `serve` on the same folder) keeps its own. Returns whether it was removed.
     pub(crate) fn remove_if_unchanged(&self, name: &str, contents: &[u8]) -> anyhow::Result<bool> {

@@ -36,6 +36,11 @@ fn serve_defaults() {
     assert_eq!(args.state_dir, PathBuf::from(".d365-harness"));
     assert_eq!(args.world, None);
     assert_eq!(args.proxy_listen, None);
+    assert_eq!(args.admin_listen, None);
+    assert_eq!(
+        args.admin_listen(),
+        SocketAddr::from(([127, 0, 0, 1], 8444))
+    );
     let world = args.load_world().expect("the built-in world loads");
     assert_eq!(world.path(), PathBuf::from("built-in:demo"));
 }
@@ -52,7 +57,10 @@ fn serve_options() {
         "elsewhere.toml",
         "--proxy-listen",
         "127.0.0.1:0",
+        "--admin-listen",
+        "0.0.0.0:9444",
     ]);
+    assert_eq!(args.admin_listen(), SocketAddr::from(([0, 0, 0, 0], 9444)));
     assert_eq!(
         args.proxy_listen,
         Some(SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -60,6 +68,31 @@ fn serve_options() {
     assert_eq!(args.listen, SocketAddr::from(([0, 0, 0, 0], 0)));
     assert_eq!(args.state_dir, PathBuf::from("/tmp/state"));
     assert_eq!(args.world, Some(PathBuf::from("elsewhere.toml")));
+}
+
+#[test]
+fn the_admin_api_listens_on_loopback_beside_the_listen_port_by_default() {
+    for (listen, admin) in [
+        ("0.0.0.0:9443", "127.0.0.1:9444"),
+        ("127.0.0.1:0", "127.0.0.1:0"),
+        ("[::1]:65535", "127.0.0.1:0"),
+    ] {
+        let args = serve_args(&["serve", "--listen", listen]);
+        assert_eq!(args.admin_listen().to_string(), admin, "{listen}");
+    }
+}
+
+#[test]
+fn serve_takes_a_scenario_and_its_step_but_not_with_a_world() {
+    let args = serve_args(&["serve", "--scenario", "case.toml", "--step", "3"]);
+    assert_eq!(args.scenario, Some(PathBuf::from("case.toml")));
+    assert_eq!(args.step, Some(3));
+    let (exit, _, err) = run_captured(&["serve", "--scenario", "a.toml", "--world", "w.toml"]);
+    assert_eq!(exit, Exit::Error);
+    assert!(err.contains("cannot be used with"), "{err}");
+    let (exit, _, err) = run_captured(&["serve", "--step", "2"]);
+    assert_eq!(exit, Exit::Error);
+    assert!(err.contains("--scenario <FILE>"), "{err}");
 }
 
 #[test]

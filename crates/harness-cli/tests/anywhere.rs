@@ -16,12 +16,24 @@ const BINARY: &str = env!("CARGO_BIN_EXE_d365-harness");
 const DEADLINE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(25);
 
+/// Held while the binary is copied and while a process is started. A process forked (by the
+/// other test's thread) while the copy is open for writing inherits that descriptor until it
+/// execs, and executing the copy meanwhile fails with "Text file busy" (ETXTBSY).
+static FORKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn forking() -> std::sync::MutexGuard<'static, ()> {
+    FORKING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The build's binary, copied into a folder of its own (as `cargo install` or a download would
 /// leave it).
 fn copied_binary(folder: &Path) -> anyhow::Result<PathBuf> {
     let bin = folder.join("bin");
     std::fs::create_dir_all(&bin)?;
     let copy = bin.join("d365-harness");
+    let _forking = forking();
     std::fs::copy(BINARY, &copy).context("copy the binary")?;
     Ok(copy)
 }
@@ -45,16 +57,18 @@ impl Serve {
     /// Starts `binary serve` in `cwd` with `args` and waits for its first line, which it prints
     /// after writing `ca.pem` and `connection.env`.
     fn start(binary: &Path, cwd: &Path, args: &[&str]) -> anyhow::Result<Serve> {
+        let forking = forking();
         let mut child = Command::new(binary)
             .current_dir(cwd)
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("failed to start `{}`", binary.display()))?;
+        drop(forking);
         let mut stdout = BufReader::new(child.stdout.take().context("piped stdout")?);
         let mut first_line = String::new();
         stdout.read_line(&mut first_line)?;
@@ -76,7 +90,10 @@ impl Serve {
     /// Sends SIGTERM and waits (bounded) for a clean exit; returns the rest of stdout.
     async fn stop(mut self) -> anyhow::Result<String> {
         let pid = self.child.id().to_string();
-        let status = Command::new("kill").args(["-TERM", &pid]).status()?;
+        let status = {
+            let _forking = forking();
+            Command::new("kill").args(["-TERM", &pid]).status()?
+        };
         ensure!(status.success(), "kill -TERM {pid} failed: {status}");
         let started = Instant::now();
         let status = loop {
@@ -208,6 +225,7 @@ async fn an_exported_demo_world_is_served_from_another_folder() -> anyhow::Resul
     let binary = copied_binary(root.path())?;
     let export_folder = empty_folder(root.path(), "export")?;
     let world_file = export_folder.join("my.toml");
+    let forking = forking();
     let export = Command::new(&binary)
         .current_dir(&export_folder)
         .args(["world", "export", "demo"])
@@ -215,6 +233,7 @@ async fn an_exported_demo_world_is_served_from_another_folder() -> anyhow::Resul
         .stdout(std::fs::File::create(&world_file)?)
         .stderr(Stdio::piped())
         .output()?;
+    drop(forking);
     ensure!(
         export.status.success(),
         "world export demo: {}\n{}",

@@ -29,7 +29,14 @@ impl Serve {
     /// Like [`Serve::start`], with more `serve` arguments.
     fn start_with(state_dir: &Path, listen: &str, more: &[&str]) -> anyhow::Result<Serve> {
         let child = Command::new(BINARY)
-            .args(["serve", "--listen", listen, "--state-dir"])
+            .args([
+                "serve",
+                "--listen",
+                listen,
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--state-dir",
+            ])
             .arg(state_dir)
             .args(more)
             .env("RUST_LOG", "info")
@@ -139,6 +146,7 @@ async fn serve_writes_connection_env_answers_health_and_stops_on_sigterm() -> an
             "D365_ENVIRONMENT_URL",
             "D365_CA_FILE",
             "D365_HOST_MAP",
+            "D365_ADMIN_URL",
         ]
     );
     assert_eq!(
@@ -170,7 +178,24 @@ async fn serve_writes_connection_env_answers_health_and_stops_on_sigterm() -> an
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&env_file)?.permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "connection.env holds a secret");
+        let token_mode = std::fs::metadata(state_dir.join("admin.token"))?
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(token_mode, 0o600, "admin.token is a secret");
     }
+    let admin_url = value(&env, "D365_ADMIN_URL");
+    let admin_health = reqwest::Client::builder()
+        .no_proxy()
+        .build()?
+        .get(format!("{admin_url}/health"))
+        .send()
+        .await?;
+    assert_eq!(
+        admin_health.status(),
+        reqwest::StatusCode::OK,
+        "{admin_url}"
+    );
 
     let host_map = value(&env, "D365_HOST_MAP");
     let entries: Vec<(&str, SocketAddr)> = host_map
@@ -243,6 +268,10 @@ async fn serve_writes_connection_env_answers_health_and_stops_on_sigterm() -> an
         "a stopped serve removes its connection.env"
     );
     assert!(!state_dir.join("ca.pem").exists(), "and its ca.pem");
+    assert!(
+        !state_dir.join("admin.token").exists(),
+        "and its admin.token"
+    );
     Ok(())
 }
 
@@ -265,7 +294,8 @@ async fn a_second_serve_on_the_same_port_exits_two_naming_the_address() -> anyho
     assert_eq!(output.status.code(), Some(2), "stderr:\n{stderr}");
     assert!(
         stderr.contains(&format!(
-            "error: failed to start the server: failed to bind `{addr}`: "
+            "error: failed to start the fakes for world `built-in:demo`: the listener does not \
+             start: failed to bind `{addr}`: "
         )),
         "{stderr}"
     );
@@ -290,9 +320,10 @@ async fn serve_with_a_proxy_gives_tokens_and_dataverse_to_a_client_with_only_htt
     let env_file = state_dir.join("connection.env");
     serve.wait_for(&env_file).await?;
     let env = read_env(&env_file)?;
+    let keys: Vec<&str> = env.iter().map(|(key, _)| key.as_str()).collect();
     assert_eq!(
-        env.last().map(|(key, _)| key.as_str()),
-        Some("HTTPS_PROXY"),
+        keys[keys.len() - 2..],
+        ["HTTPS_PROXY", "D365_ADMIN_URL"],
         "{env:?}"
     );
     let proxy = value(&env, "HTTPS_PROXY");

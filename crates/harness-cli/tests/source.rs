@@ -34,7 +34,14 @@ impl Serve {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/worlds/setup-mistakes.toml");
         let stderr_path = folder.join("serve.stderr");
         let mut child = Command::new(BINARY)
-            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--state-dir",
+            ])
             .arg(folder.join("state"))
             .arg("--world")
             .arg(&world)

@@ -4,7 +4,7 @@
 //! under test at that listener, and nowhere else. Shared by the runner and the tests.
 
 use d365_source::{NetworkSettings, TrustRoots};
-use fake_core::{Clock, FaultRule, Faults, HostPattern, IdGenerator, ServerConfig, ServerHandle};
+use fake_core::{Clock, FaultRule, HostPattern, IdGenerator, ServerHandle};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -32,33 +32,17 @@ pub enum ServeError {
 
 /// Both fakes of `world` on one listener on `127.0.0.1:0`: Entra ID, and Dataverse when the
 /// world has environments. `faults` are checked before the world's own `[[faults]]`. `clock`
-/// and `ids` go to both fakes and the journal.
+/// and `ids` go to both fakes and the journal. [`crate::spawn_live`] does the same and also
+/// returns the handle that changes the world while it runs.
 pub async fn spawn_fakes(
     world: &World,
     clock: Clock,
     ids: IdGenerator,
     faults: &[FaultRule],
 ) -> Result<ServerHandle, Error> {
-    let failed = |source| Error::Serve {
-        path: world.path().to_owned(),
-        source,
-    };
-    let entra = world.entra_config(clock.clone(), ids.clone())?;
-    let mut mounts =
-        vec![fake_entra::mount(entra).map_err(|error| failed(ServeError::Entra(error)))?];
-    if !world.environments().is_empty() {
-        let dataverse = world.dataverse_config(clock.clone(), ids)?;
-        mounts.push(
-            fake_dataverse::mount(dataverse)
-                .map_err(|error| failed(ServeError::Dataverse(error)))?,
-        );
-    }
-    let mut config = ServerConfig::new(mounts);
-    config.clock = clock;
-    config.faults = Faults::new(faults.iter().chain(world.faults()).cloned());
-    fake_core::spawn(config)
+    crate::spawn_live(world, clock, ids, faults)
         .await
-        .map_err(|error| failed(ServeError::Listener(error)))
+        .map(|(server, _)| server)
 }
 
 /// Network settings that send every host `server` serves to its address and resolve nothing

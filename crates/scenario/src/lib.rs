@@ -1,17 +1,22 @@
 //! World and scenario files for d365-harness: loading, validation, translation into each
 //! fake's config, and the runner that plays a scenario against the fakes into a [`Report`].
 //!
-//! Start at [`World::load`], [`Scenario::load`] and [`run`]. Invariants: file types (serde
-//! mirrors of the TOML) stay private; only validated types such as [`World`] and [`Scenario`]
-//! leave the crate; every error names its file; a [`Report`] never holds a secret or a token.
+//! Start at [`World::load`], [`Scenario::load`] and [`run`]; [`spawn_live`] serves a world that
+//! [`Change`]s edit while it runs. Invariants: file types (serde mirrors of the TOML) stay
+//! private; only validated types such as [`World`] and [`Scenario`] leave the crate; every error
+//! names its file; a [`Report`] never holds a secret or a token.
 
+mod change;
+mod check;
 mod fakes;
+mod live;
 mod location;
 #[cfg(test)]
 mod properties;
 mod report;
 mod runner;
 mod scenario;
+pub mod suggest;
 #[cfg(test)]
 mod test_support;
 mod timer;
@@ -19,21 +24,24 @@ mod world;
 
 use std::path::PathBuf;
 
+pub use change::{Change, ChangeError, ChangeReason, parse_duration};
+pub use check::{FileCheck, check_file, file_kind};
 pub use fakes::{SEED, START_TIME, ServeError, network_settings, spawn_fakes};
+pub use live::{Applied, LiveWorld, spawn_live, spawn_live_with};
 pub use location::Location;
 pub use report::{
-    CheckSummary, CheckWarningReport, ExpectationReport, FieldReport, FormReport, ProblemReport,
-    Report, Seconds, StepReport,
+    CheckSummary, CheckWarningReport, ExpectationReport, FaultStepReport, FieldReport, FormReport,
+    ProblemReport, Report, RequestCountReport, Seconds, StepReport,
 };
-pub use runner::run;
+pub use runner::{run, run_journaled};
 pub use scenario::{
-    Action, ClockMove, Expectation, Form, Outcome, Scenario, SecretInput, SecretOrigin, SecretPart,
-    Step, Trust,
+    Action, ClockMove, Expectation, Form, Outcome, RequestCount, Scenario, SecretInput,
+    SecretOrigin, SecretPart, Step, Trust,
 };
 pub use timer::ManualTimer;
 pub use world::{
     App, Certificate, ClientCredentials, Environment, EnvironmentTable, EnvironmentThrottle,
-    Permission, Secret, SecretValue, ServicePrincipal, Tenant, World,
+    Permission, Secret, SecretValue, ServicePrincipal, Tenant, World, WorldDocument,
 };
 
 /// The kind of file an error is about.
@@ -265,6 +273,14 @@ pub enum Reason {
     /// A certificate with both or neither of `file` and `pem`.
     #[error("give the certificate either `file = \"<PEM file>\"` or `pem = '''<PEM text>'''`")]
     CertificateSource,
+    /// `removed = true` on the service principal of the app's home tenant.
+    #[error(
+        "the service principal in the home tenant `{home}` goes only with the app registration; disable the app with `enabled = false`"
+    )]
+    RemovedHomePrincipal {
+        /// The home tenant key.
+        home: String,
+    },
     /// `dynamics_enabled = false` in a tenant that has no Dynamics CRM principal to disable.
     #[error(
         "there is no Dynamics CRM service principal to disable (`dynamics = false`); set `dynamics = true` or remove `dynamics_enabled`"
@@ -622,6 +638,22 @@ pub enum Reason {
         /// The secret name as written.
         name: String,
         /// The names of the app's secrets.
+        known: Vec<String>,
+    },
+    /// A `change` step's change names something the world does not have at that step.
+    #[error("`{change}` does not fit the world at this step: {reason}")]
+    Change {
+        /// The change's kind (`remove_role`).
+        change: &'static str,
+        /// Why, with the known names (boxed: errors travel by value).
+        reason: Box<ChangeReason>,
+    },
+    /// A step's `source` names no `[forms.<name>]` table.
+    #[error("no form `[forms.{name}]` in the scenario; known: {}", list_or_none(.known))]
+    UnknownForm {
+        /// The name as written.
+        name: String,
+        /// The names of the scenario's `[forms.<name>]` tables.
         known: Vec<String>,
     },
     /// `part = "id"` for a secret whose world entry gives no `id`.

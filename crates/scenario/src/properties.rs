@@ -296,6 +296,27 @@ fn assert_located(
     Ok(())
 }
 
+/// Every error `parse_all` found is located, and the first is the one loading reports.
+fn assert_all_located(
+    first: &Error,
+    all: Option<Vec<Error>>,
+    kind: FileKind,
+    path: &Path,
+    text: &str,
+) -> Result<(), TestCaseError> {
+    let Some(all) = all else {
+        return Err(TestCaseError::fail(format!(
+            "load failed with {first} but parse_all passed"
+        )));
+    };
+    prop_assert!(!all.is_empty());
+    prop_assert_eq!(all[0].to_string(), first.to_string());
+    for error in &all {
+        assert_located(error, kind, path, text)?;
+    }
+    Ok(())
+}
+
 /// A scenario's error about its world also locates the world's own mistake.
 fn assert_world_cause_located(error: &Error) -> Result<(), TestCaseError> {
     if let Error::Invalid { reason, .. } = error
@@ -321,12 +342,17 @@ fn world_path(error: &Error) -> PathBuf {
 fn check_world(text: &str) -> Result<(), TestCaseError> {
     with_layout(|layout| {
         let path = layout.world(text);
+        let all = World::parse_all(text, &path);
         match World::load(&path) {
             Ok(world) => {
                 prop_assert_eq!(world.path(), path.as_path());
+                prop_assert!(all.is_ok(), "parse_all disagrees: {:?}", all.err());
                 Ok(())
             }
-            Err(error) => assert_located(&error, FileKind::World, &path, text),
+            Err(error) => {
+                assert_located(&error, FileKind::World, &path, text)?;
+                assert_all_located(&error, all.err(), FileKind::World, &path, text)
+            }
         }
     })
 }
@@ -334,13 +360,16 @@ fn check_world(text: &str) -> Result<(), TestCaseError> {
 fn check_scenario(text: &str) -> Result<(), TestCaseError> {
     with_layout(|layout| {
         let path = layout.scenario(text);
+        let all = Scenario::parse_all(text, &path);
         match Scenario::load(&path) {
             Ok(scenario) => {
                 prop_assert_eq!(scenario.path(), path.as_path());
+                prop_assert!(all.is_ok(), "parse_all disagrees: {:?}", all.err());
                 Ok(())
             }
             Err(error) => {
                 assert_located(&error, FileKind::Scenario, &path, text)?;
+                assert_all_located(&error, all.err(), FileKind::Scenario, &path, text)?;
                 assert_world_cause_located(&error)
             }
         }

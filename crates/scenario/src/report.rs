@@ -18,6 +18,9 @@ pub struct Report {
     pub world: String,
     /// The form as typed; the secret is named by origin (`importer.current`, `typed`).
     pub form: FormReport,
+    /// The `[forms.<name>]` tables steps can name, by name.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub forms: std::collections::BTreeMap<String, FormReport>,
     /// The tables the source imports.
     pub tables: Vec<String>,
     /// Whether every step's expectation held.
@@ -58,11 +61,27 @@ pub struct FormReport {
 pub struct StepReport {
     /// Position, from 1.
     pub step: usize,
-    /// The action (`add`, `test`, `rotate_secret`, `remove`, `advance_clock`).
+    /// The action (`add`, `test`, `rotate_secret`, `remove`, `advance_clock`, `fault`,
+    /// `change`).
     pub action: String,
+    /// The `[forms.<name>]` table the step used instead of `[form]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The step's own form, when it carries one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub form: Option<FormReport>,
     /// `rotate_secret`: where the new secret came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_secret: Option<String>,
+    /// `change`: the changes, in the file's form (secret values and certificates left out).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
+    /// `change`, `fault`: why the world refused the step's changes (nothing was changed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// `fault`: what the step did to the listener's fault rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faults: Option<FaultStepReport>,
     /// The fakes' clock when the step began (RFC 3339).
     pub at: String,
     /// `advance_clock`: the clock after the step (RFC 3339).
@@ -124,6 +143,40 @@ pub struct ExpectationReport {
     /// The total wait, in seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waited_seconds: Option<u64>,
+    /// A phrase of the problem's message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// A phrase of the problem's fix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// Request counts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<RequestCountReport>,
+    /// The names in the source list after the step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<String>>,
+}
+
+/// An expected request count as a report shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RequestCountReport {
+    /// The host and path patterns (`login.microsoftonline.com /*/oauth2/v2.0/token`).
+    pub to: String,
+    /// How many requests must match.
+    pub count: u64,
+}
+
+/// What a `fault` step did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FaultStepReport {
+    /// Whether every rule was removed first.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cleared: bool,
+    /// The rules appended, one line each (`name: what it matches (when) → what it does`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub added: Vec<String>,
+    /// The names of the rules in effect after the step, in the order they are tried.
+    pub in_effect: Vec<String>,
 }
 
 /// A problem as the user sees it (message, fix), then what the flow observed.

@@ -5,7 +5,10 @@
 //! Invariant: a step whose expectation fails is data in the report; `Err` means the harness
 //! broke (the fakes did not start, the source list could not be read or written).
 
-use std::collections::BTreeSet;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,23 +16,31 @@ use d365_source::{
     AddOutcome, CheckReport, Field, FieldError, FieldWarning, Flow, FlowOptions, Problem,
     ReadDepth, RotateOutcome, SecretString, SourceForm, Store, TableAccess, TestOutcome,
 };
-use fake_core::{Clock, IdGenerator, ServerHandle};
+use fake_core::{Clock, IdGenerator, JournalEntry, ServerHandle};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::report::{
-    CheckSummary, CheckWarningReport, ExpectationReport, FieldReport, FormReport, ProblemReport,
-    Report, Seconds, StepReport,
+    CheckSummary, CheckWarningReport, ExpectationReport, FaultStepReport, FieldReport, FormReport,
+    ProblemReport, Report, RequestCountReport, Seconds, StepReport,
 };
 use crate::{
-    Action, ClockMove, Error, Expectation, ManualTimer, Outcome, SEED, START_TIME, Scenario,
-    SecretInput, ServeError, Trust, network_settings, spawn_fakes,
+    Action, Change, ClockMove, Error, Expectation, Form, LiveWorld, ManualTimer, Outcome,
+    RequestCount, SEED, START_TIME, Scenario, Secret, SecretInput, ServeError, Step, Trust, World,
+    network_settings, spawn_live,
 };
 
 /// Runs `scenario` from a fresh start and reports every step. The fakes stop when it returns.
 pub async fn run(scenario: &Scenario) -> Result<Report, Error> {
+    run_journaled(scenario).await.map(|(report, _)| report)
+}
+
+/// [`run`], also returning the fakes' whole journal (redacted, as the fakes keep it): the
+/// response bodies tell tools which AADSTS and Dataverse errors a scenario reached, even those
+/// a retry got past.
+pub async fn run_journaled(scenario: &Scenario) -> Result<(Report, Vec<JournalEntry>), Error> {
     let clock = Clock::manual(START_TIME);
-    let server = spawn_fakes(
+    let (server, live) = spawn_live(
         scenario.world(),
         clock.clone(),
         IdGenerator::seeded(SEED),
@@ -70,46 +81,49 @@ pub async fn run(scenario: &Scenario) -> Result<Report, Error> {
     let mut run = Run {
         scenario,
         server,
+        live,
         clock,
         timer,
         flow,
         store: Store::open(store_dir.path().join("sources")),
         journaled: BTreeSet::new(),
+        remembered: BTreeMap::new(),
     };
+    run.remember(scenario.world());
     let mut steps = Vec::new();
     for (index, step) in scenario.steps().iter().enumerate() {
         let number = index + 1;
-        let report = run
-            .step(number, &step.action, step.expect.as_ref())
-            .await
-            .map_err(|source| Error::Step {
-                path: scenario.path().to_owned(),
-                step: number,
-                source,
-            })?;
+        let report = run.step(number, step).await.map_err(|source| Error::Step {
+            path: scenario.path().to_owned(),
+            step: number,
+            source,
+        })?;
         steps.push(report);
     }
+    let journal = run.server.journal().entries();
     let form = scenario.form();
-    Ok(Report {
+    let report = Report {
         name: scenario.name().to_owned(),
         world: scenario.world_name().to_owned(),
-        form: FormReport {
-            name: form.name.clone(),
-            environment_url: form.environment_url.clone(),
-            tenant_id: form.tenant_id.clone(),
-            client_id: form.client_id.clone(),
-            client_secret: form.client_secret.origin.describe(),
-        },
+        form: form_report(form),
+        forms: scenario
+            .forms()
+            .iter()
+            .map(|(name, form)| (name.clone(), form_report(form)))
+            .collect(),
         tables: scenario.tables().to_vec(),
         passed: steps.iter().all(|step| step.held),
         steps,
-    })
+    };
+    Ok((report, journal))
 }
 
 /// One run's fakes, flow and store.
 struct Run<'a> {
     scenario: &'a Scenario,
     server: ServerHandle,
+    /// The running world, which `change` and `fault` steps change.
+    live: LiveWorld,
     clock: Clock,
     timer: Arc<ManualTimer>,
     flow: Flow,
@@ -117,6 +131,9 @@ struct Run<'a> {
     /// Journal entries already reported, by sequence number (an answer held back by a delay
     /// fault may land in the journal after later ones).
     journaled: BTreeSet<u64>,
+    /// Every world secret seen so far, by app and name, as last seen: a secret deleted in
+    /// Entra can still be typed (the admin still has its value).
+    remembered: BTreeMap<(String, String), Secret>,
 }
 
 /// What a step did, before it is compared with the expectation.
@@ -128,33 +145,78 @@ struct Observed {
     warnings: Vec<FieldWarning>,
     check: Option<CheckReport>,
     clock_to: Option<OffsetDateTime>,
+    /// `change`, `fault`: why the world refused the step's changes.
+    error: Option<String>,
     /// Why the step could not be carried out as written.
     mismatches: Vec<String>,
 }
 
 impl Run<'_> {
-    async fn step(
-        &mut self,
-        number: usize,
-        action: &Action,
-        expect: Option<&Expectation>,
-    ) -> Result<StepReport, d365_source::Error> {
+    async fn step(&mut self, number: usize, step: &Step) -> Result<StepReport, d365_source::Error> {
+        let action = &step.action;
+        let expect = step.expect.as_ref();
+        let form = step.form.as_ref().unwrap_or(self.scenario.form());
         let at = self.clock.now();
         let waits_before = self.timer.waits().len();
-        let observed = self.act(action).await?;
+        let observed = self.act(action, form).await?;
+        if matches!(action, Action::Change { .. }) {
+            let world = self.world();
+            self.remember(&world);
+        }
         let waits: Vec<Duration> = self.timer.waits().split_off(waits_before);
         let waited: Duration = waits.iter().sum();
-        let requests = self.transcript();
-        let saved = self.store.list()?.iter().map(saved_source).collect();
+        let entries = self.new_entries();
+        let requests = entries.iter().map(transcript_line).collect();
+        let listed = self.store.list()?;
+        let saved = listed.iter().map(saved_source).collect();
+        let names: Vec<&str> = listed.iter().map(|source| source.name.as_str()).collect();
         let mut mismatches = observed.mismatches.clone();
         if let Some(expect) = expect {
             mismatches.extend(compare(expect, &observed, waited));
+            mismatches.extend(compare_requests(&expect.requests, &entries));
+            if let Some(expected) = &expect.sources {
+                mismatches.extend(compare_sources(expected, &names));
+            }
         }
         Ok(StepReport {
             step: number,
             action: action.as_str().to_owned(),
+            source: step.source.clone(),
+            form: match (&step.form, &step.source) {
+                (Some(form), None) => Some(form_report(form)),
+                _ => None,
+            },
             new_secret: match action {
                 Action::RotateSecret { new_secret } => Some(new_secret.origin.describe()),
+                _ => None,
+            },
+            changes: match action {
+                Action::Change { changes } => changes.iter().map(describe_change).collect(),
+                _ => Vec::new(),
+            },
+            error: observed.error.clone(),
+            faults: match action {
+                Action::Fault { clear, add } => Some(FaultStepReport {
+                    cleared: *clear,
+                    added: {
+                        let rules = self.server.faults().rules();
+                        let first = rules.len().saturating_sub(add.len());
+                        rules
+                            .iter()
+                            .enumerate()
+                            .skip(first)
+                            .map(|(index, rule)| fault_summary(index, rule))
+                            .collect()
+                    },
+                    in_effect: self
+                        .server
+                        .faults()
+                        .rules()
+                        .iter()
+                        .enumerate()
+                        .map(|(index, rule)| fault_name(index, rule))
+                        .collect(),
+                }),
                 _ => None,
             },
             at: timestamp(at),
@@ -173,28 +235,40 @@ impl Run<'_> {
         })
     }
 
-    async fn act(&self, action: &Action) -> Result<Observed, d365_source::Error> {
-        let name = &self.scenario.form().name;
+    /// Keeps `world`'s secrets as the latest known of each.
+    fn remember(&mut self, world: &World) {
+        for app in world.apps() {
+            for secret in &app.secrets {
+                self.remembered
+                    .insert((app.key.clone(), secret.name.clone()), secret.clone());
+            }
+        }
+    }
+
+    /// The world as it is now (the fakes serve it).
+    fn world(&self) -> World {
+        self.live.world()
+    }
+
+    /// What the user types for `secret` now, or why it cannot be typed.
+    fn typed(&self, secret: &SecretInput) -> Result<SecretString, String> {
+        secret
+            .typed(&self.world(), &self.remembered)
+            .map(|value| SecretString::from(value.expose().to_owned()))
+            .ok_or_else(|| {
+                format!(
+                    "secret `{}` is not in the world at this step, so it cannot be typed",
+                    secret.origin.describe()
+                )
+            })
+    }
+
+    async fn act(&self, action: &Action, form: &Form) -> Result<Observed, d365_source::Error> {
+        let name = &form.name;
         let observed = match action {
-            Action::Add => match self.flow.add(&self.source_form(), &self.store).await? {
-                AddOutcome::Added { source, warnings } => Observed {
-                    outcome: Some(Outcome::Added),
-                    warnings,
-                    check: passed_check(&source.last_check),
-                    ..Observed::default()
-                },
-                AddOutcome::Invalid(errors) => Observed {
-                    outcome: Some(Outcome::Invalid),
-                    errors: errors.errors,
-                    warnings: errors.warnings,
-                    ..Observed::default()
-                },
-                AddOutcome::Failed { problem, warnings } => Observed {
-                    outcome: Some(Outcome::Failed),
-                    problem: Some(problem),
-                    warnings,
-                    ..Observed::default()
-                },
+            Action::Add => match self.source_form(form) {
+                Err(mismatch) => Observed::mismatch(mismatch),
+                Ok(source_form) => self.add(&source_form).await?,
             },
             Action::Test => match not_found(self.flow.test(&self.store, name).await)? {
                 None => Observed::outcome(Outcome::NotFound),
@@ -210,7 +284,10 @@ impl Run<'_> {
                 },
             },
             Action::RotateSecret { new_secret } => {
-                let secret = secret_string(new_secret);
+                let secret = match self.typed(new_secret) {
+                    Ok(secret) => secret,
+                    Err(mismatch) => return Ok(Observed::mismatch(mismatch)),
+                };
                 match not_found(self.flow.rotate_secret(&self.store, name, secret).await)? {
                     None => Observed::outcome(Outcome::NotFound),
                     Some(RotateOutcome::Rotated { source, warnings }) => Observed {
@@ -238,8 +315,49 @@ impl Run<'_> {
                 Some(_) => Observed::outcome(Outcome::Removed),
             },
             Action::AdvanceClock(clock_move) => self.advance(*clock_move),
+            // Through the live world, so that a later change keeps a fault step's rules.
+            Action::Fault { .. } => self.change(&action.world_changes()),
+            Action::Change { changes } => self.change(changes),
         };
         Ok(observed)
+    }
+
+    /// Applies a batch to the running world; a refusal is the step's error (nothing changed).
+    fn change(&self, changes: &[Change]) -> Observed {
+        match self.live.apply(changes) {
+            Ok(_) => Observed::default(),
+            Err(error) => {
+                let error = error.to_string();
+                Observed {
+                    mismatches: vec![format!("the world refused the change: {error}")],
+                    error: Some(error),
+                    ..Observed::default()
+                }
+            }
+        }
+    }
+
+    async fn add(&self, source_form: &SourceForm) -> Result<Observed, d365_source::Error> {
+        Ok(match self.flow.add(source_form, &self.store).await? {
+            AddOutcome::Added { source, warnings } => Observed {
+                outcome: Some(Outcome::Added),
+                warnings,
+                check: passed_check(&source.last_check),
+                ..Observed::default()
+            },
+            AddOutcome::Invalid(errors) => Observed {
+                outcome: Some(Outcome::Invalid),
+                errors: errors.errors,
+                warnings: errors.warnings,
+                ..Observed::default()
+            },
+            AddOutcome::Failed { problem, warnings } => Observed {
+                outcome: Some(Outcome::Failed),
+                problem: Some(problem),
+                warnings,
+                ..Observed::default()
+            },
+        })
     }
 
     fn advance(&self, clock_move: ClockMove) -> Observed {
@@ -264,44 +382,189 @@ impl Run<'_> {
         observed
     }
 
-    fn source_form(&self) -> SourceForm {
-        let form = self.scenario.form();
-        SourceForm {
+    /// The form as the flow gets it, its secret typed from the world as it is now.
+    fn source_form(&self, form: &Form) -> Result<SourceForm, String> {
+        Ok(SourceForm {
             name: form.name.clone(),
             environment_url: form.environment_url.clone(),
             tenant_id: form.tenant_id.clone(),
             client_id: form.client_id.clone(),
-            client_secret: secret_string(&form.client_secret),
-        }
+            client_secret: self.typed(&form.client_secret)?,
+        })
     }
 
-    /// The journal entries not reported yet, one line each.
-    fn transcript(&mut self) -> Vec<String> {
-        let mut lines = Vec::new();
-        for entry in self.server.journal().entries() {
-            if !self.journaled.insert(entry.sequence) {
-                continue;
-            }
-            let status = match entry.status {
-                0 => "closed".to_owned(),
-                status => status.to_string(),
-            };
-            let query = entry
-                .query
-                .as_deref()
-                .map(|query| format!("?{query}"))
-                .unwrap_or_default();
-            let fault = entry
-                .fault
-                .as_deref()
-                .map(|fault| format!(" (fault: {fault})"))
-                .unwrap_or_default();
-            lines.push(format!(
-                "{status} {} {} {}{query}{fault}",
-                entry.method, entry.host, entry.path
-            ));
+    /// The journal entries not reported yet.
+    fn new_entries(&mut self) -> Vec<JournalEntry> {
+        self.server
+            .journal()
+            .entries()
+            .into_iter()
+            .filter(|entry| self.journaled.insert(entry.sequence))
+            .collect()
+    }
+}
+
+/// One journal entry as a report line: `status METHOD host path?query (fault: name)`.
+fn transcript_line(entry: &JournalEntry) -> String {
+    let status = match entry.status {
+        0 => "closed".to_owned(),
+        status => status.to_string(),
+    };
+    let query = entry
+        .query
+        .as_deref()
+        .map(|query| format!("?{query}"))
+        .unwrap_or_default();
+    let fault = entry
+        .fault
+        .as_deref()
+        .map(|fault| format!(" (fault: {fault})"))
+        .unwrap_or_default();
+    format!(
+        "{status} {} {} {}{query}{fault}",
+        entry.method, entry.host, entry.path
+    )
+}
+
+/// A change as a report shows it, its kind then its fields, with no secret value and no
+/// certificate text: `remove_role environment=contoso app=importer role="Importer Reader"`.
+fn describe_change(change: &Change) -> String {
+    let Ok(toml::Value::Table(table)) = toml::Value::try_from(change) else {
+        // A change always serializes as a table; say so rather than panic if that changes.
+        return change.kind().to_owned();
+    };
+    let mut words = vec![change.kind().to_owned()];
+    for (key, value) in redact(table) {
+        if key == "change" {
+            continue;
         }
-        lines
+        let text = match &value {
+            toml::Value::String(text)
+                if !text.is_empty()
+                    && text
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.:/*()".contains(c)) =>
+            {
+                text.clone()
+            }
+            // A TOML literal string: it reads without escapes in the YAML snapshot.
+            toml::Value::String(text) if !text.contains(['\'', '\n']) => format!("'{text}'"),
+            other => inline(other),
+        };
+        words.push(format!("{key}={text}"));
+    }
+    words.join(" ")
+}
+
+fn redact(mut table: toml::Table) -> toml::Table {
+    for (key, shown) in [("value", "(redacted)"), ("pem", "(certificate)")] {
+        if let Some(value) = table.get_mut(key) {
+            *value = toml::Value::String(shown.to_owned());
+        }
+    }
+    table
+}
+
+fn is_empty(value: &toml::Value) -> bool {
+    match value {
+        toml::Value::String(text) => text.is_empty(),
+        toml::Value::Array(items) => items.is_empty(),
+        toml::Value::Table(table) => table.is_empty(),
+        _ => false,
+    }
+}
+
+/// A TOML value on one line (tables inline), keys in their order.
+fn inline(value: &toml::Value) -> String {
+    match value {
+        toml::Value::Table(table) => {
+            // Empty values are serde defaults (`headers = {}`, `body = ""`): noise in a report.
+            let fields: Vec<String> = table
+                .iter()
+                .filter(|(_, value)| !is_empty(value))
+                .map(|(key, value)| format!("{key} = {}", inline(value)))
+                .collect();
+            if fields.is_empty() {
+                "{}".to_owned()
+            } else {
+                format!("{{ {} }}", fields.join(", "))
+            }
+        }
+        toml::Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(inline).collect();
+            format!("[{}]", items.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A fault rule as the journal names it: its `name`, or its position (`fault #2`).
+fn fault_name(index: usize, rule: &fake_core::FaultRule) -> String {
+    rule.name
+        .clone()
+        .unwrap_or_else(|| format!("fault #{}", index + 1))
+}
+
+/// `throttle: dataverse GET /api/data/* (call 2, 3 times) → respond 429, Retry-After: 5`.
+fn fault_summary(index: usize, rule: &fake_core::FaultRule) -> String {
+    use fake_core::FaultAction;
+    let mut matches: Vec<String> = [&rule.service, &rule.host, &rule.method, &rule.path]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    if matches.is_empty() {
+        matches.push("every request".to_owned());
+    }
+    let mut when = Vec::new();
+    if let Some(nth) = rule.nth {
+        when.push(format!("call {nth}"));
+    }
+    if let Some(from) = rule.from {
+        when.push(format!("from call {from}"));
+    }
+    if let Some(times) = rule.times {
+        when.push(if times == 1 {
+            "once".to_owned()
+        } else {
+            format!("{times} times")
+        });
+    }
+    let when = if when.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", when.join(", "))
+    };
+    let action = match &rule.action {
+        // Only the header that changes what a client does; the rule is in the file.
+        FaultAction::Respond {
+            status, headers, ..
+        } => headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
+            .map_or_else(
+                || format!("respond {status}"),
+                |(_, value)| format!("respond {status}, Retry-After: {value}"),
+            ),
+        FaultAction::Delay { millis } => format!("delay {millis} ms"),
+        FaultAction::CloseConnection => "close_connection".to_owned(),
+        FaultAction::ResetStream => "reset_stream".to_owned(),
+        FaultAction::Close => "close".to_owned(),
+    };
+    format!(
+        "{}: {}{when} → {action}",
+        fault_name(index, rule),
+        matches.join(" ")
+    )
+}
+
+fn form_report(form: &Form) -> FormReport {
+    FormReport {
+        name: form.name.clone(),
+        environment_url: form.environment_url.clone(),
+        tenant_id: form.tenant_id.clone(),
+        client_id: form.client_id.clone(),
+        client_secret: form.client_secret.origin.describe(),
     }
 }
 
@@ -309,6 +572,14 @@ impl Observed {
     fn outcome(outcome: Outcome) -> Observed {
         Observed {
             outcome: Some(outcome),
+            ..Observed::default()
+        }
+    }
+
+    /// A step that could not be carried out as written.
+    fn mismatch(mismatch: String) -> Observed {
+        Observed {
+            mismatches: vec![mismatch],
             ..Observed::default()
         }
     }
@@ -321,10 +592,6 @@ fn not_found<T>(result: Result<T, d365_source::Error>) -> Result<Option<T>, d365
         Err(d365_source::Error::SourceNotFound { .. }) => Ok(None),
         Err(error) => Err(error),
     }
-}
-
-fn secret_string(secret: &SecretInput) -> SecretString {
-    SecretString::from(secret.value.expose().to_owned())
 }
 
 /// `Contoso CRM: last check passed`, or `... failed (expired_secret)`.
@@ -405,7 +672,116 @@ fn compare(expect: &Expectation, observed: &Observed, waited: Duration) -> Vec<S
             waited.as_secs_f64()
         ));
     }
+    for (what, phrase, text) in [
+        (
+            "message",
+            &expect.message,
+            observed.problem.as_ref().map(|problem| &problem.message),
+        ),
+        (
+            "fix",
+            &expect.fix,
+            observed.problem.as_ref().map(|problem| &problem.fix),
+        ),
+    ] {
+        let Some(phrase) = phrase else { continue };
+        let holds = text.is_some_and(|text| contains_phrase(text, phrase));
+        if !holds {
+            mismatches.push(match text {
+                Some(text) => format!("{what}: expected a phrase `{phrase}`, got `{text}`"),
+                None => format!("{what}: expected a phrase `{phrase}`, got no problem"),
+            });
+        }
+    }
     mismatches
+}
+
+/// Whether `text` contains `phrase`, ignoring case and runs of whitespace (a phrase written on
+/// one line matches a message that wraps).
+fn contains_phrase(text: &str, phrase: &str) -> bool {
+    let squeeze = |text: &str| {
+        text.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    squeeze(text).contains(&squeeze(phrase))
+}
+
+/// Each `requests` count that the step's journal entries do not match.
+fn compare_requests(expected: &[RequestCount], entries: &[JournalEntry]) -> Vec<String> {
+    expected
+        .iter()
+        .filter_map(|count| {
+            let found = entries
+                .iter()
+                .filter(|entry| {
+                    count
+                        .host
+                        .as_deref()
+                        .is_none_or(|host| glob_matches(host, &entry.host))
+                        && count
+                            .path
+                            .as_deref()
+                            .is_none_or(|path| glob_matches(path, &entry.path))
+                })
+                .count();
+            (u64::try_from(found).unwrap_or(u64::MAX) != count.count).then(|| {
+                format!(
+                    "requests: expected {} to {}, got {found}",
+                    count.count,
+                    request_pattern(count)
+                )
+            })
+        })
+        .collect()
+}
+
+/// `login.microsoftonline.com /*/oauth2/v2.0/token`, `any host`, for mismatches and reports.
+fn request_pattern(count: &RequestCount) -> String {
+    match (&count.host, &count.path) {
+        (Some(host), Some(path)) => format!("{host} {path}"),
+        (Some(host), None) => host.clone(),
+        (None, Some(path)) => format!("any host {path}"),
+        (None, None) => "any host".to_owned(),
+    }
+}
+
+/// Whether `text` matches `pattern`, where `*` is any run of characters (case-insensitive), as
+/// fault rules match paths.
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    let pattern = pattern.to_ascii_lowercase();
+    let text = text.to_ascii_lowercase();
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// The source list's names against the expected ones, as sets.
+fn compare_sources(expected: &[String], found: &[&str]) -> Option<String> {
+    let expected_set: BTreeSet<&str> = expected.iter().map(String::as_str).collect();
+    let found_set: BTreeSet<&str> = found.iter().copied().collect();
+    (expected_set != found_set).then(|| {
+        let list = |names: &BTreeSet<&str>| names.iter().copied().collect::<Vec<_>>().join(", ");
+        format!(
+            "sources: expected [{}], got [{}]",
+            list(&expected_set),
+            list(&found_set)
+        )
+    })
 }
 
 /// Compares two field lists as sets.
@@ -451,6 +827,17 @@ fn expectation_report(expect: &Expectation) -> ExpectationReport {
             .as_ref()
             .map(|kinds| kinds.iter().map(|kind| kind.as_str().to_owned()).collect()),
         waited_seconds: expect.waited_seconds,
+        message: expect.message.clone(),
+        fix: expect.fix.clone(),
+        requests: expect
+            .requests
+            .iter()
+            .map(|count| RequestCountReport {
+                to: request_pattern(count),
+                count: count.count,
+            })
+            .collect(),
+        sources: expect.sources.clone(),
     }
 }
 

@@ -11,6 +11,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use fake_core::FaultRule;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::{Error, FileKind, SecretValue, World};
+use crate::{Change, Error, FileKind, Secret, SecretValue, World};
 
 /// A validated scenario file.
 /// Which certificate authority the flow under test trusts.
@@ -46,6 +47,7 @@ pub struct Scenario {
     trust: Trust,
     faults: Vec<FaultRule>,
     form: Form,
+    forms: BTreeMap<String, Form>,
     steps: Vec<Step>,
 }
 
@@ -65,6 +67,12 @@ impl Scenario {
     /// messages and to find the world it names).
     pub fn parse(text: &str, path: impl AsRef<Path>) -> Result<Scenario, Error> {
         validate::scenario(text, path.as_ref())
+    }
+
+    /// Like [`Scenario::parse`], with every error in the text (each section and step checked)
+    /// instead of the first; never an empty list.
+    pub fn parse_all(text: &str, path: impl AsRef<Path>) -> Result<Scenario, Vec<Error>> {
+        validate::scenario_text_all(text, path.as_ref())
     }
 
     /// The file this scenario came from.
@@ -118,13 +126,19 @@ impl Scenario {
         &self.form
     }
 
+    /// The other forms a step can name with `source = "<name>"` (`[forms.<name>]`).
+    pub fn forms(&self) -> &BTreeMap<String, Form> {
+        &self.forms
+    }
+
     /// The steps, in order.
     pub fn steps(&self) -> &[Step] {
         &self.steps
     }
 
-    /// Every secret value the scenario sends or could leak: the world's secrets and the ones
-    /// typed in the file. For leak checks on reports.
+    /// Every secret value the scenario sends or could leak that the file knows: the world's
+    /// secrets and the ones typed in the file (a secret a change adds without a value is made
+    /// when the step runs, so it is not here). For leak checks on reports.
     pub fn secret_values(&self) -> Vec<&SecretValue> {
         let mut values: Vec<&SecretValue> = self
             .world
@@ -132,10 +146,23 @@ impl Scenario {
             .iter()
             .flat_map(|app| app.secrets.iter().map(|secret| &secret.value))
             .collect();
-        values.push(&self.form.client_secret.value);
+        let forms = std::iter::once(&self.form).chain(self.forms.values());
+        let step_forms = self.steps.iter().filter_map(|step| step.form.as_ref());
+        values.extend(
+            forms
+                .chain(step_forms)
+                .filter_map(|form| form.client_secret.value.as_ref()),
+        );
         for step in &self.steps {
-            if let Action::RotateSecret { new_secret } = &step.action {
-                values.push(&new_secret.value);
+            match &step.action {
+                Action::RotateSecret { new_secret } => values.extend(new_secret.value.as_ref()),
+                Action::Change { changes } => {
+                    values.extend(changes.iter().filter_map(|change| match change {
+                        Change::AddSecret { value, .. } => value.as_ref(),
+                        _ => None,
+                    }));
+                }
+                _ => {}
             }
         }
         values
@@ -161,10 +188,54 @@ pub struct Form {
 /// showing it).
 #[derive(Clone, Debug)]
 pub struct SecretInput {
-    /// The value typed into the form.
-    pub value: SecretValue,
+    /// The value typed, as the file knows it: a literal, or a secret of the world as loaded.
+    /// `None` for a secret that a `change` step adds; [`SecretInput::typed`] finds it in the
+    /// world as it is when the step runs.
+    pub value: Option<SecretValue>,
     /// Where the value came from.
     pub origin: SecretOrigin,
+}
+
+impl SecretInput {
+    /// What the user types at a step whose world is `world`: a literal as written, a world
+    /// secret as `world` has it, or else as `remembered` last had it (a secret deleted in Entra
+    /// is still in the admin's clipboard). `None` when neither has it, or when its id is typed
+    /// and it has none.
+    pub fn typed(
+        &self,
+        world: &World,
+        remembered: &BTreeMap<(String, String), Secret>,
+    ) -> Option<SecretValue> {
+        let SecretOrigin::World {
+            app,
+            secret,
+            part,
+            before,
+            after,
+        } = &self.origin
+        else {
+            return self.value.clone();
+        };
+        let found = world
+            .app(app)
+            .and_then(|found| found.secrets.iter().find(|known| &known.name == secret))
+            .or_else(|| remembered.get(&(app.clone(), secret.clone())))?;
+        typed_secret(found, *part, before, after)
+    }
+}
+
+/// The text typed for `secret`: its value or id, with what a paste dragged along.
+pub(crate) fn typed_secret(
+    secret: &Secret,
+    part: SecretPart,
+    before: &str,
+    after: &str,
+) -> Option<SecretValue> {
+    let text = match part {
+        SecretPart::Value => secret.value.expose().to_owned(),
+        SecretPart::Id => secret.id?.to_string(),
+    };
+    Some(SecretValue::new(format!("{before}{text}{after}")))
 }
 
 /// Where a typed secret came from.
@@ -231,7 +302,14 @@ pub enum SecretPart {
 pub struct Step {
     /// What the user does.
     pub action: Action,
-    /// What must come of it; `None` only for [`Action::AdvanceClock`].
+    /// The form the step uses instead of `[form]` (its own `form = { ... }`, or the
+    /// `[forms.<name>]` table its `source` names); `add` types it, `test`, `rotate_secret` and
+    /// `remove` act on the saved source with its name.
+    pub form: Option<Form>,
+    /// The `[forms.<name>]` table the step names with `source`.
+    pub source: Option<String>,
+    /// What must come of it; `None` only for the actions without an outcome
+    /// ([`Action::has_outcome`]).
     pub expect: Option<Expectation>,
 }
 
@@ -251,6 +329,21 @@ pub enum Action {
     Remove,
     /// Move the fakes' manual clock (secret and token expiry without waiting).
     AdvanceClock(ClockMove),
+    /// Change the listener's fault rules: remove them all first when `clear`, then append
+    /// `add` (checked before none of the others: fake-core fires the first rule that matches,
+    /// so a rule added here wins only where no earlier rule matches).
+    Fault {
+        /// Remove every rule in effect (the scenario's, the world's, earlier steps') first.
+        clear: bool,
+        /// Rules to append, in fake-core's shape.
+        add: Vec<FaultRule>,
+    },
+    /// Change the running world (all or nothing), as an admin or Microsoft would: a role
+    /// removed, a secret deleted, Dynamics 365 disabled in a tenant.
+    Change {
+        /// The changes, in order.
+        changes: Vec<Change>,
+    },
 }
 
 impl Action {
@@ -262,7 +355,46 @@ impl Action {
             Action::RotateSecret { .. } => "rotate_secret",
             Action::Remove => "remove",
             Action::AdvanceClock(_) => "advance_clock",
+            Action::Fault { .. } => "fault",
+            Action::Change { .. } => "change",
         }
+    }
+
+    /// What the action does to the world, as changes: a `change` step's batch, a `fault`
+    /// step's (`clear_faults`, then an `add_fault` per rule), an `advance_clock` step's move;
+    /// empty for what the user does. The runner applies `change` and `fault` batches this way;
+    /// `serve --scenario FILE --step N` can replay a scenario's world up to a step with it.
+    pub fn world_changes(&self) -> Vec<Change> {
+        match self {
+            Action::Change { changes } => changes.clone(),
+            Action::Fault { clear, add } => clear
+                .then_some(Change::ClearFaults {})
+                .into_iter()
+                .chain(add.iter().map(|rule| Change::AddFault {
+                    fault: rule.clone(),
+                }))
+                .collect(),
+            Action::AdvanceClock(ClockMove::By(by)) => vec![Change::AdvanceClock {
+                seconds: Some(i64::try_from(by.as_secs()).unwrap_or(i64::MAX)),
+                duration: None,
+                until: None,
+            }],
+            Action::AdvanceClock(ClockMove::Until(until)) => vec![Change::AdvanceClock {
+                seconds: None,
+                duration: None,
+                until: Some(*until),
+            }],
+            Action::Add | Action::Test | Action::RotateSecret { .. } | Action::Remove => Vec::new(),
+        }
+    }
+
+    /// Whether the action ends in an [`Outcome`] (and so needs `expect`): every one but the
+    /// world's own moves (`advance_clock`, `fault`, `change`).
+    pub fn has_outcome(&self) -> bool {
+        !matches!(
+            self,
+            Action::AdvanceClock(_) | Action::Fault { .. } | Action::Change { .. }
+        )
     }
 }
 
@@ -292,6 +424,27 @@ pub struct Expectation {
     pub check_warnings: Option<Vec<CheckWarningKind>>,
     /// The total time the flow waited (`Retry-After`) during the step, in seconds.
     pub waited_seconds: Option<u64>,
+    /// A phrase the problem's message must contain (case-insensitive); only with
+    /// [`Outcome::Failed`].
+    pub message: Option<String>,
+    /// A phrase the problem's fix must contain (case-insensitive); only with
+    /// [`Outcome::Failed`].
+    pub fix: Option<String>,
+    /// How many requests the step sent that match each host and path pattern.
+    pub requests: Vec<RequestCount>,
+    /// The names in the source list after the step, in any order.
+    pub sources: Option<Vec<String>>,
+}
+
+/// `{ host?, path?, count }`: how many of a step's requests (journal entries) match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestCount {
+    /// A host pattern (`*` is any run of characters, case-insensitive); any host when `None`.
+    pub host: Option<String>,
+    /// A path pattern, as a fault rule's `path`; any path when `None`.
+    pub path: Option<String>,
+    /// The number of matching requests, retries included.
+    pub count: u64,
 }
 
 /// How a step ended.

@@ -6,12 +6,16 @@
 //! timestamp parses), and its `Debug` never shows a secret value or a private key.
 
 mod dataverse;
+mod document;
 mod entra;
 mod file;
 mod validate;
 
-pub(crate) use file::VersionProbe;
-pub(crate) use validate::fault_rules;
+pub use document::WorldDocument;
+pub(crate) use document::certificate_blocks;
+
+pub(crate) use file::{FaultRuleSpans, VersionProbe};
+pub(crate) use validate::{fault_rule, fault_rules};
 
 #[cfg(test)]
 mod tests;
@@ -48,6 +52,8 @@ pub struct World {
     entra: EntraKnobs,
     dataverse: Switches,
     faults: Vec<FaultRule>,
+    /// The text this world was parsed from, for [`WorldDocument::of`].
+    source: SourceText,
 }
 
 impl World {
@@ -67,6 +73,12 @@ impl World {
     /// messages and to resolve the files the world names).
     pub fn parse(text: &str, path: impl AsRef<Path>) -> Result<World, Error> {
         validate::world(text, path.as_ref())
+    }
+
+    /// Like [`World::parse`], with every error in the text (each tenant, app, environment,
+    /// fault rule and section checked) instead of the first; never an empty list.
+    pub fn parse_all(text: &str, path: impl AsRef<Path>) -> Result<World, Vec<Error>> {
+        validate::world_all(text, path.as_ref())
     }
 
     /// The file this world came from.
@@ -223,6 +235,9 @@ pub struct ServicePrincipal {
     pub object_id: Option<Uuid>,
     /// `accountEnabled` in this tenant.
     pub enabled: bool,
+    /// Deleted from this tenant (`removed = true`): Entra ID answers AADSTS700016 there, while
+    /// Dataverse keeps the app's application users, as it does. Never the home tenant's.
+    pub removed: bool,
 }
 
 /// A client secret. `Debug` shows everything but the value.
@@ -439,6 +454,16 @@ struct EntraKnobs {
     message_overrides: BTreeMap<String, String>,
     require_form_content_type: Option<bool>,
     assertion_replay: Option<AssertionReplayPolicy>,
+}
+
+/// A world file's text as parsed. `Debug` leaves it out: it holds secret values.
+#[derive(Clone)]
+struct SourceText(std::sync::Arc<str>);
+
+impl std::fmt::Debug for SourceText {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("[world file text]")
+    }
 }
 
 /// The PEM texts of the Entra signing key and its certificate.

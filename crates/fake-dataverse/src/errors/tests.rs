@@ -58,3 +58,15 @@ fn codes_answered_without_a_call_site_message_have_their_fixed_message() {
     }
     assert_eq!(ErrorCode::ObjectDoesNotExist.fixed_message(), None);
 }
+
+#[test]
+fn the_public_table_lists_every_row_as_the_fake_answers_it() {
+    assert_eq!(super::ERROR_CODES.len(), ErrorCode::ALL.len());
+    for (entry, code) in super::ERROR_CODES.iter().zip(ErrorCode::ALL) {
+        assert_eq!(entry.variant, format!("{code:?}"));
+        assert_eq!(entry.code, code.hex(), "{code:?}");
+        assert_eq!(entry.status, code.status().as_u16(), "{code:?}");
+        assert_eq!(entry.name, code.name(), "{code:?}");
+        assert_eq!(entry.message, code.fixed_message(), "{code:?}");
+    }
+}

@@ -100,7 +100,14 @@ impl Serve {
         let state = folder.join("state");
         let mut command = Command::new(env!("CARGO_BIN_EXE_d365-harness"));
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--state-dir",
+            ])
             .arg(&state);
         if let Some(world) = world {
             command.arg("--world").arg(world);

@@ -44,8 +44,8 @@ fn testcase(case: &Case) -> String {
         case.elapsed.as_secs_f64()
     );
     match &case.result {
-        CaseResult::Ran(report) if report.passed() => format!("{open}/>\n"),
-        CaseResult::Ran(report) => {
+        CaseResult::Ran { report, .. } if report.passed() => format!("{open}/>\n"),
+        CaseResult::Ran { report, .. } => {
             let summary: Vec<String> = report
                 .failures()
                 .flat_map(|step| {

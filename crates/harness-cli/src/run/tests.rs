@@ -514,3 +514,44 @@ fn assert_well_formed(xml: &str) {
     }
     assert!(!inside_tag && !inside_value, "unterminated: {xml}");
 }
+
+#[test]
+fn parallel_jobs_print_results_in_file_order() {
+    // Failing cases print several lines, passing ones one, broken ones an error: the kinds
+    // take different times, so workers finish out of order.
+    let (pass, fail, error) = (passing(), failing(), broken());
+    let mut files = Vec::new();
+    for index in 0..9 {
+        let contents = match index % 3 {
+            0 => &fail,
+            1 => &pass,
+            _ => &error,
+        };
+        files.push((format!("case_{index}.toml"), contents.as_str()));
+    }
+    let named: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(name, contents)| (name.as_str(), *contents))
+        .collect();
+    let folder = folder(&named);
+    let (serial_exit, serial, serial_err) = harness(&["run", "--jobs", "1", utf8(folder.path())]);
+    let (parallel_exit, parallel, parallel_err) =
+        harness(&["run", "--jobs", "4", utf8(folder.path())]);
+    assert_eq!((serial_exit, serial_err.as_str()), (Exit::Error, ""));
+    assert_eq!((parallel_exit, parallel_err.as_str()), (Exit::Error, ""));
+    assert_eq!(parallel, serial);
+    let ids: Vec<&str> = parallel
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(1))
+        .filter(|id| id.starts_with("qa/case_"))
+        .collect();
+    let expected: Vec<String> = (0..9).map(|index| format!("qa/case_{index}")).collect();
+    assert_eq!(ids, expected, "{parallel}");
+}
+
+#[test]
+fn jobs_must_be_at_least_one() {
+    let (exit, _, err) = harness(&["run", "--jobs", "0", "scenarios"]);
+    assert_eq!(exit, Exit::Error);
+    assert!(err.contains("--jobs"), "{err}");
+}

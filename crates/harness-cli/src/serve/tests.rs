@@ -24,6 +24,7 @@ fn connection() -> Connection {
             ),
         ],
         proxy: None,
+        admin: SocketAddr::from(([127, 0, 0, 1], 8444)),
     }
 }
 
@@ -78,7 +79,8 @@ fn connection_env_has_the_documented_keys_in_order() {
          D365_CLIENT_SECRET=demo~secret\n\
          D365_ENVIRONMENT_URL=https://contoso.crm.dynamics.com\n\
          D365_CA_FILE=/state/ca.pem\n\
-         D365_HOST_MAP=login.microsoftonline.com=127.0.0.1:8443,login.windows.net=127.0.0.1:8443\n"
+         D365_HOST_MAP=login.microsoftonline.com=127.0.0.1:8443,login.windows.net=127.0.0.1:8443\n\
+         D365_ADMIN_URL=http://127.0.0.1:8444\n"
     );
     let without_environment = Connection {
         environment_url: None,
@@ -95,15 +97,20 @@ fn connection_env_has_the_documented_keys_in_order() {
 }
 
 #[test]
-fn connection_env_ends_with_https_proxy_when_the_proxy_runs() {
+fn connection_env_has_https_proxy_before_the_admin_url_when_the_proxy_runs() {
     let with_proxy = Connection {
         proxy: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
         ..connection()
     };
     let env = with_proxy.env();
+    let admin_line = "D365_ADMIN_URL=http://127.0.0.1:8444\n";
+    let without_admin = connection().env();
+    let without_admin = without_admin
+        .strip_suffix(admin_line)
+        .expect("the admin URL comes last");
     assert_eq!(
-        env.strip_prefix(&connection().env()),
-        Some("HTTPS_PROXY=http://127.0.0.1:8080\n"),
+        env.strip_prefix(without_admin),
+        Some(&*format!("HTTPS_PROXY=http://127.0.0.1:8080\n{admin_line}")),
         "{env}"
     );
     let text = with_proxy.instructions(
@@ -137,6 +144,7 @@ fn instructions_show_the_env_and_how_to_use_it() {
         "Written to /state/connection.env",
         "The Dataverse Web API is at https://contoso.crm.dynamics.com/api/data/v9.2/ \
          (token scope https://contoso.crm.dynamics.com/.default).",
+        "Change the world live through the admin API at http://127.0.0.1:8444",
         "Press Ctrl-C to stop.",
     ] {
         assert!(text.contains(expected), "`{expected}` in:\n{text}");
@@ -154,7 +162,7 @@ async fn serve_applies_the_worlds_faults_and_entra_knobs() -> anyhow::Result<()>
     let world = World::load(&world_path)?;
     let clock = Clock::system();
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    let handle = fake_core::spawn(server_config(&world, listen, clock.clone())?).await?;
+    let (handle, _live) = spawn_world(&world, listen, None, &[], clock.clone()).await?;
     let ca = reqwest::Certificate::from_pem(handle.ca_pem().as_bytes())?;
     let client = reqwest::Client::builder()
         .tls_certs_only([ca])
@@ -244,7 +252,7 @@ async fn serve_answers_dataverse_with_tokens_from_its_own_entra() -> anyhow::Res
     let world = World::load(&world_path)?;
     let clock = Clock::system();
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    let handle = fake_core::spawn(server_config(&world, listen, clock.clone())?).await?;
+    let (handle, _live) = spawn_world(&world, listen, None, &[], clock.clone()).await?;
     let hosts: Vec<(String, SocketAddr)> = host_map(handle.hosts(), handle.addr());
     let served: Vec<&str> = hosts.iter().map(|(host, _)| host.as_str()).collect();
     assert_eq!(

@@ -1,7 +1,10 @@
 //! The scenario file as written: serde types that mirror the TOML one to one, with spans on
 //! every value the validator may complain about. Nothing here checks meaning; `validate.rs`
 //! does. Unknown fields are errors: we write every scenario file, so a typo must fail loudly.
-//! `[[faults]]` deserializes straight into `fake_core::FaultRule`, as in world files.
+//! `[[faults]]` and a `fault` step's `add` deserialize straight into `fake_core::FaultRule`, as
+//! in world files; [`StepFaultSpans`] reads the same rules again with positions for checking.
+
+use std::collections::BTreeMap;
 
 use fake_core::FaultRule;
 use serde::Deserialize;
@@ -30,6 +33,9 @@ pub(crate) struct ScenarioFile {
     #[serde(default)]
     pub(crate) network: Option<NetworkFile>,
     pub(crate) form: FormFile,
+    /// `[forms.<name>]`: more forms, which steps name with `source = "<name>"`.
+    #[serde(default)]
+    pub(crate) forms: BTreeMap<String, FormFile>,
     /// `[[faults]]`, in fake-core's own shape.
     #[serde(default)]
     pub(crate) faults: Vec<FaultRule>,
@@ -118,6 +124,31 @@ pub(crate) struct StepFile {
     pub(crate) seconds: Option<Spanned<u64>>,
     pub(crate) until: Option<Spanned<String>>,
     pub(crate) expect: Option<Spanned<ExpectFile>>,
+    /// The step's own form, instead of `[form]`.
+    pub(crate) form: Option<Spanned<FormFile>>,
+    /// The `[forms.<name>]` table the step uses instead of `[form]`.
+    pub(crate) source: Option<Spanned<String>>,
+    /// `fault`: rules to append.
+    pub(crate) add: Option<Spanned<Vec<FaultRule>>>,
+    /// `fault`: remove every rule first.
+    pub(crate) clear: Option<Spanned<bool>>,
+    /// `change`: the changes, in the vocabulary `serve`'s admin API also takes.
+    pub(crate) changes: Option<Spanned<Vec<Spanned<crate::Change>>>>,
+}
+
+/// The positioned values of each step's `add` rules, read from the whole text a second time
+/// (a rule deserializes into `FaultRule` once, and the validator needs its positions too).
+#[derive(Deserialize)]
+pub(crate) struct StepFaultSpans {
+    #[serde(default)]
+    pub(crate) steps: Vec<StepFaultSpan>,
+}
+
+/// One step's `add`, positioned.
+#[derive(Deserialize)]
+pub(crate) struct StepFaultSpan {
+    #[serde(default)]
+    pub(crate) add: Vec<crate::world::FaultRuleSpans>,
 }
 
 /// The action names.
@@ -129,6 +160,8 @@ pub(crate) enum ActionFile {
     RotateSecret,
     Remove,
     AdvanceClock,
+    Fault,
+    Change,
 }
 
 impl ActionFile {
@@ -139,11 +172,14 @@ impl ActionFile {
             ActionFile::RotateSecret => "rotate_secret",
             ActionFile::Remove => "remove",
             ActionFile::AdvanceClock => "advance_clock",
+            ActionFile::Fault => "fault",
+            ActionFile::Change => "change",
         }
     }
 }
 
-/// `expect = { outcome, problem?, fields?, warnings?, check_warnings?, waited_seconds? }`.
+/// `expect = { outcome, problem?, fields?, warnings?, check_warnings?, waited_seconds?,
+/// message?, fix?, requests?, sources? }`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ExpectFile {
@@ -153,4 +189,17 @@ pub(crate) struct ExpectFile {
     pub(crate) warnings: Option<Spanned<Vec<Spanned<String>>>>,
     pub(crate) check_warnings: Option<Spanned<Vec<Spanned<String>>>>,
     pub(crate) waited_seconds: Option<Spanned<u64>>,
+    pub(crate) message: Option<Spanned<String>>,
+    pub(crate) fix: Option<Spanned<String>>,
+    pub(crate) requests: Option<Spanned<Vec<Spanned<RequestCountFile>>>>,
+    pub(crate) sources: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// `{ host?, path?, count }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RequestCountFile {
+    pub(crate) host: Option<Spanned<String>>,
+    pub(crate) path: Option<Spanned<String>>,
+    pub(crate) count: Spanned<u64>,
 }

@@ -49,6 +49,21 @@ fn check(text: &str, expected: &str) {
     }
 }
 
+/// Parses `text` and expects an error that starts with `start` and mentions `also`.
+#[track_caller]
+fn check_start(text: &str, start: &str, also: &str) {
+    match Scenario::parse(text, scenario_path()) {
+        Ok(scenario) => panic!("expected an error, got {scenario:#?}"),
+        Err(error) => {
+            let message = chain(&error);
+            assert!(
+                message.starts_with(start) && message[start.len()..].contains(also),
+                "{message}\n--- input ---\n{text}"
+            );
+        }
+    }
+}
+
 /// [`BASE`] with one replacement that must apply.
 fn base_with(from: &str, to: &str) -> String {
     assert!(BASE.contains(from), "`{from}` is not in the base scenario");
@@ -64,7 +79,10 @@ fn loads_a_scenario_and_resolves_its_world_and_secrets() {
     assert_eq!(scenario.tables(), ["account", "contact"]);
     assert_eq!(scenario.request_timeout(), None);
     let secret = &scenario.form().client_secret;
-    assert_eq!(secret.value.expose(), EXPIRED);
+    assert_eq!(
+        secret.value.as_ref().expect("a world secret").expose(),
+        EXPIRED
+    );
     assert_eq!(secret.origin.describe(), "importer.expired");
     let [step] = scenario.steps() else {
         panic!("one step: {:?}", scenario.steps());
@@ -79,6 +97,10 @@ fn loads_a_scenario_and_resolves_its_world_and_secrets() {
             warnings: None,
             check_warnings: None,
             waited_seconds: None,
+            message: None,
+            fix: None,
+            requests: Vec::new(),
+            sources: None,
         })
     );
     let debug = format!("{scenario:?}");
@@ -159,7 +181,7 @@ expect = { outcome = "invalid", fields = ["tenant_id", "name"], waited_seconds =
         panic!("rotate_secret first");
     };
     assert_eq!(
-        new_secret.value.expose(),
+        new_secret.value.as_ref().expect("a literal").expose(),
         "a1d4c2e0-5b7f-4c19-9e38-2f6a0b8d1c47"
     );
     assert_eq!(new_secret.origin.describe(), "importer.current.id");
@@ -200,14 +222,14 @@ expect = { outcome = "invalid", fields = ["tenant_id", "name"], waited_seconds =
 fn an_unknown_field_is_reported_with_line_and_column() {
     check(
         &base_with("expect = {", "expct = {"),
-        "failed to parse scenario `scenarios/unit/test.toml` at line 15, column 1: unknown field `expct`, expected one of `action`, `new_secret`, `seconds`, `until`, `expect`",
+        "failed to parse scenario `scenarios/unit/test.toml` at line 15, column 1: unknown field `expct`, expected one of `action`, `new_secret`, `seconds`, `until`, `expect`, `form`, `source`, `add`, `clear`, `changes`",
     );
     check(
         &base_with(
             "problem = \"expired_secret\"",
             "problem = \"expired_secret\", fileds = []",
         ),
-        "failed to parse scenario `scenarios/unit/test.toml` at line 15, column 60: unknown field `fileds`, expected one of `outcome`, `problem`, `fields`, `warnings`, `check_warnings`, `waited_seconds`",
+        "failed to parse scenario `scenarios/unit/test.toml` at line 15, column 60: unknown field `fileds`, expected one of `outcome`, `problem`, `fields`, `warnings`, `check_warnings`, `waited_seconds`, `message`, `fix`, `requests`, `sources`",
     );
     check(
         &base_with(
@@ -281,7 +303,9 @@ fn an_unknown_world_names_the_known_ones() {
         "{text}"
     );
     assert!(
-        text.ends_with("; known: custom-tables, demo, failures, read-depths, setup-mistakes"),
+        text.ends_with(
+            "; known: custom-tables, customer-tenant, demo, failures, read-depths, setup-mistakes"
+        ),
         "{text}"
     );
     check(
@@ -328,7 +352,7 @@ fn an_expectation_must_fit_its_action() {
     );
     check(
         &base_with("action = \"add\"", "action = \"adds\""),
-        "failed to parse scenario `scenarios/unit/test.toml` at line 14, column 10: unknown variant `adds`, expected one of `add`, `test`, `rotate_secret`, `remove`, `advance_clock`",
+        "failed to parse scenario `scenarios/unit/test.toml` at line 14, column 10: unknown variant `adds`, expected one of `add`, `test`, `rotate_secret`, `remove`, `advance_clock`, `fault`, `change`",
     );
 }
 
@@ -381,7 +405,10 @@ fn a_world_secret_can_be_typed_with_what_a_paste_drags_along() {
         "secret = \"expired\", before = \" \", after = \"\\n\" }",
     ));
     let secret = &scenario.form().client_secret;
-    assert_eq!(secret.value.expose(), format!(" {EXPIRED}\n"));
+    assert_eq!(
+        secret.value.as_ref().expect("a world secret").expose(),
+        format!(" {EXPIRED}\n")
+    );
     assert_eq!(secret.origin.describe(), r#"" " + importer.expired + "\n""#);
 }
 
@@ -420,5 +447,522 @@ fn check_warnings_are_refused_without_a_passed_check_or_with_an_unknown_kind() {
     assert_eq!(
         chain(&error),
         "invalid scenario `scenarios/unit/test.toml` at line 15, column 49: `steps[0].expect.check_warnings[0]`: unknown check warning `partial_depth`: unknown variant `partial_depth`, expected `partial_read_depth`"
+    );
+}
+
+/// [`BASE`] with a second form, `[forms.second]`, and `steps` instead of its one step.
+fn with_steps(steps: &str) -> String {
+    let head = BASE.split("[[steps]]").next().expect("the head");
+    format!(
+        r#"{head}[forms.second]
+name = "Second CRM"
+environment_url = "https://contoso.crm.dynamics.com"
+tenant_id = "contoso.onmicrosoft.com"
+client_id = "3c2f9a51-7d0b-4e1a-8f5e-2a9b6c4d8e01"
+client_secret = {{ app = "importer", secret = "current" }}
+{steps}"#
+    )
+}
+
+#[test]
+fn a_step_can_carry_its_own_form_or_name_another() {
+    let scenario = parse(&with_steps(
+        r#"
+[[steps]]
+action = "add"
+source = "second"
+expect = { outcome = "added", sources = ["Second CRM"] }
+
+[[steps]]
+action = "add"
+form = { name = "Third", environment_url = "https://contoso.crm.dynamics.com", tenant_id = "contoso.onmicrosoft.com", client_id = "3c2f9a51-7d0b-4e1a-8f5e-2a9b6c4d8e01", client_secret = "Qm28Q~typed.in.a.step" }
+expect = { outcome = "failed", problem = "wrong_secret", message = "secret", fix = "client secret" }
+
+[[steps]]
+action = "test"
+expect = { outcome = "not_found", sources = [] }
+"#,
+    ));
+    assert_eq!(scenario.forms().len(), 1);
+    let [second, third, plain] = scenario.steps() else {
+        panic!("three steps: {:?}", scenario.steps());
+    };
+    assert_eq!(second.source.as_deref(), Some("second"));
+    assert_eq!(
+        second.form.as_ref().map(|form| form.name.as_str()),
+        Some("Second CRM")
+    );
+    assert_eq!(third.source, None);
+    assert_eq!(
+        third.form.as_ref().map(|form| form.name.as_str()),
+        Some("Third")
+    );
+    assert!(plain.form.is_none());
+    let expect = third.expect.as_ref().expect("an expectation");
+    assert_eq!(expect.message.as_deref(), Some("secret"));
+    assert_eq!(expect.fix.as_deref(), Some("client secret"));
+    assert_eq!(
+        plain
+            .expect
+            .as_ref()
+            .and_then(|expect| expect.sources.clone()),
+        Some(Vec::new())
+    );
+    let secrets: Vec<&str> = scenario
+        .secret_values()
+        .iter()
+        .map(|secret| secret.expose())
+        .collect();
+    assert!(secrets.contains(&"Qm28Q~typed.in.a.step"), "{secrets:?}");
+}
+
+#[test]
+fn a_step_form_is_checked_where_it_is_written() {
+    check(
+        &with_steps(
+            "\n[[steps]]\naction = \"test\"\nsource = \"secnd\"\nexpect = { outcome = \"passed\" }\n",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 22, column 10: `steps[0].source`: no form `[forms.secnd]` in the scenario; known: second",
+    );
+    check(
+        &with_steps(
+            "\n[[steps]]\naction = \"add\"\nsource = \"second\"\nform = { name = \"x\", environment_url = \"\", tenant_id = \"\", client_id = \"\", client_secret = \"\" }\nexpect = { outcome = \"added\" }\n",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 22, column 10: `steps[0].source`: give a step `form` or `source`, not both",
+    );
+    check(
+        &with_steps("\n[[steps]]\naction = \"advance_clock\"\nseconds = 1\nsource = \"second\"\n"),
+        "invalid scenario `scenarios/unit/test.toml` at line 23, column 10: `steps[0].source`: only `add`, `test`, `rotate_secret` and `remove` use a form",
+    );
+    check(
+        &with_steps(
+            "\n[[steps]]\naction = \"add\"\nform = { name = \"x\", environment_url = \"\", tenant_id = \"\", client_id = \"\", client_secret = { app = \"importer\", secret = \"old\" } }\nexpect = { outcome = \"added\" }\n",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 22, column 121: `steps[0].form.client_secret.secret`: app `importer` has no secret named `old`; known: current, expired",
+    );
+    check(
+        &with_steps(
+            "\n[[steps]]\naction = \"add\"\nform = { name = \"x\" }\nexpect = { outcome = \"added\" }\n",
+        ),
+        "failed to parse scenario `scenarios/unit/test.toml` at line 22, column 8: missing field `environment_url`",
+    );
+    check(
+        &base_with("[[steps]]", "[forms.x]\nname = \"x\"\n\n[[steps]]"),
+        "failed to parse scenario `scenarios/unit/test.toml` at line 13, column 1: missing field `environment_url`",
+    );
+}
+
+#[test]
+fn a_fault_step_adds_rules_or_clears_them() {
+    let scenario = parse(&with_steps(
+        r#"
+[[steps]]
+action = "fault"
+clear = true
+add = [{ name = "throttle", service = "dataverse", nth = 1, action = { kind = "respond", status = 429, headers = { "Retry-After" = "5" } } }]
+
+[[steps]]
+action = "fault"
+clear = true
+"#,
+    ));
+    let [add, clear] = scenario.steps() else {
+        panic!("two steps: {:?}", scenario.steps());
+    };
+    let Action::Fault {
+        clear: cleared,
+        add: rules,
+    } = &add.action
+    else {
+        panic!("a fault step: {add:?}");
+    };
+    assert!(cleared);
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].name.as_deref(), Some("throttle"));
+    assert_eq!(rules[0].nth, Some(1));
+    assert!(add.expect.is_none());
+    assert!(matches!(&clear.action, Action::Fault { clear: true, add } if add.is_empty()));
+}
+
+#[test]
+fn a_fault_step_is_checked_like_world_faults() {
+    check(
+        &with_steps("\n[[steps]]\naction = \"fault\"\n"),
+        "invalid scenario `scenarios/unit/test.toml` at line 20, column 1: `steps[0]`: `fault` needs `add = [ <fault rule>, ... ]` or `clear = true` (or both)",
+    );
+    check(
+        &with_steps("\n[[steps]]\naction = \"fault\"\nclear = false\n"),
+        "invalid scenario `scenarios/unit/test.toml` at line 20, column 1: `steps[0]`: `fault` needs `add = [ <fault rule>, ... ]` or `clear = true` (or both)",
+    );
+    check(
+        &with_steps(
+            "\n[[steps]]\naction = \"fault\"\nadd = [{ service = \"graph\", action = { kind = \"close\" } }]\n",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 22, column 20: `steps[0].add[0].service`: unknown service `graph`; known: entra, dataverse",
+    );
+    check(
+        &with_steps(
+            "\n[[steps]]\naction = \"fault\"\nclear = true\nadd = [{ action = { kind = \"close\" } }, { nth = 0, action = { kind = \"close\" } }]\n",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 23, column 49: `steps[0].add[1].nth`: must be at least 1, not `0`",
+    );
+    check(
+        &with_steps(
+            "\n[[steps]]\naction = \"fault\"\nclear = true\nexpect = { outcome = \"passed\" }\n",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 23, column 10: `steps[0].expect`: `fault` has no outcome; leave out `expect` (the next step checks what the fault does)",
+    );
+    check(
+        &base_with("action = \"add\"", "action = \"add\"\nclear = true"),
+        "invalid scenario `scenarios/unit/test.toml` at line 15, column 9: `steps[0].clear`: only `fault` takes `add` or `clear`",
+    );
+    check(
+        &with_steps(
+            "\n[[steps]]\naction = \"fault\"\nadd = [{ action = { kind = \"explode\" } }]\n",
+        ),
+        "failed to parse scenario `scenarios/unit/test.toml` at line 22, column 28: unknown variant `explode`, expected one of `respond`, `delay`, `close_connection`, `reset_stream`, `close`",
+    );
+}
+
+#[test]
+fn expected_phrases_request_counts_and_sources_are_read_and_checked() {
+    let scenario = parse(&base_with(
+        "problem = \"expired_secret\" }",
+        "problem = \"expired_secret\", message = \"expired\", requests = [{ host = \"login.*\", path = \"/*/token\", count = 1 }, { count = 1 }], sources = [] }",
+    ));
+    let expect = scenario.steps()[0].expect.as_ref().expect("an expectation");
+    assert_eq!(expect.message.as_deref(), Some("expired"));
+    assert_eq!(
+        expect.requests,
+        [
+            RequestCount {
+                host: Some("login.*".to_owned()),
+                path: Some("/*/token".to_owned()),
+                count: 1
+            },
+            RequestCount {
+                host: None,
+                path: None,
+                count: 1
+            }
+        ]
+    );
+    assert_eq!(expect.sources, Some(Vec::new()));
+    check(
+        &base_with(
+            "{ outcome = \"failed\", problem = \"expired_secret\" }",
+            "{ outcome = \"added\", fix = \"rotate\" }",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 15, column 37: `steps[0].expect.fix`: only a `failed` outcome has a problem, so only it has `message` and `fix`",
+    );
+    check(
+        &base_with(
+            "problem = \"expired_secret\" }",
+            "problem = \"expired_secret\", message = \" \" }",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 15, column 70: `steps[0].expect.message`: must not be empty",
+    );
+    check(
+        &base_with(
+            "problem = \"expired_secret\" }",
+            "problem = \"expired_secret\", requests = [{ path = \"token\", count = 1 }] }",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 15, column 81: `steps[0].expect.requests[0].path`: `token` is not a path pattern; start it with `/` or `*`",
+    );
+    check(
+        &base_with(
+            "problem = \"expired_secret\" }",
+            "problem = \"expired_secret\", requests = [{ host = \"x\" }] }",
+        ),
+        "failed to parse scenario `scenarios/unit/test.toml` at line 15, column 72: missing field `count`",
+    );
+    check(
+        &base_with(
+            "action = \"add\"\nexpect = { outcome = \"failed\", problem = \"expired_secret\" }",
+            "action = \"remove\"\nexpect = { outcome = \"removed\", requests = [{ count = 0 }] }",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 15, column 44: `steps[0].expect.requests`: `remove` sends no request, so it has no `requests`",
+    );
+}
+
+#[test]
+fn a_world_secret_is_typed_as_the_world_has_it_at_the_step_or_as_it_was_last_seen() {
+    let scenario = parse(&base_with(
+        "secret = \"expired\" }",
+        "secret = \"current\", part = \"id\", after = \" \" }",
+    ));
+    let input = &scenario.form().client_secret;
+    let loaded = scenario.world().clone();
+    let id = "a1d4c2e0-5b7f-4c19-9e38-2f6a0b8d1c47 ";
+    let none = std::collections::BTreeMap::new();
+    assert_eq!(
+        input
+            .typed(&loaded, &none)
+            .map(|value| value.expose().to_owned()),
+        Some(id.to_owned())
+    );
+    // The same world without the importer's secrets: only what was seen before can be typed.
+    let text = std::fs::read_to_string(loaded.path()).expect("the world file");
+    let start = text
+        .find("secrets = [\n  { name = \"current\"")
+        .expect("the importer's secrets");
+    let end = start + text[start..].find("]\n").expect("their end") + 2;
+    let bare = World::parse(
+        &format!("{}{}", &text[..start], &text[end..]),
+        loaded.path(),
+    )
+    .unwrap_or_else(|error| panic!("{}", chain(&error)));
+    assert_eq!(
+        input
+            .typed(&bare, &none)
+            .map(|value| value.expose().to_owned()),
+        None
+    );
+    let app = loaded.app("importer").expect("the importer");
+    let remembered = app
+        .secrets
+        .iter()
+        .map(|secret| (("importer".to_owned(), secret.name.clone()), secret.clone()))
+        .collect();
+    assert_eq!(
+        input
+            .typed(&bare, &remembered)
+            .map(|value| value.expose().to_owned()),
+        Some(id.to_owned())
+    );
+    let literal = SecretInput {
+        value: Some(SecretValue::new("typed")),
+        origin: SecretOrigin::Typed,
+    };
+    assert_eq!(
+        literal
+            .typed(&bare, &none)
+            .map(|value| value.expose().to_owned()),
+        Some("typed".to_owned())
+    );
+}
+
+#[test]
+fn a_change_step_reads_its_changes_and_a_later_step_may_type_a_secret_it_adds() {
+    let scenario = parse(&with_steps(
+        r#"
+[[steps]]
+action = "change"
+changes = [
+  { change = "remove_role", environment = "contoso", app = "importer", role = "Importer Reader" },
+  { change = "add_secret", app = "importer", secret = "rotated", value = "Qm28Q~added.by.a.change" },
+]
+
+[[steps]]
+action = "rotate_secret"
+new_secret = { app = "importer", secret = "rotated" }
+expect = { outcome = "failed", problem = "no_security_role" }
+"#,
+    ));
+    let [change, rotate] = scenario.steps() else {
+        panic!("two steps: {:?}", scenario.steps());
+    };
+    let Action::Change { changes } = &change.action else {
+        panic!("a change step: {change:?}");
+    };
+    assert_eq!(
+        changes.iter().map(Change::kind).collect::<Vec<_>>(),
+        ["remove_role", "add_secret"]
+    );
+    assert!(change.expect.is_none());
+    let Action::RotateSecret { new_secret } = &rotate.action else {
+        panic!("a rotate_secret step: {rotate:?}");
+    };
+    // Not in the world as loaded: typed from the world as it is when the step runs.
+    assert!(new_secret.value.is_none());
+    assert_eq!(new_secret.origin.describe(), "importer.rotated");
+    let secrets: Vec<&str> = scenario
+        .secret_values()
+        .iter()
+        .map(|secret| secret.expose())
+        .collect();
+    assert!(secrets.contains(&"Qm28Q~added.by.a.change"), "{secrets:?}");
+}
+
+#[test]
+fn a_change_is_checked_against_the_world_at_its_step() {
+    // The reason's own words are the change vocabulary's (`change.rs`); here: where, and that
+    // the known names come with it.
+    check_start(
+        &with_steps(
+            "\n[[steps]]\naction = \"change\"\nchanges = [{ change = \"remove_role\", environment = \"contoso\", app = \"importer\", role = \"Importer Raeder\" }]\n",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 22, column 12: `steps[0].changes[0].role`: `remove_role` does not fit the world at this step: ",
+        "did you mean `Importer Reader`?",
+    );
+    // The second batch removes a secret the first one already removed.
+    check_start(
+        &with_steps(
+            "\n[[steps]]\naction = \"change\"\nchanges = [{ change = \"remove_secret\", app = \"importer\", secret = \"expired\" }]\n\n[[steps]]\naction = \"change\"\nchanges = [{ change = \"remove_role\", environment = \"contoso\", app = \"importer\", role = \"Importer Reader\" }, { change = \"remove_secret\", app = \"importer\", secret = \"expired\" }]\n",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 26, column 109: `steps[1].changes[1].secret`: `remove_secret` does not fit the world at this step: ",
+        "`current`",
+    );
+    // A secret reference may not name one that no earlier change adds.
+    check(
+        &with_steps(
+            "\n[[steps]]\naction = \"rotate_secret\"\nnew_secret = { app = \"importer\", secret = \"rotated\" }\nexpect = { outcome = \"rotated\" }\n\n[[steps]]\naction = \"change\"\nchanges = [{ change = \"add_secret\", app = \"importer\", secret = \"rotated\" }]\n",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 22, column 43: `steps[0].new_secret.secret`: app `importer` has no secret named `rotated`; known: current, expired",
+    );
+    check(
+        &with_steps("\n[[steps]]\naction = \"change\"\n"),
+        "invalid scenario `scenarios/unit/test.toml` at line 20, column 1: `steps[0].changes`: `change` needs `changes = [{ change = \"<kind>\", ... }, ...]`",
+    );
+    check(
+        &with_steps("\n[[steps]]\naction = \"change\"\nchanges = []\n"),
+        "invalid scenario `scenarios/unit/test.toml` at line 22, column 11: `steps[0].changes`: `change` needs at least one change",
+    );
+    check(
+        &with_steps(
+            "\n[[steps]]\naction = \"change\"\nchanges = [{ change = \"disable_app\", app = \"importer\" }]\nexpect = { outcome = \"passed\" }\n",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 23, column 10: `steps[0].expect`: `change` has no outcome; leave out `expect` (the next step checks what the change does)",
+    );
+    check(
+        &base_with("action = \"add\"", "action = \"add\"\nchanges = []"),
+        "invalid scenario `scenarios/unit/test.toml` at line 15, column 11: `steps[0].changes`: only `change` takes `changes`",
+    );
+    let error = Scenario::parse(
+        &with_steps("\n[[steps]]\naction = \"change\"\nchanges = [{ change = \"remove_rol\" }]\n"),
+        scenario_path(),
+    )
+    .expect_err("an unknown kind");
+    let text = chain(&error);
+    assert!(
+        text.starts_with("failed to parse scenario `scenarios/unit/test.toml` at line 22, column 23: unknown variant `remove_rol`, expected one of `add_secret`,"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_named_form_may_type_a_secret_that_a_change_adds() {
+    let head = BASE.split("[[steps]]").next().expect("the head");
+    let text = format!(
+        r#"{head}[forms.later]
+name = "Later CRM"
+environment_url = "https://contoso.crm.dynamics.com"
+tenant_id = "contoso.onmicrosoft.com"
+client_id = "3c2f9a51-7d0b-4e1a-8f5e-2a9b6c4d8e01"
+client_secret = {{ app = "importer", secret = "rotated" }}
+
+[[steps]]
+action = "change"
+changes = [{{ change = "add_secret", app = "importer", secret = "rotated" }}]
+
+[[steps]]
+action = "add"
+source = "later"
+expect = {{ outcome = "added" }}
+"#
+    );
+    let scenario = parse(&text);
+    let form = scenario.steps()[1].form.as_ref().expect("the named form");
+    assert_eq!(form.name, "Later CRM");
+    assert!(form.client_secret.value.is_none());
+    assert_eq!(form.client_secret.origin.describe(), "importer.rotated");
+    check(
+        &text.replace(
+            "{ change = \"add_secret\", app = \"importer\", secret = \"rotated\" }",
+            "{ change = \"add_secret\", app = \"importer\", secret = \"other\" }",
+        ),
+        "invalid scenario `scenarios/unit/test.toml` at line 18, column 46: `forms.later.client_secret.secret`: app `importer` has no secret named `rotated`; known: current, expired, other",
+    );
+}
+
+#[test]
+fn a_steps_world_changes_are_its_batch_its_fault_rules_or_its_clock_move() {
+    let scenario = parse(&with_steps(
+        r#"
+[[steps]]
+action = "fault"
+clear = true
+add = [{ name = "down", service = "entra", action = { kind = "respond", status = 503 } }]
+
+[[steps]]
+action = "change"
+changes = [{ change = "disable_app", app = "importer" }]
+
+[[steps]]
+action = "advance_clock"
+seconds = 90
+
+[[steps]]
+action = "test"
+expect = { outcome = "passed" }
+"#,
+    ));
+    let kinds: Vec<Vec<&str>> = scenario
+        .steps()
+        .iter()
+        .map(|step| {
+            step.action
+                .world_changes()
+                .iter()
+                .map(Change::kind)
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            vec!["clear_faults", "add_fault"],
+            vec!["disable_app"],
+            vec!["advance_clock"],
+            vec![]
+        ]
+    );
+    assert!(matches!(
+        scenario.steps()[2].action.world_changes().as_slice(),
+        [Change::AdvanceClock {
+            seconds: Some(90),
+            duration: None,
+            until: None
+        }]
+    ));
+}
+
+#[test]
+fn every_error_of_the_new_step_keys_is_collected() {
+    let text = with_steps(
+        r#"
+[[steps]]
+action = "add"
+source = "secnd"
+expect = { outcome = "added" }
+
+[[steps]]
+action = "change"
+changes = [{ change = "disable_app", app = "importr" }]
+
+[[steps]]
+action = "fault"
+"#,
+    )
+    .replace(
+        "secret = \"current\" }\n\n[[steps]]",
+        "secret = \"gone\" }\n\n[[steps]]",
+    );
+    let errors = Scenario::parse_all(&text, scenario_path()).expect_err("three mistakes");
+    let keys: Vec<String> = errors
+        .iter()
+        .map(|error| match error {
+            Error::Invalid { key, .. } => key.clone(),
+            other => panic!("{}", chain(other)),
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "steps[0].source",
+            "steps[1].changes[0].app",
+            "steps[2]",
+            "forms.second.client_secret.secret"
+        ]
     );
 }

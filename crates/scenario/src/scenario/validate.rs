@@ -1,7 +1,9 @@
 //! From scenario file text to a [`Scenario`]: parse (with line and column on every error), load
-//! the world it names, then check meaning top to bottom. The first problem found is returned,
-//! naming the dotted key of the value and where it is written.
+//! the world it names, then check meaning top to bottom. Each section and step is checked even
+//! when one before it failed ([`scenario_text_all`] returns every error, `Scenario::parse` the
+//! first), each error naming the dotted key of the value and where it is written.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,13 +15,20 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use toml::Spanned;
 
-use super::file::{ActionFile, ExpectFile, ScenarioFile, SecretFile, StepFile};
-use super::{
-    Action, ClockMove, Expectation, Form, Outcome, Scenario, SecretInput, SecretOrigin, SecretPart,
-    Step,
+use super::file::{
+    ActionFile, ExpectFile, FormFile, RequestCountFile, ScenarioFile, SecretFile, StepFaultSpans,
+    StepFile,
 };
-use crate::world::{VersionProbe, fault_rules};
-use crate::{Error, FileKind, Location, Reason, SecretValue, TomlError, World};
+use super::{
+    Action, ClockMove, Expectation, Form, Outcome, RequestCount, Scenario, SecretInput,
+    SecretOrigin, SecretPart, Step, typed_secret,
+};
+use crate::change::stage;
+use crate::world::{VersionProbe, fault_rule, fault_rules};
+use crate::{
+    ChangeReason, Error, FileKind, Location, Reason, SEED, START_TIME, SecretValue, TomlError,
+    World, WorldDocument,
+};
 
 /// The longest request timeout a scenario may set: ten minutes is already no timeout at all.
 const MAX_REQUEST_TIMEOUT_MS: u64 = 600_000;
@@ -28,24 +37,7 @@ const MAX_REQUEST_TIMEOUT_MS: u64 = 600_000;
 const MAX_ADVANCE_SECONDS: u64 = 315_576_000;
 
 pub(crate) fn scenario(text: &str, path: &Path) -> Result<Scenario, Error> {
-    let checker = Checker { text, path };
-    let probe: VersionProbe = checker.parse()?;
-    if let Some(version) = probe.version
-        && version.get_ref().as_integer() != Some(1)
-    {
-        return Err(checker.invalid(
-            version.span(),
-            "version",
-            Reason::Version {
-                found: version.get_ref().to_string(),
-            },
-        ));
-    }
-    let file: ScenarioFile = checker.parse()?;
-    Scenario::try_from(Parsed {
-        checker,
-        file: Box::new(file),
-    })
+    scenario_text_all(text, path).map_err(|mut errors| errors.remove(0))
 }
 
 /// A parsed scenario file and the text it came from (for positions).
@@ -58,63 +50,293 @@ impl TryFrom<Parsed<'_>> for Scenario {
     type Error = Error;
 
     fn try_from(parsed: Parsed<'_>) -> Result<Scenario, Error> {
-        let Parsed { checker, file } = parsed;
-        let file = *file;
-        let name = checker.non_empty(&file.name, "name")?;
-        let description = checker.non_empty(&file.description, "description")?;
-        let world = checker.world(&file.world)?;
-        let tables = match &file.tables {
-            Some(tables) => checker.tables(tables)?,
-            None => FlowOptions::default().tables,
-        };
-        let trust = file
-            .network
-            .as_ref()
-            .and_then(|network| network.trust)
-            .unwrap_or_default();
-        let request_timeout = match file.network.and_then(|network| network.request_timeout_ms) {
-            Some(millis) => Some(Duration::from_millis(checker.in_range(
+        scenario_all(parsed).map_err(|mut errors| errors.remove(0))
+    }
+}
+
+/// Like [`scenario`], with every error found instead of the first.
+pub(crate) fn scenario_text_all(text: &str, path: &Path) -> Result<Scenario, Vec<Error>> {
+    let checker = Checker { text, path };
+    let probe: VersionProbe = checker.parse().map_err(|error| vec![error])?;
+    if let Some(version) = probe.version
+        && version.get_ref().as_integer() != Some(1)
+    {
+        return Err(vec![checker.invalid(
+            version.span(),
+            "version",
+            Reason::Version {
+                found: version.get_ref().to_string(),
+            },
+        )]);
+    }
+    let file: ScenarioFile = checker.parse().map_err(|error| vec![error])?;
+    scenario_all(Parsed {
+        checker,
+        file: Box::new(file),
+    })
+}
+
+/// Checks every section and every step of a parsed scenario, collecting each one's first
+/// error, in file order: name, description, world, tables, network, faults, form, steps. The
+/// form's secret and the steps are checked only once the world loads (they name its apps and
+/// secrets). Never `Err` with an empty list.
+fn scenario_all(parsed: Parsed<'_>) -> Result<Scenario, Vec<Error>> {
+    let Parsed { checker, file } = parsed;
+    let file = *file;
+    let mut errors = Vec::new();
+    let name = keep(&mut errors, checker.non_empty(&file.name, "name"));
+    let description = keep(
+        &mut errors,
+        checker.non_empty(&file.description, "description"),
+    );
+    let world = keep(&mut errors, checker.world(&file.world));
+    let tables = match &file.tables {
+        Some(tables) => keep(&mut errors, checker.tables(tables)),
+        None => Some(FlowOptions::default().tables),
+    };
+    let trust = file
+        .network
+        .as_ref()
+        .and_then(|network| network.trust)
+        .unwrap_or_default();
+    let request_timeout = match file.network.and_then(|network| network.request_timeout_ms) {
+        Some(millis) => keep(
+            &mut errors,
+            checker.in_range(
                 &millis,
                 "network.request_timeout_ms",
                 MAX_REQUEST_TIMEOUT_MS,
-            )?)),
-            None => None,
-        };
-        let faults = fault_rules(checker.text, checker.path, FileKind::Scenario, file.faults)?;
-        let form = Form {
-            client_secret: checker.secret(
-                &file.form.client_secret,
-                "form.client_secret",
-                &world,
-            )?,
-            name: file.form.name,
-            environment_url: file.form.environment_url,
-            tenant_id: file.form.tenant_id,
-            client_id: file.form.client_id,
-        };
-        let steps = match &file.steps {
-            Some(steps) if !steps.get_ref().is_empty() => steps
-                .get_ref()
+            ),
+        )
+        .map(|millis| Some(Duration::from_millis(millis))),
+        None => Some(None),
+    };
+    let faults = keep(
+        &mut errors,
+        fault_rules(checker.text, checker.path, FileKind::Scenario, file.faults),
+    );
+    // The secrets references may name: the loaded world's, then (after the steps) also those
+    // the file's changes add.
+    let mut known = world.as_ref().map(KnownSecrets::of);
+    let client_secret = world
+        .as_ref()
+        .zip(known.as_ref())
+        .and_then(|(world, known)| {
+            keep(
+                &mut errors,
+                checker.secret(&file.form.client_secret, "form.client_secret", world, known),
+            )
+        });
+    let steps = match &file.steps {
+        Some(steps) if !steps.get_ref().is_empty() => match (&world, known.take()) {
+            (Some(world), Some(loaded)) => {
+                let spans: Option<StepFaultSpans> = keep(&mut errors, checker.parse());
+                let document = keep(
+                    &mut errors,
+                    WorldDocument::of(world).map_err(|source| {
+                        checker.invalid(
+                            file.world.span(),
+                            "world",
+                            Reason::World {
+                                source: Box::new(source),
+                            },
+                        )
+                    }),
+                );
+                match (spans, document) {
+                    (Some(spans), Some(document)) => {
+                        let context = StepContext {
+                            world,
+                            forms: &file.forms,
+                            spans: &spans,
+                        };
+                        let mut timeline = Timeline {
+                            known: loaded,
+                            document,
+                            world: world.clone(),
+                            extra_faults: faults.clone().unwrap_or_default(),
+                            now: START_TIME,
+                            ids: fake_core::IdGenerator::seeded(SEED),
+                        };
+                        let checked: Vec<Option<Step>> = steps
+                            .get_ref()
+                            .iter()
+                            .enumerate()
+                            .map(|(index, step)| {
+                                keep(
+                                    &mut errors,
+                                    checker.step(step, index, &context, &mut timeline),
+                                )
+                            })
+                            .collect();
+                        known = Some(timeline.known);
+                        checked.into_iter().collect::<Option<Vec<Step>>>()
+                    }
+                    _ => {
+                        known = Some(loaded);
+                        None
+                    }
+                }
+            }
+            (_, loaded) => {
+                known = loaded;
+                None
+            }
+        },
+        Some(steps) => {
+            errors.push(checker.invalid(steps.span(), "steps", Reason::NoSteps));
+            None
+        }
+        None => {
+            errors.push(checker.invalid(0..0, "steps", Reason::NoSteps));
+            None
+        }
+    };
+    // Checked against every secret the file's changes add: a step names a form before its
+    // secret may exist, and types it when it runs.
+    let forms = world
+        .as_ref()
+        .zip(known.as_ref())
+        .and_then(|(world, known)| {
+            let checked: Vec<Option<(String, Form)>> = file
+                .forms
                 .iter()
-                .enumerate()
-                .map(|(index, step)| checker.step(step, &format!("steps[{index}]"), &world))
-                .collect::<Result<Vec<Step>, Error>>()?,
-            Some(steps) => return Err(checker.invalid(steps.span(), "steps", Reason::NoSteps)),
-            None => return Err(checker.invalid(0..0, "steps", Reason::NoSteps)),
-        };
-        Ok(Scenario {
-            path: checker.path.to_owned(),
-            name,
-            description,
-            world_name: file.world.get_ref().clone(),
-            world,
-            tables,
-            request_timeout,
-            trust,
-            faults,
-            form,
-            steps,
-        })
+                .map(|(name, form)| {
+                    keep(
+                        &mut errors,
+                        checker
+                            .form(form, &format!("forms.{name}"), world, known)
+                            .map(|form| (name.clone(), form)),
+                    )
+                })
+                .collect();
+            checked
+                .into_iter()
+                .collect::<Option<BTreeMap<String, Form>>>()
+        });
+    let (
+        Some(name),
+        Some(description),
+        Some(world),
+        Some(tables),
+        Some(request_timeout),
+        Some(faults),
+        Some(client_secret),
+        Some(mut steps),
+        Some(forms),
+    ) = (
+        name,
+        description,
+        world,
+        tables,
+        request_timeout,
+        faults,
+        client_secret,
+        steps,
+        forms,
+    )
+    else {
+        return Err(errors);
+    };
+    for step in &mut steps {
+        if let Some(source) = &step.source {
+            step.form = forms.get(source).cloned();
+        }
+    }
+    let form = Form {
+        client_secret,
+        name: file.form.name,
+        environment_url: file.form.environment_url,
+        tenant_id: file.form.tenant_id,
+        client_id: file.form.client_id,
+    };
+    Ok(Scenario {
+        path: checker.path.to_owned(),
+        name,
+        description,
+        world_name: file.world.get_ref().clone(),
+        world,
+        tables,
+        request_timeout,
+        trust,
+        faults,
+        form,
+        forms,
+        steps,
+    })
+}
+
+/// `result`'s value, or `None` with its error added to `errors`.
+fn keep<T>(errors: &mut Vec<Error>, result: Result<T, Error>) -> Option<T> {
+    result.map_err(|error| errors.push(error)).ok()
+}
+
+/// What every step is checked against.
+struct StepContext<'a> {
+    world: &'a World,
+    /// `[forms.<name>]` as written (steps only check that the name exists).
+    forms: &'a BTreeMap<String, FormFile>,
+    spans: &'a StepFaultSpans,
+}
+
+/// The world as the steps read so far leave it: the load-time mirror of a run, so that a
+/// change's names are checked against the world at its step, and a secret reference may name a
+/// secret an earlier change adds. Its clock follows `advance_clock` steps from [`START_TIME`].
+struct Timeline {
+    known: KnownSecrets,
+    document: WorldDocument,
+    world: World,
+    extra_faults: Vec<fake_core::FaultRule>,
+    now: OffsetDateTime,
+    ids: fake_core::IdGenerator,
+}
+
+/// The secrets a reference may name at a point in the file: the loaded world's, in its order,
+/// plus those that earlier `change` steps add (whose values only exist when the step runs).
+struct KnownSecrets {
+    /// App key → secret names.
+    apps: Vec<(String, Vec<String>)>,
+}
+
+impl KnownSecrets {
+    fn of(world: &World) -> KnownSecrets {
+        KnownSecrets {
+            apps: world
+                .apps()
+                .iter()
+                .map(|app| {
+                    let names = app.secrets.iter().map(|secret| secret.name.clone());
+                    (app.key.clone(), names.collect())
+                })
+                .collect(),
+        }
+    }
+
+    /// Adds the secrets of `world` not known yet (a deleted secret stays known: the admin
+    /// still has its value).
+    fn extend(&mut self, world: &World) {
+        for app in world.apps() {
+            let position = match self.apps.iter().position(|(key, _)| *key == app.key) {
+                Some(position) => position,
+                None => {
+                    self.apps.push((app.key.clone(), Vec::new()));
+                    self.apps.len() - 1
+                }
+            };
+            let names = &mut self.apps[position].1;
+            for secret in &app.secrets {
+                if !names.contains(&secret.name) {
+                    names.push(secret.name.clone());
+                }
+            }
+        }
+    }
+
+    fn app(&self, key: &str) -> Option<&[String]> {
+        self.apps
+            .iter()
+            .find(|(app, _)| app == key)
+            .map(|(_, names)| names.as_slice())
     }
 }
 
@@ -218,78 +440,94 @@ impl Checker<'_> {
             .collect()
     }
 
+    fn form(
+        &self,
+        form: &FormFile,
+        key: &str,
+        world: &World,
+        known: &KnownSecrets,
+    ) -> Result<Form, Error> {
+        Ok(Form {
+            client_secret: self.secret(
+                &form.client_secret,
+                &format!("{key}.client_secret"),
+                world,
+                known,
+            )?,
+            name: form.name.clone(),
+            environment_url: form.environment_url.clone(),
+            tenant_id: form.tenant_id.clone(),
+            client_id: form.client_id.clone(),
+        })
+    }
+
+    /// A literal, or a reference to a secret of the loaded world (its value is known now) or
+    /// one an earlier `change` step adds (typed as the world has it when the step runs).
     fn secret(
         &self,
         secret: &Spanned<SecretFile>,
         key: &str,
         world: &World,
+        known: &KnownSecrets,
     ) -> Result<SecretInput, Error> {
         let reference = match secret.get_ref() {
             SecretFile::Literal(value) => {
                 return Ok(SecretInput {
-                    value: SecretValue::new(value.clone()),
+                    value: Some(SecretValue::new(value.clone())),
                     origin: SecretOrigin::Typed,
                 });
             }
             SecretFile::Reference(reference) => reference,
         };
-        let app = world.app(reference.app.get_ref()).ok_or_else(|| {
+        let app = reference.app.get_ref();
+        let names = known.app(app).ok_or_else(|| {
             self.invalid(
                 reference.app.span(),
                 format!("{key}.app"),
                 Reason::UnknownApp {
-                    name: reference.app.get_ref().clone(),
-                    known: world.apps().iter().map(|app| app.key.clone()).collect(),
+                    name: app.clone(),
+                    known: known.apps.iter().map(|(app, _)| app.clone()).collect(),
                 },
             )
         })?;
-        let found = app
-            .secrets
-            .iter()
-            .find(|candidate| &candidate.name == reference.secret.get_ref())
-            .ok_or_else(|| {
-                self.invalid(
-                    reference.secret.span(),
-                    format!("{key}.secret"),
-                    Reason::UnknownSecret {
-                        app: app.key.clone(),
-                        name: reference.secret.get_ref().clone(),
-                        known: app.secrets.iter().map(|known| known.name.clone()).collect(),
-                    },
-                )
-            })?;
+        let name = reference.secret.get_ref();
+        if !names.contains(name) {
+            return Err(self.invalid(
+                reference.secret.span(),
+                format!("{key}.secret"),
+                Reason::UnknownSecret {
+                    app: app.clone(),
+                    name: name.clone(),
+                    known: names.to_vec(),
+                },
+            ));
+        }
         let part = reference.part.unwrap_or(SecretPart::Value);
-        let value = match part {
-            SecretPart::Value => found.value.clone(),
-            SecretPart::Id => {
-                let id = found.id.ok_or_else(|| {
-                    self.invalid(
-                        secret.span(),
-                        format!("{key}.part"),
-                        Reason::SecretWithoutId {
-                            app: app.key.clone(),
-                            name: found.name.clone(),
-                        },
-                    )
-                })?;
-                SecretValue::new(id.to_string())
-            }
-        };
-        let value = if reference.before.is_empty() && reference.after.is_empty() {
-            value
-        } else {
-            SecretValue::new(format!(
-                "{}{}{}",
-                reference.before,
-                value.expose(),
-                reference.after
-            ))
+        let loaded = world
+            .app(app)
+            .and_then(|found| found.secrets.iter().find(|known| &known.name == name));
+        let value = match loaded {
+            Some(found) => Some(
+                typed_secret(found, part, &reference.before, &reference.after).ok_or_else(
+                    || {
+                        self.invalid(
+                            secret.span(),
+                            format!("{key}.part"),
+                            Reason::SecretWithoutId {
+                                app: app.clone(),
+                                name: name.clone(),
+                            },
+                        )
+                    },
+                )?,
+            ),
+            None => None,
         };
         Ok(SecretInput {
             value,
             origin: SecretOrigin::World {
-                app: app.key.clone(),
-                secret: found.name.clone(),
+                app: app.clone(),
+                secret: name.clone(),
                 part,
                 before: reference.before.clone(),
                 after: reference.after.clone(),
@@ -297,7 +535,14 @@ impl Checker<'_> {
         })
     }
 
-    fn step(&self, step: &Spanned<StepFile>, key: &str, world: &World) -> Result<Step, Error> {
+    fn step(
+        &self,
+        step: &Spanned<StepFile>,
+        index: usize,
+        context: &StepContext<'_>,
+        timeline: &mut Timeline,
+    ) -> Result<Step, Error> {
+        let key = &format!("steps[{index}]");
         let file = step.get_ref();
         let action_name = *file.action.get_ref();
         if action_name != ActionFile::RotateSecret
@@ -323,6 +568,29 @@ impl Checker<'_> {
                 }
             }
         }
+        if action_name != ActionFile::Change
+            && let Some(changes) = &file.changes
+        {
+            return Err(self.rule(
+                changes.span(),
+                format!("{key}.changes"),
+                "only `change` takes `changes`",
+            ));
+        }
+        if action_name != ActionFile::Fault {
+            for (field, span) in [
+                ("add", file.add.as_ref().map(Spanned::span)),
+                ("clear", file.clear.as_ref().map(Spanned::span)),
+            ] {
+                if let Some(span) = span {
+                    return Err(self.rule(
+                        span,
+                        format!("{key}.{field}"),
+                        "only `fault` takes `add` or `clear`",
+                    ));
+                }
+            }
+        }
         let action = match action_name {
             ActionFile::Add => Action::Add,
             ActionFile::Test => Action::Test,
@@ -336,32 +604,225 @@ impl Checker<'_> {
                     )
                 })?;
                 Action::RotateSecret {
-                    new_secret: self.secret(new_secret, &format!("{key}.new_secret"), world)?,
+                    new_secret: self.secret(
+                        new_secret,
+                        &format!("{key}.new_secret"),
+                        context.world,
+                        &timeline.known,
+                    )?,
                 }
             }
-            ActionFile::AdvanceClock => Action::AdvanceClock(self.clock_move(step, key)?),
+            ActionFile::AdvanceClock => {
+                let clock_move = self.clock_move(step, key)?;
+                timeline.now = match clock_move {
+                    ClockMove::By(by) => timeline.now.saturating_add(
+                        time::Duration::try_from(by).unwrap_or(time::Duration::MAX),
+                    ),
+                    ClockMove::Until(until) => until.max(timeline.now),
+                };
+                Action::AdvanceClock(clock_move)
+            }
+            ActionFile::Fault => self.fault_step(step, index, context)?,
+            ActionFile::Change => self.change_step(step, key, timeline)?,
         };
-        let expect = match (&file.expect, &action) {
-            (Some(expect), Action::AdvanceClock(_)) => {
-                return Err(self.rule(
+        let (form, source) = self.step_form(step, key, &action, context, &timeline.known)?;
+        let expect = match (&file.expect, action.has_outcome()) {
+            (Some(expect), false) => {
+                return Err(self.invalid(
                     expect.span(),
                     format!("{key}.expect"),
-                    "`advance_clock` has no outcome; leave out `expect`",
+                    Reason::StepKey {
+                        rule: match action {
+                            Action::Fault { .. } => {
+                                "`fault` has no outcome; leave out `expect` (the next step checks what the fault does)"
+                            }
+                            Action::Change { .. } => {
+                                "`change` has no outcome; leave out `expect` (the next step checks what the change does)"
+                            }
+                            _ => "`advance_clock` has no outcome; leave out `expect`",
+                        },
+                    },
                 ));
             }
-            (None, Action::AdvanceClock(_)) => None,
-            (None, _) => {
+            (None, false) => None,
+            (None, true) => {
                 return Err(self.rule(
                     step.span(),
                     format!("{key}.expect"),
-                    "every step but `advance_clock` needs `expect = { outcome = ... }`",
+                    "every step but `advance_clock`, `fault` and `change` needs `expect = { outcome = ... }`",
                 ));
             }
-            (Some(expect), action) => {
-                Some(self.expectation(expect, &format!("{key}.expect"), action_name, action)?)
+            (Some(expect), true) => {
+                Some(self.expectation(expect, &format!("{key}.expect"), action_name, &action)?)
             }
         };
-        Ok(Step { action, expect })
+        Ok(Step {
+            action,
+            form,
+            source,
+            expect,
+        })
+    }
+
+    /// `form = { ... }` or `source = "<name>"`: the form a step uses instead of `[form]`.
+    fn step_form(
+        &self,
+        step: &Spanned<StepFile>,
+        key: &str,
+        action: &Action,
+        context: &StepContext<'_>,
+        known: &KnownSecrets,
+    ) -> Result<(Option<Form>, Option<String>), Error> {
+        let file = step.get_ref();
+        let uses_form = matches!(
+            action,
+            Action::Add | Action::Test | Action::RotateSecret { .. } | Action::Remove
+        );
+        match (&file.form, &file.source) {
+            (Some(_), Some(source)) => Err(self.rule(
+                source.span(),
+                format!("{key}.source"),
+                "give a step `form` or `source`, not both",
+            )),
+            (Some(form), None) if !uses_form => Err(self.rule(
+                form.span(),
+                format!("{key}.form"),
+                "only `add`, `test`, `rotate_secret` and `remove` use a form",
+            )),
+            (None, Some(source)) if !uses_form => Err(self.rule(
+                source.span(),
+                format!("{key}.source"),
+                "only `add`, `test`, `rotate_secret` and `remove` use a form",
+            )),
+            (Some(form), None) => Ok((
+                Some(self.form(form.get_ref(), &format!("{key}.form"), context.world, known)?),
+                None,
+            )),
+            (None, Some(source)) => {
+                let name = source.get_ref();
+                if !context.forms.contains_key(name) {
+                    return Err(self.invalid(
+                        source.span(),
+                        format!("{key}.source"),
+                        Reason::UnknownForm {
+                            name: name.clone(),
+                            known: context.forms.keys().cloned().collect(),
+                        },
+                    ));
+                }
+                // The form itself is filled in once `[forms]` are checked, after the steps.
+                Ok((None, Some(name.clone())))
+            }
+            (None, None) => Ok((None, None)),
+        }
+    }
+
+    /// `action = "change"`: `changes = [ <change>, ... ]`, staged on the world as the steps
+    /// before leave it. A name the world does not have there stops loading; any other refusal
+    /// (a rule the changed world breaks) is left to the run, whose report shows it as the
+    /// step's error, and the timeline goes on without the batch, as the run will.
+    fn change_step(
+        &self,
+        step: &Spanned<StepFile>,
+        key: &str,
+        timeline: &mut Timeline,
+    ) -> Result<Action, Error> {
+        let changes = match &step.get_ref().changes {
+            Some(changes) if !changes.get_ref().is_empty() => changes.get_ref(),
+            Some(changes) => {
+                return Err(self.rule(
+                    changes.span(),
+                    format!("{key}.changes"),
+                    "`change` needs at least one change",
+                ));
+            }
+            None => {
+                return Err(self.rule(
+                    step.span(),
+                    format!("{key}.changes"),
+                    "`change` needs `changes = [{ change = \"<kind>\", ... }, ...]`",
+                ));
+            }
+        };
+        let batch: Vec<crate::Change> = changes
+            .iter()
+            .map(|change| change.get_ref().clone())
+            .collect();
+        match stage(
+            &timeline.document,
+            &timeline.world,
+            &timeline.extra_faults,
+            timeline.now,
+            &timeline.ids,
+            &batch,
+        ) {
+            Ok(staged) => {
+                timeline.known.extend(&staged.world);
+                timeline.document = staged.document;
+                timeline.world = staged.world;
+                timeline.extra_faults = staged.extra_faults;
+                timeline.now = timeline.now.saturating_add(staged.advance);
+            }
+            Err(error) if matches!(*error.reason, ChangeReason::Unknown { .. }) => {
+                let span = changes
+                    .get(error.index)
+                    .map_or_else(|| step.span(), Spanned::span);
+                let field = error
+                    .field
+                    .map(|field| format!(".{field}"))
+                    .unwrap_or_default();
+                return Err(self.invalid(
+                    span,
+                    format!("{key}.changes[{}]{field}", error.index),
+                    Reason::Change {
+                        change: error.change,
+                        reason: error.reason,
+                    },
+                ));
+            }
+            Err(_) => {}
+        }
+        Ok(Action::Change { changes: batch })
+    }
+
+    /// `action = "fault"`: `clear = true` and/or `add = [ <fault rule>, ... ]`.
+    fn fault_step(
+        &self,
+        step: &Spanned<StepFile>,
+        index: usize,
+        context: &StepContext<'_>,
+    ) -> Result<Action, Error> {
+        let key = format!("steps[{index}]");
+        let file = step.get_ref();
+        let clear = file.clear.as_ref().is_some_and(|clear| *clear.get_ref());
+        let add = file
+            .add
+            .as_ref()
+            .map(|add| add.get_ref().clone())
+            .unwrap_or_default();
+        if !clear && add.is_empty() {
+            return Err(self.rule(
+                step.span(),
+                key,
+                "`fault` needs `add = [ <fault rule>, ... ]` or `clear = true` (or both)",
+            ));
+        }
+        let spans = context
+            .spans
+            .steps
+            .get(index)
+            .map(|spans| spans.add.as_slice())
+            .unwrap_or_default();
+        for (rule_index, rule) in spans.iter().enumerate() {
+            fault_rule(
+                self.text,
+                self.path,
+                FileKind::Scenario,
+                rule,
+                &format!("{key}.add[{rule_index}]"),
+            )?;
+        }
+        Ok(Action::Fault { clear, add })
     }
 
     fn clock_move(&self, step: &Spanned<StepFile>, key: &str) -> Result<ClockMove, Error> {
@@ -502,6 +963,51 @@ impl Checker<'_> {
             Some(waited) => Some(*waited.get_ref()),
             None => None,
         };
+        let mut phrases = [None, None];
+        for (slot, (field, phrase)) in phrases
+            .iter_mut()
+            .zip([("message", &file.message), ("fix", &file.fix)])
+        {
+            let Some(phrase) = phrase else { continue };
+            if outcome != Outcome::Failed {
+                return Err(self.rule(
+                    phrase.span(),
+                    format!("{key}.{field}"),
+                    "only a `failed` outcome has a problem, so only it has `message` and `fix`",
+                ));
+            }
+            *slot = Some(self.non_empty(phrase, &format!("{key}.{field}"))?);
+        }
+        let [message, fix] = phrases;
+        let requests = match &file.requests {
+            Some(requests) if matches!(action, Action::Remove) => {
+                return Err(self.rule(
+                    requests.span(),
+                    format!("{key}.requests"),
+                    "`remove` sends no request, so it has no `requests`",
+                ));
+            }
+            Some(requests) => requests
+                .get_ref()
+                .iter()
+                .enumerate()
+                .map(|(index, count)| {
+                    self.request_count(count, &format!("{key}.requests[{index}]"))
+                })
+                .collect::<Result<Vec<RequestCount>, Error>>()?,
+            None => Vec::new(),
+        };
+        let sources = match &file.sources {
+            Some(sources) => Some(
+                sources
+                    .get_ref()
+                    .iter()
+                    .enumerate()
+                    .map(|(index, name)| self.non_empty(name, &format!("{key}.sources[{index}]")))
+                    .collect::<Result<Vec<String>, Error>>()?,
+            ),
+            None => None,
+        };
         Ok(Expectation {
             outcome,
             problem,
@@ -509,6 +1015,43 @@ impl Checker<'_> {
             warnings,
             check_warnings,
             waited_seconds,
+            message,
+            fix,
+            requests,
+            sources,
+        })
+    }
+
+    /// `{ host?, path?, count }`: patterns as a fault rule's (`*` is any run of characters).
+    fn request_count(
+        &self,
+        count: &Spanned<RequestCountFile>,
+        key: &str,
+    ) -> Result<RequestCount, Error> {
+        let file = count.get_ref();
+        let host = match &file.host {
+            Some(host) => Some(self.non_empty(host, &format!("{key}.host"))?),
+            None => None,
+        };
+        let path = match &file.path {
+            Some(path) if path.get_ref().starts_with('/') || path.get_ref().starts_with('*') => {
+                Some(path.get_ref().clone())
+            }
+            Some(path) => {
+                return Err(self.invalid(
+                    path.span(),
+                    format!("{key}.path"),
+                    Reason::PathPattern {
+                        value: path.get_ref().clone(),
+                    },
+                ));
+            }
+            None => None,
+        };
+        Ok(RequestCount {
+            host,
+            path,
+            count: *file.count.get_ref(),
         })
     }
 
@@ -589,7 +1132,7 @@ fn allowed_outcomes(action: &Action) -> &'static [Outcome] {
             Outcome::NotFound,
         ],
         Action::Remove => &[Outcome::Removed, Outcome::NotFound],
-        Action::AdvanceClock(_) => &[],
+        Action::AdvanceClock(_) | Action::Fault { .. } | Action::Change { .. } => &[],
     }
 }
 

@@ -100,6 +100,8 @@ pub(crate) struct ServicePrincipalFile {
     pub(crate) object_id: Option<Spanned<String>>,
     #[serde(default = "yes")]
     pub(crate) enabled: bool,
+    /// Deleted from this tenant (what `remove_service_principal` writes).
+    pub(crate) removed: Option<Spanned<bool>>,
 }
 
 /// One entry of `secrets`.

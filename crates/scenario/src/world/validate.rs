@@ -29,7 +29,7 @@ use super::file::{
 };
 use super::{
     App, CLOUD, Certificate, EntraKnobs, Permission, Secret, SecretValue, ServicePrincipal,
-    SigningKeyOrigin, SigningKeyPem, Tenant, World,
+    SigningKeyOrigin, SigningKeyPem, SourceText, Tenant, World,
 };
 use crate::{Error, FileKind, Location, Reason, TomlError};
 
@@ -54,51 +54,104 @@ const FAULT_SERVICES: &[&str] = &["entra", "dataverse"];
 const TENANT_ALIASES: &[&str] = &["common", "organizations", "consumers"];
 
 pub(crate) fn world(text: &str, path: &Path) -> Result<World, Error> {
+    world_all(text, path).map_err(|mut errors| errors.remove(0))
+}
+
+/// Like [`world`], with every error found instead of the first: each tenant, app, environment,
+/// `[[faults]]` rule and top-level section is checked even when one before it failed (an
+/// entry stops at its own first error). References to an entry that failed are not reported
+/// again. Never `Err` with an empty list; the errors are in file-section order.
+pub(crate) fn world_all(text: &str, path: &Path) -> Result<World, Vec<Error>> {
     let checker = Checker {
         file: FileKind::World,
         text,
         path,
         folder: path.parent().unwrap_or(Path::new("")).to_owned(),
     };
-    let probe: VersionProbe = checker.parse()?;
+    let probe: VersionProbe = checker.parse().map_err(|error| vec![error])?;
     if let Some(version) = probe.version
         && version.get_ref().as_integer() != Some(1)
     {
-        return Err(checker.invalid(
+        return Err(vec![checker.invalid(
             version.span(),
             "version",
             Reason::Version {
                 found: version.get_ref().to_string(),
             },
-        ));
+        )]);
     }
-    let file: WorldFile = checker.parse()?;
-    let tenants = checker.tenants(&file.tenants)?;
-    let apps = checker.apps(&file.apps, &tenants)?;
-    let environments = checker.environments(&file.environments, &tenants, &apps)?;
+    let file: WorldFile = checker.parse().map_err(|error| vec![error])?;
+    let mut errors = Vec::new();
+    let tenants = checker.tenants(&file.tenants, &mut errors);
+    let apps = checker.apps(&file.apps, &tenants, &mut errors);
+    let environments = checker.environments(&file.environments, &tenants, &apps, &mut errors);
     let signing_key = match &file.signing_key {
-        Some(signing_key) => checker.signing_key(signing_key)?,
-        None => SigningKeyPem::builtin(),
+        Some(signing_key) => keep(&mut errors, checker.signing_key(signing_key)),
+        None => Some(SigningKeyPem::builtin()),
     };
     let entra = match &file.entra {
-        Some(entra) => checker.entra(entra)?,
-        None => EntraKnobs::default(),
+        Some(entra) => keep(&mut errors, checker.entra(entra)),
+        None => Some(EntraKnobs::default()),
     };
     let dataverse = match &file.dataverse {
-        Some(dataverse) => checker.dataverse(dataverse)?,
-        None => fake_dataverse::Switches::default(),
+        Some(dataverse) => keep(&mut errors, checker.dataverse(dataverse)),
+        None => Some(fake_dataverse::Switches::default()),
     };
-    let faults = checker.faults(file.faults)?;
-    Ok(World {
-        path: path.to_owned(),
-        tenants,
-        apps,
-        environments,
-        signing_key,
-        entra,
-        dataverse,
-        faults,
-    })
+    errors.extend(checker.fault_errors());
+    let broken_tenants = broken(&file.tenants, tenants.iter().map(|tenant| &tenant.key));
+    let broken_apps = broken(&file.apps, apps.iter().map(|app| &app.key));
+    errors.retain(|error| match error {
+        Error::Invalid { reason, .. } => match reason.as_ref() {
+            Reason::UnknownTenant { name, .. } => !broken_tenants.contains(name),
+            Reason::UnknownApp { name, .. } => !broken_apps.contains(name),
+            _ => true,
+        },
+        _ => true,
+    });
+    // A broken entry is still a name the file defines: list it (and suggest it) too.
+    for error in &mut errors {
+        if let Error::Invalid { reason, .. } = error {
+            match reason.as_mut() {
+                Reason::UnknownTenant { known, .. } => known.extend(broken_tenants.iter().cloned()),
+                Reason::UnknownApp { known, .. } => known.extend(broken_apps.iter().cloned()),
+                _ => {}
+            }
+        }
+    }
+    match (signing_key, entra, dataverse) {
+        (Some(signing_key), Some(entra), Some(dataverse)) if errors.is_empty() => Ok(World {
+            path: path.to_owned(),
+            tenants,
+            apps,
+            environments,
+            signing_key,
+            entra,
+            dataverse,
+            faults: file.faults,
+            source: SourceText(text.into()),
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// `result`'s value, or `None` with its error added to `errors`.
+fn keep<T>(errors: &mut Vec<Error>, result: Result<T, Error>) -> Option<T> {
+    result.map_err(|error| errors.push(error)).ok()
+}
+
+/// The keys of `entries` that did not make it into the checked ones: entries with an error.
+fn broken<'a, T>(
+    entries: &Entries<T>,
+    checked: impl Iterator<Item = &'a String>,
+) -> std::collections::BTreeSet<String> {
+    let checked: std::collections::BTreeSet<&String> = checked.collect();
+    entries
+        .0
+        .iter()
+        .map(|(key, _)| key.get_ref())
+        .filter(|key| !checked.contains(key))
+        .cloned()
+        .collect()
 }
 
 /// Checks `[[faults]]` rules that another kind of file (a scenario) carries in the world's
@@ -116,6 +169,24 @@ pub(crate) fn fault_rules(
         folder: path.parent().unwrap_or(Path::new("")).to_owned(),
     };
     checker.faults(rules)
+}
+
+/// Checks one positioned fault rule written at `key` of `text` (a scenario's `fault` step),
+/// as `[[faults]]` entries are checked.
+pub(crate) fn fault_rule(
+    text: &str,
+    path: &Path,
+    file: FileKind,
+    rule: &FaultRuleSpans,
+    key: &str,
+) -> Result<(), Error> {
+    let checker = Checker {
+        file,
+        text,
+        path,
+        folder: path.parent().unwrap_or(Path::new("")).to_owned(),
+    };
+    checker.fault(rule, key)
 }
 
 /// The file being checked, for positions and relative paths.
@@ -152,112 +223,129 @@ impl Checker<'_> {
         }
     }
 
-    fn tenants(&self, tenants: &Entries<TenantFile>) -> Result<Vec<Tenant>, Error> {
+    fn tenants(&self, tenants: &Entries<TenantFile>, errors: &mut Vec<Error>) -> Vec<Tenant> {
         let mut ids: HashMap<Uuid, String> = HashMap::new();
         let mut domains: HashMap<String, String> = HashMap::new();
         let mut checked = Vec::new();
         for (key, tenant) in &tenants.0 {
-            self.table_key(key, "tenants")?;
-            let prefix = format!("tenants.{}", key.get_ref());
-            let id = self.guid(&tenant.id, format!("{prefix}.id"))?;
-            self.unique(
-                &mut ids,
-                id,
-                "tenant id",
-                &tenant.id,
-                format!("{prefix}.id"),
-            )?;
-            for (index, domain) in tenant.domains.iter().enumerate() {
-                let domain_key = format!("{prefix}.domains[{index}]");
-                self.domain(domain, &domain_key)?;
-                let lowered = domain.get_ref().to_ascii_lowercase();
-                self.unique(&mut domains, lowered, "domain", domain, domain_key)?;
-            }
-            let display_name =
-                self.non_empty(&tenant.display_name, format!("{prefix}.display_name"))?;
-            let dynamics_enabled = match &tenant.dynamics_enabled {
-                Some(enabled) if !enabled.get_ref() && !tenant.dynamics => {
-                    return Err(self.invalid(
-                        enabled.span(),
-                        format!("{prefix}.dynamics_enabled"),
-                        Reason::DynamicsDisabledWithoutPrincipal,
-                    ));
+            let entry = (|| -> Result<Tenant, Error> {
+                self.table_key(key, "tenants")?;
+                let prefix = format!("tenants.{}", key.get_ref());
+                let id = self.guid(&tenant.id, format!("{prefix}.id"))?;
+                self.unique(
+                    &mut ids,
+                    id,
+                    "tenant id",
+                    &tenant.id,
+                    format!("{prefix}.id"),
+                )?;
+                for (index, domain) in tenant.domains.iter().enumerate() {
+                    let domain_key = format!("{prefix}.domains[{index}]");
+                    self.domain(domain, &domain_key)?;
+                    let lowered = domain.get_ref().to_ascii_lowercase();
+                    self.unique(&mut domains, lowered, "domain", domain, domain_key)?;
                 }
-                Some(enabled) => *enabled.get_ref(),
-                None => true,
-            };
-            let region_scope = match &tenant.region_scope {
-                Some(scope) => self.non_empty(scope, format!("{prefix}.region_scope"))?,
-                None => DEFAULT_REGION_SCOPE.to_owned(),
-            };
-            checked.push(Tenant {
-                key: key.get_ref().clone(),
-                id,
-                domains: tenant
-                    .domains
-                    .iter()
-                    .map(|domain| domain.get_ref().clone())
-                    .collect(),
-                display_name,
-                dynamics: tenant.dynamics,
-                dynamics_enabled,
-                region_scope,
-            });
+                let display_name =
+                    self.non_empty(&tenant.display_name, format!("{prefix}.display_name"))?;
+                let dynamics_enabled = match &tenant.dynamics_enabled {
+                    Some(enabled) if !enabled.get_ref() && !tenant.dynamics => {
+                        return Err(self.invalid(
+                            enabled.span(),
+                            format!("{prefix}.dynamics_enabled"),
+                            Reason::DynamicsDisabledWithoutPrincipal,
+                        ));
+                    }
+                    Some(enabled) => *enabled.get_ref(),
+                    None => true,
+                };
+                let region_scope = match &tenant.region_scope {
+                    Some(scope) => self.non_empty(scope, format!("{prefix}.region_scope"))?,
+                    None => DEFAULT_REGION_SCOPE.to_owned(),
+                };
+                Ok(Tenant {
+                    key: key.get_ref().clone(),
+                    id,
+                    domains: tenant
+                        .domains
+                        .iter()
+                        .map(|domain| domain.get_ref().clone())
+                        .collect(),
+                    display_name,
+                    dynamics: tenant.dynamics,
+                    dynamics_enabled,
+                    region_scope,
+                })
+            })();
+            match entry {
+                Ok(tenant) => checked.push(tenant),
+                Err(error) => errors.push(error),
+            }
         }
-        Ok(checked)
+        checked
     }
 
-    fn apps(&self, apps: &Entries<AppFile>, tenants: &[Tenant]) -> Result<Vec<App>, Error> {
+    fn apps(
+        &self,
+        apps: &Entries<AppFile>,
+        tenants: &[Tenant],
+        errors: &mut Vec<Error>,
+    ) -> Vec<App> {
         let mut client_ids: HashMap<Uuid, String> = HashMap::new();
         let mut checked = Vec::new();
         for (key, app) in &apps.0 {
-            self.table_key(key, "apps")?;
-            let prefix = format!("apps.{}", key.get_ref());
-            let client_id = self.guid(&app.client_id, format!("{prefix}.client_id"))?;
-            self.unique(
-                &mut client_ids,
-                client_id,
-                "client id",
-                &app.client_id,
-                format!("{prefix}.client_id"),
-            )?;
-            let display_name =
-                self.non_empty(&app.display_name, format!("{prefix}.display_name"))?;
-            let home =
-                self.tenant_ref(&app.home_tenant, format!("{prefix}.home_tenant"), tenants)?;
-            let service_principals = self.service_principals(app, &prefix, home, tenants)?;
-            let secrets = self.secrets(&app.secrets, &prefix)?;
-            let certificates = app
-                .certificates
-                .iter()
-                .enumerate()
-                .map(|(index, certificate)| {
-                    self.certificate(certificate, format!("{prefix}.certificates[{index}]"))
+            let entry = (|| -> Result<App, Error> {
+                self.table_key(key, "apps")?;
+                let prefix = format!("apps.{}", key.get_ref());
+                let client_id = self.guid(&app.client_id, format!("{prefix}.client_id"))?;
+                self.unique(
+                    &mut client_ids,
+                    client_id,
+                    "client id",
+                    &app.client_id,
+                    format!("{prefix}.client_id"),
+                )?;
+                let display_name =
+                    self.non_empty(&app.display_name, format!("{prefix}.display_name"))?;
+                let home =
+                    self.tenant_ref(&app.home_tenant, format!("{prefix}.home_tenant"), tenants)?;
+                let service_principals = self.service_principals(app, &prefix, home, tenants)?;
+                let secrets = self.secrets(&app.secrets, &prefix)?;
+                let certificates = app
+                    .certificates
+                    .iter()
+                    .enumerate()
+                    .map(|(index, certificate)| {
+                        self.certificate(certificate, format!("{prefix}.certificates[{index}]"))
+                    })
+                    .collect::<Result<Vec<_>, Error>>()?;
+                let permissions = app
+                    .permissions
+                    .iter()
+                    .enumerate()
+                    .map(|(index, permission)| {
+                        self.permission(permission, format!("{prefix}.permissions[{index}]"))
+                    })
+                    .collect::<Result<Vec<_>, Error>>()?;
+                Ok(App {
+                    key: key.get_ref().clone(),
+                    client_id,
+                    display_name,
+                    home_tenant: home.key.clone(),
+                    home_tenant_id: home.id,
+                    multi_tenant: app.multi_tenant,
+                    enabled: app.enabled,
+                    service_principals,
+                    secrets,
+                    certificates,
+                    permissions,
                 })
-                .collect::<Result<Vec<_>, Error>>()?;
-            let permissions = app
-                .permissions
-                .iter()
-                .enumerate()
-                .map(|(index, permission)| {
-                    self.permission(permission, format!("{prefix}.permissions[{index}]"))
-                })
-                .collect::<Result<Vec<_>, Error>>()?;
-            checked.push(App {
-                key: key.get_ref().clone(),
-                client_id,
-                display_name,
-                home_tenant: home.key.clone(),
-                home_tenant_id: home.id,
-                multi_tenant: app.multi_tenant,
-                enabled: app.enabled,
-                service_principals,
-                secrets,
-                certificates,
-                permissions,
-            });
+            })();
+            match entry {
+                Ok(app) => checked.push(app),
+                Err(error) => errors.push(error),
+            }
         }
-        Ok(checked)
+        checked
     }
 
     fn service_principals(
@@ -274,6 +362,7 @@ impl Checker<'_> {
                 tenant,
                 object_id,
                 enabled,
+                removed,
             } = principal;
             let principal_key = format!("{prefix}.service_principals[{index}]");
             let tenant_key = format!("{principal_key}.tenant");
@@ -283,6 +372,17 @@ impl Checker<'_> {
                     tenant.span(),
                     tenant_key,
                     Reason::SingleTenant {
+                        home: home.key.clone(),
+                    },
+                ));
+            }
+            if removed.as_ref().is_some_and(|removed| *removed.get_ref())
+                && resolved.key == home.key
+            {
+                return Err(self.invalid(
+                    removed.as_ref().map_or(tenant.span(), Spanned::span),
+                    format!("{principal_key}.removed"),
+                    Reason::RemovedHomePrincipal {
                         home: home.key.clone(),
                     },
                 ));
@@ -303,6 +403,7 @@ impl Checker<'_> {
                 tenant_id: resolved.id,
                 object_id,
                 enabled: *enabled,
+                removed: removed.as_ref().is_some_and(|removed| *removed.get_ref()),
             });
         }
         Ok(checked)
@@ -460,7 +561,7 @@ impl Checker<'_> {
             &signing_key.certificate,
             "signing_key.certificate",
         )?;
-        fake_entra::SigningKey::from_pem(&key, &certificate).map_err(|source| {
+        super::entra::parse_signing_key(&key, &certificate).map_err(|source| {
             self.invalid(
                 signing_key.key.span(),
                 "signing_key",
@@ -700,11 +801,24 @@ impl Checker<'_> {
 
     /// Checks the values `FaultRule`'s serde cannot: each at the position [`FaultSpans`] gives.
     fn faults(&self, rules: Vec<FaultRule>) -> Result<Vec<FaultRule>, Error> {
-        let spans: FaultSpans = self.parse()?;
-        for (index, rule) in spans.faults.iter().enumerate() {
-            self.fault(rule, &format!("faults[{index}]"))?;
+        match self.fault_errors().into_iter().next() {
+            Some(error) => Err(error),
+            None => Ok(rules),
         }
-        Ok(rules)
+    }
+
+    /// Every `[[faults]]` rule's first error.
+    fn fault_errors(&self) -> Vec<Error> {
+        let spans: FaultSpans = match self.parse() {
+            Ok(spans) => spans,
+            Err(error) => return vec![error],
+        };
+        spans
+            .faults
+            .iter()
+            .enumerate()
+            .filter_map(|(index, rule)| self.fault(rule, &format!("faults[{index}]")).err())
+            .collect()
     }
 
     fn fault(&self, rule: &FaultRuleSpans, key: &str) -> Result<(), Error> {

@@ -61,7 +61,8 @@ impl Checker<'_> {
         environments: &Entries<EnvironmentFile>,
         tenants: &[Tenant],
         apps: &[App],
-    ) -> Result<Vec<Environment>, Error> {
+        errors: &mut Vec<Error>,
+    ) -> Vec<Environment> {
         let mut hosts: HashMap<String, String> = HashMap::new();
         let mut organization_ids: HashMap<Uuid, String> = HashMap::new();
         let mut unique_names: HashMap<String, String> = HashMap::new();
@@ -69,196 +70,202 @@ impl Checker<'_> {
         let mut tenants_with_default: HashSet<String> = HashSet::new();
         let mut checked = Vec::new();
         for (key, environment) in &environments.0 {
-            self.table_key(key, "environments")?;
-            let prefix = format!("environments.{}", key.get_ref());
-            let url_key = format!("{prefix}.url");
-            let host = self.environment_host(&environment.url, &url_key)?;
-            self.unique(
-                &mut hosts,
-                host.clone(),
-                "environment host",
-                &environment.url,
-                url_key,
-            )?;
-            let tenant =
-                self.tenant_ref(&environment.tenant, format!("{prefix}.tenant"), tenants)?;
-            let organization_id = self.written_or_derived_id(
-                environment.organization_id.as_ref(),
-                format!("{prefix}.organization_id"),
-                &mut organization_ids,
-                "organization id",
-                || {
-                    Uuid::new_v5(
-                        &Uuid::NAMESPACE_URL,
-                        format!("d365-harness:organization:{host}").as_bytes(),
-                    )
-                },
-            )?;
-            organization_ids
-                .entry(organization_id)
-                .or_insert_with(|| format!("{prefix}.organization_id"));
-            let environment_id = match &environment.environment_id {
-                Some(written) => {
-                    let id_key = format!("{prefix}.environment_id");
-                    let id = self.non_empty(written, id_key.clone())?;
-                    self.unique(
-                        &mut environment_ids,
-                        id.clone(),
-                        "environment id",
-                        written,
-                        id_key,
-                    )?;
-                    id
+            let entry = (|| -> Result<Environment, Error> {
+                self.table_key(key, "environments")?;
+                let prefix = format!("environments.{}", key.get_ref());
+                let url_key = format!("{prefix}.url");
+                let host = self.environment_host(&environment.url, &url_key)?;
+                self.unique(
+                    &mut hosts,
+                    host.clone(),
+                    "environment host",
+                    &environment.url,
+                    url_key,
+                )?;
+                let tenant =
+                    self.tenant_ref(&environment.tenant, format!("{prefix}.tenant"), tenants)?;
+                let organization_id = self.written_or_derived_id(
+                    environment.organization_id.as_ref(),
+                    format!("{prefix}.organization_id"),
+                    &mut organization_ids,
+                    "organization id",
+                    || {
+                        Uuid::new_v5(
+                            &Uuid::NAMESPACE_URL,
+                            format!("d365-harness:organization:{host}").as_bytes(),
+                        )
+                    },
+                )?;
+                organization_ids
+                    .entry(organization_id)
+                    .or_insert_with(|| format!("{prefix}.organization_id"));
+                let environment_id = match &environment.environment_id {
+                    Some(written) => {
+                        let id_key = format!("{prefix}.environment_id");
+                        let id = self.non_empty(written, id_key.clone())?;
+                        self.unique(
+                            &mut environment_ids,
+                            id.clone(),
+                            "environment id",
+                            written,
+                            id_key,
+                        )?;
+                        id
+                    }
+                    // The tenant's first environment is its default one, as in every tenant that
+                    // has Dataverse; the id of any other is a GUID.
+                    None if !tenants_with_default.contains(&tenant.key) => {
+                        format!("Default-{}", tenant.id)
+                    }
+                    None => derived_id(organization_id, "environment", "").to_string(),
+                };
+                if environment_id == format!("Default-{}", tenant.id) {
+                    tenants_with_default.insert(tenant.key.clone());
                 }
-                // The tenant's first environment is its default one, as in every tenant that
-                // has Dataverse; the id of any other is a GUID.
-                None if !tenants_with_default.contains(&tenant.key) => {
-                    format!("Default-{}", tenant.id)
-                }
-                None => derived_id(organization_id, "environment", "").to_string(),
-            };
-            if environment_id == format!("Default-{}", tenant.id) {
-                tenants_with_default.insert(tenant.key.clone());
-            }
-            // Derived values count as used too, so a later file value cannot repeat them.
-            environment_ids
-                .entry(environment_id.clone())
-                .or_insert_with(|| format!("{prefix}.environment_id"));
-            let unique_name = match &environment.unique_name {
-                Some(written) => {
-                    let name_key = format!("{prefix}.unique_name");
-                    let name = self.non_empty(written, name_key.clone())?;
-                    self.unique(
-                        &mut unique_names,
-                        name.to_ascii_lowercase(),
-                        "unique name",
-                        written,
-                        name_key,
-                    )?;
-                    name
-                }
-                // The shape of the names Dataverse makes up: `org` and eight hex digits.
-                None => format!("org{}", &organization_id.simple().to_string()[..8]),
-            };
-            unique_names
-                .entry(unique_name.to_ascii_lowercase())
-                .or_insert_with(|| format!("{prefix}.unique_name"));
-            let friendly_name = match &environment.friendly_name {
-                Some(written) => self.non_empty(written, format!("{prefix}.friendly_name"))?,
-                None => tenant.display_name.clone(),
-            };
-            let version = match &environment.version {
-                Some(written) => self.organization_version(written, &prefix)?,
-                None => DEFAULT_VERSION.to_owned(),
-            };
-            let geo = match &environment.geo {
-                Some(written) => self.non_empty(written, format!("{prefix}.geo"))?,
-                None => DEFAULT_GEO.to_owned(),
-            };
-            let data_seed = match &environment.data_seed {
-                Some(seed) => self
-                    .in_range(seed, format!("{prefix}.data_seed"), 0, None)?
-                    .unsigned_abs(),
-                None => 1,
-            };
-            let business_units = self.business_units(
-                environment.business_units.as_ref(),
-                &prefix,
-                &host,
-                organization_id,
-            )?;
-            let custom_tables = self.custom_tables(&environment.custom_tables, &prefix)?;
-            let mut roles = self.defined_roles(
-                &environment.roles,
-                &prefix,
-                &custom_tables,
-                &business_units,
-                organization_id,
-            )?;
-            let defined = roles.clone();
-            let application_users = self.application_users(
-                &environment.application_users,
-                &Scope {
-                    prefix: &prefix,
-                    tenant,
-                    apps,
-                    business_units: &business_units,
-                    defined_roles: defined.clone(),
+                // Derived values count as used too, so a later file value cannot repeat them.
+                environment_ids
+                    .entry(environment_id.clone())
+                    .or_insert_with(|| format!("{prefix}.environment_id"));
+                let unique_name = match &environment.unique_name {
+                    Some(written) => {
+                        let name_key = format!("{prefix}.unique_name");
+                        let name = self.non_empty(written, name_key.clone())?;
+                        self.unique(
+                            &mut unique_names,
+                            name.to_ascii_lowercase(),
+                            "unique name",
+                            written,
+                            name_key,
+                        )?;
+                        name
+                    }
+                    // The shape of the names Dataverse makes up: `org` and eight hex digits.
+                    None => format!("org{}", &organization_id.simple().to_string()[..8]),
+                };
+                unique_names
+                    .entry(unique_name.to_ascii_lowercase())
+                    .or_insert_with(|| format!("{prefix}.unique_name"));
+                let friendly_name = match &environment.friendly_name {
+                    Some(written) => self.non_empty(written, format!("{prefix}.friendly_name"))?,
+                    None => tenant.display_name.clone(),
+                };
+                let version = match &environment.version {
+                    Some(written) => self.organization_version(written, &prefix)?,
+                    None => DEFAULT_VERSION.to_owned(),
+                };
+                let geo = match &environment.geo {
+                    Some(written) => self.non_empty(written, format!("{prefix}.geo"))?,
+                    None => DEFAULT_GEO.to_owned(),
+                };
+                let data_seed = match &environment.data_seed {
+                    Some(seed) => self
+                        .in_range(seed, format!("{prefix}.data_seed"), 0, None)?
+                        .unsigned_abs(),
+                    None => 1,
+                };
+                let business_units = self.business_units(
+                    environment.business_units.as_ref(),
+                    &prefix,
+                    &host,
                     organization_id,
-                    custom_tables: &custom_tables,
-                },
-                &mut roles,
-            )?;
-            let teams = self.teams(
-                &environment.teams,
-                &Scope {
-                    prefix: &prefix,
-                    tenant,
-                    apps,
-                    business_units: &business_units,
-                    defined_roles: defined,
+                )?;
+                let custom_tables = self.custom_tables(&environment.custom_tables, &prefix)?;
+                let mut roles = self.defined_roles(
+                    &environment.roles,
+                    &prefix,
+                    &custom_tables,
+                    &business_units,
                     organization_id,
-                    custom_tables: &custom_tables,
-                },
-                &application_users,
-                &mut roles,
-            )?;
-            let mut tables = self.tables(
-                &environment.tables,
-                &prefix,
-                organization_id,
-                &custom_tables,
-            )?;
-            let table_owners = self.table_owners(
-                &environment.tables,
-                &prefix,
-                apps,
-                &business_units,
-                organization_id,
-                &application_users,
-                &teams,
-            )?;
-            // Declared teams are rows of `team`: the table exists once a world has teams.
-            if !teams.is_empty() && !tables.iter().any(|table| table.logical_name == "team") {
-                tables.push(EnvironmentTable {
-                    logical_name: "team".to_owned(),
-                    definition: fake_dataverse::standard_table("team")
-                        .expect("team is a standard table"),
-                    data: TableData::Rows(Vec::new()),
-                });
+                )?;
+                let defined = roles.clone();
+                let application_users = self.application_users(
+                    &environment.application_users,
+                    &Scope {
+                        prefix: &prefix,
+                        tenant,
+                        apps,
+                        business_units: &business_units,
+                        defined_roles: defined.clone(),
+                        organization_id,
+                        custom_tables: &custom_tables,
+                    },
+                    &mut roles,
+                )?;
+                let teams = self.teams(
+                    &environment.teams,
+                    &Scope {
+                        prefix: &prefix,
+                        tenant,
+                        apps,
+                        business_units: &business_units,
+                        defined_roles: defined,
+                        organization_id,
+                        custom_tables: &custom_tables,
+                    },
+                    &application_users,
+                    &mut roles,
+                )?;
+                let mut tables = self.tables(
+                    &environment.tables,
+                    &prefix,
+                    organization_id,
+                    &custom_tables,
+                )?;
+                let table_owners = self.table_owners(
+                    &environment.tables,
+                    &prefix,
+                    apps,
+                    &business_units,
+                    organization_id,
+                    &application_users,
+                    &teams,
+                )?;
+                // Declared teams are rows of `team`: the table exists once a world has teams.
+                if !teams.is_empty() && !tables.iter().any(|table| table.logical_name == "team") {
+                    tables.push(EnvironmentTable {
+                        logical_name: "team".to_owned(),
+                        definition: fake_dataverse::standard_table("team")
+                            .expect("team is a standard table"),
+                        data: TableData::Rows(Vec::new()),
+                    });
+                }
+                let limits = self.limits(environment.limits.as_ref(), &prefix)?;
+                let forced_throttles = self.forced_throttles(
+                    &environment.forced_throttles,
+                    &prefix,
+                    apps,
+                    &application_users,
+                )?;
+                Ok(Environment {
+                    key: key.get_ref().clone(),
+                    url: format!("https://{host}"),
+                    host,
+                    tenant: tenant.key.clone(),
+                    tenant_id: tenant.id,
+                    organization_id,
+                    environment_id,
+                    friendly_name,
+                    unique_name,
+                    version,
+                    geo,
+                    admin_mode: environment.admin_mode,
+                    data_seed,
+                    business_units,
+                    roles,
+                    application_users,
+                    teams,
+                    table_owners,
+                    tables,
+                    limits,
+                    forced_throttles,
+                })
+            })();
+            match entry {
+                Ok(environment) => checked.push(environment),
+                Err(error) => errors.push(error),
             }
-            let limits = self.limits(environment.limits.as_ref(), &prefix)?;
-            let forced_throttles = self.forced_throttles(
-                &environment.forced_throttles,
-                &prefix,
-                apps,
-                &application_users,
-            )?;
-            checked.push(Environment {
-                key: key.get_ref().clone(),
-                url: format!("https://{host}"),
-                host,
-                tenant: tenant.key.clone(),
-                tenant_id: tenant.id,
-                organization_id,
-                environment_id,
-                friendly_name,
-                unique_name,
-                version,
-                geo,
-                admin_mode: environment.admin_mode,
-                data_seed,
-                business_units,
-                roles,
-                application_users,
-                teams,
-                table_owners,
-                tables,
-                limits,
-                forced_throttles,
-            });
         }
-        Ok(checked)
+        checked
     }
 
     /// The web host of an environment URL: `https://`, a Dataverse host of the cloud (web or

@@ -1,0 +1,356 @@
+//! The demo's web app: [`router`] (one route table), the [`Demo`] its handlers share, the guard
+//! every request passes first (`Host` and `Origin` must be the app's own, against DNS
+//! rebinding) and the CSRF check of every POST. Handlers never panic: a store error becomes an
+//! error page; the flow's findings (form errors, problems) are pages, not errors.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Form, Query, Request, State};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, LOCATION, ORIGIN, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use d365_source::{AddOutcome, Flow, SecretString, SourceForm, Store, TestOutcome};
+use serde::Deserialize;
+
+use super::pages;
+use crate::serve::admin::AdminToken;
+
+/// The stylesheet, served from the binary.
+const STYLESHEET: &str = include_str!("demo.css");
+
+/// What every handler shares: the flow, the demo's source list, the app's own authorities and
+/// its CSRF token.
+pub(crate) struct Demo {
+    flow: Flow,
+    store: Store,
+    /// `Host` values the app answers (`127.0.0.1:8080`, `localhost:8080`).
+    authorities: Vec<String>,
+    /// The token every POST carries (one per process: the guard and the token together keep
+    /// other sites' pages out).
+    csrf: AdminToken,
+}
+
+impl fmt::Debug for Demo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Demo")
+            .field("store", &self.store.dir())
+            .field("authorities", &self.authorities)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Demo {
+    /// The app for a listener on `addr`.
+    pub(crate) fn new(flow: Flow, store: Store, addr: SocketAddr, csrf: AdminToken) -> Demo {
+        Demo {
+            flow,
+            store,
+            authorities: authorities(addr),
+            csrf,
+        }
+    }
+
+    /// The CSRF token's text, for the forms' hidden field.
+    pub(crate) fn csrf(&self) -> &str {
+        self.csrf.expose()
+    }
+
+    /// The store, for tests.
+    #[cfg(test)]
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// The `Host` values a listener on `addr` answers: its address, and `localhost` on its port
+/// when it listens on loopback or every address (browsers send what the user typed); on port
+/// 80, each also without the port.
+pub(super) fn authorities(addr: SocketAddr) -> Vec<String> {
+    let mut authorities = vec![addr.to_string()];
+    let ip = addr.ip();
+    if ip.is_loopback() || ip.is_unspecified() {
+        authorities.push(format!("localhost:{}", addr.port()));
+        let loopback = match ip {
+            IpAddr::V4(_) => SocketAddr::from(([127, 0, 0, 1], addr.port())),
+            IpAddr::V6(_) => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
+        };
+        if loopback != addr {
+            authorities.push(loopback.to_string());
+        }
+    }
+    // Browsers leave the default port out of `Host` and `Origin`.
+    if addr.port() == 80 {
+        let without_port: Vec<String> = authorities
+            .iter()
+            .filter_map(|authority| authority.strip_suffix(":80").map(str::to_owned))
+            .collect();
+        authorities.extend(without_port);
+    }
+    authorities
+}
+
+/// The web app: the Sources page, the Dynamics 365 form, its actions and the stylesheet,
+/// behind the guard.
+pub(crate) fn router(demo: Arc<Demo>) -> Router {
+    Router::new()
+        .route("/", get(|| async { see_other("/sources") }))
+        .route("/sources", get(sources))
+        .route("/sources/dynamics365", get(new_source).post(add_source))
+        .route("/sources/test", post(test_source))
+        .route("/sources/remove", post(remove_source))
+        .route("/demo.css", get(stylesheet))
+        .fallback(|| async { error_page(StatusCode::NOT_FOUND, "There is no such page.") })
+        .layer(middleware::from_fn_with_state(demo.clone(), guard))
+        .with_state(demo)
+}
+
+/// Refuses (403) a request whose `Host` is not the app's own, or whose `Origin`, when sent, is
+/// not `http://` + one of them: a page on another site that rebinds its name to 127.0.0.1 sends
+/// its own name in both. Every page it lets through may not be framed by another site.
+async fn guard(State(demo): State<Arc<Demo>>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let host_ok = headers
+        .get(HOST)
+        .and_then(|host| host.to_str().ok())
+        .is_some_and(|host| demo.authorities.iter().any(|own| own == host));
+    let origin_ok = match headers.get(ORIGIN) {
+        None => true,
+        Some(origin) => origin.to_str().ok().is_some_and(|origin| {
+            demo.authorities
+                .iter()
+                .any(|own| origin.strip_prefix("http://") == Some(own.as_str()))
+        }),
+    };
+    if !(host_ok && origin_ok) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "This demo answers only requests addressed to itself (its own Host and Origin).",
+        );
+    }
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    // No other site may frame the page (clickjacking the Remove button), and nothing loads
+    // from anywhere but the app itself.
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+/// Which action the Sources page reports at its top.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Notice {
+    added: Option<String>,
+    tested: Option<String>,
+    removed: Option<String>,
+}
+
+impl Notice {
+    /// The sentence, if any.
+    fn text(&self) -> Option<String> {
+        if let Some(name) = &self.added {
+            Some(format!("Source '{name}' was checked and added."))
+        } else if let Some(name) = &self.tested {
+            Some(format!(
+                "Source '{name}' was tested; its last check is below."
+            ))
+        } else {
+            self.removed
+                .as_ref()
+                .map(|name| format!("Source '{name}' was removed."))
+        }
+    }
+}
+
+async fn sources(State(demo): State<Arc<Demo>>, Query(notice): Query<Notice>) -> Response {
+    match demo.store.list() {
+        Ok(list) => page(
+            StatusCode::OK,
+            pages::sources(&list, notice.text().as_deref(), demo.csrf()),
+        ),
+        Err(error) => store_error(&error),
+    }
+}
+
+async fn new_source(State(demo): State<Arc<Demo>>) -> Response {
+    page(
+        StatusCode::OK,
+        pages::dynamics_form(&pages::FormView::empty(), demo.csrf()),
+    )
+}
+
+/// The Dynamics 365 form as posted. Every field defaults to empty, so that a missing field is
+/// a form error next to it rather than a bare 422. `Debug` leaves the secret out.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct AddForm {
+    csrf: String,
+    name: String,
+    environment_url: String,
+    tenant_id: String,
+    client_id: String,
+    client_secret: String,
+}
+
+impl fmt::Debug for AddForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AddForm")
+            .field("name", &self.name)
+            .field("environment_url", &self.environment_url)
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+async fn add_source(State(demo): State<Arc<Demo>>, Form(form): Form<AddForm>) -> Response {
+    if !demo.csrf.matches(form.csrf.as_bytes()) {
+        return csrf_refused();
+    }
+    let AddForm {
+        name,
+        environment_url,
+        tenant_id,
+        client_id,
+        client_secret,
+        ..
+    } = form;
+    let source_form = SourceForm {
+        name,
+        environment_url,
+        tenant_id,
+        client_id,
+        // From here on the secret lives only in the SecretString (zeroed on drop).
+        client_secret: SecretString::from(client_secret),
+    };
+    let outcome = match demo.flow.add(&source_form, &demo.store).await {
+        Ok(outcome) => outcome,
+        Err(error) => return store_error(&error),
+    };
+    let mut view = pages::FormView::of(&source_form);
+    match outcome {
+        AddOutcome::Added { source, .. } => {
+            see_other(&format!("/sources?{}", query("added", &source.name)))
+        }
+        AddOutcome::Invalid(errors) => {
+            view.warnings = errors.warnings;
+            view.errors = errors.errors;
+            page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                pages::dynamics_form(&view, demo.csrf()),
+            )
+        }
+        AddOutcome::Failed { problem, warnings } => {
+            view.warnings = warnings;
+            view.problem = Some(problem);
+            page(StatusCode::OK, pages::dynamics_form(&view, demo.csrf()))
+        }
+    }
+}
+
+/// A POST naming a saved source (Test, Remove).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct SourceAction {
+    csrf: String,
+    name: String,
+}
+
+async fn test_source(State(demo): State<Arc<Demo>>, Form(form): Form<SourceAction>) -> Response {
+    if !demo.csrf.matches(form.csrf.as_bytes()) {
+        return csrf_refused();
+    }
+    // The outcome is recorded in the store; the list shows it.
+    match demo.flow.test(&demo.store, &form.name).await {
+        Ok(TestOutcome::Passed(source) | TestOutcome::Failed { source, .. }) => {
+            see_other(&format!("/sources?{}", query("tested", &source.name)))
+        }
+        Err(error) => store_error(&error),
+    }
+}
+
+async fn remove_source(State(demo): State<Arc<Demo>>, Form(form): Form<SourceAction>) -> Response {
+    if !demo.csrf.matches(form.csrf.as_bytes()) {
+        return csrf_refused();
+    }
+    match demo.store.remove(&form.name) {
+        Ok(source) => see_other(&format!("/sources?{}", query("removed", &source.name))),
+        Err(error) => store_error(&error),
+    }
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+/// `key=value`, form-encoded.
+fn query(key: &str, value: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair(key, value)
+        .finish()
+}
+
+/// 303 to `location` (after a POST, so that reloading does not post again).
+fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(location) => (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response(),
+        Err(_) => error_page(StatusCode::INTERNAL_SERVER_ERROR, "Bad redirect."),
+    }
+}
+
+fn page(status: StatusCode, markup: maud::Markup) -> Response {
+    (status, markup).into_response()
+}
+
+fn csrf_refused() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "This form is out of date or did not come from this demo. Go back, reload the page and try again.",
+    )
+}
+
+/// A store or harness error as a page: 404 for an unknown source, 409 for a taken name, 500
+/// otherwise. Store errors name files and sources, never secrets.
+fn store_error(error: &d365_source::Error) -> Response {
+    let status = match error {
+        d365_source::Error::SourceNotFound { .. } => StatusCode::NOT_FOUND,
+        d365_source::Error::NameTaken { .. } => StatusCode::CONFLICT,
+        d365_source::Error::InvalidStoredSource { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    error_page(status, &text)
+}
+
+fn error_page(status: StatusCode, message: &str) -> Response {
+    page(status, pages::error(status, message))
+}

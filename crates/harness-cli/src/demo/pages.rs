@@ -1,0 +1,317 @@
+//! The demo's HTML, rendered on the server with maud: templates are Rust macros, so a typo or
+//! a wrong type fails the build and every interpolated value is HTML-escaped (askama would need
+//! template files and a second syntax for the same checks). No JavaScript: forms post, the
+//! server answers with the page. Nothing here receives a secret: [`FormView`] keeps every field
+//! but the Client Secret, sources carry only their hint, problems were scrubbed by the flow.
+
+use axum::http::StatusCode;
+use d365_source::{Field, FieldError, FieldWarning, LastCheck, Problem, SourceForm, StoredSource};
+use maud::{DOCTYPE, Markup, html};
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// The Dynamics 365 form as it is shown again: what was typed (never the secret), its errors
+/// and warnings, and the problem the check found.
+#[derive(Debug, Default)]
+pub(crate) struct FormView {
+    name: String,
+    environment_url: String,
+    tenant_id: String,
+    client_id: String,
+    /// The form's field errors, in form order.
+    pub(crate) errors: Vec<FieldError>,
+    /// Warnings about accepted fields.
+    pub(crate) warnings: Vec<FieldWarning>,
+    /// What the connection check found.
+    pub(crate) problem: Option<Problem>,
+}
+
+impl FormView {
+    /// An empty form.
+    pub(crate) fn empty() -> FormView {
+        FormView::default()
+    }
+
+    /// The form as typed, the secret left out: a password field is never filled in again.
+    pub(crate) fn of(form: &SourceForm) -> FormView {
+        FormView {
+            name: form.name.clone(),
+            environment_url: form.environment_url.clone(),
+            tenant_id: form.tenant_id.clone(),
+            client_id: form.client_id.clone(),
+            ..FormView::default()
+        }
+    }
+
+    fn value(&self, field: Field) -> &str {
+        match field {
+            Field::Name => &self.name,
+            Field::EnvironmentUrl => &self.environment_url,
+            Field::TenantId => &self.tenant_id,
+            Field::ClientId => &self.client_id,
+            Field::ClientSecret => "",
+        }
+    }
+
+    fn error(&self, field: Field) -> Option<&FieldError> {
+        self.errors.iter().find(|error| error.field == field)
+    }
+}
+
+/// The fields in form order, with the hint under each.
+const FIELDS: [(Field, &str); 5] = [
+    (Field::Name, "How the source appears in your list."),
+    (
+        Field::EnvironmentUrl,
+        "For example https://contoso.crm.dynamics.com (a link into the environment works too).",
+    ),
+    (
+        Field::TenantId,
+        "Directory (tenant) ID: a GUID, or a domain such as contoso.onmicrosoft.com.",
+    ),
+    (
+        Field::ClientId,
+        "Application (client) ID of the app registration.",
+    ),
+    (
+        Field::ClientSecret,
+        "The secret's Value, not its Secret ID: Entra shows the Value only once, when the secret is created.",
+    ),
+];
+
+fn layout(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · d365-harness demo" }
+                link rel="stylesheet" href="/demo.css";
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    span.brand { "d365-harness demo" }
+                    nav aria-label="Main" {
+                        a href="/sources" { "Sources" }
+                    }
+                }
+                main #main tabindex="-1" { (body) }
+            }
+        }
+    }
+}
+
+/// The Sources page: the notice of the last action, the tiles and the list.
+pub(crate) fn sources(list: &[StoredSource], notice: Option<&str>, csrf: &str) -> Markup {
+    layout(
+        "Sources",
+        html! {
+            h1 { "Sources" }
+            @if let Some(notice) = notice {
+                p.notice role="status" { (notice) }
+            }
+            section aria-labelledby="add-heading" {
+                h2 #add-heading { "Add a source" }
+                ul.tiles {
+                    li {
+                        a.tile href="/sources/dynamics365" {
+                            span.tile-name { "Microsoft Dynamics 365" }
+                            span.tile-text { "Dataverse tables, with an app registration and its client secret" }
+                        }
+                    }
+                }
+            }
+            section aria-labelledby="list-heading" {
+                h2 #list-heading { "Your sources" }
+                @if list.is_empty() {
+                    p { "No sources yet. Choose Microsoft Dynamics 365 above to add one." }
+                } @else {
+                    table.sources {
+                        thead {
+                            tr {
+                                th scope="col" { "Name" }
+                                th scope="col" { "Environment" }
+                                th scope="col" { "Tenant" }
+                                th scope="col" { "Client secret" }
+                                th scope="col" { "Last check" }
+                                th scope="col" { span.visually-hidden { "Actions" } }
+                            }
+                        }
+                        tbody {
+                            @for source in list {
+                                (source_row(source, csrf))
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+fn source_row(source: &StoredSource, csrf: &str) -> Markup {
+    html! {
+        tr {
+            th scope="row" { (source.name) }
+            td { (source.environment.as_str()) }
+            td { (source.tenant) }
+            td { code { (source.secret_hint) } }
+            td { (last_check(&source.last_check)) }
+            td.actions {
+                form method="post" action="/sources/test" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="name" value=(source.name);
+                    button type="submit" aria-label={ "Test " (source.name) } { "Test" }
+                }
+                form method="post" action="/sources/remove" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="name" value=(source.name);
+                    button.secondary type="submit" aria-label={ "Remove " (source.name) } { "Remove" }
+                }
+            }
+        }
+        // A failed check's problem spans the row below its source: in a cell it would squeeze
+        // the table past the window.
+        @if let LastCheck::Failed { problem, .. } = &source.last_check {
+            tr.problem-row {
+                td colspan="6" { (problem_block(problem, false)) }
+            }
+        }
+    }
+}
+
+fn last_check(check: &LastCheck) -> Markup {
+    html! {
+        @match check {
+            LastCheck::Passed(report) => {
+                span.passed { "Passed" } " " (time_text(report.checked_at))
+                @if !report.warnings.is_empty() {
+                    ul.warnings {
+                        @for warning in &report.warnings {
+                            li { (warning.message) }
+                        }
+                    }
+                }
+            }
+            LastCheck::Failed { checked_at, problem } => {
+                span.failed { "Failed" } " " (time_text(*checked_at)) " (" (problem.kind.as_str()) ", below)"
+            }
+        }
+    }
+}
+
+fn time_text(at: OffsetDateTime) -> String {
+    at.format(format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+    ))
+    .unwrap_or_else(|_| at.to_string())
+}
+
+/// A problem: its message, the admin's fix and the evidence, collapsed.
+fn problem_block(problem: &Problem, alert: bool) -> Markup {
+    let evidence = &problem.evidence;
+    html! {
+        div.problem role=[alert.then_some("alert")] {
+            p.problem-message { (problem.message) }
+            p.problem-fix { strong { "Fix: " } (problem.fix) }
+            details {
+                summary { "Evidence (" (problem.kind.as_str()) ")" }
+                dl {
+                    dt { "Step" } dd { (format!("{:?}", evidence.step)) }
+                    dt { "Request" } dd { code { (evidence.request) } }
+                    @if let Some(status) = evidence.status { dt { "Status" } dd { (status) } }
+                    @if let Some(code) = &evidence.code { dt { "Code" } dd { code { (code) } } }
+                    @if let Some(detail) = &evidence.detail { dt { "Detail" } dd { (detail) } }
+                    @if evidence.retries > 0 {
+                        dt { "Retries" } dd { (evidence.retries) " (waited " (evidence.waited_ms) " ms)" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The Microsoft Dynamics 365 form, with its errors next to their fields (focus on the first)
+/// and, after a failed check, the problem above it.
+pub(crate) fn dynamics_form(view: &FormView, csrf: &str) -> Markup {
+    let first_error = view.errors.first().map(|error| error.field);
+    layout(
+        "Microsoft Dynamics 365",
+        html! {
+            p { a href="/sources" { "← Sources" } }
+            h1 { "Microsoft Dynamics 365" }
+            p.lead { "Connect a Dataverse environment with an app registration's client secret. The world's demo credentials are in connection.env in the state folder." }
+            @if let Some(problem) = &view.problem {
+                h2 { "The connection check failed" }
+                (problem_block(problem, true))
+            }
+            @if !view.errors.is_empty() {
+                div.error-summary role="alert" {
+                    h2 { "The form has errors" }
+                    ul {
+                        @for error in &view.errors {
+                            li { a href={ "#" (error.field.as_str()) } { (error.field.label()) ": " (error.message) } }
+                        }
+                    }
+                }
+            }
+            form.source-form method="post" action="/sources/dynamics365" novalidate {
+                input type="hidden" name="csrf" value=(csrf);
+                @for (field, hint) in FIELDS {
+                    (form_field(view, field, hint, first_error == Some(field)))
+                }
+                button type="submit" { "Add Source" }
+            }
+        },
+    )
+}
+
+fn form_field(view: &FormView, field: Field, hint: &str, focus: bool) -> Markup {
+    let id = field.as_str();
+    let error = view.error(field);
+    let warnings: Vec<&FieldWarning> = view
+        .warnings
+        .iter()
+        .filter(|warning| warning.field == field)
+        .collect();
+    let mut described = format!("{id}-hint");
+    if error.is_some() {
+        described.push_str(&format!(" {id}-error"));
+    }
+    let secret = field == Field::ClientSecret;
+    html! {
+        div.field.invalid[error.is_some()] {
+            label for=(id) { (field.label()) }
+            p.hint id={ (id) "-hint" } { (hint) }
+            @if let Some(error) = error {
+                p.field-error id={ (id) "-error" } { (error.message) }
+            }
+            @for warning in &warnings {
+                p.field-warning { (warning.message) }
+            }
+            @if secret {
+                input id=(id) name=(id) type="password" autocomplete="off" spellcheck="false"
+                    aria-describedby=(described) aria-invalid=[error.is_some().then_some("true")]
+                    autofocus[focus];
+            } @else {
+                input id=(id) name=(id) type="text" value=(view.value(field)) spellcheck="false"
+                    aria-describedby=(described) aria-invalid=[error.is_some().then_some("true")]
+                    autofocus[focus];
+            }
+        }
+    }
+}
+
+/// An error page.
+pub(crate) fn error(status: StatusCode, message: &str) -> Markup {
+    layout(
+        status.canonical_reason().unwrap_or("Error"),
+        html! {
+            h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("Error")) }
+            p role="alert" { (message) }
+            p { a href="/sources" { "Back to Sources" } }
+        },
+    )
+}
