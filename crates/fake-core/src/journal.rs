@@ -146,7 +146,7 @@ impl JournalBody {
     }
 }
 
-/// Replaces the values of secret form fields with [`REDACTED`].
+/// Replaces the values of secret form fields with `"[redacted]"`.
 pub fn redact_form(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
     pairs
         .into_iter()
@@ -160,7 +160,7 @@ pub fn redact_form(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Replaces, at any depth, the values of secret JSON keys with [`REDACTED`].
+/// Replaces, at any depth, the values of secret JSON keys with `"[redacted]"`.
 pub fn redact_json(value: &mut Value) {
     match value {
         Value::Object(map) => {
