@@ -262,8 +262,9 @@ impl FaultRule {
     }
 }
 
-/// Matches `text` against `pattern`, where `*` is any run of characters (case-insensitive).
-fn glob_matches(pattern: &str, text: &str) -> bool {
+/// Matches `text` against `pattern`, where `*` is any run of characters (case-insensitive):
+/// how fault rules match paths, and how scenarios count requests by path.
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
     let pattern = pattern.to_ascii_lowercase();
     let text = text.to_ascii_lowercase();
     let mut parts = pattern.split('*');

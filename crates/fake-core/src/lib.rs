@@ -17,7 +17,7 @@ mod snapshot;
 
 pub use clock::Clock;
 pub use echo::{MAX_ECHO_CHARS, echo};
-pub use fault::{FaultAction, FaultRule, FaultRuleError, Faults};
+pub use fault::{FaultAction, FaultRule, FaultRuleError, Faults, glob_matches};
 pub use ids::IdGenerator;
 pub use journal::{
     Journal, JournalBody, JournalEntry, JournalQuery, MAX_JOURNALED_BODY, SUBSCRIBER_CAPACITY,

@@ -16,7 +16,7 @@ use d365_source::{
     AddOutcome, CheckReport, Field, FieldError, FieldWarning, Flow, FlowOptions, Problem,
     ReadDepth, RotateOutcome, SecretString, SourceForm, Store, TableAccess, TestOutcome,
 };
-use fake_core::{Clock, IdGenerator, JournalEntry, ServerHandle};
+use fake_core::{Clock, IdGenerator, JournalEntry, ServerHandle, glob_matches};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -745,29 +745,6 @@ fn request_pattern(count: &RequestCount) -> String {
         (None, Some(path)) => format!("any host {path}"),
         (None, None) => "any host".to_owned(),
     }
-}
-
-/// Whether `text` matches `pattern`, where `*` is any run of characters (case-insensitive), as
-/// fault rules match paths.
-fn glob_matches(pattern: &str, text: &str) -> bool {
-    let pattern = pattern.to_ascii_lowercase();
-    let text = text.to_ascii_lowercase();
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap_or_default();
-    let Some(mut rest) = text.strip_prefix(first) else {
-        return false;
-    };
-    let parts: Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else {
-        return rest.is_empty();
-    };
-    for part in middle {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 /// The source list's names against the expected ones, as sets.
