@@ -70,7 +70,13 @@ pub(crate) async fn demo(args: &DemoArgs, out: &mut impl Write) -> anyhow::Resul
         FlowOptions::default(),
     )
     .context("failed to set up the connection check")?;
-    let demo = Demo::new(flow, store, addr, AdminToken::generate()?);
+    let demo = Demo::new(
+        flow,
+        store,
+        serving.admin_client(),
+        addr,
+        AdminToken::generate()?,
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(
         axum::serve(listener, app::router(Arc::new(demo)))

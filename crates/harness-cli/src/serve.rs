@@ -118,6 +118,12 @@ impl Serving {
         start(args, out).await
     }
 
+    /// The admin API in-process, for the demo's console (the same routes and checks as its
+    /// listener).
+    pub(crate) fn admin_client(&self) -> admin::AdminClient {
+        self.admin_server.client(&self.admin_token)
+    }
+
     /// Stops the admin API and the fakes, then removes the state files this run wrote.
     pub(crate) async fn stop(self, signal: &str, out: &mut impl Write) -> anyhow::Result<()> {
         tracing::info!(signal, "shutting down");

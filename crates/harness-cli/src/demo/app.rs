@@ -21,16 +21,23 @@ use d365_source::{AddOutcome, Flow, SecretString, SourceForm, Store, TestOutcome
 use serde::Deserialize;
 
 use super::pages;
-use crate::serve::admin::AdminToken;
+use crate::serve::admin::{AdminClient, AdminToken};
 
-/// The stylesheet, served from the binary.
-const STYLESHEET: &str = include_str!("demo.css");
+/// The static files, served from the binary: `(path, content type, text)`. One stylesheet;
+/// each section's script is its own small file (no framework, no build step).
+const ASSETS: &[(&str, &str, &str)] = &[(
+    "/demo.css",
+    "text/css; charset=utf-8",
+    include_str!("demo.css"),
+)];
 
-/// What every handler shares: the flow, the demo's source list, the app's own authorities and
-/// its CSRF token.
+/// What every handler shares: the flow, the demo's source list, the admin API of the running
+/// fakes, the app's own authorities and its CSRF token.
 pub(crate) struct Demo {
     flow: Flow,
     store: Store,
+    /// The running world and its admin API (changes go through it, as the admin's would).
+    admin: AdminClient,
     /// `Host` values the app answers (`127.0.0.1:8080`, `localhost:8080`).
     authorities: Vec<String>,
     /// The token every POST carries (one per process: the guard and the token together keep
@@ -49,10 +56,17 @@ impl fmt::Debug for Demo {
 
 impl Demo {
     /// The app for a listener on `addr`.
-    pub(crate) fn new(flow: Flow, store: Store, addr: SocketAddr, csrf: AdminToken) -> Demo {
+    pub(crate) fn new(
+        flow: Flow,
+        store: Store,
+        admin: AdminClient,
+        addr: SocketAddr,
+        csrf: AdminToken,
+    ) -> Demo {
         Demo {
             flow,
             store,
+            admin,
             authorities: authorities(addr),
             csrf,
         }
@@ -61,6 +75,18 @@ impl Demo {
     /// The CSRF token's text, for the forms' hidden field.
     pub(crate) fn csrf(&self) -> &str {
         self.csrf.expose()
+    }
+
+    /// The admin API of the running fakes.
+    #[allow(dead_code, reason = "the console and the scenario player call it")]
+    pub(crate) fn admin(&self) -> &AdminClient {
+        &self.admin
+    }
+
+    /// The running world (read it; change it through [`Demo::admin`]).
+    #[allow(dead_code, reason = "the console, traffic and scenario views read it")]
+    pub(crate) fn live(&self) -> &scenario::LiveWorld {
+        self.admin.live()
     }
 
     /// The store, for tests.
@@ -106,7 +132,8 @@ pub(crate) fn router(demo: Arc<Demo>) -> Router {
         .route("/sources/dynamics365", get(new_source).post(add_source))
         .route("/sources/test", post(test_source))
         .route("/sources/remove", post(remove_source))
-        .route("/demo.css", get(stylesheet))
+        .route("/reset", post(reset))
+        .merge(assets())
         .fallback(|| async { error_page(StatusCode::NOT_FOUND, "There is no such page.") })
         .layer(middleware::from_fn_with_state(demo.clone(), guard))
         .with_state(demo)
@@ -157,6 +184,7 @@ pub(crate) struct Notice {
     added: Option<String>,
     tested: Option<String>,
     removed: Option<String>,
+    reset: Option<String>,
 }
 
 impl Notice {
@@ -168,10 +196,13 @@ impl Notice {
             Some(format!(
                 "Source '{name}' was tested; its last check is below."
             ))
+        } else if let Some(name) = &self.removed {
+            Some(format!("Source '{name}' was removed."))
         } else {
-            self.removed
-                .as_ref()
-                .map(|name| format!("Source '{name}' was removed."))
+            self.reset.as_ref().map(|_| {
+                "The demo was reset: the tenant is as it was loaded and the list is empty."
+                    .to_owned()
+            })
         }
     }
 }
@@ -293,18 +324,63 @@ async fn remove_source(State(demo): State<Arc<Demo>>, Form(form): Form<SourceAct
     }
 }
 
-async fn stylesheet() -> Response {
-    (
-        [
-            (
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/css; charset=utf-8"),
+/// A POST that carries only the CSRF token.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Plain {
+    csrf: String,
+}
+
+/// Reset: the world back as loaded through the admin API (`POST /reset`), then every source
+/// of the demo's list removed.
+async fn reset(State(demo): State<Arc<Demo>>, Form(form): Form<Plain>) -> Response {
+    if !demo.csrf.matches(form.csrf.as_bytes()) {
+        return csrf_refused();
+    }
+    let answer = demo
+        .admin
+        .call(axum::http::Method::POST, "/reset", bytes::Bytes::new())
+        .await;
+    if !answer.status().is_success() {
+        return error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!(
+                "The admin API did not reset the world (HTTP {}).",
+                answer.status()
             ),
-            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        ],
-        STYLESHEET,
-    )
-        .into_response()
+        );
+    }
+    let list = match demo.store.list() {
+        Ok(list) => list,
+        Err(error) => return store_error(&error),
+    };
+    for source in list {
+        if let Err(error) = demo.store.remove(&source.name) {
+            return store_error(&error);
+        }
+    }
+    see_other("/sources?reset=1")
+}
+
+/// A route for each of [`ASSETS`].
+fn assets() -> Router<Arc<Demo>> {
+    ASSETS
+        .iter()
+        .fold(Router::new(), |router, &(path, content_type, text)| {
+            router.route(
+                path,
+                get(move || async move {
+                    (
+                        [
+                            (CONTENT_TYPE, HeaderValue::from_static(content_type)),
+                            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+                        ],
+                        text,
+                    )
+                        .into_response()
+                }),
+            )
+        })
 }
 
 /// `key=value`, form-encoded.

@@ -79,7 +79,18 @@ const FIELDS: [(Field, &str); 5] = [
     ),
 ];
 
+/// The app's sections, in the order of the top navigation: `(path, label)`.
+pub(crate) const SECTIONS: &[(&str, &str)] = &[("/sources", "Sources")];
+
+/// A page of the section at `section` (one of [`SECTIONS`]' paths) with no script.
 fn layout(title: &str, body: Markup) -> Markup {
+    page_layout(title, "/sources", &[], body)
+}
+
+/// A page: the skip link, the navigation (the current section marked for screen readers),
+/// `body`, and `scripts` (paths of [`ASSETS`](super::app), loaded deferred: the page works
+/// without them).
+pub(crate) fn page_layout(title: &str, section: &str, scripts: &[&str], body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -88,13 +99,22 @@ fn layout(title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · d365-harness demo" }
                 link rel="stylesheet" href="/demo.css";
+                @for script in scripts {
+                    script src=(script) defer {}
+                }
             }
             body {
                 a.skip href="#main" { "Skip to content" }
                 header.top {
                     span.brand { "d365-harness demo" }
                     nav aria-label="Main" {
-                        a href="/sources" { "Sources" }
+                        @for &(path, label) in SECTIONS {
+                            @if path == section {
+                                a href=(path) aria-current="page" { (label) }
+                            } @else {
+                                a href=(path) { (label) }
+                            }
+                        }
                     }
                 }
                 main #main tabindex="-1" { (body) }
@@ -145,6 +165,14 @@ pub(crate) fn sources(list: &[StoredSource], notice: Option<&str>, csrf: &str) -
                             }
                         }
                     }
+                }
+            }
+            section aria-labelledby="reset-heading" {
+                h2 #reset-heading { "Start over" }
+                form method="post" action="/reset" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    p { "Puts the tenant back as the demo loaded it (every change, fault and clock move undone) and empties this list." }
+                    button.secondary type="submit" { "Reset the demo" }
                 }
             }
         },

@@ -19,6 +19,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use super::*;
+use crate::serve::admin::{Access, Admin, AdminClient};
 use crate::world::{BuiltinWorld, DEFAULT_WORLD};
 
 /// Where the app under test pretends to listen.
@@ -71,9 +72,23 @@ async fn fixture() -> Fixture {
     .expect("the flow is set up");
     let data_dir = tempfile::tempdir().expect("a temporary folder");
     let addr: SocketAddr = ADDR.parse().expect("an address");
+    // The admin API as `serve` runs it on loopback, called in-process.
+    let admin_addr: SocketAddr = "127.0.0.1:8444".parse().expect("an address");
+    let admin_token = AdminToken::generate().expect("a token");
+    let (_stop, stopping) = tokio::sync::watch::channel(false);
+    let admin = AdminClient::new(
+        Arc::new(Admin::new(
+            Access::for_listener(admin_addr, &admin_token),
+            live.clone(),
+            stopping,
+        )),
+        admin_addr,
+        admin_token,
+    );
     let demo = Arc::new(Demo::new(
         flow,
         Store::open(data_dir.path().join("demo-sources")),
+        admin,
         addr,
         AdminToken::generate().expect("a token"),
     ));
@@ -724,4 +739,34 @@ async fn no_log_line_shows_a_typed_secret() {
     for typed in [WRONG_SECRET, secret.as_str()] {
         assert!(!text.contains(typed), "a log line shows a secret:\n{text}");
     }
+}
+
+#[tokio::test]
+async fn reset_puts_the_world_back_through_the_admin_api_and_empties_the_list() {
+    let fixture = fixture().await;
+    let secret = fixture.secret.clone();
+    let added = fixture
+        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let loaded = fixture.live.world_toml();
+    let changes: Vec<scenario::Change> =
+        serde_json::from_str(r#"[{"change": "admin_mode", "environment": "contoso", "on": true}]"#)
+            .expect("a change");
+    fixture.live.apply(&changes).expect("the change applies");
+    assert_ne!(fixture.live.world_toml(), loaded, "the change did nothing");
+
+    let csrf = fixture.demo.csrf().to_owned();
+    let refused = fixture.post("/reset", &[("csrf", "not-the-token")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(fixture.demo.store().list().expect("a list").len(), 1);
+
+    let reset = fixture.post("/reset", &[("csrf", csrf.as_str())]).await;
+    assert_eq!(reset.status, StatusCode::SEE_OTHER, "{}", reset.body);
+    assert_eq!(reset.location.as_deref(), Some("/sources?reset=1"));
+    assert_eq!(fixture.live.world_toml(), loaded);
+    assert!(fixture.demo.store().list().expect("a list").is_empty());
+    let page = fixture.get("/sources?reset=1").await;
+    assert!(page.body.contains("The demo was reset"), "{}", page.body);
+    assert!(page.body.contains("No sources yet"), "{}", page.body);
 }

@@ -66,6 +66,7 @@ impl Admin {
 #[derive(Debug)]
 pub(crate) struct AdminServer {
     addr: SocketAddr,
+    admin: Arc<Admin>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
@@ -88,9 +89,10 @@ impl AdminServer {
             .context("failed to read the admin listener's address")?;
         let (stop, stopping) = watch::channel(false);
         let admin = Arc::new(make(stopping.clone()));
-        let task = tokio::spawn(accept_loop(listener, admin, stopping));
+        let task = tokio::spawn(accept_loop(listener, admin.clone(), stopping));
         Ok(AdminServer {
             addr,
+            admin,
             stop,
             task: Some(task),
         })
@@ -99,6 +101,11 @@ impl AdminServer {
     /// Where the listener listens.
     pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The admin API this listener serves, to call in-process ([`AdminClient`]).
+    pub(crate) fn client(&self, token: &AdminToken) -> AdminClient {
+        AdminClient::new(self.admin.clone(), self.addr, token.clone())
     }
 
     /// Stops accepting, lets open requests finish (a followed journal ends at once), waits.
@@ -159,6 +166,65 @@ async fn accept_loop(
         .is_err()
     {
         tracing::debug!("admin connections did not close in time");
+    }
+}
+
+/// The admin API called in-process (the demo's tenant console applies its changes this way):
+/// each call goes through [`dispatch`], access check and routes included, as if it had come to
+/// the listener with the listener's own `Host` and the token.
+#[derive(Clone, Debug)]
+pub(crate) struct AdminClient {
+    admin: Arc<Admin>,
+    authority: String,
+    token: AdminToken,
+}
+
+impl AdminClient {
+    /// A client of `admin`, whose listener is on `addr` and whose token is `token`.
+    pub(crate) fn new(admin: Arc<Admin>, addr: SocketAddr, token: AdminToken) -> AdminClient {
+        AdminClient {
+            admin,
+            authority: crate::serve::connect_address(addr).to_string(),
+            token,
+        }
+    }
+
+    /// The running world the admin API changes.
+    #[allow(
+        dead_code,
+        reason = "the demo's console, traffic and scenario views read it"
+    )]
+    pub(crate) fn live(&self) -> &LiveWorld {
+        &self.admin.live
+    }
+
+    /// `method path` with `body` (JSON when not empty), answered as the listener would.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Bytes,
+    ) -> Response<AdminBody> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path_and_query)
+            .header(http::header::HOST, &self.authority)
+            .header(
+                http::header::AUTHORIZATION,
+                format!("Bearer {}", self.token.expose()),
+            );
+        if !body.is_empty() {
+            request = request.header(CONTENT_TYPE, "application/json");
+        }
+        match request.body(body) {
+            Ok(request) => dispatch(&self.admin, request).await,
+            Err(error) => AdminError::new(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                format!("not a request the admin API could take: {error}"),
+            )
+            .response(),
+        }
     }
 }
 
