@@ -1,0 +1,390 @@
+//! `d365-harness demo` in a real browser: headless Chromium driven through chromedriver
+//! (WebDriver). The guide's steps, three setup mistakes with their message and fix, an invalid
+//! form, and the Sources page's load time. Screenshots go to `target/browser-screenshots/`,
+//! numbers to `target/browser-report/`. Not run by `cargo test`: `.ci/run` runs this target.
+#![allow(
+    clippy::print_stdout,
+    reason = "the measurements and screenshot paths are reported on stdout"
+)]
+
+#[path = "support/demo_process.rs"]
+mod demo_process;
+#[path = "support/webdriver.rs"]
+mod webdriver;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, ensure};
+use serde_json::{Value, json};
+
+use demo_process::DemoProcess;
+use webdriver::Browser;
+
+/// The window the tests browse in (a laptop screen).
+const WIDTH: u32 = 1280;
+const HEIGHT: u32 = 900;
+/// A secret no world has.
+const WRONG_SECRET: &str = "Wr0ng~SecretValueTypedByTheUser.0123456789";
+/// The issue's page-load budget.
+const PAGE_LOAD_BUDGET_MS: f64 = 50.0;
+
+/// The demo and a browser on it.
+struct Session {
+    demo: DemoProcess,
+    browser: Browser,
+}
+
+impl Session {
+    async fn start() -> anyhow::Result<Session> {
+        // The browser first: without it the test fails at once, naming what is missing.
+        let browser = Browser::start(WIDTH, HEIGHT).await?;
+        let demo = DemoProcess::start()?;
+        Ok(Session { demo, browser })
+    }
+
+    /// Ends the browser session (Chromium quits); the demo is killed on drop.
+    async fn close(self) -> anyhow::Result<()> {
+        self.browser.close().await
+    }
+
+    /// Saves the viewport as `target/browser-screenshots/<name>.png`.
+    async fn screenshot(&self, name: &str) -> anyhow::Result<()> {
+        let path = target_dir()
+            .join("browser-screenshots")
+            .join(format!("{name}.png"));
+        let bytes = self.browser.screenshot(&path).await?;
+        println!("screenshot {} ({} KB)", path.display(), bytes / 1024);
+        Ok(())
+    }
+
+    /// The Dynamics 365 form: from the Sources page through the tile.
+    async fn open_form(&self) -> anyhow::Result<()> {
+        self.browser.goto(&self.demo.sources_url).await?;
+        self.browser
+            .find("a.tile[href='/sources/dynamics365']")
+            .await?
+            .click()
+            .await?;
+        self.browser.find("form.source-form #name").await?;
+        Ok(())
+    }
+
+    /// Types the world's valid credentials (with `secret`, and `changes` over the fields by
+    /// input id) into the form and presses Add Source.
+    async fn add_source(&self, secret: &str, changes: &[(&str, &str)]) -> anyhow::Result<()> {
+        self.open_form().await?;
+        let fields = [
+            ("name", "Contoso sales"),
+            ("environment_url", self.demo.value("D365_ENVIRONMENT_URL")?),
+            ("tenant_id", self.demo.value("D365_TENANT_ID")?),
+            ("client_id", self.demo.value("D365_CLIENT_ID")?),
+            ("client_secret", secret),
+        ];
+        for (id, value) in fields {
+            let value = changes
+                .iter()
+                .find(|(changed, _)| *changed == id)
+                .map_or(value, |(_, value)| *value);
+            let input = self
+                .browser
+                .find(&format!("form.source-form #{id}"))
+                .await?;
+            input.clear().await?;
+            if !value.is_empty() {
+                input.type_text(value).await?;
+            }
+        }
+        self.browser
+            .find("form.source-form button[type=submit]")
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    /// Waits for the form page to show a failed check and returns (message, fix, evidence
+    /// summary); checks the secret typed is nowhere in the page.
+    async fn problem(&self, secret: &str) -> anyhow::Result<(String, String, String)> {
+        let message = self.browser.text("[role=alert] .problem-message").await?;
+        let fix = self.browser.text("[role=alert] .problem-fix").await?;
+        let evidence = self.browser.text("[role=alert] details summary").await?;
+        self.assert_page_hides(secret).await?;
+        Ok((message, fix, evidence))
+    }
+
+    /// Fails if `secret` is anywhere in the page's HTML (fields included).
+    async fn assert_page_hides(&self, secret: &str) -> anyhow::Result<()> {
+        let html = self
+            .browser
+            .execute(
+                "const inputs = [...document.querySelectorAll('input')].map(i => i.value);\
+                 return document.documentElement.outerHTML + inputs.join('\\n');",
+                json!([]),
+            )
+            .await?;
+        ensure!(
+            !html.as_str().context("HTML")?.contains(secret),
+            "the page shows the secret"
+        );
+        Ok(())
+    }
+}
+
+/// The build's `target/` folder (cargo gives integration tests `target/tmp`).
+fn target_dir() -> PathBuf {
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent().map(PathBuf::from).unwrap_or(tmp)
+}
+
+/// Writes `text` to `target/browser-report/<name>.txt` and prints it.
+fn report(name: &str, text: &str) -> anyhow::Result<()> {
+    let dir = target_dir().join("browser-report");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join(format!("{name}.txt")), text)?;
+    println!("{text}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn adding_a_source_on_the_happy_path_lists_it_with_its_masked_secret() -> anyhow::Result<()> {
+    let session = Session::start().await?;
+    let browser = &session.browser;
+    browser.goto(&session.demo.sources_url).await?;
+    ensure!(
+        browser.body_text().await?.contains("No sources yet."),
+        "the list is not empty at start"
+    );
+    session.screenshot("01-sources-empty").await?;
+
+    session.open_form().await?;
+    let secret_type = browser
+        .execute(
+            "return document.getElementById('client_secret').type",
+            json!([]),
+        )
+        .await?;
+    ensure!(
+        secret_type == "password",
+        "the secret field is {secret_type}"
+    );
+    session.screenshot("02-form").await?;
+
+    let secret = session.demo.value("D365_CLIENT_SECRET")?.to_owned();
+    session.add_source(&secret, &[]).await?;
+    let row = browser.text("table.sources tbody tr").await?;
+    // Post, redirect, get: reloading the list does not add again.
+    let url = browser.url().await?;
+    ensure!(
+        url == format!("{}/sources?added=Contoso+sales", session.demo.origin),
+        "{url}"
+    );
+    let notice = browser.text(".notice").await?;
+    ensure!(
+        notice == "Source 'Contoso sales' was checked and added.",
+        "{notice}"
+    );
+    for shown in [
+        "Contoso sales",
+        session.demo.value("D365_ENVIRONMENT_URL")?,
+        session.demo.value("D365_TENANT_ID")?,
+        "Passed",
+    ] {
+        ensure!(row.contains(shown), "`{shown}` missing from the row: {row}");
+    }
+    // The hint: the secret's first three characters and a mask.
+    let hint = browser.text("table.sources tbody tr td code").await?;
+    let expected: String = secret.chars().take(3).chain("*****".chars()).collect();
+    ensure!(hint == expected, "the masked hint: {hint:?}");
+    session.assert_page_hides(&secret).await?;
+    session.screenshot("03-source-added").await?;
+    session.close().await
+}
+
+#[tokio::test]
+async fn a_wrong_secret_shows_its_message_and_fix() -> anyhow::Result<()> {
+    let session = Session::start().await?;
+    session.add_source(WRONG_SECRET, &[]).await?;
+    let (message, fix, evidence) = session.problem(WRONG_SECRET).await?;
+    ensure!(evidence.contains("wrong_secret"), "{evidence}");
+    ensure!(message.contains("secret"), "{message}");
+    ensure!(!fix.is_empty(), "no fix");
+    session.screenshot("04-wrong-secret").await?;
+    session.close().await
+}
+
+#[tokio::test]
+async fn no_application_user_shows_its_message_and_fix() -> anyhow::Result<()> {
+    let session = Session::start().await?;
+    session
+        .demo
+        .change(json!([{"change": "remove_application_user", "environment": "contoso", "app": "importer"}]))
+        .await?;
+    let secret = session.demo.value("D365_CLIENT_SECRET")?.to_owned();
+    session.add_source(&secret, &[]).await?;
+    let (message, fix, evidence) = session.problem(&secret).await?;
+    ensure!(evidence.contains("no_application_user"), "{evidence}");
+    ensure!(message.contains("application user"), "{message}");
+    ensure!(fix.contains("+ New app user"), "{fix}");
+    session.screenshot("05-no-application-user").await?;
+    session.close().await
+}
+
+#[tokio::test]
+async fn a_missing_table_privilege_shows_its_message_and_fix() -> anyhow::Result<()> {
+    let session = Session::start().await?;
+    session
+        .demo
+        .change(json!([{"change": "set_privilege", "environment": "contoso",
+            "role": "Importer Reader", "privilege": "prvReadContact", "depth": "None"}]))
+        .await?;
+    let secret = session.demo.value("D365_CLIENT_SECRET")?.to_owned();
+    session.add_source(&secret, &[]).await?;
+    let (message, fix, evidence) = session.problem(&secret).await?;
+    ensure!(evidence.contains("missing_table_privilege"), "{evidence}");
+    ensure!(message.contains("contact"), "{message}");
+    ensure!(
+        fix.contains("Read (Organization) on the table contact"),
+        "{fix}"
+    );
+    session.screenshot("06-missing-table-privilege").await?;
+    session.close().await
+}
+
+#[tokio::test]
+async fn an_invalid_form_shows_field_errors_with_focus_on_the_first() -> anyhow::Result<()> {
+    let session = Session::start().await?;
+    // The name is valid; the tenant and client IDs are not and the secret is empty: the first
+    // field in error is the tenant.
+    session
+        .add_source("", &[("tenant_id", "not a tenant!"), ("client_id", "xyz")])
+        .await?;
+    let browser = &session.browser;
+    browser.find(".error-summary[role=alert]").await?;
+    let errored: Value = browser
+        .execute(
+            "return [...document.querySelectorAll('.field.invalid')].map(field => ({\
+                 input: field.querySelector('input').id,\
+                 error: (field.querySelector('.field-error') || {}).id || null,\
+                 described: field.querySelector('input').getAttribute('aria-describedby'),\
+                 invalid: field.querySelector('input').getAttribute('aria-invalid')}))",
+            json!([]),
+        )
+        .await?;
+    let errored = errored.as_array().context("a list")?;
+    let inputs: Vec<&str> = errored
+        .iter()
+        .filter_map(|field| field["input"].as_str())
+        .collect();
+    ensure!(
+        inputs == ["tenant_id", "client_id", "client_secret"],
+        "fields in error: {inputs:?}"
+    );
+    for field in errored {
+        let input = field["input"].as_str().context("an id")?;
+        let error_id = format!("{input}-error");
+        ensure!(field["error"] == error_id.as_str(), "{field}");
+        ensure!(
+            field["described"]
+                .as_str()
+                .is_some_and(|described| described.split(' ').any(|id| id == error_id)),
+            "{field}"
+        );
+        ensure!(field["invalid"] == "true", "{field}");
+    }
+    // Autofocus lands after the page loads: wait for it, then check where it is.
+    let focused = browser
+        .wait_for(
+            "focus on an input",
+            "const active = document.activeElement;\
+             return active && active.tagName === 'INPUT' ? active.id : '';",
+        )
+        .await?;
+    ensure!(focused == "tenant_id", "focus is on {focused}");
+    // What was typed stays, so the user fixes rather than retypes.
+    let name = browser
+        .execute("return document.getElementById('name').value", json!([]))
+        .await?;
+    ensure!(name == "Contoso sales", "{name}");
+    session.screenshot("07-invalid-form").await?;
+    session.close().await
+}
+
+/// The Sources page's load, from the browser's Navigation Timing, in ms from the navigation's
+/// start: `responseEnd` (the page's last byte: what the demo's server controls),
+/// `domContentLoadedEventEnd` and `loadEventEnd` (with its stylesheet, parsed and run: what
+/// Chromium's share of the CPU decides). The median of several loads is asserted (one slow
+/// load on a busy machine is not the page being slow): the server's share within the issue's
+/// 50 ms, the whole load within five times that, a bound that catches a blocking script or a
+/// slow asset without failing on a busy two-core CI machine. Every number goes to the report.
+#[tokio::test]
+async fn the_sources_page_loads_within_50_ms() -> anyhow::Result<()> {
+    const LOADS: usize = 15;
+    let session = Session::start().await?;
+    let browser = &session.browser;
+    // With a source listed, the page has its table (the first load also warms the browser).
+    let secret = session.demo.value("D365_CLIENT_SECRET")?.to_owned();
+    session.add_source(&secret, &[]).await?;
+    browser.find("table.sources").await?;
+    let mut samples = Vec::new();
+    for _ in 0..LOADS {
+        browser.goto(&session.demo.sources_url).await?;
+        let timing = browser
+            .wait_for(
+                "the navigation's load event has ended",
+                "const nav = performance.getEntriesByType('navigation')[0];\
+                 return nav && nav.loadEventEnd > 0 ? nav.toJSON() : null;",
+            )
+            .await?;
+        let number = |key: &str| {
+            timing[key]
+                .as_f64()
+                .with_context(|| format!("{key}: {timing}"))
+        };
+        samples.push([
+            number("responseEnd")?,
+            number("domContentLoadedEventEnd")?,
+            number("loadEventEnd")?,
+        ]);
+    }
+    let median = |index: usize| -> Vec<f64> {
+        let mut values: Vec<f64> = samples.iter().map(|sample| sample[index]).collect();
+        values.sort_by(f64::total_cmp);
+        values
+    };
+    let mut text = format!(
+        "Sources page load (Navigation Timing, {LOADS} loads, headless Chromium, {} build), ms:\n",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
+    let mut medians = [0.0; 3];
+    for (index, name) in ["responseEnd", "domContentLoadedEventEnd", "loadEventEnd"]
+        .into_iter()
+        .enumerate()
+    {
+        let values = median(index);
+        medians[index] = values[values.len() / 2];
+        text.push_str(&format!(
+            "  {name:<25} median {:6.1}  min {:6.1}  max {:6.1}\n",
+            medians[index],
+            values[0],
+            values[values.len() - 1]
+        ));
+    }
+    report("page-load", &text)?;
+    ensure!(
+        medians[0] < PAGE_LOAD_BUDGET_MS,
+        "the Sources page's last byte came after {:.1} ms (median; budget {PAGE_LOAD_BUDGET_MS} ms):\n{text}",
+        medians[0]
+    );
+    ensure!(
+        medians[2] < 5.0 * PAGE_LOAD_BUDGET_MS,
+        "the Sources page's load ended after {:.1} ms (median; bound {} ms):\n{text}",
+        medians[2],
+        5.0 * PAGE_LOAD_BUDGET_MS
+    );
+    session.screenshot("08-sources-listed").await?;
+    session.close().await
+}
