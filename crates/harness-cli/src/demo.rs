@@ -6,6 +6,8 @@
 
 mod app;
 mod pages;
+mod rotate;
+mod runs;
 #[cfg(test)]
 mod tests;
 
