@@ -25,11 +25,18 @@ use crate::serve::admin::{AdminClient, AdminToken};
 
 /// The static files, served from the binary: `(path, content type, text)`. One stylesheet;
 /// each section's script is its own small file (no framework, no build step).
-const ASSETS: &[(&str, &str, &str)] = &[(
-    "/demo.css",
-    "text/css; charset=utf-8",
-    include_str!("demo.css"),
-)];
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "/demo.css",
+        "text/css; charset=utf-8",
+        include_str!("demo.css"),
+    ),
+    (
+        "/js/console.js",
+        "text/javascript; charset=utf-8",
+        include_str!("js/console.js"),
+    ),
+];
 
 /// What every handler shares: the flow, the demo's source list, the admin API of the running
 /// fakes, the app's own authorities and its CSRF token.
@@ -133,6 +140,7 @@ pub(crate) fn router(demo: Arc<Demo>) -> Router {
         .route("/sources/test", post(test_source))
         .route("/sources/remove", post(remove_source))
         .route("/reset", post(reset))
+        .merge(super::console::routes())
         .merge(assets())
         .fallback(|| async { error_page(StatusCode::NOT_FOUND, "There is no such page.") })
         .layer(middleware::from_fn_with_state(demo.clone(), guard))
