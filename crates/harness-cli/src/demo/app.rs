@@ -182,7 +182,9 @@ async fn guard(State(demo): State<Arc<Demo>>, request: Request, next: Next) -> R
     );
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Not `no-referrer`: under it browsers send `Origin: null` with a form's POST, which the
+    // Origin check above refuses; `same-origin` sends nothing to other sites either.
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     response
 }
 

@@ -238,7 +238,7 @@ fn respond(demo: &Demo, posted: &Posted, outcome: Result<String, String>) -> Res
 }
 
 /// Posts `body` to the admin API; its answer, or its error message (which never holds a secret
-/// value) with the batch index left out (a console batch is one change).
+/// value) [`in_words`].
 async fn admin_post(demo: &Demo, path: &str, body: &Value) -> Result<Value, String> {
     let response = demo
         .admin()
@@ -258,15 +258,25 @@ async fn admin_post(demo: &Demo, path: &str, body: &Value) -> Result<Value, Stri
         .and_then(Value::as_str)
         .map_or_else(
             || format!("the admin API refused it (HTTP {status})"),
-            |message| {
-                message
-                    .strip_prefix("changes[0] ")
-                    .or_else(|| message.strip_prefix("changes[0]: "))
-                    .unwrap_or(message)
-                    .to_owned()
-            },
+            |message| in_words(message).to_owned(),
         );
     Err(message)
+}
+
+/// An admin error message without the batch's bookkeeping: `changes[0] (`remove_role`) `role`:
+/// …` becomes `` `role`: … `` (the form that posted names the change already).
+fn in_words(message: &str) -> &str {
+    let Some(rest) = message.strip_prefix("changes[0]") else {
+        return message;
+    };
+    let rest = rest.strip_prefix(':').unwrap_or(rest).trim_start();
+    match rest
+        .strip_prefix("(`")
+        .and_then(|rest| rest.split_once("`) "))
+    {
+        Some((_, reason)) => reason,
+        None => rest,
+    }
 }
 
 /// Fields whose value is a whole number.
