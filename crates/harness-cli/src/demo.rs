@@ -5,6 +5,7 @@
 //! no page, log line or file shows it.
 
 mod app;
+mod console;
 mod pages;
 mod rotate;
 mod runs;
