@@ -25,11 +25,18 @@ use crate::serve::admin::{AdminClient, AdminToken};
 
 /// The static files, served from the binary: `(path, content type, text)`. One stylesheet;
 /// each section's script is its own small file (no framework, no build step).
-const ASSETS: &[(&str, &str, &str)] = &[(
-    "/demo.css",
-    "text/css; charset=utf-8",
-    include_str!("demo.css"),
-)];
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "/demo.css",
+        "text/css; charset=utf-8",
+        include_str!("demo.css"),
+    ),
+    (
+        "/js/traffic.js",
+        "text/javascript; charset=utf-8",
+        include_str!("js/traffic.js"),
+    ),
+];
 
 /// What every handler shares: the flow, the demo's source list, the admin API of the running
 /// fakes, the app's own authorities and its CSRF token.
@@ -42,7 +49,10 @@ pub(crate) struct Demo {
     authorities: Vec<String>,
     /// The token every POST carries (one per process: the guard and the token together keep
     /// other sites' pages out).
-    csrf: AdminToken,
+    pub(super) csrf: AdminToken,
+    /// Turns true when the demo stops: open event streams end, so that the graceful shutdown
+    /// does not wait for them.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl fmt::Debug for Demo {
@@ -69,7 +79,18 @@ impl Demo {
             admin,
             authorities: authorities(addr),
             csrf,
+            stopping: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Ends the open event streams (before the server's graceful shutdown waits for them).
+    pub(crate) fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Turns true when [`Demo::stop`] is called.
+    pub(crate) fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stopping.subscribe()
     }
 
     /// The CSRF token's text, for the forms' hidden field.
@@ -133,6 +154,7 @@ pub(crate) fn router(demo: Arc<Demo>) -> Router {
         .route("/sources/test", post(test_source))
         .route("/sources/remove", post(remove_source))
         .route("/reset", post(reset))
+        .merge(super::traffic::routes())
         .merge(assets())
         .fallback(|| async { error_page(StatusCode::NOT_FOUND, "There is no such page.") })
         .layer(middleware::from_fn_with_state(demo.clone(), guard))
@@ -391,18 +413,18 @@ fn query(key: &str, value: &str) -> String {
 }
 
 /// 303 to `location` (after a POST, so that reloading does not post again).
-fn see_other(location: &str) -> Response {
+pub(super) fn see_other(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(location) => (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response(),
         Err(_) => error_page(StatusCode::INTERNAL_SERVER_ERROR, "Bad redirect."),
     }
 }
 
-fn page(status: StatusCode, markup: maud::Markup) -> Response {
+pub(super) fn page(status: StatusCode, markup: maud::Markup) -> Response {
     (status, markup).into_response()
 }
 
-fn csrf_refused() -> Response {
+pub(super) fn csrf_refused() -> Response {
     error_page(
         StatusCode::FORBIDDEN,
         "This form is out of date or did not come from this demo. Go back, reload the page and try again.",
@@ -427,6 +449,6 @@ fn store_error(error: &d365_source::Error) -> Response {
     error_page(status, &text)
 }
 
-fn error_page(status: StatusCode, message: &str) -> Response {
+pub(super) fn error_page(status: StatusCode, message: &str) -> Response {
     page(status, pages::error(status, message))
 }
