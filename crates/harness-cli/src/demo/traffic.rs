@@ -226,8 +226,7 @@ fn traffic_page(view: &TrafficPage<'_>) -> Markup {
                     tr {
                         th scope="col" { "Time" }
                         th scope="col" { "Method" }
-                        th scope="col" { "Host" }
-                        th scope="col" { "Path" }
+                        th scope="col" { "Path and host" }
                         th scope="col" { "Status" }
                         th scope="col" { "Fault" }
                     }
@@ -259,12 +258,13 @@ pub(super) fn row(entry: &JournalEntry) -> Markup {
             data-test="traffic-row" data-sequence=(entry.sequence) data-status=(entry.status) {
             td.time { time datetime=(entry.received_at) title=(entry.received_at) { (clock_time(&entry.received_at)) } }
             td.method { (entry.method) }
-            td.host { (entry.host) }
-            td.path {
+            // Host and path in one cell: the path gets the width it needs on a projector.
+            td.request {
                 a href={ "/traffic/" (entry.sequence) } data-test="traffic-detail-link" title=(url(entry)) {
                     (entry.path)
                     @if entry.query.is_some() { span.query { "?…" } }
                 }
+                span.host data-test="traffic-host" { (entry.host) }
             }
             td.status data-test="traffic-status" { (status_text(entry.status)) }
             td.fault data-test="traffic-fault" {

@@ -18,6 +18,7 @@
   var empty = document.getElementById("traffic-empty");
   var dialog = document.getElementById("traffic-dialog");
   var dialogBody = document.getElementById("traffic-dialog-body");
+  var hostFilter = document.getElementById("traffic-host");
   var max = parseInt(list.getAttribute("data-max"), 10) || 200;
   var pending = 0;
   var announceTimer = null;
@@ -38,6 +39,21 @@
     live.textContent = pending + (pending === 1 ? " new request" : " new requests");
     pending = 0;
     announceTimer = null;
+  }
+
+  // A host first seen live joins the filter's choices.
+  function offerHost(row) {
+    var host = row.querySelector("[data-test='traffic-host']");
+    if (!hostFilter || !host) {
+      return;
+    }
+    var name = host.textContent;
+    var known = Array.prototype.some.call(hostFilter.options, function (option) {
+      return option.value === name;
+    });
+    if (!known) {
+      hostFilter.add(new Option(name, name));
+    }
   }
 
   function addRow(html, sequence) {
@@ -62,6 +78,7 @@
       rows.removeChild(rows.lastElementChild);
     }
     updateCount();
+    offerHost(row);
     pending += 1;
     if (announceTimer === null) {
       announceTimer = window.setTimeout(announce, 3000);

@@ -270,7 +270,7 @@ async fn adding_a_source_lists_its_token_request_and_whoami_newest_first_with_st
         for shown in [
             "class=\"status-ok\" data-test=\"traffic-row\"".to_owned(),
             format!("<td class=\"method\">{}</td>", entry.method),
-            format!("<td class=\"host\">{host}</td>"),
+            format!("<span class=\"host\" data-test=\"traffic-host\">{host}</span></td>"),
             format!(
                 "<a href=\"/traffic/{}\" data-test=\"traffic-detail-link\"",
                 entry.sequence
