@@ -72,6 +72,18 @@ impl Session {
     /// Types the world's valid credentials (with `secret`, and `changes` over the fields by
     /// input id) into the form and presses Add Source.
     async fn add_source(&self, secret: &str, changes: &[(&str, &str)]) -> anyhow::Result<()> {
+        self.fill_form(secret, changes).await?;
+        self.browser
+            .find("form.source-form button[type=submit]")
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    /// Opens the form and types the world's valid credentials (with `secret`, and `changes`
+    /// over the fields by input id), without pressing Add Source.
+    async fn fill_form(&self, secret: &str, changes: &[(&str, &str)]) -> anyhow::Result<()> {
         self.open_form().await?;
         let fields = [
             ("name", "Contoso sales"),
@@ -94,12 +106,34 @@ impl Session {
                 input.type_text(value).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Adds the world's source and waits until it is listed.
+    async fn add_valid_source(&self) -> anyhow::Result<()> {
+        let secret = self.demo.value("D365_CLIENT_SECRET")?.to_owned();
+        self.add_source(&secret, &[]).await?;
         self.browser
-            .find("form.source-form button[type=submit]")
+            .find("[data-test=source-row][data-source='Contoso sales']")
+            .await?;
+        Ok(())
+    }
+
+    /// On the Sources page, presses Test on the listed source and waits for the page that
+    /// follows; returns the last check's status as shown (`Passed` or `Failed`).
+    async fn test_source(&self) -> anyhow::Result<String> {
+        let browser = &self.browser;
+        browser.goto(&self.demo.sources_url).await?;
+        browser.mark_page().await?;
+        browser
+            .find("[data-source='Contoso sales'] [data-test=test-source]")
             .await?
             .click()
             .await?;
-        Ok(())
+        browser.wait_for_new_page().await?;
+        browser
+            .text("[data-source='Contoso sales'] [data-test=last-check-status]")
+            .await
     }
 
     /// Waits for the form page to show a failed check and returns (message, fix, evidence
@@ -175,7 +209,10 @@ async fn adding_a_source_on_the_happy_path_lists_it_with_its_masked_secret() -> 
     // Post, redirect, get: reloading the list does not add again.
     let url = browser.url().await?;
     ensure!(
-        url == format!("{}/sources?added=Contoso+sales", session.demo.origin),
+        url.starts_with(&format!(
+            "{}/sources?added=Contoso+sales",
+            session.demo.origin
+        )),
         "{url}"
     );
     let notice = browser.text(".notice").await?;
@@ -386,5 +423,279 @@ async fn the_sources_page_loads_within_50_ms() -> anyhow::Result<()> {
         5.0 * PAGE_LOAD_BUDGET_MS
     );
     session.screenshot("08-sources-listed").await?;
+    session.close().await
+}
+
+/// The presenter's round: in the tenant console remove the application user's role, Test the
+/// source and see it fail with its fix; assign the role again and Test passes; the traffic
+/// view lists the requests those checks made (token, Dataverse, the refusal among them), and
+/// shows one's details without the secret.
+#[tokio::test]
+async fn a_role_removed_in_the_console_fails_the_test_and_restoring_it_passes() -> anyhow::Result<()>
+{
+    const USER: &str = "[data-test=application-user][data-app=importer]";
+    const ROLE: &str = "Importer Reader";
+    let session = Session::start().await?;
+    let browser = &session.browser;
+    let secret = session.demo.value("D365_CLIENT_SECRET")?.to_owned();
+    session.add_valid_source().await?;
+
+    let console = format!("{}/console", session.demo.origin);
+    browser.goto(&console).await?;
+    browser
+        .find(&format!("{USER} [data-test=held-role][data-role='{ROLE}']"))
+        .await?;
+    browser
+        .find(&format!(
+            "{USER} form[data-change=remove_role][data-role='{ROLE}'] button"
+        ))
+        .await?
+        .click()
+        .await?;
+    // The console swaps its fragment in place (no reload) and says what changed.
+    browser
+        .wait_for(
+            "the role is gone from the application user",
+            &format!(
+                "const user = document.querySelector(\"{USER}\");\
+                 return user && !user.querySelector(\"[data-test=held-role][data-role='{ROLE}']\")\
+                   && !!user.querySelector('[data-test=no-roles]');"
+            ),
+        )
+        .await?;
+    let notice = browser
+        .wait_for(
+            "the console's notice",
+            "const notice = document.querySelector('[data-test=console-notice]');\
+             return notice ? notice.textContent.trim() : '';",
+        )
+        .await?;
+    ensure!(
+        notice.as_str().is_some_and(|text| text.contains(ROLE)),
+        "the notice: {notice}"
+    );
+    session.screenshot("10-console-role-removed").await?;
+
+    let status = session.test_source().await?;
+    ensure!(status == "Failed", "Test without the role: {status}");
+    let problem = browser
+        .find("[data-source='Contoso sales'] + .problem-row [data-test=problem]")
+        .await?;
+    let shown = problem.text().await?;
+    let fix = browser
+        .text("[data-source='Contoso sales'] + .problem-row [data-test=problem-fix]")
+        .await?;
+    ensure!(fix.contains("Edit security roles"), "{fix}");
+    session.assert_page_hides(&secret).await?;
+    session.screenshot("11-test-failed-without-role").await?;
+
+    browser.goto(&console).await?;
+    let assign = format!("{USER} form[data-change=assign_role]");
+    browser
+        .find(&format!("{assign} option[value='{ROLE}']"))
+        .await?
+        .click()
+        .await?;
+    browser
+        .find(&format!("{assign} button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    browser
+        .find(&format!("{USER} [data-test=held-role][data-role='{ROLE}']"))
+        .await?;
+    let status = session.test_source().await?;
+    ensure!(status == "Passed", "Test with the role again: {status}");
+    ensure!(
+        !browser.body_text().await?.contains(&shown),
+        "the old problem is still listed"
+    );
+    session.screenshot("12-test-passed-again").await?;
+
+    // The traffic view: every request of the three checks, newest first.
+    browser
+        .goto(&format!("{}/traffic", session.demo.origin))
+        .await?;
+    browser.find("[data-test=traffic-row]").await?;
+    let rows = browser
+        .execute(
+            "return [...document.querySelectorAll('[data-test=traffic-row]')].map(row => ({\
+                 status: Number(row.dataset.status),\
+                 host: row.querySelector('[data-test=traffic-host]').textContent.trim(),\
+                 url: row.querySelector('[data-test=traffic-detail-link]').title}));",
+            json!([]),
+        )
+        .await?;
+    let rows = rows.as_array().context("a list")?;
+    let count = |what: &dyn Fn(&Value) -> bool| rows.iter().filter(|row| what(row)).count();
+    let tokens = count(&|row| {
+        row["url"]
+            .as_str()
+            .is_some_and(|url| url.contains("/oauth2/v2.0/token"))
+            && row["status"] == 200
+    });
+    let who_am_i = count(&|row| {
+        row["url"]
+            .as_str()
+            .is_some_and(|url| url.contains("/WhoAmI"))
+    });
+    let refused = count(&|row| row["status"] == 403);
+    ensure!(tokens >= 3, "{tokens} token requests in {rows:?}");
+    ensure!(who_am_i >= 3, "{who_am_i} WhoAmI requests in {rows:?}");
+    ensure!(refused >= 1, "no refusal in {rows:?}");
+    // A token request's details: the form's secret is redacted.
+    let token_row = browser
+        .execute(
+            "const link = [...document.querySelectorAll('[data-test=traffic-detail-link]')]\
+                 .find(link => link.title.includes('/oauth2/v2.0/token'));\
+             return link ? link.closest('[data-test=traffic-row]').dataset.sequence : null;",
+            json!([]),
+        )
+        .await?;
+    let sequence = token_row.as_str().context("a token row")?;
+    browser
+        .find(&format!(
+            "[data-test=traffic-row][data-sequence='{sequence}'] [data-test=traffic-detail-link]"
+        ))
+        .await?
+        .click()
+        .await?;
+    let request = browser
+        .text("[data-test=traffic-detail] [data-test=traffic-request]")
+        .await?;
+    ensure!(
+        request.contains("client_credentials") && request.contains("client_secret [redacted]"),
+        "{request}"
+    );
+    session.assert_page_hides(&secret).await?;
+    session.screenshot("13-traffic-token-request").await?;
+    session.close().await
+}
+
+/// Add Source's steps appear while the check runs, not with its outcome. The admin API slows
+/// the token and WhoAmI answers (a delay fault each); a MutationObserver installed before
+/// Add Source records, in `sessionStorage` (kept across the navigation to the outcome), when
+/// each step appeared and changed status, and when the page left for the outcome.
+#[tokio::test]
+async fn add_source_shows_each_step_as_it_happens() -> anyhow::Result<()> {
+    const DELAY_MS: u64 = 400;
+    let session = Session::start().await?;
+    let browser = &session.browser;
+    session
+        .demo
+        .admin(
+            reqwest::Method::POST,
+            "/faults",
+            Some(json!([
+                {"name": "slow token", "service": "entra", "path": "*/oauth2/v2.0/token",
+                 "action": {"kind": "delay", "millis": DELAY_MS}},
+                {"name": "slow WhoAmI", "service": "dataverse", "path": "*/WhoAmI",
+                 "action": {"kind": "delay", "millis": DELAY_MS}},
+            ])),
+        )
+        .await?;
+    let secret = session.demo.value("D365_CLIENT_SECRET")?.to_owned();
+    session.fill_form(&secret, &[]).await?;
+    browser
+        .execute(
+            "const now = () => performance.timeOrigin + performance.now();\
+             const log = [];\
+             const seen = new Set();\
+             const save = () => sessionStorage.setItem('progress', JSON.stringify(log));\
+             const list = document.getElementById('check-steps');\
+             new MutationObserver(() => {\
+               for (const item of list.querySelectorAll('[data-test=check-step]')) {\
+                 const key = item.dataset.label + ' ' + item.dataset.status;\
+                 if (!seen.has(key)) {\
+                   seen.add(key);\
+                   log.push({label: item.dataset.label, step: item.dataset.step,\
+                             status: item.dataset.status, at: now()});\
+                 }\
+               }\
+               save();\
+             }).observe(list, {childList: true, subtree: true, attributes: true,\
+                               attributeFilter: ['data-status']});\
+             document.getElementById('source-form').addEventListener('submit',\
+               () => { log.push({event: 'submit', at: now()}); save(); });\
+             window.addEventListener('pagehide',\
+               () => { log.push({event: 'outcome', at: now()}); save(); });\
+             save();",
+            json!([]),
+        )
+        .await?;
+    browser.mark_page().await?;
+    browser
+        .find("form.source-form button[type=submit]")
+        .await?
+        .click()
+        .await?;
+    browser.wait_for_new_page().await?;
+    browser
+        .find("[data-test=source-row][data-source='Contoso sales']")
+        .await?;
+    let log = browser
+        .execute(
+            "return JSON.parse(sessionStorage.getItem('progress'));",
+            json!([]),
+        )
+        .await?;
+    let log = log.as_array().context("the recorded log")?;
+    let at = |what: &dyn Fn(&Value) -> bool| {
+        log.iter()
+            .find(|entry| what(entry))
+            .and_then(|entry| entry["at"].as_f64())
+    };
+    let submit = at(&|entry| entry["event"] == "submit").context("no submit recorded")?;
+    let outcome = at(&|entry| entry["event"] == "outcome").context("no outcome recorded")?;
+    let mut text = format!(
+        "Add Source step progress (token and WhoAmI answers delayed {DELAY_MS} ms each), ms after \
+         pressing Add Source:\n"
+    );
+    for entry in log.iter().filter(|entry| entry["label"].is_string()) {
+        text.push_str(&format!(
+            "  {:>7.1}  {:<8} {}\n",
+            entry["at"].as_f64().unwrap_or_default() - submit,
+            entry["status"].as_str().unwrap_or_default(),
+            entry["label"].as_str().unwrap_or_default(),
+        ));
+    }
+    text.push_str(&format!("  {:>7.1}  outcome page\n", outcome - submit));
+    report("step-progress", &text)?;
+    let step = |name: &str, status: &str| {
+        at(&|entry| entry["step"] == name && entry["status"] == status)
+            .with_context(|| format!("step `{name}` never showed `{status}`:\n{text}"))
+    };
+    for name in [
+        "token",
+        "who_am_i",
+        "organization",
+        "privileges",
+        "table_read",
+    ] {
+        let passed = step(name, "passed")?;
+        ensure!(
+            passed < outcome,
+            "step `{name}` passed only with the outcome:\n{text}"
+        );
+    }
+    // Each slow step was on screen as running while its answer was held back.
+    let delay = DELAY_MS as f64;
+    for name in ["token", "who_am_i"] {
+        let started = step(name, "started")?;
+        let passed = step(name, "passed")?;
+        ensure!(
+            passed - started >= delay / 2.0,
+            "`{name}` showed running for {:.1} ms only:\n{text}",
+            passed - started
+        );
+    }
+    // The first step was on screen for both delays before the outcome.
+    let token = step("token", "started")?;
+    ensure!(
+        outcome - token >= delay,
+        "the token step appeared only {:.1} ms before the outcome:\n{text}",
+        outcome - token
+    );
+    session.screenshot("09-added-with-steps").await?;
     session.close().await
 }

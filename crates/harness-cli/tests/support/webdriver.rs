@@ -278,6 +278,24 @@ impl Browser {
         }
     }
 
+    /// Marks the document shown, for [`Browser::wait_for_new_page`].
+    pub async fn mark_page(&self) -> anyhow::Result<()> {
+        self.execute("window.__browserTestMark = true;", json!([]))
+            .await?;
+        Ok(())
+    }
+
+    /// Waits until another document than the one marked has loaded (after a form's POST and
+    /// its redirect, or a script's navigation).
+    pub async fn wait_for_new_page(&self) -> anyhow::Result<()> {
+        self.wait_for(
+            "another page has loaded",
+            "return !window.__browserTestMark && document.readyState === 'complete';",
+        )
+        .await?;
+        Ok(())
+    }
+
     /// The text of the element `css` selects (waiting for it), whitespace collapsed.
     pub async fn text(&self, css: &str) -> anyhow::Result<String> {
         self.find(css).await?.text().await
