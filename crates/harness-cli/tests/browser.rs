@@ -57,6 +57,25 @@ impl Session {
         Ok(())
     }
 
+    /// Saves the element `css` selects as `target/browser-screenshots/<name>.png` (the
+    /// README's pictures: a part of the page is smaller than the window).
+    async fn element_screenshot(&self, css: &str, name: &str) -> anyhow::Result<()> {
+        let path = target_dir()
+            .join("browser-screenshots")
+            .join(format!("{name}.png"));
+        let element = self.browser.find(css).await?;
+        // At the top of the window: a screenshot holds only what the window shows.
+        self.browser
+            .execute(
+                "document.querySelector(arguments[0]).scrollIntoView({block: 'start'});",
+                json!([css]),
+            )
+            .await?;
+        let bytes = element.screenshot(&path).await?;
+        println!("screenshot {} ({} KB)", path.display(), bytes / 1024);
+        Ok(())
+    }
+
     /// The Dynamics 365 form: from the Sources page through the tile.
     async fn open_form(&self) -> anyhow::Result<()> {
         self.browser.goto(&self.demo.sources_url).await?;
@@ -233,6 +252,21 @@ async fn adding_a_source_on_the_happy_path_lists_it_with_its_masked_secret() -> 
     let expected: String = secret.chars().take(3).chain("*****".chars()).collect();
     ensure!(hint == expected, "the masked hint: {hint:?}");
     session.assert_page_hides(&secret).await?;
+    // The list fits the laptop's window: no column pushed past the page's edge.
+    let overflow = browser
+        .execute(
+            "const table = document.querySelector('table.sources').getBoundingClientRect();\
+             const main = document.querySelector('main');\
+             const style = getComputedStyle(main);\
+             const right = main.getBoundingClientRect().right - parseFloat(style.paddingRight);\
+             return table.right - right;",
+            json!([]),
+        )
+        .await?;
+    ensure!(
+        overflow.as_f64().is_some_and(|overflow| overflow <= 0.5),
+        "the list sticks out of the page by {overflow} px at {WIDTH} px wide"
+    );
     session.screenshot("03-source-added").await?;
     session.close().await
 }
@@ -475,6 +509,12 @@ async fn a_role_removed_in_the_console_fails_the_test_and_restoring_it_passes() 
         "the notice: {notice}"
     );
     session.screenshot("10-console-role-removed").await?;
+    session
+        .element_screenshot(
+            "[data-test=environment][data-environment=contoso]",
+            "readme-console",
+        )
+        .await?;
 
     let status = session.test_source().await?;
     ensure!(status == "Failed", "Test without the role: {status}");
@@ -488,6 +528,9 @@ async fn a_role_removed_in_the_console_fails_the_test_and_restoring_it_passes() 
     ensure!(fix.contains("Edit security roles"), "{fix}");
     session.assert_page_hides(&secret).await?;
     session.screenshot("11-test-failed-without-role").await?;
+    session
+        .element_screenshot("section[aria-labelledby=list-heading]", "readme-sources")
+        .await?;
 
     browser.goto(&console).await?;
     let assign = format!("{USER} form[data-change=assign_role]");

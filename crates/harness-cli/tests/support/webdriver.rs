@@ -389,4 +389,13 @@ impl Element<'_> {
             .collect::<Vec<_>>()
             .join(" "))
     }
+
+    /// Saves a screenshot of just this element (scrolled into view) to `path` (PNG); returns
+    /// its size in bytes.
+    pub async fn screenshot(&self, path: &Path) -> anyhow::Result<usize> {
+        let encoded = self
+            .command(reqwest::Method::GET, "/screenshot", Value::Null)
+            .await?;
+        write_png(path, &encoded)
+    }
 }
