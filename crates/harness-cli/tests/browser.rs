@@ -742,3 +742,57 @@ async fn add_source_shows_each_step_as_it_happens() -> anyhow::Result<()> {
     session.screenshot("09-added-with-steps").await?;
     session.close().await
 }
+
+/// The traffic view is live: open in one tab, it lists the requests a Test pressed in another
+/// tab makes, as they happen, without reloading (server-sent events).
+#[tokio::test]
+async fn the_traffic_view_lists_new_requests_as_they_happen() -> anyhow::Result<()> {
+    let session = Session::start().await?;
+    let browser = &session.browser;
+    session.add_valid_source().await?;
+    let sources_tab = browser.tab().await?;
+    let traffic_tab = browser.new_tab().await?;
+    browser
+        .goto(&format!("{}/traffic", session.demo.origin))
+        .await?;
+    browser
+        .wait_for(
+            "the traffic view's event stream is open",
+            "const state = document.querySelector('[data-test=traffic-stream]');\
+             return state && state.dataset.state === 'live';",
+        )
+        .await?;
+    browser.mark_page().await?;
+    let before = browser
+        .execute(
+            "return Math.max(0, ...[...document.querySelectorAll('[data-test=traffic-row]')]\
+                 .map(row => Number(row.dataset.sequence)));",
+            json!([]),
+        )
+        .await?
+        .as_f64()
+        .context("a sequence")?;
+
+    browser.switch_to(&sources_tab).await?;
+    let status = session.test_source().await?;
+    ensure!(status == "Passed", "Test: {status}");
+
+    browser.switch_to(&traffic_tab).await?;
+    browser
+        .wait_for(
+            "the Test's WhoAmI is listed",
+            &format!(
+                "return [...document.querySelectorAll('[data-test=traffic-row]')]\
+                     .some(row => Number(row.dataset.sequence) > {before}\
+                         && row.querySelector('[data-test=traffic-detail-link]').title\
+                             .includes('/WhoAmI'));"
+            ),
+        )
+        .await?;
+    let reloaded = browser
+        .execute("return !window.__browserTestMark;", json!([]))
+        .await?;
+    ensure!(reloaded == false, "the traffic view reloaded to show them");
+    session.screenshot("14-traffic-live").await?;
+    session.close().await
+}

@@ -278,6 +278,41 @@ impl Browser {
         }
     }
 
+    /// The current tab's handle.
+    pub async fn tab(&self) -> anyhow::Result<String> {
+        let handle = self
+            .session_command(reqwest::Method::GET, "/window", Value::Null)
+            .await?;
+        handle
+            .as_str()
+            .map(str::to_owned)
+            .context("a window handle")
+    }
+
+    /// Opens a new tab and switches to it; returns its handle.
+    pub async fn new_tab(&self) -> anyhow::Result<String> {
+        let opened = self
+            .session_command(reqwest::Method::POST, "/window/new", json!({"type": "tab"}))
+            .await?;
+        let handle = opened["handle"]
+            .as_str()
+            .with_context(|| format!("no handle in {opened}"))?
+            .to_owned();
+        self.switch_to(&handle).await?;
+        Ok(handle)
+    }
+
+    /// Makes the tab `handle` the one commands go to.
+    pub async fn switch_to(&self, handle: &str) -> anyhow::Result<()> {
+        self.session_command(
+            reqwest::Method::POST,
+            "/window",
+            json!({ "handle": handle }),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Marks the document shown, for [`Browser::wait_for_new_page`].
     pub async fn mark_page(&self) -> anyhow::Result<()> {
         self.execute("window.__browserTestMark = true;", json!([]))
