@@ -133,16 +133,16 @@ pub(crate) fn sources(
     steps: &[super::runs::StepView],
     csrf: &str,
 ) -> Markup {
-    layout(
+    page_layout(
         "Sources",
+        "/sources",
+        &[super::runs::SCRIPT],
         html! {
             h1 { "Sources" }
             @if let Some(notice) = notice {
                 p.notice #notice role="status" data-test="notice" { (notice) }
             }
-            @if !steps.is_empty() {
-                (super::runs::step_list(steps))
-            }
+            (super::runs::step_list(steps))
             section aria-labelledby="add-heading" {
                 h2 #add-heading { "Add a source" }
                 ul.tiles {
@@ -199,7 +199,7 @@ fn source_row(source: &StoredSource, csrf: &str) -> Markup {
             td { code data-test="secret-hint" { (source.secret_hint) } }
             td data-test="last-check" { (last_check(&source.last_check)) }
             td.actions {
-                form method="post" action="/sources/test" {
+                form method="post" action="/sources/test" data-run="/runs/test" {
                     input type="hidden" name="csrf" value=(csrf);
                     input type="hidden" name="name" value=(source.name);
                     button type="submit" data-test="test-source" aria-label={ "Test " (source.name) } { "Test" }

@@ -520,9 +520,13 @@ async fn test_records_the_check_and_remove_takes_the_source_off_the_list() {
         )
         .await;
     assert_eq!(tested.status, StatusCode::SEE_OTHER, "{}", tested.body);
-    assert_eq!(
-        tested.location.as_deref(),
-        Some("/sources?tested=Contoso+sales")
+    assert!(
+        tested
+            .location
+            .as_deref()
+            .is_some_and(|location| location.starts_with("/sources?tested=Contoso+sales&run=")),
+        "{:?}",
+        tested.location
     );
     let page = fixture.get("/sources?tested=Contoso+sales").await;
     assert!(page.body.contains("was tested"), "{}", page.body);

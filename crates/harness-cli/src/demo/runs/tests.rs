@@ -525,3 +525,62 @@ async fn the_registry_keeps_at_most_its_capacity_for_a_bounded_time() {
     );
     assert_eq!(runs.lock().len(), 0);
 }
+
+#[tokio::test]
+async fn test_as_a_run_streams_its_steps_and_a_failure_ends_with_a_failed_step() {
+    let fixture = fixture().await;
+    let secret = fixture.secret.clone();
+    let added = fixture
+        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let csrf = fixture.demo.csrf().to_owned();
+    let fields = [("csrf", csrf.as_str()), ("name", "Contoso sales")];
+
+    let id = fixture.start_run("/runs/test", &fields).await;
+    let done = format!("done /runs/{id}");
+    assert_eq!(
+        lines(&parse_events(&fixture.stream(&id, None).await.body)),
+        [&PASSING_STEPS[..], &[done.as_str()]].concat()
+    );
+    let outcome = fixture.get(&format!("/runs/{id}")).await;
+    assert_eq!(
+        outcome.location.as_deref(),
+        Some(format!("/sources?tested=Contoso+sales&run={id}").as_str())
+    );
+
+    let changes: Vec<scenario::Change> = serde_json::from_str(
+        r#"[{"change": "remove_role", "environment": "contoso", "app": "importer", "role": "Importer Reader"}]"#,
+    )
+    .expect("a change");
+    fixture.live.apply(&changes).expect("the change applies");
+    let id = fixture.start_run("/runs/test", &fields).await;
+    let events = lines(&parse_events(&fixture.stream(&id, None).await.body));
+    let done = format!("done /runs/{id}");
+    assert_eq!(events.last().map(String::as_str), Some(done.as_str()));
+    let failed: Vec<&String> = events
+        .iter()
+        .filter(|line| line.ends_with(" failed"))
+        .collect();
+    assert!(!failed.is_empty(), "{events:?}");
+    let listed = fixture
+        .get(
+            &fixture
+                .get(&format!("/runs/{id}"))
+                .await
+                .location
+                .expect("a redirect"),
+        )
+        .await;
+    assert!(
+        listed.body.contains("data-status=\"failed\""),
+        "{}",
+        listed.body
+    );
+    assert!(
+        listed.body.contains("data-test=\"problem\""),
+        "{}",
+        listed.body
+    );
+    assert_not_shown(&secret, &[&listed.body]);
+}
