@@ -1,8 +1,9 @@
 //! The demo's HTML, rendered on the server with maud: templates are Rust macros, so a typo or
 //! a wrong type fails the build and every interpolated value is HTML-escaped (askama would need
-//! template files and a second syntax for the same checks). No JavaScript: forms post, the
-//! server answers with the page. Nothing here receives a secret: [`FormView`] keeps every field
-//! but the Client Secret, sources carry only their hint, problems were scrubbed by the flow.
+//! template files and a second syntax for the same checks). Every page works without
+//! JavaScript: forms post, the server answers with the page (`js/progress.js` only shows the
+//! check's steps as they happen). Nothing here receives a secret: [`FormView`] keeps every
+//! field but the Client Secret, sources carry only their hint, the flow scrubbed the problems.
 
 use axum::http::StatusCode;
 use d365_source::{Field, FieldError, FieldWarning, LastCheck, Problem, SourceForm, StoredSource};
