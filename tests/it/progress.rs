@@ -277,3 +277,70 @@ async fn test_and_rotate_report_the_same_steps_over_the_saved_tables() {
     assert_eq!(passed, [one_check, one_check].concat());
     assert_eq!(events.len(), 20);
 }
+
+#[tokio::test]
+async fn observing_the_check_changes_neither_its_requests_nor_its_outcome() {
+    let forms = [
+        form(CONTOSO_URL, TENANT, IMPORTER, CURRENT_SECRET),
+        form(
+            CONTOSO_URL,
+            TENANT,
+            IMPORTER,
+            "Qm28Q~this.is.not.the.secret.value.0000",
+        ),
+        form(
+            "https://contoso-nouser.crm.dynamics.com",
+            TENANT,
+            IMPORTER,
+            CURRENT_SECRET,
+        ),
+    ];
+    let mut runs = Vec::new();
+    for observed in [false, true] {
+        let harness = Harness::start().await;
+        let flow = harness.flow(&["account", "contact"]);
+        let mut outcomes = Vec::new();
+        let mut ended = Vec::new();
+        for (index, form) in forms.iter().enumerate() {
+            // Each under its own name: the first one is saved.
+            let form = &d365_source::SourceForm {
+                name: format!("Source {index}"),
+                ..form.clone()
+            };
+            let events = Mutex::new(Vec::new());
+            let outcome = if observed {
+                flow.add_with_progress(form, &harness.store(), &events)
+                    .await
+            } else {
+                flow.add(form, &harness.store()).await
+            }
+            .unwrap_or_else(|error| panic!("{error:#}"));
+            // The last event names the step a failure came from.
+            if let (AddOutcome::Failed { problem, .. }, Some(last)) =
+                (&outcome, events.lock().expect("no panic").last())
+            {
+                assert_eq!(last.step, problem.evidence.step);
+                assert!(matches!(last.kind, CheckEventKind::Failed { .. }));
+                ended.push(last.label.clone());
+            }
+            outcomes.push(format!("{outcome:?}"));
+        }
+        let requests: Vec<String> = harness
+            .server
+            .journal()
+            .entries()
+            .iter()
+            .map(|entry| {
+                format!(
+                    "{} {} {} {}",
+                    entry.status, entry.method, entry.host, entry.path
+                )
+            })
+            .collect();
+        if observed {
+            assert_eq!(ended, ["Token", "WhoAmI"]);
+        }
+        runs.push((outcomes, requests));
+    }
+    assert_eq!(runs[0], runs[1]);
+}

@@ -17,7 +17,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use d365_source::{Flow, Store, TestOutcome};
+use d365_source::{Flow, Store};
 use serde::Deserialize;
 
 use super::pages;
@@ -305,7 +305,7 @@ async fn add_source(State(demo): State<Arc<Demo>>, Form(form): Form<AddForm>) ->
     super::runs::add_and_wait(demo, form).await
 }
 
-/// A POST naming a saved source (Test, Remove).
+/// A POST naming a saved source (Remove).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct SourceAction {
@@ -313,17 +313,12 @@ pub(crate) struct SourceAction {
     name: String,
 }
 
-async fn test_source(State(demo): State<Arc<Demo>>, Form(form): Form<SourceAction>) -> Response {
-    if !demo.csrf.matches(form.csrf.as_bytes()) {
-        return csrf_refused();
-    }
-    // The outcome is recorded in the store; the list shows it.
-    match demo.flow.test(&demo.store, &form.name).await {
-        Ok(TestOutcome::Passed(source) | TestOutcome::Failed { source, .. }) => {
-            see_other(&format!("/sources?{}", query("tested", &source.name)))
-        }
-        Err(error) => store_error(&error),
-    }
+async fn test_source(
+    State(demo): State<Arc<Demo>>,
+    Form(form): Form<super::runs::TestForm>,
+) -> Response {
+    // The outcome is recorded in the store; the list shows it, with the run's steps.
+    super::runs::test_and_wait(demo, form).await
 }
 
 async fn remove_source(State(demo): State<Arc<Demo>>, Form(form): Form<SourceAction>) -> Response {

@@ -1,8 +1,9 @@
 //! The demo's HTML, rendered on the server with maud: templates are Rust macros, so a typo or
 //! a wrong type fails the build and every interpolated value is HTML-escaped (askama would need
-//! template files and a second syntax for the same checks). No JavaScript: forms post, the
-//! server answers with the page. Nothing here receives a secret: [`FormView`] keeps every field
-//! but the Client Secret, sources carry only their hint, problems were scrubbed by the flow.
+//! template files and a second syntax for the same checks). Every page works without
+//! JavaScript: forms post, the server answers with the page (`js/progress.js` only shows the
+//! check's steps as they happen). Nothing here receives a secret: [`FormView`] keeps every
+//! field but the Client Secret, sources carry only their hint, the flow scrubbed the problems.
 
 use axum::http::StatusCode;
 use d365_source::{Field, FieldError, FieldWarning, LastCheck, Problem, SourceForm, StoredSource};
@@ -137,16 +138,16 @@ pub(crate) fn sources(
     steps: &[super::runs::StepView],
     csrf: &str,
 ) -> Markup {
-    layout(
+    page_layout(
         "Sources",
+        "/sources",
+        &[super::runs::SCRIPT],
         html! {
             h1 { "Sources" }
             @if let Some(notice) = notice {
                 p.notice #notice role="status" data-test="notice" { (notice) }
             }
-            @if !steps.is_empty() {
-                (super::runs::step_list(steps))
-            }
+            (super::runs::step_list(steps))
             section aria-labelledby="add-heading" {
                 h2 #add-heading { "Add a source" }
                 ul.tiles {
@@ -203,7 +204,7 @@ fn source_row(source: &StoredSource, csrf: &str) -> Markup {
             td { code data-test="secret-hint" { (source.secret_hint) } }
             td data-test="last-check" { (last_check(&source.last_check)) }
             td.actions {
-                form method="post" action="/sources/test" {
+                form method="post" action="/sources/test" data-run="/runs/test" {
                     input type="hidden" name="csrf" value=(csrf);
                     input type="hidden" name="name" value=(source.name);
                     button type="submit" data-test="test-source" aria-label={ "Test " (source.name) } { "Test" }

@@ -1,4 +1,4 @@
-//! Connection checks the browser watches: a POST starts a [`Run`] (Add Source, Rotate secret),
+//! Connection checks the browser watches: a POST starts a [`Run`] (Add Source, Test, Rotate secret),
 //! `GET /runs/{id}/events` streams its steps as server-sent events and `GET /runs/{id}` shows
 //! its outcome. Without JavaScript the form's POST starts the same run and waits for it.
 //! Invariant: a run keeps the form as typed minus the secret; the secret lives only in the task
@@ -18,9 +18,11 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use d365_source::{
-    AddOutcome, CheckEvent, CheckEventKind, Progress, RotateOutcome, SecretString, SourceForm, Step,
+    AddOutcome, CheckEvent, CheckEventKind, Progress, RotateOutcome, SecretString, SourceForm,
+    Step, TestOutcome,
 };
 use maud::{Markup, html};
+use serde::Deserialize;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -199,6 +201,11 @@ impl Progress for Run {
 pub(super) enum Job {
     /// Add Source with this form.
     Add(SourceForm),
+    /// Test the source `name` again.
+    Test {
+        /// The source.
+        name: String,
+    },
     /// Rotate the secret of the source `name`.
     Rotate {
         /// The source.
@@ -279,6 +286,18 @@ async fn execute(demo: &Demo, job: Job, run: &Run) -> Outcome {
                 Err(error) => Outcome::Error(error),
             }
         }
+        Job::Test { name } => {
+            // Passed or failed, the outcome is recorded in the store and the list shows it.
+            match demo.flow.test_with_progress(&demo.store, &name, run).await {
+                Ok(TestOutcome::Passed(source) | TestOutcome::Failed { source, .. }) => {
+                    Outcome::Listed {
+                        key: "tested",
+                        name: source.name,
+                    }
+                }
+                Err(error) => Outcome::Error(error),
+            }
+        }
         Job::Rotate { name, secret } => {
             let outcome = demo
                 .flow
@@ -311,6 +330,7 @@ async fn execute(demo: &Demo, job: Job, run: &Run) -> Outcome {
 pub(super) fn routes() -> Router<Arc<Demo>> {
     Router::new()
         .route("/runs/add", post(start_add))
+        .route("/runs/test", post(start_test))
         .route("/runs/{id}", get(outcome))
         .route("/runs/{id}/events", get(events))
         .merge(rotate::routes())
@@ -348,6 +368,37 @@ pub(super) async fn wait_and_show(demo: &Demo, run: &Run) -> Response {
 /// `POST /runs/add`: starts Add Source, answers 202 with the run's id and where to watch it.
 async fn start_add(State(demo): State<Arc<Demo>>, Form(form): Form<AddForm>) -> Response {
     match add_job(&demo, form).and_then(|job| start(&demo, job)) {
+        Ok(run) => started(&run),
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// Test (a saved source's name and the CSRF token).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct TestForm {
+    csrf: String,
+    name: String,
+}
+
+fn test_job(demo: &Demo, form: TestForm) -> Result<Job, NotStarted> {
+    if !demo.csrf.matches(form.csrf.as_bytes()) {
+        return Err(NotStarted::Csrf);
+    }
+    Ok(Job::Test { name: form.name })
+}
+
+/// Test without JavaScript: starts the run, waits for it, answers with its outcome.
+pub(super) async fn test_and_wait(demo: Arc<Demo>, form: TestForm) -> Response {
+    match test_job(&demo, form).and_then(|job| start(&demo, job)) {
+        Ok(run) => wait_and_show(&demo, &run).await,
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// `POST /runs/test`: starts Test, answers 202 with the run's id and where to watch it.
+async fn start_test(State(demo): State<Arc<Demo>>, Form(form): Form<TestForm>) -> Response {
+    match test_job(&demo, form).and_then(|job| start(&demo, job)) {
         Ok(run) => started(&run),
         Err(refused) => refused.into_response(),
     }

@@ -1,14 +1,14 @@
-// The connection check, live: the form marked data-run (Add Source, Rotate secret) starts a
-// run instead of waiting for the whole check, the page follows its steps over server-sent
+// The connection check, live: each form marked data-run (Add Source, Test, Rotate secret)
+// starts a run instead of waiting for the whole check, the page follows its steps over server-sent
 // events in the #check-steps live region, then goes to the run's outcome page. Without this
 // script (or when starting fails) the form posts as usual and the answer shows the same steps.
 (function () {
   "use strict";
 
-  var form = document.querySelector("form[data-run]");
+  var forms = document.querySelectorAll("form[data-run]");
   var section = document.getElementById("check-progress");
   var list = document.getElementById("check-steps");
-  if (!form || !section || !list || !window.EventSource || !window.fetch) {
+  if (!forms.length || !section || !list || !window.EventSource || !window.fetch) {
     return;
   }
 
@@ -41,7 +41,7 @@
     item.querySelector(".step-time").textContent = step.elapsed || "";
   }
 
-  form.addEventListener("submit", function (event) {
+  function follow(form, event) {
     event.preventDefault();
     var button = form.querySelector("button[type=submit]");
     if (button) {
@@ -49,6 +49,7 @@
     }
     list.replaceChildren();
     section.hidden = false;
+    section.scrollIntoView({ block: "nearest" });
     var items = new Map();
     fetch(form.dataset.run, {
       method: "POST",
@@ -83,5 +84,11 @@
         // The plain POST: the server waits for the check and answers with its outcome.
         form.submit();
       });
+  }
+
+  forms.forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      follow(form, event);
+    });
   });
 })();
