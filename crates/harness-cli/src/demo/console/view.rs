@@ -18,6 +18,8 @@ use crate::demo::pages;
 
 /// What the console shows: the committed world, read once per page.
 pub(super) struct Snapshot {
+    /// What `GET /console/version` answers for this world (the script compares them).
+    pub(super) version: String,
     /// The world.
     pub(super) world: World,
     /// Its document (which roles and tables the file itself defines).
@@ -77,7 +79,8 @@ pub(super) fn fragment(snapshot: &Snapshot, csrf: &str, outcome: &Outcome) -> Ma
     let forms = Forms { csrf, outcome };
     let announcement = outcome.announcement();
     html! {
-        div #console-result hidden data-outcome=(if outcome.error.is_some() { "refused" } else { "applied" }) {
+        div #console-result hidden data-version=(snapshot.version)
+            data-outcome=(if outcome.error.is_some() { "refused" } else { "applied" }) {
             @if let Some(text) = &announcement { (text) }
         }
         nav.console-toc aria-label="Console sections" {
@@ -200,7 +203,8 @@ pub(super) fn form_id(kind: &str, hidden: &[(&str, &str)]) -> String {
         .collect()
 }
 
-fn time_text(at: OffsetDateTime) -> String {
+/// `2026-12-04 16:50 UTC`.
+pub(super) fn time_text(at: OffsetDateTime) -> String {
     at.format(format_description!(
         "[year]-[month]-[day] [hour]:[minute] UTC"
     ))
