@@ -87,6 +87,9 @@ pub(super) fn fragment(snapshot: &Snapshot, csrf: &str, outcome: &Outcome) -> Ma
             a href="#clock-faults" { "Clock and faults" }
             a href="#entra" { "Microsoft Entra" }
             a href="#power-platform" { "Power Platform" }
+            @for environment in snapshot.world.environments() {
+                a.sub href={ "#environment-" (environment.key) } { (environment.key) }
+            }
         }
         (clock_and_faults(snapshot, &forms))
         (entra(&snapshot.world, snapshot.now, &forms))
@@ -857,7 +860,8 @@ fn assign_form(
             (forms.form("assign_role", &[("environment", environment), holder], html! {
                 label.visually-hidden for=(id) { "Role to assign" }
                 div.row {
-                    select id=(id) name="role" {
+                    select id=(id) name="role" required {
+                        option value="" { "Choose a role…" }
                         @for role in &choices { option value=(role) { (role) } }
                     }
                     button.small type="submit" { "Assign" }
@@ -1038,7 +1042,8 @@ fn teams(names: &Names<'_>, assignable: &[String], forms: &Forms<'_>) -> Markup 
                                         @let id = form_id("new-member", &[("environment", key), ("team", &team.name)]);
                                         label.visually-hidden for=(id) { "Application user to add" }
                                         div.row {
-                                            select id=(id) name="app" {
+                                            select id=(id) name="app" required {
+                                                option value="" { "Choose an app…" }
                                                 @for app in &outside { option value=(app.key) { (app.display_name) } }
                                             }
                                             button.small type="submit" { "Add to team" }
