@@ -1044,3 +1044,22 @@ async fn the_version_changes_when_the_world_changes_elsewhere_and_only_then() {
     fixture.live.apply(&clock).expect("the clock moves");
     assert_ne!(fixture.get("/console/version").await.body, third.body);
 }
+
+#[tokio::test]
+async fn every_id_on_the_console_is_unique() {
+    for world in [
+        demo_world(),
+        fixture_world("read-depths.toml"),
+        fixture_world("setup-mistakes.toml"),
+        fixture_world("customer-tenant.toml"),
+    ] {
+        let fixture = fixture(world).await;
+        let page = fixture.get("/console").await;
+        let mut seen = std::collections::BTreeSet::new();
+        for piece in page.body.split(" id=\"").skip(1) {
+            let id = &piece[..piece.find('"').expect("a closing quote")];
+            assert!(seen.insert(id.to_owned()), "id `{id}` twice");
+        }
+        assert!(seen.len() > 10);
+    }
+}

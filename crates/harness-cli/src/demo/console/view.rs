@@ -793,12 +793,9 @@ fn application_users(names: &Names<'_>, assignable: &[String], forms: &Forms<'_>
                                     }
                                     td {
                                         ul.plain {
+                                            // Its Remove-from-team button is in the team's row (one per membership).
                                             @for team in environment.teams.iter().filter(|team| team.members.contains(&user.id)) {
-                                                li {
-                                                    (team.name) " "
-                                                    (forms.button("remove_team_member", &[("environment", key), ("team", &team.name), ("app", app_key)],
-                                                        "Remove from team", &format!("Remove {} from team {}", app.display_name, team.name), true))
-                                                }
+                                                li { a href={ "#" (team_anchor(key, &team.name)) } { (team.name) } }
                                             }
                                         }
                                     }
@@ -986,6 +983,11 @@ fn depth_select(id: &str, current: Option<Depth>, label: &str) -> Markup {
     }
 }
 
+/// The id of a team's row (`team--contoso--importers`).
+fn team_anchor(environment: &str, team: &str) -> String {
+    form_id("team", &[("environment", environment), ("team", team)])
+}
+
 fn teams(names: &Names<'_>, assignable: &[String], forms: &Forms<'_>) -> Markup {
     let environment = names.environment;
     let key = environment.key.as_str();
@@ -1005,7 +1007,7 @@ fn teams(names: &Names<'_>, assignable: &[String], forms: &Forms<'_>) -> Markup 
                             .filter(|user| !team.members.contains(&user.id))
                             .filter_map(|user| names.app_of_user(user.id))
                             .collect();
-                        tr data-test="team" data-team=(team.name) {
+                        tr data-test="team" data-team=(team.name) id=(team_anchor(key, &team.name)) {
                             th scope="row" {
                                 (team.name) br;
                                 span.muted { @match team.kind { TeamKind::Owner => "Owner team", TeamKind::Group { .. } => "Entra group team" } }
