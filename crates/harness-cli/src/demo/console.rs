@@ -10,11 +10,13 @@ mod presets;
 mod tests;
 mod view;
 
-use std::sync::Arc;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::{Form, Query, State};
-use axum::http::header::LOCATION;
+use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,6 +34,7 @@ pub(super) fn routes() -> Router<Arc<Demo>> {
     Router::new()
         .route("/console", get(console_page))
         .route("/console/fragment", get(console_fragment))
+        .route("/console/version", get(console_version))
         .route("/console/change", post(change))
         .route("/console/fault", post(fault))
 }
@@ -65,9 +68,35 @@ async fn console_fragment(State(demo): State<Arc<Demo>>) -> Response {
         .into_response()
 }
 
+/// `GET /console/version`: the [`version`] of the world, which the script polls so that a
+/// second tab (or a change made with `d365-harness admin`) updates the console too.
+async fn console_version(State(demo): State<Arc<Demo>>) -> Response {
+    (
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )],
+        version(demo.live()),
+    )
+        .into_response()
+}
+
+/// A short text that changes whenever what the console shows could have: the world document,
+/// the fault rules or the clock's move. A keyed hash (a random key per process), so that it
+/// tells nothing about the secret values in the document.
+fn version(live: &scenario::LiveWorld) -> String {
+    static KEY: OnceLock<RandomState> = OnceLock::new();
+    let mut hasher = KEY.get_or_init(RandomState::new).build_hasher();
+    live.world_toml().hash(&mut hasher);
+    format!("{:?}", live.faults().rules()).hash(&mut hasher);
+    live.clock().offset().whole_seconds().hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
 fn snapshot(demo: &Demo) -> Snapshot {
     let live = demo.live();
     Snapshot {
+        version: version(live),
         world: live.world(),
         document: live.document(),
         now: live.clock().now(),
@@ -128,10 +157,11 @@ async fn change(
             let notice = describe(&change);
             admin_post(&demo, "/changes", &json!([change]))
                 .await
-                .map(|answer| match answer.get("now").and_then(Value::as_str) {
-                    Some(now) if posted.field("change") == Some("advance_clock") => {
-                        format!("{notice} The world's clock is now {now}.")
-                    }
+                .map(|_| match posted.field("change") {
+                    Some("advance_clock") => format!(
+                        "Moved the world's clock forward: it is now {}.",
+                        view::time_text(demo.live().clock().now())
+                    ),
                     _ => notice,
                 })
         }
@@ -378,33 +408,85 @@ fn utc_time(value: &str) -> String {
     }
 }
 
-/// The notice for an applied change: its kind in words and what it names (never a secret
-/// value, a PEM, rows or a fault rule's body).
+/// The notice for an applied change: what was done, in the admin centre's words, naming what
+/// it changed (never a secret value, a PEM, rows or a fault rule's body).
 fn describe(change: &Value) -> String {
-    let kind = change
-        .get("change")
-        .and_then(Value::as_str)
-        .unwrap_or("change");
-    let mut words = kind.replace('_', " ");
-    if let Some(first) = words.get(0..1) {
-        words = first.to_uppercase() + &words[1..];
-    }
-    let named: Vec<String> = change
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(key, _)| !matches!(key.as_str(), "change" | "value" | "pem" | "rows" | "fault"))
-        .map(|(key, value)| {
-            let value = match value {
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            format!("{} {}", key.replace('_', " "), fake_core::echo(&value))
-        })
-        .collect();
-    if named.is_empty() {
-        format!("Applied: {words}.")
+    let field = |name: &str| -> String {
+        match change.get(name) {
+            Some(Value::String(text)) => fake_core::echo(text).into_owned(),
+            Some(Value::Bool(true)) => "on".to_owned(),
+            Some(Value::Bool(false)) => "off".to_owned(),
+            Some(other) => other.to_string(),
+            None => String::new(),
+        }
+    };
+    let (app, environment, role, team) = (
+        field("app"),
+        field("environment"),
+        field("role"),
+        field("team"),
+    );
+    let holder = if team.is_empty() {
+        format!("the application user of {app}")
     } else {
-        format!("Applied: {words} ({}).", named.join(", "))
+        format!("team {team}")
+    };
+    let kind = change.get("change").and_then(Value::as_str).unwrap_or("");
+    match kind {
+        "add_secret" => format!("Added client secret {} to {app}.", field("secret")),
+        "remove_secret" => format!("Deleted client secret {} of {app}.", field("secret")),
+        "expire_secret" => format!("Client secret {} of {app} has expired.", field("secret")),
+        "add_certificate" => format!("Uploaded certificate {} to {app}.", field("certificate")),
+        "remove_certificate" => format!("Removed certificate {} of {app}.", field("certificate")),
+        "disable_app" => format!("Disabled app {app} in every tenant."),
+        "enable_app" => format!("Enabled app {app}."),
+        "add_service_principal" => format!("Installed {app} in tenant {}.", field("tenant")),
+        "remove_service_principal" => format!("Removed {app} from tenant {}.", field("tenant")),
+        "grant_consent" => format!(
+            "Granted admin consent to {} {} for {app}.",
+            field("api"),
+            field("scope")
+        ),
+        "revoke_consent" => format!(
+            "Revoked admin consent to {} {} for {app}.",
+            field("api"),
+            field("scope")
+        ),
+        "disable_dynamics" => format!("Disabled Dynamics CRM in tenant {}.", field("tenant")),
+        "enable_dynamics" => format!("Enabled Dynamics CRM in tenant {}.", field("tenant")),
+        "add_application_user" => {
+            format!("Created the application user of {app} in {environment}.")
+        }
+        "remove_application_user" => {
+            format!("Deleted the application user of {app} in {environment}.")
+        }
+        "disable_application_user" => {
+            format!("Disabled the application user of {app} in {environment}.")
+        }
+        "enable_application_user" => {
+            format!("Enabled the application user of {app} in {environment}.")
+        }
+        "assign_role" => format!("Assigned role {role} to {holder} in {environment}."),
+        "remove_role" => format!("Removed role {role} from {holder} in {environment}."),
+        "add_team_member" => format!("Added {app} to team {team} in {environment}."),
+        "remove_team_member" => format!("Removed {app} from team {team} in {environment}."),
+        "set_privilege" => format!(
+            "Set {} of role {role} to {} in {environment}.",
+            field("privilege"),
+            field("depth")
+        ),
+        "admin_mode" => format!("Administration mode is {} in {environment}.", field("on")),
+        "set_limits" => format!("Changed the service protection limits of {environment}."),
+        "add_rows" => format!("Added rows to {} in {environment}.", field("table")),
+        "remove_rows" => format!("Removed rows of {} in {environment}.", field("table")),
+        "set_generated_rows" => format!(
+            "Table {} in {environment} now has {} generated rows.",
+            field("table"),
+            field("count")
+        ),
+        "add_fault" => "Added a fault rule.".to_owned(),
+        "clear_faults" => "Cleared every fault rule.".to_owned(),
+        "advance_clock" => "Moved the world's clock forward.".to_owned(),
+        other => format!("Applied {}.", fake_core::echo(other)),
     }
 }

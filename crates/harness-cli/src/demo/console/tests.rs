@@ -438,7 +438,7 @@ async fn removing_the_role_fails_the_sources_test_and_assigning_it_back_passes()
     let page = fixture.get(&location).await;
     assert_shows(
         &page.body,
-        "Applied: Remove role (environment contoso, app importer, role Importer Reader).",
+        "Removed role Importer Reader from the application user of importer in contoso.",
     );
     assert_markup(&page.body, "data-test=\"no-roles\"");
     let problem = fixture.test_source().await;
@@ -624,7 +624,7 @@ async fn the_script_gets_the_fresh_fragment_with_the_notice() {
     assert_eq!(applied.status, StatusCode::OK, "{}", applied.body);
     assert!(!applied.body.contains("<html"), "{}", applied.body);
     assert_markup(&applied.body, "data-outcome=\"applied\"");
-    assert_shows(&applied.body, "Applied: Disable app (app importer).");
+    assert_shows(&applied.body, "Disabled app importer in every tenant.");
     // The fragment shows the world after the change: the app can be enabled again.
     assert_markup(
         &applied.body,
@@ -730,7 +730,7 @@ async fn moving_the_clock_forward_expires_what_it_passes() {
         time::Duration::days(1)
     );
     let page = fixture.get(&moved.location.expect("a redirect")).await;
-    assert_shows(&page.body, "The world's clock is now");
+    assert_shows(&page.body, "Moved the world's clock forward: it is now ");
     assert_shows(&page.body, "Moved 1d ahead of real time.");
 }
 
@@ -938,10 +938,17 @@ fn form_fields_become_a_change_of_the_right_json_types() {
 
 #[test]
 fn the_notice_names_the_change_but_never_a_secret_value() {
+    assert_eq!(
+        describe(&serde_json::json!({
+            "change": "remove_role", "environment": "contoso", "team": "Importers", "role": "R"
+        })),
+        "Removed role R from team Importers in contoso."
+    );
     let notice = describe(&serde_json::json!({
         "change": "add_secret", "app": "importer", "secret": "new", "value": "Qm28Q~never.shown"
     }));
-    assert_eq!(notice, "Applied: Add secret (app importer, secret new).");
+    assert_eq!(notice, "Added client secret new to importer.");
+    assert!(!notice.contains("never.shown"));
 }
 
 #[test]
@@ -1003,4 +1010,56 @@ async fn console_pages_let_the_browser_send_their_origin_with_a_post() {
             .map(|policy| policy.as_bytes()),
         Some(&b"same-origin"[..])
     );
+}
+
+#[tokio::test]
+async fn the_version_changes_when_the_world_changes_elsewhere_and_only_then() {
+    let fixture = fixture(demo_world()).await;
+    let first = fixture.get("/console/version").await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(fixture.get("/console/version").await.body, first.body);
+    let page = fixture.get("/console").await;
+    assert_markup(&page.body, &format!("data-version=\"{}\"", first.body));
+
+    // Another client (a second tab, `d365-harness admin`) changes the world.
+    let changes: Vec<scenario::Change> =
+        serde_json::from_str(r#"[{"change": "admin_mode", "environment": "contoso", "on": true}]"#)
+            .expect("a change");
+    fixture.live.apply(&changes).expect("the change applies");
+    let second = fixture.get("/console/version").await;
+    assert_ne!(second.body, first.body);
+    let fragment = fixture.get("/console/fragment").await;
+    assert_markup(&fragment.body, &format!("data-version=\"{}\"", second.body));
+
+    // A fault rule and a clock move count too.
+    let faults: Vec<scenario::Change> = serde_json::from_str(
+        r#"[{"change": "add_fault", "fault": {"times": 1, "action": {"kind": "respond", "status": 503}}}]"#,
+    )
+    .expect("a change");
+    fixture.live.apply(&faults).expect("the fault applies");
+    let third = fixture.get("/console/version").await;
+    assert_ne!(third.body, second.body);
+    let clock: Vec<scenario::Change> =
+        serde_json::from_str(r#"[{"change": "advance_clock", "seconds": 60}]"#).expect("a change");
+    fixture.live.apply(&clock).expect("the clock moves");
+    assert_ne!(fixture.get("/console/version").await.body, third.body);
+}
+
+#[tokio::test]
+async fn every_id_on_the_console_is_unique() {
+    for world in [
+        demo_world(),
+        fixture_world("read-depths.toml"),
+        fixture_world("setup-mistakes.toml"),
+        fixture_world("customer-tenant.toml"),
+    ] {
+        let fixture = fixture(world).await;
+        let page = fixture.get("/console").await;
+        let mut seen = std::collections::BTreeSet::new();
+        for piece in page.body.split(" id=\"").skip(1) {
+            let id = &piece[..piece.find('"').expect("a closing quote")];
+            assert!(seen.insert(id.to_owned()), "id `{id}` twice");
+        }
+        assert!(seen.len() > 10);
+    }
 }

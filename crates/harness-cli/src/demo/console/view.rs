@@ -18,6 +18,8 @@ use crate::demo::pages;
 
 /// What the console shows: the committed world, read once per page.
 pub(super) struct Snapshot {
+    /// What `GET /console/version` answers for this world (the script compares them).
+    pub(super) version: String,
     /// The world.
     pub(super) world: World,
     /// Its document (which roles and tables the file itself defines).
@@ -77,13 +79,17 @@ pub(super) fn fragment(snapshot: &Snapshot, csrf: &str, outcome: &Outcome) -> Ma
     let forms = Forms { csrf, outcome };
     let announcement = outcome.announcement();
     html! {
-        div #console-result hidden data-outcome=(if outcome.error.is_some() { "refused" } else { "applied" }) {
+        div #console-result hidden data-version=(snapshot.version)
+            data-outcome=(if outcome.error.is_some() { "refused" } else { "applied" }) {
             @if let Some(text) = &announcement { (text) }
         }
         nav.console-toc aria-label="Console sections" {
             a href="#clock-faults" { "Clock and faults" }
             a href="#entra" { "Microsoft Entra" }
             a href="#power-platform" { "Power Platform" }
+            @for environment in snapshot.world.environments() {
+                a.sub href={ "#environment-" (environment.key) } { (environment.key) }
+            }
         }
         (clock_and_faults(snapshot, &forms))
         (entra(&snapshot.world, snapshot.now, &forms))
@@ -200,7 +206,8 @@ pub(super) fn form_id(kind: &str, hidden: &[(&str, &str)]) -> String {
         .collect()
 }
 
-fn time_text(at: OffsetDateTime) -> String {
+/// `2026-12-04 16:50 UTC`.
+pub(super) fn time_text(at: OffsetDateTime) -> String {
     at.format(format_description!(
         "[year]-[month]-[day] [hour]:[minute] UTC"
     ))
@@ -786,12 +793,9 @@ fn application_users(names: &Names<'_>, assignable: &[String], forms: &Forms<'_>
                                     }
                                     td {
                                         ul.plain {
+                                            // Its Remove-from-team button is in the team's row (one per membership).
                                             @for team in environment.teams.iter().filter(|team| team.members.contains(&user.id)) {
-                                                li {
-                                                    (team.name) " "
-                                                    (forms.button("remove_team_member", &[("environment", key), ("team", &team.name), ("app", app_key)],
-                                                        "Remove from team", &format!("Remove {} from team {}", app.display_name, team.name), true))
-                                                }
+                                                li { a href={ "#" (team_anchor(key, &team.name)) } { (team.name) } }
                                             }
                                         }
                                     }
@@ -853,7 +857,8 @@ fn assign_form(
             (forms.form("assign_role", &[("environment", environment), holder], html! {
                 label.visually-hidden for=(id) { "Role to assign" }
                 div.row {
-                    select id=(id) name="role" {
+                    select id=(id) name="role" required {
+                        option value="" { "Choose a role…" }
                         @for role in &choices { option value=(role) { (role) } }
                     }
                     button.small type="submit" { "Assign" }
@@ -978,6 +983,11 @@ fn depth_select(id: &str, current: Option<Depth>, label: &str) -> Markup {
     }
 }
 
+/// The id of a team's row (`team--contoso--importers`).
+fn team_anchor(environment: &str, team: &str) -> String {
+    form_id("team", &[("environment", environment), ("team", team)])
+}
+
 fn teams(names: &Names<'_>, assignable: &[String], forms: &Forms<'_>) -> Markup {
     let environment = names.environment;
     let key = environment.key.as_str();
@@ -997,7 +1007,7 @@ fn teams(names: &Names<'_>, assignable: &[String], forms: &Forms<'_>) -> Markup 
                             .filter(|user| !team.members.contains(&user.id))
                             .filter_map(|user| names.app_of_user(user.id))
                             .collect();
-                        tr data-test="team" data-team=(team.name) {
+                        tr data-test="team" data-team=(team.name) id=(team_anchor(key, &team.name)) {
                             th scope="row" {
                                 (team.name) br;
                                 span.muted { @match team.kind { TeamKind::Owner => "Owner team", TeamKind::Group { .. } => "Entra group team" } }
@@ -1034,7 +1044,8 @@ fn teams(names: &Names<'_>, assignable: &[String], forms: &Forms<'_>) -> Markup 
                                         @let id = form_id("new-member", &[("environment", key), ("team", &team.name)]);
                                         label.visually-hidden for=(id) { "Application user to add" }
                                         div.row {
-                                            select id=(id) name="app" {
+                                            select id=(id) name="app" required {
+                                                option value="" { "Choose an app…" }
                                                 @for app in &outside { option value=(app.key) { (app.display_name) } }
                                             }
                                             button.small type="submit" { "Add to team" }

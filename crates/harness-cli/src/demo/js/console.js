@@ -1,7 +1,9 @@
 // The tenant console, made live: every console form posts with fetch (the server answers the
 // console's fragment) and the fragment replaces #console without a reload; the live region
 // #console-notice announces what changed, or why not. Without this script the forms post and
-// the server redirects back with the notice.
+// the server redirects back with the notice. Every 2 s (while the tab is visible) it asks the
+// world's version and, when the world changed elsewhere (another tab, `d365-harness admin`),
+// fetches the fresh console.
 "use strict";
 
 (function () {
@@ -39,12 +41,63 @@
     }
   }
 
+  var busy = false;
+  // Bumped by every post: a refresh that started before it must not put back an older console.
+  var generation = 0;
+
+  function currentVersion() {
+    var result = document.getElementById("console-result");
+    return result ? result.getAttribute("data-version") : "";
+  }
+
+  // Someone typing in a console form keeps what they typed: the refresh waits.
+  function typing() {
+    var active = document.activeElement;
+    return !!active && container.contains(active) &&
+      /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName);
+  }
+
+  function refresh() {
+    if (busy || document.hidden || typing()) {
+      return;
+    }
+    busy = true;
+    var started = generation;
+    fetch("/console/version", { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : currentVersion(); })
+      .then(function (version) {
+        if (version === currentVersion()) {
+          return null;
+        }
+        return fetch("/console/fragment", { credentials: "same-origin" }).then(function (response) {
+          return response.ok ? response.text() : null;
+        });
+      })
+      .then(function (html) {
+        if (html !== null && started === generation && !typing()) {
+          var focused = document.activeElement && document.activeElement.id;
+          container.innerHTML = html;
+          announce("The tenant was changed elsewhere; the console shows it now.", false);
+          var again = focused ? document.getElementById(focused) : null;
+          if (again) {
+            again.focus();
+          }
+        }
+      })
+      .catch(function () {})
+      .then(function () { busy = false; });
+  }
+
+  window.setInterval(refresh, 2000);
+
   container.addEventListener("submit", function (event) {
     var form = event.target;
     if (!(form instanceof HTMLFormElement) || !form.classList.contains("change")) {
       return;
     }
     event.preventDefault();
+    busy = true;
+    generation += 1;
     var body = new URLSearchParams(new FormData(form));
     body.set("fragment", "1");
     var buttons = form.querySelectorAll("button");
@@ -66,6 +119,9 @@
         buttons.forEach(function (button) { button.disabled = false; });
         announce("Not applied: the demo did not answer. Is it still running?", true);
       })
-      .then(function () { container.removeAttribute("aria-busy"); });
+      .then(function () {
+        container.removeAttribute("aria-busy");
+        busy = false;
+      });
   });
 })();
