@@ -1,8 +1,9 @@
 //! The traffic view through the app's router (tower's `oneshot`) in front of real fakes: Add
 //! Source's requests are listed with their statuses and faults, a detail shows headers and
 //! bodies with the secret and the token redacted, the event stream delivers what happens after
-//! it opened and ends when the demo stops, Clear needs the CSRF token. Every page and stream
-//! read is checked for the typed secret and for any token (a JWT starts with `eyJ`).
+//! it opened, says so when it falls behind and ends when the demo stops, Clear needs the CSRF
+//! token. Every page and stream read is checked for the typed secret and for any token (a JWT
+//! starts with `eyJ`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,7 +36,7 @@ const TOKEN_START: &str = "eyJ";
 struct Fixture {
     app: Router,
     demo: Arc<Demo>,
-    _server: ServerHandle,
+    server: ServerHandle,
     _data_dir: tempfile::TempDir,
     form: Vec<(&'static str, String)>,
     secret: String,
@@ -94,7 +95,7 @@ async fn fixture() -> Fixture {
     Fixture {
         app: app::router(demo.clone()),
         demo,
-        _server: server,
+        server,
         _data_dir: data_dir,
         form,
         secret,
@@ -662,4 +663,46 @@ fn an_event_gives_each_line_of_the_row_its_own_data_field() {
         traffic_event(Followed::KeepAlive),
         Bytes::from_static(b": keep-alive\n\n")
     );
+}
+
+#[tokio::test]
+async fn a_stream_that_falls_behind_says_so() {
+    let fixture = fixture().await;
+    let mut body = fixture
+        .response(get_request("/traffic/events"))
+        .await
+        .into_body();
+    // Nobody reads the stream meanwhile: its channel fills, then the journal's subscriber
+    // buffer overflows, as when a burst outruns a slow browser.
+    let host = "contoso.crm.dynamics.com";
+    let client = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(fixture.server.ca_pem().as_bytes())
+                .expect("the harness CA"),
+        )
+        .resolve(host, fixture.server.addr())
+        .build()
+        .expect("a client");
+    let burst = fake_core::SUBSCRIBER_CAPACITY + 200;
+    // One after another on one connection (at once, the client opens many: slower).
+    for _ in 0..burst {
+        let answer = client
+            .get(format!("https://{host}/no-such-path"))
+            .send()
+            .await
+            .expect("the fake answers");
+        assert_eq!(answer.status(), reqwest::StatusCode::NOT_FOUND);
+    }
+    assert!(fixture.journal().len() >= burst);
+    let mut read = String::new();
+    read_until(&mut body, &mut read, |read| {
+        read.contains("event: lagged\n")
+    })
+    .await;
+    let missed = read
+        .split("event: lagged\ndata: ")
+        .nth(1)
+        .and_then(|rest| rest.split('\n').next())
+        .and_then(|missed| missed.parse::<u64>().ok());
+    assert!(missed.is_some_and(|missed| missed > 0), "{read}");
 }
