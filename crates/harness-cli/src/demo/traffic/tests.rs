@@ -564,6 +564,16 @@ async fn the_list_filters_by_host_and_status_class() {
     let bad = fixture.get("/traffic?status=4oo").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("is not a status filter"), "{}", bad.body);
+    // Refusals are the app's pages (its layout), not the extractor's plain text.
+    for refused in ["/traffic?host=a&host=b", "/traffic/events?since=soon"] {
+        let answer = fixture.get(refused).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{refused}");
+        assert!(
+            answer.body.contains("<main id=\"main\""),
+            "{refused}: {}",
+            answer.body
+        );
+    }
 }
 
 #[tokio::test]
