@@ -159,7 +159,8 @@ impl Fixture {
         .await
     }
 
-    /// Add Source with `secret` (the flow runs against the fakes).
+    /// Add Source with `secret` (the flow runs against the fakes), its outcome page or redirect
+    /// (these tests read the journal, not the Sources page).
     async fn add_source(&self, name: &str, secret: &str) -> Answer {
         let mut fields: Vec<(&str, &str)> = vec![("csrf", self.demo.csrf()), ("name", name)];
         for (key, value) in &self.form {
@@ -168,7 +169,14 @@ impl Fixture {
             }
         }
         fields.push(("client_secret", secret));
-        self.post("/sources/dynamics365", &fields).await
+        let answer = self.post("/sources/dynamics365", &fields).await;
+        assert!(
+            answer.status.is_success() || answer.status.is_redirection(),
+            "{}: {}",
+            answer.status,
+            answer.body
+        );
+        answer
     }
 
     fn journal(&self) -> Vec<JournalEntry> {
@@ -255,8 +263,7 @@ async fn adding_a_source_lists_its_token_request_and_whoami_newest_first_with_st
     );
 
     let secret = fixture.secret.clone();
-    let added = fixture.add_source("Contoso sales", &secret).await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    fixture.add_source("Contoso sales", &secret).await;
 
     let page = fixture.get("/traffic").await;
     assert_eq!(page.status, StatusCode::OK);
@@ -314,8 +321,7 @@ async fn adding_a_source_lists_its_token_request_and_whoami_newest_first_with_st
 async fn a_detail_shows_headers_and_bodies_with_the_secret_and_the_token_redacted() {
     let fixture = fixture().await;
     let secret = fixture.secret.clone();
-    let added = fixture.add_source("Contoso sales", &secret).await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    fixture.add_source("Contoso sales", &secret).await;
     let entries = fixture.journal();
     let (token, whoami) = token_and_whoami(&entries);
 
@@ -375,10 +381,9 @@ async fn a_detail_shows_headers_and_bodies_with_the_secret_and_the_token_redacte
 async fn the_event_stream_delivers_the_requests_made_after_it_opened_as_rows() {
     let fixture = fixture().await;
     // A first attempt (wrong secret: one token request, refused) before the stream opens.
-    let refused = fixture
+    fixture
         .add_source("Refused", "Wr0ng~SecretValueTypedByTheUser.0123456789")
         .await;
-    assert_eq!(refused.status, StatusCode::OK, "{}", refused.body);
     let before = fixture.demo.live().journal().last_sequence();
     assert!(before > 0, "the refused attempt made no request");
 
@@ -396,8 +401,7 @@ async fn the_event_stream_delivers_the_requests_made_after_it_opened_as_rows() {
     let mut body = response.into_body();
 
     let secret = fixture.secret.clone();
-    let added = fixture.add_source("Contoso sales", &secret).await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    fixture.add_source("Contoso sales", &secret).await;
     let entries = fixture.journal();
     let whoami = entries
         .iter()
@@ -478,8 +482,7 @@ async fn a_fault_rule_s_name_shows_on_the_request_it_answered() {
         .await;
     assert_eq!(answer.status(), StatusCode::OK);
     let secret = fixture.secret.clone();
-    let failed = fixture.add_source("Contoso sales", &secret).await;
-    assert_eq!(failed.status, StatusCode::OK, "{}", failed.body);
+    fixture.add_source("Contoso sales", &secret).await;
 
     let entries = fixture.journal();
     let (token, whoami) = token_and_whoami(&entries);
@@ -513,10 +516,9 @@ async fn a_fault_rule_s_name_shows_on_the_request_it_answered() {
 #[tokio::test]
 async fn the_list_filters_by_host_and_status_class() {
     let fixture = fixture().await;
-    let refused = fixture
+    fixture
         .add_source("Refused", "Wr0ng~SecretValueTypedByTheUser.0123456789")
         .await;
-    assert_eq!(refused.status, StatusCode::OK);
     let secret = fixture.secret.clone();
     fixture.add_source("Contoso sales", &secret).await;
     let entries = fixture.journal();
