@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -32,7 +33,7 @@ mod tests;
 
 /// How many requests the page lists (and the script keeps): the newest ones. A projector shows
 /// a screenful; the journal itself keeps thousands.
-pub(super) const SHOWN: usize = 200;
+const SHOWN: usize = 200;
 
 /// The status classes the filter offers.
 const STATUS_CLASSES: &[(&str, &str)] = &[
@@ -55,7 +56,7 @@ pub(super) fn routes() -> Router<Arc<Demo>> {
 /// our error page, not the extractor's bare 400.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(super) struct TrafficQuery {
+struct TrafficQuery {
     /// Only requests for this host (empty: every host).
     host: String,
     /// Only answers of this status code or class (`4xx`; empty: every status).
@@ -109,7 +110,14 @@ impl TrafficQuery {
 }
 
 /// `GET /traffic`: the newest [`SHOWN`] requests that pass the filters, newest first.
-async fn traffic(State(demo): State<Arc<Demo>>, Query(query): Query<TrafficQuery>) -> Response {
+async fn traffic(
+    State(demo): State<Arc<Demo>>,
+    query: Result<Query<TrafficQuery>, QueryRejection>,
+) -> Response {
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => return query_refused(&rejection),
+    };
     let mut journal_query = match query.journal_query() {
         Ok(journal_query) => journal_query,
         Err(message) => return app::error_page(StatusCode::BAD_REQUEST, &message),
@@ -250,8 +258,13 @@ fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
     if count == 1 { one } else { many }
 }
 
+/// A query string the extractor could not read (a parameter given twice), as our error page.
+fn query_refused(rejection: &QueryRejection) -> Response {
+    app::error_page(StatusCode::BAD_REQUEST, &rejection.body_text())
+}
+
 /// One request as a row of the list (also the data of its server-sent event).
-pub(super) fn row(entry: &JournalEntry) -> Markup {
+fn row(entry: &JournalEntry) -> Markup {
     let class = status_class(entry.status);
     html! {
         tr id={ "traffic-row-" (entry.sequence) } class={ "status-" (class) }
@@ -320,9 +333,13 @@ fn url(entry: &JournalEntry) -> String {
 /// fell behind and missed some (the page then reloads the list). It ends when the demo stops.
 async fn events(
     State(demo): State<Arc<Demo>>,
-    Query(query): Query<TrafficQuery>,
+    query: Result<Query<TrafficQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => return query_refused(&rejection),
+    };
     let mut journal_query = match query.journal_query() {
         Ok(journal_query) => journal_query,
         Err(message) => return app::error_page(StatusCode::BAD_REQUEST, &message),
@@ -354,7 +371,7 @@ async fn events(
 }
 
 /// One server-sent event of the traffic stream.
-pub(super) fn traffic_event(followed: Followed<'_>) -> Bytes {
+fn traffic_event(followed: Followed<'_>) -> Bytes {
     match followed {
         Followed::Entry(entry) => {
             let html = row(entry).into_string();
@@ -375,8 +392,14 @@ pub(super) fn traffic_event(followed: Followed<'_>) -> Bytes {
 }
 
 /// `GET /traffic/{sequence}`: one request, its headers and bodies.
-async fn detail(State(demo): State<Arc<Demo>>, Path(sequence): Path<String>) -> Response {
-    let Ok(sequence) = sequence.parse::<u64>() else {
+async fn detail(
+    State(demo): State<Arc<Demo>>,
+    sequence: Result<Path<String>, PathRejection>,
+) -> Response {
+    let Some(sequence) = sequence
+        .ok()
+        .and_then(|Path(sequence)| sequence.parse::<u64>().ok())
+    else {
         return app::error_page(StatusCode::NOT_FOUND, "There is no such request.");
     };
     let query = JournalQuery {
@@ -495,7 +518,7 @@ fn body_block(body: &JournalBody) -> Markup {
 /// A POST that carries only the CSRF token.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(super) struct ClearForm {
+struct ClearForm {
     csrf: String,
 }
 
