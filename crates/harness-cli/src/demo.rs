@@ -6,6 +6,7 @@
 
 mod app;
 mod pages;
+mod player;
 #[cfg(test)]
 mod tests;
 
@@ -39,6 +40,10 @@ pub struct DemoArgs {
     /// `<state-dir>/demo-sources`]
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Folder of the scenario files the Scenarios page lists [default: `./scenarios` when it
+    /// exists, else the `scenarios/` of the checkout this binary was built from]
+    #[arg(long, value_name = "DIR")]
+    pub scenarios: Option<PathBuf>,
 }
 
 /// Runs the demo until Ctrl-C or SIGTERM.
@@ -64,19 +69,18 @@ pub(crate) async fn demo(args: &DemoArgs, out: &mut impl Write) -> anyhow::Resul
     }
     // The flow reaches the fakes as `d365-harness source --resolve … --ca-file` would: the
     // host map and the harness CA, nothing else.
-    let flow = Flow::new(
-        &scenario::network_settings(&serving.handle),
-        Arc::new(SystemTimer),
-        FlowOptions::default(),
-    )
-    .context("failed to set up the connection check")?;
-    let demo = Demo::new(
+    let network = scenario::network_settings(&serving.handle);
+    let flow = Flow::new(&network, Arc::new(SystemTimer), FlowOptions::default())
+        .context("failed to set up the connection check")?;
+    let mut demo = Demo::new(
         flow,
         store,
         serving.admin_client(),
         addr,
         AdminToken::generate()?,
     );
+    demo.player = player::PlayerState::new(args.scenarios.clone());
+    demo.player.network = Some(network);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(
         axum::serve(listener, app::router(Arc::new(demo)))

@@ -510,7 +510,7 @@ fn transcript_line(entry: &JournalEntry) -> String {
 
 /// A change as a report shows it, its kind then its fields, with no secret value and no
 /// certificate text: `remove_role environment=contoso app=importer role="Importer Reader"`.
-fn describe_change(change: &Change) -> String {
+pub fn describe_change(change: &Change) -> String {
     let Ok(toml::Value::Table(table)) = toml::Value::try_from(change) else {
         // A change always serializes as a table; say so rather than panic if that changes.
         return change.kind().to_owned();
@@ -869,7 +869,8 @@ fn timestamp(time: OffsetDateTime) -> String {
         .expect("a clock time in the years 0 to 9999 formats as RFC 3339")
 }
 
-fn expectation_report(expect: &Expectation) -> ExpectationReport {
+/// An expectation as a report shows it (before the step is played, too).
+pub fn expectation_report(expect: &Expectation) -> ExpectationReport {
     let names = |fields: &Vec<Field>| {
         fields
             .iter()

@@ -34,7 +34,8 @@ const ASSETS: &[(&str, &str, &str)] = &[(
 /// What every handler shares: the flow, the demo's source list, the admin API of the running
 /// fakes, the app's own authorities and its CSRF token.
 pub(crate) struct Demo {
-    flow: Flow,
+    /// The flow Add Source and Test use, replaced when another world (other hosts) is loaded.
+    flow: fake_core::Snapshot<Flow>,
     store: Store,
     /// The running world and its admin API (changes go through it, as the admin's would).
     admin: AdminClient,
@@ -42,7 +43,9 @@ pub(crate) struct Demo {
     authorities: Vec<String>,
     /// The token every POST carries (one per process: the guard and the token together keep
     /// other sites' pages out).
-    csrf: AdminToken,
+    pub(super) csrf: AdminToken,
+    /// The scenario player's folder and the scenario it plays (`demo/player.rs`).
+    pub(super) player: super::player::PlayerState,
 }
 
 impl fmt::Debug for Demo {
@@ -64,12 +67,26 @@ impl Demo {
         csrf: AdminToken,
     ) -> Demo {
         Demo {
-            flow,
+            flow: fake_core::Snapshot::new(Arc::new(flow)),
             store,
             admin,
             authorities: authorities(addr),
             csrf,
+            player: super::player::PlayerState::default(),
         }
+    }
+
+    /// The flow as it is now (a load of another world replaces it).
+    pub(crate) fn flow(&self) -> Arc<Flow> {
+        self.flow.get()
+    }
+
+    /// Replaces the flow, for a world with other hosts: requests already running finish
+    /// with the old one.
+    pub(crate) fn replace_flow(&self, flow: Flow) {
+        let _ = self
+            .flow
+            .replace_with(|_| Ok::<Flow, std::convert::Infallible>(flow));
     }
 
     /// The CSRF token's text, for the forms' hidden field.
@@ -89,8 +106,7 @@ impl Demo {
         self.admin.live()
     }
 
-    /// The store, for tests.
-    #[cfg(test)]
+    /// The demo's source list (the scenario player empties it and plays on it).
     pub(crate) fn store(&self) -> &Store {
         &self.store
     }
@@ -133,6 +149,7 @@ pub(crate) fn router(demo: Arc<Demo>) -> Router {
         .route("/sources/test", post(test_source))
         .route("/sources/remove", post(remove_source))
         .route("/reset", post(reset))
+        .merge(super::player::routes())
         .merge(assets())
         .fallback(|| async { error_page(StatusCode::NOT_FOUND, "There is no such page.") })
         .layer(middleware::from_fn_with_state(demo.clone(), guard))
@@ -268,7 +285,7 @@ async fn add_source(State(demo): State<Arc<Demo>>, Form(form): Form<AddForm>) ->
         // From here on the secret lives only in the SecretString (zeroed on drop).
         client_secret: SecretString::from(client_secret),
     };
-    let outcome = match demo.flow.add(&source_form, &demo.store).await {
+    let outcome = match demo.flow().add(&source_form, &demo.store).await {
         Ok(outcome) => outcome,
         Err(error) => return store_error(&error),
     };
@@ -306,7 +323,7 @@ async fn test_source(State(demo): State<Arc<Demo>>, Form(form): Form<SourceActio
         return csrf_refused();
     }
     // The outcome is recorded in the store; the list shows it.
-    match demo.flow.test(&demo.store, &form.name).await {
+    match demo.flow().test(&demo.store, &form.name).await {
         Ok(TestOutcome::Passed(source) | TestOutcome::Failed { source, .. }) => {
             see_other(&format!("/sources?{}", query("tested", &source.name)))
         }
@@ -391,18 +408,18 @@ fn query(key: &str, value: &str) -> String {
 }
 
 /// 303 to `location` (after a POST, so that reloading does not post again).
-fn see_other(location: &str) -> Response {
+pub(super) fn see_other(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(location) => (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response(),
         Err(_) => error_page(StatusCode::INTERNAL_SERVER_ERROR, "Bad redirect."),
     }
 }
 
-fn page(status: StatusCode, markup: maud::Markup) -> Response {
+pub(super) fn page(status: StatusCode, markup: maud::Markup) -> Response {
     (status, markup).into_response()
 }
 
-fn csrf_refused() -> Response {
+pub(super) fn csrf_refused() -> Response {
     error_page(
         StatusCode::FORBIDDEN,
         "This form is out of date or did not come from this demo. Go back, reload the page and try again.",
@@ -411,7 +428,7 @@ fn csrf_refused() -> Response {
 
 /// A store or harness error as a page: 404 for an unknown source, 409 for a taken name, 500
 /// otherwise. Store errors name files and sources, never secrets.
-fn store_error(error: &d365_source::Error) -> Response {
+pub(super) fn store_error(error: &d365_source::Error) -> Response {
     let status = match error {
         d365_source::Error::SourceNotFound { .. } => StatusCode::NOT_FOUND,
         d365_source::Error::NameTaken { .. } => StatusCode::CONFLICT,
@@ -427,6 +444,6 @@ fn store_error(error: &d365_source::Error) -> Response {
     error_page(status, &text)
 }
 
-fn error_page(status: StatusCode, message: &str) -> Response {
+pub(super) fn error_page(status: StatusCode, message: &str) -> Response {
     page(status, pages::error(status, message))
 }

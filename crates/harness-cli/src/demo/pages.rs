@@ -80,7 +80,8 @@ const FIELDS: [(Field, &str); 5] = [
 ];
 
 /// The app's sections, in the order of the top navigation: `(path, label)`.
-pub(crate) const SECTIONS: &[(&str, &str)] = &[("/sources", "Sources")];
+pub(crate) const SECTIONS: &[(&str, &str)] =
+    &[("/sources", "Sources"), ("/scenarios", "Scenarios")];
 
 /// A page of the section at `section` (one of [`SECTIONS`]' paths) with no script.
 fn layout(title: &str, body: Markup) -> Markup {
