@@ -25,11 +25,18 @@ use crate::serve::admin::{AdminClient, AdminToken};
 
 /// The static files, served from the binary: `(path, content type, text)`. One stylesheet;
 /// each section's script is its own small file (no framework, no build step).
-const ASSETS: &[(&str, &str, &str)] = &[(
-    "/demo.css",
-    "text/css; charset=utf-8",
-    include_str!("demo.css"),
-)];
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "/demo.css",
+        "text/css; charset=utf-8",
+        include_str!("demo.css"),
+    ),
+    (
+        "/js/player.js",
+        "text/javascript; charset=utf-8",
+        include_str!("js/player.js"),
+    ),
+];
 
 /// What every handler shares: the flow, the demo's source list, the admin API of the running
 /// fakes, the app's own authorities and its CSRF token.

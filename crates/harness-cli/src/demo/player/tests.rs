@@ -337,6 +337,16 @@ async fn playing_a_failing_scenario_step_by_step_reports_what_the_runner_reports
         );
     }
     assert_no_secret(&fixture, &scenario, &loaded.body);
+    assert!(
+        loaded
+            .body
+            .contains(r#"<script src="/js/player.js" defer>"#),
+        "{}",
+        loaded.body
+    );
+    let script = fixture.get("/js/player.js").await;
+    assert_eq!(script.status, StatusCode::OK);
+    assert!(script.body.contains("scenario-status"), "{}", script.body);
     // The clock starts where the runner's does.
     let now = fixture.demo.live().clock().now();
     assert!(now >= scenario::START_TIME && now - scenario::START_TIME < time::Duration::minutes(1));

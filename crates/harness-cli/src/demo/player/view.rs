@@ -54,10 +54,15 @@ pub(super) fn list(
                 Ok((_, [])) => p #scenario-none role="alert" { "The scenario folder has no scenario files (*.toml)." },
                 Ok((dir, listed)) => {
                     p.hint { "From " code { (dir.display()) } "." }
+                    nav.scenario-folders aria-label="Scenario folders" {
+                        @for (folder, files) in groups(listed) {
+                            a href={ "#group-" (slug(folder)) } { (folder_label(folder)) " (" (files.len()) ")" }
+                        }
+                    }
                     div #scenario-list {
                         @for (folder, files) in groups(listed) {
                             section.scenario-group data-test="scenario-group" data-folder=(folder) aria-labelledby={ "group-" (slug(folder)) } {
-                                h2 id={ "group-" (slug(folder)) } { @if folder.is_empty() { "Scenarios" } @else { (folder) } }
+                                h2 id={ "group-" (slug(folder)) } { (folder_label(folder)) }
                                 ul.scenario-files {
                                     @for file in files {
                                         (list_item(file, csrf))
@@ -82,6 +87,15 @@ fn groups(listed: &[Listed]) -> Vec<(&str, Vec<&Listed>)> {
         }
     }
     groups
+}
+
+/// A folder's heading: its path, or "Scenarios" for the folder itself.
+fn folder_label(folder: &str) -> &str {
+    if folder.is_empty() {
+        "Scenarios"
+    } else {
+        folder
+    }
 }
 
 /// An id-safe form of a folder name (`lifecycle`, `top` for the folder itself).
@@ -134,41 +148,39 @@ pub(super) fn play(file: &str, player: &Player, csrf: &str) -> Markup {
     let played = player.played();
     let next = player.next_step();
     let total = scenario.steps().len();
-    html! {
-        (page_layout(
-            scenario.name(),
-            SECTION,
-            &[],
-            html! {
-                p { a href="/scenarios" { "← Scenarios" } }
-                h1 #scenario-title { (scenario.name()) }
-                p.lead #scenario-description { (scenario.description()) }
-                p.hint {
-                    code #scenario-file { (file) } " · world " strong #scenario-world { (scenario.world_name()) }
-                    @if !scenario.tables().is_empty() { " · tables " (scenario.tables().join(", ")) }
+    page_layout(
+        scenario.name(),
+        SECTION,
+        &["/js/player.js"],
+        html! {
+            p { a href="/scenarios" { "← Scenarios" } }
+            h1 #scenario-title { (scenario.name()) }
+            p.lead #scenario-description { (scenario.description()) }
+            p.hint {
+                code #scenario-file { (file) } " · world " strong #scenario-world { (scenario.world_name()) }
+                @if !scenario.tables().is_empty() { " · tables " (scenario.tables().join(", ")) }
+            }
+            p.notice #scenario-status role="status" aria-live="polite" { (status(player)) }
+            (controls(next, total, csrf))
+            section aria-labelledby="form-heading" {
+                h2 #form-heading { "The form" }
+                p.hint { "The Microsoft Dynamics 365 form as the scenario fills it in." }
+                (form_view("scenario-form", scenario.form()))
+                @for (name, form) in scenario.forms() {
+                    h3 { "Form " q { (name) } }
+                    (form_view(&format!("scenario-form-{}", slug(name)), form))
                 }
-                p.notice #scenario-status role="status" aria-live="polite" { (status(player)) }
-                (controls(next, total, csrf))
-                section aria-labelledby="form-heading" {
-                    h2 #form-heading { "The form" }
-                    p.hint { "The Microsoft Dynamics 365 form as the scenario fills it in." }
-                    (form_view("scenario-form", scenario.form()))
-                    @for (name, form) in scenario.forms() {
-                        h3 { "Form " q { (name) } }
-                        (form_view(&format!("scenario-form-{}", slug(name)), form))
+            }
+            section aria-labelledby="steps-heading" {
+                h2 #steps-heading { "Steps" }
+                ol #scenario-steps {
+                    @for (index, step) in scenario.steps().iter().enumerate() {
+                        (step_item(scenario, index + 1, step, played.get(index), next))
                     }
                 }
-                section aria-labelledby="steps-heading" {
-                    h2 #steps-heading { "Steps" }
-                    ol #scenario-steps {
-                        @for (index, step) in scenario.steps().iter().enumerate() {
-                            (step_item(scenario, index + 1, step, played.get(index), next))
-                        }
-                    }
-                }
-            },
-        ))
-    }
+            }
+        },
+    )
 }
 
 /// `Step 2 of 5 played …`, or the verdict once every step has been played.
