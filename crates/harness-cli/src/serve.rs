@@ -193,7 +193,7 @@ async fn start(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<Serving
             .first_environment_of(&credentials.tenant.key)
             .map(|environment| environment.url.clone()),
         ca_file,
-        host_map: host_map(handle.hosts(), handle.addr()),
+        host_map: host_map(&handle.hosts(), handle.addr()),
         proxy: handle.proxy_addr().map(connect_address),
         admin: connect_address(admin_server.addr()),
     };

@@ -56,7 +56,7 @@ pub fn network_settings(server: &ServerHandle) -> NetworkSettings {
     for host in server.hosts() {
         // Mounts list exact names; a wildcard could not be resolved host by host anyway.
         if let HostPattern::Exact(name) = host {
-            network.resolve.insert(name.clone(), server.addr());
+            network.resolve.insert(name, server.addr());
         }
     }
     network

@@ -253,7 +253,7 @@ async fn serve_answers_dataverse_with_tokens_from_its_own_entra() -> anyhow::Res
     let clock = Clock::system();
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
     let (handle, _live) = spawn_world(&world, listen, None, &[], clock.clone()).await?;
-    let hosts: Vec<(String, SocketAddr)> = host_map(handle.hosts(), handle.addr());
+    let hosts: Vec<(String, SocketAddr)> = host_map(&handle.hosts(), handle.addr());
     let served: Vec<&str> = hosts.iter().map(|(host, _)| host.as_str()).collect();
     assert_eq!(
         served,
