@@ -42,7 +42,12 @@ struct Inner {
     clock: Clock,
     journal: Journal,
     ids: IdGenerator,
+    /// Called after each successful load (see [`LiveWorld::on_load`]).
+    load_hooks: Mutex<Vec<LoadHook>>,
 }
+
+/// What [`LiveWorld::on_load`] registers.
+type LoadHook = Box<dyn Fn(&World, &[HostPattern]) + Send + Sync>;
 
 /// The world being served and what it goes back to.
 struct Live {
@@ -158,6 +163,7 @@ pub async fn spawn_live_with(
             clock,
             journal: server.journal().clone(),
             ids,
+            load_hooks: Mutex::new(Vec::new()),
         }),
     };
     Ok((server, live))
@@ -292,12 +298,34 @@ impl LiveWorld {
             fakes,
         };
         let hosts = inner.mounts.hosts();
+        // Still under the lock, so hooks see loads in the order they happened.
+        for hook in inner
+            .load_hooks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+        {
+            hook(world, &hosts);
+        }
         Ok(Loaded {
             world: world.path().to_owned(),
             hosts_changed: hosts != before,
             hosts: hosts.iter().map(ToString::to_string).collect(),
             now: inner.clock.now(),
         })
+    }
+
+    /// Calls `hook` with the world and the hosts served after each successful
+    /// [`LiveWorld::load`] (whoever loads it: the admin API, the demo's scenario player), for
+    /// what must follow the hosts and credentials, such as `serve`'s `connection.env`. The
+    /// hook runs inside the load, with the live world locked: it must be quick and must not
+    /// call this `LiveWorld` (that would deadlock).
+    pub fn on_load(&self, hook: impl Fn(&World, &[HostPattern]) + Send + Sync + 'static) {
+        self.inner
+            .load_hooks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Box::new(hook));
     }
 
     /// Everything back to the world as loaded (by [`spawn_live`] or the last

@@ -668,6 +668,31 @@ async fn load_replaces_the_fault_rules_and_keeps_the_journal() {
 }
 
 #[tokio::test]
+async fn load_hooks_see_each_loaded_world_and_its_hosts() {
+    let (_server, live, _client) = live(&[]).await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorder = seen.clone();
+    live.on_load(move |world, hosts| {
+        recorder
+            .lock()
+            .expect("not poisoned")
+            .push((world.path().to_owned(), hosts.len()));
+    });
+    live.apply(&[Change::DisableApp {
+        app: "importer".into(),
+    }])
+    .expect("applies");
+    live.reset();
+    assert!(seen.lock().expect("not poisoned").is_empty(), "only loads");
+    let mistakes = setup_mistakes();
+    live.load(&mistakes, &[]).expect("loads");
+    assert_eq!(
+        *seen.lock().expect("not poisoned"),
+        [(mistakes.path().to_owned(), live.hosts().len())]
+    );
+}
+
+#[tokio::test]
 async fn loading_the_same_world_keeps_the_hosts_and_gives_fresh_fakes() {
     let (_server, live, client) = live(&[]).await;
     live.apply(&[Change::SetLimits {
