@@ -69,9 +69,12 @@ pub(crate) async fn demo(args: &DemoArgs, out: &mut impl Write) -> anyhow::Resul
     }
     // The flow reaches the fakes as `d365-harness source --resolve … --ca-file` would: the
     // host map and the harness CA, nothing else.
-    let network = scenario::network_settings(&serving.handle);
-    let flow = Flow::new(&network, Arc::new(SystemTimer), FlowOptions::default())
-        .context("failed to set up the connection check")?;
+    let flow = Flow::new(
+        &scenario::network_settings(&serving.handle),
+        Arc::new(SystemTimer),
+        FlowOptions::default(),
+    )
+    .context("failed to set up the connection check")?;
     let mut demo = Demo::new(
         flow,
         store,
@@ -80,7 +83,6 @@ pub(crate) async fn demo(args: &DemoArgs, out: &mut impl Write) -> anyhow::Resul
         AdminToken::generate()?,
     );
     demo.player = player::PlayerState::new(args.scenarios.clone());
-    demo.player.network = Some(network);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(
         axum::serve(listener, app::router(Arc::new(demo)))

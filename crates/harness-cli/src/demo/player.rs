@@ -31,8 +31,6 @@ pub(crate) struct PlayerState {
     /// The scenario being played. An async lock: a step holds it while the flow runs, so two
     /// steps (or a step and a load) never interleave.
     playing: tokio::sync::Mutex<Option<Playing>>,
-    /// INTERIM until `LiveWorld::network_settings` lands (i12-worlds): the fakes' settings.
-    pub(crate) network: Option<d365_source::NetworkSettings>,
 }
 
 impl Default for PlayerState {
@@ -47,7 +45,6 @@ impl PlayerState {
         PlayerState {
             dir: dir.or_else(default_dir),
             playing: tokio::sync::Mutex::new(None),
-            network: None,
         }
     }
 }
@@ -273,12 +270,7 @@ async fn start(demo: &Demo, dir: &Path, file: &str) -> Result<Playing, Response>
             .remove(&source.name)
             .map_err(|error| store_error(&error))?;
     }
-    let Some(network) = demo.player.network.clone() else {
-        return Err(error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "no network settings",
-        ));
-    };
+    let network = demo.live().network_settings();
     // The Sources page's own flow must reach the new world's hosts too.
     let flow = Flow::new(&network, Arc::new(SystemTimer), FlowOptions::default())
         .map_err(|error| error_page(StatusCode::INTERNAL_SERVER_ERROR, &chain(&error)))?;
@@ -299,29 +291,7 @@ fn serve_world(live: &LiveWorld, scenario: &Scenario) -> Result<(), String> {
     let before = clock.now();
     // `set` cannot fail on either kind of clock.
     let _ = clock.set(scenario::START_TIME);
-    // INTERIM until `LiveWorld::load` lands (i12-worlds): the same world only.
-    let same = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-    if same(live.world().path()) != same(scenario.world().path()) {
-        return Err(format!(
-            "this demo serves world `{}`, not `{}`",
-            live.world().path().display(),
-            scenario.world().path().display()
-        ));
-    }
-    live.reset();
-    let _ = clock.set(scenario::START_TIME);
-    let faults: Vec<scenario::Change> = std::iter::once(scenario::Change::ClearFaults {})
-        .chain(
-            scenario
-                .faults()
-                .iter()
-                .chain(scenario.world().faults())
-                .map(|rule| scenario::Change::AddFault {
-                    fault: rule.clone(),
-                }),
-        )
-        .collect();
-    if let Err(error) = live.apply(&faults) {
+    if let Err(error) = live.load(scenario.world(), scenario.faults()) {
         let _ = clock.set(before);
         return Err(chain(&error));
     }

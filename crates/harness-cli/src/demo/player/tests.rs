@@ -21,15 +21,21 @@ use tower::ServiceExt;
 use super::*;
 use crate::demo::app;
 use crate::serve::admin::{Access, Admin, AdminClient, AdminToken};
+use crate::world::{BuiltinWorld, DEFAULT_WORLD};
 
 /// Where the app under test pretends to listen.
 const ADDR: &str = "127.0.0.1:8080";
 
 const MISSING_PRIVILEGE: &str = "dataverse/missing_table_privilege.toml";
 const ROLE_REMOVED: &str = "lifecycle/role_removed_after_save.toml";
+/// On `contoso-nouser.crm.dynamics.com`, which the demo world does not serve.
+const NO_APPLICATION_USER: &str = "dataverse/no_application_user.toml";
+/// A third world (`read-depths`), with hosts of its own again.
+const READ_DEPTH: &str = "dataverse/business_unit_read_depth.toml";
 
-/// The app over fresh fakes (a system clock, as `demo` runs them), its source list in a
-/// temporary folder, the player reading the checkout's `scenarios/`.
+/// The app over fresh fakes for the built-in demo world (a system clock, as `demo` runs
+/// them), its source list in a temporary folder, the player reading the checkout's
+/// `scenarios/`.
 struct Fixture {
     app: Router,
     demo: Arc<Demo>,
@@ -48,10 +54,11 @@ async fn fixture() -> Fixture {
 
 /// The fixture with the player reading `dir` (`None`: no folder).
 async fn fixture_in(dir: Option<PathBuf>) -> Fixture {
-    let world = scenario::World::load(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/worlds/setup-mistakes.toml"),
-    )
-    .expect("the world loads");
+    // The demo's own world: every scenario the tests load is another world, most with other
+    // hosts.
+    let world = BuiltinWorld::named(DEFAULT_WORLD)
+        .and_then(|world| world.load())
+        .expect("the built-in demo world loads");
     let (server, live) = scenario::spawn_live(
         &world,
         Clock::system(),
@@ -86,7 +93,6 @@ async fn fixture_in(dir: Option<PathBuf>) -> Fixture {
     );
     demo.player = PlayerState::new(None);
     demo.player.dir = dir;
-    demo.player.network = Some(network);
     let demo = Arc::new(demo);
     Fixture {
         app: app::router(demo.clone()),
@@ -177,7 +183,7 @@ impl Fixture {
 }
 
 /// The scenario file and what the runner reports for it on fresh fakes.
-async fn expected(file: &str) -> (Scenario, Report) {
+async fn run_file(file: &str) -> (Scenario, Report) {
     let scenario =
         Scenario::load(scenarios_dir().join(file)).unwrap_or_else(|error| panic!("{error}"));
     let report = scenario::run(&scenario).await.expect("the runner runs");
@@ -316,7 +322,7 @@ async fn without_a_scenario_folder_the_list_says_how_to_give_one() {
 #[tokio::test]
 async fn playing_a_failing_scenario_step_by_step_reports_what_the_runner_reports() {
     let fixture = fixture().await;
-    let (scenario, expected) = expected(MISSING_PRIVILEGE).await;
+    let (scenario, expected) = run_file(MISSING_PRIVILEGE).await;
     fixture.load(MISSING_PRIVILEGE).await;
 
     let loaded = fixture.get("/scenarios/play").await;
@@ -396,7 +402,7 @@ async fn playing_a_failing_scenario_step_by_step_reports_what_the_runner_reports
 #[tokio::test]
 async fn a_lifecycle_scenario_with_change_steps_plays_through_and_restarts() {
     let fixture = fixture().await;
-    let (scenario, expected) = expected(ROLE_REMOVED).await;
+    let (scenario, expected) = run_file(ROLE_REMOVED).await;
     fixture.load(ROLE_REMOVED).await;
 
     let answer = fixture
@@ -523,4 +529,93 @@ async fn a_file_the_list_does_not_show_is_not_loaded() {
         );
     }
     assert!(fixture.demo.player.playing.lock().await.is_none());
+}
+
+#[tokio::test]
+async fn loading_worlds_with_other_hosts_reaches_them_from_the_player_and_the_sources_page() {
+    let fixture = fixture().await;
+    let (scenario, expected) = run_file(NO_APPLICATION_USER).await;
+    let host = "contoso-nouser.crm.dynamics.com";
+    assert!(
+        !fixture
+            .demo
+            .live()
+            .network_settings()
+            .resolve
+            .contains_key(host),
+        "the demo world already serves {host}"
+    );
+    fixture.load(NO_APPLICATION_USER).await;
+    assert!(
+        fixture
+            .demo
+            .live()
+            .network_settings()
+            .resolve
+            .contains_key(host)
+    );
+    let answer = fixture
+        .post("/scenarios/all", &[("csrf", fixture.demo.csrf())])
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    assert_eq!(
+        fixture
+            .played()
+            .await
+            .iter()
+            .map(timeless)
+            .collect::<Vec<_>>(),
+        expected.steps.iter().map(timeless).collect::<Vec<_>>()
+    );
+
+    // The Sources page's own flow was rebuilt for the new hosts: the same form finds the
+    // same problem there.
+    let form = scenario.form();
+    let secret = form
+        .client_secret
+        .typed(
+            &scenario.world().clone(),
+            &std::collections::BTreeMap::new(),
+        )
+        .expect("the world has the secret");
+    let added = fixture
+        .post(
+            "/sources/dynamics365",
+            &[
+                ("csrf", fixture.demo.csrf()),
+                ("name", &form.name),
+                ("environment_url", &form.environment_url),
+                ("tenant_id", &form.tenant_id),
+                ("client_id", &form.client_id),
+                ("client_secret", secret.expose()),
+            ],
+        )
+        .await;
+    let problem = expected.steps[0].problem.as_ref().expect("a problem");
+    assert!(
+        added.body.contains(&escaped(&problem.message)),
+        "{}",
+        added.body
+    );
+    assert_no_secret(&fixture, &scenario, &added.body);
+
+    // And on to a third world.
+    let (scenario, expected) = run_file(READ_DEPTH).await;
+    fixture.load(READ_DEPTH).await;
+    let answer = fixture
+        .post("/scenarios/all", &[("csrf", fixture.demo.csrf())])
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    assert_eq!(
+        fixture
+            .played()
+            .await
+            .iter()
+            .map(timeless)
+            .collect::<Vec<_>>(),
+        expected.steps.iter().map(timeless).collect::<Vec<_>>()
+    );
+    assert_eq!(fixture.demo.live().world().path(), scenario.world().path());
+    let page = fixture.get("/scenarios/play").await;
+    assert_no_secret(&fixture, &scenario, &page.body);
 }
