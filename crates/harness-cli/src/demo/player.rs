@@ -51,7 +51,7 @@ impl PlayerState {
 
 /// `./scenarios` when it exists, else the checkout's `scenarios/` when this binary was built
 /// from a checkout that still has it; `None` when neither exists.
-pub(crate) fn default_dir() -> Option<PathBuf> {
+fn default_dir() -> Option<PathBuf> {
     [
         PathBuf::from("scenarios"),
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios"),
@@ -69,7 +69,7 @@ struct Playing {
 
 /// A scenario file of the folder, as the list shows it.
 #[derive(Debug)]
-pub(super) struct Listed {
+struct Listed {
     /// The file, relative to the folder, with `/`.
     file: String,
     /// The folder it is in, relative (`dataverse`; empty at the top).
@@ -81,7 +81,7 @@ pub(super) struct Listed {
 
 /// The few fields the list shows, read without validating the file (that is for loading).
 #[derive(Debug, Deserialize)]
-pub(super) struct Head {
+struct Head {
     name: String,
     #[serde(default)]
     description: String,
@@ -176,7 +176,7 @@ async fn play_page(State(demo): State<Arc<Demo>>) -> Response {
 /// A POST that names a scenario file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct LoadForm {
+struct LoadForm {
     csrf: String,
     file: String,
 }
@@ -184,7 +184,7 @@ pub(crate) struct LoadForm {
 /// A POST that carries only the CSRF token.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct Plain {
+struct Plain {
     csrf: String,
 }
 
