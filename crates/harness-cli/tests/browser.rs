@@ -739,6 +739,21 @@ async fn add_source_shows_each_step_as_it_happens() -> anyhow::Result<()> {
         "the token step appeared only {:.1} ms before the outcome:\n{text}",
         outcome - token
     );
+    // The outcome lists the steps, each on one line: its label, status and time side by side.
+    let misaligned = browser
+        .execute(
+            "const steps = [...document.querySelectorAll('[data-test=check-step]')];\
+             return steps.length === 0 ? 'no steps listed' : steps.filter(step => {\
+               const tops = [...step.children].map(part => part.getBoundingClientRect().top);\
+               return Math.max(...tops) - Math.min(...tops) > 2;\
+             }).map(step => step.textContent.trim());",
+            json!([]),
+        )
+        .await?;
+    ensure!(
+        misaligned == json!([]),
+        "steps not on one line: {misaligned}"
+    );
     session.screenshot("09-added-with-steps").await?;
     session.close().await
 }

@@ -27,13 +27,13 @@ use std::path::PathBuf;
 pub use change::{Change, ChangeError, ChangeReason, parse_duration};
 pub use check::{FileCheck, check_file, file_kind};
 pub use fakes::{SEED, START_TIME, ServeError, network_settings, spawn_fakes};
-pub use live::{Applied, LiveWorld, spawn_live, spawn_live_with};
+pub use live::{Applied, LiveWorld, Loaded, spawn_live, spawn_live_with};
 pub use location::Location;
 pub use report::{
     CheckSummary, CheckWarningReport, ExpectationReport, FaultStepReport, FieldReport, FormReport,
     ProblemReport, Report, RequestCountReport, Seconds, StepReport,
 };
-pub use runner::{run, run_journaled};
+pub use runner::{Player, describe_change, expectation_report, run, run_journaled};
 pub use scenario::{
     Action, ClockMove, Expectation, Form, Outcome, RequestCount, Scenario, SecretInput,
     SecretOrigin, SecretPart, Step, Trust,

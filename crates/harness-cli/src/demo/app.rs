@@ -46,12 +46,18 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("js/traffic.js"),
     ),
+    (
+        "/js/player.js",
+        "text/javascript; charset=utf-8",
+        include_str!("js/player.js"),
+    ),
 ];
 
 /// What every handler shares: the flow, the demo's source list, the admin API of the running
 /// fakes, the app's own authorities and its CSRF token.
 pub(crate) struct Demo {
-    pub(super) flow: Flow,
+    /// The flow Add Source and Test use, replaced when another world (other hosts) is loaded.
+    flow: fake_core::Snapshot<Flow>,
     pub(super) store: Store,
     /// The running world and its admin API (changes go through it, as the admin's would).
     admin: AdminClient,
@@ -65,6 +71,8 @@ pub(crate) struct Demo {
     /// Turns true when the demo stops: open event streams end, so that the graceful shutdown
     /// does not wait for them.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// The scenario player's folder and the scenario it plays (`demo/player.rs`).
+    pub(super) player: super::player::PlayerState,
 }
 
 impl fmt::Debug for Demo {
@@ -86,13 +94,14 @@ impl Demo {
         csrf: AdminToken,
     ) -> Demo {
         Demo {
-            flow,
+            flow: fake_core::Snapshot::new(Arc::new(flow)),
             store,
             admin,
             authorities: authorities(addr),
             csrf,
             runs: super::runs::Runs::default(),
             stopping: tokio::sync::watch::Sender::new(false),
+            player: super::player::PlayerState::default(),
         }
     }
 
@@ -104,6 +113,19 @@ impl Demo {
     /// Turns true when [`Demo::stop`] is called.
     pub(crate) fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
         self.stopping.subscribe()
+    }
+
+    /// The flow as it is now (a load of another world replaces it).
+    pub(crate) fn flow(&self) -> Arc<Flow> {
+        self.flow.get()
+    }
+
+    /// Replaces the flow, for a world with other hosts: requests already running finish
+    /// with the old one.
+    pub(crate) fn replace_flow(&self, flow: Flow) {
+        let _ = self
+            .flow
+            .replace_with(|_| Ok::<Flow, std::convert::Infallible>(flow));
     }
 
     /// The CSRF token's text, for the forms' hidden field.
@@ -123,8 +145,7 @@ impl Demo {
         self.admin.live()
     }
 
-    /// The store, for tests.
-    #[cfg(test)]
+    /// The demo's source list (the scenario player empties it and plays on it).
     pub(crate) fn store(&self) -> &Store {
         &self.store
     }
@@ -170,6 +191,7 @@ pub(crate) fn router(demo: Arc<Demo>) -> Router {
         .merge(super::runs::routes())
         .merge(super::console::routes())
         .merge(super::traffic::routes())
+        .merge(super::player::routes())
         .merge(assets())
         .fallback(|| async { error_page(StatusCode::NOT_FOUND, "There is no such page.") })
         .layer(middleware::from_fn_with_state(demo.clone(), guard))

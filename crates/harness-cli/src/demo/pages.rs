@@ -87,6 +87,7 @@ pub(crate) const SECTIONS: &[(&str, &str)] = &[
     ("/sources", "Sources"),
     ("/console", "Tenant console"),
     ("/traffic", "Traffic"),
+    ("/scenarios", "Scenarios"),
 ];
 
 /// A page of the section at `section` (one of [`SECTIONS`]' paths) with no script.
