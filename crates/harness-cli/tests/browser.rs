@@ -811,3 +811,71 @@ async fn the_traffic_view_lists_new_requests_as_they_happen() -> anyhow::Result<
     session.screenshot("14-traffic-live").await?;
     session.close().await
 }
+
+/// The scenario player: load a scenario from the list, the world it names is served (the
+/// console shows its environment) and its form is shown; play its step and its report, with
+/// the problem it expects, appears beside it.
+#[tokio::test]
+async fn a_scenario_loads_its_world_and_plays_its_step_with_the_report_beside_it()
+-> anyhow::Result<()> {
+    const STEP: &str = "[data-test=step][data-step='1']";
+    let session = Session::start().await?;
+    let browser = &session.browser;
+    browser
+        .goto(&format!("{}/scenarios", session.demo.origin))
+        .await?;
+    browser.mark_page().await?;
+    browser
+        .find("[data-test=scenario-item][data-file$='no_security_role.toml'] [data-test=scenario-load]")
+        .await?
+        .click()
+        .await?;
+    browser.wait_for_new_page().await?;
+    let environment = browser
+        .text("[data-test=form-field][data-field=environment_url] dd")
+        .await?;
+    ensure!(
+        environment == "https://contoso-noroles.crm.dynamics.com",
+        "the form's environment: {environment}"
+    );
+    browser.find(STEP).await?;
+    ensure!(
+        browser
+            .execute(
+                &format!("return !document.querySelector(\"{STEP} [data-test=step-report]\");"),
+                json!([])
+            )
+            .await?
+            == true,
+        "a report before playing"
+    );
+    session.screenshot("15-scenario-loaded").await?;
+
+    browser.mark_page().await?;
+    browser.find("[data-test=play-next]").await?.click().await?;
+    browser.wait_for_new_page().await?;
+    let verdict = browser
+        .text(&format!("{STEP} [data-test=step-verdict]"))
+        .await?;
+    ensure!(verdict == "✓ As expected", "the verdict: {verdict}");
+    let problem = browser
+        .find(&format!(
+            "{STEP} [data-test=step-problem][data-kind=no_security_role]"
+        ))
+        .await?
+        .text()
+        .await?;
+    ensure!(problem.contains("no security role"), "{problem}");
+    session.screenshot("16-scenario-played").await?;
+
+    // The console shows the world the scenario loaded.
+    browser
+        .goto(&format!("{}/console", session.demo.origin))
+        .await?;
+    let console = browser.text("[data-test=console]").await?;
+    ensure!(
+        console.contains("https://contoso-noroles.crm.dynamics.com"),
+        "the console does not show the scenario's world"
+    );
+    session.close().await
+}

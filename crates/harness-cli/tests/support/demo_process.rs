@@ -42,6 +42,8 @@ impl DemoProcess {
             .arg("demo")
             .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
             .args(["--ui-listen", "127.0.0.1:0"])
+            .arg("--scenarios")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios"))
             .arg("--state-dir")
             .arg(state.path())
             .env("RUST_LOG", "warn")
