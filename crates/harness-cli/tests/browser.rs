@@ -42,8 +42,19 @@ impl Session {
         Ok(Session { demo, browser })
     }
 
-    /// Ends the browser session (Chromium quits); the demo is killed on drop.
+    /// Checks that no page logged an error (a script's, or a refusal by the
+    /// Content-Security-Policy), then ends the browser session (Chromium quits); the demo is
+    /// killed on drop.
     async fn close(self) -> anyhow::Result<()> {
+        // A form's errors come as a 422 page, which Chromium logs as a failed load: expected.
+        let errors: Vec<String> = self
+            .browser
+            .severe_logs()
+            .await?
+            .into_iter()
+            .filter(|error| !error.contains("the server responded with a status of 422"))
+            .collect();
+        ensure!(errors.is_empty(), "the browser console: {errors:#?}");
         self.browser.close().await
     }
 

@@ -31,6 +31,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/css; charset=utf-8",
         include_str!("demo.css"),
     ),
+    // Browsers ask for an icon on every page: without one each page load logs a 404.
+    ("/favicon.svg", "image/svg+xml", include_str!("favicon.svg")),
     (
         "/js/progress.js",
         "text/javascript; charset=utf-8",

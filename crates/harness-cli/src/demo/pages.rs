@@ -107,6 +107,7 @@ pub(crate) fn page_layout(title: &str, section: &str, scripts: &[&str], body: Ma
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · d365-harness demo" }
                 link rel="stylesheet" href="/demo.css";
+                link rel="icon" href="/favicon.svg" type="image/svg+xml";
                 @for script in scripts {
                     script src=(script) defer {}
                 }

@@ -92,6 +92,8 @@ impl Browser {
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "pageLoadStrategy": "normal",
+            // The pages' console (CSP refusals, script errors), read by `severe_logs`.
+            "goog:loggingPrefs": {"browser": "ALL"},
             "goog:chromeOptions": {
                 "binary": chromium,
                 "args": [
@@ -347,6 +349,22 @@ impl Browser {
             .session_command(reqwest::Method::GET, "/screenshot", Value::Null)
             .await?;
         write_png(path, &encoded)
+    }
+
+    /// The browser console's errors since the last call (chromedriver's log endpoint): a
+    /// script error or a refusal by the Content-Security-Policy.
+    pub async fn severe_logs(&self) -> anyhow::Result<Vec<String>> {
+        let entries = self
+            .session_command(reqwest::Method::POST, "/se/log", json!({"type": "browser"}))
+            .await?;
+        Ok(entries
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(|entry| entry["level"] == "SEVERE")
+            .map(|entry| entry["message"].as_str().unwrap_or_default().to_owned())
+            .collect())
     }
 
     /// Ends the session (Chromium quits); dropping kills whatever is left.
