@@ -890,3 +890,57 @@ async fn a_scenario_loads_its_world_and_plays_its_step_with_the_report_beside_it
     );
     session.close().await
 }
+
+/// Every page, with a source listed and a scenario loaded: each form control has a name a
+/// screen reader reads (a label, `aria-label` or its text), and nothing is wider than the
+/// laptop's window.
+#[tokio::test]
+async fn every_page_names_its_controls_and_fits_the_window() -> anyhow::Result<()> {
+    let session = Session::start().await?;
+    let browser = &session.browser;
+    session.add_valid_source().await?;
+    let origin = &session.demo.origin;
+    let mut problems = Vec::new();
+    for path in [
+        "/sources",
+        "/sources/dynamics365",
+        "/sources/rotate?name=Contoso+sales",
+        "/console",
+        "/traffic",
+        "/scenarios",
+    ] {
+        browser.goto(&format!("{origin}{path}")).await?;
+        let found = browser
+            .execute(
+                "const name = control => {\
+                   if (control.getAttribute('aria-label')) return true;\
+                   const by = control.getAttribute('aria-labelledby');\
+                   if (by && by.split(' ').some(id => document.getElementById(id))) return true;\
+                   if (control.labels && control.labels.length) return true;\
+                   return control.tagName === 'BUTTON' && control.textContent.trim() !== '';\
+                 };\
+                 const controls = [...document.querySelectorAll(\
+                     'input:not([type=hidden]), select, textarea, button')];\
+                 const unnamed = controls.filter(control => !name(control))\
+                   .map(control => control.outerHTML.slice(0, 120));\
+                 const wide = document.documentElement.scrollWidth > window.innerWidth\
+                   ? [`the page is ${document.documentElement.scrollWidth} px wide`] : [];\
+                 return {checked: controls.length, problems: unnamed.concat(wide)};",
+                json!([]),
+            )
+            .await?;
+        ensure!(
+            found["checked"].as_u64().is_some_and(|checked| checked > 0),
+            "{path}: no control found: {found}"
+        );
+        for problem in found["problems"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            problems.push(format!("{path}: {}", problem.as_str().unwrap_or_default()));
+        }
+    }
+    ensure!(problems.is_empty(), "{problems:#?}");
+    session.close().await
+}
