@@ -11,6 +11,7 @@ mod rotate;
 mod runs;
 #[cfg(test)]
 mod tests;
+mod traffic;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -73,16 +74,16 @@ pub(crate) async fn demo(args: &DemoArgs, out: &mut impl Write) -> anyhow::Resul
         FlowOptions::default(),
     )
     .context("failed to set up the connection check")?;
-    let demo = Demo::new(
+    let demo = Arc::new(Demo::new(
         flow,
         store,
         serving.admin_client(),
         addr,
         AdminToken::generate()?,
-    );
+    ));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(
-        axum::serve(listener, app::router(Arc::new(demo)))
+        axum::serve(listener, app::router(demo.clone()))
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;
             })
@@ -95,6 +96,8 @@ pub(crate) async fn demo(args: &DemoArgs, out: &mut impl Write) -> anyhow::Resul
     )?;
     out.flush()?;
     let signal = serving.shutdown.recv().await;
+    // Event streams (the traffic view's) end first: the graceful shutdown waits for them.
+    demo.stop();
     let _ = stop.send(());
     match server.await {
         Ok(Ok(())) => {}

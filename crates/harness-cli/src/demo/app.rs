@@ -36,6 +36,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("js/progress.js"),
     ),
+    (
+        "/js/traffic.js",
+        "text/javascript; charset=utf-8",
+        include_str!("js/traffic.js"),
+    ),
 ];
 
 /// What every handler shares: the flow, the demo's source list, the admin API of the running
@@ -52,6 +57,9 @@ pub(crate) struct Demo {
     pub(super) csrf: AdminToken,
     /// The connection checks the browser watches (`runs.rs`).
     pub(super) runs: super::runs::Runs,
+    /// Turns true when the demo stops: open event streams end, so that the graceful shutdown
+    /// does not wait for them.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl fmt::Debug for Demo {
@@ -79,7 +87,18 @@ impl Demo {
             authorities: authorities(addr),
             csrf,
             runs: super::runs::Runs::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Ends the open event streams (before the server's graceful shutdown waits for them).
+    pub(crate) fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Turns true when [`Demo::stop`] is called.
+    pub(crate) fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stopping.subscribe()
     }
 
     /// The CSRF token's text, for the forms' hidden field.
@@ -144,6 +163,7 @@ pub(crate) fn router(demo: Arc<Demo>) -> Router {
         .route("/sources/remove", post(remove_source))
         .route("/reset", post(reset))
         .merge(super::runs::routes())
+        .merge(super::traffic::routes())
         .merge(assets())
         .fallback(|| async { error_page(StatusCode::NOT_FOUND, "There is no such page.") })
         .layer(middleware::from_fn_with_state(demo.clone(), guard))

@@ -83,7 +83,7 @@ pub(super) const FIELDS: [(Field, &str); 5] = [
 ];
 
 /// The app's sections, in the order of the top navigation: `(path, label)`.
-pub(crate) const SECTIONS: &[(&str, &str)] = &[("/sources", "Sources")];
+pub(crate) const SECTIONS: &[(&str, &str)] = &[("/sources", "Sources"), ("/traffic", "Traffic")];
 
 /// A page of the section at `section` (one of [`SECTIONS`]' paths) with no script.
 fn layout(title: &str, body: Markup) -> Markup {

@@ -31,6 +31,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub(crate) use access::{Access, AdminToken};
+pub(crate) use journal::{EventStream, Followed};
 use routes::{NoRoute, Route};
 
 /// The body of every admin answer: a whole JSON document or an endless event stream.

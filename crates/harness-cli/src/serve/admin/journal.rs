@@ -1,8 +1,8 @@
 //! `GET /journal`: the redacted journal as a JSON array, filtered by `host`, `status` (`403`
-//! or a class, `4xx`) and `since` (a sequence number: the entries after it), fake-core's
+//! or a class, `4xx`) and `since` (the entries after a sequence number), fake-core's
 //! `JournalQuery`. `?follow` streams the matching entries as server-sent events (`id:` the
-//! sequence, `event: entry`, `data:` the entry as one JSON line), those stored so far first,
-//! then each new one, until the client leaves or `serve` stops.
+//! sequence, `event: entry`, `data:` the entry as one JSON line), stored ones first, until the
+//! client leaves or `serve` stops. [`EventStream::follow`] also feeds the demo's traffic view.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use fake_core::{JournalEntry, JournalQuery, StatusFilter};
+use fake_core::{Journal, JournalEntry, JournalQuery, StatusFilter};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -98,37 +98,55 @@ pub(super) fn get(
 
 /// The event stream of `query`'s entries: the stored ones, then each new one.
 fn follow(admin: &Admin, query: JournalQuery) -> Response<AdminBody> {
-    // Subscribe before reading the stored entries, so that none falls between the two; an
-    // entry in both is sent once.
-    let subscription = admin.live.journal().subscribe();
-    let stored = admin.live.journal().query(&query);
-    let (sender, receiver) = mpsc::channel(64);
-    tokio::spawn(forward(
-        stored,
-        subscription,
+    let stream = EventStream::follow(
+        admin.live.journal(),
         query,
-        sender,
         admin.stopping.clone(),
-    ));
-    let mut response = Response::new(EventStream { receiver }.boxed());
+        admin_event,
+    );
+    let mut response = Response::new(stream.boxed());
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
 
+/// What a followed journal has to say, for a renderer to write as an event.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Followed<'a> {
+    /// A stored entry that matches the query.
+    Entry(&'a JournalEntry),
+    /// The follower fell behind and missed this many entries (the journal's subscriber
+    /// buffer overflowed): it should read the journal again.
+    Lagged(u64),
+    /// Nothing happened for a while.
+    KeepAlive,
+}
+
+/// The admin API's events: `entry` with the entry as JSON, `lagged` with the count missed.
+fn admin_event(followed: Followed<'_>) -> Bytes {
+    match followed {
+        Followed::Entry(entry) => entry_event(entry),
+        Followed::Lagged(missed) => {
+            Bytes::from(format!("event: lagged\ndata: {{\"missed\":{missed}}}\n\n"))
+        }
+        Followed::KeepAlive => Bytes::from_static(b": keep-alive\n\n"),
+    }
+}
+
 /// Sends the events to the response body until the client leaves, the journal goes away or
-/// `serve` stops.
+/// `stopping` turns true.
 async fn forward(
     stored: Vec<JournalEntry>,
     mut subscription: broadcast::Receiver<JournalEntry>,
     query: JournalQuery,
     sender: mpsc::Sender<Bytes>,
     mut stopping: tokio::sync::watch::Receiver<bool>,
+    render: impl Fn(Followed<'_>) -> Bytes,
 ) {
     let sent: HashSet<u64> = stored.iter().map(|entry| entry.sequence).collect();
     for entry in &stored {
-        if sender.send(entry_event(entry)).await.is_err() {
+        if sender.send(render(Followed::Entry(entry))).await.is_err() {
             return;
         }
     }
@@ -138,15 +156,13 @@ async fn forward(
         let event = tokio::select! {
             received = subscription.recv() => match received {
                 Ok(entry) if query.matches(&entry) && !sent.contains(&entry.sequence) => {
-                    entry_event(&entry)
+                    render(Followed::Entry(&entry))
                 }
                 Ok(_) => continue,
-                Err(broadcast::error::RecvError::Lagged(missed)) => Bytes::from(format!(
-                    "event: lagged\ndata: {{\"missed\":{missed}}}\n\n"
-                )),
+                Err(broadcast::error::RecvError::Lagged(missed)) => render(Followed::Lagged(missed)),
                 Err(broadcast::error::RecvError::Closed) => return,
             },
-            _ = keep_alive.tick() => Bytes::from_static(b": keep-alive\n\n"),
+            _ = keep_alive.tick() => render(Followed::KeepAlive),
             () = sender.closed() => return,
             _ = stopping.wait_for(|stop| *stop) => return,
         };
@@ -169,8 +185,35 @@ pub(crate) fn entry_event(entry: &JournalEntry) -> Bytes {
 
 /// A response body fed by a channel: it ends when the sender does.
 #[derive(Debug)]
-struct EventStream {
+pub(crate) struct EventStream {
     receiver: mpsc::Receiver<Bytes>,
+}
+
+impl EventStream {
+    /// The events of `journal`'s entries that match `query`, as `render` writes them: those
+    /// stored so far first, then each new one, until the client leaves or `stopping` turns
+    /// true (the body then ends, so a graceful shutdown does not wait for it).
+    pub(crate) fn follow(
+        journal: &Journal,
+        query: JournalQuery,
+        stopping: tokio::sync::watch::Receiver<bool>,
+        render: impl Fn(Followed<'_>) -> Bytes + Send + 'static,
+    ) -> EventStream {
+        // Subscribe before reading the stored entries, so that none falls between the two;
+        // an entry in both is sent once.
+        let subscription = journal.subscribe();
+        let stored = journal.query(&query);
+        let (sender, receiver) = mpsc::channel(64);
+        tokio::spawn(forward(
+            stored,
+            subscription,
+            query,
+            sender,
+            stopping,
+            render,
+        ));
+        EventStream { receiver }
+    }
 }
 
 impl Body for EventStream {
