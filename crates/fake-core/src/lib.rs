@@ -23,8 +23,8 @@ pub use journal::{
     Journal, JournalBody, JournalEntry, JournalQuery, MAX_JOURNALED_BODY, SUBSCRIBER_CAPACITY,
     StatusFilter, StatusFilterError, redact_form, redact_json,
 };
-pub use pki::TestPki;
-pub use server::{HEALTH_PATH, ServerConfig, ServerHandle, spawn, spawn_one};
+pub use pki::{ServerCertificate, TestPki};
+pub use server::{HEALTH_PATH, Mounts, ServerConfig, ServerHandle, spawn, spawn_one};
 pub use service::{
     BoxFuture, HostPattern, Mount, RequestContext, Service, json_response, text_response,
 };

@@ -2,7 +2,8 @@
 //! timeouts (`connection`), then per request: host checks (`host`), body, health route, host
 //! routing, fault rules, the service, the journal. [`spawn`] starts it and returns a
 //! [`ServerHandle`]; dropping the handle shuts the server down gracefully, closing connections
-//! that are already open too.
+//! that are already open too. What it serves (mounts, hosts, certificate) is one [`Mounts`]
+//! snapshot, replaceable while it runs (`mounts.rs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,11 +21,13 @@ use tokio_rustls::TlsAcceptor;
 
 use self::connection::{ListenerKind, accept_loop};
 use self::host::{HostError, RequestHost, request_host};
+pub use self::mounts::Mounts;
+use self::mounts::{Routes, certificate_names, hosts_of};
 use crate::fault::FaultProbe;
 use crate::journal::{Record, StoredBody, keep_request_headers, keep_response_headers};
 use crate::{
     Clock, Error, FaultAction, Faults, HostPattern, Journal, JournalBody, Mount, RequestContext,
-    TestPki, echo, json_response,
+    ServerCertificate, TestPki, echo, json_response,
 };
 
 /// The path every served host answers with 200 once the server is ready.
@@ -45,13 +48,15 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub struct ServerConfig {
     /// Where to listen; port 0 picks a free port.
     pub listen: SocketAddr,
-    /// The services and their hosts, matched in order.
+    /// The services and their hosts, matched in order (replaceable later:
+    /// [`ServerHandle::replace_mounts`]).
     pub mounts: Vec<Mount>,
     /// The clock used for journal timestamps (services carry their own clone).
     pub clock: Clock,
     /// Fault rules applied before routing.
     pub faults: Faults,
-    /// A PKI to reuse; when absent one is generated for the mounts' hosts.
+    /// A PKI to reuse; when absent one is generated for the mounts' hosts. When its first
+    /// certificate is not for exactly the mounts' hosts, its CA issues one that is.
     pub pki: Option<Arc<TestPki>>,
     /// How many journal entries to keep (oldest dropped first).
     pub journal_capacity: usize,
@@ -103,7 +108,7 @@ pub struct ServerHandle {
     journal: Journal,
     faults: Faults,
     clock: Clock,
-    hosts: Vec<HostPattern>,
+    mounts: Mounts,
     shutdown: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -124,7 +129,7 @@ impl ServerHandle {
         self.pki.ca_pem()
     }
 
-    /// The PKI behind the listener.
+    /// The PKI behind the listener: its CA signs every certificate the listener presents.
     pub fn pki(&self) -> &Arc<TestPki> {
         &self.pki
     }
@@ -147,9 +152,28 @@ impl ServerHandle {
         &self.clock
     }
 
-    /// Every host pattern served, in mount order.
-    pub fn hosts(&self) -> &[HostPattern] {
-        &self.hosts
+    /// Every host pattern served now, in mount order (it follows
+    /// [`ServerHandle::replace_mounts`]).
+    pub fn hosts(&self) -> Vec<HostPattern> {
+        self.mounts.hosts()
+    }
+
+    /// The certificate the listener presents now (it follows
+    /// [`ServerHandle::replace_mounts`]).
+    pub fn certificate(&self) -> ServerCertificate {
+        self.mounts.certificate()
+    }
+
+    /// The listener's mounts: a handle that replaces them while the server runs, cheap to
+    /// clone and usable without the server handle.
+    pub fn mounts(&self) -> &Mounts {
+        &self.mounts
+    }
+
+    /// Serves `mounts` instead, from the next request and TLS handshake on, with a new
+    /// certificate from the same CA when the hosts change; see [`Mounts::replace`].
+    pub fn replace_mounts(&self, mounts: Vec<Mount>) -> Result<(), Error> {
+        self.mounts.replace(mounts)
     }
 
     /// `https://localhost:<port>`: the server as reached without a host override.
@@ -173,14 +197,12 @@ impl Drop for ServerHandle {
 }
 
 struct Shared {
-    mounts: Vec<Mount>,
+    mounts: Mounts,
     clock: Clock,
     faults: Faults,
     journal: Journal,
     journal_capacity: usize,
     sequence: AtomicU64,
-    served_hosts: String,
-    hosts: Vec<HostPattern>,
     handshake_timeout: Duration,
     header_read_timeout: Duration,
     idle_timeout: Duration,
@@ -197,19 +219,14 @@ pub async fn spawn_one(mount: Mount, clock: Clock) -> Result<ServerHandle, Error
 /// Binds the listener and starts serving in the background. Must be called inside a Tokio
 /// runtime.
 pub async fn spawn(config: ServerConfig) -> Result<ServerHandle, Error> {
-    let hosts: Vec<HostPattern> = config
-        .mounts
-        .iter()
-        .flat_map(|mount| mount.hosts.iter().cloned())
-        .collect();
     let pki = match config.pki {
         Some(pki) => pki,
-        None => {
-            let names: Vec<String> = hosts.iter().map(HostPattern::as_san).collect();
-            Arc::new(TestPki::generate(&names)?)
-        }
+        None => Arc::new(TestPki::generate(&certificate_names(&hosts_of(
+            &config.mounts,
+        )))?),
     };
-    let acceptor = TlsAcceptor::from(pki.server_config()?);
+    let mounts = Mounts::new(config.mounts, Arc::clone(&pki))?;
+    let acceptor = TlsAcceptor::from(crate::pki::server_config(mounts.resolver())?);
     let (listener, addr) = bind(config.listen).await?;
     let proxy = match config.proxy_listen {
         Some(listen) => Some(bind(listen).await?),
@@ -217,20 +234,13 @@ pub async fn spawn(config: ServerConfig) -> Result<ServerHandle, Error> {
     };
     let proxy_addr = proxy.as_ref().map(|(_, addr)| *addr);
     let journal = Journal::new();
-    let served_hosts = hosts
-        .iter()
-        .map(|host| format!("\"{host}\""))
-        .collect::<Vec<_>>()
-        .join(",");
     let shared = Arc::new(Shared {
-        mounts: config.mounts,
+        mounts: mounts.clone(),
         clock: config.clock.clone(),
         faults: config.faults.clone(),
         journal: journal.clone(),
         journal_capacity: config.journal_capacity.max(1),
         sequence: AtomicU64::new(0),
-        served_hosts,
-        hosts: hosts.clone(),
         handshake_timeout: config.handshake_timeout,
         header_read_timeout: config.header_read_timeout,
         idle_timeout: config.idle_timeout,
@@ -260,7 +270,7 @@ pub async fn spawn(config: ServerConfig) -> Result<ServerHandle, Error> {
         journal,
         faults: config.faults,
         clock: config.clock,
-        hosts,
+        mounts,
         shutdown,
         task: Some(task),
     })
@@ -382,9 +392,11 @@ async fn answer(
 ) -> Result<(Response<Full<Bytes>>, bool), Abort> {
     let sequence = shared.sequence.fetch_add(1, Ordering::Relaxed) + 1;
     let received_at = shared.clock.now();
+    // The one read of what is served: the whole request uses this version.
+    let routes: Arc<Routes> = shared.mounts.routes();
     let RequestHost { host, origin } = match request_host(&parts) {
         Ok(request_host) => request_host,
-        Err(error) => return Ok((host_rejection(error, &shared.served_hosts), false)),
+        Err(error) => return Ok((host_rejection(error, &routes.served_hosts), false)),
     };
     let deadline = Instant::now() + shared.body_read_timeout;
     let read = tokio::time::timeout_at(deadline, read_body(request_body, MAX_REQUEST_BODY));
@@ -397,7 +409,7 @@ async fn answer(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "request_too_large",
                 "the request body is larger than 1 MiB",
-                &shared.served_hosts,
+                &routes.served_hosts,
             );
             return Ok((response, drained));
         }
@@ -406,7 +418,7 @@ async fn answer(
                 StatusCode::BAD_REQUEST,
                 "malformed_body",
                 "the request body could not be read (malformed chunked encoding or a broken connection)",
-                &shared.served_hosts,
+                &routes.served_hosts,
             );
             return Ok((response, false));
         }
@@ -419,13 +431,13 @@ async fn answer(
                 StatusCode::REQUEST_TIMEOUT,
                 "request_timeout",
                 &message,
-                &shared.served_hosts,
+                &routes.served_hosts,
             );
             return Ok((response, false));
         }
     };
     let mut request = Request::from_parts(parts, body);
-    let mount = find_mount(&shared.mounts, &host);
+    let mount = find_mount(&routes.mounts, &host);
 
     if request.uri().path() == HEALTH_PATH
         && let Some(mount) = mount
@@ -479,7 +491,7 @@ async fn answer(
     };
     let response = match (response, mount) {
         (Some(response), _) => response,
-        (None, None) => unknown_host(&host, &shared.served_hosts),
+        (None, None) => unknown_host(&host, &routes.served_hosts),
         (None, Some(mount)) => {
             request.extensions_mut().insert(RequestContext {
                 host: host.clone(),
@@ -627,6 +639,7 @@ fn journal_record(
 
 mod connection;
 mod host;
+mod mounts;
 mod proxy;
 
 #[cfg(test)]

@@ -56,7 +56,16 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Put everything back as `serve` loaded it: world, faults, clock, journal, throttling.
+    /// Serve another world file instead (its hosts may differ): checked here first, then
+    /// sent standalone (certificates inline). `reset` comes back to it from then on, and
+    /// `connection.env` is rewritten for it.
+    Load {
+        /// The world file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Put everything back as `serve` loaded it (or as `admin load` last loaded it): world,
+    /// faults, clock, journal, throttling.
     Reset,
 }
 
@@ -167,6 +176,17 @@ pub(crate) fn run(
                 let text = api.text(path).await?;
                 write!(out, "{text}")?;
             }
+            AdminCommand::Load { file } => {
+                let (name, document) = standalone_world(file)?;
+                let path = format!(
+                    "/world?{}",
+                    form_urlencoded::Serializer::new(String::new())
+                        .append_pair("name", &name)
+                        .finish()
+                );
+                let answer = api.put_text(&path, document).await?;
+                print_loaded(&answer, out)?;
+            }
             AdminCommand::Reset => {
                 api.send(reqwest::Method::POST, "/reset", None).await?;
                 writeln!(
@@ -178,6 +198,50 @@ pub(crate) fn run(
         out.flush()?;
         Ok(())
     })
+}
+
+/// The world in `file` (checked here, so that errors name the file and its lines) as a
+/// standalone world file for `PUT /world`, with the file's name.
+fn standalone_world(file: &Path) -> anyhow::Result<(String, String)> {
+    let world = scenario::World::load(file).map_err(|error| {
+        anyhow::Error::new(error).context(format!(
+            "`{}` does not load (`d365-harness check {0}` lists every error)",
+            file.display()
+        ))
+    })?;
+    let document = scenario::WorldDocument::of(&world)
+        .with_context(|| format!("failed to make `{}` standalone", file.display()))?;
+    let name = file
+        .file_name()
+        .map_or_else(|| "world.toml".into(), |name| name.to_string_lossy());
+    Ok((name.into_owned(), document.to_toml()))
+}
+
+/// `loaded world `x.toml` (clock ...): serving N hosts` and the hosts, one a line.
+fn print_loaded(answer: &Value, out: &mut impl Write) -> anyhow::Result<()> {
+    let hosts = answer["hosts"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "loaded world `{}` (clock {}): serving {} host{}",
+        answer["world"].as_str().unwrap_or("?"),
+        answer["now"].as_str().unwrap_or("?"),
+        hosts.len(),
+        plural(hosts.len() as u64)
+    )?;
+    for host in hosts {
+        writeln!(out, "  {}", host.as_str().unwrap_or("?"))?;
+    }
+    if answer["hosts_changed"] == Value::Bool(true) {
+        writeln!(
+            out,
+            "The hosts changed: clients need the new host map (D365_HOST_MAP in connection.env, \
+             rewritten); the CA is the same."
+        )?;
+    }
+    Ok(())
 }
 
 fn plural(count: u64) -> &'static str {
@@ -280,6 +344,31 @@ impl AdminApi {
         if let Some(timeout) = timeout {
             request = request.timeout(timeout);
         }
+        self.answer(request, method, path).await
+    }
+
+    /// `PUT path` with a TOML body and a 60 s bound; the JSON answer.
+    async fn put_text(&self, path: &str, body: String) -> anyhow::Result<Value> {
+        let request = self
+            .request(reqwest::Method::PUT, path)
+            .header(reqwest::header::CONTENT_TYPE, "text/toml; charset=utf-8")
+            .body(body)
+            .timeout(Duration::from_secs(60));
+        self.answer(request, reqwest::Method::PUT, path)
+            .await?
+            .json()
+            .await
+            .with_context(|| format!("serve's answer to `{path}` is not JSON"))
+    }
+
+    /// Sends `request` (`method path`) and keeps a successful answer, else fails with the
+    /// API's error message (and each error it lists).
+    async fn answer(
+        &self,
+        request: reqwest::RequestBuilder,
+        method: reqwest::Method,
+        path: &str,
+    ) -> anyhow::Result<reqwest::Response> {
         let response = request
             .send()
             .await
@@ -290,9 +379,16 @@ impl AdminApi {
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         let error: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        let message = error["error"]["message"]
+        let mut message = error["error"]["message"]
             .as_str()
             .map_or_else(|| fake_core::echo(&text).into_owned(), str::to_owned);
+        let listed = error["error"]["errors"].as_array().map(Vec::as_slice);
+        if let Some(listed @ [_, _, ..]) = listed {
+            for each in listed {
+                message.push_str("\n  ");
+                message.push_str(each["message"].as_str().unwrap_or("?"));
+            }
+        }
         bail!("serve refused `{method} {path}` ({status}): {message}")
     }
 

@@ -3,7 +3,8 @@
 //! `--proxy-listen`, a CONNECT proxy in front of the same handling), write
 //! `ca.pem` and `connection.env` into the state directory, print how to point clients at it,
 //! and run until Ctrl-C or SIGTERM. Beside it, the plain-HTTP admin API (`serve/admin.rs`) on
-//! `--admin-listen`. Invariant: the only secrets printed or written are the world's published
+//! `--admin-listen`. When another world is loaded (`PUT /world`, the demo's scenario player),
+//! `connection.env` is rewritten for its hosts and credentials. Invariant: the only secrets printed or written are the world's published
 //! demo client secret and the admin token (0600); private keys never leave the process.
 
 pub(crate) mod admin;
@@ -11,6 +12,7 @@ pub(crate) mod admin;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context;
 use fake_core::{Clock, FaultRule, HostPattern, IdGenerator, ServerHandle};
@@ -98,7 +100,8 @@ pub(crate) struct Serving {
     admin_server: admin::AdminServer,
     admin_token: admin::AdminToken,
     ca_pem: String,
-    env_contents: String,
+    /// What this run last wrote to `connection.env` (rewritten when a world is loaded).
+    env_contents: Arc<Mutex<String>>,
 }
 
 impl std::fmt::Debug for Serving {
@@ -132,7 +135,12 @@ impl Serving {
         // Stale files would point clients at a closed port (and connection.env holds the
         // world's demo secret); files another serve has rewritten since are left to it.
         let state = &self.state;
-        state.remove_if_unchanged("connection.env", self.env_contents.as_bytes())?;
+        let env_contents = self
+            .env_contents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        state.remove_if_unchanged("connection.env", env_contents.as_bytes())?;
         state.remove_if_unchanged("ca.pem", self.ca_pem.as_bytes())?;
         state.remove_if_unchanged("admin.token", self.admin_token.expose().as_bytes())?;
         writeln!(out, "d365-harness: stopped ({signal})")?;
@@ -170,6 +178,7 @@ async fn start(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<Serving
     let admin_listen = args.admin_listen();
     let admin_listener = admin::bind(admin_listen).await?;
     let admin_token = admin::AdminToken::generate()?;
+    let loads = live.clone();
     let admin_server = {
         let access = admin::Access::for_listener(admin_listen, &admin_token);
         admin::AdminServer::spawn(admin_listener, move |stopping| {
@@ -193,12 +202,23 @@ async fn start(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<Serving
             .first_environment_of(&credentials.tenant.key)
             .map(|environment| environment.url.clone()),
         ca_file,
-        host_map: host_map(handle.hosts(), handle.addr()),
+        host_map: host_map(&handle.hosts(), handle.addr()),
         proxy: handle.proxy_addr().map(connect_address),
         admin: connect_address(admin_server.addr()),
     };
     let env_contents = connection.env();
     let env_file = state.write("connection.env", env_contents.as_bytes(), FileMode::Private)?;
+    let env_contents = Arc::new(Mutex::new(env_contents));
+    rewrite_on_load(
+        &loads,
+        ConnectionFile {
+            state: state.clone(),
+            connection: connection.clone(),
+            clock: loads.clock().clone(),
+            addr: handle.addr(),
+            written: env_contents.clone(),
+        },
+    );
     tracing::info!(addr = %handle.addr(), world = %world.path().display(), "serving");
     write!(
         out,
@@ -224,6 +244,71 @@ async fn start(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<Serving
         ca_pem,
         env_contents,
     })
+}
+
+/// `connection.env` as this run keeps it, for rewriting it when another world is loaded.
+struct ConnectionFile {
+    state: StateDir,
+    /// What was written at start: the CA file, proxy and admin addresses stay.
+    connection: Connection,
+    clock: Clock,
+    /// The fakes' listener.
+    addr: SocketAddr,
+    /// What this run last wrote (shared with [`Serving`], which removes the file at the end
+    /// only if it still holds this).
+    written: Arc<Mutex<String>>,
+}
+
+impl ConnectionFile {
+    /// The file for `world` served on `hosts`: its authority host, credentials (its first app
+    /// with a valid secret, as at start), first environment and host map; `None` when it has
+    /// no usable credentials.
+    fn for_world(&self, world: &World, hosts: &[HostPattern]) -> Option<Connection> {
+        let credentials = world.client_credentials(self.clock.now()).ok()?;
+        Some(Connection {
+            authority_host: world.authority_host().to_owned(),
+            tenant_id: credentials.tenant.id,
+            client_id: credentials.app.client_id,
+            client_secret: credentials.secret.value.expose().to_owned(),
+            environment_url: world
+                .first_environment_of(&credentials.tenant.key)
+                .map(|environment| environment.url.clone()),
+            host_map: host_map(hosts, self.addr),
+            ..self.connection.clone()
+        })
+    }
+
+    /// Rewrites the file for `world` (atomically); logs, and leaves the file, when that fails
+    /// or the world has no credentials to give.
+    fn rewrite(&self, world: &World, hosts: &[HostPattern]) {
+        let Some(connection) = self.for_world(world, hosts) else {
+            tracing::warn!(
+                world = %world.path().display(),
+                "the loaded world has no app with a valid client secret; connection.env still \
+                 describes the previous world"
+            );
+            return;
+        };
+        let contents = connection.env();
+        let mut written = self.written.lock().unwrap_or_else(PoisonError::into_inner);
+        match self
+            .state
+            .write("connection.env", contents.as_bytes(), FileMode::Private)
+        {
+            Ok(file) => {
+                tracing::info!(file = %file.display(), world = %world.path().display(), "connection.env rewritten for the loaded world");
+                *written = contents;
+            }
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "failed to rewrite connection.env");
+            }
+        }
+    }
+}
+
+/// Keeps `connection.env` following the world `live` serves: rewritten after each load.
+fn rewrite_on_load(live: &scenario::LiveWorld, file: ConnectionFile) {
+    live.on_load(move |world, hosts| file.rewrite(world, hosts));
 }
 
 /// Serves `world` (the fake Entra ID and, when the world has environments, the fake

@@ -3,6 +3,8 @@
 //! answer and journal entry is the same run after run. [`network_settings`] points the flow
 //! under test at that listener, and nowhere else. Shared by the runner and the tests.
 
+use std::net::SocketAddr;
+
 use d365_source::{NetworkSettings, TrustRoots};
 use fake_core::{Clock, FaultRule, HostPattern, IdGenerator, ServerHandle};
 use time::OffsetDateTime;
@@ -47,16 +49,32 @@ pub async fn spawn_fakes(
 
 /// Network settings that send every host `server` serves to its address and resolve nothing
 /// else (a host outside the world does not exist), trusting only the harness CA.
+///
+/// The hosts are those served when it is called: after [`crate::LiveWorld::load`] of a world
+/// with other hosts, call it again (or [`crate::LiveWorld::network_settings`]) and rebuild any
+/// [`d365_source::Flow`] made from the old settings.
 pub fn network_settings(server: &ServerHandle) -> NetworkSettings {
+    network_settings_for(&server.hosts(), server.addr(), server.ca_pem())
+}
+
+/// Settings that resolve each exact host of `hosts` (and nothing else) to `addr` and trust
+/// only `ca_pem`: [`network_settings`] for hosts known otherwise, e.g. in a
+/// [`crate::LiveWorld::on_load`] hook, which is told the hosts and must not call the live
+/// world (capture [`crate::LiveWorld::addr`] and [`crate::LiveWorld::ca_pem`] beforehand).
+pub fn network_settings_for(
+    hosts: &[HostPattern],
+    addr: SocketAddr,
+    ca_pem: &str,
+) -> NetworkSettings {
     let mut network = NetworkSettings {
         resolve_only: true,
-        roots: TrustRoots::Only(vec![server.ca_pem().to_owned()]),
+        roots: TrustRoots::Only(vec![ca_pem.to_owned()]),
         ..NetworkSettings::default()
     };
-    for host in server.hosts() {
+    for host in hosts {
         // Mounts list exact names; a wildcard could not be resolved host by host anyway.
         if let HostPattern::Exact(name) = host {
-            network.resolve.insert(name.clone(), server.addr());
+            network.resolve.insert(name.clone(), addr);
         }
     }
     network

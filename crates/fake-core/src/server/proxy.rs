@@ -49,7 +49,8 @@ pub(super) async fn serve_proxy_connection(
         () = stopped(&mut shutdown) => return,
     };
     let verdict = match head {
-        Ok(head) => judge(&head, &shared.hosts),
+        // The allow-list as served now (the mounts may have been replaced since start).
+        Ok(head) => judge(&head, &shared.mounts.routes().hosts),
         Err(HeadError::TooLarge) => Verdict::Refuse(
             431,
             "Request Header Fields Too Large",

@@ -1127,3 +1127,298 @@ proptest::proptest! {
         }
     }
 }
+
+/// Answers only once the test lets it, saying when it has started.
+struct Gate {
+    entered: Arc<tokio::sync::Notify>,
+    release: Arc<tokio::sync::Notify>,
+}
+
+impl Service for Gate {
+    fn name(&self) -> &str {
+        "gate"
+    }
+
+    fn call(&self, _request: Request<Bytes>) -> BoxFuture<'_, Response<Full<Bytes>>> {
+        Box::pin(async move {
+            self.entered.notify_one();
+            self.release.notified().await;
+            json_response(StatusCode::OK, "{\"gate\":\"passed\"}")
+        })
+    }
+}
+
+/// The echo service mounted for exactly `host`.
+fn echo_on(host: &str) -> Mount {
+    Mount {
+        hosts: vec![HostPattern::parse(host).expect("pattern")],
+        service: Arc::new(Echo),
+    }
+}
+
+/// The status and JSON body of `GET https://{host}/x` sent over `sender`'s connection.
+async fn h2_get(
+    sender: &mut hyper::client::conn::http2::SendRequest<Full<Bytes>>,
+    host: &str,
+) -> (StatusCode, serde_json::Value) {
+    let request = Request::get(format!("https://{host}/x"))
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let response = sender.send_request(request).await.expect("an answer");
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, serde_json::from_slice(&body).expect("json"))
+}
+
+#[tokio::test]
+async fn replaced_mounts_serve_a_new_host_under_the_same_ca() {
+    let (server, _) = start(vec![]).await;
+    let ca_before = server.ca_pem().to_owned();
+    let client = client_for(&server, &["fabrikam.example.test"]);
+    let before = client
+        .get("https://fabrikam.example.test/x")
+        .send()
+        .await
+        .expect_err("the first certificate does not cover the new host");
+    assert!(before.is_connect(), "{before:?}");
+
+    server
+        .replace_mounts(vec![echo_on("fabrikam.example.test")])
+        .expect("the mounts are replaced");
+    assert_eq!(
+        server.hosts(),
+        [HostPattern::parse("fabrikam.example.test").expect("pattern")]
+    );
+    assert_eq!(
+        server.certificate().names(),
+        ["fabrikam.example.test", "localhost", "127.0.0.1"]
+    );
+    assert_eq!(server.ca_pem(), ca_before, "the CA stays");
+    // A client built before the swap, trusting only the CA it had, reaches the new host.
+    let body: serde_json::Value = client
+        .get("https://fabrikam.example.test/tenant")
+        .send()
+        .await
+        .expect("the new host is served")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["host"], "fabrikam.example.test");
+    assert_eq!(body["path"], "/tenant");
+}
+
+#[tokio::test]
+async fn a_host_no_longer_served_is_answered_like_any_unknown_host() {
+    let (server, _) = start(vec![]).await;
+    // A connection opened before the swap, for the old host.
+    let (mut sender, _connection) = h2_connection::<Full<Bytes>>(&server).await;
+    let (status, _) = h2_get(&mut sender, "login.example.test").await;
+    assert_eq!(status, StatusCode::OK);
+
+    server
+        .replace_mounts(vec![echo_on("fabrikam.example.test")])
+        .expect("the mounts are replaced");
+    let (old_status, old_body) = h2_get(&mut sender, "login.example.test").await;
+    let (unknown_status, unknown_body) = h2_get(&mut sender, "other.example.test").await;
+    assert_eq!(old_status, StatusCode::MISDIRECTED_REQUEST);
+    assert_eq!(old_status, unknown_status);
+    assert_eq!(old_body["error"], unknown_body["error"]);
+    assert_eq!(old_body["served_hosts"], unknown_body["served_hosts"]);
+    assert_eq!(
+        old_body["served_hosts"],
+        serde_json::json!(["fabrikam.example.test"])
+    );
+    assert_eq!(
+        old_body["message"],
+        "no fake service answers for host `login.example.test`"
+    );
+
+    // A new connection for the old host fails as one for a host never served does: the
+    // certificate no longer names it.
+    let client = client_for(&server, &["login.example.test", "other.example.test"]);
+    for host in ["login.example.test", "other.example.test"] {
+        let error = client
+            .get(format!("https://{host}/x"))
+            .send()
+            .await
+            .expect_err("no certificate for the host");
+        assert!(error.is_connect(), "{host}: {error:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_request_in_flight_during_the_swap_completes_with_the_old_mounts() {
+    let entered = Arc::new(tokio::sync::Notify::new());
+    let release = Arc::new(tokio::sync::Notify::new());
+    let gate = Mount {
+        hosts: vec![HostPattern::parse("login.example.test").expect("pattern")],
+        service: Arc::new(Gate {
+            entered: entered.clone(),
+            release: release.clone(),
+        }),
+    };
+    let server = spawn(ServerConfig::new(vec![gate]))
+        .await
+        .expect("server starts");
+    let client = client_for(&server, &["login.example.test"]);
+    let in_flight = tokio::spawn(client.get("https://login.example.test/slow").send());
+    tokio::time::timeout(PATIENCE, entered.notified())
+        .await
+        .expect("the request reaches the service");
+
+    server
+        .replace_mounts(vec![echo_on("fabrikam.example.test")])
+        .expect("the mounts are replaced");
+    release.notify_one();
+    let response = tokio::time::timeout(PATIENCE, in_flight)
+        .await
+        .expect("the request is answered")
+        .expect("no panic")
+        .expect("the request succeeds");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["gate"], "passed");
+    let entries = server.journal().entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        (entries[0].service.as_str(), entries[0].status),
+        ("gate", 200)
+    );
+}
+
+#[tokio::test]
+async fn the_proxy_allow_list_follows_replaced_mounts() {
+    let (server, proxy) = start_with_proxy().await;
+    server
+        .replace_mounts(vec![echo_on("fabrikam.example.test")])
+        .expect("the mounts are replaced");
+    let old = proxy_answer(
+        proxy,
+        "CONNECT login.example.test:443 HTTP/1.1\r\nHost: login.example.test:443\r\n\r\n",
+    )
+    .await;
+    assert!(old.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{old}");
+    assert!(old.ends_with("443 of: fabrikam.example.test. Nothing is forwarded to the network.\n"));
+
+    let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("ca");
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .proxy(reqwest::Proxy::https(format!("http://{proxy}")).expect("proxy url"))
+        .build()
+        .expect("client");
+    let body: serde_json::Value = client
+        .get("https://fabrikam.example.test/through")
+        .send()
+        .await
+        .expect("request through the proxy")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["host"], "fabrikam.example.test");
+}
+
+#[tokio::test]
+async fn replacing_mounts_with_the_same_hosts_keeps_the_certificate() {
+    let (server, _) = start(vec![]).await;
+    let before = server.certificate();
+    server
+        .replace_mounts(vec![
+            echo_on("login.example.test"),
+            Mount {
+                hosts: vec![HostPattern::parse("*.panic.example.test").expect("pattern")],
+                service: Arc::new(Echo),
+            },
+        ])
+        .expect("the mounts are replaced");
+    assert!(Arc::ptr_eq(
+        before.certified_key(),
+        server.certificate().certified_key()
+    ));
+    let client = client_for(&server, &["x.panic.example.test"]);
+    let body: serde_json::Value = client
+        .get("https://x.panic.example.test/now-echo")
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["path"], "/now-echo", "the new service answers");
+}
+
+/// Requests for one host while the mounts flip between serving it and serving another: each
+/// answer is the served one or the 421 naming exactly the other mounts' hosts, never a mix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_during_swaps_see_the_old_or_the_new_mounts_whole() {
+    let (server, _) = start(vec![]).await;
+    let (sender, _connection) = h2_connection::<Full<Bytes>>(&server).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let (mut sender, stop) = (sender.clone(), stop.clone());
+        readers.push(tokio::spawn(async move {
+            let mut seen = (0, 0);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (status, body) = h2_get(&mut sender, "login.example.test").await;
+                match status {
+                    StatusCode::OK => {
+                        assert_eq!(body["host"], "login.example.test", "{body}");
+                        seen.0 += 1;
+                    }
+                    StatusCode::MISDIRECTED_REQUEST => {
+                        assert_eq!(
+                            body["served_hosts"],
+                            serde_json::json!(["fabrikam.example.test"]),
+                            "{body}"
+                        );
+                        seen.1 += 1;
+                    }
+                    other => panic!("{other}: {body}"),
+                }
+            }
+            seen
+        }));
+    }
+    for _ in 0..50 {
+        server
+            .replace_mounts(vec![echo_on("fabrikam.example.test")])
+            .expect("replaced");
+        tokio::task::yield_now().await;
+        server
+            .replace_mounts(vec![echo_on("login.example.test")])
+            .expect("replaced");
+        tokio::task::yield_now().await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for reader in readers {
+        let (served, unknown) = reader.await.expect("reader");
+        total += served + unknown;
+    }
+    assert!(total > 0);
+}
+
+#[tokio::test]
+async fn a_given_pki_made_for_other_names_issues_a_leaf_for_the_mounts() {
+    let pki = Arc::new(TestPki::generate(&["elsewhere.example.test".into()]).expect("pki"));
+    let mut config = ServerConfig::new(vec![echo_on("login.example.test")]);
+    config.pki = Some(pki.clone());
+    let server = spawn(config).await.expect("server starts");
+    assert_eq!(server.ca_pem(), pki.ca_pem());
+    assert_eq!(
+        server.certificate().names(),
+        ["login.example.test", "localhost", "127.0.0.1"]
+    );
+    let client = client_for(&server, &["login.example.test"]);
+    let response = client
+        .get("https://login.example.test/x")
+        .send()
+        .await
+        .expect("the leaf covers the mounted host");
+    assert_eq!(response.status(), StatusCode::OK);
+}

@@ -317,3 +317,61 @@ fn events_are_split_across_chunks_and_only_entries_kept() {
         vec!["{}".to_owned()]
     );
 }
+
+#[test]
+fn load_sends_a_world_file_standalone_and_reset_comes_back_to_it() {
+    let served = Served::start("127.0.0.1:0", true);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/worlds/setup-mistakes.toml");
+    let (exit, out, err) = served.admin(&["load", path.to_str().expect("UTF-8")]);
+    assert_eq!(exit, Exit::Success, "{err}");
+    let served_hosts = served.live.hosts().len();
+    let first = format!(
+        "loaded world `setup-mistakes.toml` (clock 2026-01-05T09:00:00Z): serving {served_hosts} \
+         hosts"
+    );
+    assert_eq!(out.lines().next(), Some(first.as_str()));
+    assert_eq!(out.lines().count(), 1 + served_hosts + 1, "{out}");
+    assert!(
+        out.contains("\n  contoso-noroles.crm.dynamics.com\n"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(
+            "\nThe hosts changed: clients need the new host map (D365_HOST_MAP in \
+             connection.env, rewritten); the CA is the same.\n"
+        ),
+        "{out}"
+    );
+    assert!(served.live.world().environment("contoso-noroles").is_some());
+    let (exit, _, err) = served.admin(&["reset"]);
+    assert_eq!(exit, Exit::Success, "{err}");
+    assert!(
+        served.live.world().environment("contoso-noroles").is_some(),
+        "reset comes back to the loaded world"
+    );
+}
+
+#[test]
+fn load_of_a_broken_world_names_the_file_and_line_and_sends_nothing() {
+    let served = Served::start("127.0.0.1:0", true);
+    let broken = served.file(
+        "broken.toml",
+        "version = 1\n[tenants.contoso]\nid = \"nope\"\ndomains = [\"contoso.com\"]\ndisplay_name = \"Contoso\"\ndynamics = true\n",
+    );
+    let (exit, out, err) = served.admin(&["load", &broken]);
+    assert_eq!(exit, Exit::Error);
+    assert_eq!(out, "");
+    assert!(
+        err.contains("broken.toml` does not load (`d365-harness check"),
+        "{err}"
+    );
+    assert!(
+        err.contains("at line 3, column 6: `tenants.contoso.id`"),
+        "{err}"
+    );
+    assert!(
+        served.live.world().environment("contoso").is_some(),
+        "the demo world still runs"
+    );
+}

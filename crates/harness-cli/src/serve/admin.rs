@@ -1,5 +1,6 @@
 //! `serve`'s admin API: a plain-HTTP listener (loopback by default, so curl needs no CA) that
-//! changes the running world, its faults and clock, and reads or clears the journal. Start at
+//! changes the running world (or loads another), its faults and clock, and reads or clears the
+//! journal. Start at
 //! [`dispatch`]: access check, then the one [`routes::route`] match. Every error is JSON
 //! `{"error": {"code", "message"}}`; no answer or log line carries a secret (the journal is
 //! redacted before it is stored).
@@ -271,6 +272,7 @@ pub(crate) async fn dispatch(admin: &Admin, request: Request<Bytes>) -> Response
     let answered = match route {
         Route::Health => Ok(json_response(StatusCode::OK, &json!({"status": "ok"}))),
         Route::World => world::get(&admin.live, request.uri().query()),
+        Route::LoadWorld => world::load(&admin.live, request.uri().query(), request.body()).await,
         Route::Changes => world::changes(&admin.live, request.body()).await,
         Route::Reset => {
             let live = admin.live.clone();
@@ -392,6 +394,8 @@ pub(crate) struct AdminError {
     message: String,
     /// The position of the change at fault in a batch.
     index: Option<usize>,
+    /// Every error found, when there are several (a world file's), each an object.
+    errors: Option<Vec<serde_json::Value>>,
 }
 
 impl AdminError {
@@ -402,6 +406,7 @@ impl AdminError {
             code,
             message,
             index: None,
+            errors: None,
         }
     }
 
@@ -414,11 +419,14 @@ impl AdminError {
         }
     }
 
-    /// `{"error": {"code", "message"[, "index"]}}` with its status.
+    /// `{"error": {"code", "message"[, "index"][, "errors"]}}` with its status.
     pub(crate) fn response(&self) -> Response<AdminBody> {
         let mut error = json!({"code": self.code, "message": self.message});
         if let Some(index) = self.index {
             error["index"] = json!(index);
+        }
+        if let Some(errors) = &self.errors {
+            error["errors"] = json!(errors);
         }
         json_response(self.status, &json!({ "error": error }))
     }

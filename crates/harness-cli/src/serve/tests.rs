@@ -253,7 +253,7 @@ async fn serve_answers_dataverse_with_tokens_from_its_own_entra() -> anyhow::Res
     let clock = Clock::system();
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
     let (handle, _live) = spawn_world(&world, listen, None, &[], clock.clone()).await?;
-    let hosts: Vec<(String, SocketAddr)> = host_map(handle.hosts(), handle.addr());
+    let hosts: Vec<(String, SocketAddr)> = host_map(&handle.hosts(), handle.addr());
     let served: Vec<&str> = hosts.iter().map(|(host, _)| host.as_str()).collect();
     assert_eq!(
         served,
@@ -378,5 +378,68 @@ async fn serve_answers_dataverse_with_tokens_from_its_own_entra() -> anyhow::Res
     );
 
     handle.shutdown().await;
+    Ok(())
+}
+
+/// `serve` on free ports with its state in `state`, serving the built-in demo world.
+fn args_in(state: &Path) -> ServeArgs {
+    ServeArgs {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        state_dir: state.to_owned(),
+        world: None,
+        scenario: None,
+        step: None,
+        proxy_listen: None,
+        admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+    }
+}
+
+/// The value of `key` in `connection.env` text.
+fn env_value<'a>(env: &'a str, key: &str) -> Option<&'a str> {
+    env.lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+}
+
+#[tokio::test]
+async fn loading_a_world_rewrites_connection_env_and_stop_still_removes_it() -> anyhow::Result<()> {
+    let state = tempfile::tempdir()?;
+    let mut out = Vec::new();
+    let serving = Serving::start(&args_in(state.path()), &mut out).await?;
+    let env_file = state.path().join("connection.env");
+    let at_start = std::fs::read_to_string(&env_file)?;
+    let host_map = env_value(&at_start, "D365_HOST_MAP").context("a host map")?;
+    assert!(!host_map.contains("contoso-noroles"), "{host_map}");
+
+    let mistakes =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/worlds/setup-mistakes.toml");
+    let document = scenario::WorldDocument::of(&World::load(&mistakes)?)?.to_toml();
+    let answer = serving
+        .admin_client()
+        .call(http::Method::PUT, "/world", document.into())
+        .await;
+    assert_eq!(answer.status(), http::StatusCode::OK);
+
+    let rewritten = std::fs::read_to_string(&env_file)?;
+    let host_map = env_value(&rewritten, "D365_HOST_MAP").context("a host map")?;
+    let target = connect_address(serving.handle.addr());
+    assert!(
+        host_map.contains(&format!("contoso-noroles.crm.dynamics.com={target}")),
+        "{host_map}"
+    );
+    assert_eq!(host_map.split(',').count(), serving.handle.hosts().len());
+    assert_eq!(
+        env_value(&rewritten, "D365_CLIENT_SECRET"),
+        Some("Qm28Q~mistakes.importer.secret.current.0001")
+    );
+    for key in ["D365_CA_FILE", "D365_ADMIN_URL", "D365_AUTHORITY_HOST"] {
+        assert_eq!(
+            env_value(&rewritten, key),
+            env_value(&at_start, key),
+            "{key}"
+        );
+    }
+
+    serving.stop("test", &mut out).await?;
+    assert!(!env_file.exists(), "the rewritten file goes at stop too");
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! The live world over HTTPS: changes reach the fakes (Dataverse's privilege error after
 //! `remove_role`, AADSTS7000112 after `disable_app`, AADSTS7000222 after `expire_secret`, a
 //! token still issued after `revoke_consent`), a failing batch changes nothing, and `reset`
-//! gives back the world, faults, clock and journal as loaded.
+//! gives back the world, faults, clock and journal as loaded; `load` serves another world
+//! (other hosts) on the same listener, and `reset` then goes back to it.
 
 use fake_core::{Clock, FaultAction, FaultRule, IdGenerator, ServerHandle};
 use time::Duration;
@@ -520,4 +521,199 @@ fn a_change_rebuilds_only_the_fakes_whose_part_of_the_world_it_edits() {
     assert_eq!(edited("apps"), only(true, true), "Dataverse reads app ids");
     assert_eq!(edited("tenants"), only(true, true));
     assert_eq!(edited("faults"), only(false, false), "the listener's");
+}
+
+const MISTAKES_SECRET: &str = "Qm28Q~mistakes.importer.secret.current.0001";
+
+/// The Add Source form for the importer in `environment` of Contoso with `secret`.
+fn form(environment: &str, secret: &str) -> d365_source::SourceForm {
+    d365_source::SourceForm {
+        name: format!("{environment} source"),
+        environment_url: format!("https://{environment}.crm.dynamics.com"),
+        tenant_id: "contoso.onmicrosoft.com".into(),
+        client_id: CLIENT_ID.into(),
+        client_secret: secret.to_owned().into(),
+    }
+}
+
+/// A flow on `live`'s clock with the given network settings.
+fn flow(live: &LiveWorld, network: &d365_source::NetworkSettings) -> d365_source::Flow {
+    let timer = std::sync::Arc::new(crate::ManualTimer::new(live.clock().clone()));
+    d365_source::Flow::new(network, timer, d365_source::FlowOptions::default()).expect("flow")
+}
+
+/// The problem an Add Source run found (panics when it passed or the form was invalid).
+async fn problem(
+    flow: &d365_source::Flow,
+    form: &d365_source::SourceForm,
+    store: &d365_source::Store,
+) -> d365_source::ProblemKind {
+    match flow.add(form, store).await.expect("the flow runs") {
+        d365_source::AddOutcome::Failed { problem, .. } => problem.kind,
+        other => panic!("expected a problem: {other:?}"),
+    }
+}
+
+fn setup_mistakes() -> World {
+    World::load(repo_root().join("fixtures/worlds/setup-mistakes.toml")).expect("world")
+}
+
+#[tokio::test]
+async fn load_serves_another_world_with_its_hosts_and_a_new_flow_adds_its_source() {
+    let (server, live, client) = live(&[]).await;
+    let old_flow = flow(&live, &live.network_settings());
+    let store_dir = tempfile::tempdir().expect("temp dir");
+    let store = d365_source::Store::open(store_dir.path().join("sources"));
+    let mistakes = setup_mistakes();
+
+    let loaded = live.load(&mistakes, &[]).expect("loads");
+    assert!(loaded.hosts_changed);
+    assert_eq!(loaded.world, mistakes.path());
+    assert_eq!(loaded.now, START_TIME, "the clock stays");
+    for host in [
+        "login.microsoftonline.com",
+        "contoso.crm.dynamics.com",
+        "contoso-noroles.crm.dynamics.com",
+        "litware.crm4.dynamics.com",
+    ] {
+        assert!(loaded.hosts.iter().any(|served| served == host), "{host}");
+    }
+    assert_eq!(live.hosts(), server.hosts(), "the server handle follows");
+    assert_eq!(
+        live.world_toml(),
+        WorldDocument::of(&mistakes).expect("doc").to_toml()
+    );
+    // The demo's secret is not the new world's.
+    assert_eq!(token(&client, SECRET).await.0, 401);
+
+    let new_flow = flow(&live, &live.network_settings());
+    match new_flow
+        .add(&form("contoso", MISTAKES_SECRET), &store)
+        .await
+        .expect("the flow runs")
+    {
+        d365_source::AddOutcome::Added { source, .. } => {
+            assert_eq!(source.name, "contoso source");
+        }
+        other => panic!("the source is added: {other:?}"),
+    }
+    // A host only the new world has is reached, and its mistake found.
+    assert_eq!(
+        problem(&new_flow, &form("contoso-noroles", MISTAKES_SECRET), &store).await,
+        d365_source::ProblemKind::NoSecurityRole
+    );
+    // A flow built before the load still resolves only the old hosts.
+    assert_eq!(
+        problem(&old_flow, &form("contoso-noroles", MISTAKES_SECRET), &store).await,
+        d365_source::ProblemKind::EnvironmentNotFound
+    );
+    // `network_settings(&server)` follows too.
+    assert_eq!(
+        crate::network_settings(&server).resolve,
+        live.network_settings().resolve
+    );
+}
+
+#[tokio::test]
+async fn reset_after_load_goes_back_to_the_loaded_world() {
+    let (_server, live, client) = live(&[]).await;
+    let mistakes = setup_mistakes();
+    live.load(&mistakes, &[]).expect("loads");
+    let loaded = live.world_toml();
+    live.apply(&[Change::DisableApp {
+        app: "importer".into(),
+    }])
+    .expect("applies");
+    assert_eq!(token(&client, MISTAKES_SECRET).await.0, 400);
+    live.reset();
+    assert_eq!(live.world_toml(), loaded);
+    assert_eq!(token(&client, MISTAKES_SECRET).await.0, 200);
+    assert_eq!(token(&client, SECRET).await.0, 401, "not the spawned world");
+    assert!(
+        live.hosts()
+            .iter()
+            .any(|host| host.to_string() == "contoso-noroles.crm.dynamics.com")
+    );
+}
+
+#[tokio::test]
+async fn load_replaces_the_fault_rules_and_keeps_the_journal() {
+    let unavailable = FaultRule::new(FaultAction::Respond {
+        status: 503,
+        headers: Default::default(),
+        body: String::new(),
+    });
+    let (_server, live, client) = live(std::slice::from_ref(&unavailable)).await;
+    assert_eq!(token(&client, SECRET).await.0, 503);
+    let journaled = live.journal().len();
+    assert_eq!(journaled, 1);
+
+    let mut teapot = FaultRule::new(FaultAction::Respond {
+        status: 418,
+        headers: Default::default(),
+        body: String::new(),
+    });
+    teapot.path = Some("/contoso.onmicrosoft.com/*".into());
+    live.load(&setup_mistakes(), std::slice::from_ref(&teapot))
+        .expect("loads");
+    let rules = live.faults().rules();
+    assert_eq!(rules[0], teapot, "the extra rules first");
+    assert_eq!(
+        rules.len(),
+        1 + setup_mistakes().faults().len(),
+        "then the world's own"
+    );
+    assert_eq!(token(&client, MISTAKES_SECRET).await.0, 418);
+    assert_eq!(live.journal().len(), journaled + 1, "the journal stays");
+}
+
+#[tokio::test]
+async fn load_hooks_see_each_loaded_world_and_its_hosts() {
+    let (_server, live, _client) = live(&[]).await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorder = seen.clone();
+    let (addr, ca_pem) = (live.addr(), live.ca_pem().to_owned());
+    live.on_load(move |world, hosts| {
+        let network = crate::network_settings_for(hosts, addr, &ca_pem);
+        recorder
+            .lock()
+            .expect("not poisoned")
+            .push((world.path().to_owned(), network.resolve));
+    });
+    live.apply(&[Change::DisableApp {
+        app: "importer".into(),
+    }])
+    .expect("applies");
+    live.reset();
+    assert!(seen.lock().expect("not poisoned").is_empty(), "only loads");
+    let mistakes = setup_mistakes();
+    live.load(&mistakes, &[]).expect("loads");
+    assert_eq!(
+        *seen.lock().expect("not poisoned"),
+        [(mistakes.path().to_owned(), live.network_settings().resolve)]
+    );
+}
+
+#[tokio::test]
+async fn loading_the_same_world_keeps_the_hosts_and_gives_fresh_fakes() {
+    let (_server, live, client) = live(&[]).await;
+    live.apply(&[Change::SetLimits {
+        environment: "contoso".into(),
+        requests: Some(1),
+        window_seconds: Some(300),
+        execution_milliseconds: None,
+        execution_milliseconds_per_request: None,
+        concurrent: None,
+    }])
+    .expect("applies");
+    assert_eq!(read_accounts(&client).await.0, 200);
+    assert_eq!(read_accounts(&client).await.0, 429);
+    let world = World::load(repo_root().join("fixtures/worlds/demo.toml")).expect("demo world");
+    let loaded = live.load(&world, &[]).expect("loads");
+    assert!(!loaded.hosts_changed);
+    assert_eq!(
+        read_accounts(&client).await.0,
+        200,
+        "the limits went with the old fakes"
+    );
 }

@@ -11,6 +11,8 @@ pub(crate) enum Route {
     Health,
     /// `GET /world`: the current world as a world file.
     World,
+    /// `PUT /world`: serve another world (a world file), whose hosts may differ.
+    LoadWorld,
     /// `POST /changes`: apply a batch of changes, all or nothing.
     Changes,
     /// `POST /faults`: add fault rules.
@@ -33,6 +35,7 @@ pub(crate) enum Route {
 pub(crate) const ROUTES: &[(Method, &str, Route)] = &[
     (Method::GET, "/health", Route::Health),
     (Method::GET, "/world", Route::World),
+    (Method::PUT, "/world", Route::LoadWorld),
     (Method::POST, "/changes", Route::Changes),
     (Method::POST, "/faults", Route::AddFaults),
     (Method::DELETE, "/faults", Route::ClearFaults),

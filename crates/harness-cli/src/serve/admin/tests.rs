@@ -118,6 +118,7 @@ async fn unknown_routes_list_the_supported_ones() {
         [
             "GET /health",
             "GET /world",
+            "PUT /world",
             "POST /changes",
             "POST /faults",
             "DELETE /faults",
@@ -581,4 +582,164 @@ async fn the_listener_refuses_a_body_over_the_limit_and_rebound_host_names() -> 
         "stopped"
     );
     Ok(())
+}
+
+/// The setup-mistakes world as a standalone world file (certificates inline), as
+/// `admin load` sends it.
+fn setup_mistakes_toml() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/worlds/setup-mistakes.toml");
+    let world = scenario::World::load(path).expect("the setup-mistakes world loads");
+    scenario::WorldDocument::of(&world)
+        .expect("a document")
+        .to_toml()
+}
+
+#[tokio::test]
+async fn put_world_serves_another_world_with_its_hosts_and_reset_comes_back_to_it() {
+    let fixture = fixture().await;
+    let admin = &fixture.admin;
+    let (status, _, loaded) = call(
+        admin,
+        Method::PUT,
+        "/world?name=setup-mistakes.toml",
+        &setup_mistakes_toml(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{loaded}");
+    assert_eq!(loaded["world"], "setup-mistakes.toml");
+    assert_eq!(loaded["hosts_changed"], true);
+    assert_eq!(loaded["now"], "2026-01-05T09:00:00Z");
+    let hosts = loaded["hosts"].as_array().expect("hosts");
+    assert!(
+        hosts.contains(&json!("contoso-noroles.crm.dynamics.com")),
+        "{loaded}"
+    );
+    assert_eq!(
+        fixture.server.hosts().len(),
+        hosts.len(),
+        "the listener serves them"
+    );
+
+    // A host only the new world has answers as Dataverse does without a token, under the CA
+    // clients already trust.
+    let ca = reqwest::Certificate::from_pem(fixture.server.ca_pem().as_bytes()).expect("a CA");
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .no_proxy()
+        .resolve("contoso-noroles.crm.dynamics.com", fixture.server.addr())
+        .build()
+        .expect("a client");
+    let answer = client
+        .get("https://contoso-noroles.crm.dynamics.com/api/data/v9.2/WhoAmI")
+        .send()
+        .await
+        .expect("the new host is served");
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+
+    let (_, _, world) = call(admin, Method::GET, "/world?format=json", "").await;
+    assert!(
+        world["environments"]["contoso-noroles"].is_object(),
+        "{world}"
+    );
+    call(admin, Method::POST, "/changes", &format!("[{REMOVE_ROLE}]")).await;
+    let (status, _, _) = call(admin, Method::POST, "/reset", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, world) = call(admin, Method::GET, "/world?format=json", "").await;
+    assert!(
+        world["environments"]["contoso-noroles"].is_object(),
+        "reset goes back to the loaded world: {world}"
+    );
+    assert_eq!(
+        world["environments"]["contoso"]["application_users"][0]["roles"],
+        json!(["Importer Reader"])
+    );
+}
+
+#[tokio::test]
+async fn put_world_with_errors_is_422_naming_each_and_changes_nothing() {
+    let fixture = fixture().await;
+    let admin = &fixture.admin;
+    let (_, _, before) = call_text(admin, Method::GET, "/world").await;
+    let broken = setup_mistakes_toml()
+        .replacen(
+            "id = \"6f1f3b7e-2b51-4f0e-9d5e-0c8c3a7d1a10\"",
+            "id = \"not-a-guid\"",
+            1,
+        )
+        .replacen("tenant = \"contoso\"", "tenant = \"contso\"", 1);
+    let (status, _, body) = call(admin, Method::PUT, "/world?name=broken.toml", &broken).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(
+        &body,
+        "InvalidWorld",
+        "world `broken.toml` does not load: line ",
+    );
+    assert_error(&body, "InvalidWorld", "(and 1 more)");
+    let errors = body["error"]["errors"].as_array().expect("every error");
+    assert_eq!(errors.len(), 2, "{body}");
+    assert_eq!(errors[0]["key"], "tenants.contoso.id");
+    assert!(
+        errors[0]["line"].as_u64().is_some_and(|line| line > 1),
+        "{body}"
+    );
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("`not-a-guid` is not a GUID")),
+        "{body}"
+    );
+    assert!(
+        errors[1]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("unknown tenant `contso`")),
+        "{body}"
+    );
+
+    let (status, _, body) = call(admin, Method::PUT, "/world", "version = [1\n").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(
+        &body,
+        "InvalidWorld",
+        "world `uploaded-world.toml` does not load",
+    );
+    assert_eq!(body["error"]["errors"][0]["line"], 1, "{body}");
+
+    let (_, _, after) = call_text(admin, Method::GET, "/world").await;
+    assert_eq!(after, before, "nothing changed");
+    assert_eq!(fixture.server.hosts().len(), 3);
+}
+
+#[tokio::test]
+async fn put_world_refuses_a_body_that_is_not_text_and_a_name_with_folders() {
+    let fixture = fixture().await;
+    let admin = &fixture.admin;
+    let request = Request::builder()
+        .method(Method::PUT)
+        .uri("/world")
+        .header("host", "127.0.0.1:8444")
+        .body(Bytes::from_static(b"version = 1\n\xff"))
+        .expect("valid request");
+    let response = dispatch(admin, request).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("infallible")
+        .to_bytes();
+    let body: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_error(&body, "InvalidBody", "not UTF-8");
+    for query in ["name=../up.toml", "name=", "nmae=x.toml"] {
+        let (status, _, body) = call(
+            admin,
+            Method::PUT,
+            &format!("/world?{query}"),
+            &setup_mistakes_toml(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_error(&body, "InvalidQuery", "takes only `name=<file name>`");
+    }
+    assert_eq!(fixture.server.hosts().len(), 3, "nothing loaded");
 }
