@@ -91,4 +91,16 @@
       follow(form, event);
     });
   });
+
+  // Back to a page the browser kept (back/forward cache): its buttons must work again.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) {
+      forms.forEach(function (form) {
+        var button = form.querySelector("button[type=submit]");
+        if (button) {
+          button.disabled = false;
+        }
+      });
+    }
+  });
 })();

@@ -584,3 +584,53 @@ async fn test_as_a_run_streams_its_steps_and_a_failure_ends_with_a_failed_step()
     );
     assert_not_shown(&secret, &[&listed.body]);
 }
+
+#[test]
+fn times_read_in_milliseconds_under_a_second_and_in_seconds_above() {
+    use std::time::Duration;
+    for (elapsed, text) in [
+        (Duration::ZERO, "0 ms"),
+        (Duration::from_micros(1_500), "1 ms"),
+        (Duration::from_millis(999), "999 ms"),
+        (Duration::from_millis(1_000), "1.0 s"),
+        (Duration::from_millis(1_449), "1.4 s"),
+        (Duration::from_secs(75), "75.0 s"),
+    ] {
+        assert_eq!(super::elapsed_text(elapsed), text, "{elapsed:?}");
+    }
+}
+
+#[test]
+fn each_started_step_is_one_row_that_its_end_updates() {
+    use d365_source::{CheckEvent, CheckEventKind, Step};
+    use std::time::Duration;
+    let event = |step, label: &str, kind| CheckEvent {
+        step,
+        label: label.to_owned(),
+        kind,
+    };
+    let elapsed = Duration::from_millis(7);
+    let rows = super::step_views(&[
+        event(Step::Token, "Token", CheckEventKind::Started),
+        event(Step::Token, "Token", CheckEventKind::Passed { elapsed }),
+        event(Step::TableRead, "Read account", CheckEventKind::Started),
+        event(
+            Step::TableRead,
+            "Read account",
+            CheckEventKind::Failed { elapsed },
+        ),
+        event(Step::TableRead, "Read contact", CheckEventKind::Started),
+    ]);
+    let shown: Vec<(&str, &str, Option<Duration>)> = rows
+        .iter()
+        .map(|row| (row.label.as_str(), row.status, row.elapsed))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("Token", "passed", Some(elapsed)),
+            ("Read account", "failed", Some(elapsed)),
+            ("Read contact", "started", None),
+        ]
+    );
+}

@@ -1,8 +1,8 @@
 //! `GET /journal`: the redacted journal as a JSON array, filtered by `host`, `status` (`403`
-//! or a class, `4xx`) and `since` (a sequence number: the entries after it), fake-core's
+//! or a class, `4xx`) and `since` (the entries after a sequence number), fake-core's
 //! `JournalQuery`. `?follow` streams the matching entries as server-sent events (`id:` the
-//! sequence, `event: entry`, `data:` the entry as one JSON line), those stored so far first,
-//! then each new one, until the client leaves or `serve` stops.
+//! sequence, `event: entry`, `data:` the entry as one JSON line), stored ones first, until the
+//! client leaves or `serve` stops. [`EventStream::follow`] also feeds the demo's traffic view.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
