@@ -431,6 +431,7 @@ async fn removing_the_role_fails_the_sources_test_and_assigning_it_back_passes()
     assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);
     let location = removed.location.expect("a redirect");
     assert!(location.starts_with("/console?notice="), "{location}");
+    assert!(location.ends_with("#environment-contoso"), "{location}");
     assert_eq!(
         user_roles(&fixture.live.world_toml(), "contoso", "importer"),
         Some(Vec::new())
@@ -663,6 +664,22 @@ async fn a_console_post_without_the_csrf_token_is_refused_and_changes_nothing() 
         )
         .await;
     assert_eq!(preset.status, StatusCode::FORBIDDEN);
+    // The guard stands in front of the console too (DNS rebinding).
+    let mut posted = fields.to_vec();
+    posted.push(("csrf", fixture.demo.csrf()));
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&posted)
+        .finish();
+    let rebound = fixture
+        .send(
+            Request::post("/console/change")
+                .header("host", "attacker.example:8080")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .expect("a request"),
+        )
+        .await;
+    assert_eq!(rebound.status, StatusCode::FORBIDDEN);
     assert_eq!(fixture.live.world_toml(), before);
     assert!(fixture.live.faults().rules().is_empty());
 }
