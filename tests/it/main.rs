@@ -8,5 +8,7 @@ mod dataverse;
 mod scenarios;
 // The source-configuration flow (d365-source) against both fakes: every Problem from a world.
 mod source;
+// The connection check's progress events: order, labels, failures and retries.
+mod progress;
 // Shared helpers: the demo world on a manual clock, an HTTPS client on the real host names.
 mod support;

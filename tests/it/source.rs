@@ -16,11 +16,11 @@ use scenario::ManualTimer;
 
 use crate::support;
 
-const CONTOSO: &str = "https://contoso.crm.dynamics.com";
-const TENANT: &str = "contoso.onmicrosoft.com";
-const IMPORTER: &str = "3c2f9a51-7d0b-4e1a-8f5e-2a9b6c4d8e01";
+pub const CONTOSO: &str = "https://contoso.crm.dynamics.com";
+pub const TENANT: &str = "contoso.onmicrosoft.com";
+pub const IMPORTER: &str = "3c2f9a51-7d0b-4e1a-8f5e-2a9b6c4d8e01";
 const EXPIRED_SECRET: &str = "Qm28Q~mistakes.importer.secret.expired.0002";
-const CURRENT_SECRET: &str = "Qm28Q~mistakes.importer.secret.current.0001";
+pub const CURRENT_SECRET: &str = "Qm28Q~mistakes.importer.secret.current.0001";
 
 /// The setup-mistakes world served on one listener, and a flow pointed at it.
 pub struct Harness {

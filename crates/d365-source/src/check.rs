@@ -2,7 +2,8 @@
 //! is (WhoAmI), which organization it is, what the application user may read and at what depth,
 //! resolves each table to import (logical, schema or entity set name, any case) and reads one
 //! row of it; a partial Read depth fails the check when no row comes back and warns when rows do.
-//! The first failure ends it as one [`Problem`]; it saves nothing (`flow.rs` does).
+//! The first failure ends it as one [`Problem`]; it saves nothing (`flow.rs` does). Each step's
+//! start and end go to the [`Progress`] observer ([`Steps`]), timed on the injected timer.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -15,15 +16,82 @@ use uuid::Uuid;
 use crate::form::Draft;
 use crate::http::{self, Answer, RetryPolicy, Scrubber, Session};
 use crate::problem::{self, Evidence, PartialReach, Problem, Step, Subject};
+use crate::progress::{CheckEvent, CheckEventKind, Progress};
 use crate::report::{CheckReport, CheckWarning, Organization, ReadDepth, TableAccess};
 use crate::timer::Timer;
 
-/// What one check may use: the client, the timer, and how long it may wait.
-#[derive(Debug, Clone, Copy)]
+/// What one check may use: the client, the timer, how long it may wait, and whom it tells
+/// about its steps.
+#[derive(Clone, Copy)]
 pub(crate) struct Budget<'a> {
     pub client: &'a reqwest::Client,
     pub timer: &'a Arc<dyn Timer>,
     pub retry: RetryPolicy,
+    pub progress: &'a dyn Progress,
+}
+
+/// Tells the observer when each step starts and ends, timed on the check's timer.
+#[derive(Clone, Copy)]
+struct Steps<'a> {
+    progress: &'a dyn Progress,
+    timer: &'a dyn Timer,
+}
+
+impl std::fmt::Debug for Steps<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Steps").finish_non_exhaustive()
+    }
+}
+
+/// A step that started: what it is and when.
+struct Started {
+    step: Step,
+    label: String,
+    at: time::OffsetDateTime,
+}
+
+impl Steps<'_> {
+    fn start(&self, step: Step, label: String) -> Started {
+        self.progress.event(CheckEvent {
+            step,
+            label: label.clone(),
+            kind: CheckEventKind::Started,
+        });
+        Started {
+            step,
+            label,
+            at: self.timer.now(),
+        }
+    }
+
+    fn end(&self, started: Started, passed: bool) {
+        // A clock moved backwards (a test's, or the system's) gives zero, not a panic.
+        let elapsed =
+            std::time::Duration::try_from(self.timer.now() - started.at).unwrap_or_default();
+        let kind = if passed {
+            CheckEventKind::Passed { elapsed }
+        } else {
+            CheckEventKind::Failed { elapsed }
+        };
+        self.progress.event(CheckEvent {
+            step: started.step,
+            label: started.label,
+            kind,
+        });
+    }
+
+    /// Runs `work` as the step `step`, reporting its start and end.
+    async fn run<T>(
+        &self,
+        step: Step,
+        label: &str,
+        work: impl std::future::Future<Output = Result<T, Problem>>,
+    ) -> Result<T, Problem> {
+        let started = self.start(step, label.to_owned());
+        let result = work.await;
+        self.end(started, result.is_ok());
+        result
+    }
 }
 
 /// The connection check: token, WhoAmI, organization, readable tables, one read of each of
@@ -53,24 +121,41 @@ pub(crate) async fn run(
         wait_left: budget.retry.max_wait,
         environment_host: draft.environment.host().to_owned(),
     };
-    let token = request_token(&mut session, draft, &subject).await?;
-    session.scrubber.add(token.expose_secret());
-    let authorization = bearer(&token).ok_or_else(|| {
-        Problem::unexpected_response(
-            draft.environment.cloud().authority_host(),
-            Evidence::new(Step::Token, format!("POST {}", token_url(draft)))
-                .detail("the access token holds characters an HTTP header cannot carry"),
-        )
-    })?;
+    let steps = Steps {
+        progress: budget.progress,
+        timer: budget.timer.as_ref(),
+    };
+    let authorization = steps
+        .run(Step::Token, "Token", async {
+            let token = request_token(&mut session, draft, &subject).await?;
+            session.scrubber.add(token.expose_secret());
+            bearer(&token).ok_or_else(|| {
+                Problem::unexpected_response(
+                    draft.environment.cloud().authority_host(),
+                    Evidence::new(Step::Token, format!("POST {}", token_url(draft)))
+                        .detail("the access token holds characters an HTTP header cannot carry"),
+                )
+            })
+        })
+        .await?;
     let mut api = Api {
         session,
         authorization,
         base: draft.environment.api_base(),
         subject,
+        steps,
     };
-    let who = api.who_am_i().await?;
-    let organization = api.organization().await?;
-    let privileges = api.readable_tables(who.user_id).await?;
+    let who = steps.run(Step::WhoAmI, "WhoAmI", api.who_am_i()).await?;
+    let organization = steps
+        .run(Step::Organization, "Organization", api.organization())
+        .await?;
+    let privileges = steps
+        .run(
+            Step::Privileges,
+            "Privileges",
+            api.readable_tables(who.user_id),
+        )
+        .await?;
     let (tables, warnings) = api.read_tables(tables, &privileges, &who).await?;
     Ok(CheckReport {
         checked_at: budget.timer.now(),
@@ -152,6 +237,7 @@ struct Api<'a> {
     authorization: HeaderValue,
     base: String,
     subject: Subject<'a>,
+    steps: Steps<'a>,
 }
 
 struct WhoAmI {
@@ -376,6 +462,8 @@ impl Api<'_> {
                 Ok(definition) => definition,
                 Err(suggestions) => {
                     let name = typed.trim();
+                    let started = self.steps.start(Step::TableRead, format!("Read {name}"));
+                    self.steps.end(started, false);
                     let evidence =
                         Evidence::new(Step::TableRead, format!("GET {}{DEFINITIONS}", self.base))
                             .status(200)
@@ -408,6 +496,9 @@ impl Api<'_> {
                 .get(&definition.read_privilege_name());
             let read_depth = grant.map(|(_, depth)| *depth);
             let path = format!("{entity_set}?$select={primary_id}&$top=1");
+            let started = self
+                .steps
+                .start(Step::TableRead, format!("Read {logical_name}"));
             match self.get(Step::TableRead, &path, Some(&logical_name)).await {
                 Ok(body) => {
                     let reach = match read_depth {
@@ -416,11 +507,16 @@ impl Api<'_> {
                         Some(ReadDepth::Deep) => {
                             let known = match in_root {
                                 Some(known) => known,
-                                None => {
-                                    let known = self.in_root_unit(who.business_unit_id).await?;
-                                    in_root = Some(known);
-                                    known
-                                }
+                                None => match self.in_root_unit(who.business_unit_id).await {
+                                    Ok(known) => {
+                                        in_root = Some(known);
+                                        known
+                                    }
+                                    Err(problem) => {
+                                        self.steps.end(started, false);
+                                        return Err(problem);
+                                    }
+                                },
                             };
                             match known {
                                 Some(true) => None,
@@ -434,6 +530,8 @@ impl Api<'_> {
                         .get("value")
                         .and_then(|rows| rows.as_array())
                         .is_some_and(|rows| !rows.is_empty());
+                    // An empty read at a partial depth is what the check fails on.
+                    self.steps.end(started, reach.is_none() || has_row);
                     match (reach, has_row) {
                         (Some(reach), false) => {
                             // The first such table is the one the problem names.
@@ -466,9 +564,13 @@ impl Api<'_> {
                     });
                 }
                 Err(problem) if problem.kind == crate::ProblemKind::MissingTablePrivilege => {
+                    self.steps.end(started, false);
                     denied.push((logical_name.clone(), problem));
                 }
-                Err(problem) => return Err(problem),
+                Err(problem) => {
+                    self.steps.end(started, false);
+                    return Err(problem);
+                }
             }
         }
         if let Some((_, first)) = denied.first() {

@@ -1,6 +1,7 @@
 //! The Add Source flow around the check: [`Flow::add`] validates the form, runs the connection
 //! check and saves the source only if it passed; [`Flow::test`] and [`Flow::rotate_secret`]
 //! check a saved source again. Start here; `check.rs` is the check itself, `store.rs` the list.
+//! Each has a `_with_progress` twin that reports the check's steps to a [`Progress`] observer.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use crate::form::{self, Draft, FieldWarning, FormErrors, FormRules, SourceForm};
 use crate::http::RetryPolicy;
 use crate::network::NetworkSettings;
 use crate::problem::Problem;
+use crate::progress::{NoProgress, Progress};
 use crate::report::CheckReport;
 use crate::store::{LastCheck, Store, StoredSource};
 use crate::timer::Timer;
@@ -137,6 +139,17 @@ impl Flow {
 
     /// Add Source: validate, check, and save only if the check passed.
     pub async fn add(&self, form: &SourceForm, store: &Store) -> Result<AddOutcome, Error> {
+        self.add_with_progress(form, store, &NoProgress).await
+    }
+
+    /// [`Flow::add`], telling `progress` when each step of the check starts and ends (an
+    /// invalid form sends no event: nothing is checked).
+    pub async fn add_with_progress(
+        &self,
+        form: &SourceForm,
+        store: &Store,
+        progress: &dyn Progress,
+    ) -> Result<AddOutcome, Error> {
         let names: Vec<String> = store
             .list()?
             .into_iter()
@@ -147,7 +160,10 @@ impl Flow {
             Err(errors) => return Ok(AddOutcome::Invalid(errors)),
         };
         tracing::debug!(name = %draft.name, environment = %draft.environment, "checking a new source");
-        match self.check(&draft).await {
+        match self
+            .check_tables(&draft, &self.options.tables, progress)
+            .await
+        {
             Ok(report) => {
                 // The logical names the check resolved, not the names as typed (`Accounts`).
                 let tables: Vec<String> = report
@@ -184,6 +200,16 @@ impl Flow {
     /// Runs the check again for the saved source `name` (reading the tables it imports) and
     /// records the outcome.
     pub async fn test(&self, store: &Store, name: &str) -> Result<TestOutcome, Error> {
+        self.test_with_progress(store, name, &NoProgress).await
+    }
+
+    /// [`Flow::test`], telling `progress` when each step of the check starts and ends.
+    pub async fn test_with_progress(
+        &self,
+        store: &Store,
+        name: &str,
+        progress: &dyn Progress,
+    ) -> Result<TestOutcome, Error> {
         let source = store.get(name)?;
         // Validated again, not trusted from the file: the allow-list may have shrunk since the
         // source was saved, or the file may have been edited by hand.
@@ -199,7 +225,7 @@ impl Flow {
                     .collect::<Vec<_>>()
                     .join("; "),
             })?;
-        match self.check_tables(&draft, &source.tables).await {
+        match self.check_tables(&draft, &source.tables, progress).await {
             Ok(report) => Ok(TestOutcome::Passed(
                 store.record_check(name, LastCheck::Passed(report))?,
             )),
@@ -224,13 +250,26 @@ impl Flow {
         name: &str,
         secret: SecretString,
     ) -> Result<RotateOutcome, Error> {
+        self.rotate_secret_with_progress(store, name, secret, &NoProgress)
+            .await
+    }
+
+    /// [`Flow::rotate_secret`], telling `progress` when each step of the check starts and
+    /// ends.
+    pub async fn rotate_secret_with_progress(
+        &self,
+        store: &Store,
+        name: &str,
+        secret: SecretString,
+        progress: &dyn Progress,
+    ) -> Result<RotateOutcome, Error> {
         let source = store.get(name)?;
         let form = stored_form(&source, secret);
         let draft = match self.validate(&form, &[]) {
             Ok(draft) => draft,
             Err(errors) => return Ok(RotateOutcome::Invalid(errors)),
         };
-        match self.check_tables(&draft, &source.tables).await {
+        match self.check_tables(&draft, &source.tables, progress).await {
             Ok(report) => Ok(RotateOutcome::Rotated {
                 source: store.rotate_secret(name, &draft.client_secret, report)?,
                 warnings: draft.warnings,
@@ -245,15 +284,23 @@ impl Flow {
     /// The connection check: token, WhoAmI, organization, readable tables, one read of each
     /// table to import. The first failure ends it.
     pub async fn check(&self, draft: &Draft) -> Result<CheckReport, Problem> {
-        self.check_tables(draft, &self.options.tables).await
+        self.check_tables(draft, &self.options.tables, &NoProgress)
+            .await
     }
 
-    /// [`Flow::check`] reading `tables` instead of the options' tables.
-    async fn check_tables(&self, draft: &Draft, tables: &[String]) -> Result<CheckReport, Problem> {
+    /// [`Flow::check`] reading `tables` instead of the options' tables, telling `progress`
+    /// about its steps.
+    async fn check_tables(
+        &self,
+        draft: &Draft,
+        tables: &[String],
+        progress: &dyn Progress,
+    ) -> Result<CheckReport, Problem> {
         let budget = check::Budget {
             client: &self.client,
             timer: &self.timer,
             retry: self.options.retry,
+            progress,
         };
         check::run(budget, draft, tables).await
     }

@@ -10,6 +10,7 @@ pub mod flow;
 pub mod form;
 pub mod network;
 pub mod problem;
+pub mod progress;
 pub mod report;
 pub mod store;
 pub mod timer;
@@ -27,6 +28,7 @@ pub use form::{
 pub use http::{Jitter, RetryPolicy};
 pub use network::{NetworkSettings, TrustRoots};
 pub use problem::{Evidence, Problem, ProblemKind, Step};
+pub use progress::{CheckEvent, CheckEventKind, NoProgress, Progress};
 pub use report::{
     CheckReport, CheckWarning, CheckWarningKind, Organization, ReadDepth, TableAccess,
 };

@@ -177,6 +177,20 @@ pub enum Step {
     TableRead,
 }
 
+impl Step {
+    /// The step's name as serialized: `token`, `who_am_i`, `organization`, `privileges`,
+    /// `table_read`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Token => "token",
+            Step::WhoAmI => "who_am_i",
+            Step::Organization => "organization",
+            Step::Privileges => "privileges",
+            Step::TableRead => "table_read",
+        }
+    }
+}
+
 /// What the flow observed when it failed. No field ever holds a secret or a token: excerpts are
 /// scrubbed of both before they get here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

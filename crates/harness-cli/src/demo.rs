@@ -1,12 +1,15 @@
 //! `d365-harness demo`: the fakes exactly as `serve` runs them ([`Serving`]), plus a web app on
 //! `--ui-listen` with the importer's Sources page (`demo/app.rs` routes and guards it,
 //! `demo/pages.rs` renders it), whose Add Source runs the real `d365_source::Flow` against the
-//! fakes. Invariant: a secret typed into the page goes to the flow and the encrypted store only;
-//! no page, log line or file shows it.
+//! fakes (`demo/runs.rs` runs each check in the background and streams its steps). Invariant:
+//! a secret typed into the page goes to the flow and the encrypted store only; no page, log
+//! line, event stream or file shows it.
 
 mod app;
 mod console;
 mod pages;
+mod rotate;
+mod runs;
 #[cfg(test)]
 mod tests;
 

@@ -361,3 +361,19 @@ fn rows_not_visible_says_the_depth_and_the_unit_fix_that_fits_it() {
         unknown.message
     );
 }
+
+#[test]
+fn each_steps_name_is_its_serialized_name() {
+    for step in [
+        Step::Token,
+        Step::WhoAmI,
+        Step::Organization,
+        Step::Privileges,
+        Step::TableRead,
+    ] {
+        assert_eq!(
+            serde_json::to_value(step).expect("a step serializes"),
+            serde_json::Value::String(step.as_str().to_owned())
+        );
+    }
+}

@@ -17,7 +17,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use d365_source::{AddOutcome, Flow, SecretString, SourceForm, Store, TestOutcome};
+use d365_source::{Flow, Store};
 use serde::Deserialize;
 
 use super::pages;
@@ -32,6 +32,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("demo.css"),
     ),
     (
+        "/js/progress.js",
+        "text/javascript; charset=utf-8",
+        include_str!("js/progress.js"),
+    ),
+    (
         "/js/console.js",
         "text/javascript; charset=utf-8",
         include_str!("js/console.js"),
@@ -41,15 +46,17 @@ const ASSETS: &[(&str, &str, &str)] = &[
 /// What every handler shares: the flow, the demo's source list, the admin API of the running
 /// fakes, the app's own authorities and its CSRF token.
 pub(crate) struct Demo {
-    flow: Flow,
-    store: Store,
+    pub(super) flow: Flow,
+    pub(super) store: Store,
     /// The running world and its admin API (changes go through it, as the admin's would).
     admin: AdminClient,
     /// `Host` values the app answers (`127.0.0.1:8080`, `localhost:8080`).
     authorities: Vec<String>,
     /// The token every POST carries (one per process: the guard and the token together keep
     /// other sites' pages out).
-    csrf: AdminToken,
+    pub(super) csrf: AdminToken,
+    /// The connection checks the browser watches (`runs.rs`).
+    pub(super) runs: super::runs::Runs,
 }
 
 impl fmt::Debug for Demo {
@@ -76,6 +83,7 @@ impl Demo {
             admin,
             authorities: authorities(addr),
             csrf,
+            runs: super::runs::Runs::default(),
         }
     }
 
@@ -140,6 +148,7 @@ pub(crate) fn router(demo: Arc<Demo>) -> Router {
         .route("/sources/test", post(test_source))
         .route("/sources/remove", post(remove_source))
         .route("/reset", post(reset))
+        .merge(super::runs::routes())
         .merge(super::console::routes())
         .merge(assets())
         .fallback(|| async { error_page(StatusCode::NOT_FOUND, "There is no such page.") })
@@ -195,6 +204,9 @@ pub(crate) struct Notice {
     tested: Option<String>,
     removed: Option<String>,
     reset: Option<String>,
+    rotated: Option<String>,
+    /// The run whose steps the page shows (after Add Source or Rotate secret).
+    run: Option<String>,
 }
 
 impl Notice {
@@ -205,6 +217,10 @@ impl Notice {
         } else if let Some(name) = &self.tested {
             Some(format!(
                 "Source '{name}' was tested; its last check is below."
+            ))
+        } else if let Some(name) = &self.rotated {
+            Some(format!(
+                "Source '{name}' has a new secret: it passed the check and replaced the old one."
             ))
         } else if let Some(name) = &self.removed {
             Some(format!("Source '{name}' was removed."))
@@ -221,7 +237,12 @@ async fn sources(State(demo): State<Arc<Demo>>, Query(notice): Query<Notice>) ->
     match demo.store.list() {
         Ok(list) => page(
             StatusCode::OK,
-            pages::sources(&list, notice.text().as_deref(), demo.csrf()),
+            pages::sources(
+                &list,
+                notice.text().as_deref(),
+                &demo.runs.steps(notice.run.as_deref()),
+                demo.csrf(),
+            ),
         ),
         Err(error) => store_error(&error),
     }
@@ -239,12 +260,12 @@ async fn new_source(State(demo): State<Arc<Demo>>) -> Response {
 #[derive(Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct AddForm {
-    csrf: String,
-    name: String,
-    environment_url: String,
-    tenant_id: String,
-    client_id: String,
-    client_secret: String,
+    pub(super) csrf: String,
+    pub(super) name: String,
+    pub(super) environment_url: String,
+    pub(super) tenant_id: String,
+    pub(super) client_id: String,
+    pub(super) client_secret: String,
 }
 
 impl fmt::Debug for AddForm {
@@ -258,52 +279,13 @@ impl fmt::Debug for AddForm {
     }
 }
 
+/// Add Source without JavaScript: the check runs as a run (`runs.rs`) and the answer waits for
+/// its outcome, shown with the finished step list.
 async fn add_source(State(demo): State<Arc<Demo>>, Form(form): Form<AddForm>) -> Response {
-    if !demo.csrf.matches(form.csrf.as_bytes()) {
-        return csrf_refused();
-    }
-    let AddForm {
-        name,
-        environment_url,
-        tenant_id,
-        client_id,
-        client_secret,
-        ..
-    } = form;
-    let source_form = SourceForm {
-        name,
-        environment_url,
-        tenant_id,
-        client_id,
-        // From here on the secret lives only in the SecretString (zeroed on drop).
-        client_secret: SecretString::from(client_secret),
-    };
-    let outcome = match demo.flow.add(&source_form, &demo.store).await {
-        Ok(outcome) => outcome,
-        Err(error) => return store_error(&error),
-    };
-    let mut view = pages::FormView::of(&source_form);
-    match outcome {
-        AddOutcome::Added { source, .. } => {
-            see_other(&format!("/sources?{}", query("added", &source.name)))
-        }
-        AddOutcome::Invalid(errors) => {
-            view.warnings = errors.warnings;
-            view.errors = errors.errors;
-            page(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                pages::dynamics_form(&view, demo.csrf()),
-            )
-        }
-        AddOutcome::Failed { problem, warnings } => {
-            view.warnings = warnings;
-            view.problem = Some(problem);
-            page(StatusCode::OK, pages::dynamics_form(&view, demo.csrf()))
-        }
-    }
+    super::runs::add_and_wait(demo, form).await
 }
 
-/// A POST naming a saved source (Test, Remove).
+/// A POST naming a saved source (Remove).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct SourceAction {
@@ -311,17 +293,12 @@ pub(crate) struct SourceAction {
     name: String,
 }
 
-async fn test_source(State(demo): State<Arc<Demo>>, Form(form): Form<SourceAction>) -> Response {
-    if !demo.csrf.matches(form.csrf.as_bytes()) {
-        return csrf_refused();
-    }
-    // The outcome is recorded in the store; the list shows it.
-    match demo.flow.test(&demo.store, &form.name).await {
-        Ok(TestOutcome::Passed(source) | TestOutcome::Failed { source, .. }) => {
-            see_other(&format!("/sources?{}", query("tested", &source.name)))
-        }
-        Err(error) => store_error(&error),
-    }
+async fn test_source(
+    State(demo): State<Arc<Demo>>,
+    Form(form): Form<super::runs::TestForm>,
+) -> Response {
+    // The outcome is recorded in the store; the list shows it, with the run's steps.
+    super::runs::test_and_wait(demo, form).await
 }
 
 async fn remove_source(State(demo): State<Arc<Demo>>, Form(form): Form<SourceAction>) -> Response {
@@ -394,25 +371,25 @@ fn assets() -> Router<Arc<Demo>> {
 }
 
 /// `key=value`, form-encoded.
-fn query(key: &str, value: &str) -> String {
+pub(super) fn query(key: &str, value: &str) -> String {
     form_urlencoded::Serializer::new(String::new())
         .append_pair(key, value)
         .finish()
 }
 
 /// 303 to `location` (after a POST, so that reloading does not post again).
-fn see_other(location: &str) -> Response {
+pub(super) fn see_other(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(location) => (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response(),
         Err(_) => error_page(StatusCode::INTERNAL_SERVER_ERROR, "Bad redirect."),
     }
 }
 
-fn page(status: StatusCode, markup: maud::Markup) -> Response {
+pub(super) fn page(status: StatusCode, markup: maud::Markup) -> Response {
     (status, markup).into_response()
 }
 
-fn csrf_refused() -> Response {
+pub(super) fn csrf_refused() -> Response {
     error_page(
         StatusCode::FORBIDDEN,
         "This form is out of date or did not come from this demo. Go back, reload the page and try again.",
@@ -421,7 +398,7 @@ fn csrf_refused() -> Response {
 
 /// A store or harness error as a page: 404 for an unknown source, 409 for a taken name, 500
 /// otherwise. Store errors name files and sources, never secrets.
-fn store_error(error: &d365_source::Error) -> Response {
+pub(super) fn store_error(error: &d365_source::Error) -> Response {
     let status = match error {
         d365_source::Error::SourceNotFound { .. } => StatusCode::NOT_FOUND,
         d365_source::Error::NameTaken { .. } => StatusCode::CONFLICT,
@@ -437,6 +414,6 @@ fn store_error(error: &d365_source::Error) -> Response {
     error_page(status, &text)
 }
 
-fn error_page(status: StatusCode, message: &str) -> Response {
+pub(super) fn error_page(status: StatusCode, message: &str) -> Response {
     page(status, pages::error(status, message))
 }

@@ -1,8 +1,9 @@
 //! The demo's HTML, rendered on the server with maud: templates are Rust macros, so a typo or
 //! a wrong type fails the build and every interpolated value is HTML-escaped (askama would need
-//! template files and a second syntax for the same checks). No JavaScript: forms post, the
-//! server answers with the page. Nothing here receives a secret: [`FormView`] keeps every field
-//! but the Client Secret, sources carry only their hint, problems were scrubbed by the flow.
+//! template files and a second syntax for the same checks). Every page works without
+//! JavaScript: forms post, the server answers with the page (`js/progress.js` only shows the
+//! check's steps as they happen). Nothing here receives a secret: [`FormView`] keeps every
+//! field but the Client Secret, sources carry only their hint, the flow scrubbed the problems.
 
 use axum::http::StatusCode;
 use d365_source::{Field, FieldError, FieldWarning, LastCheck, Problem, SourceForm, StoredSource};
@@ -24,6 +25,8 @@ pub(crate) struct FormView {
     pub(crate) warnings: Vec<FieldWarning>,
     /// What the connection check found.
     pub(crate) problem: Option<Problem>,
+    /// The check's steps as they ended (`runs.rs`).
+    pub(crate) steps: Vec<super::runs::StepView>,
 }
 
 impl FormView {
@@ -59,7 +62,7 @@ impl FormView {
 }
 
 /// The fields in form order, with the hint under each.
-const FIELDS: [(Field, &str); 5] = [
+pub(super) const FIELDS: [(Field, &str); 5] = [
     (Field::Name, "How the source appears in your list."),
     (
         Field::EnvironmentUrl,
@@ -124,15 +127,24 @@ pub(crate) fn page_layout(title: &str, section: &str, scripts: &[&str], body: Ma
     }
 }
 
-/// The Sources page: the notice of the last action, the tiles and the list.
-pub(crate) fn sources(list: &[StoredSource], notice: Option<&str>, csrf: &str) -> Markup {
-    layout(
+/// The Sources page: the notice of the last action (with the steps of its check, if any), the
+/// tiles and the list.
+pub(crate) fn sources(
+    list: &[StoredSource],
+    notice: Option<&str>,
+    steps: &[super::runs::StepView],
+    csrf: &str,
+) -> Markup {
+    page_layout(
         "Sources",
+        "/sources",
+        &[super::runs::SCRIPT],
         html! {
             h1 { "Sources" }
             @if let Some(notice) = notice {
-                p.notice role="status" { (notice) }
+                p.notice #notice role="status" data-test="notice" { (notice) }
             }
+            (super::runs::step_list(steps))
             section aria-labelledby="add-heading" {
                 h2 #add-heading { "Add a source" }
                 ul.tiles {
@@ -149,7 +161,7 @@ pub(crate) fn sources(list: &[StoredSource], notice: Option<&str>, csrf: &str) -
                 @if list.is_empty() {
                     p { "No sources yet. Choose Microsoft Dynamics 365 above to add one." }
                 } @else {
-                    table.sources {
+                    table.sources #sources-list data-test="sources-list" {
                         thead {
                             tr {
                                 th scope="col" { "Name" }
@@ -182,22 +194,24 @@ pub(crate) fn sources(list: &[StoredSource], notice: Option<&str>, csrf: &str) -
 
 fn source_row(source: &StoredSource, csrf: &str) -> Markup {
     html! {
-        tr {
-            th scope="row" { (source.name) }
+        tr data-test="source-row" data-source=(source.name) {
+            th scope="row" data-test="source-name" { (source.name) }
             td { (source.environment.as_str()) }
             td { (source.tenant) }
-            td { code { (source.secret_hint) } }
-            td { (last_check(&source.last_check)) }
+            td { code data-test="secret-hint" { (source.secret_hint) } }
+            td data-test="last-check" { (last_check(&source.last_check)) }
             td.actions {
-                form method="post" action="/sources/test" {
+                form method="post" action="/sources/test" data-run="/runs/test" {
                     input type="hidden" name="csrf" value=(csrf);
                     input type="hidden" name="name" value=(source.name);
-                    button type="submit" aria-label={ "Test " (source.name) } { "Test" }
+                    button type="submit" data-test="test-source" aria-label={ "Test " (source.name) } { "Test" }
                 }
+                a.button href={ "/sources/rotate?" (super::app::query("name", &source.name)) }
+                    data-test="rotate-source" aria-label={ "Rotate the secret of " (source.name) } { "Rotate secret" }
                 form method="post" action="/sources/remove" {
                     input type="hidden" name="csrf" value=(csrf);
                     input type="hidden" name="name" value=(source.name);
-                    button.secondary type="submit" aria-label={ "Remove " (source.name) } { "Remove" }
+                    button.secondary type="submit" data-test="remove-source" aria-label={ "Remove " (source.name) } { "Remove" }
                 }
             }
         }
@@ -215,20 +229,29 @@ fn last_check(check: &LastCheck) -> Markup {
     html! {
         @match check {
             LastCheck::Passed(report) => {
-                span.passed { "Passed" } " " (time_text(report.checked_at))
+                span.passed data-test="last-check-status" { "Passed" } " "
+                time datetime=(rfc3339(report.checked_at)) data-test="last-check-time" { (time_text(report.checked_at)) }
                 @if !report.warnings.is_empty() {
-                    ul.warnings {
+                    ul.warnings data-test="last-check-warnings" {
                         @for warning in &report.warnings {
-                            li { (warning.message) }
+                            li data-test="last-check-warning" { (warning.message) }
                         }
                     }
                 }
             }
             LastCheck::Failed { checked_at, problem } => {
-                span.failed { "Failed" } " " (time_text(*checked_at)) " (" (problem.kind.as_str()) ", below)"
+                span.failed data-test="last-check-status" { "Failed" } " "
+                time datetime=(rfc3339(*checked_at)) data-test="last-check-time" { (time_text(*checked_at)) }
+                " (" (problem.kind.as_str()) ", below)"
             }
         }
     }
+}
+
+/// `at` for a `datetime` attribute.
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 fn time_text(at: OffsetDateTime) -> String {
@@ -239,12 +262,12 @@ fn time_text(at: OffsetDateTime) -> String {
 }
 
 /// A problem: its message, the admin's fix and the evidence, collapsed.
-fn problem_block(problem: &Problem, alert: bool) -> Markup {
+pub(super) fn problem_block(problem: &Problem, alert: bool) -> Markup {
     let evidence = &problem.evidence;
     html! {
-        div.problem role=[alert.then_some("alert")] {
-            p.problem-message { (problem.message) }
-            p.problem-fix { strong { "Fix: " } (problem.fix) }
+        div.problem role=[alert.then_some("alert")] data-test="problem" data-problem=(problem.kind.as_str()) {
+            p.problem-message data-test="problem-message" { (problem.message) }
+            p.problem-fix data-test="problem-fix" { strong { "Fix: " } (problem.fix) }
             details {
                 summary { "Evidence (" (problem.kind.as_str()) ")" }
                 dl {
@@ -266,18 +289,20 @@ fn problem_block(problem: &Problem, alert: bool) -> Markup {
 /// and, after a failed check, the problem above it.
 pub(crate) fn dynamics_form(view: &FormView, csrf: &str) -> Markup {
     let first_error = view.errors.first().map(|error| error.field);
-    layout(
+    page_layout(
         "Microsoft Dynamics 365",
+        "/sources",
+        &[super::runs::SCRIPT],
         html! {
             p { a href="/sources" { "← Sources" } }
             h1 { "Microsoft Dynamics 365" }
             p.lead { "Connect a Dataverse environment with an app registration's client secret. The world's demo credentials are in connection.env in the state folder." }
             @if let Some(problem) = &view.problem {
-                h2 { "The connection check failed" }
+                h2 #problem-heading { "The connection check failed" }
                 (problem_block(problem, true))
             }
             @if !view.errors.is_empty() {
-                div.error-summary role="alert" {
+                div.error-summary #error-summary role="alert" data-test="error-summary" {
                     h2 { "The form has errors" }
                     ul {
                         @for error in &view.errors {
@@ -286,18 +311,19 @@ pub(crate) fn dynamics_form(view: &FormView, csrf: &str) -> Markup {
                     }
                 }
             }
-            form.source-form method="post" action="/sources/dynamics365" novalidate {
+            (super::runs::step_list(&view.steps))
+            form.source-form #source-form method="post" action="/sources/dynamics365" data-run="/runs/add" novalidate {
                 input type="hidden" name="csrf" value=(csrf);
                 @for (field, hint) in FIELDS {
                     (form_field(view, field, hint, first_error == Some(field)))
                 }
-                button type="submit" { "Add Source" }
+                button #add-source type="submit" { "Add Source" }
             }
         },
     )
 }
 
-fn form_field(view: &FormView, field: Field, hint: &str, focus: bool) -> Markup {
+pub(super) fn form_field(view: &FormView, field: Field, hint: &str, focus: bool) -> Markup {
     let id = field.as_str();
     let error = view.error(field);
     let warnings: Vec<&FieldWarning> = view
@@ -315,10 +341,10 @@ fn form_field(view: &FormView, field: Field, hint: &str, focus: bool) -> Markup 
             label for=(id) { (field.label()) }
             p.hint id={ (id) "-hint" } { (hint) }
             @if let Some(error) = error {
-                p.field-error id={ (id) "-error" } { (error.message) }
+                p.field-error id={ (id) "-error" } data-test="field-error" { (error.message) }
             }
             @for warning in &warnings {
-                p.field-warning { (warning.message) }
+                p.field-warning data-test="field-warning" { (warning.message) }
             }
             @if secret {
                 input id=(id) name=(id) type="password" autocomplete="off" spellcheck="false"

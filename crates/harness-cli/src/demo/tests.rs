@@ -2,7 +2,7 @@
 //! front of real fakes for the built-in demo world: adding a source lists it, a wrong secret
 //! shows its problem, an invalid form its field errors, and the guard and CSRF refusals. Each
 //! test that types a secret checks that no page (and no file of the source list, or log line)
-//! shows it.
+//! shows it. The fixture is `pub(super)`: other sections' tests (`runs/tests.rs`) use it.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -23,24 +23,24 @@ use crate::serve::admin::{Access, Admin, AdminClient};
 use crate::world::{BuiltinWorld, DEFAULT_WORLD};
 
 /// Where the app under test pretends to listen.
-const ADDR: &str = "127.0.0.1:8080";
+pub(super) const ADDR: &str = "127.0.0.1:8080";
 
 /// A secret no world has: the one the wrong-secret tests type.
-const WRONG_SECRET: &str = "Wr0ng~SecretValueTypedByTheUser.0123456789";
+pub(super) const WRONG_SECRET: &str = "Wr0ng~SecretValueTypedByTheUser.0123456789";
 
 /// The app over fresh fakes, its source list in a temporary folder, and the world's valid
 /// credentials.
-struct Fixture {
-    app: Router,
-    demo: Arc<Demo>,
+pub(super) struct Fixture {
+    pub(super) app: Router,
+    pub(super) demo: Arc<Demo>,
     _server: ServerHandle,
-    live: scenario::LiveWorld,
-    data_dir: tempfile::TempDir,
-    form: Vec<(&'static str, String)>,
-    secret: String,
+    pub(super) live: scenario::LiveWorld,
+    pub(super) data_dir: tempfile::TempDir,
+    pub(super) form: Vec<(&'static str, String)>,
+    pub(super) secret: String,
 }
 
-async fn fixture() -> Fixture {
+pub(super) async fn fixture() -> Fixture {
     let world = BuiltinWorld::named(DEFAULT_WORLD)
         .and_then(|world| world.load())
         .expect("the built-in demo world loads");
@@ -104,15 +104,15 @@ async fn fixture() -> Fixture {
 }
 
 /// What the app answered: status, `Location` and the body as text.
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    location: Option<String>,
-    body: String,
+pub(super) struct Answer {
+    pub(super) status: StatusCode,
+    pub(super) headers: axum::http::HeaderMap,
+    pub(super) location: Option<String>,
+    pub(super) body: String,
 }
 
 impl Fixture {
-    async fn send(&self, request: Request<Body>) -> Answer {
+    pub(super) async fn send(&self, request: Request<Body>) -> Answer {
         let response = self
             .app
             .clone()
@@ -139,7 +139,7 @@ impl Fixture {
         }
     }
 
-    async fn get(&self, path: &str) -> Answer {
+    pub(super) async fn get(&self, path: &str) -> Answer {
         self.send(
             Request::get(path)
                 .header("host", ADDR)
@@ -149,7 +149,7 @@ impl Fixture {
         .await
     }
 
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
+    pub(super) async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
             .finish();
@@ -165,7 +165,7 @@ impl Fixture {
     }
 
     /// The Add Source form with `secret`, the CSRF token and `changes` over the valid fields.
-    fn add_fields<'a>(
+    pub(super) fn add_fields<'a>(
         &'a self,
         secret: &'a str,
         changes: &[(&'a str, &'a str)],
@@ -184,7 +184,7 @@ impl Fixture {
 
     /// Asserts that `secret` is in no file of the source list (the store encrypts it).
     #[track_caller]
-    fn assert_secret_not_stored(&self, secret: &str) {
+    pub(super) fn assert_secret_not_stored(&self, secret: &str) {
         assert_not_in_folder(self.data_dir.path(), secret.as_bytes());
     }
 }
@@ -208,7 +208,7 @@ fn assert_not_in_folder(dir: &Path, secret: &[u8]) {
 }
 
 /// `text` as maud escapes it in element content.
-fn escaped(text: &str) -> String {
+pub(super) fn escaped(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -246,7 +246,11 @@ async fn adding_a_valid_source_lists_it_with_its_masked_secret() {
         .await;
     assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
     let location = added.location.expect("a redirect");
-    assert_eq!(location, "/sources?added=Contoso+sales");
+    // The list, with the steps of the run that added it.
+    assert!(
+        location.starts_with("/sources?added=Contoso+sales&run="),
+        "{location}"
+    );
 
     let listed = fixture.get(&location).await;
     assert_eq!(listed.status, StatusCode::OK);
@@ -356,7 +360,7 @@ async fn an_invalid_form_shows_each_error_next_to_its_field_with_focus_on_the_fi
     for error in &expected.errors {
         let id = error.field.as_str();
         let next_to_field = format!(
-            "<p class=\"field-error\" id=\"{id}-error\">{}</p>",
+            "<p class=\"field-error\" id=\"{id}-error\" data-test=\"field-error\">{}</p>",
             escaped(&error.message)
         );
         assert!(
@@ -516,9 +520,13 @@ async fn test_records_the_check_and_remove_takes_the_source_off_the_list() {
         )
         .await;
     assert_eq!(tested.status, StatusCode::SEE_OTHER, "{}", tested.body);
-    assert_eq!(
-        tested.location.as_deref(),
-        Some("/sources?tested=Contoso+sales")
+    assert!(
+        tested
+            .location
+            .as_deref()
+            .is_some_and(|location| location.starts_with("/sources?tested=Contoso+sales&run=")),
+        "{:?}",
+        tested.location
     );
     let page = fixture.get("/sources?tested=Contoso+sales").await;
     assert!(page.body.contains("was tested"), "{}", page.body);
@@ -629,7 +637,9 @@ async fn a_failed_test_lists_the_problem_with_its_fix_and_a_passing_one_clears_i
     assert_eq!(test().await.status, StatusCode::SEE_OTHER);
     let passed = fixture.get("/sources").await;
     assert!(
-        passed.body.contains("<span class=\"passed\">Passed</span>"),
+        passed
+            .body
+            .contains("<span class=\"passed\" data-test=\"last-check-status\">Passed</span>"),
         "{}",
         passed.body
     );
@@ -668,7 +678,7 @@ async fn a_secret_id_typed_as_the_secret_is_named_as_such_with_a_warning_under_t
     for warning in &draft.warnings {
         assert_eq!(warning.field, Field::ClientSecret);
         let under_field = format!(
-            "<p class=\"field-warning\">{}</p><input id=\"client_secret\"",
+            "<p class=\"field-warning\" data-test=\"field-warning\">{}</p><input id=\"client_secret\"",
             escaped(&warning.message)
         );
         assert!(
@@ -711,6 +721,9 @@ async fn no_log_line_shows_a_typed_secret() {
         .finish();
     // The test runs on one thread (tokio's current-thread runtime), the fakes' tasks included.
     let _default = tracing::subscriber::set_default(subscriber);
+    // Another test's thread may have cached a callsite's interest before this subscriber
+    // existed (tests run in parallel, each with its own subscriber or none).
+    tracing::callsite::rebuild_interest_cache();
     let fixture = fixture().await;
     let secret = fixture.secret.clone();
     for (typed, name) in [(WRONG_SECRET, "Wrong"), (secret.as_str(), "Right")] {
