@@ -258,12 +258,28 @@ fn respond(demo: &Demo, posted: &Posted, outcome: Result<String, String>) -> Res
             let query = form_urlencoded::Serializer::new(String::new())
                 .append_pair("notice", notice)
                 .finish();
-            match HeaderValue::from_str(&format!("/console?{query}")) {
+            match HeaderValue::from_str(&format!("/console?{query}#{}", anchor(posted))) {
                 Ok(location) => (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response(),
                 Err(_) => (StatusCode::SEE_OTHER, [(LOCATION, "/console")]).into_response(),
             }
         }
         _ => (status, view::page(&snapshot(demo), demo.csrf(), &outcome)).into_response(),
+    }
+}
+
+/// Where the page scrolls back to after a post without the script: the changed environment,
+/// the Entra section, or the clock and faults.
+fn anchor(posted: &Posted) -> String {
+    let safe = |key: &str| {
+        key.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    match posted.field("environment") {
+        Some(environment) if safe(environment) => format!("environment-{environment}"),
+        _ if posted.field("app").is_some() || posted.field("tenant").is_some() => {
+            "entra".to_owned()
+        }
+        _ => "clock-faults".to_owned(),
     }
 }
 

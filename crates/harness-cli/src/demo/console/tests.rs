@@ -412,33 +412,48 @@ async fn removing_the_role_fails_the_sources_test_and_assigning_it_back_passes()
     fixture.add_source().await;
     assert_eq!(fixture.test_source().await, None);
     let before = fixture.live.world_toml();
-    let role = "Importer Reader";
-    assert_eq!(
-        user_roles(&before, "contoso", "importer"),
-        Some(vec![role.to_owned()])
+    // The source's app, its environment and the one role its application user holds there.
+    let world = fixture.live.world();
+    let credentials = world
+        .client_credentials(fixture.live.clock().now())
+        .expect("a live secret");
+    let app = credentials.app.key.clone();
+    let environment = world
+        .first_environment_of(&credentials.tenant.key)
+        .expect("an environment")
+        .key
+        .clone();
+    let roles = user_roles(&before, &environment, &app).expect("an application user");
+    let [role] = roles.as_slice() else {
+        panic!("the demo's application user holds one role: {roles:?}");
+    };
+    let naming = [
+        ("environment", environment.as_str()),
+        ("app", app.as_str()),
+        ("role", role.as_str()),
+    ];
+    let page = fixture.get("/console").await;
+    assert_markup(
+        &page.body,
+        &format!("id=\"{}\"", form_id("remove_role", &naming)),
     );
 
-    let removed = fixture
-        .change(
-            "remove_role",
-            &[
-                ("environment", "contoso"),
-                ("app", "importer"),
-                ("role", role),
-            ],
-        )
-        .await;
+    let removed = fixture.change("remove_role", &naming).await;
     assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);
     let location = removed.location.expect("a redirect");
     assert!(location.starts_with("/console?notice="), "{location}");
+    assert!(
+        location.ends_with(&format!("#environment-{environment}")),
+        "{location}"
+    );
     assert_eq!(
-        user_roles(&fixture.live.world_toml(), "contoso", "importer"),
+        user_roles(&fixture.live.world_toml(), &environment, &app),
         Some(Vec::new())
     );
     let page = fixture.get(&location).await;
     assert_shows(
         &page.body,
-        "Removed role Importer Reader from the application user of importer in contoso.",
+        &format!("Removed role {role} from the application user of {app} in {environment}."),
     );
     assert_markup(&page.body, "data-test=\"no-roles\"");
     let problem = fixture.test_source().await;
@@ -450,14 +465,13 @@ async fn removing_the_role_fails_the_sources_test_and_assigning_it_back_passes()
         "{problem:?}"
     );
 
+    // The user's Assign form gives it back: the world file is as before, byte for byte.
     let assigned = fixture
-        .change(
+        .change_as(
             "assign_role",
-            &[
-                ("environment", "contoso"),
-                ("app", "importer"),
-                ("role", role),
-            ],
+            &naming[..2],
+            &[("role", role.as_str())],
+            false,
         )
         .await;
     assert_eq!(assigned.status, StatusCode::SEE_OTHER, "{}", assigned.body);
@@ -663,6 +677,22 @@ async fn a_console_post_without_the_csrf_token_is_refused_and_changes_nothing() 
         )
         .await;
     assert_eq!(preset.status, StatusCode::FORBIDDEN);
+    // The guard stands in front of the console too (DNS rebinding).
+    let mut posted = fields.to_vec();
+    posted.push(("csrf", fixture.demo.csrf()));
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&posted)
+        .finish();
+    let rebound = fixture
+        .send(
+            Request::post("/console/change")
+                .header("host", "attacker.example:8080")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .expect("a request"),
+        )
+        .await;
+    assert_eq!(rebound.status, StatusCode::FORBIDDEN);
     assert_eq!(fixture.live.world_toml(), before);
     assert!(fixture.live.faults().rules().is_empty());
 }
