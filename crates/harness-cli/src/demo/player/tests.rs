@@ -619,3 +619,57 @@ async fn loading_worlds_with_other_hosts_reaches_them_from_the_player_and_the_so
     let page = fixture.get("/scenarios/play").await;
     assert_no_secret(&fixture, &scenario, &page.body);
 }
+
+#[tokio::test]
+async fn typed_pasted_and_rotated_secrets_are_named_by_origin_never_shown() {
+    let fixture = fixture().await;
+    for (file, shown) in [
+        (
+            "entra/wrong_secret.toml",
+            "typed by the scenario (a value of its own, not shown)",
+        ),
+        (
+            "entra/secret_id_instead_of_value.toml",
+            "from the world: app importer, secret current (its Secret ID pasted instead of its value)",
+        ),
+        (
+            "form/pasted_whitespace.toml",
+            "from the world: app importer, secret current, with what a paste dragged along",
+        ),
+        (
+            "source/rotate_secret.toml",
+            "the new secret is from the world: app importer, secret expired.",
+        ),
+    ] {
+        let (scenario, expected) = run_file(file).await;
+        fixture.load(file).await;
+        let answer = fixture
+            .post("/scenarios/all", &[("csrf", fixture.demo.csrf())])
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::SEE_OTHER,
+            "{file}: {}",
+            answer.body
+        );
+        assert_eq!(
+            fixture
+                .played()
+                .await
+                .iter()
+                .map(timeless)
+                .collect::<Vec<_>>(),
+            expected.steps.iter().map(timeless).collect::<Vec<_>>(),
+            "{file}"
+        );
+        let page = fixture.get("/scenarios/play").await;
+        assert!(
+            page.body.contains(&escaped(shown)),
+            "{file}: `{shown}` missing from {}",
+            page.body
+        );
+        assert_no_secret(&fixture, &scenario, &page.body);
+        let sources = fixture.get("/sources").await;
+        assert_no_secret(&fixture, &scenario, &sources.body);
+    }
+}
