@@ -237,7 +237,8 @@ fn print_loaded(answer: &Value, out: &mut impl Write) -> anyhow::Result<()> {
     if answer["hosts_changed"] == Value::Bool(true) {
         writeln!(
             out,
-            "The hosts changed: clients need the new host map (D365_HOST_MAP in connection.env,              rewritten); the CA is the same."
+            "The hosts changed: clients need the new host map (D365_HOST_MAP in connection.env, \
+             rewritten); the CA is the same."
         )?;
     }
     Ok(())

@@ -503,3 +503,56 @@ async fn a_changed_world_saved_from_get_world_serves_the_same_world() -> anyhow:
     second.stop().await?;
     Ok(())
 }
+
+/// `admin load` of a world with other hosts: `connection.env` is rewritten with its host map
+/// and credentials, a client built from it reaches a host only the new world has (the CA file
+/// is the same), and `admin reset` comes back to the loaded world.
+#[tokio::test]
+async fn admin_load_serves_another_world_and_rewrites_connection_env() -> anyhow::Result<()> {
+    let folder = tempfile::tempdir()?;
+    let state = folder.path().join("state");
+    let mut serve = ServeProcess::start(&state, &[]).await?;
+    let ca_file = serve.value("D365_CA_FILE").to_owned();
+    let mistakes = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/worlds/setup-mistakes.toml");
+    let loaded = succeeded(&serve.admin(&["load", mistakes.to_str().context("UTF-8")?], "")?)?;
+    assert!(
+        loaded.starts_with("loaded world `setup-mistakes.toml`"),
+        "{loaded}"
+    );
+    assert!(
+        loaded.contains("\n  contoso-noroles.crm.dynamics.com\n"),
+        "{loaded}"
+    );
+
+    serve.env = std::fs::read_to_string(state.join("connection.env"))?
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect();
+    assert_eq!(serve.value("D365_CA_FILE"), ca_file);
+    assert_eq!(
+        serve.value("D365_CLIENT_SECRET"),
+        "Qm28Q~mistakes.importer.secret.current.0001"
+    );
+    let client = serve.https_client()?;
+    let health = client
+        .get("https://contoso-noroles.crm.dynamics.com/_harness/health")
+        .send()
+        .await?;
+    assert_eq!(health.status(), 200);
+    // The credentials written are the new world's: they get a token.
+    serve.token(&client).await?;
+
+    succeeded(&serve.admin(&["reset"], "")?)?;
+    let world = succeeded(&serve.admin(&["world"], "")?)?;
+    assert!(world.contains("[environments.contoso-noroles]"), "{world}");
+    let output = serve.stop().await?;
+    ensure!(
+        output.status.success(),
+        "serve stopped with {}",
+        output.status
+    );
+    assert!(!state.join("connection.env").exists());
+    Ok(())
+}

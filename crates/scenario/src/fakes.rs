@@ -54,12 +54,14 @@ pub async fn spawn_fakes(
 /// with other hosts, call it again (or [`crate::LiveWorld::network_settings`]) and rebuild any
 /// [`d365_source::Flow`] made from the old settings.
 pub fn network_settings(server: &ServerHandle) -> NetworkSettings {
-    settings_for(&server.hosts(), server.addr(), server.ca_pem())
+    network_settings_for(&server.hosts(), server.addr(), server.ca_pem())
 }
 
 /// Settings that resolve each exact host of `hosts` (and nothing else) to `addr` and trust
-/// only `ca_pem`.
-pub(crate) fn settings_for(
+/// only `ca_pem`: [`network_settings`] for hosts known otherwise, e.g. in a
+/// [`crate::LiveWorld::on_load`] hook, which is told the hosts and must not call the live
+/// world (capture [`crate::LiveWorld::addr`] and [`crate::LiveWorld::ca_pem`] beforehand).
+pub fn network_settings_for(
     hosts: &[HostPattern],
     addr: SocketAddr,
     ca_pem: &str,

@@ -26,7 +26,9 @@ use std::path::PathBuf;
 
 pub use change::{Change, ChangeError, ChangeReason, parse_duration};
 pub use check::{FileCheck, check_file, file_kind};
-pub use fakes::{SEED, START_TIME, ServeError, network_settings, spawn_fakes};
+pub use fakes::{
+    SEED, START_TIME, ServeError, network_settings, network_settings_for, spawn_fakes,
+};
 pub use live::{Applied, LiveWorld, Loaded, spawn_live, spawn_live_with};
 pub use location::Location;
 pub use report::{

@@ -319,7 +319,8 @@ impl LiveWorld {
     /// [`LiveWorld::load`] (whoever loads it: the admin API, the demo's scenario player), for
     /// what must follow the hosts and credentials, such as `serve`'s `connection.env`. The
     /// hook runs inside the load, with the live world locked: it must be quick and must not
-    /// call this `LiveWorld` (that would deadlock).
+    /// call this `LiveWorld` (that would deadlock); [`crate::network_settings_for`] makes a
+    /// client's network settings from the hosts it is given.
     pub fn on_load(&self, hook: impl Fn(&World, &[HostPattern]) + Send + Sync + 'static) {
         self.inner
             .load_hooks
@@ -359,7 +360,7 @@ impl LiveWorld {
     /// trusted. Hosts change with [`LiveWorld::load`]: build settings (and a
     /// [`d365_source::Flow`]) after it.
     pub fn network_settings(&self) -> NetworkSettings {
-        crate::fakes::settings_for(
+        crate::fakes::network_settings_for(
             &self.inner.mounts.hosts(),
             self.inner.addr,
             &self.inner.ca_pem,

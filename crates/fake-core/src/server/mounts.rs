@@ -98,13 +98,19 @@ impl Mounts {
     /// open stay open, and their next request is routed by the new mounts (a host no longer
     /// served gets the 421 `unknown_host` answer). On error nothing changes.
     pub fn replace(&self, mounts: Vec<Mount>) -> Result<(), Error> {
+        let wanted = leaf_names(&certificate_names(&hosts_of(&mounts)));
+        // Issued before the write lock is taken: handshakes and requests keep reading the
+        // current version meanwhile instead of waiting for a key to be generated.
+        let issued = match covers(&self.routes.get().certificate, &wanted) {
+            true => None,
+            false => Some(self.pki.issue(&wanted)?),
+        };
         self.routes.replace_with(|current| {
-            let hosts = hosts_of(&mounts);
-            let wanted = leaf_names(&certificate_names(&hosts));
-            let certificate = if covers(&current.certificate, &wanted) {
-                current.certificate.clone()
-            } else {
-                self.pki.issue(&wanted)?
+            let certificate = match issued {
+                Some(issued) => issued,
+                None if covers(&current.certificate, &wanted) => current.certificate.clone(),
+                // Another replace changed the certificate since it was looked at.
+                None => self.pki.issue(&wanted)?,
             };
             Ok(Routes::new(mounts, certificate))
         })

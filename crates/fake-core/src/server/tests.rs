@@ -1350,3 +1350,55 @@ async fn replacing_mounts_with_the_same_hosts_keeps_the_certificate() {
         .expect("json");
     assert_eq!(body["path"], "/now-echo", "the new service answers");
 }
+
+/// Requests for one host while the mounts flip between serving it and serving another: each
+/// answer is the served one or the 421 naming exactly the other mounts' hosts, never a mix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_during_swaps_see_the_old_or_the_new_mounts_whole() {
+    let (server, _) = start(vec![]).await;
+    let (sender, _connection) = h2_connection::<Full<Bytes>>(&server).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let (mut sender, stop) = (sender.clone(), stop.clone());
+        readers.push(tokio::spawn(async move {
+            let mut seen = (0, 0);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (status, body) = h2_get(&mut sender, "login.example.test").await;
+                match status {
+                    StatusCode::OK => {
+                        assert_eq!(body["host"], "login.example.test", "{body}");
+                        seen.0 += 1;
+                    }
+                    StatusCode::MISDIRECTED_REQUEST => {
+                        assert_eq!(
+                            body["served_hosts"],
+                            serde_json::json!(["fabrikam.example.test"]),
+                            "{body}"
+                        );
+                        seen.1 += 1;
+                    }
+                    other => panic!("{other}: {body}"),
+                }
+            }
+            seen
+        }));
+    }
+    for _ in 0..50 {
+        server
+            .replace_mounts(vec![echo_on("fabrikam.example.test")])
+            .expect("replaced");
+        tokio::task::yield_now().await;
+        server
+            .replace_mounts(vec![echo_on("login.example.test")])
+            .expect("replaced");
+        tokio::task::yield_now().await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for reader in readers {
+        let (served, unknown) = reader.await.expect("reader");
+        total += served + unknown;
+    }
+    assert!(total > 0);
+}

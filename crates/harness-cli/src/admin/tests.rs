@@ -336,7 +336,13 @@ fn load_sends_a_world_file_standalone_and_reset_comes_back_to_it() {
         out.contains("\n  contoso-noroles.crm.dynamics.com\n"),
         "{out}"
     );
-    assert!(out.contains("The hosts changed"), "{out}");
+    assert!(
+        out.ends_with(
+            "\nThe hosts changed: clients need the new host map (D365_HOST_MAP in \
+             connection.env, rewritten); the CA is the same.\n"
+        ),
+        "{out}"
+    );
     assert!(served.live.world().environment("contoso-noroles").is_some());
     let (exit, _, err) = served.admin(&["reset"]);
     assert_eq!(exit, Exit::Success, "{err}");

@@ -672,11 +672,13 @@ async fn load_hooks_see_each_loaded_world_and_its_hosts() {
     let (_server, live, _client) = live(&[]).await;
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let recorder = seen.clone();
+    let (addr, ca_pem) = (live.addr(), live.ca_pem().to_owned());
     live.on_load(move |world, hosts| {
+        let network = crate::network_settings_for(hosts, addr, &ca_pem);
         recorder
             .lock()
             .expect("not poisoned")
-            .push((world.path().to_owned(), hosts.len()));
+            .push((world.path().to_owned(), network.resolve));
     });
     live.apply(&[Change::DisableApp {
         app: "importer".into(),
@@ -688,7 +690,7 @@ async fn load_hooks_see_each_loaded_world_and_its_hosts() {
     live.load(&mistakes, &[]).expect("loads");
     assert_eq!(
         *seen.lock().expect("not poisoned"),
-        [(mistakes.path().to_owned(), live.hosts().len())]
+        [(mistakes.path().to_owned(), live.network_settings().resolve)]
     );
 }
 
