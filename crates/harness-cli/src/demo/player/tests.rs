@@ -673,3 +673,65 @@ async fn typed_pasted_and_rotated_secrets_are_named_by_origin_never_shown() {
         assert_no_secret(&fixture, &scenario, &sources.body);
     }
 }
+
+#[tokio::test]
+async fn a_scenario_file_that_does_not_load_leaves_the_loaded_one_playing() {
+    // A folder of its own: a good scenario and a broken one, the checkout's worlds beside.
+    let root = tempfile::tempdir().expect("a temporary folder");
+    std::os::unix::fs::symlink(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"),
+        root.path().join("fixtures"),
+    )
+    .expect("a link to the fixtures");
+    let dir = root.path().join("scenarios");
+    std::fs::create_dir(&dir).expect("a folder");
+    std::fs::copy(
+        scenarios_dir().join(MISSING_PRIVILEGE),
+        dir.join("good.toml"),
+    )
+    .expect("a copy");
+    let broken = std::fs::read_to_string(dir.join("good.toml"))
+        .expect("the copy")
+        .replace(r#"world = "setup-mistakes""#, r#"world = "setup-mistake""#);
+    std::fs::write(dir.join("broken.toml"), broken).expect("a broken file");
+    let fixture = fixture_in(Some(dir.clone())).await;
+
+    fixture.load("good.toml").await;
+    let answer = fixture
+        .post("/scenarios/next", &[("csrf", fixture.demo.csrf())])
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let world = fixture.demo.live().world_toml();
+
+    let answer = fixture
+        .post(
+            "/scenarios/load",
+            &[("csrf", fixture.demo.csrf()), ("file", "broken.toml")],
+        )
+        .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer
+            .body
+            .contains("The scenario does not load: invalid scenario `broken.toml`"),
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer.body.contains("no world `setup-mistake`"),
+        "{}",
+        answer.body
+    );
+    assert_eq!(fixture.played().await.len(), 1);
+    assert_eq!(fixture.demo.live().world_toml(), world);
+    let playing = fixture.demo.player.playing.lock().await;
+    assert_eq!(
+        playing.as_ref().map(|playing| playing.file.as_str()),
+        Some("good.toml")
+    );
+}
