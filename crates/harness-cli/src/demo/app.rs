@@ -17,7 +17,9 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use d365_source::{AddOutcome, Flow, SecretString, SourceForm, Store, TestOutcome};
+use d365_source::{
+    AddOutcome, Flow, FlowOptions, SecretString, SourceForm, Store, SystemTimer, TestOutcome,
+};
 use serde::Deserialize;
 
 use super::pages;
@@ -41,8 +43,9 @@ const ASSETS: &[(&str, &str, &str)] = &[
 /// What every handler shares: the flow, the demo's source list, the admin API of the running
 /// fakes, the app's own authorities and its CSRF token.
 pub(crate) struct Demo {
-    /// The flow Add Source and Test use, replaced when another world (other hosts) is loaded.
-    flow: fake_core::Snapshot<Flow>,
+    /// The flow Add Source and Test use, rebuilt after every load of a world (whose hosts
+    /// may differ), whoever loads it: the scenario player, the admin API.
+    flow: Arc<fake_core::Snapshot<Flow>>,
     store: Store,
     /// The running world and its admin API (changes go through it, as the admin's would).
     admin: AdminClient,
@@ -73,8 +76,10 @@ impl Demo {
         addr: SocketAddr,
         csrf: AdminToken,
     ) -> Demo {
+        let flow = Arc::new(fake_core::Snapshot::new(Arc::new(flow)));
+        follow_loads(admin.live(), &flow);
         Demo {
-            flow: fake_core::Snapshot::new(Arc::new(flow)),
+            flow,
             store,
             admin,
             authorities: authorities(addr),
@@ -86,14 +91,6 @@ impl Demo {
     /// The flow as it is now (a load of another world replaces it).
     pub(crate) fn flow(&self) -> Arc<Flow> {
         self.flow.get()
-    }
-
-    /// Replaces the flow, for a world with other hosts: requests already running finish
-    /// with the old one.
-    pub(crate) fn replace_flow(&self, flow: Flow) {
-        let _ = self
-            .flow
-            .replace_with(|_| Ok::<Flow, std::convert::Infallible>(flow));
     }
 
     /// The CSRF token's text, for the forms' hidden field.
@@ -117,6 +114,26 @@ impl Demo {
     pub(crate) fn store(&self) -> &Store {
         &self.store
     }
+}
+
+/// Rebuilds `flow` for the hosts of each world `live` loads, as `d365-harness source` would be
+/// pointed at them (the host map and the harness CA, which stays the same). Requests already
+/// running finish with the old flow. The hook holds the flow weakly: it ends with the demo.
+fn follow_loads(live: &scenario::LiveWorld, flow: &Arc<fake_core::Snapshot<Flow>>) {
+    let flow = Arc::downgrade(flow);
+    let (addr, ca_pem) = (live.addr(), live.ca_pem().to_owned());
+    live.on_load(move |_, hosts| {
+        let Some(flow) = flow.upgrade() else { return };
+        let network = scenario::network_settings_for(hosts, addr, &ca_pem);
+        match Flow::new(&network, Arc::new(SystemTimer), FlowOptions::default()) {
+            Ok(next) => {
+                let _ = flow.replace_with(|_| Ok::<Flow, std::convert::Infallible>(next));
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the demo's flow does not follow the loaded world");
+            }
+        }
+    });
 }
 
 /// The `Host` values a listener on `addr` answers: its address, and `localhost` on its port

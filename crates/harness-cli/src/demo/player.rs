@@ -17,7 +17,6 @@ use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use d365_source::{Flow, FlowOptions, SystemTimer};
 use scenario::{LiveWorld, Scenario};
 use serde::Deserialize;
 
@@ -225,9 +224,8 @@ async fn restart(State(demo): State<Arc<Demo>>, Form(form): Form<Plain>) -> Resp
 }
 
 /// Loads `file` (relative to `dir`) into `playing`: its world served with its faults and the
-/// clock at `START_TIME`, the journal emptied, the demo's flow rebuilt for the world's hosts,
-/// the demo's source list emptied, and a player ready at step 1; then the redirect to the
-/// player. A file that does not load changes nothing (the scenario before it stays loaded);
+/// clock at `START_TIME` (the demo's flow follows the load), the journal emptied, the demo's
+/// source list emptied, and a player ready at step 1; then the redirect to the player. A file that does not load changes nothing (the scenario before it stays loaded);
 /// once the world is served, the scenario before it is gone whatever fails next.
 async fn start(demo: &Demo, dir: &Path, file: &str, playing: &mut Option<Playing>) -> Response {
     let path = dir.join(file);
@@ -256,12 +254,9 @@ async fn start(demo: &Demo, dir: &Path, file: &str, playing: &mut Option<Playing
         }
     };
     *playing = None;
+    // The Sources page's flow followed the load (`app::follow_loads`); the player's is the
+    // scenario's own.
     let network = demo.live().network_settings();
-    // The Sources page's own flow must reach the new world's hosts too.
-    match Flow::new(&network, Arc::new(SystemTimer), FlowOptions::default()) {
-        Ok(flow) => demo.replace_flow(flow),
-        Err(error) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &chain(&error)),
-    }
     let store = demo.store();
     let emptied = store.list().and_then(|list| {
         list.iter()

@@ -735,3 +735,39 @@ async fn a_scenario_file_that_does_not_load_leaves_the_loaded_one_playing() {
         Some("good.toml")
     );
 }
+
+#[tokio::test]
+async fn the_sources_page_follows_a_world_loaded_by_anyone() {
+    let fixture = fixture().await;
+    let (scenario, expected) = run_file(NO_APPLICATION_USER).await;
+    // Not through the player: as the admin API's PUT /world does.
+    fixture
+        .demo
+        .live()
+        .load(scenario.world(), &[])
+        .expect("the world loads");
+    let form = scenario.form();
+    let secret = form
+        .client_secret
+        .typed(scenario.world(), &std::collections::BTreeMap::new())
+        .expect("the world has the secret");
+    let added = fixture
+        .post(
+            "/sources/dynamics365",
+            &[
+                ("csrf", fixture.demo.csrf()),
+                ("name", &form.name),
+                ("environment_url", &form.environment_url),
+                ("tenant_id", &form.tenant_id),
+                ("client_id", &form.client_id),
+                ("client_secret", secret.expose()),
+            ],
+        )
+        .await;
+    let problem = expected.steps[0].problem.as_ref().expect("a problem");
+    assert!(
+        added.body.contains(&escaped(&problem.message)),
+        "{}",
+        added.body
+    );
+}
