@@ -405,9 +405,14 @@ impl LiveWorld {
 
 impl std::fmt::Debug for LiveWorld {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `try_lock`: formatting must not wait for (or deadlock with) a batch or load.
+        let path = match self.inner.current.try_lock() {
+            Ok(live) => live.state.world.path().display().to_string(),
+            Err(_) => "(changing)".to_owned(),
+        };
         formatter
             .debug_struct("LiveWorld")
-            .field("path", &self.inner.lock().state.world.path())
+            .field("path", &path)
             .finish_non_exhaustive()
     }
 }

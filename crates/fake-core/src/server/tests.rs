@@ -1402,3 +1402,23 @@ async fn requests_during_swaps_see_the_old_or_the_new_mounts_whole() {
     }
     assert!(total > 0);
 }
+
+#[tokio::test]
+async fn a_given_pki_made_for_other_names_issues_a_leaf_for_the_mounts() {
+    let pki = Arc::new(TestPki::generate(&["elsewhere.example.test".into()]).expect("pki"));
+    let mut config = ServerConfig::new(vec![echo_on("login.example.test")]);
+    config.pki = Some(pki.clone());
+    let server = spawn(config).await.expect("server starts");
+    assert_eq!(server.ca_pem(), pki.ca_pem());
+    assert_eq!(
+        server.certificate().names(),
+        ["login.example.test", "localhost", "127.0.0.1"]
+    );
+    let client = client_for(&server, &["login.example.test"]);
+    let response = client
+        .get("https://login.example.test/x")
+        .send()
+        .await
+        .expect("the leaf covers the mounted host");
+    assert_eq!(response.status(), StatusCode::OK);
+}
