@@ -17,7 +17,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use d365_source::{Flow, Store};
+use d365_source::{Flow, FlowOptions, Store, SystemTimer};
 use serde::Deserialize;
 
 use super::pages;
@@ -58,8 +58,9 @@ const ASSETS: &[(&str, &str, &str)] = &[
 /// What every handler shares: the flow, the demo's source list, the admin API of the running
 /// fakes, the app's own authorities and its CSRF token.
 pub(crate) struct Demo {
-    /// The flow Add Source and Test use, replaced when another world (other hosts) is loaded.
-    flow: fake_core::Snapshot<Flow>,
+    /// The flow Add Source and Test use, rebuilt after every load of a world (whose hosts
+    /// may differ), whoever loads it: the scenario player, the admin API.
+    flow: Arc<fake_core::Snapshot<Flow>>,
     pub(super) store: Store,
     /// The running world and its admin API (changes go through it, as the admin's would).
     admin: AdminClient,
@@ -95,8 +96,10 @@ impl Demo {
         addr: SocketAddr,
         csrf: AdminToken,
     ) -> Demo {
+        let flow = Arc::new(fake_core::Snapshot::new(Arc::new(flow)));
+        follow_loads(admin.live(), &flow);
         Demo {
-            flow: fake_core::Snapshot::new(Arc::new(flow)),
+            flow,
             store,
             admin,
             authorities: authorities(addr),
@@ -122,14 +125,6 @@ impl Demo {
         self.flow.get()
     }
 
-    /// Replaces the flow, for a world with other hosts: requests already running finish
-    /// with the old one.
-    pub(crate) fn replace_flow(&self, flow: Flow) {
-        let _ = self
-            .flow
-            .replace_with(|_| Ok::<Flow, std::convert::Infallible>(flow));
-    }
-
     /// The CSRF token's text, for the forms' hidden field.
     pub(crate) fn csrf(&self) -> &str {
         self.csrf.expose()
@@ -151,6 +146,26 @@ impl Demo {
     pub(crate) fn store(&self) -> &Store {
         &self.store
     }
+}
+
+/// Rebuilds `flow` for the hosts of each world `live` loads, as `d365-harness source` would be
+/// pointed at them (the host map and the harness CA, which stays the same). Requests already
+/// running finish with the old flow. The hook holds the flow weakly: it ends with the demo.
+fn follow_loads(live: &scenario::LiveWorld, flow: &Arc<fake_core::Snapshot<Flow>>) {
+    let flow = Arc::downgrade(flow);
+    let (addr, ca_pem) = (live.addr(), live.ca_pem().to_owned());
+    live.on_load(move |_, hosts| {
+        let Some(flow) = flow.upgrade() else { return };
+        let network = scenario::network_settings_for(hosts, addr, &ca_pem);
+        match Flow::new(&network, Arc::new(SystemTimer), FlowOptions::default()) {
+            Ok(next) => {
+                let _ = flow.replace_with(|_| Ok::<Flow, std::convert::Infallible>(next));
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the demo's flow does not follow the loaded world");
+            }
+        }
+    });
 }
 
 /// The `Host` values a listener on `addr` answers: its address, and `localhost` on its port

@@ -17,7 +17,6 @@ use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use d365_source::{Flow, FlowOptions, SystemTimer};
 use scenario::{LiveWorld, Scenario};
 use serde::Deserialize;
 
@@ -207,13 +206,7 @@ async fn load(State(demo): State<Arc<Demo>>, Form(form): Form<LoadForm>) -> Resp
         );
     }
     let mut playing = demo.player.playing.lock().await;
-    match start(&demo, &dir, &form.file).await {
-        Ok(started) => {
-            *playing = Some(started);
-            see_other("/scenarios/play")
-        }
-        Err(response) => response,
-    }
+    start(&demo, &dir, &form.file, &mut playing).await
 }
 
 async fn restart(State(demo): State<Arc<Demo>>, Form(form): Form<Plain>) -> Response {
@@ -227,19 +220,14 @@ async fn restart(State(demo): State<Arc<Demo>>, Form(form): Form<Plain>) -> Resp
     let Some(file) = playing.as_ref().map(|playing| playing.file.clone()) else {
         return see_other("/scenarios");
     };
-    match start(&demo, &dir, &file).await {
-        Ok(started) => {
-            *playing = Some(started);
-            see_other("/scenarios/play")
-        }
-        Err(response) => response,
-    }
+    start(&demo, &dir, &file, &mut playing).await
 }
 
-/// Loads `file` (relative to `dir`): its world served with its faults and the clock at
-/// `START_TIME`, the journal emptied, the demo's source list emptied and its flow rebuilt for
-/// the world's hosts, and a player ready at step 1. On error the page that says why.
-async fn start(demo: &Demo, dir: &Path, file: &str) -> Result<Playing, Response> {
+/// Loads `file` (relative to `dir`) into `playing`: its world served with its faults and the
+/// clock at `START_TIME` (the demo's flow follows the load), the journal emptied, the demo's
+/// source list emptied, and a player ready at step 1; then the redirect to the player. A file that does not load changes nothing (the scenario before it stays loaded);
+/// once the world is served, the scenario before it is gone whatever fails next.
+async fn start(demo: &Demo, dir: &Path, file: &str, playing: &mut Option<Playing>) -> Response {
     let path = dir.join(file);
     let live = demo.live().clone();
     let loaded = tokio::task::spawn_blocking(move || -> Result<Scenario, String> {
@@ -252,35 +240,41 @@ async fn start(demo: &Demo, dir: &Path, file: &str) -> Result<Playing, Response>
         Ok(Ok(scenario)) => scenario,
         Ok(Err(message)) => {
             let message = message.replace(&format!("{}/", dir.display()), "");
-            return Err(error_page(
+            return error_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &format!("The scenario does not load: {message}"),
-            ));
+            );
         }
         Err(error) => {
-            return Err(error_page(
+            *playing = None;
+            return error_page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &format!("Loading the scenario failed: {error}"),
-            ));
+            );
         }
     };
-    let store = demo.store();
-    for source in store.list().map_err(|error| store_error(&error))? {
-        store
-            .remove(&source.name)
-            .map_err(|error| store_error(&error))?;
-    }
+    *playing = None;
+    // The Sources page's flow followed the load (`app::follow_loads`); the player's is the
+    // scenario's own.
     let network = demo.live().network_settings();
-    // The Sources page's own flow must reach the new world's hosts too.
-    let flow = Flow::new(&network, Arc::new(SystemTimer), FlowOptions::default())
-        .map_err(|error| error_page(StatusCode::INTERNAL_SERVER_ERROR, &chain(&error)))?;
-    demo.replace_flow(flow);
-    let player = scenario::Player::new(scenario, demo.live().clone(), network, store.clone())
-        .map_err(|error| error_page(StatusCode::INTERNAL_SERVER_ERROR, &chain(&error)))?;
-    Ok(Playing {
-        file: file.to_owned(),
-        player,
-    })
+    let store = demo.store();
+    let emptied = store.list().and_then(|list| {
+        list.iter()
+            .try_for_each(|source| store.remove(&source.name).map(drop))
+    });
+    if let Err(error) = emptied {
+        return store_error(&error);
+    }
+    match scenario::Player::new(scenario, demo.live().clone(), network, store.clone()) {
+        Ok(player) => {
+            *playing = Some(Playing {
+                file: file.to_owned(),
+                player,
+            });
+            see_other("/scenarios/play")
+        }
+        Err(error) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &chain(&error)),
+    }
 }
 
 /// Serves `scenario`'s world on the running listener: the clock at `START_TIME` first (so

@@ -619,3 +619,155 @@ async fn loading_worlds_with_other_hosts_reaches_them_from_the_player_and_the_so
     let page = fixture.get("/scenarios/play").await;
     assert_no_secret(&fixture, &scenario, &page.body);
 }
+
+#[tokio::test]
+async fn typed_pasted_and_rotated_secrets_are_named_by_origin_never_shown() {
+    let fixture = fixture().await;
+    for (file, shown) in [
+        (
+            "entra/wrong_secret.toml",
+            "typed by the scenario (a value of its own, not shown)",
+        ),
+        (
+            "entra/secret_id_instead_of_value.toml",
+            "from the world: app importer, secret current (its Secret ID pasted instead of its value)",
+        ),
+        (
+            "form/pasted_whitespace.toml",
+            "from the world: app importer, secret current, with what a paste dragged along",
+        ),
+        (
+            "source/rotate_secret.toml",
+            "the new secret is from the world: app importer, secret expired.",
+        ),
+    ] {
+        let (scenario, expected) = run_file(file).await;
+        fixture.load(file).await;
+        let answer = fixture
+            .post("/scenarios/all", &[("csrf", fixture.demo.csrf())])
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::SEE_OTHER,
+            "{file}: {}",
+            answer.body
+        );
+        assert_eq!(
+            fixture
+                .played()
+                .await
+                .iter()
+                .map(timeless)
+                .collect::<Vec<_>>(),
+            expected.steps.iter().map(timeless).collect::<Vec<_>>(),
+            "{file}"
+        );
+        let page = fixture.get("/scenarios/play").await;
+        assert!(
+            page.body.contains(&escaped(shown)),
+            "{file}: `{shown}` missing from {}",
+            page.body
+        );
+        assert_no_secret(&fixture, &scenario, &page.body);
+        let sources = fixture.get("/sources").await;
+        assert_no_secret(&fixture, &scenario, &sources.body);
+    }
+}
+
+#[tokio::test]
+async fn a_scenario_file_that_does_not_load_leaves_the_loaded_one_playing() {
+    // A folder of its own: a good scenario and a broken one, the checkout's worlds beside.
+    let root = tempfile::tempdir().expect("a temporary folder");
+    std::os::unix::fs::symlink(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"),
+        root.path().join("fixtures"),
+    )
+    .expect("a link to the fixtures");
+    let dir = root.path().join("scenarios");
+    std::fs::create_dir(&dir).expect("a folder");
+    std::fs::copy(
+        scenarios_dir().join(MISSING_PRIVILEGE),
+        dir.join("good.toml"),
+    )
+    .expect("a copy");
+    let broken = std::fs::read_to_string(dir.join("good.toml"))
+        .expect("the copy")
+        .replace(r#"world = "setup-mistakes""#, r#"world = "setup-mistake""#);
+    std::fs::write(dir.join("broken.toml"), broken).expect("a broken file");
+    let fixture = fixture_in(Some(dir.clone())).await;
+
+    fixture.load("good.toml").await;
+    let answer = fixture
+        .post("/scenarios/next", &[("csrf", fixture.demo.csrf())])
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let world = fixture.demo.live().world_toml();
+
+    let answer = fixture
+        .post(
+            "/scenarios/load",
+            &[("csrf", fixture.demo.csrf()), ("file", "broken.toml")],
+        )
+        .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer
+            .body
+            .contains("The scenario does not load: invalid scenario `broken.toml`"),
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer.body.contains("no world `setup-mistake`"),
+        "{}",
+        answer.body
+    );
+    assert_eq!(fixture.played().await.len(), 1);
+    assert_eq!(fixture.demo.live().world_toml(), world);
+    let playing = fixture.demo.player.playing.lock().await;
+    assert_eq!(
+        playing.as_ref().map(|playing| playing.file.as_str()),
+        Some("good.toml")
+    );
+}
+
+#[tokio::test]
+async fn the_sources_page_follows_a_world_loaded_by_anyone() {
+    let fixture = fixture().await;
+    let (scenario, expected) = run_file(NO_APPLICATION_USER).await;
+    // Not through the player: as the admin API's PUT /world does.
+    fixture
+        .demo
+        .live()
+        .load(scenario.world(), &[])
+        .expect("the world loads");
+    let form = scenario.form();
+    let secret = form
+        .client_secret
+        .typed(scenario.world(), &std::collections::BTreeMap::new())
+        .expect("the world has the secret");
+    let added = fixture
+        .post(
+            "/sources/dynamics365",
+            &[
+                ("csrf", fixture.demo.csrf()),
+                ("name", &form.name),
+                ("environment_url", &form.environment_url),
+                ("tenant_id", &form.tenant_id),
+                ("client_id", &form.client_id),
+                ("client_secret", secret.expose()),
+            ],
+        )
+        .await;
+    let problem = expected.steps[0].problem.as_ref().expect("a problem");
+    assert!(
+        added.body.contains(&escaped(&problem.message)),
+        "{}",
+        added.body
+    );
+}
