@@ -944,3 +944,60 @@ async fn every_page_names_its_controls_and_fits_the_window() -> anyhow::Result<(
     ensure!(problems.is_empty(), "{problems:#?}");
     session.close().await
 }
+
+/// Rotate secret: a wrong Value fails the check and keeps the saved secret; the app's new
+/// secret passes it and replaces the saved one (the list's hint changes, and Test still
+/// passes once the old secret is deleted in Entra).
+#[tokio::test]
+async fn rotating_the_secret_keeps_the_old_one_until_the_new_one_passes() -> anyhow::Result<()> {
+    const NEW_SECRET: &str = "Rt38Q~demo.importer.secret.rotated.0003";
+    let session = Session::start().await?;
+    let browser = &session.browser;
+    session.add_valid_source().await?;
+    session
+        .demo
+        .change(
+            json!([{"change": "add_secret", "app": "importer", "secret": "rotated",
+            "value": NEW_SECRET}]),
+        )
+        .await?;
+    let sources_url = session.demo.sources_url.as_str();
+    let rotate = |secret: &'static str| async move {
+        browser.goto(sources_url).await?;
+        browser
+            .find("[data-source='Contoso sales'] [data-test=rotate-source]")
+            .await?
+            .click()
+            .await?;
+        browser
+            .find("#rotate-form #client_secret")
+            .await?
+            .type_text(secret)
+            .await?;
+        browser.mark_page().await?;
+        browser.find("#rotate-secret").await?.click().await?;
+        browser.wait_for_new_page().await
+    };
+
+    rotate(WRONG_SECRET).await?;
+    let (_, fix, evidence) = session.problem(WRONG_SECRET).await?;
+    ensure!(evidence.contains("wrong_secret"), "{evidence}");
+    ensure!(!fix.is_empty(), "no fix");
+    browser.find("[data-test=old-secret-kept]").await?;
+    session.screenshot("17-rotate-wrong-secret").await?;
+
+    rotate(NEW_SECRET).await?;
+    let hint = browser
+        .text("[data-source='Contoso sales'] [data-test=secret-hint]")
+        .await?;
+    ensure!(hint == "Rt3*****", "the hint after rotating: {hint}");
+    session.assert_page_hides(NEW_SECRET).await?;
+    session
+        .demo
+        .change(json!([{"change": "remove_secret", "app": "importer", "secret": "current"}]))
+        .await?;
+    let status = session.test_source().await?;
+    ensure!(status == "Passed", "Test with the rotated secret: {status}");
+    session.screenshot("18-rotated").await?;
+    session.close().await
+}
