@@ -1,7 +1,8 @@
-//! `d365-harness demo` in a real browser: headless Chromium driven through chromedriver
-//! (WebDriver). The guide's steps, three setup mistakes with their message and fix, an invalid
-//! form, and the Sources page's load time. Screenshots go to `target/browser-screenshots/`,
-//! numbers to `target/browser-report/`. Not run by `cargo test`: `.ci/run` runs this target.
+//! `d365-harness demo` in headless Chromium through chromedriver (WebDriver): the guide's steps,
+//! three setup mistakes, an invalid form, Rotate secret, the console's remove-and-restore round,
+//! the live traffic view, step progress as it happens, a scenario played, labels and layout,
+//! and the Sources page's load time. Screenshots: `target/browser-screenshots/`; numbers:
+//! `target/browser-report/`. Not run by `cargo test`: `.ci/run` runs this target.
 #![allow(
     clippy::print_stdout,
     reason = "the measurements and screenshot paths are reported on stdout"
