@@ -76,10 +76,17 @@ impl Session {
             .join("browser-screenshots")
             .join(format!("{name}.png"));
         let element = self.browser.find(css).await?;
-        // At the top of the window: a screenshot holds only what the window shows.
+        // At the top of the window (a screenshot holds only what the window shows), below
+        // whatever sticks there (the console's notice), which would cover its top.
         self.browser
             .execute(
-                "document.querySelector(arguments[0]).scrollIntoView({block: 'start'});",
+                "document.querySelector(arguments[0]).scrollIntoView({block: 'start'});\
+                 const covering = [...document.querySelectorAll('body *')]\
+                   .filter(node => ['sticky', 'fixed'].includes(getComputedStyle(node).position))\
+                   .map(node => node.getBoundingClientRect())\
+                   .filter(rect => rect.top <= 0 && rect.height > 0)\
+                   .reduce((low, rect) => Math.max(low, rect.bottom), 0);\
+                 window.scrollBy(0, -covering);",
                 json!([css]),
             )
             .await?;
