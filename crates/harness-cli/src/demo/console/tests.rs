@@ -1093,3 +1093,28 @@ async fn every_id_on_the_console_is_unique() {
         assert!(seen.len() > 10);
     }
 }
+
+#[tokio::test]
+async fn each_buttons_accessible_name_holds_what_it_shows() {
+    for world in [
+        demo_world(),
+        fixture_world("read-depths.toml"),
+        fixture_world("setup-mistakes.toml"),
+    ] {
+        let fixture = fixture(world).await;
+        let page = fixture.get("/console").await;
+        let mut named = 0;
+        for button in page.body.split("<button").skip(1) {
+            let open = &button[..button.find('>').expect("the tag's end")];
+            let shown =
+                &button[open.len() + 1..button.find("</button>").expect("the button's end")];
+            if let Some(start) = open.find("aria-label=\"") {
+                let label = &open[start + 12..];
+                let label = &label[..label.find('"').expect("a closing quote")];
+                assert!(label.contains(shown), "`{label}` does not hold `{shown}`");
+                named += 1;
+            }
+        }
+        assert!(named > 3);
+    }
+}
