@@ -1118,3 +1118,166 @@ async fn each_buttons_accessible_name_holds_what_it_shows() {
         assert!(named > 3);
     }
 }
+
+#[tokio::test]
+async fn typed_fields_reach_the_admin_api_with_their_json_types() {
+    // Rows, counts and limits, in an environment whose accounts are given inline.
+    let owned = fixture(fixture_world("read-depths.toml")).await;
+    let environment = "contoso-owned";
+    let rows_of = |table: &str| {
+        let world = owned.live.world();
+        let found = world.environment(environment).expect("the environment");
+        let table = found
+            .tables
+            .iter()
+            .find(|listed| listed.logical_name == table)
+            .expect("the table");
+        match &table.data {
+            fake_dataverse::TableData::Rows(rows) => rows.len() as u64,
+            fake_dataverse::TableData::Generated { count } => *count,
+        }
+    };
+    let before = rows_of("account");
+    let hidden = [("environment", environment)];
+    let added = owned
+        .change_as(
+            "add_rows",
+            &hidden,
+            &[
+                ("table", "account"),
+                ("rows", r#"[{"name": "Console row"}]"#),
+            ],
+            false,
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    assert_eq!(rows_of("account"), before + 1);
+    let removed = owned
+        .change(
+            "remove_rows",
+            &[("environment", environment), ("table", "account")],
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);
+    assert_eq!(rows_of("account"), 0);
+    let generated = owned
+        .change_as(
+            "set_generated_rows",
+            &[("environment", environment), ("table", "contact")],
+            &[("count", "7")],
+            false,
+        )
+        .await;
+    assert_eq!(
+        generated.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        generated.body
+    );
+    assert_eq!(rows_of("contact"), 7);
+    let limits = owned
+        .change_as(
+            "set_limits",
+            &hidden,
+            &[
+                ("requests", "10"),
+                ("window_seconds", ""),
+                ("concurrent", "2"),
+            ],
+            false,
+        )
+        .await;
+    assert_eq!(limits.status, StatusCode::SEE_OTHER, "{}", limits.body);
+    let world = owned.live.world();
+    let set = world
+        .environment(environment)
+        .expect("the environment")
+        .limits;
+    assert_eq!(
+        (set.requests, set.concurrent, set.window_seconds),
+        (10, 2, 300)
+    );
+
+    // A certificate's PEM, a secret's expiry from a date input, a fault rule as JSON and an
+    // application user's role, in the demo world.
+    let fixture = fixture(demo_world()).await;
+    let document = fixture.live.document();
+    let pem = document.table()["apps"]["importer"]["certificates"][0]["pem"]
+        .as_str()
+        .expect("an inline certificate")
+        .to_owned();
+    let added = fixture
+        .change_as(
+            "add_certificate",
+            &[("app", "importer")],
+            &[("certificate", "console-upload"), ("pem", &pem)],
+            false,
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let page = fixture.get("/console").await;
+    assert_markup(&page.body, "data-certificate=\"console-upload\"");
+    let removed = fixture
+        .change(
+            "remove_certificate",
+            &[("app", "importer"), ("certificate", "console-upload")],
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);
+    assert!(
+        !fixture
+            .get("/console")
+            .await
+            .body
+            .contains("console-upload")
+    );
+
+    let expired = fixture
+        .change_as(
+            "expire_secret",
+            &[("app", "importer"), ("secret", "current")],
+            &[("at", "2030-01-02T03:04")],
+            false,
+        )
+        .await;
+    assert_eq!(expired.status, StatusCode::SEE_OTHER, "{}", expired.body);
+    let world = fixture.live.world();
+    let secret = world.app("importer").expect("the app").secrets[0].clone();
+    assert_eq!(
+        secret.expires,
+        time::macros::datetime!(2030-01-02 03:04 UTC)
+    );
+
+    let fault = fixture
+        .change_as(
+            "add_fault",
+            &[],
+            &[(
+                "fault",
+                r#"{"service": "entra", "times": 1, "action": {"kind": "respond", "status": 503}}"#,
+            )],
+            false,
+        )
+        .await;
+    assert_eq!(fault.status, StatusCode::SEE_OTHER, "{}", fault.body);
+    assert_eq!(fixture.live.faults().rules()[0].times, Some(1));
+
+    let user = [("environment", "contoso"), ("app", "importer")];
+    let removed = fixture.change("remove_application_user", &user).await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);
+    let page = fixture.get("/console").await;
+    assert_markup(&page.body, "data-test=\"no-application-users\"");
+    let created = fixture
+        .change_as(
+            "add_application_user",
+            &user[..1],
+            &[("app", "importer"), ("roles", "Importer Reader")],
+            false,
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    assert_eq!(
+        user_roles(&fixture.live.world_toml(), "contoso", "importer"),
+        Some(vec!["Importer Reader".to_owned()])
+    );
+}
