@@ -750,7 +750,7 @@ async fn a_fault_preset_adds_its_rule_through_the_admin_api_and_clear_removes_it
 }
 
 #[tokio::test]
-async fn moving_the_clock_forward_expires_what_it_passes() {
+async fn moving_the_clock_forward_moves_the_world_clock_and_says_to_when() {
     let fixture = fixture(demo_world()).await;
     let before = fixture.live.clock().offset();
     let moved = fixture.change("advance_clock", &[("duration", "1d")]).await;
