@@ -6,6 +6,7 @@
 //! line, event stream or file shows it.
 
 mod app;
+mod console;
 mod pages;
 mod rotate;
 mod runs;

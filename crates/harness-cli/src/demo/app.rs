@@ -41,6 +41,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("js/traffic.js"),
     ),
+    (
+        "/js/console.js",
+        "text/javascript; charset=utf-8",
+        include_str!("js/console.js"),
+    ),
 ];
 
 /// What every handler shares: the flow, the demo's source list, the admin API of the running
@@ -164,6 +169,7 @@ pub(crate) fn router(demo: Arc<Demo>) -> Router {
         .route("/reset", post(reset))
         .merge(super::runs::routes())
         .merge(super::traffic::routes())
+        .merge(super::console::routes())
         .merge(assets())
         .fallback(|| async { error_page(StatusCode::NOT_FOUND, "There is no such page.") })
         .layer(middleware::from_fn_with_state(demo.clone(), guard))
@@ -205,7 +211,9 @@ async fn guard(State(demo): State<Arc<Demo>>, request: Request, next: Next) -> R
     );
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Not `no-referrer`: under it browsers send `Origin: null` with a form's POST, which the
+    // Origin check above refuses; `same-origin` sends nothing to other sites either.
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     response
 }
 

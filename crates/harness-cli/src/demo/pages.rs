@@ -83,7 +83,11 @@ pub(super) const FIELDS: [(Field, &str); 5] = [
 ];
 
 /// The app's sections, in the order of the top navigation: `(path, label)`.
-pub(crate) const SECTIONS: &[(&str, &str)] = &[("/sources", "Sources"), ("/traffic", "Traffic")];
+pub(crate) const SECTIONS: &[(&str, &str)] = &[
+    ("/sources", "Sources"),
+    ("/console", "Tenant console"),
+    ("/traffic", "Traffic"),
+];
 
 /// A page of the section at `section` (one of [`SECTIONS`]' paths) with no script.
 fn layout(title: &str, body: Markup) -> Markup {
