@@ -39,14 +39,14 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("js/progress.js"),
     ),
     (
-        "/js/console.js",
-        "text/javascript; charset=utf-8",
-        include_str!("js/console.js"),
-    ),
-    (
         "/js/traffic.js",
         "text/javascript; charset=utf-8",
         include_str!("js/traffic.js"),
+    ),
+    (
+        "/js/console.js",
+        "text/javascript; charset=utf-8",
+        include_str!("js/console.js"),
     ),
     (
         "/js/player.js",
@@ -206,8 +206,8 @@ pub(crate) fn router(demo: Arc<Demo>) -> Router {
         .route("/sources/remove", post(remove_source))
         .route("/reset", post(reset))
         .merge(super::runs::routes())
-        .merge(super::console::routes())
         .merge(super::traffic::routes())
+        .merge(super::console::routes())
         .merge(super::player::routes())
         .merge(assets())
         .fallback(|| async { error_page(StatusCode::NOT_FOUND, "There is no such page.") })

@@ -750,7 +750,7 @@ async fn a_fault_preset_adds_its_rule_through_the_admin_api_and_clear_removes_it
 }
 
 #[tokio::test]
-async fn moving_the_clock_forward_expires_what_it_passes() {
+async fn moving_the_clock_forward_moves_the_world_clock_and_says_to_when() {
     let fixture = fixture(demo_world()).await;
     let before = fixture.live.clock().offset();
     let moved = fixture.change("advance_clock", &[("duration", "1d")]).await;
@@ -1092,4 +1092,192 @@ async fn every_id_on_the_console_is_unique() {
         }
         assert!(seen.len() > 10);
     }
+}
+
+#[tokio::test]
+async fn each_buttons_accessible_name_holds_what_it_shows() {
+    for world in [
+        demo_world(),
+        fixture_world("read-depths.toml"),
+        fixture_world("setup-mistakes.toml"),
+    ] {
+        let fixture = fixture(world).await;
+        let page = fixture.get("/console").await;
+        let mut named = 0;
+        for button in page.body.split("<button").skip(1) {
+            let open = &button[..button.find('>').expect("the tag's end")];
+            let shown =
+                &button[open.len() + 1..button.find("</button>").expect("the button's end")];
+            if let Some(start) = open.find("aria-label=\"") {
+                let label = &open[start + 12..];
+                let label = &label[..label.find('"').expect("a closing quote")];
+                assert!(label.contains(shown), "`{label}` does not hold `{shown}`");
+                named += 1;
+            }
+        }
+        assert!(named > 3);
+    }
+}
+
+#[tokio::test]
+async fn typed_fields_reach_the_admin_api_with_their_json_types() {
+    // Rows, counts and limits, in an environment whose accounts are given inline.
+    let owned = fixture(fixture_world("read-depths.toml")).await;
+    let environment = "contoso-owned";
+    let rows_of = |table: &str| {
+        let world = owned.live.world();
+        let found = world.environment(environment).expect("the environment");
+        let table = found
+            .tables
+            .iter()
+            .find(|listed| listed.logical_name == table)
+            .expect("the table");
+        match &table.data {
+            fake_dataverse::TableData::Rows(rows) => rows.len() as u64,
+            fake_dataverse::TableData::Generated { count } => *count,
+        }
+    };
+    let before = rows_of("account");
+    let hidden = [("environment", environment)];
+    let added = owned
+        .change_as(
+            "add_rows",
+            &hidden,
+            &[
+                ("table", "account"),
+                ("rows", r#"[{"name": "Console row"}]"#),
+            ],
+            false,
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    assert_eq!(rows_of("account"), before + 1);
+    let removed = owned
+        .change(
+            "remove_rows",
+            &[("environment", environment), ("table", "account")],
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);
+    assert_eq!(rows_of("account"), 0);
+    let generated = owned
+        .change_as(
+            "set_generated_rows",
+            &[("environment", environment), ("table", "contact")],
+            &[("count", "7")],
+            false,
+        )
+        .await;
+    assert_eq!(
+        generated.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        generated.body
+    );
+    assert_eq!(rows_of("contact"), 7);
+    let limits = owned
+        .change_as(
+            "set_limits",
+            &hidden,
+            &[
+                ("requests", "10"),
+                ("window_seconds", ""),
+                ("concurrent", "2"),
+            ],
+            false,
+        )
+        .await;
+    assert_eq!(limits.status, StatusCode::SEE_OTHER, "{}", limits.body);
+    let world = owned.live.world();
+    let set = world
+        .environment(environment)
+        .expect("the environment")
+        .limits;
+    assert_eq!(
+        (set.requests, set.concurrent, set.window_seconds),
+        (10, 2, 300)
+    );
+
+    // A certificate's PEM, a secret's expiry from a date input, a fault rule as JSON and an
+    // application user's role, in the demo world.
+    let fixture = fixture(demo_world()).await;
+    let document = fixture.live.document();
+    let pem = document.table()["apps"]["importer"]["certificates"][0]["pem"]
+        .as_str()
+        .expect("an inline certificate")
+        .to_owned();
+    let added = fixture
+        .change_as(
+            "add_certificate",
+            &[("app", "importer")],
+            &[("certificate", "console-upload"), ("pem", &pem)],
+            false,
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let page = fixture.get("/console").await;
+    assert_markup(&page.body, "data-certificate=\"console-upload\"");
+    let removed = fixture
+        .change(
+            "remove_certificate",
+            &[("app", "importer"), ("certificate", "console-upload")],
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);
+    assert!(
+        !fixture
+            .get("/console")
+            .await
+            .body
+            .contains("console-upload")
+    );
+
+    let expired = fixture
+        .change_as(
+            "expire_secret",
+            &[("app", "importer"), ("secret", "current")],
+            &[("at", "2030-01-02T03:04")],
+            false,
+        )
+        .await;
+    assert_eq!(expired.status, StatusCode::SEE_OTHER, "{}", expired.body);
+    let world = fixture.live.world();
+    let secret = world.app("importer").expect("the app").secrets[0].clone();
+    assert_eq!(
+        secret.expires,
+        time::macros::datetime!(2030-01-02 03:04 UTC)
+    );
+
+    let fault = fixture
+        .change_as(
+            "add_fault",
+            &[],
+            &[(
+                "fault",
+                r#"{"service": "entra", "times": 1, "action": {"kind": "respond", "status": 503}}"#,
+            )],
+            false,
+        )
+        .await;
+    assert_eq!(fault.status, StatusCode::SEE_OTHER, "{}", fault.body);
+    assert_eq!(fixture.live.faults().rules()[0].times, Some(1));
+
+    let user = [("environment", "contoso"), ("app", "importer")];
+    let removed = fixture.change("remove_application_user", &user).await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);
+    let page = fixture.get("/console").await;
+    assert_markup(&page.body, "data-test=\"no-application-users\"");
+    let created = fixture
+        .change_as(
+            "add_application_user",
+            &user[..1],
+            &[("app", "importer"), ("roles", "Importer Reader")],
+            false,
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    assert_eq!(
+        user_roles(&fixture.live.world_toml(), "contoso", "importer"),
+        Some(vec!["Importer Reader".to_owned()])
+    );
 }

@@ -169,7 +169,8 @@ impl Forms<'_> {
         }
     }
 
-    /// A form that is one button.
+    /// A form that is one button: `label` shows, `accessible` (which starts with or holds
+    /// `label`, so that voice control finds the button by what it shows) names the thing too.
     fn button(
         &self,
         kind: &str,
@@ -456,7 +457,7 @@ fn tenant_principals(world: &World, tenant: &str, forms: &Forms<'_>) -> Markup {
                         @if principal.removed {
                             span.state.off { "Removed" } " "
                             (forms.button("add_service_principal", &[("app", &app.key), ("tenant", tenant)], "Add back",
-                                &format!("Add {} back to this tenant", app.display_name), false))
+                                &format!("Add back {} to this tenant", app.display_name), false))
                         } @else {
                             (enabled_text(app.enabled && principal.enabled)) " "
                             (forms.button("remove_service_principal", &[("app", &app.key), ("tenant", tenant)], "Remove",
@@ -525,7 +526,7 @@ fn app_card(world: &World, app: &App, now: OffsetDateTime, forms: &Forms<'_>) ->
                                     td.actions {
                                         @if valid {
                                             (forms.button("expire_secret", &[("app", key), ("secret", &secret.name)], "Expire now",
-                                                &format!("Expire secret {} now", secret.name), true))
+                                                &format!("Expire now: secret {}", secret.name), true))
                                         }
                                         (forms.button("remove_secret", &[("app", key), ("secret", &secret.name)], "Delete",
                                             &format!("Delete secret {}", secret.name), true))
@@ -701,10 +702,10 @@ fn environment_card(snapshot: &Snapshot, environment: &Environment, forms: &Form
                     (on_off(environment.admin_mode)) " "
                     @if environment.admin_mode {
                         (forms.button("admin_mode", &[("environment", key), ("on", "false")], "Turn off",
-                            "Turn administration mode off", false))
+                            "Turn off administration mode", false))
                     } @else {
                         (forms.button("admin_mode", &[("environment", key), ("on", "true")], "Turn on",
-                            "Turn administration mode on", true))
+                            "Turn on administration mode", true))
                     }
                 }
             }
@@ -1032,7 +1033,7 @@ fn teams(names: &Names<'_>, assignable: &[String], forms: &Forms<'_>) -> Markup 
                                             li data-test="member" data-app=(app.key) {
                                                 (app.display_name) " "
                                                 (forms.button("remove_team_member", &[("environment", key), ("team", &team.name), ("app", &app.key)],
-                                                    "Remove from team", &format!("Remove {} from team {}", app.display_name, team.name), true))
+                                                    "Remove from team", &format!("Remove from team {}: {}", team.name, app.display_name), true))
                                             }
                                         } @else {
                                             li.muted { "user " code { (member) } }
@@ -1094,7 +1095,7 @@ fn tables(environment: &Environment, listed: &[String], forms: &Forms<'_>) -> Ma
                                 }))
                                 @if let TableData::Rows(rows) = &table.data && !rows.is_empty() {
                                     (forms.button("remove_rows", &[("environment", key), ("table", name)], "Remove all rows",
-                                        &format!("Remove every row of {name}"), true))
+                                        &format!("Remove all rows of {name}"), true))
                                 }
                             }
                         }
