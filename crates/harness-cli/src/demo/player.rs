@@ -9,8 +9,10 @@ mod view;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
+use std::time::SystemTime;
 
 use axum::Router;
 use axum::extract::{Form, State};
@@ -30,7 +32,14 @@ pub(crate) struct PlayerState {
     /// The scenario being played. An async lock: a step holds it while the flow runs, so two
     /// steps (or a step and a load) never interleave.
     playing: tokio::sync::Mutex<Option<Playing>>,
+    /// What the list shows of each file, with the modification time it was read at: the
+    /// list page reads again only the files that changed.
+    heads: std::sync::Mutex<Heads>,
 }
+
+/// Each file's head (`None`: not shaped like a scenario file) and the modification time it was
+/// read at.
+type Heads = HashMap<PathBuf, (Option<SystemTime>, Option<Head>)>;
 
 impl Default for PlayerState {
     fn default() -> PlayerState {
@@ -44,6 +53,7 @@ impl PlayerState {
         PlayerState {
             dir: dir.or_else(default_dir),
             playing: tokio::sync::Mutex::new(None),
+            heads: std::sync::Mutex::new(HashMap::new()),
         }
     }
 }
@@ -79,7 +89,7 @@ struct Listed {
 }
 
 /// The few fields the list shows, read without validating the file (that is for loading).
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 struct Head {
     name: String,
     #[serde(default)]
@@ -98,23 +108,41 @@ pub(super) fn routes() -> Router<Arc<Demo>> {
         .route("/scenarios/restart", post(restart))
 }
 
-/// Every `.toml` file under `dir`, in path order.
-fn list(dir: &Path) -> std::io::Result<Vec<Listed>> {
-    let mut files = Vec::new();
-    collect(dir, dir, &mut files)?;
-    files.sort();
+/// Every `.toml` file under `dir`, in path order, with its head (read again only when the
+/// file changed since `heads` saw it).
+fn list(dir: &Path, heads: &std::sync::Mutex<Heads>) -> std::io::Result<Vec<Listed>> {
+    let files = files(dir)?;
+    let mut heads = heads.lock().unwrap_or_else(PoisonError::into_inner);
     Ok(files
         .into_iter()
         .map(|(file, path)| {
-            let head = std::fs::read_to_string(&path)
-                .ok()
-                .and_then(|text| toml::from_str::<Head>(&text).ok());
+            let modified = std::fs::metadata(&path)
+                .and_then(|metadata| metadata.modified())
+                .ok();
+            let head = match heads.get(&path) {
+                Some((seen, head)) if modified.is_some() && *seen == modified => head.clone(),
+                _ => {
+                    let head = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|text| toml::from_str::<Head>(&text).ok());
+                    heads.insert(path, (modified, head.clone()));
+                    head
+                }
+            };
             let folder = file
                 .rsplit_once('/')
                 .map_or(String::new(), |(folder, _)| folder.to_owned());
             Listed { file, folder, head }
         })
         .collect())
+}
+
+/// Every `.toml` file under `dir` (relative, with `/`) and its path, in path order.
+fn files(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
+    let mut files = Vec::new();
+    collect(dir, dir, &mut files)?;
+    files.sort();
+    Ok(files)
 }
 
 fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
@@ -147,7 +175,7 @@ async fn list_page(State(demo): State<Arc<Demo>>) -> Response {
     });
     let markup = match &demo.player.dir {
         None => view::list(Err(view::NO_FOLDER), current, demo.csrf()),
-        Some(dir) => match list(dir) {
+        Some(dir) => match list(dir, &demo.player.heads) {
             Ok(listed) => view::list(Ok((dir, &listed)), current, demo.csrf()),
             Err(error) => {
                 let message = format!(
@@ -195,7 +223,7 @@ async fn load(State(demo): State<Arc<Demo>>, Form(form): Form<LoadForm>) -> Resp
         return error_page(StatusCode::NOT_FOUND, view::NO_FOLDER);
     };
     // Only a file the list shows: the name never becomes a path by itself.
-    let known = list(&dir).is_ok_and(|listed| listed.iter().any(|file| file.file == form.file));
+    let known = files(&dir).is_ok_and(|files| files.iter().any(|(file, _)| *file == form.file));
     if !known {
         return error_page(
             StatusCode::NOT_FOUND,

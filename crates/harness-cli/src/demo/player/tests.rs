@@ -1,9 +1,10 @@
 //! The scenario player through the demo's router (tower's `oneshot`, as `demo/tests.rs` does)
 //! in front of real fakes: the list shows the checkout's scenario files by folder; loading a
 //! scenario and playing its steps reports what `scenario::run` reports for the same file; a
-//! lifecycle scenario with `change` steps plays through and restarts; no page shows a secret of
-//! the scenario's world; a POST without the CSRF token, or naming a file the list does not
-//! show, changes nothing.
+//! lifecycle scenario with `change` steps plays through and restarts; worlds with other hosts
+//! are reached by the player and the Sources page; no page shows a secret of the scenario's
+//! world; a POST without the CSRF token, or naming a file the list does not show, changes
+//! nothing.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -695,6 +696,27 @@ async fn a_scenario_file_that_does_not_load_leaves_the_loaded_one_playing() {
         .replace(r#"world = "setup-mistakes""#, r#"world = "setup-mistake""#);
     std::fs::write(dir.join("broken.toml"), broken).expect("a broken file");
     let fixture = fixture_in(Some(dir.clone())).await;
+
+    // The list reads a file again when it changed.
+    let name = Scenario::load(dir.join("good.toml"))
+        .expect("loads")
+        .name()
+        .to_owned();
+    let list = fixture.get("/scenarios").await;
+    assert!(list.body.contains(&escaped(&name)), "{}", list.body);
+    let renamed = std::fs::read_to_string(dir.join("good.toml"))
+        .expect("the copy")
+        .replace(&format!("name = \"{name}\""), "name = \"renamed in place\"");
+    std::fs::write(dir.join("good.toml"), renamed).expect("the file rewritten");
+    std::fs::File::options()
+        .write(true)
+        .open(dir.join("good.toml"))
+        .and_then(|file| {
+            file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+        })
+        .expect("a later modification time");
+    let list = fixture.get("/scenarios").await;
+    assert!(list.body.contains("renamed in place"), "{}", list.body);
 
     fixture.load("good.toml").await;
     let answer = fixture

@@ -229,8 +229,10 @@ fn controls(next: Option<usize>, total: usize, csrf: &str) -> Markup {
             }
             form method="post" action="/scenarios/restart" {
                 input type="hidden" name="csrf" value=(csrf);
-                button.secondary #play-restart type="submit" data-test="play-restart" { "Restart" }
+                button.secondary #play-restart type="submit" data-test="play-restart"
+                    aria-describedby="restart-hint" { "Restart" }
             }
+            p.hint #restart-hint { "Restart loads the scenario again: its world, faults and clock, an empty Sources list, step 1 next. (The Sources page's Reset puts the world back but not the steps.)" }
         }
     }
 }
