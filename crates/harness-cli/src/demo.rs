@@ -8,6 +8,7 @@
 mod app;
 mod console;
 mod pages;
+mod player;
 mod rotate;
 mod runs;
 #[cfg(test)]
@@ -44,6 +45,10 @@ pub struct DemoArgs {
     /// `<state-dir>/demo-sources`]
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Folder of the scenario files the Scenarios page lists [default: `./scenarios` when it
+    /// exists, else the `scenarios/` of the checkout this binary was built from]
+    #[arg(long, value_name = "DIR")]
+    pub scenarios: Option<PathBuf>,
 }
 
 /// Runs the demo until Ctrl-C or SIGTERM.
@@ -75,13 +80,15 @@ pub(crate) async fn demo(args: &DemoArgs, out: &mut impl Write) -> anyhow::Resul
         FlowOptions::default(),
     )
     .context("failed to set up the connection check")?;
-    let demo = Arc::new(Demo::new(
+    let mut demo = Demo::new(
         flow,
         store,
         serving.admin_client(),
         addr,
         AdminToken::generate()?,
-    ));
+    );
+    demo.player = player::PlayerState::new(args.scenarios.clone());
+    let demo = Arc::new(demo);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(
         axum::serve(listener, app::router(demo.clone()))

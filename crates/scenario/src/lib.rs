@@ -35,7 +35,7 @@ pub use report::{
     CheckSummary, CheckWarningReport, ExpectationReport, FaultStepReport, FieldReport, FormReport,
     ProblemReport, Report, RequestCountReport, Seconds, StepReport,
 };
-pub use runner::{run, run_journaled};
+pub use runner::{Player, describe_change, expectation_report, run, run_journaled};
 pub use scenario::{
     Action, ClockMove, Expectation, Form, Outcome, RequestCount, Scenario, SecretInput,
     SecretOrigin, SecretPart, Step, Trust,

@@ -2,6 +2,7 @@
 //! [`run`]. Each run gets its own listener (port 0), manual clock at [`START_TIME`], seeded
 //! ids, temporary source list and `d365_source::Flow`, which reaches the fakes only through its
 //! network settings (every world host resolved to the listener, only the harness CA trusted).
+//! [`Player`] is the step code: `run` plays every step with it, the demo one step at a time.
 //! Invariant: a step whose expectation fails is data in the report; `Err` means the harness
 //! broke (the fakes did not start, the source list could not be read or written).
 
@@ -13,10 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use d365_source::{
-    AddOutcome, CheckReport, Field, FieldError, FieldWarning, Flow, FlowOptions, Problem,
-    ReadDepth, RotateOutcome, SecretString, SourceForm, Store, TableAccess, TestOutcome,
+    AddOutcome, CheckReport, Field, FieldError, FieldWarning, Flow, FlowOptions, NetworkSettings,
+    Problem, ReadDepth, RotateOutcome, SecretString, SourceForm, Store, TableAccess, TestOutcome,
 };
-use fake_core::{Clock, IdGenerator, JournalEntry, ServerHandle, glob_matches};
+use fake_core::{Clock, IdGenerator, JournalEntry, glob_matches};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -42,98 +43,174 @@ pub async fn run_journaled(scenario: &Scenario) -> Result<(Report, Vec<JournalEn
     let clock = Clock::manual(START_TIME);
     let (server, live) = spawn_live(
         scenario.world(),
-        clock.clone(),
+        clock,
         IdGenerator::seeded(SEED),
         scenario.faults(),
     )
     .await?;
-    let timer = Arc::new(ManualTimer::new(clock.clone()));
-    let mut network = network_settings(&server);
-    if let Some(timeout) = scenario.request_timeout() {
-        network.request_timeout = timeout;
-    }
-    if scenario.trust() == Trust::AnotherCa {
-        let other =
-            fake_core::TestPki::generate(&["untrusted.invalid".to_owned()]).map_err(|source| {
-                Error::Serve {
-                    path: scenario.world().path().to_owned(),
-                    source: ServeError::Listener(source),
-                }
-            })?;
-        network.roots = d365_source::TrustRoots::Only(vec![other.ca_pem().to_owned()]);
-    }
-    let options = FlowOptions {
-        tables: scenario.tables().to_vec(),
-        // The backoff's jitter from the fakes' seed: a replay waits exactly as long every time.
-        retry: d365_source::RetryPolicy {
-            jitter: d365_source::Jitter::Seeded(SEED),
-            ..d365_source::RetryPolicy::default()
-        },
-    };
-    let flow = Flow::new(&network, timer.clone(), options).map_err(|source| Error::FlowSetup {
-        path: scenario.path().to_owned(),
-        source,
-    })?;
     let store_dir = tempfile::tempdir().map_err(|source| Error::TempDir {
         path: scenario.path().to_owned(),
         source,
     })?;
-    let mut run = Run {
-        scenario,
-        server,
+    let mut player = Player::new(
+        scenario.clone(),
         live,
-        clock,
-        timer,
-        flow,
-        store: Store::open(store_dir.path().join("sources")),
-        journaled: BTreeSet::new(),
-        remembered: BTreeMap::new(),
-    };
-    run.remember(scenario.world());
-    let mut steps = Vec::new();
-    for (index, step) in scenario.steps().iter().enumerate() {
-        let number = index + 1;
-        let report = run.step(number, step).await.map_err(|source| Error::Step {
-            path: scenario.path().to_owned(),
-            step: number,
-            source,
-        })?;
-        steps.push(report);
-    }
-    let journal = run.server.journal().entries();
-    let form = scenario.form();
-    let report = Report {
-        name: scenario.name().to_owned(),
-        world: scenario.world_name().to_owned(),
-        form: form_report(form),
-        forms: scenario
-            .forms()
-            .iter()
-            .map(|(name, form)| (name.clone(), form_report(form)))
-            .collect(),
-        tables: scenario.tables().to_vec(),
-        passed: steps.iter().all(|step| step.held),
-        steps,
-    };
-    Ok((report, journal))
+        network_settings(&server),
+        Store::open(store_dir.path().join("sources")),
+    )?;
+    while player.play_next().await?.is_some() {}
+    let journal = server.journal().entries();
+    Ok((player.report(), journal))
 }
 
-/// One run's fakes, flow and store.
-struct Run<'a> {
-    scenario: &'a Scenario,
-    server: ServerHandle,
+/// A scenario played step by step against a running world: the runner's step code, for
+/// whoever holds the world (the [`run`]ner's fresh fakes, the demo's running ones). The world
+/// must be the scenario's as loaded (its world, its `faults`, the clock at [`START_TIME`]);
+/// each [`Player::play_next`] plays one step and returns its [`StepReport`], exactly as
+/// [`run`] reports it.
+pub struct Player {
+    scenario: Scenario,
     /// The running world, which `change` and `fault` steps change.
     live: LiveWorld,
-    clock: Clock,
     timer: Arc<ManualTimer>,
     flow: Flow,
     store: Store,
-    /// Journal entries already reported, by sequence number (an answer held back by a delay
-    /// fault may land in the journal after later ones).
+    /// Journal entries already reported (or there before the player started), by sequence
+    /// number (an answer held back by a delay fault may land in the journal after later ones).
     journaled: BTreeSet<u64>,
     /// Every world secret seen so far, by app and name, as last seen: a secret deleted in
     /// Entra can still be typed (the admin still has its value).
     remembered: BTreeMap<(String, String), Secret>,
+    /// The steps played so far, in order.
+    played: Vec<StepReport>,
+}
+
+impl std::fmt::Debug for Player {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Player")
+            .field("scenario", &self.scenario.path())
+            .field("played", &self.played.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Player {
+    /// A player for `scenario` on `live`, whose hosts `network` reaches (host map and CA, as
+    /// [`network_settings`] makes them). It builds the scenario's own flow from `network`: its
+    /// tables, request timeout and trusted CA, the backoff's jitter from [`SEED`], and a
+    /// [`ManualTimer`] on the live world's clock (a wait moves the clock and returns at once,
+    /// and is reported). `store` is the source list the steps use; entries already in the
+    /// live world's journal are not reported.
+    pub fn new(
+        scenario: Scenario,
+        live: LiveWorld,
+        mut network: NetworkSettings,
+        store: Store,
+    ) -> Result<Player, Error> {
+        let timer = Arc::new(ManualTimer::new(live.clock().clone()));
+        if let Some(timeout) = scenario.request_timeout() {
+            network.request_timeout = timeout;
+        }
+        if scenario.trust() == Trust::AnotherCa {
+            let other = fake_core::TestPki::generate(&["untrusted.invalid".to_owned()]).map_err(
+                |source| Error::Serve {
+                    path: scenario.world().path().to_owned(),
+                    source: ServeError::Listener(source),
+                },
+            )?;
+            network.roots = d365_source::TrustRoots::Only(vec![other.ca_pem().to_owned()]);
+        }
+        let options = FlowOptions {
+            tables: scenario.tables().to_vec(),
+            // The backoff's jitter from the fakes' seed: a replay waits exactly as long every
+            // time.
+            retry: d365_source::RetryPolicy {
+                jitter: d365_source::Jitter::Seeded(SEED),
+                ..d365_source::RetryPolicy::default()
+            },
+        };
+        let flow =
+            Flow::new(&network, timer.clone(), options).map_err(|source| Error::FlowSetup {
+                path: scenario.path().to_owned(),
+                source,
+            })?;
+        let journaled = live
+            .journal()
+            .entries()
+            .iter()
+            .map(|entry| entry.sequence)
+            .collect();
+        let mut player = Player {
+            scenario,
+            live,
+            timer,
+            flow,
+            store,
+            journaled,
+            remembered: BTreeMap::new(),
+            played: Vec::new(),
+        };
+        let world = player.scenario.world().clone();
+        player.remember(&world);
+        Ok(player)
+    }
+
+    /// The scenario being played.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// The number (from 1) of the step [`Player::play_next`] plays, or `None` when every step
+    /// has been played.
+    pub fn next_step(&self) -> Option<usize> {
+        let next = self.played.len() + 1;
+        (next <= self.scenario.steps().len()).then_some(next)
+    }
+
+    /// The reports of the steps played so far, in order.
+    pub fn played(&self) -> &[StepReport] {
+        &self.played
+    }
+
+    /// Plays the next step and returns its report, or `None` when every step has been played.
+    /// A step whose expectation fails is data in the report; `Err` means the source list
+    /// could not be read or written (the step is then not counted as played).
+    pub async fn play_next(&mut self) -> Result<Option<&StepReport>, Error> {
+        let Some(number) = self.next_step() else {
+            return Ok(None);
+        };
+        let step = self.scenario.steps()[number - 1].clone();
+        let report = self
+            .step(number, &step)
+            .await
+            .map_err(|source| Error::Step {
+                path: self.scenario.path().to_owned(),
+                step: number,
+                source,
+            })?;
+        self.played.push(report);
+        Ok(self.played.last())
+    }
+
+    /// The report of the steps played so far (`passed` when each of them held): after the
+    /// last step, what [`run`] reports.
+    pub fn report(&self) -> Report {
+        let scenario = &self.scenario;
+        Report {
+            name: scenario.name().to_owned(),
+            world: scenario.world_name().to_owned(),
+            form: form_report(scenario.form()),
+            forms: scenario
+                .forms()
+                .iter()
+                .map(|(name, form)| (name.clone(), form_report(form)))
+                .collect(),
+            tables: scenario.tables().to_vec(),
+            passed: self.played.iter().all(|step| step.held),
+            steps: self.played.clone(),
+        }
+    }
 }
 
 /// What a step did, before it is compared with the expectation.
@@ -151,12 +228,12 @@ struct Observed {
     mismatches: Vec<String>,
 }
 
-impl Run<'_> {
+impl Player {
     async fn step(&mut self, number: usize, step: &Step) -> Result<StepReport, d365_source::Error> {
         let action = &step.action;
         let expect = step.expect.as_ref();
         let form = step.form.as_ref().unwrap_or(self.scenario.form());
-        let at = self.clock.now();
+        let at = self.live.clock().now();
         let waits_before = self.timer.waits().len();
         let observed = self.act(action, form).await?;
         if matches!(action, Action::Change { .. }) {
@@ -199,7 +276,7 @@ impl Run<'_> {
                 Action::Fault { clear, add } => Some(FaultStepReport {
                     cleared: *clear,
                     added: {
-                        let rules = self.server.faults().rules();
+                        let rules = self.live.faults().rules();
                         let first = rules.len().saturating_sub(add.len());
                         rules
                             .iter()
@@ -209,7 +286,7 @@ impl Run<'_> {
                             .collect()
                     },
                     in_effect: self
-                        .server
+                        .live
                         .faults()
                         .rules()
                         .iter()
@@ -361,24 +438,29 @@ impl Run<'_> {
     }
 
     fn advance(&self, clock_move: ClockMove) -> Observed {
+        let clock = self.live.clock();
         let mut observed = Observed::default();
         match clock_move {
             ClockMove::By(duration) => {
                 let by = time::Duration::try_from(duration).unwrap_or(time::Duration::MAX);
-                self.clock
-                    .advance(by)
-                    .expect("the runner's clock is manual");
+                // Only a move past the year 9999 fails, on a manual or a system clock.
+                if let Err(error) = clock.advance(by) {
+                    observed
+                        .mismatches
+                        .push(format!("the clock does not move: {error}"));
+                }
             }
-            ClockMove::Until(until) if until > self.clock.now() => {
-                self.clock.set(until).expect("the runner's clock is manual");
+            ClockMove::Until(until) if until > clock.now() => {
+                // `set` cannot fail on either kind of clock.
+                let _ = clock.set(until);
             }
             ClockMove::Until(until) => observed.mismatches.push(format!(
                 "the clock is already at {}, which is not before `until` {}",
-                timestamp(self.clock.now()),
+                timestamp(clock.now()),
                 timestamp(until)
             )),
         }
-        observed.clock_to = Some(self.clock.now());
+        observed.clock_to = Some(clock.now());
         observed
     }
 
@@ -395,7 +477,7 @@ impl Run<'_> {
 
     /// The journal entries not reported yet.
     fn new_entries(&mut self) -> Vec<JournalEntry> {
-        self.server
+        self.live
             .journal()
             .entries()
             .into_iter()
@@ -428,7 +510,7 @@ fn transcript_line(entry: &JournalEntry) -> String {
 
 /// A change as a report shows it, its kind then its fields, with no secret value and no
 /// certificate text: `remove_role environment=contoso app=importer role="Importer Reader"`.
-fn describe_change(change: &Change) -> String {
+pub fn describe_change(change: &Change) -> String {
     let Ok(toml::Value::Table(table)) = toml::Value::try_from(change) else {
         // A change always serializes as a table; say so rather than panic if that changes.
         return change.kind().to_owned();
@@ -787,7 +869,8 @@ fn timestamp(time: OffsetDateTime) -> String {
         .expect("a clock time in the years 0 to 9999 formats as RFC 3339")
 }
 
-fn expectation_report(expect: &Expectation) -> ExpectationReport {
+/// An expectation as a report shows it (before the step is played, too).
+pub fn expectation_report(expect: &Expectation) -> ExpectationReport {
     let names = |fields: &Vec<Field>| {
         fields
             .iter()

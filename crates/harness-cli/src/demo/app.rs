@@ -17,7 +17,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use d365_source::{Flow, Store};
+use d365_source::{Flow, FlowOptions, Store, SystemTimer};
 use serde::Deserialize;
 
 use super::pages;
@@ -46,12 +46,19 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("js/console.js"),
     ),
+    (
+        "/js/player.js",
+        "text/javascript; charset=utf-8",
+        include_str!("js/player.js"),
+    ),
 ];
 
 /// What every handler shares: the flow, the demo's source list, the admin API of the running
 /// fakes, the app's own authorities and its CSRF token.
 pub(crate) struct Demo {
-    pub(super) flow: Flow,
+    /// The flow Add Source and Test use, rebuilt after every load of a world (whose hosts
+    /// may differ), whoever loads it: the scenario player, the admin API.
+    flow: Arc<fake_core::Snapshot<Flow>>,
     pub(super) store: Store,
     /// The running world and its admin API (changes go through it, as the admin's would).
     admin: AdminClient,
@@ -65,6 +72,8 @@ pub(crate) struct Demo {
     /// Turns true when the demo stops: open event streams end, so that the graceful shutdown
     /// does not wait for them.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// The scenario player's folder and the scenario it plays (`demo/player.rs`).
+    pub(super) player: super::player::PlayerState,
 }
 
 impl fmt::Debug for Demo {
@@ -85,6 +94,8 @@ impl Demo {
         addr: SocketAddr,
         csrf: AdminToken,
     ) -> Demo {
+        let flow = Arc::new(fake_core::Snapshot::new(Arc::new(flow)));
+        follow_loads(admin.live(), &flow);
         Demo {
             flow,
             store,
@@ -93,6 +104,7 @@ impl Demo {
             csrf,
             runs: super::runs::Runs::default(),
             stopping: tokio::sync::watch::Sender::new(false),
+            player: super::player::PlayerState::default(),
         }
     }
 
@@ -106,28 +118,50 @@ impl Demo {
         self.stopping.subscribe()
     }
 
+    /// The flow as it is now (a load of another world replaces it).
+    pub(crate) fn flow(&self) -> Arc<Flow> {
+        self.flow.get()
+    }
+
     /// The CSRF token's text, for the forms' hidden field.
     pub(crate) fn csrf(&self) -> &str {
         self.csrf.expose()
     }
 
     /// The admin API of the running fakes.
-    #[allow(dead_code, reason = "the console and the scenario player call it")]
     pub(crate) fn admin(&self) -> &AdminClient {
         &self.admin
     }
 
     /// The running world (read it; change it through [`Demo::admin`]).
-    #[allow(dead_code, reason = "the console, traffic and scenario views read it")]
     pub(crate) fn live(&self) -> &scenario::LiveWorld {
         self.admin.live()
     }
 
-    /// The store, for tests.
-    #[cfg(test)]
+    /// The demo's source list (the scenario player empties it and plays on it).
     pub(crate) fn store(&self) -> &Store {
         &self.store
     }
+}
+
+/// Rebuilds `flow` for the hosts of each world `live` loads, as `d365-harness source` would be
+/// pointed at them (the host map and the harness CA, which stays the same). Requests already
+/// running finish with the old flow. The hook holds the flow weakly: it ends with the demo.
+fn follow_loads(live: &scenario::LiveWorld, flow: &Arc<fake_core::Snapshot<Flow>>) {
+    let flow = Arc::downgrade(flow);
+    let (addr, ca_pem) = (live.addr(), live.ca_pem().to_owned());
+    live.on_load(move |_, hosts| {
+        let Some(flow) = flow.upgrade() else { return };
+        let network = scenario::network_settings_for(hosts, addr, &ca_pem);
+        match Flow::new(&network, Arc::new(SystemTimer), FlowOptions::default()) {
+            Ok(next) => {
+                let _ = flow.replace_with(|_| Ok::<Flow, std::convert::Infallible>(next));
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the demo's flow does not follow the loaded world");
+            }
+        }
+    });
 }
 
 /// The `Host` values a listener on `addr` answers: its address, and `localhost` on its port
@@ -170,6 +204,7 @@ pub(crate) fn router(demo: Arc<Demo>) -> Router {
         .merge(super::runs::routes())
         .merge(super::traffic::routes())
         .merge(super::console::routes())
+        .merge(super::player::routes())
         .merge(assets())
         .fallback(|| async { error_page(StatusCode::NOT_FOUND, "There is no such page.") })
         .layer(middleware::from_fn_with_state(demo.clone(), guard))
@@ -339,7 +374,7 @@ pub(crate) struct Plain {
 }
 
 /// Reset: the world back as loaded through the admin API (`POST /reset`), then every source
-/// of the demo's list removed.
+/// of the demo's list removed and the scenario being played ended.
 async fn reset(State(demo): State<Arc<Demo>>, Form(form): Form<Plain>) -> Response {
     if !demo.csrf.matches(form.csrf.as_bytes()) {
         return csrf_refused();
@@ -366,6 +401,7 @@ async fn reset(State(demo): State<Arc<Demo>>, Form(form): Form<Plain>) -> Respon
             return store_error(&error);
         }
     }
+    demo.player.stop_playing().await;
     see_other("/sources?reset=1")
 }
 

@@ -87,6 +87,7 @@ pub(crate) const SECTIONS: &[(&str, &str)] = &[
     ("/sources", "Sources"),
     ("/console", "Tenant console"),
     ("/traffic", "Traffic"),
+    ("/scenarios", "Scenarios"),
 ];
 
 /// A page of the section at `section` (one of [`SECTIONS`]' paths) with no script.
@@ -187,7 +188,7 @@ pub(crate) fn sources(
                 h2 #reset-heading { "Start over" }
                 form method="post" action="/reset" {
                     input type="hidden" name="csrf" value=(csrf);
-                    p { "Puts the tenant back as the demo loaded it (every change, fault and clock move undone) and empties this list." }
+                    p { "Puts the tenant back as it was loaded, at start or by the last scenario loaded (every change, fault and clock move undone), empties this list and ends the scenario being played." }
                     button.secondary type="submit" { "Reset the demo" }
                 }
             }

@@ -265,7 +265,7 @@ async fn execute(demo: &Demo, job: Job, run: &Run) -> Outcome {
     match job {
         Job::Add(form) => {
             let mut view = FormView::of(&form);
-            let outcome = demo.flow.add_with_progress(&form, &demo.store, run).await;
+            let outcome = demo.flow().add_with_progress(&form, &demo.store, run).await;
             drop(form);
             view.steps = run.steps();
             match outcome {
@@ -288,7 +288,11 @@ async fn execute(demo: &Demo, job: Job, run: &Run) -> Outcome {
         }
         Job::Test { name } => {
             // Passed or failed, the outcome is recorded in the store and the list shows it.
-            match demo.flow.test_with_progress(&demo.store, &name, run).await {
+            match demo
+                .flow()
+                .test_with_progress(&demo.store, &name, run)
+                .await
+            {
                 Ok(TestOutcome::Passed(source) | TestOutcome::Failed { source, .. }) => {
                     Outcome::Listed {
                         key: "tested",
@@ -300,7 +304,7 @@ async fn execute(demo: &Demo, job: Job, run: &Run) -> Outcome {
         }
         Job::Rotate { name, secret } => {
             let outcome = demo
-                .flow
+                .flow()
                 .rotate_secret_with_progress(&demo.store, &name, secret, run)
                 .await;
             let mut view = RotateView::new(name);

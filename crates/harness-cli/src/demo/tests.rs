@@ -725,6 +725,10 @@ async fn no_log_line_shows_a_typed_secret() {
     // existed (tests run in parallel, each with its own subscriber or none).
     tracing::callsite::rebuild_interest_cache();
     let fixture = fixture().await;
+    // A callsite first hit by a test on another thread while this subscriber was being set
+    // may have cached "no subscriber is interested" (tracing computes interest once per
+    // callsite); recompute it now that this thread's subscriber exists.
+    tracing::callsite::rebuild_interest_cache();
     let secret = fixture.secret.clone();
     for (typed, name) in [(WRONG_SECRET, "Wrong"), (secret.as_str(), "Right")] {
         let answer = fixture

@@ -1,0 +1,813 @@
+//! The scenario player through the demo's router (tower's `oneshot`, as `demo/tests.rs` does)
+//! in front of real fakes: the list shows the checkout's scenario files by folder; loading a
+//! scenario and playing its steps reports what `scenario::run` reports for the same file; a
+//! lifecycle scenario with `change` steps plays through and restarts; worlds with other hosts
+//! are reached by the player and the Sources page; no page shows a secret of the scenario's
+//! world; a POST without the CSRF token, or naming a file the list does not show, changes
+//! nothing.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use d365_source::{Flow, FlowOptions, Store, SystemTimer};
+use fake_core::{Clock, IdGenerator, ServerHandle};
+use http_body_util::BodyExt;
+use scenario::{Report, Scenario, StepReport};
+use tower::ServiceExt;
+
+use super::*;
+use crate::demo::app;
+use crate::serve::admin::{Access, Admin, AdminClient, AdminToken};
+use crate::world::{BuiltinWorld, DEFAULT_WORLD};
+
+/// Where the app under test pretends to listen.
+const ADDR: &str = "127.0.0.1:8080";
+
+const MISSING_PRIVILEGE: &str = "dataverse/missing_table_privilege.toml";
+const ROLE_REMOVED: &str = "lifecycle/role_removed_after_save.toml";
+/// On `contoso-nouser.crm.dynamics.com`, which the demo world does not serve.
+const NO_APPLICATION_USER: &str = "dataverse/no_application_user.toml";
+/// A third world (`read-depths`), with hosts of its own again.
+const READ_DEPTH: &str = "dataverse/business_unit_read_depth.toml";
+
+/// The app over fresh fakes for the built-in demo world (a system clock, as `demo` runs
+/// them), its source list in a temporary folder, the player reading the checkout's
+/// `scenarios/`.
+struct Fixture {
+    app: Router,
+    demo: Arc<Demo>,
+    _server: ServerHandle,
+    _data_dir: tempfile::TempDir,
+}
+
+/// The checkout's scenario folder.
+fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
+}
+
+async fn fixture() -> Fixture {
+    fixture_in(Some(scenarios_dir())).await
+}
+
+/// The fixture with the player reading `dir` (`None`: no folder).
+async fn fixture_in(dir: Option<PathBuf>) -> Fixture {
+    // The demo's own world: every scenario the tests load is another world, most with other
+    // hosts.
+    let world = BuiltinWorld::named(DEFAULT_WORLD)
+        .and_then(|world| world.load())
+        .expect("the built-in demo world loads");
+    let (server, live) = scenario::spawn_live(
+        &world,
+        Clock::system(),
+        IdGenerator::seeded(scenario::SEED),
+        &[],
+    )
+    .await
+    .expect("the fakes start");
+    let network = scenario::network_settings(&server);
+    let flow = Flow::new(&network, Arc::new(SystemTimer), FlowOptions::default())
+        .expect("the flow is set up");
+    let data_dir = tempfile::tempdir().expect("a temporary folder");
+    let addr: SocketAddr = ADDR.parse().expect("an address");
+    let admin_addr: SocketAddr = "127.0.0.1:8444".parse().expect("an address");
+    let admin_token = AdminToken::generate().expect("a token");
+    let (_stop, stopping) = tokio::sync::watch::channel(false);
+    let admin = AdminClient::new(
+        Arc::new(Admin::new(
+            Access::for_listener(admin_addr, &admin_token),
+            live,
+            stopping,
+        )),
+        admin_addr,
+        admin_token,
+    );
+    let mut demo = Demo::new(
+        flow,
+        Store::open(data_dir.path().join("demo-sources")),
+        admin,
+        addr,
+        AdminToken::generate().expect("a token"),
+    );
+    demo.player = PlayerState::new(None);
+    demo.player.dir = dir;
+    let demo = Arc::new(demo);
+    Fixture {
+        app: app::router(demo.clone()),
+        demo,
+        _server: server,
+        _data_dir: data_dir,
+    }
+}
+
+/// What the app answered.
+struct Answer {
+    status: StatusCode,
+    location: Option<String>,
+    body: String,
+}
+
+impl Fixture {
+    async fn send(&self, request: Request<Body>) -> Answer {
+        let response = self
+            .app
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router answers");
+        let status = response.status();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|location| location.to_str().expect("ASCII").to_owned());
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("a whole body")
+            .to_bytes();
+        Answer {
+            status,
+            location,
+            body: String::from_utf8(body.to_vec()).expect("UTF-8"),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        self.send(
+            Request::get(path)
+                .header("host", ADDR)
+                .body(Body::empty())
+                .expect("a request"),
+        )
+        .await
+    }
+
+    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        self.send(
+            Request::post(path)
+                .header("host", ADDR)
+                .header("origin", format!("http://{ADDR}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .expect("a request"),
+        )
+        .await
+    }
+
+    /// Loads `file` through the list's form; the answer must be the redirect to the player.
+    async fn load(&self, file: &str) {
+        let answer = self
+            .post(
+                "/scenarios/load",
+                &[("csrf", self.demo.csrf()), ("file", file)],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        assert_eq!(answer.location.as_deref(), Some("/scenarios/play"));
+    }
+
+    /// The reports of the steps played so far.
+    async fn played(&self) -> Vec<StepReport> {
+        let playing = self.demo.player.playing.lock().await;
+        playing
+            .as_ref()
+            .map(|playing| playing.player.played().to_vec())
+            .unwrap_or_default()
+    }
+}
+
+/// The scenario file and what the runner reports for it on fresh fakes.
+async fn run_file(file: &str) -> (Scenario, Report) {
+    let scenario =
+        Scenario::load(scenarios_dir().join(file)).unwrap_or_else(|error| panic!("{error}"));
+    let report = scenario::run(&scenario).await.expect("the runner runs");
+    (scenario, report)
+}
+
+/// The step's report without what a running clock makes differ from the runner's manual one.
+fn timeless(step: &StepReport) -> StepReport {
+    let mut step = step.clone();
+    step.at = String::new();
+    step.clock_to = None;
+    if let Some(check) = &mut step.check {
+        check.checked_at = String::new();
+    }
+    step
+}
+
+/// `text` as maud escapes it in element content.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Asserts that `body` shows no secret value of `scenario` (its world's, its file's) nor of
+/// the world being served now (secrets a change step made).
+#[track_caller]
+fn assert_no_secret(fixture: &Fixture, scenario: &Scenario, body: &str) {
+    let world = fixture.demo.live().world();
+    let now = world.apps().iter().flat_map(|app| {
+        app.secrets
+            .iter()
+            .map(|secret| secret.value.expose().to_owned())
+    });
+    let known = scenario
+        .secret_values()
+        .into_iter()
+        .map(|value| value.expose().to_owned());
+    for secret in known.chain(now).filter(|secret| !secret.is_empty()) {
+        assert!(
+            !body.contains(&secret),
+            "a page shows a secret of the world"
+        );
+        assert!(
+            !body.contains(&escaped(&secret)),
+            "a page shows a secret of the world"
+        );
+    }
+}
+
+/// Every `.toml` file under `dir`, relative, with `/`.
+fn toml_files(dir: &Path, prefix: &str, files: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).expect("a readable folder") {
+        let path = entry.expect("an entry").path();
+        let name = path
+            .file_name()
+            .expect("a name")
+            .to_string_lossy()
+            .into_owned();
+        if path.is_dir() {
+            toml_files(&path, &format!("{prefix}{name}/"), files);
+        } else if name.ends_with(".toml") {
+            files.push(format!("{prefix}{name}"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_list_shows_every_scenario_file_by_folder_with_its_name() {
+    let fixture = fixture().await;
+    let answer = fixture.get("/scenarios").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let mut files = Vec::new();
+    toml_files(&scenarios_dir(), "", &mut files);
+    assert!(files.len() > 10, "{files:?}");
+    assert_eq!(
+        answer.body.matches(r#"data-test="scenario-item""#).count(),
+        files.len(),
+        "{}",
+        answer.body
+    );
+    for file in &files {
+        assert!(
+            answer.body.contains(&format!(r#"data-file="{file}""#)),
+            "`{file}` missing from {}",
+            answer.body
+        );
+    }
+    for folder in ["dataverse", "entra", "lifecycle", "network"] {
+        assert!(
+            answer.body.contains(&format!(r#"data-folder="{folder}""#)),
+            "{}",
+            answer.body
+        );
+    }
+    let scenario = Scenario::load(scenarios_dir().join(MISSING_PRIVILEGE)).expect("loads");
+    assert!(answer.body.contains(&escaped(scenario.name())));
+    assert!(answer.body.contains(&escaped(scenario.description())));
+    assert!(answer.body.contains(r#"aria-current="page">Scenarios"#));
+    // Nothing is loaded yet: the player page sends back to the list.
+    let play = fixture.get("/scenarios/play").await;
+    assert_eq!(play.location.as_deref(), Some("/scenarios"));
+}
+
+#[tokio::test]
+async fn without_a_scenario_folder_the_list_says_how_to_give_one() {
+    let fixture = fixture_in(None).await;
+    let answer = fixture.get("/scenarios").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(
+        answer.body.contains(r#"id="scenario-none""#),
+        "{}",
+        answer.body
+    );
+    assert!(answer.body.contains("--scenarios DIR"), "{}", answer.body);
+
+    let empty = tempfile::tempdir().expect("a temporary folder");
+    let fixture = fixture_in(Some(empty.path().to_owned())).await;
+    let answer = fixture.get("/scenarios").await;
+    assert!(
+        answer.body.contains(r#"id="scenario-none""#),
+        "{}",
+        answer.body
+    );
+    assert!(answer.body.contains("no scenario files"), "{}", answer.body);
+    let answer = fixture
+        .post(
+            "/scenarios/load",
+            &[("csrf", fixture.demo.csrf()), ("file", MISSING_PRIVILEGE)],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn playing_a_failing_scenario_step_by_step_reports_what_the_runner_reports() {
+    let fixture = fixture().await;
+    let (scenario, expected) = run_file(MISSING_PRIVILEGE).await;
+    fixture.load(MISSING_PRIVILEGE).await;
+
+    let loaded = fixture.get("/scenarios/play").await;
+    assert_eq!(loaded.status, StatusCode::OK);
+    for shown in [
+        scenario.name(),
+        scenario.form().environment_url.as_str(),
+        scenario.form().tenant_id.as_str(),
+        scenario.form().client_id.as_str(),
+        "from the world: app importer, secret current",
+        r#"data-state="next""#,
+        r#"id="play-next""#,
+    ] {
+        assert!(
+            loaded.body.contains(&escaped(shown)) || loaded.body.contains(shown),
+            "`{shown}` missing from {}",
+            loaded.body
+        );
+    }
+    assert_no_secret(&fixture, &scenario, &loaded.body);
+    assert!(
+        loaded
+            .body
+            .contains(r#"<script src="/js/player.js" defer>"#),
+        "{}",
+        loaded.body
+    );
+    let script = fixture.get("/js/player.js").await;
+    assert_eq!(script.status, StatusCode::OK);
+    assert!(script.body.contains("scenario-status"), "{}", script.body);
+    // The clock starts where the runner's does.
+    let now = fixture.demo.live().clock().now();
+    assert!(now >= scenario::START_TIME && now - scenario::START_TIME < time::Duration::minutes(1));
+
+    for number in 1..=expected.steps.len() {
+        let answer = fixture
+            .post("/scenarios/next", &[("csrf", fixture.demo.csrf())])
+            .await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        assert_eq!(
+            answer.location,
+            Some(format!("/scenarios/play#step-{number}"))
+        );
+    }
+    let played = fixture.played().await;
+    assert_eq!(
+        played.iter().map(timeless).collect::<Vec<_>>(),
+        expected.steps.iter().map(timeless).collect::<Vec<_>>()
+    );
+
+    let page = fixture.get("/scenarios/play").await;
+    assert_no_secret(&fixture, &scenario, &page.body);
+    for step in &expected.steps {
+        let outcome = step.outcome.expect("an add step has an outcome");
+        assert!(
+            page.body.contains(&format!(
+                r#"data-outcome="{outcome}" data-held="{}""#,
+                step.held
+            )),
+            "{}",
+            page.body
+        );
+        let problem = step.problem.as_ref().expect("the scenario fails its check");
+        for shown in [&problem.kind, &problem.message, &problem.fix] {
+            assert!(
+                page.body.contains(&escaped(shown)),
+                "`{shown}` missing from {}",
+                page.body
+            );
+        }
+    }
+    assert!(page.body.contains("As expected"), "{}", page.body);
+    assert!(!page.body.contains(r#"id="play-next""#), "{}", page.body);
+    assert!(page.body.contains("All 1 steps played"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn a_lifecycle_scenario_with_change_steps_plays_through_and_restarts() {
+    let fixture = fixture().await;
+    let (scenario, expected) = run_file(ROLE_REMOVED).await;
+    fixture.load(ROLE_REMOVED).await;
+
+    let answer = fixture
+        .post("/scenarios/all", &[("csrf", fixture.demo.csrf())])
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    assert_eq!(
+        answer.location,
+        Some(format!("/scenarios/play#step-{}", expected.steps.len()))
+    );
+    let played = fixture.played().await;
+    assert_eq!(
+        played.iter().map(timeless).collect::<Vec<_>>(),
+        expected.steps.iter().map(timeless).collect::<Vec<_>>()
+    );
+    assert!(expected.passed);
+
+    let page = fixture.get("/scenarios/play").await;
+    assert_no_secret(&fixture, &scenario, &page.body);
+    for change in expected.steps.iter().flat_map(|step| &step.changes) {
+        assert!(page.body.contains(&escaped(change)), "{}", page.body);
+    }
+    assert_eq!(
+        page.body.matches(r#"data-held="true""#).count(),
+        expected.steps.len(),
+        "{}",
+        page.body
+    );
+    // The rest of the demo shows the scenario's world: its source is in the Sources list.
+    let sources = fixture.get("/sources").await;
+    assert!(sources.body.contains("Contoso CRM"), "{}", sources.body);
+    assert_no_secret(&fixture, &scenario, &sources.body);
+
+    let restarted = fixture
+        .post("/scenarios/restart", &[("csrf", fixture.demo.csrf())])
+        .await;
+    assert_eq!(
+        restarted.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        restarted.body
+    );
+    assert!(fixture.played().await.is_empty());
+    assert!(fixture.demo.store().list().expect("a list").is_empty());
+    let page = fixture.get("/scenarios/play").await;
+    assert!(
+        page.body.contains(r#"data-step="1" data-state="next""#),
+        "{}",
+        page.body
+    );
+    // The role the scenario removed and assigned again is back as loaded, and step 1 plays
+    // as the runner's did.
+    let answer = fixture
+        .post("/scenarios/next", &[("csrf", fixture.demo.csrf())])
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    assert_eq!(
+        fixture
+            .played()
+            .await
+            .iter()
+            .map(timeless)
+            .collect::<Vec<_>>(),
+        vec![timeless(&expected.steps[0])]
+    );
+}
+
+#[tokio::test]
+async fn posts_without_the_csrf_token_change_nothing() {
+    let fixture = fixture().await;
+    for (path, fields) in [
+        (
+            "/scenarios/load",
+            vec![("csrf", "forged"), ("file", MISSING_PRIVILEGE)],
+        ),
+        ("/scenarios/load", vec![("file", MISSING_PRIVILEGE)]),
+        ("/scenarios/next", vec![("csrf", "forged")]),
+        ("/scenarios/all", vec![]),
+        ("/scenarios/restart", vec![("csrf", "")]),
+    ] {
+        let answer = fixture.post(path, &fields).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::FORBIDDEN,
+            "{path}: {}",
+            answer.body
+        );
+    }
+    assert!(fixture.demo.player.playing.lock().await.is_none());
+
+    fixture.load(MISSING_PRIVILEGE).await;
+    for path in ["/scenarios/next", "/scenarios/all", "/scenarios/restart"] {
+        let answer = fixture.post(path, &[("csrf", "forged")]).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::FORBIDDEN,
+            "{path}: {}",
+            answer.body
+        );
+    }
+    assert!(fixture.played().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_file_the_list_does_not_show_is_not_loaded() {
+    let fixture = fixture().await;
+    for file in [
+        "../fixtures/worlds/demo.toml",
+        "/etc/passwd",
+        "README.md",
+        "dataverse/no_such_case.toml",
+    ] {
+        let answer = fixture
+            .post(
+                "/scenarios/load",
+                &[("csrf", fixture.demo.csrf()), ("file", file)],
+            )
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::NOT_FOUND,
+            "{file}: {}",
+            answer.body
+        );
+    }
+    assert!(fixture.demo.player.playing.lock().await.is_none());
+}
+
+#[tokio::test]
+async fn loading_worlds_with_other_hosts_reaches_them_from_the_player_and_the_sources_page() {
+    let fixture = fixture().await;
+    let (scenario, expected) = run_file(NO_APPLICATION_USER).await;
+    let host = "contoso-nouser.crm.dynamics.com";
+    assert!(
+        !fixture
+            .demo
+            .live()
+            .network_settings()
+            .resolve
+            .contains_key(host),
+        "the demo world already serves {host}"
+    );
+    fixture.load(NO_APPLICATION_USER).await;
+    assert!(
+        fixture
+            .demo
+            .live()
+            .network_settings()
+            .resolve
+            .contains_key(host)
+    );
+    let answer = fixture
+        .post("/scenarios/all", &[("csrf", fixture.demo.csrf())])
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    assert_eq!(
+        fixture
+            .played()
+            .await
+            .iter()
+            .map(timeless)
+            .collect::<Vec<_>>(),
+        expected.steps.iter().map(timeless).collect::<Vec<_>>()
+    );
+
+    // The Sources page's own flow was rebuilt for the new hosts: the same form finds the
+    // same problem there.
+    let form = scenario.form();
+    let secret = form
+        .client_secret
+        .typed(
+            &scenario.world().clone(),
+            &std::collections::BTreeMap::new(),
+        )
+        .expect("the world has the secret");
+    let added = fixture
+        .post(
+            "/sources/dynamics365",
+            &[
+                ("csrf", fixture.demo.csrf()),
+                ("name", &form.name),
+                ("environment_url", &form.environment_url),
+                ("tenant_id", &form.tenant_id),
+                ("client_id", &form.client_id),
+                ("client_secret", secret.expose()),
+            ],
+        )
+        .await;
+    let problem = expected.steps[0].problem.as_ref().expect("a problem");
+    assert!(
+        added.body.contains(&escaped(&problem.message)),
+        "{}",
+        added.body
+    );
+    assert_no_secret(&fixture, &scenario, &added.body);
+
+    // And on to a third world.
+    let (scenario, expected) = run_file(READ_DEPTH).await;
+    fixture.load(READ_DEPTH).await;
+    let answer = fixture
+        .post("/scenarios/all", &[("csrf", fixture.demo.csrf())])
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    assert_eq!(
+        fixture
+            .played()
+            .await
+            .iter()
+            .map(timeless)
+            .collect::<Vec<_>>(),
+        expected.steps.iter().map(timeless).collect::<Vec<_>>()
+    );
+    assert_eq!(fixture.demo.live().world().path(), scenario.world().path());
+    let page = fixture.get("/scenarios/play").await;
+    assert_no_secret(&fixture, &scenario, &page.body);
+}
+
+#[tokio::test]
+async fn typed_pasted_and_rotated_secrets_are_named_by_origin_never_shown() {
+    let fixture = fixture().await;
+    for (file, shown) in [
+        (
+            "entra/wrong_secret.toml",
+            "typed by the scenario (a value of its own, not shown)",
+        ),
+        (
+            "entra/secret_id_instead_of_value.toml",
+            "from the world: app importer, secret current (its Secret ID pasted instead of its value)",
+        ),
+        (
+            "form/pasted_whitespace.toml",
+            "from the world: app importer, secret current, with what a paste dragged along",
+        ),
+        (
+            "source/rotate_secret.toml",
+            "the new secret is from the world: app importer, secret expired.",
+        ),
+    ] {
+        let (scenario, expected) = run_file(file).await;
+        fixture.load(file).await;
+        let answer = fixture
+            .post("/scenarios/all", &[("csrf", fixture.demo.csrf())])
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::SEE_OTHER,
+            "{file}: {}",
+            answer.body
+        );
+        assert_eq!(
+            fixture
+                .played()
+                .await
+                .iter()
+                .map(timeless)
+                .collect::<Vec<_>>(),
+            expected.steps.iter().map(timeless).collect::<Vec<_>>(),
+            "{file}"
+        );
+        let page = fixture.get("/scenarios/play").await;
+        assert!(
+            page.body.contains(&escaped(shown)),
+            "{file}: `{shown}` missing from {}",
+            page.body
+        );
+        assert_no_secret(&fixture, &scenario, &page.body);
+        let sources = fixture.get("/sources").await;
+        assert_no_secret(&fixture, &scenario, &sources.body);
+    }
+}
+
+#[tokio::test]
+async fn a_scenario_file_that_does_not_load_leaves_the_loaded_one_playing() {
+    // A folder of its own: a good scenario and a broken one, the checkout's worlds beside.
+    let root = tempfile::tempdir().expect("a temporary folder");
+    std::os::unix::fs::symlink(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"),
+        root.path().join("fixtures"),
+    )
+    .expect("a link to the fixtures");
+    let dir = root.path().join("scenarios");
+    std::fs::create_dir(&dir).expect("a folder");
+    std::fs::copy(
+        scenarios_dir().join(MISSING_PRIVILEGE),
+        dir.join("good.toml"),
+    )
+    .expect("a copy");
+    let broken = std::fs::read_to_string(dir.join("good.toml"))
+        .expect("the copy")
+        .replace(r#"world = "setup-mistakes""#, r#"world = "setup-mistake""#);
+    std::fs::write(dir.join("broken.toml"), broken).expect("a broken file");
+    let fixture = fixture_in(Some(dir.clone())).await;
+
+    // The list reads a file again when it changed.
+    let name = Scenario::load(dir.join("good.toml"))
+        .expect("loads")
+        .name()
+        .to_owned();
+    let list = fixture.get("/scenarios").await;
+    assert!(list.body.contains(&escaped(&name)), "{}", list.body);
+    let renamed = std::fs::read_to_string(dir.join("good.toml"))
+        .expect("the copy")
+        .replace(&format!("name = \"{name}\""), "name = \"renamed in place\"");
+    std::fs::write(dir.join("good.toml"), renamed).expect("the file rewritten");
+    std::fs::File::options()
+        .write(true)
+        .open(dir.join("good.toml"))
+        .and_then(|file| {
+            file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+        })
+        .expect("a later modification time");
+    let list = fixture.get("/scenarios").await;
+    assert!(list.body.contains("renamed in place"), "{}", list.body);
+
+    fixture.load("good.toml").await;
+    let answer = fixture
+        .post("/scenarios/next", &[("csrf", fixture.demo.csrf())])
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let world = fixture.demo.live().world_toml();
+
+    let answer = fixture
+        .post(
+            "/scenarios/load",
+            &[("csrf", fixture.demo.csrf()), ("file", "broken.toml")],
+        )
+        .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer
+            .body
+            .contains("The scenario does not load: invalid scenario `broken.toml`"),
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer.body.contains("no world `setup-mistake`"),
+        "{}",
+        answer.body
+    );
+    assert_eq!(fixture.played().await.len(), 1);
+    assert_eq!(fixture.demo.live().world_toml(), world);
+    let playing = fixture.demo.player.playing.lock().await;
+    assert_eq!(
+        playing.as_ref().map(|playing| playing.file.as_str()),
+        Some("good.toml")
+    );
+}
+
+#[tokio::test]
+async fn the_sources_page_follows_a_world_loaded_by_anyone() {
+    let fixture = fixture().await;
+    let (scenario, expected) = run_file(NO_APPLICATION_USER).await;
+    // Not through the player: as the admin API's PUT /world does.
+    fixture
+        .demo
+        .live()
+        .load(scenario.world(), &[])
+        .expect("the world loads");
+    let form = scenario.form();
+    let secret = form
+        .client_secret
+        .typed(scenario.world(), &std::collections::BTreeMap::new())
+        .expect("the world has the secret");
+    let added = fixture
+        .post(
+            "/sources/dynamics365",
+            &[
+                ("csrf", fixture.demo.csrf()),
+                ("name", &form.name),
+                ("environment_url", &form.environment_url),
+                ("tenant_id", &form.tenant_id),
+                ("client_id", &form.client_id),
+                ("client_secret", secret.expose()),
+            ],
+        )
+        .await;
+    let problem = expected.steps[0].problem.as_ref().expect("a problem");
+    assert!(
+        added.body.contains(&escaped(&problem.message)),
+        "{}",
+        added.body
+    );
+}
+
+#[tokio::test]
+async fn the_sources_pages_reset_ends_the_scenario_being_played() {
+    let fixture = fixture().await;
+    fixture.load(ROLE_REMOVED).await;
+    let played = fixture
+        .post("/scenarios/next", &[("csrf", fixture.demo.csrf())])
+        .await;
+    assert_eq!(played.status, StatusCode::SEE_OTHER, "{}", played.body);
+    assert_eq!(fixture.played().await.len(), 1);
+
+    let reset = fixture
+        .post("/reset", &[("csrf", fixture.demo.csrf())])
+        .await;
+    assert_eq!(reset.status, StatusCode::SEE_OTHER, "{}", reset.body);
+    assert!(fixture.played().await.is_empty());
+    assert!(fixture.demo.player.playing.lock().await.is_none());
+}
