@@ -72,6 +72,9 @@ pub(crate) struct Demo {
     /// Turns true when the demo stops: open event streams end, so that the graceful shutdown
     /// does not wait for them.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// The state folder's `connection.env` (the demo tenant's secret Value is there), when the
+    /// demo wrote one.
+    pub(super) connection_env: Option<std::path::PathBuf>,
     /// The scenario player's folder and the scenario it plays (`demo/player.rs`).
     pub(super) player: super::player::PlayerState,
 }
@@ -105,6 +108,7 @@ impl Demo {
             runs: super::runs::Runs::default(),
             stopping: tokio::sync::watch::Sender::new(false),
             player: super::player::PlayerState::default(),
+            connection_env: None,
         }
     }
 
@@ -304,10 +308,13 @@ async fn sources(State(demo): State<Arc<Demo>>, Query(notice): Query<Notice>) ->
 }
 
 async fn new_source(State(demo): State<Arc<Demo>>) -> Response {
-    page(
-        StatusCode::OK,
-        pages::dynamics_form(&pages::FormView::empty(), demo.csrf()),
-    )
+    let mut view = pages::FormView::empty();
+    view.values = pages::TenantValues::of(
+        &demo.live().world(),
+        demo.live().clock().now(),
+        demo.connection_env.as_deref(),
+    );
+    page(StatusCode::OK, pages::dynamics_form(&view, demo.csrf()))
 }
 
 /// The Dynamics 365 form as posted. Every field defaults to empty, so that a missing field is
