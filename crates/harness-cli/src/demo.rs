@@ -88,6 +88,7 @@ pub(crate) async fn demo(args: &DemoArgs, out: &mut impl Write) -> anyhow::Resul
         AdminToken::generate()?,
     );
     demo.player = player::PlayerState::new(args.scenarios.clone());
+    demo.connection_env = Some(serving.state.path().join("connection.env"));
     let demo = Arc::new(demo);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(

@@ -74,6 +74,9 @@ pub(crate) struct Demo {
     /// Turns true when the demo stops: open event streams end, so that the graceful shutdown
     /// does not wait for them.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// The state folder's `connection.env` (the demo tenant's secret Value is there), when the
+    /// demo wrote one.
+    pub(super) connection_env: Option<std::path::PathBuf>,
     /// The scenario player's folder and the scenario it plays (`demo/player.rs`).
     pub(super) player: super::player::PlayerState,
 }
@@ -107,6 +110,7 @@ impl Demo {
             runs: super::runs::Runs::default(),
             stopping: tokio::sync::watch::Sender::new(false),
             player: super::player::PlayerState::default(),
+            connection_env: None,
         }
     }
 
@@ -131,13 +135,11 @@ impl Demo {
     }
 
     /// The admin API of the running fakes.
-    #[allow(dead_code, reason = "the console and the scenario player call it")]
     pub(crate) fn admin(&self) -> &AdminClient {
         &self.admin
     }
 
     /// The running world (read it; change it through [`Demo::admin`]).
-    #[allow(dead_code, reason = "the console, traffic and scenario views read it")]
     pub(crate) fn live(&self) -> &scenario::LiveWorld {
         self.admin.live()
     }
@@ -308,10 +310,13 @@ async fn sources(State(demo): State<Arc<Demo>>, Query(notice): Query<Notice>) ->
 }
 
 async fn new_source(State(demo): State<Arc<Demo>>) -> Response {
-    page(
-        StatusCode::OK,
-        pages::dynamics_form(&pages::FormView::empty(), demo.csrf()),
-    )
+    let mut view = pages::FormView::empty();
+    view.values = pages::TenantValues::of(
+        &demo.live().world(),
+        demo.live().clock().now(),
+        demo.connection_env.as_deref(),
+    );
+    page(StatusCode::OK, pages::dynamics_form(&view, demo.csrf()))
 }
 
 /// The Dynamics 365 form as posted. Every field defaults to empty, so that a missing field is
@@ -378,7 +383,7 @@ pub(crate) struct Plain {
 }
 
 /// Reset: the world back as loaded through the admin API (`POST /reset`), then every source
-/// of the demo's list removed.
+/// of the demo's list removed and the scenario being played ended.
 async fn reset(State(demo): State<Arc<Demo>>, Form(form): Form<Plain>) -> Response {
     if !demo.csrf.matches(form.csrf.as_bytes()) {
         return csrf_refused();
@@ -405,6 +410,7 @@ async fn reset(State(demo): State<Arc<Demo>>, Form(form): Form<Plain>) -> Respon
             return store_error(&error);
         }
     }
+    demo.player.stop_playing().await;
     see_other("/sources?reset=1")
 }
 

@@ -25,6 +25,8 @@ pub(crate) struct FormView {
     pub(crate) warnings: Vec<FieldWarning>,
     /// What the connection check found.
     pub(crate) problem: Option<Problem>,
+    /// The running tenant's values, shown beside an empty form.
+    pub(crate) values: Option<TenantValues>,
     /// The check's steps as they ended (`runs.rs`).
     pub(crate) steps: Vec<super::runs::StepView>,
 }
@@ -189,7 +191,7 @@ pub(crate) fn sources(
                 h2 #reset-heading { "Start over" }
                 form method="post" action="/reset" {
                     input type="hidden" name="csrf" value=(csrf);
-                    p { "Puts the tenant back as the demo loaded it (every change, fault and clock move undone) and empties this list." }
+                    p { "Puts the tenant back as it was loaded, at start or by the last scenario loaded (every change, fault and clock move undone), empties this list and ends the scenario being played." }
                     button.secondary type="submit" { "Reset the demo" }
                 }
             }
@@ -290,6 +292,69 @@ pub(super) fn problem_block(problem: &Problem, alert: bool) -> Markup {
     }
 }
 
+/// What an admin would hand the user for the form, from the running world: every value but
+/// the secret, and where the secret's Value is (the state folder's `connection.env`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TenantValues {
+    /// The first environment of the app's tenant, when it has one.
+    pub(crate) environment_url: Option<String>,
+    /// The app's home tenant ID.
+    pub(crate) tenant_id: String,
+    /// The app's client ID.
+    pub(crate) client_id: String,
+    /// `connection.env`'s path, when the demo wrote one.
+    pub(crate) connection_env: Option<String>,
+}
+
+impl TenantValues {
+    /// The values of the first enabled app of `world` with a secret valid `now`; `None` when
+    /// there is none (then nothing could be added anyway).
+    pub(crate) fn of(
+        world: &scenario::World,
+        now: OffsetDateTime,
+        connection_env: Option<&std::path::Path>,
+    ) -> Option<TenantValues> {
+        let credentials = world.client_credentials(now).ok()?;
+        Some(TenantValues {
+            environment_url: world
+                .first_environment_of(&credentials.tenant.key)
+                .map(|environment| environment.url.clone()),
+            tenant_id: credentials.tenant.id.to_string(),
+            client_id: credentials.app.client_id.to_string(),
+            connection_env: connection_env.map(|path| path.display().to_string()),
+        })
+    }
+}
+
+fn tenant_values(values: &TenantValues) -> Markup {
+    html! {
+        aside.tenant-values #tenant-values data-test="tenant-values" aria-labelledby="values-heading" {
+            h2 #values-heading { "This demo's tenant" }
+            p { "What the admin who registered the app would hand you:" }
+            dl.facts {
+                @if let Some(url) = &values.environment_url {
+                    dt { "Environment URL" }
+                    dd { code data-test="value-environment_url" { (url) } }
+                }
+                dt { "Tenant ID" }
+                dd { code data-test="value-tenant_id" { (values.tenant_id) } }
+                dt { "Client ID" }
+                dd { code data-test="value-client_id" { (values.client_id) } }
+                dt { "Client Secret" }
+                dd {
+                    "The Value of " code { "D365_CLIENT_SECRET" } " in "
+                    @if let Some(path) = &values.connection_env {
+                        code data-test="value-connection_env" { (path) }
+                    } @else {
+                        "connection.env in the state folder"
+                    }
+                    " (a secret is never shown on a page)."
+                }
+            }
+        }
+    }
+}
+
 /// The Microsoft Dynamics 365 form, with its errors next to their fields (focus on the first)
 /// and, after a failed check, the problem above it.
 pub(crate) fn dynamics_form(view: &FormView, csrf: &str) -> Markup {
@@ -301,7 +366,10 @@ pub(crate) fn dynamics_form(view: &FormView, csrf: &str) -> Markup {
         html! {
             p { a href="/sources" { "← Sources" } }
             h1 { "Microsoft Dynamics 365" }
-            p.lead { "Connect a Dataverse environment with an app registration's client secret. The world's demo credentials are in connection.env in the state folder." }
+            p.lead { "Connect a Dataverse environment with an app registration's client secret." }
+            @if let Some(values) = &view.values {
+                (tenant_values(values))
+            }
             @if let Some(problem) = &view.problem {
                 h2 #problem-heading { "The connection check failed" }
                 (problem_block(problem, true))

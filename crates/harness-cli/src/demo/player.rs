@@ -56,6 +56,12 @@ impl PlayerState {
             heads: std::sync::Mutex::new(HashMap::new()),
         }
     }
+
+    /// Ends the scenario being played, if any (the demo's Reset: the world it played on is
+    /// put back, so its played steps no longer describe it). Waits for a step in progress.
+    pub(crate) async fn stop_playing(&self) {
+        *self.playing.lock().await = None;
+    }
 }
 
 /// `./scenarios` when it exists, else the checkout's `scenarios/` when this binary was built

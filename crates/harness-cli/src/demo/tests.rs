@@ -787,3 +787,47 @@ async fn reset_puts_the_world_back_through_the_admin_api_and_empties_the_list() 
     assert!(page.body.contains("The demo was reset"), "{}", page.body);
     assert!(page.body.contains("No sources yet"), "{}", page.body);
 }
+
+#[tokio::test]
+async fn the_empty_form_shows_the_running_tenants_values_but_never_its_secret() {
+    let fixture = fixture().await;
+    let page = fixture.get("/sources/dynamics365").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for (field, value) in &fixture.form {
+        if *field == "name" {
+            continue;
+        }
+        assert!(
+            page.body.contains(&format!(
+                "data-test=\"value-{field}\">{}</code>",
+                escaped(value)
+            )),
+            "{field} `{value}` missing from {}",
+            page.body
+        );
+    }
+    assert!(page.body.contains("D365_CLIENT_SECRET"), "{}", page.body);
+    assert!(
+        !page.body.contains(&fixture.secret),
+        "the page shows the secret"
+    );
+
+    // Another world loaded (by anyone): the values follow it.
+    let world = scenario::World::load(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/worlds/setup-mistakes.toml"),
+    )
+    .expect("the setup-mistakes world loads");
+    fixture.live.load(&world, &[]).expect("the world loads");
+    let now = fixture.live.clock().now();
+    let credentials = world.client_credentials(now).expect("a live secret");
+    let page = fixture.get("/sources/dynamics365").await;
+    assert!(
+        page.body.contains(&credentials.app.client_id.to_string()),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains(credentials.secret.value.expose()),
+        "the page shows the loaded world's secret"
+    );
+}

@@ -111,6 +111,21 @@ async fn a_player_on_running_fakes_with_a_system_clock_reports_each_step_as_run_
     )
     .await
     .expect("the fakes start");
+    // Traffic before the player starts is not a step's.
+    let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("CA PEM");
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .no_proxy()
+        .resolve("login.microsoftonline.com", server.addr())
+        .build()
+        .expect("a client");
+    let discovery = client
+        .get("https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration")
+        .send()
+        .await
+        .expect("the fakes answer");
+    assert!(discovery.status().is_success());
+    assert_eq!(live.journal().entries().len(), 1);
     let store_dir = tempfile::tempdir().expect("a temporary folder");
     let mut player = Player::new(
         scenario.clone(),

@@ -793,3 +793,21 @@ async fn the_sources_page_follows_a_world_loaded_by_anyone() {
         added.body
     );
 }
+
+#[tokio::test]
+async fn the_sources_pages_reset_ends_the_scenario_being_played() {
+    let fixture = fixture().await;
+    fixture.load(ROLE_REMOVED).await;
+    let played = fixture
+        .post("/scenarios/next", &[("csrf", fixture.demo.csrf())])
+        .await;
+    assert_eq!(played.status, StatusCode::SEE_OTHER, "{}", played.body);
+    assert_eq!(fixture.played().await.len(), 1);
+
+    let reset = fixture
+        .post("/reset", &[("csrf", fixture.demo.csrf())])
+        .await;
+    assert_eq!(reset.status, StatusCode::SEE_OTHER, "{}", reset.body);
+    assert!(fixture.played().await.is_empty());
+    assert!(fixture.demo.player.playing.lock().await.is_none());
+}

@@ -232,7 +232,7 @@ fn controls(next: Option<usize>, total: usize, csrf: &str) -> Markup {
                 button.secondary #play-restart type="submit" data-test="play-restart"
                     aria-describedby="restart-hint" { "Restart" }
             }
-            p.hint #restart-hint { "Restart loads the scenario again: its world, faults and clock, an empty Sources list, step 1 next. (The Sources page's Reset puts the world back but not the steps.)" }
+            p.hint #restart-hint { "Restart loads the scenario again: its world, faults and clock, an empty Sources list, step 1 next. (The Sources page's Reset puts the world back and ends the scenario being played.)" }
         }
     }
 }
