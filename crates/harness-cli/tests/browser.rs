@@ -239,9 +239,11 @@ async fn adding_a_source_on_the_happy_path_lists_it_with_its_masked_secret() -> 
         secret_type == "password",
         "the secret field is {secret_type}"
     );
+    // The form may say where the demo tenant's secret is, never what it is.
+    let secret = session.demo.value("D365_CLIENT_SECRET")?.to_owned();
+    session.assert_page_hides(&secret).await?;
     session.screenshot("02-form").await?;
 
-    let secret = session.demo.value("D365_CLIENT_SECRET")?.to_owned();
     session.add_source(&secret, &[]).await?;
     let row = browser.text("table.sources tbody tr").await?;
     // Post, redirect, get: reloading the list does not add again.
