@@ -2,218 +2,18 @@
 //! front of real fakes for the built-in demo world: adding a source lists it, a wrong secret
 //! shows its problem, an invalid form its field errors, and the guard and CSRF refusals. Each
 //! test that types a secret checks that no page (and no file of the source list, or log line)
-//! shows it. The fixture is `pub(super)`: other sections' tests (`runs/tests.rs`) use it.
+//! shows it. The fixture is `demo/test_support.rs`, which every section's tests share.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use d365_source::{
-    Field, FlowOptions, FormRules, LastCheck, SecretString, SourceForm, SystemTimer,
-};
-use fake_core::{Clock, IdGenerator, ServerHandle};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use d365_source::{Field, FormRules, LastCheck, SecretString, SourceForm};
 
 use super::*;
-use crate::serve::admin::{Access, Admin, AdminClient};
-use crate::world::{BuiltinWorld, DEFAULT_WORLD};
-
-/// Where the app under test pretends to listen.
-pub(super) const ADDR: &str = "127.0.0.1:8080";
-
-/// A secret no world has: the one the wrong-secret tests type.
-pub(super) const WRONG_SECRET: &str = "Wr0ng~SecretValueTypedByTheUser.0123456789";
-
-/// The app over fresh fakes, its source list in a temporary folder, and the world's valid
-/// credentials.
-pub(super) struct Fixture {
-    pub(super) app: Router,
-    pub(super) demo: Arc<Demo>,
-    _server: ServerHandle,
-    pub(super) live: scenario::LiveWorld,
-    pub(super) data_dir: tempfile::TempDir,
-    pub(super) form: Vec<(&'static str, String)>,
-    pub(super) secret: String,
-}
-
-pub(super) async fn fixture() -> Fixture {
-    let world = BuiltinWorld::named(DEFAULT_WORLD)
-        .and_then(|world| world.load())
-        .expect("the built-in demo world loads");
-    let clock = Clock::system();
-    let credentials = world
-        .client_credentials(clock.now())
-        .expect("the demo world has a live secret");
-    let environment = world
-        .first_environment_of(&credentials.tenant.key)
-        .expect("the demo world has an environment")
-        .url
-        .clone();
-    let form = vec![
-        ("name", "Contoso sales".to_owned()),
-        ("environment_url", environment),
-        ("tenant_id", credentials.tenant.id.to_string()),
-        ("client_id", credentials.app.client_id.to_string()),
-    ];
-    let secret = credentials.secret.value.expose().to_owned();
-    let (server, live) =
-        scenario::spawn_live(&world, clock, IdGenerator::seeded(scenario::SEED), &[])
-            .await
-            .expect("the fakes start");
-    let flow = Flow::new(
-        &scenario::network_settings(&server),
-        Arc::new(SystemTimer),
-        FlowOptions::default(),
-    )
-    .expect("the flow is set up");
-    let data_dir = tempfile::tempdir().expect("a temporary folder");
-    let addr: SocketAddr = ADDR.parse().expect("an address");
-    // The admin API as `serve` runs it on loopback, called in-process.
-    let admin_addr: SocketAddr = "127.0.0.1:8444".parse().expect("an address");
-    let admin_token = AdminToken::generate().expect("a token");
-    let (_stop, stopping) = tokio::sync::watch::channel(false);
-    let admin = AdminClient::new(
-        Arc::new(Admin::new(
-            Access::for_listener(admin_addr, &admin_token),
-            live.clone(),
-            stopping,
-        )),
-        admin_addr,
-        admin_token,
-    );
-    let demo = Arc::new(Demo::new(
-        flow,
-        Store::open(data_dir.path().join("demo-sources")),
-        admin,
-        addr,
-        AdminToken::generate().expect("a token"),
-    ));
-    Fixture {
-        app: app::router(demo.clone()),
-        demo,
-        _server: server,
-        live,
-        data_dir,
-        form,
-        secret,
-    }
-}
-
-/// What the app answered: status, `Location` and the body as text.
-pub(super) struct Answer {
-    pub(super) status: StatusCode,
-    pub(super) headers: axum::http::HeaderMap,
-    pub(super) location: Option<String>,
-    pub(super) body: String,
-}
-
-impl Fixture {
-    pub(super) async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self
-            .app
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("the router answers");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let location = response
-            .headers()
-            .get("location")
-            .map(|location| location.to_str().expect("ASCII").to_owned());
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("a whole body")
-            .to_bytes();
-        Answer {
-            status,
-            headers,
-            location,
-            body: String::from_utf8(body.to_vec()).expect("UTF-8"),
-        }
-    }
-
-    pub(super) async fn get(&self, path: &str) -> Answer {
-        self.send(
-            Request::get(path)
-                .header("host", ADDR)
-                .body(Body::empty())
-                .expect("a request"),
-        )
-        .await
-    }
-
-    pub(super) async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields)
-            .finish();
-        self.send(
-            Request::post(path)
-                .header("host", ADDR)
-                .header("origin", format!("http://{ADDR}"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(Body::from(body))
-                .expect("a request"),
-        )
-        .await
-    }
-
-    /// The Add Source form with `secret`, the CSRF token and `changes` over the valid fields.
-    pub(super) fn add_fields<'a>(
-        &'a self,
-        secret: &'a str,
-        changes: &[(&'a str, &'a str)],
-    ) -> Vec<(&'a str, &'a str)> {
-        let mut fields: Vec<(&str, &str)> = vec![("csrf", self.demo.csrf())];
-        for (key, value) in &self.form {
-            let value = changes
-                .iter()
-                .find(|(changed, _)| changed == key)
-                .map_or(value.as_str(), |(_, value)| *value);
-            fields.push((key, value));
-        }
-        fields.push(("client_secret", secret));
-        fields
-    }
-
-    /// Asserts that `secret` is in no file of the source list (the store encrypts it).
-    #[track_caller]
-    pub(super) fn assert_secret_not_stored(&self, secret: &str) {
-        assert_not_in_folder(self.data_dir.path(), secret.as_bytes());
-    }
-}
-
-fn assert_not_in_folder(dir: &Path, secret: &[u8]) {
-    for entry in std::fs::read_dir(dir).expect("a readable folder") {
-        let path = entry.expect("an entry").path();
-        if path.is_dir() {
-            assert_not_in_folder(&path, secret);
-        } else {
-            let contents = std::fs::read(&path).expect("a readable file");
-            assert!(
-                !contents
-                    .windows(secret.len())
-                    .any(|window| window == secret),
-                "`{}` holds the typed secret",
-                path.display()
-            );
-        }
-    }
-}
-
-/// `text` as maud escapes it in element content.
-pub(super) fn escaped(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use crate::demo::test_support::{ADDR, WRONG_SECRET, escaped, fixture};
 
 #[tokio::test]
 async fn adding_a_valid_source_lists_it_with_its_masked_secret() {
@@ -240,7 +40,7 @@ async fn adding_a_valid_source_lists_it_with_its_masked_secret() {
     );
     assert!(empty.body.contains("No sources yet"), "{}", empty.body);
 
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     let added = fixture
         .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
         .await;
@@ -443,7 +243,7 @@ async fn the_form_shows_the_secret_as_a_password_field_with_the_value_hint() {
 #[tokio::test]
 async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing() {
     let fixture = fixture().await;
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     let mut fields = fixture.add_fields(&secret, &[]);
     fields.retain(|(key, _)| *key != "csrf");
     let missing = fixture.post("/sources/dynamics365", &fields).await;
@@ -507,7 +307,7 @@ async fn a_request_for_another_host_or_from_another_origin_is_refused() {
 #[tokio::test]
 async fn test_records_the_check_and_remove_takes_the_source_off_the_list() {
     let fixture = fixture().await;
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     let added = fixture
         .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
         .await;
@@ -592,7 +392,7 @@ fn the_printed_url_is_connectable() {
 #[tokio::test]
 async fn a_failed_test_lists_the_problem_with_its_fix_and_a_passing_one_clears_it() {
     let fixture = fixture().await;
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     let added = fixture
         .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
         .await;
@@ -729,7 +529,7 @@ async fn no_log_line_shows_a_typed_secret() {
     // may have cached "no subscriber is interested" (tracing computes interest once per
     // callsite); recompute it now that this thread's subscriber exists.
     tracing::callsite::rebuild_interest_cache();
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     for (typed, name) in [(WRONG_SECRET, "Wrong"), (secret.as_str(), "Right")] {
         let answer = fixture
             .post(
@@ -761,7 +561,7 @@ async fn no_log_line_shows_a_typed_secret() {
 #[tokio::test]
 async fn reset_puts_the_world_back_through_the_admin_api_and_empties_the_list() {
     let fixture = fixture().await;
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     let added = fixture
         .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
         .await;
@@ -793,7 +593,7 @@ async fn the_empty_form_shows_the_running_tenants_values_but_never_its_secret() 
     let fixture = fixture().await;
     let page = fixture.get("/sources/dynamics365").await;
     assert_eq!(page.status, StatusCode::OK);
-    for (field, value) in &fixture.form {
+    for (field, value) in fixture.form() {
         if *field == "name" {
             continue;
         }
@@ -808,7 +608,7 @@ async fn the_empty_form_shows_the_running_tenants_values_but_never_its_secret() 
     }
     assert!(page.body.contains("D365_CLIENT_SECRET"), "{}", page.body);
     assert!(
-        !page.body.contains(&fixture.secret),
+        !page.body.contains(&fixture.secret()),
         "the page shows the secret"
     );
 

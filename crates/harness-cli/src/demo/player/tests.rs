@@ -1,4 +1,4 @@
-//! The scenario player through the demo's router (tower's `oneshot`, as `demo/tests.rs` does)
+//! The scenario player through the demo's router (tower's `oneshot`, the fixture of `demo/test_support.rs`)
 //! in front of real fakes: the list shows the checkout's scenario files by folder; loading a
 //! scenario and playing its steps reports what `scenario::run` reports for the same file; a
 //! lifecycle scenario with `change` steps plays through and restarts; worlds with other hosts
@@ -6,26 +6,13 @@
 //! world; a POST without the CSRF token, or naming a file the list does not show, changes
 //! nothing.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use d365_source::{Flow, FlowOptions, Store, SystemTimer};
-use fake_core::{Clock, IdGenerator, ServerHandle};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use scenario::{Report, Scenario, StepReport};
-use tower::ServiceExt;
 
 use super::*;
-use crate::demo::app;
-use crate::serve::admin::{Access, Admin, AdminClient, AdminToken};
-use crate::world::{BuiltinWorld, DEFAULT_WORLD};
-
-/// Where the app under test pretends to listen.
-const ADDR: &str = "127.0.0.1:8080";
+use crate::demo::test_support::{self, Fixture, demo_world, escaped};
 
 const MISSING_PRIVILEGE: &str = "dataverse/missing_table_privilege.toml";
 const ROLE_REMOVED: &str = "lifecycle/role_removed_after_save.toml";
@@ -33,16 +20,6 @@ const ROLE_REMOVED: &str = "lifecycle/role_removed_after_save.toml";
 const NO_APPLICATION_USER: &str = "dataverse/no_application_user.toml";
 /// A third world (`read-depths`), with hosts of its own again.
 const READ_DEPTH: &str = "dataverse/business_unit_read_depth.toml";
-
-/// The app over fresh fakes for the built-in demo world (a system clock, as `demo` runs
-/// them), its source list in a temporary folder, the player reading the checkout's
-/// `scenarios/`.
-struct Fixture {
-    app: Router,
-    demo: Arc<Demo>,
-    _server: ServerHandle,
-    _data_dir: tempfile::TempDir,
-}
 
 /// The checkout's scenario folder.
 fn scenarios_dir() -> PathBuf {
@@ -53,114 +30,19 @@ async fn fixture() -> Fixture {
     fixture_in(Some(scenarios_dir())).await
 }
 
-/// The fixture with the player reading `dir` (`None`: no folder).
+/// The app over fresh fakes for the built-in demo world, its source list in a temporary
+/// folder, the player reading `dir` (`None`: no folder).
 async fn fixture_in(dir: Option<PathBuf>) -> Fixture {
     // The demo's own world: every scenario the tests load is another world, most with other
     // hosts.
-    let world = BuiltinWorld::named(DEFAULT_WORLD)
-        .and_then(|world| world.load())
-        .expect("the built-in demo world loads");
-    let (server, live) = scenario::spawn_live(
-        &world,
-        Clock::system(),
-        IdGenerator::seeded(scenario::SEED),
-        &[],
-    )
+    test_support::fixture_with(demo_world(), |demo| {
+        demo.player = PlayerState::new(None);
+        demo.player.dir = dir;
+    })
     .await
-    .expect("the fakes start");
-    let network = scenario::network_settings(&server);
-    let flow = Flow::new(&network, Arc::new(SystemTimer), FlowOptions::default())
-        .expect("the flow is set up");
-    let data_dir = tempfile::tempdir().expect("a temporary folder");
-    let addr: SocketAddr = ADDR.parse().expect("an address");
-    let admin_addr: SocketAddr = "127.0.0.1:8444".parse().expect("an address");
-    let admin_token = AdminToken::generate().expect("a token");
-    let (_stop, stopping) = tokio::sync::watch::channel(false);
-    let admin = AdminClient::new(
-        Arc::new(Admin::new(
-            Access::for_listener(admin_addr, &admin_token),
-            live,
-            stopping,
-        )),
-        admin_addr,
-        admin_token,
-    );
-    let mut demo = Demo::new(
-        flow,
-        Store::open(data_dir.path().join("demo-sources")),
-        admin,
-        addr,
-        AdminToken::generate().expect("a token"),
-    );
-    demo.player = PlayerState::new(None);
-    demo.player.dir = dir;
-    let demo = Arc::new(demo);
-    Fixture {
-        app: app::router(demo.clone()),
-        demo,
-        _server: server,
-        _data_dir: data_dir,
-    }
-}
-
-/// What the app answered.
-struct Answer {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
 }
 
 impl Fixture {
-    async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self
-            .app
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("the router answers");
-        let status = response.status();
-        let location = response
-            .headers()
-            .get("location")
-            .map(|location| location.to_str().expect("ASCII").to_owned());
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("a whole body")
-            .to_bytes();
-        Answer {
-            status,
-            location,
-            body: String::from_utf8(body.to_vec()).expect("UTF-8"),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Answer {
-        self.send(
-            Request::get(path)
-                .header("host", ADDR)
-                .body(Body::empty())
-                .expect("a request"),
-        )
-        .await
-    }
-
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields)
-            .finish();
-        self.send(
-            Request::post(path)
-                .header("host", ADDR)
-                .header("origin", format!("http://{ADDR}"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(Body::from(body))
-                .expect("a request"),
-        )
-        .await
-    }
-
     /// Loads `file` through the list's form; the answer must be the redirect to the player.
     async fn load(&self, file: &str) {
         let answer = self
@@ -202,24 +84,11 @@ fn timeless(step: &StepReport) -> StepReport {
     step
 }
 
-/// `text` as maud escapes it in element content.
-fn escaped(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// Asserts that `body` shows no secret value of `scenario` (its world's, its file's) nor of
 /// the world being served now (secrets a change step made).
 #[track_caller]
 fn assert_no_secret(fixture: &Fixture, scenario: &Scenario, body: &str) {
-    let world = fixture.demo.live().world();
-    let now = world.apps().iter().flat_map(|app| {
-        app.secrets
-            .iter()
-            .map(|secret| secret.value.expose().to_owned())
-    });
+    let now = fixture.secret_values();
     let known = scenario
         .secret_values()
         .into_iter()

@@ -1,4 +1,4 @@
-//! Runs through the router (the fixture of `demo/tests.rs`, real fakes): the event stream's
+//! Runs through the router (the fixture of `demo/test_support.rs`, real fakes): the event stream's
 //! events in order for a passing and a failing Add Source, the outcome pages with their step
 //! lists, with and without JavaScript, Rotate secret, the list's last check, CSRF and unknown
 //! runs refused, and no secret in any event, page or file. The registry's bounds on paused time.
@@ -10,7 +10,7 @@ use axum::http::{Request, StatusCode};
 use d365_source::ExposeSecret;
 
 use super::{CAPACITY, KEEP, Run, Runs};
-use crate::demo::tests::{ADDR, Answer, Fixture, WRONG_SECRET, escaped, fixture};
+use crate::demo::test_support::{ADDR, Answer, Fixture, WRONG_SECRET, escaped, fixture};
 
 /// One server-sent event: its `event`, `id` and `data` fields.
 #[derive(Debug, Default)]
@@ -111,7 +111,7 @@ const PASSING_STEPS: [&str; 12] = [
 #[tokio::test]
 async fn the_event_stream_of_a_passing_add_shows_each_step_then_the_listed_source() {
     let fixture = fixture().await;
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     let id = fixture
         .start_run("/runs/add", &fixture.add_fields(&secret, &[]))
         .await;
@@ -274,7 +274,7 @@ async fn without_javascript_the_post_waits_and_shows_the_finished_steps_with_the
     );
     assert_not_shown(WRONG_SECRET, &[&failed.body]);
 
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     let added = fixture
         .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
         .await;
@@ -295,7 +295,7 @@ async fn without_javascript_the_post_waits_and_shows_the_finished_steps_with_the
 #[tokio::test]
 async fn a_run_without_the_csrf_token_is_refused_and_starts_nothing() {
     let fixture = fixture().await;
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     let mut fields = fixture.add_fields(&secret, &[]);
     fields[0].1 = "not-the-token";
     for path in ["/runs/add", "/runs/rotate", "/sources/rotate"] {
@@ -324,7 +324,7 @@ async fn an_unknown_run_is_a_404_page() {
 #[tokio::test]
 async fn rotating_to_a_working_secret_replaces_it_and_a_wrong_one_keeps_the_old() {
     let fixture = fixture().await;
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     let added = fixture
         .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
         .await;
@@ -427,7 +427,7 @@ async fn rotating_needs_a_secret_and_an_existing_source() {
     let fixture = fixture().await;
     let unknown = fixture.get("/sources/rotate?name=Nobody").await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     fixture
         .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
         .await;
@@ -465,7 +465,7 @@ async fn the_list_shows_the_last_checks_time_and_its_warnings() {
     )
     .expect("a change");
     fixture.live.apply(&changes).expect("the change applies");
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     let added = fixture
         .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
         .await;
@@ -529,7 +529,7 @@ async fn the_registry_keeps_at_most_its_capacity_for_a_bounded_time() {
 #[tokio::test]
 async fn test_as_a_run_streams_its_steps_and_a_failure_ends_with_a_failed_step() {
     let fixture = fixture().await;
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     let added = fixture
         .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
         .await;
