@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use scenario::{Report, Scenario, StepReport};
 
 use super::*;
-use crate::demo::test_support::{self, Fixture, demo_world, escaped};
+use crate::demo::test_support::{self, Answer, Fixture, demo_world, escaped};
 
 const MISSING_PRIVILEGE: &str = "dataverse/missing_table_privilege.toml";
 const ROLE_REMOVED: &str = "lifecycle/role_removed_after_save.toml";
@@ -53,6 +53,27 @@ impl Fixture {
             .await;
         assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
         assert_eq!(answer.location.as_deref(), Some("/scenarios/play"));
+    }
+
+    /// Adds `scenario`'s form on the Sources page, with the secret it types.
+    async fn add_scenario_source(&self, scenario: &Scenario) -> Answer {
+        let form = scenario.form();
+        let secret = form
+            .client_secret
+            .typed(scenario.world(), &std::collections::BTreeMap::new())
+            .expect("the world has the secret");
+        self.post(
+            "/sources/dynamics365",
+            &[
+                ("csrf", self.demo.csrf()),
+                ("name", &form.name),
+                ("environment_url", &form.environment_url),
+                ("tenant_id", &form.tenant_id),
+                ("client_id", &form.client_id),
+                ("client_secret", secret.expose()),
+            ],
+        )
+        .await
     }
 
     /// The reports of the steps played so far.
@@ -440,27 +461,7 @@ async fn loading_worlds_with_other_hosts_reaches_them_from_the_player_and_the_so
 
     // The Sources page's own flow was rebuilt for the new hosts: the same form finds the
     // same problem there.
-    let form = scenario.form();
-    let secret = form
-        .client_secret
-        .typed(
-            &scenario.world().clone(),
-            &std::collections::BTreeMap::new(),
-        )
-        .expect("the world has the secret");
-    let added = fixture
-        .post(
-            "/sources/dynamics365",
-            &[
-                ("csrf", fixture.demo.csrf()),
-                ("name", &form.name),
-                ("environment_url", &form.environment_url),
-                ("tenant_id", &form.tenant_id),
-                ("client_id", &form.client_id),
-                ("client_secret", secret.expose()),
-            ],
-        )
-        .await;
+    let added = fixture.add_scenario_source(&scenario).await;
     let problem = expected.steps[0].problem.as_ref().expect("a problem");
     assert!(
         added.body.contains(&escaped(&problem.message)),
@@ -637,24 +638,7 @@ async fn the_sources_page_follows_a_world_loaded_by_anyone() {
         .live()
         .load(scenario.world(), &[])
         .expect("the world loads");
-    let form = scenario.form();
-    let secret = form
-        .client_secret
-        .typed(scenario.world(), &std::collections::BTreeMap::new())
-        .expect("the world has the secret");
-    let added = fixture
-        .post(
-            "/sources/dynamics365",
-            &[
-                ("csrf", fixture.demo.csrf()),
-                ("name", &form.name),
-                ("environment_url", &form.environment_url),
-                ("tenant_id", &form.tenant_id),
-                ("client_id", &form.client_id),
-                ("client_secret", secret.expose()),
-            ],
-        )
-        .await;
+    let added = fixture.add_scenario_source(&scenario).await;
     let problem = expected.steps[0].problem.as_ref().expect("a problem");
     assert!(
         added.body.contains(&escaped(&problem.message)),
