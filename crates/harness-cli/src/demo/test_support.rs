@@ -297,3 +297,9 @@ pub(super) fn escaped(text: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
+
+/// Asserts that `page` holds `markup` as is.
+#[track_caller]
+pub(super) fn assert_markup(page: &str, markup: &str) {
+    assert!(page.contains(markup), "`{markup}` missing from {page}");
+}

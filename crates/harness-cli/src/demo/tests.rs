@@ -13,7 +13,7 @@ use axum::http::{Request, StatusCode};
 use d365_source::{Field, FormRules, LastCheck, SecretString, SourceForm};
 
 use super::*;
-use crate::demo::test_support::{ADDR, WRONG_SECRET, escaped, fixture};
+use crate::demo::test_support::{ADDR, WRONG_SECRET, assert_markup, escaped, fixture};
 
 #[tokio::test]
 async fn adding_a_valid_source_lists_it_with_its_masked_secret() {
@@ -33,12 +33,8 @@ async fn adding_a_valid_source_lists_it_with_its_masked_secret() {
             .map(|value| value.as_bytes()),
         Some(&b"DENY"[..])
     );
-    assert!(
-        empty.body.contains("Microsoft Dynamics 365"),
-        "{}",
-        empty.body
-    );
-    assert!(empty.body.contains("No sources yet"), "{}", empty.body);
+    assert_markup(&empty.body, "Microsoft Dynamics 365");
+    assert_markup(&empty.body, "No sources yet");
 
     let secret = fixture.secret();
     let added = fixture
@@ -83,10 +79,9 @@ async fn a_wrong_secret_shows_the_problem_its_fix_and_the_evidence() {
         )
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-    assert!(
-        answer.body.contains("Microsoft Entra ID rejected the Client Secret: it is not a current secret of application"),
-        "{}",
-        answer.body
+    assert_markup(
+        &answer.body,
+        "Microsoft Entra ID rejected the Client Secret: it is not a current secret of application",
     );
     assert!(
         answer
@@ -95,20 +90,13 @@ async fn a_wrong_secret_shows_the_problem_its_fix_and_the_evidence() {
         "{}",
         answer.body
     );
-    assert!(
-        answer
-            .body
-            .contains("<details><summary>Evidence (wrong_secret)</summary>"),
-        "{}",
-        answer.body
+    assert_markup(
+        &answer.body,
+        "<details><summary>Evidence (wrong_secret)</summary>",
     );
-    assert!(answer.body.contains("AADSTS7000215"), "{}", answer.body);
+    assert_markup(&answer.body, "AADSTS7000215");
     // The typed fields come back, the secret does not.
-    assert!(
-        answer.body.contains("value=\"Contoso sales\""),
-        "{}",
-        answer.body
-    );
+    assert_markup(&answer.body, "value=\"Contoso sales\"");
     assert!(
         !answer.body.contains(WRONG_SECRET),
         "the page shows the secret"
@@ -168,12 +156,9 @@ async fn an_invalid_form_shows_each_error_next_to_its_field_with_focus_on_the_fi
             "`{next_to_field}` missing from {}",
             answer.body
         );
-        assert!(
-            answer.body.contains(&format!(
-                "aria-describedby=\"{id}-hint {id}-error\" aria-invalid=\"true\""
-            )),
-            "{}",
-            answer.body
+        assert_markup(
+            &answer.body,
+            &format!("aria-describedby=\"{id}-hint {id}-error\" aria-invalid=\"true\""),
         );
     }
     assert_eq!(
@@ -182,16 +167,8 @@ async fn an_invalid_form_shows_each_error_next_to_its_field_with_focus_on_the_fi
         "{}",
         answer.body
     );
-    assert!(
-        answer.body.contains("aria-invalid=\"true\" autofocus"),
-        "{}",
-        answer.body
-    );
-    assert!(
-        answer.body.contains("id=\"name\" name=\"name\""),
-        "{}",
-        answer.body
-    );
+    assert_markup(&answer.body, "aria-invalid=\"true\" autofocus");
+    assert_markup(&answer.body, "id=\"name\" name=\"name\"");
     // What was typed comes back as text, never as markup.
     assert!(!answer.body.contains("<script>"), "{}", answer.body);
     assert!(
@@ -211,20 +188,11 @@ async fn the_form_shows_the_secret_as_a_password_field_with_the_value_hint() {
     let fixture = fixture().await;
     let answer = fixture.get("/sources/dynamics365").await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert!(
-        answer
-            .body
-            .contains("<input id=\"client_secret\" name=\"client_secret\" type=\"password\""),
-        "{}",
-        answer.body
+    assert_markup(
+        &answer.body,
+        "<input id=\"client_secret\" name=\"client_secret\" type=\"password\"",
     );
-    assert!(
-        answer
-            .body
-            .contains("The secret's Value, not its Secret ID"),
-        "{}",
-        answer.body
-    );
+    assert_markup(&answer.body, "The secret's Value, not its Secret ID");
     for field in [
         "name",
         "environment_url",
@@ -329,7 +297,7 @@ async fn test_records_the_check_and_remove_takes_the_source_off_the_list() {
         tested.location
     );
     let page = fixture.get("/sources?tested=Contoso+sales").await;
-    assert!(page.body.contains("was tested"), "{}", page.body);
+    assert_markup(&page.body, "was tested");
     assert!(!page.body.contains(&secret), "the page shows the secret");
 
     let removed = fixture
@@ -350,11 +318,7 @@ async fn test_records_the_check_and_remove_takes_the_source_off_the_list() {
         )
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    assert!(
-        unknown.body.contains("no source is named `Contoso sales`"),
-        "{}",
-        unknown.body
-    );
+    assert_markup(&unknown.body, "no source is named `Contoso sales`");
     fixture.assert_secret_not_stored(&secret);
 }
 
@@ -436,12 +400,9 @@ async fn a_failed_test_lists_the_problem_with_its_fix_and_a_passing_one_clears_i
     fixture.live.reset();
     assert_eq!(test().await.status, StatusCode::SEE_OTHER);
     let passed = fixture.get("/sources").await;
-    assert!(
-        passed
-            .body
-            .contains("<span class=\"passed\" data-test=\"last-check-status\">Passed</span>"),
-        "{}",
-        passed.body
+    assert_markup(
+        &passed.body,
+        "<span class=\"passed\" data-test=\"last-check-status\">Passed</span>",
     );
     assert!(
         !passed.body.contains(&escaped(&problem.message)),
@@ -459,12 +420,9 @@ async fn a_secret_id_typed_as_the_secret_is_named_as_such_with_a_warning_under_t
         .post("/sources/dynamics365", &fixture.add_fields(secret_id, &[]))
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-    assert!(
-        answer
-            .body
-            .contains("It looks like the secret's ID (a GUID) rather than its value."),
-        "{}",
-        answer.body
+    assert_markup(
+        &answer.body,
+        "It looks like the secret's ID (a GUID) rather than its value.",
     );
     let form = SourceForm {
         name: "any".to_owned(),
@@ -584,8 +542,8 @@ async fn reset_puts_the_world_back_through_the_admin_api_and_empties_the_list() 
     assert_eq!(fixture.live.world_toml(), loaded);
     assert!(fixture.demo.store().list().expect("a list").is_empty());
     let page = fixture.get("/sources?reset=1").await;
-    assert!(page.body.contains("The demo was reset"), "{}", page.body);
-    assert!(page.body.contains("No sources yet"), "{}", page.body);
+    assert_markup(&page.body, "The demo was reset");
+    assert_markup(&page.body, "No sources yet");
 }
 
 #[tokio::test]
@@ -606,7 +564,7 @@ async fn the_empty_form_shows_the_running_tenants_values_but_never_its_secret() 
             page.body
         );
     }
-    assert!(page.body.contains("D365_CLIENT_SECRET"), "{}", page.body);
+    assert_markup(&page.body, "D365_CLIENT_SECRET");
     assert!(
         !page.body.contains(&fixture.secret()),
         "the page shows the secret"
@@ -621,11 +579,7 @@ async fn the_empty_form_shows_the_running_tenants_values_but_never_its_secret() 
     let now = fixture.live.clock().now();
     let credentials = world.client_credentials(now).expect("a live secret");
     let page = fixture.get("/sources/dynamics365").await;
-    assert!(
-        page.body.contains(&credentials.app.client_id.to_string()),
-        "{}",
-        page.body
-    );
+    assert_markup(&page.body, &credentials.app.client_id.to_string());
     assert!(
         !page.body.contains(credentials.secret.value.expose()),
         "the page shows the loaded world's secret"

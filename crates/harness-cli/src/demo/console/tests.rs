@@ -12,7 +12,8 @@ use serde_json::Value;
 use super::view::form_id;
 use super::{change_json, describe, in_words};
 use crate::demo::test_support::{
-    Answer, Fixture, demo_world, escaped, fixture, fixture_of, fixture_world, get_request,
+    Answer, Fixture, assert_markup, demo_world, escaped, fixture, fixture_of, fixture_world,
+    get_request,
 };
 
 /// The name of the source the tests add on the Sources page.
@@ -108,12 +109,6 @@ impl Fixture {
 #[track_caller]
 fn assert_shows(page: &str, text: &str) {
     assert_markup(page, &escaped(text));
-}
-
-/// Asserts that `page` holds `markup` as is.
-#[track_caller]
-fn assert_markup(page: &str, markup: &str) {
-    assert!(page.contains(markup), "`{markup}` missing from {page}");
 }
 
 /// The application user of `app` in `environment`, as the world file has it.

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use scenario::{Report, Scenario, StepReport};
 
 use super::*;
-use crate::demo::test_support::{self, Answer, Fixture, demo_world, escaped};
+use crate::demo::test_support::{self, Answer, Fixture, assert_markup, demo_world, escaped};
 
 const MISSING_PRIVILEGE: &str = "dataverse/missing_table_privilege.toml";
 const ROLE_REMOVED: &str = "lifecycle/role_removed_after_save.toml";
@@ -165,11 +165,7 @@ async fn the_list_shows_every_scenario_file_by_folder_with_its_name() {
         );
     }
     for folder in ["dataverse", "entra", "lifecycle", "network"] {
-        assert!(
-            answer.body.contains(&format!(r#"data-folder="{folder}""#)),
-            "{}",
-            answer.body
-        );
+        assert_markup(&answer.body, &format!(r#"data-folder="{folder}""#));
     }
     let scenario = Scenario::load(scenarios_dir().join(MISSING_PRIVILEGE)).expect("loads");
     assert!(answer.body.contains(&escaped(scenario.name())));
@@ -185,22 +181,14 @@ async fn without_a_scenario_folder_the_list_says_how_to_give_one() {
     let fixture = fixture_in(None).await;
     let answer = fixture.get("/scenarios").await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert!(
-        answer.body.contains(r#"id="scenario-none""#),
-        "{}",
-        answer.body
-    );
-    assert!(answer.body.contains("--scenarios DIR"), "{}", answer.body);
+    assert_markup(&answer.body, r#"id="scenario-none""#);
+    assert_markup(&answer.body, "--scenarios DIR");
 
     let empty = tempfile::tempdir().expect("a temporary folder");
     let fixture = fixture_in(Some(empty.path().to_owned())).await;
     let answer = fixture.get("/scenarios").await;
-    assert!(
-        answer.body.contains(r#"id="scenario-none""#),
-        "{}",
-        answer.body
-    );
-    assert!(answer.body.contains("no scenario files"), "{}", answer.body);
+    assert_markup(&answer.body, r#"id="scenario-none""#);
+    assert_markup(&answer.body, "no scenario files");
     let answer = fixture
         .post(
             "/scenarios/load",
@@ -234,16 +222,10 @@ async fn playing_a_failing_scenario_step_by_step_reports_what_the_runner_reports
         );
     }
     assert_no_secret(&fixture, &scenario, &loaded.body);
-    assert!(
-        loaded
-            .body
-            .contains(r#"<script src="/js/player.js" defer>"#),
-        "{}",
-        loaded.body
-    );
+    assert_markup(&loaded.body, r#"<script src="/js/player.js" defer>"#);
     let script = fixture.get("/js/player.js").await;
     assert_eq!(script.status, StatusCode::OK);
-    assert!(script.body.contains("scenario-status"), "{}", script.body);
+    assert_markup(&script.body, "scenario-status");
     // The clock starts where the runner's does.
     let now = fixture.demo.live().clock().now();
     assert!(now >= scenario::START_TIME && now - scenario::START_TIME < time::Duration::minutes(1));
@@ -268,13 +250,9 @@ async fn playing_a_failing_scenario_step_by_step_reports_what_the_runner_reports
     assert_no_secret(&fixture, &scenario, &page.body);
     for step in &expected.steps {
         let outcome = step.outcome.expect("an add step has an outcome");
-        assert!(
-            page.body.contains(&format!(
-                r#"data-outcome="{outcome}" data-held="{}""#,
-                step.held
-            )),
-            "{}",
-            page.body
+        assert_markup(
+            &page.body,
+            &format!(r#"data-outcome="{outcome}" data-held="{}""#, step.held),
         );
         let problem = step.problem.as_ref().expect("the scenario fails its check");
         for shown in [&problem.kind, &problem.message, &problem.fix] {
@@ -285,9 +263,9 @@ async fn playing_a_failing_scenario_step_by_step_reports_what_the_runner_reports
             );
         }
     }
-    assert!(page.body.contains("As expected"), "{}", page.body);
+    assert_markup(&page.body, "As expected");
     assert!(!page.body.contains(r#"id="play-next""#), "{}", page.body);
-    assert!(page.body.contains("All 1 steps played"), "{}", page.body);
+    assert_markup(&page.body, "All 1 steps played");
 }
 
 #[tokio::test]
@@ -314,7 +292,7 @@ async fn a_lifecycle_scenario_with_change_steps_plays_through_and_restarts() {
     let page = fixture.get("/scenarios/play").await;
     assert_no_secret(&fixture, &scenario, &page.body);
     for change in expected.steps.iter().flat_map(|step| &step.changes) {
-        assert!(page.body.contains(&escaped(change)), "{}", page.body);
+        assert_markup(&page.body, &escaped(change));
     }
     assert_eq!(
         page.body.matches(r#"data-held="true""#).count(),
@@ -324,7 +302,7 @@ async fn a_lifecycle_scenario_with_change_steps_plays_through_and_restarts() {
     );
     // The rest of the demo shows the scenario's world: its source is in the Sources list.
     let sources = fixture.get("/sources").await;
-    assert!(sources.body.contains("Contoso CRM"), "{}", sources.body);
+    assert_markup(&sources.body, "Contoso CRM");
     assert_no_secret(&fixture, &scenario, &sources.body);
 
     let restarted = fixture
@@ -339,11 +317,7 @@ async fn a_lifecycle_scenario_with_change_steps_plays_through_and_restarts() {
     assert!(fixture.played().await.is_empty());
     assert!(fixture.demo.store().list().expect("a list").is_empty());
     let page = fixture.get("/scenarios/play").await;
-    assert!(
-        page.body.contains(r#"data-step="1" data-state="next""#),
-        "{}",
-        page.body
-    );
+    assert_markup(&page.body, r#"data-step="1" data-state="next""#);
     // The role the scenario removed and assigned again is back as loaded, and step 1 plays
     // as the runner's did.
     let answer = fixture
@@ -463,11 +437,7 @@ async fn loading_worlds_with_other_hosts_reaches_them_from_the_player_and_the_so
     // same problem there.
     let added = fixture.add_scenario_source(&scenario).await;
     let problem = expected.steps[0].problem.as_ref().expect("a problem");
-    assert!(
-        added.body.contains(&escaped(&problem.message)),
-        "{}",
-        added.body
-    );
+    assert_markup(&added.body, &escaped(&problem.message));
     assert_no_secret(&fixture, &scenario, &added.body);
 
     // And on to a third world.
@@ -573,7 +543,7 @@ async fn a_scenario_file_that_does_not_load_leaves_the_loaded_one_playing() {
         .name()
         .to_owned();
     let list = fixture.get("/scenarios").await;
-    assert!(list.body.contains(&escaped(&name)), "{}", list.body);
+    assert_markup(&list.body, &escaped(&name));
     let renamed = std::fs::read_to_string(dir.join("good.toml"))
         .expect("the copy")
         .replace(&format!("name = \"{name}\""), "name = \"renamed in place\"");
@@ -586,7 +556,7 @@ async fn a_scenario_file_that_does_not_load_leaves_the_loaded_one_playing() {
         })
         .expect("a later modification time");
     let list = fixture.get("/scenarios").await;
-    assert!(list.body.contains("renamed in place"), "{}", list.body);
+    assert_markup(&list.body, "renamed in place");
 
     fixture.load("good.toml").await;
     let answer = fixture
@@ -607,18 +577,11 @@ async fn a_scenario_file_that_does_not_load_leaves_the_loaded_one_playing() {
         "{}",
         answer.body
     );
-    assert!(
-        answer
-            .body
-            .contains("The scenario does not load: invalid scenario `broken.toml`"),
-        "{}",
-        answer.body
+    assert_markup(
+        &answer.body,
+        "The scenario does not load: invalid scenario `broken.toml`",
     );
-    assert!(
-        answer.body.contains("no world `setup-mistake`"),
-        "{}",
-        answer.body
-    );
+    assert_markup(&answer.body, "no world `setup-mistake`");
     assert_eq!(fixture.played().await.len(), 1);
     assert_eq!(fixture.demo.live().world_toml(), world);
     let playing = fixture.demo.player.playing.lock().await;
@@ -640,11 +603,7 @@ async fn the_sources_page_follows_a_world_loaded_by_anyone() {
         .expect("the world loads");
     let added = fixture.add_scenario_source(&scenario).await;
     let problem = expected.steps[0].problem.as_ref().expect("a problem");
-    assert!(
-        added.body.contains(&escaped(&problem.message)),
-        "{}",
-        added.body
-    );
+    assert_markup(&added.body, &escaped(&problem.message));
 }
 
 #[tokio::test]

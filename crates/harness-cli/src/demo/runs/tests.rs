@@ -10,7 +10,9 @@ use axum::http::{Request, StatusCode};
 use d365_source::ExposeSecret;
 
 use super::{CAPACITY, KEEP, Run, Runs};
-use crate::demo::test_support::{ADDR, Answer, Fixture, WRONG_SECRET, escaped, fixture};
+use crate::demo::test_support::{
+    ADDR, Answer, Fixture, WRONG_SECRET, assert_markup, escaped, fixture,
+};
 
 /// One server-sent event: its `event`, `id` and `data` fields.
 #[derive(Debug, Default)]
@@ -227,25 +229,15 @@ async fn an_invalid_form_run_has_no_step_and_comes_back_with_its_field_errors() 
     );
     let outcome = fixture.get(&format!("/runs/{id}")).await;
     assert_eq!(outcome.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        outcome
-            .body
-            .contains("id=\"environment_url-error\" data-test=\"field-error\""),
-        "{}",
-        outcome.body
+    assert_markup(
+        &outcome.body,
+        "id=\"environment_url-error\" data-test=\"field-error\"",
     );
-    assert!(
-        outcome.body.contains("value=\"Contoso sales\""),
-        "{}",
-        outcome.body
-    );
+    assert_markup(&outcome.body, "value=\"Contoso sales\"");
     // The step list is there for the script, empty and hidden.
-    assert!(
-        outcome.body.contains(
-            "data-test=\"check-progress\" aria-labelledby=\"check-progress-heading\" hidden"
-        ),
-        "{}",
-        outcome.body
+    assert_markup(
+        &outcome.body,
+        "data-test=\"check-progress\" aria-labelledby=\"check-progress-heading\" hidden",
     );
     assert_not_shown(WRONG_SECRET, &[&outcome.body]);
 }
@@ -260,18 +252,8 @@ async fn without_javascript_the_post_waits_and_shows_the_finished_steps_with_the
         )
         .await;
     assert_eq!(failed.status, StatusCode::OK, "{}", failed.body);
-    assert!(
-        failed
-            .body
-            .contains("data-label=\"Token\" data-status=\"failed\""),
-        "{}",
-        failed.body
-    );
-    assert!(
-        failed.body.contains("data-test=\"step-time\""),
-        "{}",
-        failed.body
-    );
+    assert_markup(&failed.body, "data-label=\"Token\" data-status=\"failed\"");
+    assert_markup(&failed.body, "data-test=\"step-time\"");
     assert_not_shown(WRONG_SECRET, &[&failed.body]);
 
     let secret = fixture.secret();
@@ -313,11 +295,7 @@ async fn an_unknown_run_is_a_404_page() {
     for path in ["/runs/no-such-run", "/runs/no-such-run/events"] {
         let answer = fixture.get(path).await;
         assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
-        assert!(
-            answer.body.contains("There is no such check"),
-            "{}",
-            answer.body
-        );
+        assert_markup(&answer.body, "There is no such check");
     }
 }
 
@@ -330,11 +308,9 @@ async fn rotating_to_a_working_secret_replaces_it_and_a_wrong_one_keeps_the_old(
         .await;
     assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
     let list = fixture.get("/sources").await;
-    assert!(
-        list.body
-            .contains("href=\"/sources/rotate?name=Contoso+sales\" data-test=\"rotate-source\""),
-        "{}",
-        list.body
+    assert_markup(
+        &list.body,
+        "href=\"/sources/rotate?name=Contoso+sales\" data-test=\"rotate-source\"",
     );
     let form = fixture.get("/sources/rotate?name=Contoso+sales").await;
     assert_eq!(form.status, StatusCode::OK);
@@ -448,12 +424,9 @@ async fn rotating_needs_a_secret_and_an_existing_source() {
         "{}",
         empty.body
     );
-    assert!(
-        empty
-            .body
-            .contains("id=\"client_secret-error\" data-test=\"field-error\""),
-        "{}",
-        empty.body
+    assert_markup(
+        &empty.body,
+        "id=\"client_secret-error\" data-test=\"field-error\"",
     );
 }
 
@@ -572,16 +545,8 @@ async fn test_as_a_run_streams_its_steps_and_a_failure_ends_with_a_failed_step()
                 .expect("a redirect"),
         )
         .await;
-    assert!(
-        listed.body.contains("data-status=\"failed\""),
-        "{}",
-        listed.body
-    );
-    assert!(
-        listed.body.contains("data-test=\"problem\""),
-        "{}",
-        listed.body
-    );
+    assert_markup(&listed.body, "data-status=\"failed\"");
+    assert_markup(&listed.body, "data-test=\"problem\"");
     assert_not_shown(&secret, &[&listed.body]);
 }
 

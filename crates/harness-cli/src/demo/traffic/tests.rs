@@ -13,7 +13,7 @@ use fake_core::{JournalBody, JournalEntry};
 use http_body_util::BodyExt;
 
 use super::*;
-use crate::demo::test_support::{self, ADDR, Answer, Fixture, get_request};
+use crate::demo::test_support::{self, ADDR, Answer, Fixture, assert_markup, get_request};
 
 /// How long a test waits for an event before it fails (never reached when it works).
 const EVENT_WAIT: Duration = Duration::from_secs(20);
@@ -86,26 +86,14 @@ async fn adding_a_source_lists_its_token_request_and_whoami_newest_first_with_st
     let fixture = fixture().await;
     let empty = fixture.get("/traffic").await;
     assert_eq!(empty.status, StatusCode::OK);
-    assert!(
-        empty
-            .body
-            .contains("<p id=\"traffic-empty\">No requests yet."),
-        "{}",
-        empty.body
+    assert_markup(&empty.body, "<p id=\"traffic-empty\">No requests yet.");
+    assert_markup(
+        &empty.body,
+        "<a href=\"/traffic\" aria-current=\"page\">Traffic</a>",
     );
-    assert!(
-        empty
-            .body
-            .contains("<a href=\"/traffic\" aria-current=\"page\">Traffic</a>"),
-        "{}",
-        empty.body
-    );
-    assert!(
-        empty
-            .body
-            .contains("<script src=\"/js/traffic.js\" defer></script>"),
-        "{}",
-        empty.body
+    assert_markup(
+        &empty.body,
+        "<script src=\"/js/traffic.js\" defer></script>",
     );
 
     let secret = fixture.secret();
@@ -145,21 +133,18 @@ async fn adding_a_source_lists_its_token_request_and_whoami_newest_first_with_st
     let mut expected: Vec<u64> = entries.iter().map(|entry| entry.sequence).collect();
     expected.reverse();
     assert_eq!(sequences, expected);
-    assert!(
-        page.body.contains(&format!(
+    assert_markup(
+        &page.body,
+        &format!(
             "<span id=\"traffic-shown\" data-test=\"traffic-count\">{}</span>",
             entries.len()
-        )),
-        "{}",
-        page.body
+        ),
     );
     // The stream goes on after the newest request listed.
     let last = entries.last().expect("requests").sequence;
-    assert!(
-        page.body
-            .contains(&format!("data-events=\"/traffic/events?since={last}\"")),
-        "{}",
-        page.body
+    assert_markup(
+        &page.body,
+        &format!("data-events=\"/traffic/events?since={last}\""),
     );
 }
 
@@ -349,14 +334,11 @@ async fn a_fault_rule_s_name_shows_on_the_request_it_answered() {
         "{token_row}"
     );
     let detail = fixture.get(&format!("/traffic/{}", whoami.sequence)).await;
-    assert!(
-        detail.body.contains(
-            "data-test=\"traffic-detail-fault\"><span class=\"fault-name\">whoami-forbidden</span> answered"
-        ),
-        "{}",
-        detail.body
+    assert_markup(
+        &detail.body,
+        "data-test=\"traffic-detail-fault\"><span class=\"fault-name\">whoami-forbidden</span> answered",
     );
-    assert!(detail.body.contains("denied by a fault"), "{}", detail.body);
+    assert_markup(&detail.body, "denied by a fault");
 }
 
 #[tokio::test]
@@ -387,12 +369,9 @@ async fn the_list_filters_by_host_and_status_class() {
     let refused_only = expected(&|entry| entry.status / 100 == 4);
     assert_eq!(refused_only.len(), 1, "{entries:?}");
     assert_eq!(listed(&client_errors.body), refused_only);
-    assert!(
-        client_errors
-            .body
-            .contains("<option value=\"4xx\" selected>4xx client error</option>"),
-        "{}",
-        client_errors.body
+    assert_markup(
+        &client_errors.body,
+        "<option value=\"4xx\" selected>4xx client error</option>",
     );
     assert!(
         client_errors
@@ -411,7 +390,7 @@ async fn the_list_filters_by_host_and_status_class() {
 
     let bad = fixture.get("/traffic?status=4oo").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert!(bad.body.contains("is not a status filter"), "{}", bad.body);
+    assert_markup(&bad.body, "is not a status filter");
     // Refusals are the app's pages (its layout), not the extractor's plain text.
     for refused in ["/traffic?host=a&host=b", "/traffic/events?since=soon"] {
         let answer = fixture.get(refused).await;
@@ -445,23 +424,16 @@ async fn clear_needs_the_csrf_token_and_empties_the_list() {
     assert_eq!(location, format!("/traffic?cleared={count}"));
     assert!(fixture.journal().is_empty());
     let page = fixture.get(&location).await;
-    assert!(
-        page.body
-            .contains(&format!("The journal was cleared ({count} requests).")),
-        "{}",
-        page.body
+    assert_markup(
+        &page.body,
+        &format!("The journal was cleared ({count} requests)."),
     );
     assert!(
         !page.body.contains("data-test=\"traffic-row\""),
         "{}",
         page.body
     );
-    assert!(
-        page.body
-            .contains("<p id=\"traffic-empty\">No requests yet."),
-        "{}",
-        page.body
-    );
+    assert_markup(&page.body, "<p id=\"traffic-empty\">No requests yet.");
 }
 
 #[test]
