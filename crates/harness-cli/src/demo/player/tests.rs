@@ -76,6 +76,17 @@ impl Fixture {
         .await
     }
 
+    /// Presses "play all" (the rest of the steps); the answer is the redirect to the player.
+    async fn play_all(&self) -> Answer {
+        self.post("/scenarios/all", &[("csrf", self.demo.csrf())])
+            .await
+    }
+
+    /// The steps played so far, [`timeless`].
+    async fn played_timeless(&self) -> Vec<StepReport> {
+        self.played().await.iter().map(timeless).collect()
+    }
+
     /// The reports of the steps played so far.
     async fn played(&self) -> Vec<StepReport> {
         let playing = self.demo.player.playing.lock().await;
@@ -103,6 +114,11 @@ fn timeless(step: &StepReport) -> StepReport {
         check.checked_at = String::new();
     }
     step
+}
+
+/// The runner's steps, [`timeless`].
+fn timeless_steps(report: &Report) -> Vec<StepReport> {
+    report.steps.iter().map(timeless).collect()
 }
 
 /// Asserts that `body` shows no secret value of `scenario` (its world's, its file's) nor of
@@ -243,7 +259,7 @@ async fn playing_a_failing_scenario_step_by_step_reports_what_the_runner_reports
     let played = fixture.played().await;
     assert_eq!(
         played.iter().map(timeless).collect::<Vec<_>>(),
-        expected.steps.iter().map(timeless).collect::<Vec<_>>()
+        timeless_steps(&expected)
     );
 
     let page = fixture.get("/scenarios/play").await;
@@ -274,9 +290,7 @@ async fn a_lifecycle_scenario_with_change_steps_plays_through_and_restarts() {
     let (scenario, expected) = run_file(ROLE_REMOVED).await;
     fixture.load(ROLE_REMOVED).await;
 
-    let answer = fixture
-        .post("/scenarios/all", &[("csrf", fixture.demo.csrf())])
-        .await;
+    let answer = fixture.play_all().await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
     assert_eq!(
         answer.location,
@@ -285,7 +299,7 @@ async fn a_lifecycle_scenario_with_change_steps_plays_through_and_restarts() {
     let played = fixture.played().await;
     assert_eq!(
         played.iter().map(timeless).collect::<Vec<_>>(),
-        expected.steps.iter().map(timeless).collect::<Vec<_>>()
+        timeless_steps(&expected)
     );
     assert!(expected.passed);
 
@@ -325,12 +339,7 @@ async fn a_lifecycle_scenario_with_change_steps_plays_through_and_restarts() {
         .await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
     assert_eq!(
-        fixture
-            .played()
-            .await
-            .iter()
-            .map(timeless)
-            .collect::<Vec<_>>(),
+        fixture.played_timeless().await,
         vec![timeless(&expected.steps[0])]
     );
 }
@@ -419,19 +428,9 @@ async fn loading_worlds_with_other_hosts_reaches_them_from_the_player_and_the_so
             .resolve
             .contains_key(host)
     );
-    let answer = fixture
-        .post("/scenarios/all", &[("csrf", fixture.demo.csrf())])
-        .await;
+    let answer = fixture.play_all().await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
-    assert_eq!(
-        fixture
-            .played()
-            .await
-            .iter()
-            .map(timeless)
-            .collect::<Vec<_>>(),
-        expected.steps.iter().map(timeless).collect::<Vec<_>>()
-    );
+    assert_eq!(fixture.played_timeless().await, timeless_steps(&expected));
 
     // The Sources page's own flow was rebuilt for the new hosts: the same form finds the
     // same problem there.
@@ -443,19 +442,9 @@ async fn loading_worlds_with_other_hosts_reaches_them_from_the_player_and_the_so
     // And on to a third world.
     let (scenario, expected) = run_file(READ_DEPTH).await;
     fixture.load(READ_DEPTH).await;
-    let answer = fixture
-        .post("/scenarios/all", &[("csrf", fixture.demo.csrf())])
-        .await;
+    let answer = fixture.play_all().await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
-    assert_eq!(
-        fixture
-            .played()
-            .await
-            .iter()
-            .map(timeless)
-            .collect::<Vec<_>>(),
-        expected.steps.iter().map(timeless).collect::<Vec<_>>()
-    );
+    assert_eq!(fixture.played_timeless().await, timeless_steps(&expected));
     assert_eq!(fixture.demo.live().world().path(), scenario.world().path());
     let page = fixture.get("/scenarios/play").await;
     assert_no_secret(&fixture, &scenario, &page.body);
@@ -484,9 +473,7 @@ async fn typed_pasted_and_rotated_secrets_are_named_by_origin_never_shown() {
     ] {
         let (scenario, expected) = run_file(file).await;
         fixture.load(file).await;
-        let answer = fixture
-            .post("/scenarios/all", &[("csrf", fixture.demo.csrf())])
-            .await;
+        let answer = fixture.play_all().await;
         assert_eq!(
             answer.status,
             StatusCode::SEE_OTHER,
@@ -494,13 +481,8 @@ async fn typed_pasted_and_rotated_secrets_are_named_by_origin_never_shown() {
             answer.body
         );
         assert_eq!(
-            fixture
-                .played()
-                .await
-                .iter()
-                .map(timeless)
-                .collect::<Vec<_>>(),
-            expected.steps.iter().map(timeless).collect::<Vec<_>>(),
+            fixture.played_timeless().await,
+            timeless_steps(&expected),
             "{file}"
         );
         let page = fixture.get("/scenarios/play").await;
