@@ -246,6 +246,17 @@ impl Fixture {
         fields
     }
 
+    /// Adds the world's source with its live secret, as the form posts it without JavaScript;
+    /// the answer must be the redirect to the list.
+    pub(super) async fn add_valid_source(&self) -> Answer {
+        let secret = self.secret();
+        let added = self
+            .post("/sources/dynamics365", &self.add_fields(&secret, &[]))
+            .await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+        added
+    }
+
     /// Every secret value of the world served now (secrets a change made included).
     pub(super) fn secret_values(&self) -> Vec<String> {
         self.live

@@ -37,10 +37,7 @@ async fn adding_a_valid_source_lists_it_with_its_masked_secret() {
     assert_markup(&empty.body, "No sources yet");
 
     let secret = fixture.secret();
-    let added = fixture
-        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
-        .await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let added = fixture.add_valid_source().await;
     let location = added.location.expect("a redirect");
     // The list, with the steps of the run that added it.
     assert!(
@@ -276,10 +273,7 @@ async fn a_request_for_another_host_or_from_another_origin_is_refused() {
 async fn test_records_the_check_and_remove_takes_the_source_off_the_list() {
     let fixture = fixture().await;
     let secret = fixture.secret();
-    let added = fixture
-        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
-        .await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER);
+    fixture.add_valid_source().await;
     let csrf = fixture.demo.csrf().to_owned();
     let tested = fixture
         .post(
@@ -357,10 +351,7 @@ fn the_printed_url_is_connectable() {
 async fn a_failed_test_lists_the_problem_with_its_fix_and_a_passing_one_clears_it() {
     let fixture = fixture().await;
     let secret = fixture.secret();
-    let added = fixture
-        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
-        .await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    fixture.add_valid_source().await;
     let csrf = fixture.demo.csrf().to_owned();
     let test_fields = [("csrf", csrf.as_str()), ("name", "Contoso sales")];
     let test = || fixture.post("/sources/test", &test_fields);
@@ -519,11 +510,7 @@ async fn no_log_line_shows_a_typed_secret() {
 #[tokio::test]
 async fn reset_puts_the_world_back_through_the_admin_api_and_empties_the_list() {
     let fixture = fixture().await;
-    let secret = fixture.secret();
-    let added = fixture
-        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
-        .await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    fixture.add_valid_source().await;
     let loaded = fixture.live.world_toml();
     let changes: Vec<scenario::Change> =
         serde_json::from_str(r#"[{"change": "admin_mode", "environment": "contoso", "on": true}]"#)

@@ -257,10 +257,7 @@ async fn without_javascript_the_post_waits_and_shows_the_finished_steps_with_the
     assert_not_shown(WRONG_SECRET, &[&failed.body]);
 
     let secret = fixture.secret();
-    let added = fixture
-        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
-        .await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let added = fixture.add_valid_source().await;
     let listed = fixture.get(&added.location.expect("a redirect")).await;
     for step in PASSING_STEPS.iter().filter(|step| step.ends_with("passed")) {
         let label = step.trim_end_matches(" passed");
@@ -303,10 +300,7 @@ async fn an_unknown_run_is_a_404_page() {
 async fn rotating_to_a_working_secret_replaces_it_and_a_wrong_one_keeps_the_old() {
     let fixture = fixture().await;
     let secret = fixture.secret();
-    let added = fixture
-        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
-        .await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    fixture.add_valid_source().await;
     let list = fixture.get("/sources").await;
     assert_markup(
         &list.body,
@@ -438,11 +432,7 @@ async fn the_list_shows_the_last_checks_time_and_its_warnings() {
     )
     .expect("a change");
     fixture.live.apply(&changes).expect("the change applies");
-    let secret = fixture.secret();
-    let added = fixture
-        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
-        .await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    fixture.add_valid_source().await;
     let source = fixture.demo.store().get("Contoso sales").expect("saved");
     let d365_source::LastCheck::Passed(report) = &source.last_check else {
         panic!("expected a passed check, got {:?}", source.last_check);
@@ -503,10 +493,7 @@ async fn the_registry_keeps_at_most_its_capacity_for_a_bounded_time() {
 async fn test_as_a_run_streams_its_steps_and_a_failure_ends_with_a_failed_step() {
     let fixture = fixture().await;
     let secret = fixture.secret();
-    let added = fixture
-        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
-        .await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    fixture.add_valid_source().await;
     let csrf = fixture.demo.csrf().to_owned();
     let fields = [("csrf", csrf.as_str()), ("name", "Contoso sales")];
 
