@@ -46,35 +46,6 @@ impl Fixture {
         self.post("/console/change", &posted).await
     }
 
-    /// Adds the demo world's source on the Sources page, with its live secret.
-    async fn add_world_source(&self) {
-        let world = self.live.world();
-        let credentials = world
-            .client_credentials(self.live.clock().now())
-            .expect("a live secret");
-        let environment = world
-            .first_environment_of(&credentials.tenant.key)
-            .expect("an environment")
-            .url
-            .clone();
-        let tenant = credentials.tenant.id.to_string();
-        let client = credentials.app.client_id.to_string();
-        let added = self
-            .post(
-                "/sources/dynamics365",
-                &[
-                    ("csrf", self.demo.csrf()),
-                    ("name", SOURCE),
-                    ("environment_url", &environment),
-                    ("tenant_id", &tenant),
-                    ("client_id", &client),
-                    ("client_secret", credentials.secret.value.expose()),
-                ],
-            )
-            .await;
-        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
-    }
-
     /// Presses Test on the Sources page: `None` when the check passed, else its problem's kind.
     async fn test_source(&self) -> Option<ProblemKind> {
         let tested = self
@@ -247,7 +218,7 @@ async fn the_console_lists_teams_their_roles_and_members_and_business_units() {
 #[tokio::test]
 async fn removing_the_role_fails_the_sources_test_and_assigning_it_back_passes() {
     let fixture = fixture().await;
-    fixture.add_world_source().await;
+    fixture.add_valid_source().await;
     assert_eq!(fixture.test_source().await, None);
     let before = fixture.live.world_toml();
     // The source's app, its environment and the one role its application user holds there.
@@ -320,7 +291,7 @@ async fn removing_the_role_fails_the_sources_test_and_assigning_it_back_passes()
 #[tokio::test]
 async fn expiring_the_secret_marks_it_expired_and_the_test_fails_with_the_expired_secret() {
     let fixture = fixture().await;
-    fixture.add_world_source().await;
+    fixture.add_valid_source().await;
     let world = fixture.live.world();
     let credentials = world
         .client_credentials(fixture.live.clock().now())
@@ -353,7 +324,7 @@ async fn expiring_the_secret_marks_it_expired_and_the_test_fails_with_the_expire
 #[tokio::test]
 async fn administration_mode_turns_on_and_off_from_the_console() {
     let fixture = fixture().await;
-    fixture.add_world_source().await;
+    fixture.add_valid_source().await;
     let turn_on = [("environment", "contoso"), ("on", "true")];
     let page = fixture.get("/console").await;
     assert_markup(
@@ -538,7 +509,7 @@ async fn a_console_post_without_the_csrf_token_is_refused_and_changes_nothing() 
 #[tokio::test]
 async fn a_fault_preset_adds_its_rule_through_the_admin_api_and_clear_removes_it() {
     let fixture = fixture().await;
-    fixture.add_world_source().await;
+    fixture.add_valid_source().await;
     let added = fixture
         .post(
             "/console/fault",
