@@ -26,7 +26,7 @@ pub(super) const ADDR: &str = "127.0.0.1:8080";
 pub(super) const WRONG_SECRET: &str = "Wr0ng~SecretValueTypedByTheUser.0123456789";
 
 /// The start of every JWT (base64url of `{"`): no page or event may hold a token.
-pub(super) const TOKEN_START: &str = "eyJ";
+const TOKEN_START: &str = "eyJ";
 
 /// The app over fresh fakes of a world, its source list in a temporary folder, and (when the
 /// world has a live secret and an environment in its app's tenant) its valid credentials as the
