@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use scenario::{Error, FileCheck};
 
-use crate::Exit;
+use crate::{Exit, error_chain};
 
 #[cfg(test)]
 mod tests;
@@ -104,7 +104,7 @@ fn error_line(path: &str, error: &Error) -> String {
             "{path}:{}:{}: {key}: {}{suggestion}",
             location.line,
             location.column,
-            chain(reason.as_ref())
+            error_chain(reason.as_ref())
         ),
         Error::Parse {
             location, source, ..
@@ -114,18 +114,6 @@ fn error_line(path: &str, error: &Error) -> String {
             });
             format!("{path}{at}: {source}{suggestion}")
         }
-        other => format!("{path}: {}", chain(other)),
+        other => format!("{path}: {}", error_chain(other)),
     }
-}
-
-/// `error` and its causes on one line, `: `-separated.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

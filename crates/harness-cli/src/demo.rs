@@ -12,6 +12,8 @@ mod player;
 mod rotate;
 mod runs;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 mod traffic;
 

@@ -231,6 +231,19 @@ fn without_stray_values(error: &clap::Error) -> String {
     }
 }
 
+/// `error` and its causes on one line, `: `-separated (what `{:#}` shows of an `anyhow::Error`),
+/// for a message that is not an `anyhow::Error`: a page, a JSON answer, a log field.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Logs to stderr, filtered by `RUST_LOG` (default `default_level`). Only the first call in a
 /// process installs the subscriber; later ones (in-process tests) are no-ops.
 fn init_logging(default_level: &str) {

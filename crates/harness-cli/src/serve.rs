@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context;
 use fake_core::{Clock, FaultRule, HostPattern, IdGenerator, ServerHandle};
-use scenario::{Scenario, World};
+use scenario::{ClientCredentials, Scenario, World};
 use uuid::Uuid;
 
 use crate::state::{FileMode, StateDir};
@@ -193,19 +193,14 @@ async fn start(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<Serving
     )?;
     let ca_pem = handle.ca_pem().to_owned();
     let ca_file = state.write("ca.pem", ca_pem.as_bytes(), FileMode::Public)?;
-    let connection = Connection {
-        authority_host: world.authority_host().to_owned(),
-        tenant_id: credentials.tenant.id,
-        client_id: credentials.app.client_id,
-        client_secret: credentials.secret.value.expose().to_owned(),
-        environment_url: world
-            .first_environment_of(&credentials.tenant.key)
-            .map(|environment| environment.url.clone()),
+    let connection = Connection::new(
+        &world,
+        &credentials,
         ca_file,
-        host_map: host_map(&handle.hosts(), handle.addr()),
-        proxy: handle.proxy_addr().map(connect_address),
-        admin: connect_address(admin_server.addr()),
-    };
+        host_map(&handle.hosts(), handle.addr()),
+        handle.proxy_addr().map(connect_address),
+        connect_address(admin_server.addr()),
+    );
     let env_contents = connection.env();
     let env_file = state.write("connection.env", env_contents.as_bytes(), FileMode::Private)?;
     let env_contents = Arc::new(Mutex::new(env_contents));
@@ -265,17 +260,14 @@ impl ConnectionFile {
     /// no usable credentials.
     fn for_world(&self, world: &World, hosts: &[HostPattern]) -> Option<Connection> {
         let credentials = world.client_credentials(self.clock.now()).ok()?;
-        Some(Connection {
-            authority_host: world.authority_host().to_owned(),
-            tenant_id: credentials.tenant.id,
-            client_id: credentials.app.client_id,
-            client_secret: credentials.secret.value.expose().to_owned(),
-            environment_url: world
-                .first_environment_of(&credentials.tenant.key)
-                .map(|environment| environment.url.clone()),
-            host_map: host_map(hosts, self.addr),
-            ..self.connection.clone()
-        })
+        Some(Connection::new(
+            world,
+            &credentials,
+            self.connection.ca_file.clone(),
+            host_map(hosts, self.addr),
+            self.connection.proxy,
+            self.connection.admin,
+        ))
     }
 
     /// Rewrites the file for `world` (atomically); logs, and leaves the file, when that fails
@@ -394,6 +386,31 @@ struct Connection {
 }
 
 impl Connection {
+    /// How a client reaches `world` as `credentials` (its authority host, tenant, app, secret
+    /// and the tenant's first environment) through these fakes.
+    fn new(
+        world: &World,
+        credentials: &ClientCredentials<'_>,
+        ca_file: PathBuf,
+        host_map: Vec<(String, SocketAddr)>,
+        proxy: Option<SocketAddr>,
+        admin: SocketAddr,
+    ) -> Connection {
+        Connection {
+            authority_host: world.authority_host().to_owned(),
+            tenant_id: credentials.tenant.id,
+            client_id: credentials.app.client_id,
+            client_secret: credentials.secret.value.expose().to_owned(),
+            environment_url: world
+                .first_environment_of(&credentials.tenant.key)
+                .map(|environment| environment.url.clone()),
+            ca_file,
+            host_map,
+            proxy,
+            admin,
+        }
+    }
+
     /// `KEY=value` lines, in the documented order (`D365_ENVIRONMENT_URL` only when there is
     /// an environment, `HTTPS_PROXY` only when the proxy runs, `D365_ADMIN_URL` last).
     fn env(&self) -> String {

@@ -156,3 +156,16 @@ fn exit_codes() {
         .collect();
     assert_eq!(codes, [0, 1, 2]);
 }
+
+#[test]
+fn an_error_chain_is_the_error_and_each_cause_joined_as_anyhow_shows_it() {
+    let error = anyhow::anyhow!("No such file or directory")
+        .context("failed to read world `w.toml`")
+        .context("loading a world failed");
+    let text = error_chain(error.as_ref());
+    assert_eq!(
+        text,
+        "loading a world failed: failed to read world `w.toml`: No such file or directory"
+    );
+    assert_eq!(text, format!("{error:#}"));
+}

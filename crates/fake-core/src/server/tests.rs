@@ -932,6 +932,17 @@ async fn a_stalled_http2_body_gets_408() {
     drop(feed);
 }
 
+/// A client that trusts `server`'s CA and sends every HTTPS request through `proxy` (no
+/// resolve override: the proxy finds the host).
+fn proxied_client(server: &ServerHandle, proxy: SocketAddr) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("ca");
+    reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .proxy(reqwest::Proxy::https(format!("http://{proxy}")).expect("proxy url"))
+        .build()
+        .expect("client")
+}
+
 /// A server with the test mounts and a CONNECT proxy listener on a free port.
 async fn start_with_proxy() -> (ServerHandle, SocketAddr) {
     let (server, _) = start_with(vec![], |config| {
@@ -955,12 +966,7 @@ async fn proxy_answer(proxy: SocketAddr, head: &str) -> String {
 #[tokio::test]
 async fn the_proxy_tunnels_https_to_a_served_host_without_any_resolve_override() {
     let (server, proxy) = start_with_proxy().await;
-    let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("ca");
-    let client = reqwest::Client::builder()
-        .tls_certs_only([ca])
-        .proxy(reqwest::Proxy::https(format!("http://{proxy}")).expect("proxy url"))
-        .build()
-        .expect("client");
+    let client = proxied_client(&server, proxy);
     let body: serde_json::Value = client
         .get("https://login.example.test/tenant/path")
         .send()
@@ -1305,12 +1311,7 @@ async fn the_proxy_allow_list_follows_replaced_mounts() {
     assert!(old.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{old}");
     assert!(old.ends_with("443 of: fabrikam.example.test. Nothing is forwarded to the network.\n"));
 
-    let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("ca");
-    let client = reqwest::Client::builder()
-        .tls_certs_only([ca])
-        .proxy(reqwest::Proxy::https(format!("http://{proxy}")).expect("proxy url"))
-        .build()
-        .expect("client");
+    let client = proxied_client(&server, proxy);
     let body: serde_json::Value = client
         .get("https://fabrikam.example.test/through")
         .send()

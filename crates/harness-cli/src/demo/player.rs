@@ -24,6 +24,7 @@ use serde::Deserialize;
 
 use super::Demo;
 use super::app::{csrf_refused, error_page, page, see_other, store_error};
+use crate::error_chain;
 
 /// The scenario folder and the scenario being played.
 pub(crate) struct PlayerState {
@@ -265,7 +266,7 @@ async fn start(demo: &Demo, dir: &Path, file: &str, playing: &mut Option<Playing
     let path = dir.join(file);
     let live = demo.live().clone();
     let loaded = tokio::task::spawn_blocking(move || -> Result<Scenario, String> {
-        let scenario = Scenario::load(&path).map_err(|error| chain(&error))?;
+        let scenario = Scenario::load(&path).map_err(|error| error_chain(&error))?;
         serve_world(&live, &scenario)?;
         Ok(scenario)
     })
@@ -307,7 +308,7 @@ async fn start(demo: &Demo, dir: &Path, file: &str, playing: &mut Option<Playing
             });
             see_other("/scenarios/play")
         }
-        Err(error) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &chain(&error)),
+        Err(error) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &error_chain(&error)),
     }
 }
 
@@ -321,7 +322,7 @@ fn serve_world(live: &LiveWorld, scenario: &Scenario) -> Result<(), String> {
     let _ = clock.set(scenario::START_TIME);
     if let Err(error) = live.load(scenario.world(), scenario.faults()) {
         let _ = clock.set(before);
-        return Err(chain(&error));
+        return Err(error_chain(&error));
     }
     live.journal().clear();
     Ok(())
@@ -338,7 +339,7 @@ async fn play_next(State(demo): State<Arc<Demo>>, Form(form): Form<Plain>) -> Re
     match playing.player.play_next().await {
         Ok(Some(step)) => see_other(&format!("/scenarios/play#step-{}", step.step)),
         Ok(None) => see_other("/scenarios/play"),
-        Err(error) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &chain(&error)),
+        Err(error) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &error_chain(&error)),
     }
 }
 
@@ -355,22 +356,10 @@ async fn play_all(State(demo): State<Arc<Demo>>, Form(form): Form<Plain>) -> Res
             Ok(Some(_)) => {}
             Ok(None) => break,
             Err(error) => {
-                return error_page(StatusCode::INTERNAL_SERVER_ERROR, &chain(&error));
+                return error_page(StatusCode::INTERNAL_SERVER_ERROR, &error_chain(&error));
             }
         }
     }
     let last = playing.player.played().len();
     see_other(&format!("/scenarios/play#step-{last}"))
-}
-
-/// An error and its causes, joined with `: `.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -2,218 +2,18 @@
 //! front of real fakes for the built-in demo world: adding a source lists it, a wrong secret
 //! shows its problem, an invalid form its field errors, and the guard and CSRF refusals. Each
 //! test that types a secret checks that no page (and no file of the source list, or log line)
-//! shows it. The fixture is `pub(super)`: other sections' tests (`runs/tests.rs`) use it.
+//! shows it. The fixture is `demo/test_support.rs`, which every section's tests share.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use d365_source::{
-    Field, FlowOptions, FormRules, LastCheck, SecretString, SourceForm, SystemTimer,
-};
-use fake_core::{Clock, IdGenerator, ServerHandle};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use d365_source::{Field, FormRules, LastCheck, SecretString, SourceForm};
 
 use super::*;
-use crate::serve::admin::{Access, Admin, AdminClient};
-use crate::world::{BuiltinWorld, DEFAULT_WORLD};
-
-/// Where the app under test pretends to listen.
-pub(super) const ADDR: &str = "127.0.0.1:8080";
-
-/// A secret no world has: the one the wrong-secret tests type.
-pub(super) const WRONG_SECRET: &str = "Wr0ng~SecretValueTypedByTheUser.0123456789";
-
-/// The app over fresh fakes, its source list in a temporary folder, and the world's valid
-/// credentials.
-pub(super) struct Fixture {
-    pub(super) app: Router,
-    pub(super) demo: Arc<Demo>,
-    _server: ServerHandle,
-    pub(super) live: scenario::LiveWorld,
-    pub(super) data_dir: tempfile::TempDir,
-    pub(super) form: Vec<(&'static str, String)>,
-    pub(super) secret: String,
-}
-
-pub(super) async fn fixture() -> Fixture {
-    let world = BuiltinWorld::named(DEFAULT_WORLD)
-        .and_then(|world| world.load())
-        .expect("the built-in demo world loads");
-    let clock = Clock::system();
-    let credentials = world
-        .client_credentials(clock.now())
-        .expect("the demo world has a live secret");
-    let environment = world
-        .first_environment_of(&credentials.tenant.key)
-        .expect("the demo world has an environment")
-        .url
-        .clone();
-    let form = vec![
-        ("name", "Contoso sales".to_owned()),
-        ("environment_url", environment),
-        ("tenant_id", credentials.tenant.id.to_string()),
-        ("client_id", credentials.app.client_id.to_string()),
-    ];
-    let secret = credentials.secret.value.expose().to_owned();
-    let (server, live) =
-        scenario::spawn_live(&world, clock, IdGenerator::seeded(scenario::SEED), &[])
-            .await
-            .expect("the fakes start");
-    let flow = Flow::new(
-        &scenario::network_settings(&server),
-        Arc::new(SystemTimer),
-        FlowOptions::default(),
-    )
-    .expect("the flow is set up");
-    let data_dir = tempfile::tempdir().expect("a temporary folder");
-    let addr: SocketAddr = ADDR.parse().expect("an address");
-    // The admin API as `serve` runs it on loopback, called in-process.
-    let admin_addr: SocketAddr = "127.0.0.1:8444".parse().expect("an address");
-    let admin_token = AdminToken::generate().expect("a token");
-    let (_stop, stopping) = tokio::sync::watch::channel(false);
-    let admin = AdminClient::new(
-        Arc::new(Admin::new(
-            Access::for_listener(admin_addr, &admin_token),
-            live.clone(),
-            stopping,
-        )),
-        admin_addr,
-        admin_token,
-    );
-    let demo = Arc::new(Demo::new(
-        flow,
-        Store::open(data_dir.path().join("demo-sources")),
-        admin,
-        addr,
-        AdminToken::generate().expect("a token"),
-    ));
-    Fixture {
-        app: app::router(demo.clone()),
-        demo,
-        _server: server,
-        live,
-        data_dir,
-        form,
-        secret,
-    }
-}
-
-/// What the app answered: status, `Location` and the body as text.
-pub(super) struct Answer {
-    pub(super) status: StatusCode,
-    pub(super) headers: axum::http::HeaderMap,
-    pub(super) location: Option<String>,
-    pub(super) body: String,
-}
-
-impl Fixture {
-    pub(super) async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self
-            .app
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("the router answers");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let location = response
-            .headers()
-            .get("location")
-            .map(|location| location.to_str().expect("ASCII").to_owned());
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("a whole body")
-            .to_bytes();
-        Answer {
-            status,
-            headers,
-            location,
-            body: String::from_utf8(body.to_vec()).expect("UTF-8"),
-        }
-    }
-
-    pub(super) async fn get(&self, path: &str) -> Answer {
-        self.send(
-            Request::get(path)
-                .header("host", ADDR)
-                .body(Body::empty())
-                .expect("a request"),
-        )
-        .await
-    }
-
-    pub(super) async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields)
-            .finish();
-        self.send(
-            Request::post(path)
-                .header("host", ADDR)
-                .header("origin", format!("http://{ADDR}"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(Body::from(body))
-                .expect("a request"),
-        )
-        .await
-    }
-
-    /// The Add Source form with `secret`, the CSRF token and `changes` over the valid fields.
-    pub(super) fn add_fields<'a>(
-        &'a self,
-        secret: &'a str,
-        changes: &[(&'a str, &'a str)],
-    ) -> Vec<(&'a str, &'a str)> {
-        let mut fields: Vec<(&str, &str)> = vec![("csrf", self.demo.csrf())];
-        for (key, value) in &self.form {
-            let value = changes
-                .iter()
-                .find(|(changed, _)| changed == key)
-                .map_or(value.as_str(), |(_, value)| *value);
-            fields.push((key, value));
-        }
-        fields.push(("client_secret", secret));
-        fields
-    }
-
-    /// Asserts that `secret` is in no file of the source list (the store encrypts it).
-    #[track_caller]
-    pub(super) fn assert_secret_not_stored(&self, secret: &str) {
-        assert_not_in_folder(self.data_dir.path(), secret.as_bytes());
-    }
-}
-
-fn assert_not_in_folder(dir: &Path, secret: &[u8]) {
-    for entry in std::fs::read_dir(dir).expect("a readable folder") {
-        let path = entry.expect("an entry").path();
-        if path.is_dir() {
-            assert_not_in_folder(&path, secret);
-        } else {
-            let contents = std::fs::read(&path).expect("a readable file");
-            assert!(
-                !contents
-                    .windows(secret.len())
-                    .any(|window| window == secret),
-                "`{}` holds the typed secret",
-                path.display()
-            );
-        }
-    }
-}
-
-/// `text` as maud escapes it in element content.
-pub(super) fn escaped(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use crate::demo::test_support::{ADDR, WRONG_SECRET, assert_markup, escaped, fixture};
 
 #[tokio::test]
 async fn adding_a_valid_source_lists_it_with_its_masked_secret() {
@@ -233,18 +33,11 @@ async fn adding_a_valid_source_lists_it_with_its_masked_secret() {
             .map(|value| value.as_bytes()),
         Some(&b"DENY"[..])
     );
-    assert!(
-        empty.body.contains("Microsoft Dynamics 365"),
-        "{}",
-        empty.body
-    );
-    assert!(empty.body.contains("No sources yet"), "{}", empty.body);
+    assert_markup(&empty.body, "Microsoft Dynamics 365");
+    assert_markup(&empty.body, "No sources yet");
 
-    let secret = fixture.secret.clone();
-    let added = fixture
-        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
-        .await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let secret = fixture.secret();
+    let added = fixture.add_valid_source().await;
     let location = added.location.expect("a redirect");
     // The list, with the steps of the run that added it.
     assert!(
@@ -283,10 +76,9 @@ async fn a_wrong_secret_shows_the_problem_its_fix_and_the_evidence() {
         )
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-    assert!(
-        answer.body.contains("Microsoft Entra ID rejected the Client Secret: it is not a current secret of application"),
-        "{}",
-        answer.body
+    assert_markup(
+        &answer.body,
+        "Microsoft Entra ID rejected the Client Secret: it is not a current secret of application",
     );
     assert!(
         answer
@@ -295,20 +87,13 @@ async fn a_wrong_secret_shows_the_problem_its_fix_and_the_evidence() {
         "{}",
         answer.body
     );
-    assert!(
-        answer
-            .body
-            .contains("<details><summary>Evidence (wrong_secret)</summary>"),
-        "{}",
-        answer.body
+    assert_markup(
+        &answer.body,
+        "<details><summary>Evidence (wrong_secret)</summary>",
     );
-    assert!(answer.body.contains("AADSTS7000215"), "{}", answer.body);
+    assert_markup(&answer.body, "AADSTS7000215");
     // The typed fields come back, the secret does not.
-    assert!(
-        answer.body.contains("value=\"Contoso sales\""),
-        "{}",
-        answer.body
-    );
+    assert_markup(&answer.body, "value=\"Contoso sales\"");
     assert!(
         !answer.body.contains(WRONG_SECRET),
         "the page shows the secret"
@@ -368,12 +153,9 @@ async fn an_invalid_form_shows_each_error_next_to_its_field_with_focus_on_the_fi
             "`{next_to_field}` missing from {}",
             answer.body
         );
-        assert!(
-            answer.body.contains(&format!(
-                "aria-describedby=\"{id}-hint {id}-error\" aria-invalid=\"true\""
-            )),
-            "{}",
-            answer.body
+        assert_markup(
+            &answer.body,
+            &format!("aria-describedby=\"{id}-hint {id}-error\" aria-invalid=\"true\""),
         );
     }
     assert_eq!(
@@ -382,16 +164,8 @@ async fn an_invalid_form_shows_each_error_next_to_its_field_with_focus_on_the_fi
         "{}",
         answer.body
     );
-    assert!(
-        answer.body.contains("aria-invalid=\"true\" autofocus"),
-        "{}",
-        answer.body
-    );
-    assert!(
-        answer.body.contains("id=\"name\" name=\"name\""),
-        "{}",
-        answer.body
-    );
+    assert_markup(&answer.body, "aria-invalid=\"true\" autofocus");
+    assert_markup(&answer.body, "id=\"name\" name=\"name\"");
     // What was typed comes back as text, never as markup.
     assert!(!answer.body.contains("<script>"), "{}", answer.body);
     assert!(
@@ -411,20 +185,11 @@ async fn the_form_shows_the_secret_as_a_password_field_with_the_value_hint() {
     let fixture = fixture().await;
     let answer = fixture.get("/sources/dynamics365").await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert!(
-        answer
-            .body
-            .contains("<input id=\"client_secret\" name=\"client_secret\" type=\"password\""),
-        "{}",
-        answer.body
+    assert_markup(
+        &answer.body,
+        "<input id=\"client_secret\" name=\"client_secret\" type=\"password\"",
     );
-    assert!(
-        answer
-            .body
-            .contains("The secret's Value, not its Secret ID"),
-        "{}",
-        answer.body
-    );
+    assert_markup(&answer.body, "The secret's Value, not its Secret ID");
     for field in [
         "name",
         "environment_url",
@@ -443,7 +208,7 @@ async fn the_form_shows_the_secret_as_a_password_field_with_the_value_hint() {
 #[tokio::test]
 async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing() {
     let fixture = fixture().await;
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     let mut fields = fixture.add_fields(&secret, &[]);
     fields.retain(|(key, _)| *key != "csrf");
     let missing = fixture.post("/sources/dynamics365", &fields).await;
@@ -507,11 +272,8 @@ async fn a_request_for_another_host_or_from_another_origin_is_refused() {
 #[tokio::test]
 async fn test_records_the_check_and_remove_takes_the_source_off_the_list() {
     let fixture = fixture().await;
-    let secret = fixture.secret.clone();
-    let added = fixture
-        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
-        .await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER);
+    let secret = fixture.secret();
+    fixture.add_valid_source().await;
     let csrf = fixture.demo.csrf().to_owned();
     let tested = fixture
         .post(
@@ -529,7 +291,7 @@ async fn test_records_the_check_and_remove_takes_the_source_off_the_list() {
         tested.location
     );
     let page = fixture.get("/sources?tested=Contoso+sales").await;
-    assert!(page.body.contains("was tested"), "{}", page.body);
+    assert_markup(&page.body, "was tested");
     assert!(!page.body.contains(&secret), "the page shows the secret");
 
     let removed = fixture
@@ -550,11 +312,7 @@ async fn test_records_the_check_and_remove_takes_the_source_off_the_list() {
         )
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    assert!(
-        unknown.body.contains("no source is named `Contoso sales`"),
-        "{}",
-        unknown.body
-    );
+    assert_markup(&unknown.body, "no source is named `Contoso sales`");
     fixture.assert_secret_not_stored(&secret);
 }
 
@@ -592,11 +350,8 @@ fn the_printed_url_is_connectable() {
 #[tokio::test]
 async fn a_failed_test_lists_the_problem_with_its_fix_and_a_passing_one_clears_it() {
     let fixture = fixture().await;
-    let secret = fixture.secret.clone();
-    let added = fixture
-        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
-        .await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let secret = fixture.secret();
+    fixture.add_valid_source().await;
     let csrf = fixture.demo.csrf().to_owned();
     let test_fields = [("csrf", csrf.as_str()), ("name", "Contoso sales")];
     let test = || fixture.post("/sources/test", &test_fields);
@@ -636,12 +391,9 @@ async fn a_failed_test_lists_the_problem_with_its_fix_and_a_passing_one_clears_i
     fixture.live.reset();
     assert_eq!(test().await.status, StatusCode::SEE_OTHER);
     let passed = fixture.get("/sources").await;
-    assert!(
-        passed
-            .body
-            .contains("<span class=\"passed\" data-test=\"last-check-status\">Passed</span>"),
-        "{}",
-        passed.body
+    assert_markup(
+        &passed.body,
+        "<span class=\"passed\" data-test=\"last-check-status\">Passed</span>",
     );
     assert!(
         !passed.body.contains(&escaped(&problem.message)),
@@ -659,12 +411,9 @@ async fn a_secret_id_typed_as_the_secret_is_named_as_such_with_a_warning_under_t
         .post("/sources/dynamics365", &fixture.add_fields(secret_id, &[]))
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-    assert!(
-        answer
-            .body
-            .contains("It looks like the secret's ID (a GUID) rather than its value."),
-        "{}",
-        answer.body
+    assert_markup(
+        &answer.body,
+        "It looks like the secret's ID (a GUID) rather than its value.",
     );
     let form = SourceForm {
         name: "any".to_owned(),
@@ -729,7 +478,7 @@ async fn no_log_line_shows_a_typed_secret() {
     // may have cached "no subscriber is interested" (tracing computes interest once per
     // callsite); recompute it now that this thread's subscriber exists.
     tracing::callsite::rebuild_interest_cache();
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     for (typed, name) in [(WRONG_SECRET, "Wrong"), (secret.as_str(), "Right")] {
         let answer = fixture
             .post(
@@ -761,11 +510,7 @@ async fn no_log_line_shows_a_typed_secret() {
 #[tokio::test]
 async fn reset_puts_the_world_back_through_the_admin_api_and_empties_the_list() {
     let fixture = fixture().await;
-    let secret = fixture.secret.clone();
-    let added = fixture
-        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
-        .await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    fixture.add_valid_source().await;
     let loaded = fixture.live.world_toml();
     let changes: Vec<scenario::Change> =
         serde_json::from_str(r#"[{"change": "admin_mode", "environment": "contoso", "on": true}]"#)
@@ -784,8 +529,8 @@ async fn reset_puts_the_world_back_through_the_admin_api_and_empties_the_list() 
     assert_eq!(fixture.live.world_toml(), loaded);
     assert!(fixture.demo.store().list().expect("a list").is_empty());
     let page = fixture.get("/sources?reset=1").await;
-    assert!(page.body.contains("The demo was reset"), "{}", page.body);
-    assert!(page.body.contains("No sources yet"), "{}", page.body);
+    assert_markup(&page.body, "The demo was reset");
+    assert_markup(&page.body, "No sources yet");
 }
 
 #[tokio::test]
@@ -793,7 +538,7 @@ async fn the_empty_form_shows_the_running_tenants_values_but_never_its_secret() 
     let fixture = fixture().await;
     let page = fixture.get("/sources/dynamics365").await;
     assert_eq!(page.status, StatusCode::OK);
-    for (field, value) in &fixture.form {
+    for (field, value) in fixture.form() {
         if *field == "name" {
             continue;
         }
@@ -806,9 +551,9 @@ async fn the_empty_form_shows_the_running_tenants_values_but_never_its_secret() 
             page.body
         );
     }
-    assert!(page.body.contains("D365_CLIENT_SECRET"), "{}", page.body);
+    assert_markup(&page.body, "D365_CLIENT_SECRET");
     assert!(
-        !page.body.contains(&fixture.secret),
+        !page.body.contains(&fixture.secret()),
         "the page shows the secret"
     );
 
@@ -821,11 +566,7 @@ async fn the_empty_form_shows_the_running_tenants_values_but_never_its_secret() 
     let now = fixture.live.clock().now();
     let credentials = world.client_credentials(now).expect("a live secret");
     let page = fixture.get("/sources/dynamics365").await;
-    assert!(
-        page.body.contains(&credentials.app.client_id.to_string()),
-        "{}",
-        page.body
-    );
+    assert_markup(&page.body, &credentials.app.client_id.to_string());
     assert!(
         !page.body.contains(credentials.secret.value.expose()),
         "the page shows the loaded world's secret"

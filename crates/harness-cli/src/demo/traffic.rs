@@ -114,12 +114,8 @@ async fn traffic(
     State(demo): State<Arc<Demo>>,
     query: Result<Query<TrafficQuery>, QueryRejection>,
 ) -> Response {
-    let query = match query {
-        Ok(Query(query)) => query,
-        Err(rejection) => return query_refused(&rejection),
-    };
-    let mut journal_query = match query.journal_query() {
-        Ok(journal_query) => journal_query,
+    let (query, mut journal_query) = match read_query(query) {
+        Ok(read) => read,
         Err(message) => return app::error_page(StatusCode::BAD_REQUEST, &message),
     };
     journal_query.since = None;
@@ -258,9 +254,15 @@ fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
     if count == 1 { one } else { many }
 }
 
-/// A query string the extractor could not read (a parameter given twice), as our error page.
-fn query_refused(rejection: &QueryRejection) -> Response {
-    app::error_page(StatusCode::BAD_REQUEST, &rejection.body_text())
+/// The page's and the event stream's query string and the journal query it asks for, or why
+/// it cannot be read (a parameter given twice, which the extractor refuses) or is wrong, for
+/// our error page.
+fn read_query(
+    query: Result<Query<TrafficQuery>, QueryRejection>,
+) -> Result<(TrafficQuery, JournalQuery), String> {
+    let Query(query) = query.map_err(|rejection| rejection.body_text())?;
+    let journal_query = query.journal_query()?;
+    Ok((query, journal_query))
 }
 
 /// One request as a row of the list (also the data of its server-sent event).
@@ -336,12 +338,8 @@ async fn events(
     query: Result<Query<TrafficQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let query = match query {
-        Ok(Query(query)) => query,
-        Err(rejection) => return query_refused(&rejection),
-    };
-    let mut journal_query = match query.journal_query() {
-        Ok(journal_query) => journal_query,
+    let (_, mut journal_query) = match read_query(query) {
+        Ok(read) => read,
         Err(message) => return app::error_page(StatusCode::BAD_REQUEST, &message),
     };
     let last_event = headers

@@ -308,18 +308,22 @@ async fn remove_service_principal_makes_entra_answer_aadsts700016_in_that_tenant
     assert_eq!(fabrikam_token().await.0, 200);
 }
 
-#[tokio::test]
-async fn set_limits_throttles_and_reset_forgets_the_window() {
-    let (_server, live, client) = live(&[]).await;
-    live.apply(&[Change::SetLimits {
+/// Limits `contoso` to one request per 300-second window: the second read is throttled.
+fn one_request_per_window() -> Change {
+    Change::SetLimits {
         environment: "contoso".into(),
         requests: Some(1),
         window_seconds: Some(300),
         execution_milliseconds: None,
         execution_milliseconds_per_request: None,
         concurrent: None,
-    }])
-    .expect("applies");
+    }
+}
+
+#[tokio::test]
+async fn set_limits_throttles_and_reset_forgets_the_window() {
+    let (_server, live, client) = live(&[]).await;
+    live.apply(&[one_request_per_window()]).expect("applies");
     assert_eq!(read_accounts(&client).await.0, 200);
     let (status, body) = read_accounts(&client).await;
     assert_eq!(status, 429, "{body}");
@@ -697,15 +701,7 @@ async fn load_hooks_see_each_loaded_world_and_its_hosts() {
 #[tokio::test]
 async fn loading_the_same_world_keeps_the_hosts_and_gives_fresh_fakes() {
     let (_server, live, client) = live(&[]).await;
-    live.apply(&[Change::SetLimits {
-        environment: "contoso".into(),
-        requests: Some(1),
-        window_seconds: Some(300),
-        execution_milliseconds: None,
-        execution_milliseconds_per_request: None,
-        concurrent: None,
-    }])
-    .expect("applies");
+    live.apply(&[one_request_per_window()]).expect("applies");
     assert_eq!(read_accounts(&client).await.0, 200);
     assert_eq!(read_accounts(&client).await.0, 429);
     let world = World::load(repo_root().join("fixtures/worlds/demo.toml")).expect("demo world");

@@ -4,159 +4,22 @@
 //! errors come back next to their form, CSRF is required, and no console page shows a secret
 //! value of the world.
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
-
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use d365_source::{Flow, FlowOptions, LastCheck, ProblemKind, Store, SystemTimer};
-use fake_core::{Clock, IdGenerator, ServerHandle};
-use http_body_util::BodyExt;
+use d365_source::{LastCheck, ProblemKind};
 use serde_json::Value;
-use tower::ServiceExt;
 
 use super::view::form_id;
 use super::{change_json, describe, in_words};
-use crate::demo::{Demo, app};
-use crate::serve::admin::{Access, Admin, AdminClient, AdminToken};
-use crate::world::{BuiltinWorld, DEFAULT_WORLD};
-
-/// Where the app under test pretends to listen.
-const ADDR: &str = "127.0.0.1:8080";
+use crate::demo::test_support::{
+    Answer, Fixture, assert_markup, demo_world, escaped, fixture, fixture_of, fixture_world,
+    get_request,
+};
 
 /// The name of the source the tests add on the Sources page.
 const SOURCE: &str = "Contoso sales";
 
-/// The app over fresh fakes of a world, its source list in a temporary folder.
-struct Fixture {
-    app: Router,
-    demo: Arc<Demo>,
-    live: scenario::LiveWorld,
-    _server: ServerHandle,
-    _data_dir: tempfile::TempDir,
-}
-
-/// The built-in demo world.
-fn demo_world() -> scenario::World {
-    BuiltinWorld::named(DEFAULT_WORLD)
-        .and_then(|world| world.load())
-        .expect("the built-in demo world loads")
-}
-
-/// A world of `fixtures/worlds/`.
-fn fixture_world(name: &str) -> scenario::World {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/worlds")
-        .join(name);
-    scenario::World::load(&path).expect("the fixture world loads")
-}
-
-async fn fixture(world: scenario::World) -> Fixture {
-    let (server, live) = scenario::spawn_live(
-        &world,
-        Clock::system(),
-        IdGenerator::seeded(scenario::SEED),
-        &[],
-    )
-    .await
-    .expect("the fakes start");
-    let flow = Flow::new(
-        &scenario::network_settings(&server),
-        Arc::new(SystemTimer),
-        FlowOptions::default(),
-    )
-    .expect("the flow is set up");
-    let data_dir = tempfile::tempdir().expect("a temporary folder");
-    let addr: SocketAddr = ADDR.parse().expect("an address");
-    let admin_addr: SocketAddr = "127.0.0.1:8444".parse().expect("an address");
-    let admin_token = AdminToken::generate().expect("a token");
-    let (_stop, stopping) = tokio::sync::watch::channel(false);
-    let admin = AdminClient::new(
-        Arc::new(Admin::new(
-            Access::for_listener(admin_addr, &admin_token),
-            live.clone(),
-            stopping,
-        )),
-        admin_addr,
-        admin_token,
-    );
-    let demo = Arc::new(Demo::new(
-        flow,
-        Store::open(data_dir.path().join("demo-sources")),
-        admin,
-        addr,
-        AdminToken::generate().expect("a token"),
-    ));
-    Fixture {
-        app: app::router(demo.clone()),
-        demo,
-        live,
-        _server: server,
-        _data_dir: data_dir,
-    }
-}
-
-/// What the app answered.
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
-}
-
 impl Fixture {
-    async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self
-            .app
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("the router answers");
-        let status = response.status();
-        let location = response
-            .headers()
-            .get("location")
-            .map(|location| location.to_str().expect("ASCII").to_owned());
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("a whole body")
-            .to_bytes();
-        Answer {
-            status,
-            location,
-            body: String::from_utf8(body.to_vec()).expect("UTF-8"),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Answer {
-        self.send(
-            Request::get(path)
-                .header("host", ADDR)
-                .body(Body::empty())
-                .expect("a request"),
-        )
-        .await
-    }
-
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields)
-            .finish();
-        self.send(
-            Request::post(path)
-                .header("host", ADDR)
-                .header("origin", format!("http://{ADDR}"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(Body::from(body))
-                .expect("a request"),
-        )
-        .await
-    }
-
     /// Posts a change the way its console form does: the CSRF token, the form's id, the kind
     /// and `fields` (the form's hidden fields and inputs).
     async fn change(&self, kind: &str, fields: &[(&str, &str)]) -> Answer {
@@ -183,35 +46,6 @@ impl Fixture {
         self.post("/console/change", &posted).await
     }
 
-    /// Adds the demo world's source on the Sources page, with its live secret.
-    async fn add_source(&self) {
-        let world = self.live.world();
-        let credentials = world
-            .client_credentials(self.live.clock().now())
-            .expect("a live secret");
-        let environment = world
-            .first_environment_of(&credentials.tenant.key)
-            .expect("an environment")
-            .url
-            .clone();
-        let tenant = credentials.tenant.id.to_string();
-        let client = credentials.app.client_id.to_string();
-        let added = self
-            .post(
-                "/sources/dynamics365",
-                &[
-                    ("csrf", self.demo.csrf()),
-                    ("name", SOURCE),
-                    ("environment_url", &environment),
-                    ("tenant_id", &tenant),
-                    ("client_id", &client),
-                    ("client_secret", credentials.secret.value.expose()),
-                ],
-            )
-            .await;
-        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
-    }
-
     /// Presses Test on the Sources page: `None` when the check passed, else its problem's kind.
     async fn test_source(&self) -> Option<ProblemKind> {
         let tested = self
@@ -225,17 +59,6 @@ impl Fixture {
             LastCheck::Passed(_) => None,
             LastCheck::Failed { problem, .. } => Some(problem.kind),
         }
-    }
-
-    /// Every secret value of the current world.
-    fn secret_values(&self) -> Vec<String> {
-        self.live
-            .world()
-            .apps()
-            .iter()
-            .flat_map(|app| app.secrets.iter())
-            .map(|secret| secret.value.expose().to_owned())
-            .collect()
     }
 
     /// Asserts that no secret value of the world (and none of `typed`) is in `page`.
@@ -253,24 +76,10 @@ impl Fixture {
     }
 }
 
-/// `text` as maud escapes it.
-fn escaped(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// Asserts that `page` shows `text` (escaped as maud escapes it).
 #[track_caller]
 fn assert_shows(page: &str, text: &str) {
     assert_markup(page, &escaped(text));
-}
-
-/// Asserts that `page` holds `markup` as is.
-#[track_caller]
-fn assert_markup(page: &str, markup: &str) {
-    assert!(page.contains(markup), "`{markup}` missing from {page}");
 }
 
 /// The application user of `app` in `environment`, as the world file has it.
@@ -297,7 +106,7 @@ fn user_roles(world_toml: &str, environment: &str, app: &str) -> Option<Vec<Stri
 
 #[tokio::test]
 async fn the_console_lists_the_tenants_apps_and_environments_of_the_world() {
-    let fixture = fixture(demo_world()).await;
+    let fixture = fixture().await;
     let page = fixture.get("/console").await;
     assert_eq!(page.status, StatusCode::OK);
     let world = fixture.live.world();
@@ -379,7 +188,7 @@ async fn the_console_lists_the_tenants_apps_and_environments_of_the_world() {
 
 #[tokio::test]
 async fn the_console_lists_teams_their_roles_and_members_and_business_units() {
-    let fixture = fixture(fixture_world("read-depths.toml")).await;
+    let fixture = fixture_of(fixture_world("read-depths.toml")).await;
     let page = fixture.get("/console").await;
     assert_eq!(page.status, StatusCode::OK);
     let world = fixture.live.world();
@@ -408,8 +217,8 @@ async fn the_console_lists_teams_their_roles_and_members_and_business_units() {
 
 #[tokio::test]
 async fn removing_the_role_fails_the_sources_test_and_assigning_it_back_passes() {
-    let fixture = fixture(demo_world()).await;
-    fixture.add_source().await;
+    let fixture = fixture().await;
+    fixture.add_valid_source().await;
     assert_eq!(fixture.test_source().await, None);
     let before = fixture.live.world_toml();
     // The source's app, its environment and the one role its application user holds there.
@@ -481,8 +290,8 @@ async fn removing_the_role_fails_the_sources_test_and_assigning_it_back_passes()
 
 #[tokio::test]
 async fn expiring_the_secret_marks_it_expired_and_the_test_fails_with_the_expired_secret() {
-    let fixture = fixture(demo_world()).await;
-    fixture.add_source().await;
+    let fixture = fixture().await;
+    fixture.add_valid_source().await;
     let world = fixture.live.world();
     let credentials = world
         .client_credentials(fixture.live.clock().now())
@@ -514,8 +323,8 @@ async fn expiring_the_secret_marks_it_expired_and_the_test_fails_with_the_expire
 
 #[tokio::test]
 async fn administration_mode_turns_on_and_off_from_the_console() {
-    let fixture = fixture(demo_world()).await;
-    fixture.add_source().await;
+    let fixture = fixture().await;
+    fixture.add_valid_source().await;
     let turn_on = [("environment", "contoso"), ("on", "true")];
     let page = fixture.get("/console").await;
     assert_markup(
@@ -550,7 +359,7 @@ async fn administration_mode_turns_on_and_off_from_the_console() {
 
 #[tokio::test]
 async fn lowering_a_privilege_depth_changes_the_role() {
-    let fixture = fixture(demo_world()).await;
+    let fixture = fixture().await;
     let naming = [
         ("environment", "contoso"),
         ("role", "Importer Reader"),
@@ -581,7 +390,7 @@ async fn lowering_a_privilege_depth_changes_the_role() {
 
 #[tokio::test]
 async fn a_refused_change_shows_the_admin_api_error_next_to_its_form_and_changes_nothing() {
-    let fixture = fixture(demo_world()).await;
+    let fixture = fixture().await;
     let before = fixture.live.world_toml();
     // The user's Assign form, with a role typed wrong (as a hand-edited request would).
     let hidden = [("environment", "contoso"), ("app", "importer")];
@@ -631,7 +440,7 @@ async fn a_refused_change_shows_the_admin_api_error_next_to_its_form_and_changes
 
 #[tokio::test]
 async fn the_script_gets_the_fresh_fragment_with_the_notice() {
-    let fixture = fixture(demo_world()).await;
+    let fixture = fixture().await;
     let applied = fixture
         .change_as("disable_app", &[("app", "importer")], &[], true)
         .await;
@@ -656,7 +465,7 @@ async fn the_script_gets_the_fresh_fragment_with_the_notice() {
 
 #[tokio::test]
 async fn a_console_post_without_the_csrf_token_is_refused_and_changes_nothing() {
-    let fixture = fixture(demo_world()).await;
+    let fixture = fixture().await;
     let before = fixture.live.world_toml();
     let fields = [
         ("change", "remove_role"),
@@ -699,8 +508,8 @@ async fn a_console_post_without_the_csrf_token_is_refused_and_changes_nothing() 
 
 #[tokio::test]
 async fn a_fault_preset_adds_its_rule_through_the_admin_api_and_clear_removes_it() {
-    let fixture = fixture(demo_world()).await;
-    fixture.add_source().await;
+    let fixture = fixture().await;
+    fixture.add_valid_source().await;
     let added = fixture
         .post(
             "/console/fault",
@@ -751,7 +560,7 @@ async fn a_fault_preset_adds_its_rule_through_the_admin_api_and_clear_removes_it
 
 #[tokio::test]
 async fn moving_the_clock_forward_moves_the_world_clock_and_says_to_when() {
-    let fixture = fixture(demo_world()).await;
+    let fixture = fixture().await;
     let before = fixture.live.clock().offset();
     let moved = fixture.change("advance_clock", &[("duration", "1d")]).await;
     assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.body);
@@ -769,7 +578,7 @@ async fn every_kind_of_change_has_a_form_in_the_console() {
     // The demo world, then the same world with everything that has a reverse turned around,
     // then a world with teams and a multi-tenant app.
     let mut shown = String::new();
-    let demo = fixture(demo_world()).await;
+    let demo = fixture().await;
     shown.push_str(&demo.get("/console").await.body);
     for (kind, fields) in [
         ("disable_app", vec![("app", "importer")]),
@@ -809,7 +618,7 @@ async fn every_kind_of_change_has_a_form_in_the_console() {
         .await;
     assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);
     shown.push_str(&demo.get("/console").await.body);
-    let teams = fixture(fixture_world("read-depths.toml")).await;
+    let teams = fixture_of(fixture_world("read-depths.toml")).await;
     shown.push_str(&teams.get("/console").await.body);
     let left = teams
         .change(
@@ -823,7 +632,7 @@ async fn every_kind_of_change_has_a_form_in_the_console() {
         .await;
     assert_eq!(left.status, StatusCode::SEE_OTHER, "{}", left.body);
     shown.push_str(&teams.get("/console").await.body);
-    let tenants = fixture(fixture_world("customer-tenant.toml")).await;
+    let tenants = fixture_of(fixture_world("customer-tenant.toml")).await;
     shown.push_str(&tenants.get("/console").await.body);
     let removed = tenants
         .change(
@@ -875,7 +684,7 @@ async fn every_kind_of_change_has_a_form_in_the_console() {
 
 #[tokio::test]
 async fn no_console_page_shows_a_secret_value_not_even_one_just_added() {
-    let fixture = fixture(demo_world()).await;
+    let fixture = fixture().await;
     let typed = "Typ~ed.secret.value.in.the.console.0042";
     // A generated value, and a typed one.
     let generated = fixture
@@ -1021,18 +830,8 @@ fn admin_errors_lose_the_batch_bookkeeping() {
 async fn console_pages_let_the_browser_send_their_origin_with_a_post() {
     // Under `Referrer-Policy: no-referrer` a browser sends `Origin: null` with a form's POST,
     // which the guard refuses: every form of the demo failed without the script.
-    let fixture = fixture(demo_world()).await;
-    let response = fixture
-        .app
-        .clone()
-        .oneshot(
-            Request::get("/console")
-                .header("host", ADDR)
-                .body(Body::empty())
-                .expect("a request"),
-        )
-        .await
-        .expect("the router answers");
+    let fixture = fixture().await;
+    let response = fixture.response(get_request("/console")).await;
     assert_eq!(
         response
             .headers()
@@ -1044,7 +843,7 @@ async fn console_pages_let_the_browser_send_their_origin_with_a_post() {
 
 #[tokio::test]
 async fn the_version_changes_when_the_world_changes_elsewhere_and_only_then() {
-    let fixture = fixture(demo_world()).await;
+    let fixture = fixture().await;
     let first = fixture.get("/console/version").await;
     assert_eq!(first.status, StatusCode::OK);
     assert_eq!(fixture.get("/console/version").await.body, first.body);
@@ -1083,7 +882,7 @@ async fn every_id_on_the_console_is_unique() {
         fixture_world("setup-mistakes.toml"),
         fixture_world("customer-tenant.toml"),
     ] {
-        let fixture = fixture(world).await;
+        let fixture = fixture_of(world).await;
         let page = fixture.get("/console").await;
         let mut seen = std::collections::BTreeSet::new();
         for piece in page.body.split(" id=\"").skip(1) {
@@ -1101,7 +900,7 @@ async fn each_buttons_accessible_name_holds_what_it_shows() {
         fixture_world("read-depths.toml"),
         fixture_world("setup-mistakes.toml"),
     ] {
-        let fixture = fixture(world).await;
+        let fixture = fixture_of(world).await;
         let page = fixture.get("/console").await;
         let mut named = 0;
         for button in page.body.split("<button").skip(1) {
@@ -1122,7 +921,7 @@ async fn each_buttons_accessible_name_holds_what_it_shows() {
 #[tokio::test]
 async fn typed_fields_reach_the_admin_api_with_their_json_types() {
     // Rows, counts and limits, in an environment whose accounts are given inline.
-    let owned = fixture(fixture_world("read-depths.toml")).await;
+    let owned = fixture_of(fixture_world("read-depths.toml")).await;
     let environment = "contoso-owned";
     let rows_of = |table: &str| {
         let world = owned.live.world();
@@ -1200,7 +999,7 @@ async fn typed_fields_reach_the_admin_api_with_their_json_types() {
 
     // A certificate's PEM, a secret's expiry from a date input, a fault rule as JSON and an
     // application user's role, in the demo world.
-    let fixture = fixture(demo_world()).await;
+    let fixture = fixture().await;
     let document = fixture.live.document();
     let pem = document.table()["apps"]["importer"]["certificates"][0]["pem"]
         .as_str()

@@ -1,4 +1,4 @@
-//! The scenario player through the demo's router (tower's `oneshot`, as `demo/tests.rs` does)
+//! The scenario player through the demo's router (tower's `oneshot`, the fixture of `demo/test_support.rs`)
 //! in front of real fakes: the list shows the checkout's scenario files by folder; loading a
 //! scenario and playing its steps reports what `scenario::run` reports for the same file; a
 //! lifecycle scenario with `change` steps plays through and restarts; worlds with other hosts
@@ -6,26 +6,13 @@
 //! world; a POST without the CSRF token, or naming a file the list does not show, changes
 //! nothing.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use d365_source::{Flow, FlowOptions, Store, SystemTimer};
-use fake_core::{Clock, IdGenerator, ServerHandle};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use scenario::{Report, Scenario, StepReport};
-use tower::ServiceExt;
 
 use super::*;
-use crate::demo::app;
-use crate::serve::admin::{Access, Admin, AdminClient, AdminToken};
-use crate::world::{BuiltinWorld, DEFAULT_WORLD};
-
-/// Where the app under test pretends to listen.
-const ADDR: &str = "127.0.0.1:8080";
+use crate::demo::test_support::{self, Answer, Fixture, assert_markup, demo_world, escaped};
 
 const MISSING_PRIVILEGE: &str = "dataverse/missing_table_privilege.toml";
 const ROLE_REMOVED: &str = "lifecycle/role_removed_after_save.toml";
@@ -33,16 +20,6 @@ const ROLE_REMOVED: &str = "lifecycle/role_removed_after_save.toml";
 const NO_APPLICATION_USER: &str = "dataverse/no_application_user.toml";
 /// A third world (`read-depths`), with hosts of its own again.
 const READ_DEPTH: &str = "dataverse/business_unit_read_depth.toml";
-
-/// The app over fresh fakes for the built-in demo world (a system clock, as `demo` runs
-/// them), its source list in a temporary folder, the player reading the checkout's
-/// `scenarios/`.
-struct Fixture {
-    app: Router,
-    demo: Arc<Demo>,
-    _server: ServerHandle,
-    _data_dir: tempfile::TempDir,
-}
 
 /// The checkout's scenario folder.
 fn scenarios_dir() -> PathBuf {
@@ -53,114 +30,19 @@ async fn fixture() -> Fixture {
     fixture_in(Some(scenarios_dir())).await
 }
 
-/// The fixture with the player reading `dir` (`None`: no folder).
+/// The app over fresh fakes for the built-in demo world, its source list in a temporary
+/// folder, the player reading `dir` (`None`: no folder).
 async fn fixture_in(dir: Option<PathBuf>) -> Fixture {
     // The demo's own world: every scenario the tests load is another world, most with other
     // hosts.
-    let world = BuiltinWorld::named(DEFAULT_WORLD)
-        .and_then(|world| world.load())
-        .expect("the built-in demo world loads");
-    let (server, live) = scenario::spawn_live(
-        &world,
-        Clock::system(),
-        IdGenerator::seeded(scenario::SEED),
-        &[],
-    )
+    test_support::fixture_with(demo_world(), |demo| {
+        demo.player = PlayerState::new(None);
+        demo.player.dir = dir;
+    })
     .await
-    .expect("the fakes start");
-    let network = scenario::network_settings(&server);
-    let flow = Flow::new(&network, Arc::new(SystemTimer), FlowOptions::default())
-        .expect("the flow is set up");
-    let data_dir = tempfile::tempdir().expect("a temporary folder");
-    let addr: SocketAddr = ADDR.parse().expect("an address");
-    let admin_addr: SocketAddr = "127.0.0.1:8444".parse().expect("an address");
-    let admin_token = AdminToken::generate().expect("a token");
-    let (_stop, stopping) = tokio::sync::watch::channel(false);
-    let admin = AdminClient::new(
-        Arc::new(Admin::new(
-            Access::for_listener(admin_addr, &admin_token),
-            live,
-            stopping,
-        )),
-        admin_addr,
-        admin_token,
-    );
-    let mut demo = Demo::new(
-        flow,
-        Store::open(data_dir.path().join("demo-sources")),
-        admin,
-        addr,
-        AdminToken::generate().expect("a token"),
-    );
-    demo.player = PlayerState::new(None);
-    demo.player.dir = dir;
-    let demo = Arc::new(demo);
-    Fixture {
-        app: app::router(demo.clone()),
-        demo,
-        _server: server,
-        _data_dir: data_dir,
-    }
-}
-
-/// What the app answered.
-struct Answer {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
 }
 
 impl Fixture {
-    async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self
-            .app
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("the router answers");
-        let status = response.status();
-        let location = response
-            .headers()
-            .get("location")
-            .map(|location| location.to_str().expect("ASCII").to_owned());
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("a whole body")
-            .to_bytes();
-        Answer {
-            status,
-            location,
-            body: String::from_utf8(body.to_vec()).expect("UTF-8"),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Answer {
-        self.send(
-            Request::get(path)
-                .header("host", ADDR)
-                .body(Body::empty())
-                .expect("a request"),
-        )
-        .await
-    }
-
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields)
-            .finish();
-        self.send(
-            Request::post(path)
-                .header("host", ADDR)
-                .header("origin", format!("http://{ADDR}"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(Body::from(body))
-                .expect("a request"),
-        )
-        .await
-    }
-
     /// Loads `file` through the list's form; the answer must be the redirect to the player.
     async fn load(&self, file: &str) {
         let answer = self
@@ -171,6 +53,38 @@ impl Fixture {
             .await;
         assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
         assert_eq!(answer.location.as_deref(), Some("/scenarios/play"));
+    }
+
+    /// Adds `scenario`'s form on the Sources page, with the secret it types.
+    async fn add_scenario_source(&self, scenario: &Scenario) -> Answer {
+        let form = scenario.form();
+        let secret = form
+            .client_secret
+            .typed(scenario.world(), &std::collections::BTreeMap::new())
+            .expect("the world has the secret");
+        self.post(
+            "/sources/dynamics365",
+            &[
+                ("csrf", self.demo.csrf()),
+                ("name", &form.name),
+                ("environment_url", &form.environment_url),
+                ("tenant_id", &form.tenant_id),
+                ("client_id", &form.client_id),
+                ("client_secret", secret.expose()),
+            ],
+        )
+        .await
+    }
+
+    /// Presses "play all" (the rest of the steps); the answer is the redirect to the player.
+    async fn play_all(&self) -> Answer {
+        self.post("/scenarios/all", &[("csrf", self.demo.csrf())])
+            .await
+    }
+
+    /// The steps played so far, [`timeless`].
+    async fn played_timeless(&self) -> Vec<StepReport> {
+        self.played().await.iter().map(timeless).collect()
     }
 
     /// The reports of the steps played so far.
@@ -202,24 +116,16 @@ fn timeless(step: &StepReport) -> StepReport {
     step
 }
 
-/// `text` as maud escapes it in element content.
-fn escaped(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// The runner's steps, [`timeless`].
+fn timeless_steps(report: &Report) -> Vec<StepReport> {
+    report.steps.iter().map(timeless).collect()
 }
 
 /// Asserts that `body` shows no secret value of `scenario` (its world's, its file's) nor of
 /// the world being served now (secrets a change step made).
 #[track_caller]
 fn assert_no_secret(fixture: &Fixture, scenario: &Scenario, body: &str) {
-    let world = fixture.demo.live().world();
-    let now = world.apps().iter().flat_map(|app| {
-        app.secrets
-            .iter()
-            .map(|secret| secret.value.expose().to_owned())
-    });
+    let now = fixture.secret_values();
     let known = scenario
         .secret_values()
         .into_iter()
@@ -275,11 +181,7 @@ async fn the_list_shows_every_scenario_file_by_folder_with_its_name() {
         );
     }
     for folder in ["dataverse", "entra", "lifecycle", "network"] {
-        assert!(
-            answer.body.contains(&format!(r#"data-folder="{folder}""#)),
-            "{}",
-            answer.body
-        );
+        assert_markup(&answer.body, &format!(r#"data-folder="{folder}""#));
     }
     let scenario = Scenario::load(scenarios_dir().join(MISSING_PRIVILEGE)).expect("loads");
     assert!(answer.body.contains(&escaped(scenario.name())));
@@ -295,22 +197,14 @@ async fn without_a_scenario_folder_the_list_says_how_to_give_one() {
     let fixture = fixture_in(None).await;
     let answer = fixture.get("/scenarios").await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert!(
-        answer.body.contains(r#"id="scenario-none""#),
-        "{}",
-        answer.body
-    );
-    assert!(answer.body.contains("--scenarios DIR"), "{}", answer.body);
+    assert_markup(&answer.body, r#"id="scenario-none""#);
+    assert_markup(&answer.body, "--scenarios DIR");
 
     let empty = tempfile::tempdir().expect("a temporary folder");
     let fixture = fixture_in(Some(empty.path().to_owned())).await;
     let answer = fixture.get("/scenarios").await;
-    assert!(
-        answer.body.contains(r#"id="scenario-none""#),
-        "{}",
-        answer.body
-    );
-    assert!(answer.body.contains("no scenario files"), "{}", answer.body);
+    assert_markup(&answer.body, r#"id="scenario-none""#);
+    assert_markup(&answer.body, "no scenario files");
     let answer = fixture
         .post(
             "/scenarios/load",
@@ -344,16 +238,10 @@ async fn playing_a_failing_scenario_step_by_step_reports_what_the_runner_reports
         );
     }
     assert_no_secret(&fixture, &scenario, &loaded.body);
-    assert!(
-        loaded
-            .body
-            .contains(r#"<script src="/js/player.js" defer>"#),
-        "{}",
-        loaded.body
-    );
+    assert_markup(&loaded.body, r#"<script src="/js/player.js" defer>"#);
     let script = fixture.get("/js/player.js").await;
     assert_eq!(script.status, StatusCode::OK);
-    assert!(script.body.contains("scenario-status"), "{}", script.body);
+    assert_markup(&script.body, "scenario-status");
     // The clock starts where the runner's does.
     let now = fixture.demo.live().clock().now();
     assert!(now >= scenario::START_TIME && now - scenario::START_TIME < time::Duration::minutes(1));
@@ -371,20 +259,16 @@ async fn playing_a_failing_scenario_step_by_step_reports_what_the_runner_reports
     let played = fixture.played().await;
     assert_eq!(
         played.iter().map(timeless).collect::<Vec<_>>(),
-        expected.steps.iter().map(timeless).collect::<Vec<_>>()
+        timeless_steps(&expected)
     );
 
     let page = fixture.get("/scenarios/play").await;
     assert_no_secret(&fixture, &scenario, &page.body);
     for step in &expected.steps {
         let outcome = step.outcome.expect("an add step has an outcome");
-        assert!(
-            page.body.contains(&format!(
-                r#"data-outcome="{outcome}" data-held="{}""#,
-                step.held
-            )),
-            "{}",
-            page.body
+        assert_markup(
+            &page.body,
+            &format!(r#"data-outcome="{outcome}" data-held="{}""#, step.held),
         );
         let problem = step.problem.as_ref().expect("the scenario fails its check");
         for shown in [&problem.kind, &problem.message, &problem.fix] {
@@ -395,9 +279,9 @@ async fn playing_a_failing_scenario_step_by_step_reports_what_the_runner_reports
             );
         }
     }
-    assert!(page.body.contains("As expected"), "{}", page.body);
+    assert_markup(&page.body, "As expected");
     assert!(!page.body.contains(r#"id="play-next""#), "{}", page.body);
-    assert!(page.body.contains("All 1 steps played"), "{}", page.body);
+    assert_markup(&page.body, "All 1 steps played");
 }
 
 #[tokio::test]
@@ -406,9 +290,7 @@ async fn a_lifecycle_scenario_with_change_steps_plays_through_and_restarts() {
     let (scenario, expected) = run_file(ROLE_REMOVED).await;
     fixture.load(ROLE_REMOVED).await;
 
-    let answer = fixture
-        .post("/scenarios/all", &[("csrf", fixture.demo.csrf())])
-        .await;
+    let answer = fixture.play_all().await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
     assert_eq!(
         answer.location,
@@ -417,14 +299,14 @@ async fn a_lifecycle_scenario_with_change_steps_plays_through_and_restarts() {
     let played = fixture.played().await;
     assert_eq!(
         played.iter().map(timeless).collect::<Vec<_>>(),
-        expected.steps.iter().map(timeless).collect::<Vec<_>>()
+        timeless_steps(&expected)
     );
     assert!(expected.passed);
 
     let page = fixture.get("/scenarios/play").await;
     assert_no_secret(&fixture, &scenario, &page.body);
     for change in expected.steps.iter().flat_map(|step| &step.changes) {
-        assert!(page.body.contains(&escaped(change)), "{}", page.body);
+        assert_markup(&page.body, &escaped(change));
     }
     assert_eq!(
         page.body.matches(r#"data-held="true""#).count(),
@@ -434,7 +316,7 @@ async fn a_lifecycle_scenario_with_change_steps_plays_through_and_restarts() {
     );
     // The rest of the demo shows the scenario's world: its source is in the Sources list.
     let sources = fixture.get("/sources").await;
-    assert!(sources.body.contains("Contoso CRM"), "{}", sources.body);
+    assert_markup(&sources.body, "Contoso CRM");
     assert_no_secret(&fixture, &scenario, &sources.body);
 
     let restarted = fixture
@@ -449,11 +331,7 @@ async fn a_lifecycle_scenario_with_change_steps_plays_through_and_restarts() {
     assert!(fixture.played().await.is_empty());
     assert!(fixture.demo.store().list().expect("a list").is_empty());
     let page = fixture.get("/scenarios/play").await;
-    assert!(
-        page.body.contains(r#"data-step="1" data-state="next""#),
-        "{}",
-        page.body
-    );
+    assert_markup(&page.body, r#"data-step="1" data-state="next""#);
     // The role the scenario removed and assigned again is back as loaded, and step 1 plays
     // as the runner's did.
     let answer = fixture
@@ -461,12 +339,7 @@ async fn a_lifecycle_scenario_with_change_steps_plays_through_and_restarts() {
         .await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
     assert_eq!(
-        fixture
-            .played()
-            .await
-            .iter()
-            .map(timeless)
-            .collect::<Vec<_>>(),
+        fixture.played_timeless().await,
         vec![timeless(&expected.steps[0])]
     );
 }
@@ -555,67 +428,23 @@ async fn loading_worlds_with_other_hosts_reaches_them_from_the_player_and_the_so
             .resolve
             .contains_key(host)
     );
-    let answer = fixture
-        .post("/scenarios/all", &[("csrf", fixture.demo.csrf())])
-        .await;
+    let answer = fixture.play_all().await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
-    assert_eq!(
-        fixture
-            .played()
-            .await
-            .iter()
-            .map(timeless)
-            .collect::<Vec<_>>(),
-        expected.steps.iter().map(timeless).collect::<Vec<_>>()
-    );
+    assert_eq!(fixture.played_timeless().await, timeless_steps(&expected));
 
     // The Sources page's own flow was rebuilt for the new hosts: the same form finds the
     // same problem there.
-    let form = scenario.form();
-    let secret = form
-        .client_secret
-        .typed(
-            &scenario.world().clone(),
-            &std::collections::BTreeMap::new(),
-        )
-        .expect("the world has the secret");
-    let added = fixture
-        .post(
-            "/sources/dynamics365",
-            &[
-                ("csrf", fixture.demo.csrf()),
-                ("name", &form.name),
-                ("environment_url", &form.environment_url),
-                ("tenant_id", &form.tenant_id),
-                ("client_id", &form.client_id),
-                ("client_secret", secret.expose()),
-            ],
-        )
-        .await;
+    let added = fixture.add_scenario_source(&scenario).await;
     let problem = expected.steps[0].problem.as_ref().expect("a problem");
-    assert!(
-        added.body.contains(&escaped(&problem.message)),
-        "{}",
-        added.body
-    );
+    assert_markup(&added.body, &escaped(&problem.message));
     assert_no_secret(&fixture, &scenario, &added.body);
 
     // And on to a third world.
     let (scenario, expected) = run_file(READ_DEPTH).await;
     fixture.load(READ_DEPTH).await;
-    let answer = fixture
-        .post("/scenarios/all", &[("csrf", fixture.demo.csrf())])
-        .await;
+    let answer = fixture.play_all().await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
-    assert_eq!(
-        fixture
-            .played()
-            .await
-            .iter()
-            .map(timeless)
-            .collect::<Vec<_>>(),
-        expected.steps.iter().map(timeless).collect::<Vec<_>>()
-    );
+    assert_eq!(fixture.played_timeless().await, timeless_steps(&expected));
     assert_eq!(fixture.demo.live().world().path(), scenario.world().path());
     let page = fixture.get("/scenarios/play").await;
     assert_no_secret(&fixture, &scenario, &page.body);
@@ -644,9 +473,7 @@ async fn typed_pasted_and_rotated_secrets_are_named_by_origin_never_shown() {
     ] {
         let (scenario, expected) = run_file(file).await;
         fixture.load(file).await;
-        let answer = fixture
-            .post("/scenarios/all", &[("csrf", fixture.demo.csrf())])
-            .await;
+        let answer = fixture.play_all().await;
         assert_eq!(
             answer.status,
             StatusCode::SEE_OTHER,
@@ -654,13 +481,8 @@ async fn typed_pasted_and_rotated_secrets_are_named_by_origin_never_shown() {
             answer.body
         );
         assert_eq!(
-            fixture
-                .played()
-                .await
-                .iter()
-                .map(timeless)
-                .collect::<Vec<_>>(),
-            expected.steps.iter().map(timeless).collect::<Vec<_>>(),
+            fixture.played_timeless().await,
+            timeless_steps(&expected),
             "{file}"
         );
         let page = fixture.get("/scenarios/play").await;
@@ -703,7 +525,7 @@ async fn a_scenario_file_that_does_not_load_leaves_the_loaded_one_playing() {
         .name()
         .to_owned();
     let list = fixture.get("/scenarios").await;
-    assert!(list.body.contains(&escaped(&name)), "{}", list.body);
+    assert_markup(&list.body, &escaped(&name));
     let renamed = std::fs::read_to_string(dir.join("good.toml"))
         .expect("the copy")
         .replace(&format!("name = \"{name}\""), "name = \"renamed in place\"");
@@ -716,7 +538,7 @@ async fn a_scenario_file_that_does_not_load_leaves_the_loaded_one_playing() {
         })
         .expect("a later modification time");
     let list = fixture.get("/scenarios").await;
-    assert!(list.body.contains("renamed in place"), "{}", list.body);
+    assert_markup(&list.body, "renamed in place");
 
     fixture.load("good.toml").await;
     let answer = fixture
@@ -737,18 +559,11 @@ async fn a_scenario_file_that_does_not_load_leaves_the_loaded_one_playing() {
         "{}",
         answer.body
     );
-    assert!(
-        answer
-            .body
-            .contains("The scenario does not load: invalid scenario `broken.toml`"),
-        "{}",
-        answer.body
+    assert_markup(
+        &answer.body,
+        "The scenario does not load: invalid scenario `broken.toml`",
     );
-    assert!(
-        answer.body.contains("no world `setup-mistake`"),
-        "{}",
-        answer.body
-    );
+    assert_markup(&answer.body, "no world `setup-mistake`");
     assert_eq!(fixture.played().await.len(), 1);
     assert_eq!(fixture.demo.live().world_toml(), world);
     let playing = fixture.demo.player.playing.lock().await;
@@ -768,30 +583,9 @@ async fn the_sources_page_follows_a_world_loaded_by_anyone() {
         .live()
         .load(scenario.world(), &[])
         .expect("the world loads");
-    let form = scenario.form();
-    let secret = form
-        .client_secret
-        .typed(scenario.world(), &std::collections::BTreeMap::new())
-        .expect("the world has the secret");
-    let added = fixture
-        .post(
-            "/sources/dynamics365",
-            &[
-                ("csrf", fixture.demo.csrf()),
-                ("name", &form.name),
-                ("environment_url", &form.environment_url),
-                ("tenant_id", &form.tenant_id),
-                ("client_id", &form.client_id),
-                ("client_secret", secret.expose()),
-            ],
-        )
-        .await;
+    let added = fixture.add_scenario_source(&scenario).await;
     let problem = expected.steps[0].problem.as_ref().expect("a problem");
-    assert!(
-        added.body.contains(&escaped(&problem.message)),
-        "{}",
-        added.body
-    );
+    assert_markup(&added.body, &escaped(&problem.message));
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! Runs through the router (the fixture of `demo/tests.rs`, real fakes): the event stream's
+//! Runs through the router (the fixture of `demo/test_support.rs`, real fakes): the event stream's
 //! events in order for a passing and a failing Add Source, the outcome pages with their step
 //! lists, with and without JavaScript, Rotate secret, the list's last check, CSRF and unknown
 //! runs refused, and no secret in any event, page or file. The registry's bounds on paused time.
@@ -10,7 +10,9 @@ use axum::http::{Request, StatusCode};
 use d365_source::ExposeSecret;
 
 use super::{CAPACITY, KEEP, Run, Runs};
-use crate::demo::tests::{ADDR, Answer, Fixture, WRONG_SECRET, escaped, fixture};
+use crate::demo::test_support::{
+    ADDR, Answer, Fixture, WRONG_SECRET, assert_markup, escaped, fixture,
+};
 
 /// One server-sent event: its `event`, `id` and `data` fields.
 #[derive(Debug, Default)]
@@ -111,7 +113,7 @@ const PASSING_STEPS: [&str; 12] = [
 #[tokio::test]
 async fn the_event_stream_of_a_passing_add_shows_each_step_then_the_listed_source() {
     let fixture = fixture().await;
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     let id = fixture
         .start_run("/runs/add", &fixture.add_fields(&secret, &[]))
         .await;
@@ -227,25 +229,15 @@ async fn an_invalid_form_run_has_no_step_and_comes_back_with_its_field_errors() 
     );
     let outcome = fixture.get(&format!("/runs/{id}")).await;
     assert_eq!(outcome.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        outcome
-            .body
-            .contains("id=\"environment_url-error\" data-test=\"field-error\""),
-        "{}",
-        outcome.body
+    assert_markup(
+        &outcome.body,
+        "id=\"environment_url-error\" data-test=\"field-error\"",
     );
-    assert!(
-        outcome.body.contains("value=\"Contoso sales\""),
-        "{}",
-        outcome.body
-    );
+    assert_markup(&outcome.body, "value=\"Contoso sales\"");
     // The step list is there for the script, empty and hidden.
-    assert!(
-        outcome.body.contains(
-            "data-test=\"check-progress\" aria-labelledby=\"check-progress-heading\" hidden"
-        ),
-        "{}",
-        outcome.body
+    assert_markup(
+        &outcome.body,
+        "data-test=\"check-progress\" aria-labelledby=\"check-progress-heading\" hidden",
     );
     assert_not_shown(WRONG_SECRET, &[&outcome.body]);
 }
@@ -260,25 +252,12 @@ async fn without_javascript_the_post_waits_and_shows_the_finished_steps_with_the
         )
         .await;
     assert_eq!(failed.status, StatusCode::OK, "{}", failed.body);
-    assert!(
-        failed
-            .body
-            .contains("data-label=\"Token\" data-status=\"failed\""),
-        "{}",
-        failed.body
-    );
-    assert!(
-        failed.body.contains("data-test=\"step-time\""),
-        "{}",
-        failed.body
-    );
+    assert_markup(&failed.body, "data-label=\"Token\" data-status=\"failed\"");
+    assert_markup(&failed.body, "data-test=\"step-time\"");
     assert_not_shown(WRONG_SECRET, &[&failed.body]);
 
-    let secret = fixture.secret.clone();
-    let added = fixture
-        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
-        .await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let secret = fixture.secret();
+    let added = fixture.add_valid_source().await;
     let listed = fixture.get(&added.location.expect("a redirect")).await;
     for step in PASSING_STEPS.iter().filter(|step| step.ends_with("passed")) {
         let label = step.trim_end_matches(" passed");
@@ -295,7 +274,7 @@ async fn without_javascript_the_post_waits_and_shows_the_finished_steps_with_the
 #[tokio::test]
 async fn a_run_without_the_csrf_token_is_refused_and_starts_nothing() {
     let fixture = fixture().await;
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     let mut fields = fixture.add_fields(&secret, &[]);
     fields[0].1 = "not-the-token";
     for path in ["/runs/add", "/runs/rotate", "/sources/rotate"] {
@@ -313,28 +292,19 @@ async fn an_unknown_run_is_a_404_page() {
     for path in ["/runs/no-such-run", "/runs/no-such-run/events"] {
         let answer = fixture.get(path).await;
         assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
-        assert!(
-            answer.body.contains("There is no such check"),
-            "{}",
-            answer.body
-        );
+        assert_markup(&answer.body, "There is no such check");
     }
 }
 
 #[tokio::test]
 async fn rotating_to_a_working_secret_replaces_it_and_a_wrong_one_keeps_the_old() {
     let fixture = fixture().await;
-    let secret = fixture.secret.clone();
-    let added = fixture
-        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
-        .await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let secret = fixture.secret();
+    fixture.add_valid_source().await;
     let list = fixture.get("/sources").await;
-    assert!(
-        list.body
-            .contains("href=\"/sources/rotate?name=Contoso+sales\" data-test=\"rotate-source\""),
-        "{}",
-        list.body
+    assert_markup(
+        &list.body,
+        "href=\"/sources/rotate?name=Contoso+sales\" data-test=\"rotate-source\"",
     );
     let form = fixture.get("/sources/rotate?name=Contoso+sales").await;
     assert_eq!(form.status, StatusCode::OK);
@@ -427,7 +397,7 @@ async fn rotating_needs_a_secret_and_an_existing_source() {
     let fixture = fixture().await;
     let unknown = fixture.get("/sources/rotate?name=Nobody").await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     fixture
         .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
         .await;
@@ -448,12 +418,9 @@ async fn rotating_needs_a_secret_and_an_existing_source() {
         "{}",
         empty.body
     );
-    assert!(
-        empty
-            .body
-            .contains("id=\"client_secret-error\" data-test=\"field-error\""),
-        "{}",
-        empty.body
+    assert_markup(
+        &empty.body,
+        "id=\"client_secret-error\" data-test=\"field-error\"",
     );
 }
 
@@ -465,11 +432,7 @@ async fn the_list_shows_the_last_checks_time_and_its_warnings() {
     )
     .expect("a change");
     fixture.live.apply(&changes).expect("the change applies");
-    let secret = fixture.secret.clone();
-    let added = fixture
-        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
-        .await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    fixture.add_valid_source().await;
     let source = fixture.demo.store().get("Contoso sales").expect("saved");
     let d365_source::LastCheck::Passed(report) = &source.last_check else {
         panic!("expected a passed check, got {:?}", source.last_check);
@@ -529,11 +492,8 @@ async fn the_registry_keeps_at_most_its_capacity_for_a_bounded_time() {
 #[tokio::test]
 async fn test_as_a_run_streams_its_steps_and_a_failure_ends_with_a_failed_step() {
     let fixture = fixture().await;
-    let secret = fixture.secret.clone();
-    let added = fixture
-        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
-        .await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let secret = fixture.secret();
+    fixture.add_valid_source().await;
     let csrf = fixture.demo.csrf().to_owned();
     let fields = [("csrf", csrf.as_str()), ("name", "Contoso sales")];
 
@@ -572,16 +532,8 @@ async fn test_as_a_run_streams_its_steps_and_a_failure_ends_with_a_failed_step()
                 .expect("a redirect"),
         )
         .await;
-    assert!(
-        listed.body.contains("data-status=\"failed\""),
-        "{}",
-        listed.body
-    );
-    assert!(
-        listed.body.contains("data-test=\"problem\""),
-        "{}",
-        listed.body
-    );
+    assert_markup(&listed.body, "data-status=\"failed\"");
+    assert_markup(&listed.body, "data-test=\"problem\"");
     assert_not_shown(&secret, &[&listed.body]);
 }
 

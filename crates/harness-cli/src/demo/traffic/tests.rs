@@ -5,170 +5,30 @@
 //! token. Every page and stream read is checked for the typed secret and for any token (a JWT
 //! starts with `eyJ`).
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use d365_source::{Flow, FlowOptions, Store, SystemTimer};
-use fake_core::{Clock, IdGenerator, JournalBody, JournalEntry, ServerHandle};
+use fake_core::{JournalBody, JournalEntry};
 use http_body_util::BodyExt;
-use tower::ServiceExt;
 
-use super::super::app::{self, Demo};
 use super::*;
-use crate::serve::admin::{Access, Admin, AdminClient, AdminToken};
-use crate::world::{BuiltinWorld, DEFAULT_WORLD};
-
-/// Where the app under test pretends to listen.
-const ADDR: &str = "127.0.0.1:8080";
+use crate::demo::test_support::{self, ADDR, Answer, Fixture, assert_markup, get_request};
 
 /// How long a test waits for an event before it fails (never reached when it works).
 const EVENT_WAIT: Duration = Duration::from_secs(20);
 
-/// The start of every JWT (base64url of `{"`): no page or event may hold a token.
-const TOKEN_START: &str = "eyJ";
-
-/// The app over fresh fakes (the pattern of `demo/tests.rs`), and the world's valid
-/// credentials as the Add Source form's fields.
-struct Fixture {
-    app: Router,
-    demo: Arc<Demo>,
-    server: ServerHandle,
-    _data_dir: tempfile::TempDir,
-    form: Vec<(&'static str, String)>,
-    secret: String,
-}
-
+/// The app over fresh fakes of the built-in demo world, every answer checked for the typed
+/// secret and any token.
 async fn fixture() -> Fixture {
-    let world = BuiltinWorld::named(DEFAULT_WORLD)
-        .and_then(|world| world.load())
-        .expect("the built-in demo world loads");
-    let clock = Clock::system();
-    let credentials = world
-        .client_credentials(clock.now())
-        .expect("the demo world has a live secret");
-    let environment = world
-        .first_environment_of(&credentials.tenant.key)
-        .expect("the demo world has an environment")
-        .url
-        .clone();
-    let form = vec![
-        ("name", "Contoso sales".to_owned()),
-        ("environment_url", environment),
-        ("tenant_id", credentials.tenant.id.to_string()),
-        ("client_id", credentials.app.client_id.to_string()),
-    ];
-    let secret = credentials.secret.value.expose().to_owned();
-    let (server, live) =
-        scenario::spawn_live(&world, clock, IdGenerator::seeded(scenario::SEED), &[])
-            .await
-            .expect("the fakes start");
-    let flow = Flow::new(
-        &scenario::network_settings(&server),
-        Arc::new(SystemTimer),
-        FlowOptions::default(),
-    )
-    .expect("the flow is set up");
-    let data_dir = tempfile::tempdir().expect("a temporary folder");
-    let admin_addr: SocketAddr = "127.0.0.1:8444".parse().expect("an address");
-    let admin_token = AdminToken::generate().expect("a token");
-    let (_stop, stopping) = tokio::sync::watch::channel(false);
-    let admin = AdminClient::new(
-        Arc::new(Admin::new(
-            Access::for_listener(admin_addr, &admin_token),
-            live,
-            stopping,
-        )),
-        admin_addr,
-        admin_token,
-    );
-    let demo = Arc::new(Demo::new(
-        flow,
-        Store::open(data_dir.path().join("demo-sources")),
-        admin,
-        ADDR.parse().expect("an address"),
-        AdminToken::generate().expect("a token"),
-    ));
-    Fixture {
-        app: app::router(demo.clone()),
-        demo,
-        server,
-        _data_dir: data_dir,
-        form,
-        secret,
-    }
-}
-
-/// What the app answered.
-struct Answer {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
+    test_support::fixture().await.checking_every_answer()
 }
 
 impl Fixture {
-    async fn response(&self, request: Request<Body>) -> axum::response::Response {
-        self.app
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("the router answers")
-    }
-
-    async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self.response(request).await;
-        let status = response.status();
-        let location = response
-            .headers()
-            .get("location")
-            .map(|location| location.to_str().expect("ASCII").to_owned());
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("a whole body")
-            .to_bytes();
-        let body = String::from_utf8(body.to_vec()).expect("UTF-8");
-        self.assert_no_secret(&body);
-        Answer {
-            status,
-            location,
-            body,
-        }
-    }
-
-    async fn get(&self, path: &str) -> Answer {
-        self.send(get_request(path)).await
-    }
-
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields)
-            .finish();
-        self.send(
-            Request::post(path)
-                .header("host", ADDR)
-                .header("origin", format!("http://{ADDR}"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(Body::from(body))
-                .expect("a request"),
-        )
-        .await
-    }
-
     /// Add Source with `secret` (the flow runs against the fakes), its outcome page or redirect
     /// (these tests read the journal, not the Sources page).
     async fn add_source(&self, name: &str, secret: &str) -> Answer {
-        let mut fields: Vec<(&str, &str)> = vec![("csrf", self.demo.csrf()), ("name", name)];
-        for (key, value) in &self.form {
-            if *key != "name" {
-                fields.push((key, value));
-            }
-        }
-        fields.push(("client_secret", secret));
+        let fields = self.add_fields(secret, &[("name", name)]);
         let answer = self.post("/sources/dynamics365", &fields).await;
         assert!(
             answer.status.is_success() || answer.status.is_redirection(),
@@ -182,20 +42,6 @@ impl Fixture {
     fn journal(&self) -> Vec<JournalEntry> {
         self.demo.live().journal().entries()
     }
-
-    /// Asserts that `text` shows neither the typed secret nor any token.
-    #[track_caller]
-    fn assert_no_secret(&self, text: &str) {
-        assert!(!text.contains(&self.secret), "the secret is shown:\n{text}");
-        assert!(!text.contains(TOKEN_START), "a token is shown:\n{text}");
-    }
-}
-
-fn get_request(path: &str) -> Request<Body> {
-    Request::get(path)
-        .header("host", ADDR)
-        .body(Body::empty())
-        .expect("a request")
 }
 
 /// The journal's token request and WhoAmI (the first of each).
@@ -240,29 +86,17 @@ async fn adding_a_source_lists_its_token_request_and_whoami_newest_first_with_st
     let fixture = fixture().await;
     let empty = fixture.get("/traffic").await;
     assert_eq!(empty.status, StatusCode::OK);
-    assert!(
-        empty
-            .body
-            .contains("<p id=\"traffic-empty\">No requests yet."),
-        "{}",
-        empty.body
+    assert_markup(&empty.body, "<p id=\"traffic-empty\">No requests yet.");
+    assert_markup(
+        &empty.body,
+        "<a href=\"/traffic\" aria-current=\"page\">Traffic</a>",
     );
-    assert!(
-        empty
-            .body
-            .contains("<a href=\"/traffic\" aria-current=\"page\">Traffic</a>"),
-        "{}",
-        empty.body
-    );
-    assert!(
-        empty
-            .body
-            .contains("<script src=\"/js/traffic.js\" defer></script>"),
-        "{}",
-        empty.body
+    assert_markup(
+        &empty.body,
+        "<script src=\"/js/traffic.js\" defer></script>",
     );
 
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     fixture.add_source("Contoso sales", &secret).await;
 
     let page = fixture.get("/traffic").await;
@@ -299,28 +133,25 @@ async fn adding_a_source_lists_its_token_request_and_whoami_newest_first_with_st
     let mut expected: Vec<u64> = entries.iter().map(|entry| entry.sequence).collect();
     expected.reverse();
     assert_eq!(sequences, expected);
-    assert!(
-        page.body.contains(&format!(
+    assert_markup(
+        &page.body,
+        &format!(
             "<span id=\"traffic-shown\" data-test=\"traffic-count\">{}</span>",
             entries.len()
-        )),
-        "{}",
-        page.body
+        ),
     );
     // The stream goes on after the newest request listed.
     let last = entries.last().expect("requests").sequence;
-    assert!(
-        page.body
-            .contains(&format!("data-events=\"/traffic/events?since={last}\"")),
-        "{}",
-        page.body
+    assert_markup(
+        &page.body,
+        &format!("data-events=\"/traffic/events?since={last}\""),
     );
 }
 
 #[tokio::test]
 async fn a_detail_shows_headers_and_bodies_with_the_secret_and_the_token_redacted() {
     let fixture = fixture().await;
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     fixture.add_source("Contoso sales", &secret).await;
     let entries = fixture.journal();
     let (token, whoami) = token_and_whoami(&entries);
@@ -400,7 +231,7 @@ async fn the_event_stream_delivers_the_requests_made_after_it_opened_as_rows() {
     );
     let mut body = response.into_body();
 
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     fixture.add_source("Contoso sales", &secret).await;
     let entries = fixture.journal();
     let whoami = entries
@@ -412,7 +243,7 @@ async fn the_event_stream_delivers_the_requests_made_after_it_opened_as_rows() {
         read.contains(&format!("id: {}\n", whoami.sequence))
     })
     .await;
-    fixture.assert_no_secret(&read);
+    fixture.assert_no_secret_or_token(&read);
     assert!(
         read.contains(&format!(
             "id: {0}\nevent: entry\ndata: <tr id=\"traffic-row-{0}\" class=\"status-ok\"",
@@ -436,7 +267,7 @@ async fn the_event_stream_delivers_the_requests_made_after_it_opened_as_rows() {
 #[tokio::test]
 async fn a_reconnecting_event_source_gets_what_came_after_its_last_event_id() {
     let fixture = fixture().await;
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     fixture.add_source("Contoso sales", &secret).await;
     let entries = fixture.journal();
     let (token, whoami) = token_and_whoami(&entries);
@@ -481,7 +312,7 @@ async fn a_fault_rule_s_name_shows_on_the_request_it_answered() {
         .call(Method::POST, "/faults", Bytes::from_static(rule.as_bytes()))
         .await;
     assert_eq!(answer.status(), StatusCode::OK);
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     fixture.add_source("Contoso sales", &secret).await;
 
     let entries = fixture.journal();
@@ -503,14 +334,11 @@ async fn a_fault_rule_s_name_shows_on_the_request_it_answered() {
         "{token_row}"
     );
     let detail = fixture.get(&format!("/traffic/{}", whoami.sequence)).await;
-    assert!(
-        detail.body.contains(
-            "data-test=\"traffic-detail-fault\"><span class=\"fault-name\">whoami-forbidden</span> answered"
-        ),
-        "{}",
-        detail.body
+    assert_markup(
+        &detail.body,
+        "data-test=\"traffic-detail-fault\"><span class=\"fault-name\">whoami-forbidden</span> answered",
     );
-    assert!(detail.body.contains("denied by a fault"), "{}", detail.body);
+    assert_markup(&detail.body, "denied by a fault");
 }
 
 #[tokio::test]
@@ -519,7 +347,7 @@ async fn the_list_filters_by_host_and_status_class() {
     fixture
         .add_source("Refused", "Wr0ng~SecretValueTypedByTheUser.0123456789")
         .await;
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     fixture.add_source("Contoso sales", &secret).await;
     let entries = fixture.journal();
     let listed = |page: &str| -> Vec<u64> {
@@ -541,12 +369,9 @@ async fn the_list_filters_by_host_and_status_class() {
     let refused_only = expected(&|entry| entry.status / 100 == 4);
     assert_eq!(refused_only.len(), 1, "{entries:?}");
     assert_eq!(listed(&client_errors.body), refused_only);
-    assert!(
-        client_errors
-            .body
-            .contains("<option value=\"4xx\" selected>4xx client error</option>"),
-        "{}",
-        client_errors.body
+    assert_markup(
+        &client_errors.body,
+        "<option value=\"4xx\" selected>4xx client error</option>",
     );
     assert!(
         client_errors
@@ -565,7 +390,7 @@ async fn the_list_filters_by_host_and_status_class() {
 
     let bad = fixture.get("/traffic?status=4oo").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert!(bad.body.contains("is not a status filter"), "{}", bad.body);
+    assert_markup(&bad.body, "is not a status filter");
     // Refusals are the app's pages (its layout), not the extractor's plain text.
     for refused in ["/traffic?host=a&host=b", "/traffic/events?since=soon"] {
         let answer = fixture.get(refused).await;
@@ -581,7 +406,7 @@ async fn the_list_filters_by_host_and_status_class() {
 #[tokio::test]
 async fn clear_needs_the_csrf_token_and_empties_the_list() {
     let fixture = fixture().await;
-    let secret = fixture.secret.clone();
+    let secret = fixture.secret();
     fixture.add_source("Contoso sales", &secret).await;
     let count = fixture.journal().len();
     assert!(count >= 2, "the flow made requests");
@@ -599,23 +424,16 @@ async fn clear_needs_the_csrf_token_and_empties_the_list() {
     assert_eq!(location, format!("/traffic?cleared={count}"));
     assert!(fixture.journal().is_empty());
     let page = fixture.get(&location).await;
-    assert!(
-        page.body
-            .contains(&format!("The journal was cleared ({count} requests).")),
-        "{}",
-        page.body
+    assert_markup(
+        &page.body,
+        &format!("The journal was cleared ({count} requests)."),
     );
     assert!(
         !page.body.contains("data-test=\"traffic-row\""),
         "{}",
         page.body
     );
-    assert!(
-        page.body
-            .contains("<p id=\"traffic-empty\">No requests yet."),
-        "{}",
-        page.body
-    );
+    assert_markup(&page.body, "<p id=\"traffic-empty\">No requests yet.");
 }
 
 #[test]

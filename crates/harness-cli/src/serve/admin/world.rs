@@ -11,6 +11,7 @@ use scenario::{Change, LiveWorld, ServeError, World};
 use serde_json::{Value, json};
 
 use super::{AdminBody, AdminError, body_response, json_response, parse_json};
+use crate::error_chain;
 
 /// `GET /world`.
 pub(super) fn get(
@@ -127,7 +128,7 @@ pub(super) async fn load(
             source: ServeError::Listener(_),
             ..
         } => {
-            tracing::error!(error = %chain(&error), "loading a world failed");
+            tracing::error!(error = %error_chain(&error), "loading a world failed");
             AdminError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal",
@@ -198,7 +199,7 @@ fn error_details(error: &scenario::Error) -> Value {
                 "line {}, column {}: `{key}`: {}",
                 location.line,
                 location.column,
-                chain(reason.as_ref())
+                error_chain(reason.as_ref())
             ),
             "line": location.line,
             "column": location.column,
@@ -213,18 +214,6 @@ fn error_details(error: &scenario::Error) -> Value {
             "line": location.line,
             "column": location.column,
         }),
-        other => json!({ "message": chain(other) }),
+        other => json!({ "message": error_chain(other) }),
     }
-}
-
-/// `error` and its causes on one line, `: `-separated.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
