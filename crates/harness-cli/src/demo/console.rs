@@ -20,6 +20,7 @@ use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use base64::Engine;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -39,18 +40,39 @@ pub(super) fn routes() -> Router<Arc<Demo>> {
         .route("/console/fault", post(fault))
 }
 
-/// The notice a redirect after a change carries.
+/// The notice a redirect after a change carries, with its tag ([`notice_tag`]).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct NoticeQuery {
     notice: Option<String>,
+    tag: Option<String>,
+}
+
+/// The tag of `notice`: HMAC-SHA256 under the process's CSRF token, base64url. The page shows
+/// a notice only with its tag, so a link to `/console?notice=…` in someone else's words (a
+/// page that sends the presenter there) shows nothing.
+fn notice_tag(demo: &Demo, notice: &str) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, demo.csrf().as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(aws_lc_rs::hmac::sign(&key, notice.as_bytes()).as_ref())
+}
+
+/// Whether `tag` is `notice`'s tag (compared in constant time).
+fn notice_tag_matches(demo: &Demo, notice: &str, tag: &str) -> bool {
+    let Ok(tag) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(tag) else {
+        return false;
+    };
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, demo.csrf().as_bytes());
+    aws_lc_rs::hmac::verify(&key, notice.as_bytes(), &tag).is_ok()
 }
 
 async fn console_page(State(demo): State<Arc<Demo>>, Query(query): Query<NoticeQuery>) -> Response {
+    let notice = match (query.notice, query.tag) {
+        (Some(notice), Some(tag)) if notice_tag_matches(&demo, &notice, &tag) => Some(notice),
+        _ => None,
+    };
     let outcome = Outcome {
-        notice: query
-            .notice
-            .map(|notice| fake_core::echo(&notice).into_owned()),
+        notice: notice.map(|notice| fake_core::echo(&notice).into_owned()),
         error: None,
     };
     (
@@ -257,6 +279,7 @@ fn respond(demo: &Demo, posted: &Posted, outcome: Result<String, String>) -> Res
         (Some(notice), StatusCode::OK) => {
             let query = form_urlencoded::Serializer::new(String::new())
                 .append_pair("notice", notice)
+                .append_pair("tag", &notice_tag(demo, notice))
                 .finish();
             match HeaderValue::from_str(&format!("/console?{query}#{}", anchor(posted))) {
                 Ok(location) => (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response(),

@@ -1080,3 +1080,44 @@ async fn typed_fields_reach_the_admin_api_with_their_json_types() {
         Some(vec!["Importer Reader".to_owned()])
     );
 }
+
+#[tokio::test]
+async fn a_notice_shows_only_with_the_tag_this_demo_gave_it() {
+    let fixture = fixture().await;
+    let world = fixture.live.world();
+    let credentials = world
+        .client_credentials(fixture.live.clock().now())
+        .expect("a live secret");
+    let app = credentials.app.key.clone();
+    let environment = world
+        .first_environment_of(&credentials.tenant.key)
+        .expect("an environment")
+        .key
+        .clone();
+    let roles =
+        user_roles(&fixture.live.world_toml(), &environment, &app).expect("an application user");
+    let naming = [
+        ("environment", environment.as_str()),
+        ("app", app.as_str()),
+        ("role", roles[0].as_str()),
+    ];
+    let removed = fixture.change("remove_role", &naming).await;
+    let location = removed.location.expect("a redirect");
+    let (path, _) = location.split_once('#').expect("an anchor");
+    let shown = fixture.get(path).await;
+    assert!(shown.body.contains("Removed role"), "{}", shown.body);
+
+    // The same words without the tag, or with another notice's tag, show nothing.
+    let (notice, tag) = path.split_once("&tag=").expect("the notice and its tag");
+    let untagged = fixture.get(notice).await;
+    assert!(!untagged.body.contains("Removed role"), "{}", untagged.body);
+    let forged = fixture
+        .get(&format!("/console?notice=Call+the+help+desk+now&tag={tag}"))
+        .await;
+    assert_eq!(forged.status, StatusCode::OK);
+    assert!(!forged.body.contains("help desk"), "{}", forged.body);
+    let bad_tag = fixture
+        .get("/console?notice=Call+the+help+desk+now&tag=%25%25")
+        .await;
+    assert!(!bad_tag.body.contains("help desk"), "{}", bad_tag.body);
+}
