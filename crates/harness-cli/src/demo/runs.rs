@@ -2,7 +2,8 @@
 //! `GET /runs/{id}/events` streams its steps as server-sent events and `GET /runs/{id}` shows
 //! its outcome. Without JavaScript the form's POST starts the same run and waits for it.
 //! Invariant: a run keeps the form as typed minus the secret; the secret lives only in the task
-//! that checks and is dropped with it. [`Runs`] keeps at most [`CAPACITY`] runs for [`KEEP`].
+//! that checks and is dropped with it. [`Runs`] keeps at most [`CAPACITY`] runs for [`KEEP`],
+//! and at most [`CHECKING`] of them check at once (503 past that).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -41,10 +42,23 @@ pub(super) const CAPACITY: usize = 32;
 /// an old id stops answering.
 pub(super) const KEEP: Duration = Duration::from_secs(15 * 60);
 
-/// The runs kept in memory, oldest first.
-#[derive(Default)]
+/// How many checks may run at once: each holds connections to the fakes and a task, and a
+/// script posting in a loop must not pile them up.
+pub(super) const CHECKING: usize = 8;
+
+/// The runs kept in memory, oldest first, and the permits of the checks running now.
 pub(crate) struct Runs {
     kept: Mutex<VecDeque<Arc<Run>>>,
+    pub(super) checking: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Runs {
+    fn default() -> Runs {
+        Runs {
+            kept: Mutex::default(),
+            checking: Arc::new(tokio::sync::Semaphore::new(CHECKING)),
+        }
+    }
 }
 
 impl fmt::Debug for Runs {
@@ -222,6 +236,8 @@ pub(super) enum NotStarted {
     Csrf,
     /// No random id could be made.
     NoId,
+    /// [`CHECKING`] checks are running already.
+    Busy,
 }
 
 impl IntoResponse for NotStarted {
@@ -232,12 +248,21 @@ impl IntoResponse for NotStarted {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "The check could not start: the system's random source failed.",
             ),
+            NotStarted::Busy => app::error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!(
+                    "{CHECKING} connection checks are running already; wait for one to finish and try again."
+                ),
+            ),
         }
     }
 }
 
 /// Starts `job` in its own task (it goes on if the browser leaves) and keeps its run.
 pub(super) fn start(demo: &Arc<Demo>, job: Job) -> Result<Arc<Run>, NotStarted> {
+    let permit = Arc::clone(&demo.runs.checking)
+        .try_acquire_owned()
+        .map_err(|_| NotStarted::Busy)?;
     let run = Arc::new(Run::new().map_err(|_| NotStarted::NoId)?);
     demo.runs.keep(run.clone());
     let task_demo = demo.clone();
@@ -246,6 +271,8 @@ pub(super) fn start(demo: &Arc<Demo>, job: Job) -> Result<Arc<Run>, NotStarted> 
         // A panic in the check must still end the run, or its stream would wait for ever.
         let guard = BrokenIfUnfinished(task_run.clone());
         let outcome = execute(&task_demo, job, &task_run).await;
+        // The check is over: its permit goes back before anyone can see the outcome.
+        drop(permit);
         task_run.finish(outcome);
         drop(guard);
     });

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use d365_source::ExposeSecret;
 
-use super::{CAPACITY, KEEP, Run, Runs};
+use super::{CAPACITY, CHECKING, KEEP, Run, Runs};
 use crate::demo::test_support::{
     ADDR, Answer, Fixture, WRONG_SECRET, assert_markup, escaped, fixture,
 };
@@ -585,4 +585,42 @@ fn each_started_step_is_one_row_that_its_end_updates() {
             ("Read contact", "started", None),
         ]
     );
+}
+
+#[tokio::test]
+async fn no_check_starts_while_the_most_that_may_run_at_once_are_running() {
+    let fixture = fixture().await;
+    let secret = fixture.secret();
+    let running = Arc::clone(&fixture.demo.runs.checking)
+        .acquire_many_owned(u32::try_from(CHECKING).expect("a small number"))
+        .await
+        .expect("the permits");
+
+    let busy = fixture
+        .post("/runs/add", &fixture.add_fields(&secret, &[]))
+        .await;
+    assert_eq!(
+        busy.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        busy.body
+    );
+    assert_markup(
+        &busy.body,
+        &format!("{CHECKING} connection checks are running already"),
+    );
+    let without_script = fixture
+        .post("/sources/dynamics365", &fixture.add_fields(&secret, &[]))
+        .await;
+    assert_eq!(without_script.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(fixture.demo.store().list().expect("a list").is_empty());
+
+    // One finishes: the next check starts, and its permit comes back when it ends.
+    drop(running);
+    let id = fixture
+        .start_run("/runs/add", &fixture.add_fields(&secret, &[]))
+        .await;
+    let stream = fixture.stream(&id, None).await;
+    assert!(stream.body.contains("event: done"), "{}", stream.body);
+    assert_eq!(fixture.demo.runs.checking.available_permits(), CHECKING);
 }
