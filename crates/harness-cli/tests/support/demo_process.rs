@@ -1,10 +1,18 @@
-//! A `d365-harness demo` process for the browser tests: started on free ports with a temporary
-//! state folder, its printed URL and `connection.env` read back, its admin API called for
-//! world changes, killed on drop. Waits poll with an overall deadline.
+//! A `d365-harness demo` process for the process and browser tests: started on free ports with
+//! a temporary state folder, its printed URL and `connection.env` read back, its admin API
+//! called for world changes, stopped with SIGTERM or killed on drop. Waits poll with an overall
+//! deadline.
+
+#![allow(
+    dead_code,
+    reason = "each test target that includes this module uses part of it"
+)]
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use serde_json::Value;
@@ -22,8 +30,10 @@ pub struct DemoProcess {
     pub origin: String,
     env: Vec<(String, String)>,
     http: reqwest::Client,
+    /// Reads stdout to its end (so that the demo never blocks writing), then hands it over.
+    output: Option<JoinHandle<String>>,
     /// The state folder (removed on drop, after the process is killed).
-    _state: tempfile::TempDir,
+    state: tempfile::TempDir,
 }
 
 impl Drop for DemoProcess {
@@ -69,9 +79,10 @@ impl DemoProcess {
             }
         };
         // Keep draining stdout so that the demo never blocks writing to it.
-        std::thread::spawn(move || {
-            let mut rest = Vec::new();
-            let _ = stdout.read_to_end(&mut rest);
+        let output = std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = stdout.read_to_string(&mut rest);
+            rest
         });
         let origin = sources_url
             .strip_suffix("/sources")
@@ -92,8 +103,45 @@ impl DemoProcess {
                 .no_proxy()
                 .timeout(DEADLINE)
                 .build()?,
-            _state: state,
+            output: Some(output),
+            state,
         })
+    }
+
+    /// The state folder (`connection.env`, `ca.pem`, …).
+    pub fn state_dir(&self) -> &Path {
+        self.state.path()
+    }
+
+    /// Sends SIGTERM and waits (within the deadline) for the demo to exit; returns its status
+    /// and what it printed after its URL.
+    pub fn stop(&mut self) -> anyhow::Result<(ExitStatus, String)> {
+        let pid = self.child.id().to_string();
+        ensure!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()?
+                .success(),
+            "kill -TERM {pid} failed"
+        );
+        let deadline = Instant::now() + DEADLINE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait()? {
+                break status;
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "the demo did not stop within {DEADLINE:?} of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let output = match self.output.take() {
+            Some(reader) => reader
+                .join()
+                .map_err(|_| anyhow::anyhow!("the stdout reader panicked"))?,
+            None => String::new(),
+        };
+        Ok((status, output))
     }
 
     /// A `connection.env` value.
