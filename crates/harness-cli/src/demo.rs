@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use d365_source::{Flow, FlowOptions, Store, SystemTimer};
+use d365_source::Store;
 use tokio::net::TcpListener;
 
 use crate::serve::admin::AdminToken;
@@ -74,14 +74,8 @@ pub(crate) async fn demo(args: &DemoArgs, out: &mut impl Write) -> anyhow::Resul
     for warning in store.warnings() {
         tracing::warn!(%warning, "demo source list");
     }
-    // The flow reaches the fakes as `d365-harness source --resolve … --ca-file` would: the
-    // host map and the harness CA, nothing else.
-    let flow = Flow::new(
-        &scenario::network_settings(&serving.handle),
-        Arc::new(SystemTimer),
-        FlowOptions::default(),
-    )
-    .context("failed to set up the connection check")?;
+    let flow = app::flow_for(&scenario::network_settings(&serving.handle))
+        .context("failed to set up the connection check")?;
     let mut demo = Demo::new(
         flow,
         store,

@@ -150,6 +150,13 @@ impl Demo {
     }
 }
 
+/// The demo's flow over `network`: the system clock, the default tables. It reaches the fakes
+/// as `d365-harness source --resolve … --ca-file` would: the host map and the harness CA,
+/// nothing else.
+pub(crate) fn flow_for(network: &d365_source::NetworkSettings) -> Result<Flow, d365_source::Error> {
+    Flow::new(network, Arc::new(SystemTimer), FlowOptions::default())
+}
+
 /// Rebuilds `flow` for the hosts of each world `live` loads, as `d365-harness source` would be
 /// pointed at them (the host map and the harness CA, which stays the same). Requests already
 /// running finish with the old flow. The hook holds the flow weakly: it ends with the demo.
@@ -159,7 +166,7 @@ fn follow_loads(live: &scenario::LiveWorld, flow: &Arc<fake_core::Snapshot<Flow>
     live.on_load(move |_, hosts| {
         let Some(flow) = flow.upgrade() else { return };
         let network = scenario::network_settings_for(hosts, addr, &ca_pem);
-        match Flow::new(&network, Arc::new(SystemTimer), FlowOptions::default()) {
+        match flow_for(&network) {
             Ok(next) => {
                 let _ = flow.replace_with(|_| Ok::<Flow, std::convert::Infallible>(next));
             }

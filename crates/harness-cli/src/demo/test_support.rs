@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use d365_source::{Flow, FlowOptions, Store, SystemTimer};
+use d365_source::Store;
 use fake_core::{Clock, IdGenerator, ServerHandle};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -93,12 +93,8 @@ pub(super) async fn fixture_with(
         scenario::spawn_live(&world, clock, IdGenerator::seeded(scenario::SEED), &[])
             .await
             .expect("the fakes start");
-    let flow = Flow::new(
-        &scenario::network_settings(&server),
-        Arc::new(SystemTimer),
-        FlowOptions::default(),
-    )
-    .expect("the flow is set up");
+    let flow =
+        super::app::flow_for(&scenario::network_settings(&server)).expect("the flow is set up");
     let data_dir = tempfile::tempdir().expect("a temporary folder");
     let addr: SocketAddr = ADDR.parse().expect("an address");
     // The admin API as `serve` runs it on loopback, called in-process.
